@@ -1,0 +1,65 @@
+// Command line -> validated Plan. Nothing here starts a thread or reads input: a bad option, an
+// unknown stage or a bad stage argument is found before the run starts (exit 2).
+//
+//   argv --(CLI11)--> Options (plain values) --(build_plan)--> Plan (built stages, engine options)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/core/pipeline.h"
+#include "stages/stage.h"
+
+namespace ppipe {
+
+// Exit codes (documented in the README).
+constexpr int kExitOk = 0;
+constexpr int kExitRecordErrors = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitFatal = 3;
+constexpr int kExitSigint = 130;
+constexpr int kExitSigterm = 143;
+
+struct Options {
+  std::vector<std::string> stages;     // empty: derived from the stage options' order
+  bool stages_given = false;
+  std::vector<std::string> inputs;     // empty: stdin
+  unsigned workers = 0;                // 0: number of usable cores
+  bool unordered = false;
+  std::string batch_size = "1M";
+  std::size_t queue_depth = 0;         // 0: 4 x workers
+  std::string max_record_size = "64M";
+  std::string errors_path = "-";
+  std::uint64_t max_errors = 0;
+  bool stats = false;
+  std::optional<bool> progress;
+  // Stage options in command-line order: (option name, value), e.g. ("--head", "10").
+  std::vector<std::pair<std::string, std::string>> stage_args;
+};
+
+struct Plan {
+  EngineOptions engine;
+  std::vector<std::unique_ptr<Stage>> stages;
+  std::vector<std::string> source_names;
+  std::string errors_path = "-";
+  bool stats = false;
+};
+
+// Either a plan to run, or an exit code (help, version and usage errors are printed here).
+struct CliResult {
+  int exit_code = -1;  // -1: run the plan
+  std::unique_ptr<Plan> plan;
+};
+
+CliResult parse_command_line(int argc, char** argv);
+
+// Options -> Plan. On error returns nullptr and sets a one-line message (and, where it helps, the
+// stage whose help should be shown).
+std::unique_ptr<Plan> build_plan(const Options& options, std::string* error, std::string* help_stage);
+
+unsigned usable_cores();
+
+}  // namespace ppipe

@@ -1,0 +1,58 @@
+// Chain: the configured stages and how a batch runs through them.
+//
+// Workers call process(): the batch is split into lines, blank lines are skipped, and each record
+// runs through every RecordStage in order (ordered stages are pass-through markers there). What
+// passes is appended to batch.out, failures are serialized into batch.err, both in input order.
+//
+// The writer calls admit() on each batch in sequence order: ordered stages (head) learn how many
+// records reached them and may cut the batch after a record; everything after the cut is removed
+// (output, errors and counts), as if it had never been read.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "src/core/batch.h"
+#include "stages/stage.h"
+
+namespace ppipe {
+
+class Chain {
+ public:
+  struct WorkerState {
+    WorkerScratch scratch;
+    std::vector<std::unique_ptr<StageState>> states;  // one per stage (may be null)
+  };
+
+  Chain(std::vector<std::unique_ptr<Stage>> stages, std::vector<std::string> source_names,
+        std::uint64_t max_record_size);
+
+  std::size_t size() const { return stages_.size(); }
+  const Stage& stage(std::size_t i) const { return *stages_[i]; }
+  bool has_ordered() const { return has_ordered_; }
+  const std::vector<std::string>& source_names() const { return source_names_; }
+
+  std::unique_ptr<WorkerState> make_worker_state() const;
+  // Any worker thread.
+  void process(Batch& b, WorkerState& ws) const;
+  // Writer thread only, in sequence order. Returns true when an ordered stage is satisfied and the
+  // stream must stop after this batch.
+  bool admit(Batch& b);
+
+ private:
+  void run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line,
+                  std::uint64_t offset) const;
+  void add_error(Batch& b, std::string_view stage, std::string_view message, std::string_view text,
+                 std::uint64_t line, std::uint64_t offset, std::uint64_t full_size) const;
+  void recount(Batch& b, std::size_t keep) const;
+
+  std::vector<std::unique_ptr<Stage>> stages_;
+  std::vector<const RecordStage*> record_stages_;  // per index: null for ordered stages
+  std::vector<OrderedStage*> ordered_stages_;      // per index: null for record stages
+  std::vector<std::string> source_names_;
+  std::uint64_t max_record_size_;
+  bool has_ordered_ = false;
+};
+
+}  // namespace ppipe

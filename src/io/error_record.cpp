@@ -1,0 +1,80 @@
+#include "src/io/error_record.h"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+namespace ppipe {
+
+void append_json_string(std::string& out, std::string_view s) {
+  static const char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run = 0;  // start of the pending run of bytes that need no escape
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      default: {
+        char buf[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(buf, 6);
+      }
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+void append_base64(std::string& out, std::string_view bytes) {
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t n = bytes.size(), i = 0;
+  out.reserve(out.size() + (n + 2) / 3 * 4);
+  for (; i + 3 <= n; i += 3) {
+    std::uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
+    out.push_back(kAlphabet[v >> 18]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(kAlphabet[(v >> 6) & 63]);
+    out.push_back(kAlphabet[v & 63]);
+  }
+  if (i + 1 == n) {
+    std::uint32_t v = p[i] << 16;
+    out.push_back(kAlphabet[v >> 18]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.append("==");
+  } else if (i + 2 == n) {
+    std::uint32_t v = (p[i] << 16) | (p[i + 1] << 8);
+    out.push_back(kAlphabet[v >> 18]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(kAlphabet[(v >> 6) & 63]);
+    out.push_back('=');
+  }
+}
+
+void append_error_record(std::string& out, const ErrorInfo& e) {
+  out.append("{\"source\":");
+  append_json_string(out, e.source);
+  fmt::format_to(std::back_inserter(out), ",\"line\":{},\"offset\":{},\"stage\":", e.line, e.offset);
+  append_json_string(out, e.stage);
+  out.append(",\"error\":");
+  append_json_string(out, e.message);
+  if (e.record_size) fmt::format_to(std::back_inserter(out), ",\"record_size\":{},\"truncated\":true", e.record_size);
+  if (simdjson::validate_utf8(e.record.data(), e.record.size())) {
+    out.append(",\"record\":");
+    append_json_string(out, e.record);
+  } else {
+    out.append(",\"record_base64\":\"");
+    append_base64(out, e.record);
+    out.push_back('"');
+  }
+  out.append("}\n");
+}
+
+}  // namespace ppipe

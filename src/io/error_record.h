@@ -1,0 +1,30 @@
+// Error-stream records: one JSON object per failed record, so the error file can be inspected with
+// ppipe or jq, fixed and replayed. The raw record is kept whole; when it is not valid UTF-8 it is
+// carried as `record_base64` instead of `record`, so no byte is lost.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ppipe {
+
+// Appends s as a JSON string literal. s must be valid UTF-8; control characters, '"' and '\' are
+// escaped, everything else is copied as is.
+void append_json_string(std::string& out, std::string_view s);
+void append_base64(std::string& out, std::string_view bytes);
+
+struct ErrorInfo {
+  std::string_view source;
+  std::uint64_t line = 0;
+  std::uint64_t offset = 0;
+  std::string_view stage;
+  std::string_view message;
+  std::string_view record;          // raw bytes (possibly only the first bytes, see record_size)
+  std::uint64_t record_size = 0;    // set when `record` was truncated: the full size in bytes
+};
+
+// Appends one line: {"source":...,"line":...,"offset":...,"stage":...,"error":...,"record":...}\n
+void append_error_record(std::string& out, const ErrorInfo& e);
+
+}  // namespace ppipe

@@ -1,0 +1,37 @@
+// Output: buffered writes to a file descriptor with explicit error results (no exceptions, no
+// SIGPIPE: main ignores it, so a closed pipe comes back here as EPIPE).
+//
+// Small pieces are gathered up to kFlushAt bytes; a large piece goes out in one write beside what
+// is pending. The writer calls flush() whenever it has nothing more to write, which is what keeps
+// a trickling stream moving.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ppipe {
+
+class Output {
+ public:
+  static constexpr std::size_t kFlushAt = 1 << 20;
+
+  Output(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  // Returns 0 or the errno of the failed write. After a failure every call returns that error.
+  int append(std::string_view data);
+  int flush();
+  int fd() const { return fd_; }
+  const std::string& name() const { return name_; }
+  std::uint64_t bytes_written() const { return bytes_; }
+
+ private:
+  int write_all(const char* p, std::size_t n);
+
+  int fd_;
+  std::string name_;
+  std::string pending_;
+  std::uint64_t bytes_ = 0;
+  int error_ = 0;
+};
+
+}  // namespace ppipe

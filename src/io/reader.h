@@ -1,0 +1,66 @@
+// Reader: turns input files and pipes into batches of whole lines.
+//
+// Large reads (a batch is filled with as few read() calls as the source allows), split at the last
+// newline; the incomplete tail is carried into the next batch. A batch never spans two sources.
+// Each batch records its source, first line number and byte offset, so workers can report exact
+// positions without seeing other batches.
+//
+// Latency: on a pipe or terminal, once a batch holds at least one whole line the reader waits at
+// most `stall_ms` for more input before cutting the batch early, so a trickling source (tail -f)
+// gets each record through within milliseconds, while bulk input still fills whole batches.
+//
+// Memory: a line longer than the buffer grows it only up to --max-record-size; beyond that the line
+// is skipped to its end and sent on as an "oversized" batch carrying its first bytes and its size.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "src/core/batch.h"
+#include "src/core/stop_token.h"
+
+namespace ppipe {
+
+struct ReaderOptions {
+  std::size_t batch_size = 1 << 20;
+  std::uint64_t max_record_size = 64ull << 20;
+  int stall_ms = 10;
+  std::size_t oversized_keep = 4096;  // bytes of an oversized record kept for the error stream
+};
+
+// "-" is standard input; its display name is "<stdin>".
+std::string source_display_name(const std::string& path);
+
+class Reader {
+ public:
+  using Acquire = std::function<BatchPtr()>;      // a free batch, or nullptr when stopping
+  using Emit = std::function<void(BatchPtr)>;      // hand a filled batch on
+  using Release = std::function<void(BatchPtr)>;   // give back an unused batch
+
+  Reader(ReaderOptions options, std::vector<std::string> paths, StopToken& stop);
+
+  // Reads every source in order. Returns "" when done (or stopped), else a fatal error message.
+  std::string run(const Acquire& acquire, const Emit& emit, const Release& release);
+
+  // Bytes read so far (for --progress and --stats).
+  std::uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
+
+ private:
+  enum class Fill { kOk, kEof, kStopped, kError };
+  std::string read_source(std::uint32_t index, int fd, bool is_regular, const Acquire& acquire,
+                          const Emit& emit, const Release& release);
+  Fill read_some(int fd, bool wait_forever, bool is_regular, char* dst, std::size_t cap, std::size_t* got);
+
+  ReaderOptions options_;
+  std::vector<std::string> paths_;
+  StopToken& stop_;
+  std::atomic<std::uint64_t> bytes_read_{0};
+  std::uint64_t seq_ = 0;
+  PaddedBuffer carry_;
+  std::string error_;
+};
+
+}  // namespace ppipe

@@ -1,0 +1,144 @@
+// parse: each record must be exactly one valid JSON value in valid UTF-8. It passes through byte for
+// byte; the parsed document stays available to later stages of the same worker.
+//
+// simdjson's DOM parser does the full validation (UTF-8, structure, strings, numbers, literals,
+// trailing content). It refuses numbers it cannot represent (integers beyond 64 bits, 1e400) with
+// NUMBER_ERROR although they are valid JSON; for those rare records numbers are checked against the
+// JSON grammar here and the rest is validated again by the DOM parser (validate_big_numbers).
+#include <cstring>
+
+#include "stages/registry.h"
+
+namespace ppipe {
+
+const char* const kParseHelp =
+    "parse\n"
+    "  Each non-blank line must be exactly one JSON value (RFC 8259) in valid UTF-8: objects,\n"
+    "  arrays, strings, numbers, true/false/null at the top level are all accepted. The record is\n"
+    "  passed through byte for byte. Anything else (invalid or truncated JSON, two values on one\n"
+    "  line, invalid UTF-8, raw control characters in strings, unpaired surrogate escapes, nesting\n"
+    "  deeper than 1024) goes to the error stream with its line and raw text.\n"
+    "  Integers of any size and out-of-range numbers like 1e400 are valid JSON and accepted.\n"
+    "  Example: ppipe --stages parse --errors bad.jsonl data.jsonl > good.jsonl\n";
+
+namespace {
+
+const char* describe(simdjson::error_code e) {
+  using namespace simdjson;
+  switch (e) {
+    case UTF8_ERROR: return "invalid JSON: invalid UTF-8";
+    case TAPE_ERROR: return "invalid JSON: bad structure (missing or extra comma, colon, brace or bracket, or content after the value)";
+    case DEPTH_ERROR: return "invalid JSON: nesting deeper than 1024 levels";
+    case STRING_ERROR: return "invalid JSON: bad string (invalid escape or unpaired surrogate)";
+    case UNESCAPED_CHARS: return "invalid JSON: unescaped control character in a string";
+    case UNCLOSED_STRING: return "invalid JSON: unterminated string";
+    case NUMBER_ERROR: return "invalid JSON: bad number";
+    case T_ATOM_ERROR: return "invalid JSON: bad literal (expected true)";
+    case F_ATOM_ERROR: return "invalid JSON: bad literal (expected false)";
+    case N_ATOM_ERROR: return "invalid JSON: bad literal (expected null)";
+    case EMPTY: return "invalid JSON: no value";
+    case INCORRECT_TYPE: return "invalid JSON: bad structure";
+    default: return nullptr;
+  }
+}
+
+void set_error(WorkerScratch& s, simdjson::error_code e) {
+  const char* d = describe(e);
+  s.error = d ? d : std::string("invalid JSON: ") + simdjson::error_message(e);
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool valid_number_text(std::string_view t) {
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\n' || t.back() == '\r'))
+    t.remove_suffix(1);
+  std::size_t i = 0, n = t.size();
+  if (i < n && t[i] == '-') ++i;
+  if (i >= n) return false;
+  if (t[i] == '0') {
+    ++i;
+  } else if (is_digit(t[i])) {
+    while (i < n && is_digit(t[i])) ++i;
+  } else {
+    return false;
+  }
+  if (i < n && t[i] == '.') {
+    ++i;
+    if (i >= n || !is_digit(t[i])) return false;
+    while (i < n && is_digit(t[i])) ++i;
+  }
+  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
+    if (i >= n || !is_digit(t[i])) return false;
+    while (i < n && is_digit(t[i])) ++i;
+  }
+  return i == n;
+}
+
+using simdjson::error_code;
+
+// The DOM parser refused a number. Check every number token against the JSON grammar ourselves,
+// blank the valid ones out to `0` (same length, so nothing else moves) in a copy, and let the DOM
+// parser validate everything else in that copy: structure, strings, UTF-8, trailing content.
+error_code validate_big_numbers(WorkerScratch& s, std::string_view text) {
+  std::string& copy = s.number_copy;
+  copy.assign(text.data(), text.size());
+  copy.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+  std::size_t i = 0, n = copy.size();
+  while (i < n) {
+    char c = copy[i];
+    if (c == '"') {  // skip the string, escapes included
+      for (++i; i < n && copy[i] != '"'; ++i)
+        if (copy[i] == '\\') ++i;
+      ++i;
+    } else if (c == '-' || is_digit(c)) {
+      std::size_t start = i;
+      while (i < n && (is_digit(copy[i]) || copy[i] == '.' || copy[i] == 'e' || copy[i] == 'E' ||
+                       copy[i] == '+' || copy[i] == '-'))
+        ++i;
+      if (valid_number_text(std::string_view(copy).substr(start, i - start))) {
+        copy[start] = '0';
+        for (std::size_t k = start + 1; k < i; ++k) copy[k] = ' ';
+      }
+    } else {
+      ++i;
+    }
+  }
+  simdjson::dom::element ignored;
+  return s.dom.parse(copy.data(), copy.size(), false).get(ignored);
+}
+
+// Keep a parser that met a huge record from holding its buffers for the rest of the run.
+constexpr std::size_t kParserKeepCapacity = 16u << 20;
+
+class ParseStage final : public RecordStage {
+ public:
+  std::string_view name() const override { return "parse"; }
+  Verdict process(RecordCtx& rec, WorkerScratch& s, StageState*) const override {
+    rec.parsed = true;
+    if (s.dom.capacity() > kParserKeepCapacity && rec.text.size() < kParserKeepCapacity)
+      s.dom = simdjson::dom::parser();
+    error_code e = s.dom.parse(rec.text.data(), rec.text.size(), false).get(rec.doc);
+    if (e == simdjson::SUCCESS) {
+      rec.has_doc = true;
+      return Verdict::kPass;
+    }
+    rec.has_doc = false;
+    if (e == simdjson::NUMBER_ERROR) {
+      e = validate_big_numbers(s, rec.text);
+      if (e == simdjson::SUCCESS) return Verdict::kPass;
+    }
+    set_error(s, e);
+    return Verdict::kError;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Stage> make_parse_stage(const std::string&, std::string*) {
+  return std::make_unique<ParseStage>();
+}
+
+}  // namespace ppipe

@@ -1,0 +1,21 @@
+#include "stages/registry.h"
+
+namespace ppipe {
+
+const std::vector<StageInfo>& stage_table() {
+  static const std::vector<StageInfo> table = {
+      {"parse", "", "validate each line as exactly one JSON value; pass it through byte for byte",
+       kParseHelp, make_parse_stage},
+      {"head", "--head", "keep the first N records (in input order) and stop reading", kHeadHelp,
+       make_head_stage},
+  };
+  return table;
+}
+
+const StageInfo* find_stage(std::string_view name) {
+  for (const auto& s : stage_table())
+    if (name == s.name) return &s;
+  return nullptr;
+}
+
+}  // namespace ppipe

@@ -1,0 +1,74 @@
+#include <catch2/catch.hpp>
+
+#include <simdjson.h>
+
+#include "src/io/error_record.h"
+
+using namespace ppipe;
+
+namespace {
+std::string json_string(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("JSON strings escape quotes, backslashes and control characters", "[errors]") {
+  REQUIRE(json_string("plain") == "\"plain\"");
+  REQUIRE(json_string("a\"b\\c") == "\"a\\\"b\\\\c\"");
+  REQUIRE(json_string("t\tn\nr\r") == "\"t\\tn\\nr\\r\"");
+  REQUIRE(json_string(std::string_view("\0\x1f", 2)) == "\"\\u0000\\u001f\"");
+  REQUIRE(json_string("caf\xC3\xA9") == "\"caf\xC3\xA9\"");
+}
+
+TEST_CASE("base64 matches RFC 4648 test vectors", "[errors]") {
+  const char* vectors[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
+                              {"foo", "Zm9v"},  {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+                              {"foobar", "Zm9vYmFy"}};
+  for (auto& v : vectors) {
+    std::string out;
+    append_base64(out, v[0]);
+    REQUIRE(out == v[1]);
+  }
+}
+
+TEST_CASE("an error record is one valid JSON line with every field", "[errors]") {
+  ErrorInfo e;
+  e.source = "a.jsonl";
+  e.line = 17;
+  e.offset = 8812;
+  e.stage = "parse";
+  e.message = "invalid JSON: bad number";
+  e.record = "{\"a\":01}";
+  std::string out;
+  append_error_record(out, e);
+  REQUIRE(out.back() == '\n');
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  REQUIRE(p.parse(out.substr(0, out.size() - 1)).get(doc) == simdjson::SUCCESS);
+  REQUIRE(std::string_view(doc["source"]) == "a.jsonl");
+  REQUIRE(int64_t(doc["line"]) == 17);
+  REQUIRE(int64_t(doc["offset"]) == 8812);
+  REQUIRE(std::string_view(doc["stage"]) == "parse");
+  REQUIRE(std::string_view(doc["record"]) == "{\"a\":01}");
+  REQUIRE(doc["record_base64"].error() == simdjson::NO_SUCH_FIELD);
+}
+
+TEST_CASE("invalid UTF-8 records travel as record_base64; truncated ones carry their size", "[errors]") {
+  ErrorInfo e;
+  e.source = "<stdin>";
+  e.stage = "read";
+  e.message = "too long";
+  e.record = "ab\xff";
+  e.record_size = 123456;
+  std::string out;
+  append_error_record(out, e);
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  REQUIRE(p.parse(out).get(doc) == simdjson::SUCCESS);
+  REQUIRE(std::string_view(doc["record_base64"]) == "YWL/");
+  REQUIRE(doc["record"].error() == simdjson::NO_SUCH_FIELD);
+  REQUIRE(int64_t(doc["record_size"]) == 123456);
+  REQUIRE(bool(doc["truncated"]));
+}

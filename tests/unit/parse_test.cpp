@@ -1,0 +1,142 @@
+// The parse stage through the Chain, the way a worker runs it: validation, blank lines, CRLF,
+// error records, counts, and the head cut that the writer applies.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include <simdjson.h>
+
+#include "src/core/chain.h"
+#include "stages/registry.h"
+
+using namespace ppipe;
+
+namespace {
+
+std::vector<std::unique_ptr<Stage>> stages(std::initializer_list<std::pair<const char*, const char*>> spec) {
+  std::vector<std::unique_ptr<Stage>> out;
+  for (auto [name, arg] : spec) {
+    std::string err;
+    out.push_back(find_stage(name)->make(arg, &err));
+    REQUIRE(out.back());
+  }
+  return out;
+}
+
+BatchPtr make_batch(const std::string& text, std::uint64_t first_line = 1) {
+  auto b = std::make_unique<Batch>();
+  b->input.resize(text.size());
+  std::memcpy(b->input.data(), text.data(), text.size());
+  b->first_line = first_line;
+  return b;
+}
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    std::size_t nl = s.find('\n', start);
+    out.push_back(s.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("parse passes valid JSON through byte for byte and rejects the rest", "[parse]") {
+  Chain chain(stages({{"parse", ""}}), {"t.jsonl"}, 64 << 20);
+  auto ws = chain.make_worker_state();
+  const char* good[] = {"{\"a\":1}", "  [1, 2 ,3]  ", "\"str\"", "-0", "1e1000", "100000000000000000000",
+                        "{\"g\":[123456789012345678901234567890, -1e-400]}", "null", "true", "{}"};
+  const char* bad[] = {"{\"a\":1}x", "[01]", "[1 2]", "{\"a\":1} {\"b\":2}", "[1,]", "tru", "{'a':1}",
+                       "\"\\ud800\"", "[\"a\tb\"]", "[1e]", "[-]", "[1.]", "{\"a\":1", "[100000000000000000000",
+                       "[1e1000,]", "\"\xff\""};
+  std::string text;
+  for (auto g : good) text += std::string(g) + "\n";
+  for (auto b : bad) text += std::string(b) + "\n";
+  auto b = make_batch(text);
+  chain.process(*b, *ws);
+  auto out = lines(b->out);
+  REQUIRE(out.size() == std::size(good));
+  for (std::size_t i = 0; i < out.size(); ++i) REQUIRE(out[i] == good[i]);
+  auto errs = lines(b->err);
+  REQUIRE(errs.size() == std::size(bad));
+  simdjson::dom::parser p;
+  for (std::size_t i = 0; i < errs.size(); ++i) {
+    simdjson::dom::element e;
+    REQUIRE(p.parse(errs[i]).get(e) == simdjson::SUCCESS);
+    REQUIRE(int64_t(e["line"]) == static_cast<int64_t>(std::size(good) + i + 1));
+    REQUIRE(std::string_view(e["stage"]) == "parse");
+    if (i + 1 < std::size(bad)) REQUIRE(std::string_view(e["record"]) == bad[i]);
+  }
+  REQUIRE(b->records == std::size(good) + std::size(bad));
+  REQUIRE(b->counts[0].errors == std::size(bad));
+  REQUIRE(b->counts[0].out == std::size(good));
+}
+
+TEST_CASE("blank lines are skipped, CRLF normalized, positions count every line", "[parse]") {
+  Chain chain(stages({{"parse", ""}}), {"t.jsonl"}, 64 << 20);
+  auto ws = chain.make_worker_state();
+  auto b = make_batch("{\"a\":1}\r\n\n   \n\t\r\n[2]\nbad\n", 10);
+  b->offset = 100;
+  chain.process(*b, *ws);
+  REQUIRE(b->out == "{\"a\":1}\n[2]\n");
+  REQUIRE(b->records == 3);
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  REQUIRE(p.parse(b->err).get(e) == simdjson::SUCCESS);
+  REQUIRE(int64_t(e["line"]) == 15);
+  REQUIRE(int64_t(e["offset"]) == 100 + 21);
+  REQUIRE(std::string_view(e["source"]) == "t.jsonl");
+}
+
+TEST_CASE("deep nesting is an error, not a crash", "[parse]") {
+  Chain chain(stages({{"parse", ""}}), {"t"}, 64 << 20);
+  auto ws = chain.make_worker_state();
+  std::string deep = std::string(100000, '[') + std::string(100000, ']') + "\n";
+  auto b = make_batch(deep);
+  chain.process(*b, *ws);
+  REQUIRE(b->out.empty());
+  REQUIRE(b->err.find("nesting deeper than 1024") != std::string::npos);
+}
+
+TEST_CASE("records longer than max_record_size are read errors with their size", "[parse]") {
+  Chain chain(stages({{"parse", ""}}), {"t"}, 10);
+  auto ws = chain.make_worker_state();
+  auto b = make_batch("[1]\n[1,2,3,4,5,6,7]\n");
+  chain.process(*b, *ws);
+  REQUIRE(b->out == "[1]\n");
+  REQUIRE(b->err.find("\"stage\":\"read\"") != std::string::npos);
+  REQUIRE(b->err.find("\"record_size\":15") != std::string::npos);
+}
+
+TEST_CASE("head cuts the batch after the N-th record and forgets what follows", "[head]") {
+  Chain chain(stages({{"parse", ""}, {"head", "3"}}), {"t"}, 64 << 20);
+  REQUIRE(chain.has_ordered());
+  auto ws = chain.make_worker_state();
+  auto b1 = make_batch("[1]\nbad\n[2]\n");
+  auto b2 = make_batch("[3]\n[4]\nbad2\n[5]\n", 4);
+  chain.process(*b1, *ws);
+  chain.process(*b2, *ws);
+  REQUIRE_FALSE(chain.admit(*b1));  // 2 of 3 admitted, not yet satisfied
+  REQUIRE(b1->out == "[1]\n[2]\n");
+  REQUIRE(b1->records == 3);
+  REQUIRE(chain.admit(*b2));  // the third arrives: stop after it
+  REQUIRE(b2->out == "[3]\n");
+  REQUIRE(b2->err.empty());  // bad2 comes after the cut: never read
+  REQUIRE(b2->records == 1);
+  REQUIRE(b2->counts[0].in == 1);
+  REQUIRE(b2->counts[1].out == 1);
+}
+
+TEST_CASE("head 0 admits nothing", "[head]") {
+  Chain chain(stages({{"parse", ""}, {"head", "0"}}), {"t"}, 64 << 20);
+  auto ws = chain.make_worker_state();
+  auto b = make_batch("bad\n[1]\n");
+  chain.process(*b, *ws);
+  REQUIRE(chain.admit(*b));
+  REQUIRE(b->out.empty());
+  REQUIRE(b->err.empty());
+  REQUIRE(b->records == 0);
+}
