@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <simdjson.h>
@@ -29,7 +30,7 @@ struct StageCounts {
 // records in input order and may cut a batch after any of them.
 struct RecordTrace {
   std::uint64_t line;        // absolute 1-based line number
-  std::uint32_t out_end;     // size of `out` after this record was appended (or unchanged)
+  std::uint32_t out_end;     // output bytes of the batch after this record (Batch::out_bytes)
   std::uint32_t err_end;     // size of `err` after this record's error (or unchanged)
   std::uint16_t end_stage;   // index of the stage that dropped/failed it; chain size if it passed
   std::uint8_t failed;       // 1 when it went to the error stream
@@ -74,6 +75,14 @@ class PaddedBuffer {
   std::size_t capacity_ = 0;
 };
 
+// A range of output bytes, either in the batch's `input` (records passed through unchanged,
+// adjacent ones merged) or in its `out` buffer (bytes that had to be produced).
+struct OutSegment {
+  std::uint32_t begin;
+  std::uint32_t len;
+  bool in_input;
+};
+
 struct Batch {
   // --- filled by the reader
   std::uint64_t seq = 0;
@@ -87,20 +96,73 @@ struct Batch {
   std::uint64_t oversized_size = 0;
 
   // --- filled by the worker
-  std::string out;                       // records that passed, each ending in '\n'
+  // The output: `segments` in order, each record ending in '\n'. A record that passes unchanged is
+  // not copied: its segment points into `input`, so a batch whose records all pass is written
+  // straight from the buffer it was read into.
+  std::vector<OutSegment> segments;
+  std::string out;                       // produced bytes that segments refer to
+  std::uint64_t out_bytes = 0;           // total bytes of the output
   std::string err;                       // error-stream lines, in input order
   std::vector<StageCounts> counts;       // one per stage of the chain
   std::vector<RecordTrace> trace;        // only when the chain has ordered stages
   std::uint64_t records = 0;             // records that entered the chain
 
   void reset_results(std::size_t n_stages) {
+    segments.clear();
+    out_bytes = 0;
     out.clear();
     err.clear();
     counts.assign(n_stages, StageCounts{});
     trace.clear();
     records = 0;
   }
+
+  // Output of a record that passed unchanged: input[begin, begin+len) including its '\n'.
+  void emit_input(std::size_t begin, std::size_t len);
+  // Output of a record given as bytes (without terminator): copied into `out`, '\n' appended.
+  void emit_copy(std::string_view record);
+  // Keeps the first `bytes` of the output (the head cut).
+  void truncate_output(std::uint64_t bytes);
+  // The output as one string (tests, diagnostics).
+  std::string output_string() const;
 };
+
+inline void Batch::emit_input(std::size_t begin, std::size_t len) {
+  if (!segments.empty() && segments.back().in_input && segments.back().begin + segments.back().len == begin)
+    segments.back().len += static_cast<std::uint32_t>(len);
+  else
+    segments.push_back({static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(len), true});
+  out_bytes += len;
+}
+
+inline void Batch::emit_copy(std::string_view record) {
+  std::size_t begin = out.size();
+  out.append(record);
+  out.push_back('\n');
+  std::size_t len = record.size() + 1;
+  if (!segments.empty() && !segments.back().in_input && segments.back().begin + segments.back().len == begin)
+    segments.back().len += static_cast<std::uint32_t>(len);
+  else
+    segments.push_back({static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(len), false});
+  out_bytes += len;
+}
+
+inline void Batch::truncate_output(std::uint64_t bytes) {
+  std::uint64_t seen = 0;
+  std::size_t i = 0;
+  for (; i < segments.size() && seen < bytes; ++i) {
+    if (seen + segments[i].len > bytes) segments[i].len = static_cast<std::uint32_t>(bytes - seen);
+    seen += segments[i].len;
+  }
+  segments.resize(i);
+  out_bytes = seen;
+}
+
+inline std::string Batch::output_string() const {
+  std::string s;
+  for (const auto& seg : segments) s.append((seg.in_input ? input.data() : out.data()) + seg.begin, seg.len);
+  return s;
+}
 
 using BatchPtr = std::unique_ptr<Batch>;
 

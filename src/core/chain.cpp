@@ -98,12 +98,16 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
       break;
     }
     if (end_stage == n) {
-      b.out.append(rec.text);
-      b.out.push_back('\n');
+      std::size_t begin = static_cast<std::size_t>(text.data() - b.input.data());
+      std::size_t after = begin + text.size();
+      if (after < b.input.size() && b.input.data()[after] == '\n')
+        b.emit_input(begin, text.size() + 1);
+      else
+        b.emit_copy(text);  // its line ended in CRLF, or was the last one, without '\n'
     }
   }
   if (has_ordered_) {
-    b.trace.push_back(RecordTrace{line, static_cast<std::uint32_t>(b.out.size()),
+    b.trace.push_back(RecordTrace{line, static_cast<std::uint32_t>(b.out_bytes),
                                   static_cast<std::uint32_t>(b.err.size()), static_cast<std::uint16_t>(end_stage), failed});
   }
 }
@@ -180,7 +184,7 @@ bool Chain::admit(Batch& b) {
     }
   }
   if (keep < b.trace.size()) {
-    b.out.resize(keep ? b.trace[keep - 1].out_end : 0);
+    b.truncate_output(keep ? b.trace[keep - 1].out_end : 0);
     b.err.resize(keep ? b.trace[keep - 1].err_end : 0);
     recount(b, keep);
   }

@@ -1,5 +1,6 @@
 #include "src/core/pipeline.h"
 
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,6 +27,7 @@ void trim_batch(Batch& b, std::size_t batch_size) {
   if (b.out.capacity() > keep) std::string().swap(b.out);
   if (b.err.capacity() > keep) std::string().swap(b.err);
   if (b.trace.capacity() > keep / 64) std::vector<RecordTrace>().swap(b.trace);
+  if (b.segments.capacity() > keep / 64) std::vector<OutSegment>().swap(b.segments);
 }
 
 class ProgressLine {
@@ -123,6 +125,7 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
   Sequencer<BatchPtr> sequencer;
   bool discarding = false;  // after head, a broken pipe, a write error or --max-errors
   bool must_order = options.ordered || chain.has_ordered();
+  std::vector<iovec> iov;
 
   auto write_failed = [&](int e, const Output& o) {
     if (e == EPIPE && &o == &out) {
@@ -137,8 +140,12 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
     if (!discarding) {
       bool stop_after = chain.has_ordered() && chain.admit(*b);
       stats.add_batch(*b);
-      if (!b->out.empty())
-        if (int e = out.append(b->out)) write_failed(e, out);
+      if (b->out_bytes) {
+        iov.clear();
+        for (const auto& seg : b->segments)
+          iov.push_back({const_cast<char*>((seg.in_input ? b->input.data() : b->out.data()) + seg.begin), seg.len});
+        if (int e = out.append(iov.data(), iov.size(), b->out_bytes)) write_failed(e, out);
+      }
       if (!b->err.empty()) {
         if (err_is_tty_stderr) progress.clear();
         if (int e = err.append(b->err)) write_failed(e, err);

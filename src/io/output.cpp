@@ -3,7 +3,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 
 namespace ppipe {
 
@@ -19,6 +21,40 @@ int Output::write_all(const char* p, std::size_t n) {
     bytes_ += static_cast<std::uint64_t>(w);
   }
   return 0;
+}
+
+int Output::writev_all(struct iovec* v, std::size_t count) {
+  while (count > 0) {
+    int n = static_cast<int>(std::min<std::size_t>(count, IOV_MAX));
+    ssize_t w = ::writev(fd_, v, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    bytes_ += static_cast<std::uint64_t>(w);
+    auto left = static_cast<std::size_t>(w);
+    while (count > 0 && left >= v->iov_len) {
+      left -= v->iov_len;
+      ++v;
+      --count;
+    }
+    if (count > 0 && left > 0) {  // a short write inside one piece
+      v->iov_base = static_cast<char*>(v->iov_base) + left;
+      v->iov_len -= left;
+    }
+  }
+  return 0;
+}
+
+int Output::append(const struct iovec* pieces, std::size_t count, std::size_t total) {
+  if (error_) return error_;
+  if (pending_.size() + total < kFlushAt) {
+    for (std::size_t i = 0; i < count; ++i) pending_.append(static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
+    return 0;
+  }
+  if ((error_ = flush())) return error_;
+  iov_.assign(pieces, pieces + count);
+  return error_ = writev_all(iov_.data(), iov_.size());
 }
 
 int Output::append(std::string_view data) {

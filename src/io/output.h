@@ -9,6 +9,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <sys/uio.h>
 
 namespace ppipe {
 
@@ -19,6 +22,8 @@ class Output {
   Output(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
   // Returns 0 or the errno of the failed write. After a failure every call returns that error.
   int append(std::string_view data);
+  // Appends `count` pieces; when they are large they go out with writev, without being copied.
+  int append(const struct iovec* pieces, std::size_t count, std::size_t total);
   int flush();
   int fd() const { return fd_; }
   const std::string& name() const { return name_; }
@@ -26,10 +31,12 @@ class Output {
 
  private:
   int write_all(const char* p, std::size_t n);
+  int writev_all(struct iovec* pieces, std::size_t count);
 
   int fd_;
   std::string name_;
   std::string pending_;
+  std::vector<struct iovec> iov_;  // scratch for writev (it advances the pieces on short writes)
   std::uint64_t bytes_ = 0;
   int error_ = 0;
 };

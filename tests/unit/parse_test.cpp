@@ -57,7 +57,7 @@ TEST_CASE("parse passes valid JSON through byte for byte and rejects the rest", 
   for (auto b : bad) text += std::string(b) + "\n";
   auto b = make_batch(text);
   chain.process(*b, *ws);
-  auto out = lines(b->out);
+  auto out = lines(b->output_string());
   REQUIRE(out.size() == std::size(good));
   for (std::size_t i = 0; i < out.size(); ++i) REQUIRE(out[i] == good[i]);
   auto errs = lines(b->err);
@@ -81,7 +81,7 @@ TEST_CASE("blank lines are skipped, CRLF normalized, positions count every line"
   auto b = make_batch("{\"a\":1}\r\n\n   \n\t\r\n[2]\nbad\n", 10);
   b->offset = 100;
   chain.process(*b, *ws);
-  REQUIRE(b->out == "{\"a\":1}\n[2]\n");
+  REQUIRE(b->output_string() == "{\"a\":1}\n[2]\n");
   REQUIRE(b->records == 3);
   simdjson::dom::parser p;
   simdjson::dom::element e;
@@ -97,7 +97,7 @@ TEST_CASE("deep nesting is an error, not a crash", "[parse]") {
   std::string deep = std::string(100000, '[') + std::string(100000, ']') + "\n";
   auto b = make_batch(deep);
   chain.process(*b, *ws);
-  REQUIRE(b->out.empty());
+  REQUIRE(b->output_string().empty());
   REQUIRE(b->err.find("nesting deeper than 1024") != std::string::npos);
 }
 
@@ -106,7 +106,7 @@ TEST_CASE("records longer than max_record_size are read errors with their size",
   auto ws = chain.make_worker_state();
   auto b = make_batch("[1]\n[1,2,3,4,5,6,7]\n");
   chain.process(*b, *ws);
-  REQUIRE(b->out == "[1]\n");
+  REQUIRE(b->output_string() == "[1]\n");
   REQUIRE(b->err.find("\"stage\":\"read\"") != std::string::npos);
   REQUIRE(b->err.find("\"record_size\":15") != std::string::npos);
 }
@@ -120,10 +120,10 @@ TEST_CASE("head cuts the batch after the N-th record and forgets what follows", 
   chain.process(*b1, *ws);
   chain.process(*b2, *ws);
   REQUIRE_FALSE(chain.admit(*b1));  // 2 of 3 admitted, not yet satisfied
-  REQUIRE(b1->out == "[1]\n[2]\n");
+  REQUIRE(b1->output_string() == "[1]\n[2]\n");
   REQUIRE(b1->records == 3);
   REQUIRE(chain.admit(*b2));  // the third arrives: stop after it
-  REQUIRE(b2->out == "[3]\n");
+  REQUIRE(b2->output_string() == "[3]\n");
   REQUIRE(b2->err.empty());  // bad2 comes after the cut: never read
   REQUIRE(b2->records == 1);
   REQUIRE(b2->counts[0].in == 1);
@@ -136,7 +136,7 @@ TEST_CASE("head 0 admits nothing", "[head]") {
   auto b = make_batch("bad\n[1]\n");
   chain.process(*b, *ws);
   REQUIRE(chain.admit(*b));
-  REQUIRE(b->out.empty());
+  REQUIRE(b->output_string().empty());
   REQUIRE(b->err.empty());
   REQUIRE(b->records == 0);
 }
