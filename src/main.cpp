@@ -51,21 +51,22 @@ class SignalWatcher {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGUSR2);  // our own wake-up call at the end of the run
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
     thread_ = std::thread([this] { watch(); });
   }
   ~SignalWatcher() {
     done_ = true;
+    pthread_kill(thread_.native_handle(), SIGUSR2);
     thread_.join();
   }
 
  private:
   void watch() {
     int count = 0;
-    timespec tick{0, 50 * 1000 * 1000};
     while (!done_) {
-      int sig = sigtimedwait(&set_, nullptr, &tick);
-      if (sig < 0) continue;
+      int sig = 0;
+      if (sigwait(&set_, &sig) != 0 || sig == SIGUSR2) continue;
       if (++count == 1) {
         stop_.raise(sig == SIGINT ? StopReason::kSigint : StopReason::kSigterm);
       } else if (sig == SIGINT) {

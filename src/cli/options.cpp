@@ -16,6 +16,8 @@
 
 namespace ppipe {
 
+extern const char* const kExprDoc;  // docs/expr.md, generated into the build
+
 namespace {
 
 constexpr std::uint64_t kMaxBatchSize = 256ull << 20;
@@ -46,15 +48,20 @@ std::string usage_footer() { return "Run 'ppipe --help' for usage, 'ppipe help S
 
 int print_help_topic(int argc, char** argv) {
   if (argc < 3) {
-    std::cout << "Usage: ppipe help STAGE\n\n" << stage_list_text();
+    std::cout << "Usage: ppipe help STAGE|expr\n\n" << stage_list_text()
+              << "\nexpr     the expression language of filter and map\n";
     return kExitOk;
   }
   std::string topic = argv[2];
+  if (topic == "expr") {
+    std::cout << kExprDoc;
+    return kExitOk;
+  }
   if (const StageInfo* st = find_stage(topic)) {
     std::cout << st->help;
     return kExitOk;
   }
-  std::vector<std::string> names;
+  std::vector<std::string> names{"expr"};
   for (const auto& st : stage_table()) names.push_back(st.name);
   std::string near = nearest_name(topic, names);
   std::cerr << "ppipe: no help for '" << topic << "'"
@@ -153,12 +160,21 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
   // Engine.
   e.inputs = o.inputs.empty() ? std::vector<std::string>{"-"} : o.inputs;
   for (const auto& p : e.inputs) plan->source_names.push_back(source_display_name(p));
-  e.workers = o.workers ? o.workers : usable_cores();
-  if (e.workers > 1024) {
+  if (o.workers_given && (o.workers < 1 || o.workers > 1024)) {
     *error = "--workers must be between 1 and 1024";
     return nullptr;
   }
-  e.queue_depth = o.queue_depth ? o.queue_depth : std::max<std::size_t>(4, 4 * e.workers);
+  e.workers = o.workers_given ? static_cast<unsigned>(o.workers) : usable_cores();
+  if (o.queue_depth_given && (o.queue_depth < 1 || o.queue_depth > 4096)) {
+    *error = "--queue-depth must be between 1 and 4096";
+    return nullptr;
+  }
+  e.queue_depth = o.queue_depth_given ? static_cast<std::size_t>(o.queue_depth)
+                                      : std::max<std::size_t>(4, 4 * e.workers);
+  if (o.max_errors < 0) {
+    *error = "--max-errors must be a positive number (omit it for no limit)";
+    return nullptr;
+  }
   auto batch = parse_size(o.batch_size);
   if (!batch || *batch > kMaxBatchSize) {
     *error = fmt::format("--batch-size '{}': expected a size from 1 to 256M, like 64K or 1M", o.batch_size);
@@ -172,7 +188,7 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
   e.reader.batch_size = static_cast<std::size_t>(*batch);
   e.reader.max_record_size = *max_record;
   e.ordered = !o.unordered;
-  e.max_errors = o.max_errors;
+  e.max_errors = static_cast<std::uint64_t>(o.max_errors);
   e.progress = o.progress.value_or(isatty(STDERR_FILENO) == 1);
   plan->errors_path = o.errors_path;
   plan->stats = o.stats;
@@ -195,11 +211,11 @@ CliResult parse_command_line(int argc, char** argv) {
   std::string stages;
   auto* stages_opt = app.add_option("--stages", stages, "Comma-separated stages, run in order (default: parse)")
                          ->type_name("LIST");
-  app.add_option("-j,--workers", o.workers, "Worker threads (default: the number of cores)")->type_name("N");
+  auto* workers_opt = app.add_option("-j,--workers", o.workers, "Worker threads (default: the number of cores)")->type_name("N");
   app.add_flag("--unordered", o.unordered, "Write batches as they finish instead of in input order");
   app.add_option("--batch-size", o.batch_size, "Bytes of input per batch (default 1M; K/M/G suffixes)")
       ->type_name("SIZE");
-  app.add_option("--queue-depth", o.queue_depth, "Batches in flight at once (default 4 x workers)")
+  auto* depth_opt = app.add_option("--queue-depth", o.queue_depth, "Batches in flight at once (default 4 x workers)")
       ->type_name("N");
   app.add_option("--max-record-size", o.max_record_size,
                  "Longer records go to the error stream (default 64M)")
@@ -242,6 +258,8 @@ CliResult parse_command_line(int argc, char** argv) {
   }
 
   o.stages_given = stages_opt->count() > 0;
+  o.workers_given = workers_opt->count() > 0;
+  o.queue_depth_given = depth_opt->count() > 0;
   if (o.stages_given) o.stages = split_list(stages);
   if (progress_opt->count() > 0) o.progress = progress_flag;
   // Stage option values in command-line order.

@@ -27,15 +27,17 @@ struct Options {
   std::vector<std::string> stages;     // empty: derived from the stage options' order
   bool stages_given = false;
   std::vector<std::string> inputs;     // empty: stdin
-  unsigned workers = 0;                // 0: number of usable cores
+  std::int64_t workers = 0;            // 0: not given, the number of usable cores
   bool unordered = false;
   std::string batch_size = "1M";
-  std::size_t queue_depth = 0;         // 0: 4 x workers
+  std::int64_t queue_depth = 0;        // 0: not given, 4 x workers
   std::string max_record_size = "64M";
   std::string errors_path = "-";
-  std::uint64_t max_errors = 0;
+  std::int64_t max_errors = 0;         // 0: no limit
   bool stats = false;
   std::optional<bool> progress;
+  bool workers_given = false;
+  bool queue_depth_given = false;
   // Stage options in command-line order: (option name, value), e.g. ("--head", "10").
   std::vector<std::pair<std::string, std::string>> stage_args;
 };

@@ -35,6 +35,7 @@ Chain::Chain(std::vector<std::unique_ptr<Stage>> stages, std::vector<std::string
     ordered_stages_.push_back(os);
     if (os) has_ordered_ = true;
   }
+  tracing_ = has_ordered_;
 }
 
 std::unique_ptr<Chain::WorkerState> Chain::make_worker_state() const {
@@ -97,7 +98,9 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
       }
       break;
     }
-    if (end_stage == n) {
+    if (end_stage == n && rec.replaced) {
+      b.emit_copy(rec.text);
+    } else if (end_stage == n) {
       std::size_t begin = static_cast<std::size_t>(text.data() - b.input.data());
       std::size_t after = begin + text.size();
       if (after < b.input.size() && b.input.data()[after] == '\n')
@@ -106,7 +109,7 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
         b.emit_copy(text);  // its line ended in CRLF, or was the last one, without '\n'
     }
   }
-  if (has_ordered_) {
+  if (tracing_) {
     b.trace.push_back(RecordTrace{line, static_cast<std::uint32_t>(b.out_bytes),
                                   static_cast<std::uint32_t>(b.err.size()), static_cast<std::uint16_t>(end_stage), failed});
   }
@@ -122,7 +125,7 @@ void Chain::process(Batch& b, WorkerState& ws) const {
     std::string_view head(data, b.input.size());
     add_error(b, "read", message, head.substr(0, utf8_safe_prefix(head)), b.first_line, b.offset,
               b.oversized_size);
-    if (has_ordered_)
+    if (tracing_)
       b.trace.push_back(
           RecordTrace{b.first_line, 0, static_cast<std::uint32_t>(b.err.size()), 0, kFailedBeforeChain});
     return;
@@ -183,12 +186,26 @@ bool Chain::admit(Batch& b) {
       }
     }
   }
-  if (keep < b.trace.size()) {
-    b.truncate_output(keep ? b.trace[keep - 1].out_end : 0);
-    b.err.resize(keep ? b.trace[keep - 1].err_end : 0);
-    recount(b, keep);
-  }
+  cut(b, keep);
   return stop;
+}
+
+bool Chain::cut_after_errors(Batch& b, std::uint64_t n) {
+  std::uint64_t seen = 0;
+  for (std::size_t r = 0; r < b.trace.size(); ++r) {
+    if (b.trace[r].failed && ++seen == n) {
+      cut(b, r + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Chain::cut(Batch& b, std::size_t keep) const {
+  if (keep >= b.trace.size()) return;
+  b.truncate_output(keep ? b.trace[keep - 1].out_end : 0);
+  b.err.resize(keep ? b.trace[keep - 1].err_end : 0);
+  recount(b, keep);
 }
 
 }  // namespace ppipe

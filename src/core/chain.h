@@ -39,6 +39,12 @@ class Chain {
   // Writer thread only, in sequence order. Returns true when an ordered stage is satisfied and the
   // stream must stop after this batch.
   bool admit(Batch& b);
+  // Writer thread: if the batch holds n or more failed records, cuts it right after the n-th and
+  // returns true (--max-errors). Needs enable_trace() before the workers start.
+  bool cut_after_errors(Batch& b, std::uint64_t n);
+  // Workers keep a per-record trace (needed by admit and cut_after_errors). On when the chain has
+  // ordered stages; call before any process().
+  void enable_trace() { tracing_ = true; }
 
  private:
   void run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line,
@@ -46,6 +52,7 @@ class Chain {
   void add_error(Batch& b, std::string_view stage, std::string_view message, std::string_view text,
                  std::uint64_t line, std::uint64_t offset, std::uint64_t full_size) const;
   void recount(Batch& b, std::size_t keep) const;
+  void cut(Batch& b, std::size_t keep) const;
 
   std::vector<std::unique_ptr<Stage>> stages_;
   std::vector<const RecordStage*> record_stages_;  // per index: null for ordered stages
@@ -53,6 +60,7 @@ class Chain {
   std::vector<std::string> source_names_;
   std::uint64_t max_record_size_;
   bool has_ordered_ = false;
+  bool tracing_ = false;
 };
 
 }  // namespace ppipe

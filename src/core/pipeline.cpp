@@ -79,6 +79,7 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
   for (std::size_t i = 0; i < chain.size(); ++i) stats.stages.push_back({std::string(chain.stage(i).name()), {}});
   const auto start = Clock::now();
 
+  if (options.max_errors) chain.enable_trace();
   const std::size_t depth = options.queue_depth;
   BoundedQueue<BatchPtr> free_batches(depth);
   BoundedQueue<BatchPtr> work(depth);
@@ -139,6 +140,8 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
   auto consume = [&](BatchPtr& b) {
     if (!discarding) {
       bool stop_after = chain.has_ordered() && chain.admit(*b);
+      // --max-errors: the run ends right after the N-th failed record, as head ends after its N-th.
+      bool too_many_errors = options.max_errors && chain.cut_after_errors(*b, options.max_errors - stats.errors);
       stats.add_batch(*b);
       if (b->out_bytes) {
         iov.clear();
@@ -154,7 +157,7 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
         stop.raise(StopReason::kHead);
         discarding = true;
       }
-      if (options.max_errors && stats.errors >= options.max_errors && !discarding) {
+      if (too_many_errors) {
         stop.raise(StopReason::kMaxErrors);
         discarding = true;
       }

@@ -122,8 +122,10 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
     std::size_t size = carry_.size();
     carry_.clear();
 
-    // The carried tail holds no newline, so has_nl tracks newlines in what this batch read.
-    bool has_nl = false, eof = false, stopped = false;
+    // has_nl: the batch holds a whole line. A tail carried over a cut holds none, but what follows
+    // a skipped oversized line may hold many.
+    bool has_nl = size && std::memchr(buf.data(), '\n', size);
+    bool eof = false, stopped = false;
     for (;;) {
       if (has_nl && size >= batch_size) break;
       if (size == buf.capacity()) {
@@ -143,7 +145,9 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
     }
     buf.resize(size);
 
-    if (first && (size >= 3 || eof || stopped)) {
+    // A BOM can only open the first line; the first cut always holds the start of that line (a
+    // batch is only cut after a newline, at end of input, or when a line is oversized).
+    if (first) {
       first = false;
       if (size >= 3 && std::memcmp(buf.data(), kBom, 3) == 0) {
         std::memmove(buf.data(), buf.data() + 3, size - 3);
@@ -163,6 +167,7 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
       std::size_t keep = std::min<std::size_t>(size, options_.oversized_keep);
       std::uint64_t total = size;
       bool found = false;
+      bool prev_cr = buf.data()[size - 1] == '\r';  // a CR right before the newline is not part of it
       std::size_t scratch = std::min<std::size_t>(buf.capacity(), keep + (1 << 20));
       while (!found) {
         std::size_t got = 0;
@@ -170,21 +175,31 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
         if (f == Fill::kError) return fmt::format("read error on '{}': {}", source_display_name(path), error_);
         if (f == Fill::kStopped) { stopped = true; break; }
         if (f == Fill::kEof) { eof = true; break; }
+        if (got == 0) continue;
         const char* start = buf.data() + keep;
         const char* nl = static_cast<const char*>(std::memchr(start, '\n', got));
-        if (!nl) { total += got; continue; }
+        if (!nl) {
+          total += got;
+          prev_cr = start[got - 1] == '\r';
+          continue;
+        }
         total += static_cast<std::uint64_t>(nl - start);
+        prev_cr = nl > start ? nl[-1] == '\r' : prev_cr;
         found = true;
         std::size_t rest = got - static_cast<std::size_t>(nl + 1 - start);
         carry_.resize(rest);
         if (rest) std::memcpy(carry_.data(), nl + 1, rest);
       }
       buf.resize(keep);
+      std::uint64_t consumed = total + (found ? 1 : 0);
+      // The record's size, as the worker would see it: without its line terminator (CRLF, or a
+      // final CR at end of input).
+      if (prev_cr) --total;
       b->oversized = true;
       b->oversized_size = total;
-      b->bytes_read = total + (found ? 1 : 0);
+      b->bytes_read = consumed;
       line += 1;
-      offset += total + (found ? 1 : 0);
+      offset += consumed;
       b->seq = seq_++;
       emit(std::move(b));
       if (eof || stopped) return "";

@@ -1,0 +1,126 @@
+# shellcheck shell=bash
+# Edge inputs made on the fly (too big for fixtures), --max-errors, --errors FILE. Sourced by run_all.sh.
+
+# {"s":"<100 MiB of a>"} between two small records.
+make_huge() {
+  { printf '{"before":1}\n{"s":"'; head -c 104857600 /dev/zero | tr '\0' a; printf '"}\n{"after":1}\n'; } > huge.jsonl
+}
+
+t_huge_line_default_limit() {
+  local name="edge: a 100 MiB line with the default --max-record-size is a read error with record_size, truncated"
+  make_huge
+  local msg=() mode
+  for mode in file pipe; do
+    if [ $mode = file ]; then "$PPIPE" huge.jsonl > out 2> err; else cat huge.jsonl | "$PPIPE" > out 2> err; fi
+    local rc=$?
+    [ "$rc" = 1 ] || msg+=("$mode: exit $rc, expected 1")
+    [ "$(cat out)" = $'{"before":1}\n{"after":1}' ] || msg+=("$mode: stdout: $(head -c 200 out)")
+    [ "$(wc -l < err)" = 1 ] || msg+=("$mode: $(wc -l < err) error records, expected 1")
+    jq -e '.line == 2 and .offset == 13 and .stage == "read" and .record_size == 104857608 and .truncated == true
+        and (.record | length) == 4096 and .record == "{\"s\":\"" + ("a" * 4090)' err > /dev/null 2>&1 \
+      || msg+=("$mode: error record: $(jq -c 'del(.record)' err 2>&1 | head -c 300) record length $(jq '.record | length' err 2>&1)")
+  done
+  rm -f huge.jsonl
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_huge_line_default_limit
+
+t_huge_line_passes_with_limit() {
+  local name="edge: a 100 MiB line passes through byte-identical with --max-record-size 200M"
+  make_huge
+  "$PPIPE" --max-record-size 200M huge.jsonl > out 2> err; local rc=$?
+  local msg=()
+  [ "$rc" = 0 ] || msg+=("exit $rc, expected 0")
+  cmp -s out huge.jsonl || msg+=("output differs: $(cmp out huge.jsonl 2>&1)")
+  [ -s err ] && msg+=("stderr: $(head -c 300 err)")
+  rm -f huge.jsonl out
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_huge_line_passes_with_limit
+
+t_deep_nesting_100000() {
+  local name="edge: 100,000-deep [[[...]]] is one error (nesting depth), no crash"
+  { head -c 100000 /dev/zero | tr '\0' '['; head -c 100000 /dev/zero | tr '\0' ']'; echo; echo '{"ok":1}'; } > deep.jsonl
+  timeout 10 "$PPIPE" deep.jsonl > out 2> err; local rc=$?
+  local msg=()
+  [ "$rc" = 1 ] || msg+=("exit $rc, expected 1")
+  [ "$(cat out)" = '{"ok":1}' ] || msg+=("stdout: $(head -c 100 out)")
+  jq -e '.line == 1 and .offset == 0 and (.error | test("nesting|depth")) and (.record | length) == 200000' err > /dev/null 2>&1 \
+    || msg+=("error: $(jq -c 'del(.record)' err 2>&1 | head -c 300)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_deep_nesting_100000
+
+t_max_errors() {
+  local name="--max-errors 3 on 10 bad lines: exit 3, at least 3 error records, 'stopped after' message"
+  { for i in 1 2 3 4 5 6 7 8 9 10; do printf '{"ok":%d}\nbad %d\n' "$i" "$i"; done; } > bad10.jsonl
+  local args msg=() rc
+  for args in "" "-j 4 --batch-size 1" "--unordered -j 2 --batch-size 1"; do
+    # shellcheck disable=SC2086
+    "$PPIPE" --max-errors 3 --stats $args bad10.jsonl > out 2> err; rc=$?
+    [ "$rc" = 3 ] || msg+=("[$args] exit $rc, expected 3")
+    local n; n=$(grep -c '^{"source"' err)
+    [ "$n" -ge 3 ] || msg+=("[$args] $n error records, expected at least 3")
+    grep -qxE "ppipe: stopped after $n record errors \(--max-errors 3\)" err \
+      || msg+=("[$args] no 'ppipe: stopped after $n record errors (--max-errors 3)' line; got: $(grep '^ppipe:' err)")
+    tail -n 1 err | jq -e '.stopped_by == "max_errors" or .stopped_by == "max-errors"' > /dev/null 2>&1 \
+      || msg+=("[$args] --stats not last, or stopped_by not max-errors: $(tail -n 1 err | head -c 200)")
+    # What was written is still a consistent prefix: good records before the last reported error.
+    local last; last=$(grep '^{"source"' err | tail -n 1 | jq .line)
+    [ "$(wc -l < out)" -ge $(( (last - 1) / 2 )) ] || msg+=("[$args] only $(wc -l < out) records before error line $last")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_max_errors
+
+t_max_errors_not_reached() {
+  local name="--max-errors 11 on 10 bad lines: runs to the end, exit 1"
+  { for i in 1 2 3 4 5 6 7 8 9 10; do printf '{"ok":%d}\nbad %d\n' "$i" "$i"; done; } > bad10.jsonl
+  "$PPIPE" --max-errors 11 bad10.jsonl > out 2> err; local rc=$?
+  if [ "$rc" = 1 ] && [ "$(wc -l < out)" = 10 ] && [ "$(wc -l < err)" = 10 ]; then ok "$name"
+  else not_ok "$name" "exit $rc, $(wc -l < out) records, stderr: $(tail -n 1 err | head -c 200)"; fi
+}
+register t_max_errors_not_reached
+
+t_errors_file() {
+  local name="--errors FILE: the error stream goes to FILE, stderr holds no records"
+  local F; F=$(gen_file g5 "${G5_ARGS[@]}")
+  "$PPIPE" "$F" > ref.out 2> ref.err
+  "$PPIPE" --errors errs.jsonl --stats "$F" > out 2> err; local rc=$?
+  local msg=()
+  [ "$rc" = 1 ] || msg+=("exit $rc, expected 1")
+  cmp -s out ref.out || msg+=("stdout differs from a run without --errors")
+  cmp -s errs.jsonl ref.err || msg+=("FILE differs from the stderr of a run without --errors")
+  [ "$(wc -l < err)" = 1 ] && tail -n 1 err | jq -e '.errors > 0' > /dev/null 2>&1 || msg+=("stderr should hold only --stats: $(head -c 300 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_errors_file
+
+t_version() {
+  local out rc; out=$("$PPIPE" --version 2>&1); rc=$?
+  if [ "$rc" = 0 ] && [[ $out =~ ^ppipe\ [0-9]+\.[0-9]+\.[0-9]+ ]]; then ok "cli: --version ($out)"
+  else not_ok "cli: --version" "exit $rc: $out"; fi
+}
+register t_version
+
+t_help() {
+  local rc; "$PPIPE" --help > out 2> err; rc=$?
+  local msg=() w
+  [ "$rc" = 0 ] || msg+=("exit $rc")
+  for w in --stages --workers --unordered --batch-size --queue-depth --max-record-size --errors --max-errors \
+           --stats --progress --no-progress --head --version parse head; do
+    grep -q -- "$w" out || msg+=("--help does not mention $w")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "cli: --help lists every option and stage"; else not_ok "cli: --help lists every option and stage" "${msg[@]}"; fi
+}
+register t_help
+
+t_no_progress_when_not_tty() {
+  local name="cli: no progress output when stderr is not a terminal; --no-progress accepted"
+  local F; F=$(gen_file g5 "${G5_ARGS[@]}")
+  "$PPIPE" "$F" > /dev/null 2> err1
+  "$PPIPE" --no-progress "$F" > /dev/null 2> err2
+  if ! grep -q $'\r' err1 && ! grep -q $'\r' err2 && cmp -s err1 err2; then ok "$name"
+  else not_ok "$name" "stderr contains progress output"; fi
+}
+register t_no_progress_when_not_tty
