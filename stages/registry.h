@@ -27,7 +27,11 @@ const StageInfo* find_stage(std::string_view name);
 // Stage factories, one per file in stages/.
 std::unique_ptr<Stage> make_parse_stage(const std::string& arg, std::string* error);
 std::unique_ptr<Stage> make_head_stage(const std::string& arg, std::string* error);
+std::unique_ptr<Stage> make_filter_stage(const std::string& arg, std::string* error);
+std::unique_ptr<Stage> make_map_stage(const std::string& arg, std::string* error);
 extern const char* const kParseHelp;
+extern const char* const kFilterHelp;
+extern const char* const kMapHelp;
 extern const char* const kHeadHelp;
 
 }  // namespace ppipe

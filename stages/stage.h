@@ -39,7 +39,15 @@ struct RecordCtx {
   bool parsed = false;
   bool has_doc = false;
   simdjson::dom::element doc;
+  // Set by a stage that replaced the record (map): `text` then points at the new bytes, which live
+  // in that stage's per-worker state with SIMDJSON_PADDING to spare, and the document is parsed
+  // again only if a later stage asks for it (ensure_doc).
+  bool replaced = false;
 };
+
+// The parsed document of the record, parsing a replaced record's new text on first use. False
+// (with scratch.error set) when there is none: parse accepted numbers the DOM cannot hold.
+bool ensure_doc(RecordCtx& rec, WorkerScratch& scratch);
 
 class Stage {
  public:

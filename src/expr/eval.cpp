@@ -1,0 +1,451 @@
+// The evaluator: a recursive walk over the compiled node tree. Errors are values (St::kError with
+// the message in the scratch state), never exceptions, so workers can evaluate concurrently.
+#include <cmath>
+
+#include "src/expr/internal.h"
+#include "src/expr/tape.h"
+
+namespace ppipe::expr {
+
+St fail(Ctx& cx, std::string_view message) {
+  cx.s.message.assign(message.data(), message.size());
+  cx.s.error_is_message = true;
+  return St::kError;
+}
+
+St fail_value(Ctx& cx, const Value& v) {
+  if (v.is_string()) return fail(cx, v.string_value());
+  cx.s.error_value = v;
+  cx.s.error_is_message = false;
+  cx.s.message.clear();
+  cx.s.message.append("(not a string): ");
+  write_json(v, cx.s.message);
+  return St::kError;
+}
+
+namespace {
+
+St cannot_index_with_key(Ctx& cx, const Value& v, std::string_view key) {
+  std::string& m = cx.s.message;
+  m.assign("Cannot index ");
+  m.append(kind_name(v));
+  m.append(" with string \"");
+  m.append(key);
+  m.push_back('"');
+  cx.s.error_is_message = true;
+  return St::kError;
+}
+
+St cannot_index_with(Ctx& cx, const Value& v, const Value& k) {
+  std::string& m = cx.s.message;
+  m.assign("Cannot index ");
+  m.append(kind_name(v));
+  m.append(" with ");
+  m.append(kind_name(k));
+  cx.s.error_is_message = true;
+  return St::kError;
+}
+
+St index_key(const Value& v, std::string_view key, Value& out, Ctx& cx) {
+  if (v.is_object()) {
+    if (!lookup(v, key, out)) out = Value::null();
+    return St::kOk;
+  }
+  if (v.is_null()) {
+    out = Value::null();
+    return St::kOk;
+  }
+  return cannot_index_with_key(cx, v, key);
+}
+
+St index_number(const Value& v, std::int64_t index, Value& out, Ctx& cx) {
+  if (v.is_array()) {
+    if (index < 0) index += container_size(v);
+    if (!array_at(v, index, out)) out = Value::null();
+    return St::kOk;
+  }
+  if (v.is_null()) {
+    out = Value::null();
+    return St::kOk;
+  }
+  return cannot_index_with(cx, v, Value::integer(index));
+}
+
+// `.[k]` with a computed k.
+St index_dynamic(const Value& v, const Value& k, Value& out, Ctx& cx) {
+  if (k.is_string()) return index_key(v, k.string_value(), out, cx);
+  if (k.is_number() && (v.is_array() || v.is_null())) {
+    double d = k.as_double();
+    if (k.tag() == Tag::kInt) return index_number(v, k.int_value(), out, cx);
+    // jq: a non-integer index gives null.
+    if (std::floor(d) != d || std::isnan(d) || std::fabs(d) > 9e18) {
+      out = Value::null();
+      return St::kOk;
+    }
+    return index_number(v, static_cast<std::int64_t>(d), out, cx);
+  }
+  if (v.is_null() && k.is_object()) {
+    out = Value::null();
+    return St::kOk;
+  }
+  return cannot_index_with(cx, v, k);
+}
+
+// jq 1.6's parse_slice: bounds may be null, negative (from the end) or fractional
+// (start rounds down, end rounds up).
+St slice(const Value& v, const Value& from, const Value& to, Value& out, Ctx& cx) {
+  if (v.is_null()) {
+    out = Value::null();
+    return St::kOk;
+  }
+  if (!v.is_array() && !v.is_string()) return cannot_index_with(cx, v, Value::object(nullptr, 0));
+  if ((!from.is_null() && !from.is_number()) || (!to.is_null() && !to.is_number())) {
+    return fail(cx, "Start and end indices of an array slice must be numbers");
+  }
+  double len = v.is_array() ? container_size(v) : codepoint_count(v.string_value());
+  double start = from.is_null() ? 0 : from.as_double();
+  double end = to.is_null() ? len : to.as_double();
+  if (start < 0) start += len;
+  if (end < 0) end += len;
+  if (start < 0) start = 0;
+  if (start > len) start = len;
+  if (end > len) end = len;
+  if (end < start) end = start;
+  auto s = static_cast<std::uint32_t>(start);
+  auto e = static_cast<std::uint32_t>(end);
+  if (end > e) ++e;
+  if (v.is_string()) {
+    std::string_view str = v.string_value();
+    std::size_t i = 0;
+    std::uint32_t cp = 0;
+    std::size_t bs = str.size(), be = str.size();
+    for (; i <= str.size(); ++i) {
+      if (i == str.size() || (static_cast<unsigned char>(str[i]) & 0xC0) != 0x80) {
+        if (cp == s) bs = i;
+        if (cp == e) {
+          be = i;
+          break;
+        }
+        ++cp;
+      }
+    }
+    out = Value::string(str.substr(bs, be - bs));
+    return St::kOk;
+  }
+  if (!v.is_dom()) {
+    out = Value::array(v.items() + s, e - s);
+    return St::kOk;
+  }
+  ArenaVec<Value> items(cx.arena, e - s);
+  std::uint32_t i = 0;
+  for_each_item(v, [&](const Value& x) {
+    if (i >= s && i < e) items.push_back(x);
+    return ++i < e;
+  });
+  out = Value::array(items.data(), items.size());
+  return St::kOk;
+}
+
+St error_as_value(Ctx& cx, Value& out) {
+  if (cx.s.error_is_message) {
+    out = Value::string(make_string(cx, cx.s.message));
+  } else {
+    out = cx.s.error_value;
+  }
+  return St::kOk;
+}
+
+// Comparisons of two int64s or two strings without the general total-order machinery.
+inline bool fast_compare(BinOp op, const Value& a, const Value& b, Value& out) {
+  if (op < BinOp::kEq) return false;
+  int c;
+  if (a.tag() == Tag::kInt && b.tag() == Tag::kInt) {
+    c = a.int_value() < b.int_value() ? -1 : (a.int_value() > b.int_value() ? 1 : 0);
+  } else if (a.tag() == Tag::kString && b.tag() == Tag::kString) {
+    std::string_view x = a.string_value(), y = b.string_value();
+    if (op == BinOp::kEq || op == BinOp::kNe) {
+      out = Value::boolean((x == y) == (op == BinOp::kEq));
+      return true;
+    }
+    c = x.compare(y);  // bytewise, as jq
+  } else {
+    return false;
+  }
+  bool r;
+  switch (op) {
+    case BinOp::kEq: r = c == 0; break;
+    case BinOp::kNe: r = c != 0; break;
+    case BinOp::kLt: r = c < 0; break;
+    case BinOp::kLe: r = c <= 0; break;
+    case BinOp::kGt: r = c > 0; break;
+    default: r = c >= 0; break;
+  }
+  out = Value::boolean(r);
+  return true;
+}
+
+bool is_generator(const Node* n) {
+  return n->op == Op::kComma || n->op == Op::kIterate || n->op == Op::kPipe;
+}
+
+}  // namespace
+
+St eval(const Node* n, const Value& in, Value& out, Ctx& cx) {
+  switch (n->op) {
+    case Op::kIdentity:
+      out = in;
+      return St::kOk;
+    case Op::kConst:
+      out = n->constant;
+      return St::kOk;
+    case Op::kPath: {
+      Value cur = in;
+      if (!n->kids.empty()) {
+        St s = eval(n->kids[0].get(), in, cur, cx);
+        if (s != St::kOk) return s;
+      }
+      for (const PathStep& step : n->steps) {
+        if (!step.is_index && cur.is_dom() && cur.is_object()) {  // the hot case: a field of the input
+          if (!tape::lookup(tape::ref_of(cur.dom()), step.key, cur)) cur = Value::null();
+          continue;
+        }
+        St s = step.is_index ? index_number(cur, step.index, cur, cx) : index_key(cur, step.key, cur, cx);
+        if (s != St::kOk) return s;
+      }
+      out = cur;
+      return St::kOk;
+    }
+    case Op::kIndex: {
+      Value k, v;
+      St s = eval(n->kids[1].get(), in, k, cx);
+      if (s != St::kOk) return s;
+      s = eval(n->kids[0].get(), in, v, cx);
+      if (s != St::kOk) return s;
+      return index_dynamic(v, k, out, cx);
+    }
+    case Op::kSlice: {
+      Value v, from, to;
+      St s;
+      if (n->kids[2]) {
+        s = eval(n->kids[2].get(), in, to, cx);
+        if (s != St::kOk) return s;
+      }
+      if (n->kids[1]) {
+        s = eval(n->kids[1].get(), in, from, cx);
+        if (s != St::kOk) return s;
+      }
+      s = eval(n->kids[0].get(), in, v, cx);
+      if (s != St::kOk) return s;
+      return slice(v, from, to, out, cx);
+    }
+    case Op::kTry: {
+      St s = eval(n->kids[0].get(), in, out, cx);
+      if (s != St::kError) return s;
+      if (n->kids.size() < 2) return St::kEmpty;
+      Value err;
+      error_as_value(cx, err);
+      return eval(n->kids[1].get(), err, out, cx);
+    }
+    case Op::kPipe: {
+      Value mid;
+      St s = eval(n->kids[0].get(), in, mid, cx);
+      if (s != St::kOk) return s;
+      return eval(n->kids[1].get(), mid, out, cx);
+    }
+    case Op::kArray: {
+      if (n->kids.empty()) {
+        out = Value::array(nullptr, 0);
+        return St::kOk;
+      }
+      ArenaVec<Value> items(cx.arena);
+      St s = collect(n->kids[0].get(), in, items, cx);
+      if (s != St::kOk) return s;
+      out = Value::array(items.data(), items.size());
+      return St::kOk;
+    }
+    case Op::kObject: {
+      auto count = static_cast<std::uint32_t>(n->entries.size());
+      Member* members = cx.arena.alloc_array<Member>(count);
+      std::uint32_t used = 0;
+      for (const ObjectEntry& e : n->entries) {
+        std::string_view key = e.key;
+        if (e.key_node) {
+          Value k;
+          St s = eval(e.key_node.get(), in, k, cx);
+          if (s != St::kOk) return s;
+          if (!k.is_string()) {
+            std::string& m = cx.s.message;
+            m.assign("Cannot use ");
+            append_kind_and_value(k, m, cx.s.buffer);
+            m.append(" as object key");
+            cx.s.error_is_message = true;
+            return St::kError;
+          }
+          key = k.string_value();
+        }
+        Value v;
+        St s = eval(e.value.get(), in, v, cx);
+        if (s != St::kOk) return s;
+        bool replaced = false;
+        if (!n->keys_distinct_constant) {
+          for (std::uint32_t i = 0; i < used; ++i) {
+            if (members[i].key == key) {
+              members[i].value = v;
+              replaced = true;
+              break;
+            }
+          }
+        }
+        if (!replaced) members[used++] = Member{key, v};
+      }
+      out = Value::object(members, used);
+      return St::kOk;
+    }
+    case Op::kNeg: {
+      Value v;
+      St s = eval(n->kids[0].get(), in, v, cx);
+      if (s != St::kOk) return s;
+      return negate(v, out, cx);
+    }
+    case Op::kAnd:
+    case Op::kOr: {
+      Value a;
+      St s = eval(n->kids[0].get(), in, a, cx);
+      if (s != St::kOk) return s;
+      bool is_and = n->op == Op::kAnd;
+      if (a.truthy() != is_and) {  // and: false short-circuits; or: true does
+        out = Value::boolean(!is_and);
+        return St::kOk;
+      }
+      Value b;
+      s = eval(n->kids[1].get(), in, b, cx);
+      if (s != St::kOk) return s;
+      out = Value::boolean(b.truthy());
+      return St::kOk;
+    }
+    case Op::kAlt: {
+      // Errors and empty on the left fall through to the right (see docs/expr.md).
+      St s = eval(n->kids[0].get(), in, out, cx);
+      if (s == St::kOk && out.truthy()) return St::kOk;
+      return eval(n->kids[1].get(), in, out, cx);
+    }
+    case Op::kIf: {
+      std::size_t i = 0;
+      for (; i + 1 < n->kids.size(); i += 2) {
+        Value c;
+        St s = eval(n->kids[i].get(), in, c, cx);
+        if (s != St::kOk) return s;
+        if (c.truthy()) return eval(n->kids[i + 1].get(), in, out, cx);
+      }
+      if (i < n->kids.size()) return eval(n->kids[i].get(), in, out, cx);
+      out = in;
+      return St::kOk;
+    }
+    case Op::kBinary: {
+      // jq evaluates the right operand first; that decides which error wins when both fail.
+      const Node* right = n->kids[1].get();
+      Value b;
+      if (right->op == Op::kConst) {
+        b = right->constant;
+      } else {
+        St s = eval(right, in, b, cx);
+        if (s != St::kOk) return s;
+      }
+      Value a;
+      St s = eval(n->kids[0].get(), in, a, cx);
+      if (s != St::kOk) return s;
+      if (fast_compare(n->binop, a, b, out)) return St::kOk;
+      return binary_op(n->binop, a, b, out, cx);
+    }
+    case Op::kCall:
+      return call_builtin(n, in, out, cx);
+    case Op::kIterate:
+    case Op::kComma:
+      return fail(cx, "internal error: generator in a single-valued position");
+  }
+  return St::kOk;
+}
+
+St collect(const Node* n, const Value& in, ArenaVec<Value>& out, Ctx& cx) {
+  switch (n->op) {
+    case Op::kComma:
+      for (const auto& kid : n->kids) {
+        St s = collect(kid.get(), in, out, cx);
+        if (s != St::kOk) return s;
+      }
+      return St::kOk;
+    case Op::kIterate: {
+      Value v;
+      St s = eval(n->kids[0].get(), in, v, cx);
+      bool optional = n->arity == 1;
+      if (s == St::kError && optional) return St::kOk;
+      if (s != St::kOk) return s == St::kEmpty ? St::kOk : s;
+      if (!v.is_array() && !v.is_object()) {
+        if (optional) return St::kOk;
+        std::string& m = cx.s.message;
+        m.assign("Cannot iterate over ");
+        append_kind_and_value(v, m, cx.s.buffer);
+        cx.s.error_is_message = true;
+        return St::kError;
+      }
+      for_each_item(v, [&](const Value& x) {
+        out.push_back(x);
+        return true;
+      });
+      return St::kOk;
+    }
+    case Op::kPipe: {
+      const Node* left = n->kids[0].get();
+      const Node* right = n->kids[1].get();
+      if (is_generator(left)) {
+        ArenaVec<Value> mids(cx.arena);
+        St s = collect(left, in, mids, cx);
+        if (s != St::kOk) return s;
+        for (std::uint32_t i = 0; i < mids.size(); ++i) {
+          s = collect(right, mids[i], out, cx);
+          if (s != St::kOk) return s;
+        }
+        return St::kOk;
+      }
+      Value mid;
+      St s = eval(left, in, mid, cx);
+      if (s == St::kEmpty) return St::kOk;
+      if (s != St::kOk) return s;
+      return collect(right, mid, out, cx);
+    }
+    default: {
+      Value v;
+      St s = eval(n, in, v, cx);
+      if (s == St::kOk) out.push_back(v);
+      return s == St::kEmpty ? St::kOk : s;
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------------------
+// Public evaluation API.
+
+Scratch::Scratch() : state_(std::make_unique<ScratchState>()) {}
+Scratch::~Scratch() = default;
+
+Result evaluate_value(const Program& program, const Value& input, Scratch& scratch) {
+  ScratchState& s = scratch.state();
+  s.arena.reset();
+  Ctx cx{s, s.arena};
+  Result r;
+  St st = eval(program.root.get(), input, r.value, cx);
+  r.outcome = st == St::kOk ? Outcome::kValue : (st == St::kEmpty ? Outcome::kEmpty : Outcome::kError);
+  return r;
+}
+
+Result evaluate(const Program& program, simdjson::dom::element input, Scratch& scratch) {
+  return evaluate_value(program, Value::from_dom(input), scratch);
+}
+
+std::string_view error_message(const Scratch& scratch) { return scratch.state().message; }
+
+bool is_identity(const Program& program) { return program.root->op == Op::kIdentity; }
+
+std::string_view source_text(const Program& program) { return program.source; }
+
+}  // namespace ppipe::expr

@@ -1,0 +1,19 @@
+# The expression language library (src/expr) and its unit tests.
+# Included from the top-level CMakeLists.txt; paths are relative to this file.
+add_library(ppipe_expr STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/builtins.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/eval.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/json_writer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/lexer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/parser.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/values.cpp
+)
+target_include_directories(ppipe_expr PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+target_compile_options(ppipe_expr PRIVATE -Wall -Wextra)
+target_link_libraries(ppipe_expr PUBLIC simdjson::simdjson fmt::fmt PkgConfig::RE2)
+
+set(PPIPE_EXPR_TEST_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/../../tests/unit/expr_parser_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../../tests/unit/expr_eval_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../../tests/unit/expr_alloc_test.cpp
+)

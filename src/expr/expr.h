@@ -1,0 +1,92 @@
+// ppipe's expression language: a single-valued, jq-compatible subset (see docs/expr.md).
+//
+//   compile(source)            once, at plan time: syntax and name errors come back as a value
+//   evaluate(program, doc, s)  per record, on any worker, with that worker's own Scratch
+//   append_json(result, out)   compact output, byte-compatible with `jq -c` where documented
+//
+// A Program is immutable and may be shared by all workers. A Scratch is per worker: it holds the
+// arena that computed values live in, so a Result is valid until the next evaluate() with the
+// same Scratch, and (for values taken from the input) until the worker's parser parses again.
+// On the common path (paths, comparisons, string tests, object construction) evaluate() does not
+// allocate after a warm-up.
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "src/expr/value.h"
+
+namespace ppipe::expr {
+
+class Program;
+class ScratchState;
+
+struct CompileError {
+  std::string message;
+  std::size_t column = 0;  // 0-based byte offset into the source
+};
+
+using CompileResult = std::variant<std::shared_ptr<const Program>, CompileError>;
+
+// Never throws on bad input.
+CompileResult compile(std::string_view source);
+
+// "ppipe: error in expression: MESSAGE\n  SOURCE-LINE\n  ^\n" with the caret under the column.
+std::string format_compile_error(std::string_view source, const CompileError& e);
+
+// Per-worker reusable memory. Not thread-safe; one per thread.
+class Scratch {
+ public:
+  Scratch();
+  ~Scratch();
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+
+  ScratchState& state() { return *state_; }
+  const ScratchState& state() const { return *state_; }
+
+ private:
+  std::unique_ptr<ScratchState> state_;
+};
+
+enum class Outcome : unsigned char {
+  kValue,  // one value
+  kEmpty,  // no value: select(f) with a falsy f, `empty`, or an error suppressed by `?`
+  kError,  // a runtime error; error_message(scratch) says which
+};
+
+struct Result {
+  Outcome outcome = Outcome::kEmpty;
+  Value value;  // for kValue
+};
+
+Result evaluate(const Program& program, simdjson::dom::element input, Scratch& scratch);
+// Same, for an input that is already a Value (e.g. a constant or a value from another program).
+Result evaluate_value(const Program& program, const Value& input, Scratch& scratch);
+
+// Valid until the next evaluate() with this scratch. Matches jq 1.6's wording where practical,
+// without jq's "jq: error (at ...)" prefix.
+std::string_view error_message(const Scratch& scratch);
+
+// jq truthiness of a kValue result; false for kEmpty and kError.
+inline bool is_truthy(const Result& r) {
+  return r.outcome == Outcome::kValue && r.value.truthy();
+}
+
+// Compact JSON (jq -c): key order preserved, jq's string escaping and number formatting.
+// Appends nothing unless r.outcome == kValue.
+void append_json(const Result& r, std::string& out);
+void append_json(const Value& v, std::string& out);
+// As jq -r: a string is written raw (no quotes, no escaping); anything else as append_json.
+void append_raw(const Value& v, std::string& out);
+
+// Properties of a compiled program that stages may use to pick a faster plan.
+bool is_identity(const Program& program);
+std::string_view source_text(const Program& program);
+
+}  // namespace ppipe::expr

@@ -1,0 +1,225 @@
+// Internals shared by the parser, the evaluator and the builtins: the compiled node tree, the
+// per-worker scratch state, and the value helpers (order, arithmetic, JSON writing).
+// Not part of the public API; include src/expr/expr.h instead.
+#pragma once
+
+#include <re2/re2.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/expr/arena.h"
+#include "src/expr/expr.h"
+#include "src/expr/value.h"
+
+namespace ppipe::expr {
+
+// ---------------------------------------------------------------------------------------------
+// Compiled form: a tree of nodes with everything that can be precomputed (keys, constants,
+// regexes) resolved at compile time.
+
+enum class Op : std::uint8_t {
+  kIdentity,
+  kConst,    // constant_
+  kPath,     // base kids_[0] (or the input if absent), then steps_ (constant keys / indices)
+  kIndex,    // kids_[0][kids_[1]]; the index is evaluated against the input, as jq does
+  kSlice,    // kids_[0][kids_[1] : kids_[2]] (either bound may be absent: null)
+  kIterate,  // kids_[0][] : a generator, only inside [...] and map(...)
+  kTry,      // kids_[0] with errors caught; kids_[1] (optional) is the catch body
+  kPipe,     // kids_[0] | kids_[1]
+  kComma,    // kids_... : a generator, only inside [...] and map(...)
+  kArray,    // [kids_[0]] or [] when no kid
+  kObject,   // entries_
+  kNeg,      // -kids_[0]
+  kAnd,
+  kOr,
+  kAlt,      // kids_[0] // kids_[1]
+  kIf,       // kids_: cond, then, cond, then, ..., else (else absent: identity)
+  kBinary,   // binop_ on kids_[0], kids_[1]
+  kCall,     // builtin fn_ with kids_ as arguments
+};
+
+enum class BinOp : std::uint8_t { kAdd, kSub, kMul, kDiv, kMod, kEq, kNe, kLt, kLe, kGt, kGe };
+
+enum class Fn : std::uint8_t {
+  kLength, kUtf8ByteLength, kStartsWith, kEndsWith, kContains, kTest, kAsciiDowncase,
+  kAsciiUpcase, kLtrimstr, kRtrimstr, kSplit, kJoin, kHas, kType, kTostring, kTonumber, kKeys,
+  kKeysUnsorted, kSelect, kNot, kMap, kAny, kAll, kAdd, kAbs, kFloor, kCeil, kRound, kSqrt,
+  kMin, kMax, kTojson, kFromjson, kEmpty, kError, kSort, kReverse, kFirst, kLast, kValues,
+  kNulls, kToEntries, kIsNan,
+};
+
+struct PathStep {
+  bool is_index = false;
+  std::string key;        // owned; is_index == false
+  std::int64_t index = 0;  // is_index == true
+};
+
+struct Node;
+
+struct ObjectEntry {
+  std::string key;                 // constant key (when key_node is null)
+  std::unique_ptr<Node> key_node;  // computed key `(expr): v`
+  std::unique_ptr<Node> value;
+};
+
+struct Node {
+  Op op = Op::kIdentity;
+  BinOp binop = BinOp::kAdd;
+  Fn fn = Fn::kLength;
+  std::uint16_t arity = 0;
+  std::uint32_t column = 0;
+  std::vector<std::unique_ptr<Node>> kids;
+  Value constant;                       // kConst
+  std::unique_ptr<std::string> owned;   // backing bytes of a constant string
+  std::vector<PathStep> steps;          // kPath
+  std::vector<ObjectEntry> entries;     // kObject
+  bool keys_distinct_constant = false;  // kObject: no duplicate-key check needed at run time
+  std::unique_ptr<RE2> regex;           // kCall test(): compiled when the pattern is a literal
+
+  const Node* kid(std::size_t i) const { return i < kids.size() ? kids[i].get() : nullptr; }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Per-worker state.
+
+struct RegexCacheEntry {
+  std::string pattern;
+  std::string flags;
+  std::unique_ptr<RE2> regex;  // null when the pattern is invalid (error kept in `error`)
+  std::string error;
+};
+
+class ScratchState {
+ public:
+  Arena arena;
+  std::string message;    // the current error's text
+  Value error_value;      // the current error's value (error(v)); string => message
+  bool error_is_message = true;
+  std::string buffer;     // temporary text (tojson, messages)
+  std::string buffer2;
+  std::string padded;     // fromjson input copy with simdjson padding
+  std::unique_ptr<simdjson::dom::parser> parser;  // fromjson, created on first use
+  std::vector<RegexCacheEntry> regex_cache;        // regexes computed at run time
+  std::size_t regex_next = 0;
+};
+
+enum class St : std::uint8_t { kOk, kEmpty, kError };
+
+struct Ctx {
+  ScratchState& s;
+  Arena& arena;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation (eval.cpp).
+
+St eval(const Node* n, const Value& in, Value& out, Ctx& cx);
+// Appends every output of a generator-capable node (comma, .[], pipes of them).
+St collect(const Node* n, const Value& in, ArenaVec<Value>& out, Ctx& cx);
+// Sets the current error to a formatted message.
+St fail(Ctx& cx, std::string_view message);
+St fail_value(Ctx& cx, const Value& v);
+
+// Builtins (builtins.cpp).
+St call_builtin(const Node* n, const Value& in, Value& out, Ctx& cx);
+// RE2 for jq's test(re; flags). Null with `error` set when the flags or the pattern are invalid.
+std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flags, std::string& error);
+
+// ---------------------------------------------------------------------------------------------
+// Value helpers (values.cpp).
+
+// Object member lookup. For a DOM object with duplicate keys, the last one wins (as jq).
+bool lookup(const Value& obj, std::string_view key, Value& out);
+std::uint32_t container_size(const Value& v);  // arrays and objects
+bool array_at(const Value& arr, std::int64_t index, Value& out);  // no negative wrap
+
+// Calls f(const Value&) for each element of an array or each value of an object; stops early
+// when f returns false.
+template <class F>
+void for_each_item(const Value& v, F&& f) {
+  if (v.is_dom()) {
+    if (v.is_array()) {
+      for (simdjson::dom::element e : simdjson::dom::array(v.dom().get_array().value_unsafe())) {
+        if (!f(Value::from_dom(e))) return;
+      }
+    } else {
+      for (auto field : simdjson::dom::object(v.dom().get_object().value_unsafe())) {
+        if (!f(Value::from_dom(field.value))) return;
+      }
+    }
+  } else if (v.is_array()) {
+    for (std::uint32_t i = 0; i < v.size(); ++i) {
+      if (!f(v.items()[i])) return;
+    }
+  } else {
+    for (std::uint32_t i = 0; i < v.size(); ++i) {
+      if (!f(v.members()[i].value)) return;
+    }
+  }
+}
+
+// Calls f(std::string_view key, const Value&) for each member of an object.
+template <class F>
+void for_each_member(const Value& v, F&& f) {
+  if (v.is_dom()) {
+    for (auto field : simdjson::dom::object(v.dom().get_object().value_unsafe())) {
+      if (!f(field.key, Value::from_dom(field.value))) return;
+    }
+  } else {
+    for (std::uint32_t i = 0; i < v.size(); ++i) {
+      if (!f(v.members()[i].key, v.members()[i].value)) return;
+    }
+  }
+}
+
+// jq's total order: <0, 0, >0. Equal numbers of different representations compare equal.
+int compare(const Value& a, const Value& b, Arena& arena);
+bool equal(const Value& a, const Value& b, Arena& arena);
+// Sorted keys of an object (arena), as jq's `keys`.
+Value sorted_keys(const Value& obj, Arena& arena);
+// An arena copy of an object with duplicate keys (last wins) folded, in first-seen order.
+Value materialize_object(const Value& obj, Arena& arena);
+
+St binary_op(BinOp op, const Value& a, const Value& b, Value& out, Ctx& cx);
+St negate(const Value& a, Value& out, Ctx& cx);
+bool contains(const Value& a, const Value& b);
+
+const char* kind_name(const Value& v);  // "null", "boolean", "number", ...
+
+// "number (1)" / "string (\"abcdefghij...)": jq's type_error rendering (value cut at 11 bytes).
+// `tmp` is a reusable buffer.
+void append_kind_and_value(const Value& v, std::string& out, std::string& tmp);
+// Splits s at every occurrence of sep (jq's `split/1` and string `/`); views into s.
+Value split_string(std::string_view s, std::string_view sep, Arena& arena);
+
+std::string_view make_string(Ctx& cx, std::string_view bytes);  // copy into the arena
+std::uint32_t codepoint_count(std::string_view s);
+
+// ---------------------------------------------------------------------------------------------
+// JSON text (json_writer.cpp).
+
+void write_json(const Value& v, std::string& out);
+void write_json_dom(simdjson::dom::element e, std::string& out);
+void write_string(std::string_view s, std::string& out);
+void write_double(double d, std::string& out);
+void write_int(std::int64_t i, std::string& out);
+
+// Deep copy of a parsed DOM element into the arena (for fromjson, whose parser is reused).
+Value copy_dom(simdjson::dom::element e, Arena& arena);
+
+}  // namespace ppipe::expr
+
+namespace ppipe::expr {
+
+class Program {
+ public:
+  std::string source;
+  std::unique_ptr<Node> root;
+  Arena constants{1024};  // folded constant strings, arrays and objects; never reset
+};
+
+}  // namespace ppipe::expr

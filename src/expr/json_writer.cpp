@@ -1,0 +1,307 @@
+// Compact JSON output that matches `jq -c` byte for byte where it can:
+// - strings: `"` and `\` escaped, \b \f \n \r \t, other bytes < 0x20 and DEL as \u00XX (lower-case
+//   hex), everything else (including `/`, U+2028 and all non-ASCII) raw;
+// - doubles: jq 1.6's format (shortest round-trip digits, exponent form when the decimal exponent
+//   is < -4 or beyond 15 digits past the last significant digit, e.g. 1e+20, 1e-05), NaN as null,
+//   +-Infinity as +-1.7976931348623157e+308;
+// - int64 / uint64: exact decimal (jq 1.6 rounds them through a double: a deliberate difference).
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "src/expr/internal.h"
+
+namespace ppipe::expr {
+
+namespace {
+
+// 1 = needs escaping.
+struct EscapeTable {
+  bool t[256];
+  constexpr EscapeTable() : t() {
+    for (int c = 0; c < 0x20; ++c) t[c] = true;
+    t[static_cast<unsigned char>('"')] = true;
+    t[static_cast<unsigned char>('\\')] = true;
+    t[0x7f] = true;
+  }
+};
+constexpr EscapeTable kEscape;
+
+constexpr char kHex[] = "0123456789abcdef";
+
+}  // namespace
+
+// True when one of the 8 bytes needs escaping: < 0x20, '"', '\\' or DEL (SWAR, no branches per byte).
+inline bool word_needs_escape(std::uint64_t x) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  std::uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;
+  return (below_space | has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\')) |
+          has_zero(x ^ (kOnes * 0x7f))) != 0;
+}
+
+void write_string(std::string_view s, std::string& out) {
+  out.push_back('"');
+  const char* p = s.data();
+  const char* end = p + s.size();
+  const char* run = p;
+  while (p < end) {
+    if (end - p >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, p, sizeof(word));
+      if (!word_needs_escape(word)) {
+        p += 8;
+        continue;
+      }
+    }
+    unsigned char c = static_cast<unsigned char>(*p);
+    if (!kEscape.t[c]) {
+      ++p;
+      continue;
+    }
+    out.append(run, static_cast<std::size_t>(p - run));
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default: {
+        char buf[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(buf, 6);
+      }
+    }
+    ++p;
+    run = p;
+  }
+  out.append(run, static_cast<std::size_t>(end - run));
+  out.push_back('"');
+}
+
+void write_int(std::int64_t i, std::string& out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), i);
+  out.append(buf, r.ptr);
+}
+
+static void write_uint(std::uint64_t u, std::string& out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), u);
+  out.append(buf, r.ptr);
+}
+
+void write_double(double d, std::string& out) {
+  if (std::isnan(d)) {
+    out.append("null");
+    return;
+  }
+  if (std::isinf(d)) d = d > 0 ? std::numeric_limits<double>::max() : -std::numeric_limits<double>::max();
+  // Integral values below 2^53 print as integers in jq's layout too: skip the digit search.
+  if (d == std::trunc(d) && std::fabs(d) < 9007199254740992.0 && !(d == 0 && std::signbit(d))) {
+    write_int(static_cast<std::int64_t>(d), out);
+    return;
+  }
+  // Shortest round-trip digits from fmt's Dragonbox ("{}" gives e.g. 0.1, 12.5, 1e+20,
+  // 1.2345678901234566e-07), re-laid out as jq's jvp_dtoa_fmt does.
+  char text[40];
+  const char* end = fmt::format_to(text, FMT_STRING("{}"), d);
+  const char* p = text;
+  bool negative = false;
+  if (*p == '-') {
+    negative = true;
+    ++p;
+  }
+  char digits[24];
+  int nd = 0;
+  int int_digits = -1;  // digits before the '.', when there is one
+  for (; p < end && *p != 'e'; ++p) {
+    if (*p == '.') {
+      int_digits = nd;
+    } else {
+      digits[nd++] = *p;
+    }
+  }
+  if (int_digits < 0) int_digits = nd;
+  int exp10 = 0;
+  if (p < end) std::from_chars(p + 1 + (p[1] == '+' ? 1 : 0), end, exp10);
+  int decpt = int_digits + exp10;  // the value is 0.DIGITS x 10^decpt
+  int lead = 0;
+  while (lead < nd - 1 && digits[lead] == '0') ++lead;
+  decpt -= lead;
+  std::memmove(digits, digits + lead, static_cast<std::size_t>(nd - lead));
+  nd -= lead;
+  while (nd > 1 && digits[nd - 1] == '0') --nd;
+  if (negative) out.push_back('-');
+  if (nd == 1 && digits[0] == '0') {
+    out.push_back('0');
+    return;
+  }
+  if (decpt <= -4 || decpt > nd + 15) {
+    out.push_back(digits[0]);
+    if (nd > 1) {
+      out.push_back('.');
+      out.append(digits + 1, nd - 1);
+    }
+    out.push_back('e');
+    int e = decpt - 1;
+    if (e < 0) {
+      out.push_back('-');
+      e = -e;
+    } else {
+      out.push_back('+');
+    }
+    if (e < 10) out.push_back('0');
+    char eb[8];
+    auto er = std::to_chars(eb, eb + sizeof(eb), e);
+    out.append(eb, er.ptr);
+  } else if (decpt <= 0) {
+    out.append("0.");
+    out.append(static_cast<std::size_t>(-decpt), '0');
+    out.append(digits, nd);
+  } else {
+    if (decpt >= nd) {
+      out.append(digits, nd);
+      out.append(static_cast<std::size_t>(decpt - nd), '0');
+    } else {
+      out.append(digits, decpt);
+      out.push_back('.');
+      out.append(digits + decpt, nd - decpt);
+    }
+  }
+}
+
+void write_json_dom(simdjson::dom::element e, std::string& out) {
+  using simdjson::dom::element_type;
+  switch (e.type()) {
+    case element_type::NULL_VALUE: out.append("null"); return;
+    case element_type::BOOL: out.append(e.get_bool().value_unsafe() ? "true" : "false"); return;
+    case element_type::INT64: write_int(e.get_int64().value_unsafe(), out); return;
+    case element_type::UINT64: write_uint(e.get_uint64().value_unsafe(), out); return;
+    case element_type::DOUBLE: write_double(e.get_double().value_unsafe(), out); return;
+    case element_type::STRING: write_string(e.get_string().value_unsafe(), out); return;
+    case element_type::ARRAY: {
+      out.push_back('[');
+      bool first = true;
+      for (simdjson::dom::element item : simdjson::dom::array(e.get_array().value_unsafe())) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_json_dom(item, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case element_type::OBJECT: {
+      out.push_back('{');
+      bool first = true;
+      for (auto field : simdjson::dom::object(e.get_object().value_unsafe())) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_string(field.key, out);
+        out.push_back(':');
+        write_json_dom(field.value, out);
+      }
+      out.push_back('}');
+      return;
+    }
+  }
+}
+
+void write_json(const Value& v, std::string& out) {
+  switch (v.tag()) {
+    case Tag::kNull: out.append("null"); return;
+    case Tag::kFalse: out.append("false"); return;
+    case Tag::kTrue: out.append("true"); return;
+    case Tag::kInt: write_int(v.int_value(), out); return;
+    case Tag::kUint: write_uint(v.uint_value(), out); return;
+    case Tag::kDouble: write_double(v.double_value(), out); return;
+    case Tag::kString: write_string(v.string_value(), out); return;
+    case Tag::kArray:
+      if (v.is_dom()) {
+        write_json_dom(v.dom(), out);
+        return;
+      }
+      out.push_back('[');
+      for (std::uint32_t i = 0; i < v.size(); ++i) {
+        if (i > 0) out.push_back(',');
+        write_json(v.items()[i], out);
+      }
+      out.push_back(']');
+      return;
+    case Tag::kObject:
+      if (v.is_dom()) {
+        write_json_dom(v.dom(), out);
+        return;
+      }
+      out.push_back('{');
+      for (std::uint32_t i = 0; i < v.size(); ++i) {
+        if (i > 0) out.push_back(',');
+        write_string(v.members()[i].key, out);
+        out.push_back(':');
+        write_json(v.members()[i].value, out);
+      }
+      out.push_back('}');
+      return;
+  }
+}
+
+Value copy_dom(simdjson::dom::element e, Arena& arena) {
+  using simdjson::dom::element_type;
+  switch (e.type()) {
+    case element_type::STRING: {
+      std::string_view s = e.get_string().value_unsafe();
+      char* p = arena.alloc_chars(s.size());
+      std::memcpy(p, s.data(), s.size());
+      return Value::string({p, s.size()});
+    }
+    case element_type::ARRAY: {
+      simdjson::dom::array a = e.get_array().value_unsafe();
+      ArenaVec<Value> items(arena, 8);
+      for (simdjson::dom::element item : a) items.push_back(copy_dom(item, arena));
+      return Value::array(items.data(), items.size());
+    }
+    case element_type::OBJECT: {
+      simdjson::dom::object o = e.get_object().value_unsafe();
+      ArenaVec<Member> members(arena, 8);
+      for (auto field : o) {
+        char* p = arena.alloc_chars(field.key.size());
+        std::memcpy(p, field.key.data(), field.key.size());
+        Member m{std::string_view(p, field.key.size()), copy_dom(field.value, arena)};
+        bool replaced = false;
+        for (std::uint32_t i = 0; i < members.size(); ++i) {
+          if (members[i].key == m.key) {  // duplicate key: last wins, first position
+            members[i].value = m.value;
+            replaced = true;
+            break;
+          }
+        }
+        if (!replaced) members.push_back(m);
+      }
+      return Value::object(members.data(), members.size());
+    }
+    default: return Value::from_dom(e);
+  }
+}
+
+// -------------------------------------------------------------------------------------------
+// Public output API.
+
+void append_json(const Value& v, std::string& out) { write_json(v, out); }
+
+void append_json(const Result& r, std::string& out) {
+  if (r.outcome == Outcome::kValue) write_json(r.value, out);
+}
+
+void append_raw(const Value& v, std::string& out) {
+  if (v.is_string()) {
+    out.append(v.string_value());
+  } else {
+    write_json(v, out);
+  }
+}
+
+}  // namespace ppipe::expr

@@ -1,0 +1,125 @@
+// filter and map: the two stages driven by an expression (src/expr, docs/expr.md).
+//
+//   filter --filter EXPR   keeps the records whose value is truthy, passing their original bytes
+//   map --map EXPR         replaces each record with the value of EXPR as compact JSON
+//
+// A runtime error (e.g. `.a.b` on a string) ends that record: it goes to the error stream with the
+// message, as jq reports one error per input. A syntax error is a usage error found at plan time.
+#include "src/expr/expr.h"
+#include "stages/registry.h"
+
+namespace ppipe {
+
+const char* const kFilterHelp =
+    "filter --filter EXPR\n"
+    "  Keeps the records for which EXPR is truthy (anything but false and null), byte for byte;\n"
+    "  drops the others. EXPR is the body of a jq select(): `ppipe help expr` has the language.\n"
+    "  A runtime error (wrong type, division by zero) sends the record to the error stream.\n"
+    "  Example: ppipe --filter '.status >= 500 and (.path | startswith(\"/api\"))' logs.jsonl\n";
+
+const char* const kMapHelp =
+    "map --map EXPR\n"
+    "  Replaces each record with the value of EXPR, written as compact JSON (as jq -c): object key\n"
+    "  order is kept, numbers taken unchanged from the input keep their value (integers exactly),\n"
+    "  computed numbers print in the shortest form that reads back the same. A record for which\n"
+    "  EXPR gives no value (select(...) false) is dropped. Runtime errors go to the error stream.\n"
+    "  Example: ppipe --map '{host, status, slow: (.latency_ms > 100)}' logs.jsonl\n";
+
+bool ensure_doc(RecordCtx& rec, WorkerScratch& scratch) {
+  if (rec.has_doc) return true;
+  if (!rec.replaced) {
+    scratch.error = "the record holds a number outside the 64-bit range, which expressions cannot read";
+    return false;
+  }
+  if (auto e = scratch.dom.parse(rec.text.data(), rec.text.size(), false).get(rec.doc)) {
+    scratch.error = std::string("cannot read the previous stage's output: ") + simdjson::error_message(e);
+    return false;
+  }
+  rec.has_doc = true;
+  return true;
+}
+
+namespace {
+
+struct ExprState final : StageState {
+  expr::Scratch scratch;
+  std::string out;  // map's output, with padding so the next stage may parse it in place
+};
+
+std::shared_ptr<const expr::Program> compile_or_error(const std::string& source, std::string* error) {
+  auto result = expr::compile(source);
+  if (auto* err = std::get_if<expr::CompileError>(&result)) {
+    *error = expr::format_compile_error(source, *err);
+    // One line is printed by the caller after "ppipe: ": drop our own prefix if present.
+    static const std::string kPrefix = "ppipe: ";
+    if (error->compare(0, kPrefix.size(), kPrefix) == 0) error->erase(0, kPrefix.size());
+    while (!error->empty() && error->back() == '\n') error->pop_back();
+    return nullptr;
+  }
+  return std::get<std::shared_ptr<const expr::Program>>(result);
+}
+
+class FilterStage final : public RecordStage {
+ public:
+  explicit FilterStage(std::shared_ptr<const expr::Program> p) : program_(std::move(p)) {}
+  std::string_view name() const override { return "filter"; }
+  bool needs_parsed() const override { return true; }
+  std::unique_ptr<StageState> make_state() const override { return std::make_unique<ExprState>(); }
+  Verdict process(RecordCtx& rec, WorkerScratch& s, StageState* state) const override {
+    if (!ensure_doc(rec, s)) return Verdict::kError;
+    auto& st = static_cast<ExprState&>(*state);
+    expr::Result r = expr::evaluate(*program_, rec.doc, st.scratch);
+    if (r.outcome == expr::Outcome::kError) {
+      s.error.assign(expr::error_message(st.scratch));
+      return Verdict::kError;
+    }
+    return expr::is_truthy(r) ? Verdict::kPass : Verdict::kDrop;
+  }
+
+ private:
+  std::shared_ptr<const expr::Program> program_;
+};
+
+class MapStage final : public RecordStage {
+ public:
+  explicit MapStage(std::shared_ptr<const expr::Program> p) : program_(std::move(p)) {}
+  std::string_view name() const override { return "map"; }
+  bool needs_parsed() const override { return true; }
+  std::unique_ptr<StageState> make_state() const override { return std::make_unique<ExprState>(); }
+  Verdict process(RecordCtx& rec, WorkerScratch& s, StageState* state) const override {
+    if (!ensure_doc(rec, s)) return Verdict::kError;
+    auto& st = static_cast<ExprState&>(*state);
+    expr::Result r = expr::evaluate(*program_, rec.doc, st.scratch);
+    if (r.outcome == expr::Outcome::kError) {
+      s.error.assign(expr::error_message(st.scratch));
+      return Verdict::kError;
+    }
+    if (r.outcome == expr::Outcome::kEmpty) return Verdict::kDrop;
+    st.out.clear();
+    expr::append_json(r, st.out);
+    st.out.reserve(st.out.size() + simdjson::SIMDJSON_PADDING);
+    rec.text = st.out;
+    rec.replaced = true;
+    rec.has_doc = false;
+    return Verdict::kPass;
+  }
+
+ private:
+  std::shared_ptr<const expr::Program> program_;
+};
+
+}  // namespace
+
+std::unique_ptr<Stage> make_filter_stage(const std::string& arg, std::string* error) {
+  auto p = compile_or_error(arg, error);
+  if (!p) return nullptr;
+  return std::make_unique<FilterStage>(std::move(p));
+}
+
+std::unique_ptr<Stage> make_map_stage(const std::string& arg, std::string* error) {
+  auto p = compile_or_error(arg, error);
+  if (!p) return nullptr;
+  return std::make_unique<MapStage>(std::move(p));
+}
+
+}  // namespace ppipe

@@ -1,0 +1,285 @@
+// Parser / compiler tests for src/expr: precedence, literals, functions, compile errors.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "src/expr/expr.h"
+
+namespace {
+
+using ppipe::expr::CompileError;
+using ppipe::expr::Outcome;
+
+// Compiles and evaluates against `json`; returns the compact output, "<empty>", or "error: ...".
+std::string eval_str(const std::string& expr, const std::string& json = "null") {
+  auto compiled = ppipe::expr::compile(expr);
+  if (auto* e = std::get_if<CompileError>(&compiled)) return "compile error: " + e->message;
+  auto program = std::get<0>(compiled);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(json).value();
+  ppipe::expr::Scratch scratch;
+  ppipe::expr::Result r = ppipe::expr::evaluate(*program, doc, scratch);
+  if (r.outcome == Outcome::kEmpty) return "<empty>";
+  if (r.outcome == Outcome::kError) return "error: " + std::string(ppipe::expr::error_message(scratch));
+  std::string out;
+  ppipe::expr::append_json(r, out);
+  return out;
+}
+
+CompileError compile_error(const std::string& expr) {
+  auto compiled = ppipe::expr::compile(expr);
+  auto* e = std::get_if<CompileError>(&compiled);
+  if (e == nullptr) return CompileError{"<compiled fine>", 9999};
+  return *e;
+}
+
+}  // namespace
+
+TEST_CASE("expr parser: precedence follows jq", "[expr][parser]") {
+  CHECK(eval_str("1 + 2 * 3") == "7");
+  CHECK(eval_str("(1 + 2) * 3") == "9");
+  CHECK(eval_str("10 - 4 - 3") == "3");        // left associative
+  CHECK(eval_str("100 / 10 / 5") == "2");
+  CHECK(eval_str("2 * 3 % 4") == "2");         // * and % share a level, left to right
+  CHECK(eval_str("-7 % 3") == "-1");           // unary minus takes the whole * / % chain: -(7 % 3)
+  CHECK(eval_str("2 * -3 + 1") == "-5");
+  CHECK(eval_str("-1 + 2") == "1");
+  CHECK(eval_str("1 + 2 == 3") == "true");     // arithmetic binds tighter than comparison
+  CHECK(eval_str("1 < 2 and 3 < 4") == "true");
+  CHECK(eval_str("false and true or true") == "true");   // and binds tighter than or
+  CHECK(eval_str("true or true and false") == "true");
+  CHECK(eval_str("true and true and false") == "false");  // and/or are left associative
+  CHECK(eval_str("null // false // 3") == "3");           // // is right associative
+  CHECK(eval_str("false // 1 == 1") == "true");           // // is looser than ==
+  CHECK(eval_str("null // 1 or false") == "true");        // // is looser than or: null // (1 or false)
+  CHECK(eval_str("1 | . + 1 | . * 10") == "20");          // | is loosest, right associative
+  CHECK(eval_str("[1, 2 // 3]") == "[1,2]");              // , is looser than //
+  CHECK(eval_str("[.a, .b | . + 1]", R"({"a":1,"b":2})") == "[2,3]");  // | is looser than ,
+  CHECK(eval_str(".a.b?", R"({"a":"x"})") == "<empty>");  // postfix ? binds tightest
+  CHECK(eval_str("1 + .a?", R"("x")") == "<empty>");
+  CHECK(eval_str("try .a catch \"d\" | length", "1") == "1");  // try binds to one term
+}
+
+TEST_CASE("expr parser: every operator", "[expr][parser]") {
+  CHECK(eval_str("1 + 1") == "2");
+  CHECK(eval_str("3 - 1") == "2");
+  CHECK(eval_str("3 * 2") == "6");
+  CHECK(eval_str("7 / 2") == "3.5");
+  CHECK(eval_str("7 % 2") == "1");
+  CHECK(eval_str("-(3)") == "-3");
+  CHECK(eval_str("1 == 1") == "true");
+  CHECK(eval_str("1 != 1") == "false");
+  CHECK(eval_str("1 < 2") == "true");
+  CHECK(eval_str("1 <= 1") == "true");
+  CHECK(eval_str("1 > 2") == "false");
+  CHECK(eval_str("2 >= 2") == "true");
+  CHECK(eval_str("true and false") == "false");
+  CHECK(eval_str("true or false") == "true");
+  CHECK(eval_str("true | not") == "false");
+  CHECK(eval_str("null // 1") == "1");
+  CHECK(eval_str("1 | . + 1") == "2");
+  CHECK(eval_str("(1)") == "1");
+  CHECK(eval_str("if true then 1 else 2 end") == "1");
+  CHECK(eval_str("if false then 1 elif true then 2 else 3 end") == "2");
+  CHECK(eval_str("if false then 1 end", "7") == "7");  // no else: identity (jq 1.7)
+  CHECK(eval_str("try error(\"x\") catch .") == "\"x\"");
+  CHECK(eval_str("[try error(\"x\")]") == "[]");
+}
+
+TEST_CASE("expr parser: paths", "[expr][parser]") {
+  const char* doc = R"({"a":{"b":[10,20,30]},"k k":1,"and":2,"s":"héllo"})";
+  CHECK(eval_str(".", "[1]") == "[1]");
+  CHECK(eval_str(".a.b", doc) == "[10,20,30]");
+  CHECK(eval_str(".a .b", doc) == "[10,20,30]");
+  CHECK(eval_str(".\"k k\"", doc) == "1");
+  CHECK(eval_str(".[\"k k\"]", doc) == "1");
+  CHECK(eval_str(".and", doc) == "2");  // keywords are fine as field names
+  CHECK(eval_str(".a.b[0]", doc) == "10");
+  CHECK(eval_str(".a.b[-1]", doc) == "30");
+  CHECK(eval_str(".a.b[1:]", doc) == "[20,30]");
+  CHECK(eval_str(".a.b[:1]", doc) == "[10]");
+  CHECK(eval_str(".a.b[1:2]", doc) == "[20]");
+  CHECK(eval_str(".s[1:3]", doc) == "\"él\"");
+  CHECK(eval_str(".a[\"b\"][2]", doc) == "30");
+  CHECK(eval_str(".a.[\"b\"]", doc) == "[10,20,30]");  // jq 1.7's .a.[x] form
+  CHECK(eval_str("(.a).b[1]", doc) == "20");
+  CHECK(eval_str("{\"x\":[5]}.x[0]") == "5");
+  CHECK(eval_str(".a.b[.i]", R"({"a":{"b":[1,2]},"i":1})") == "2");  // index evaluated on the input
+}
+
+TEST_CASE("expr parser: literals and escapes", "[expr][parser]") {
+  CHECK(eval_str("null") == "null");
+  CHECK(eval_str("true") == "true");
+  CHECK(eval_str("false") == "false");
+  CHECK(eval_str("42") == "42");
+  CHECK(eval_str("1.5") == "1.5");
+  CHECK(eval_str(".5") == "0.5");
+  CHECK(eval_str("1e3") == "1000");
+  CHECK(eval_str("1.0") == "1");
+  CHECK(eval_str("1E-2") == "0.01");
+  CHECK(eval_str("100000000000000000000") == "1e+20");
+  CHECK(eval_str("9007199254740993") == "9007199254740993");   // exact
+  CHECK(eval_str("18446744073709551615") == "18446744073709551615");
+  CHECK(eval_str("1e1000") == "1.7976931348623157e+308");
+  CHECK(eval_str(R"("a\"b\\c\/d\b\f\n\r\t")") == R"("a\"b\\c/d\b\f\n\r\t")");
+  CHECK(eval_str(R"("\u00e9\u20AC")") == "\"é€\"");
+  CHECK(eval_str(R"("\ud83d\ude00")") == "\"😀\"");   // surrogate pair
+  CHECK(eval_str(R"("\ud800x")") == "\"\xEF\xBF\xBDx\"");  // lone surrogate -> U+FFFD
+  CHECK(eval_str(R"("\u007f\u0000")") == R"("\u007f\u0000")");
+  CHECK(eval_str("[]") == "[]");
+  CHECK(eval_str("[1, \"a\", null, [2]]") == "[1,\"a\",null,[2]]");
+  CHECK(eval_str("{}") == "{}");
+  CHECK(eval_str("{a: 1, \"b c\": 2, (\"d\"): 3}") == R"({"a":1,"b c":2,"d":3})");
+  CHECK(eval_str("{a, b}", R"({"b":2,"a":1})") == R"({"a":1,"b":2})");
+  CHECK(eval_str("{\"a b\"}", R"({"a b":5})") == R"({"a b":5})");
+  CHECK(eval_str("{a: 1, a: 2}") == R"({"a":2})");
+  CHECK(eval_str("{if: 1, then: 2}") == R"({"if":1,"then":2})");
+  CHECK(eval_str("{a: .x | length}", R"({"x":"abc"})") == R"({"a":3})");
+  CHECK(eval_str("{a: 1 + 2, b: 3}") == R"({"a":3,"b":3})");  // jq 1.6 needs parentheses here
+  CHECK(eval_str("1 # a comment\n + 1") == "2");
+}
+
+TEST_CASE("expr parser: every function compiles with its arity", "[expr][parser]") {
+  const char* fns[] = {
+      "length", "utf8bytelength", "startswith(\"a\")", "endswith(\"a\")", "contains(\"a\")",
+      "test(\"a\")", "test(\"a\"; \"i\")", "ascii_downcase", "ascii_upcase", "ltrimstr(\"a\")",
+      "rtrimstr(\"a\")", "split(\",\")", "join(\",\")", "has(\"a\")", "type", "tostring",
+      "tonumber", "keys", "keys_unsorted", "select(.)", "not", "map(.)", "any", "any(.)", "all",
+      "all(.)", "add", "abs", "floor", "ceil", "round", "sqrt", "min", "max", "tojson", "fromjson",
+      "empty", "error", "error(\"x\")", "sort", "reverse", "first", "last", "values", "nulls",
+      "to_entries", "isnan"};
+  for (const char* f : fns) {
+    INFO(f);
+    auto compiled = ppipe::expr::compile(f);
+    CHECK(std::holds_alternative<std::shared_ptr<const ppipe::expr::Program>>(compiled));
+  }
+}
+
+TEST_CASE("expr parser: generators only inside [...] and map(...)", "[expr][parser]") {
+  CHECK(eval_str("[.[] | . * 2]", "[1,2]") == "[2,4]");
+  CHECK(eval_str("[.a[].b]", R"({"a":[{"b":1},{"b":2}]})") == "[1,2]");
+  CHECK(eval_str("[.[]?]", "3") == "[]");
+  CHECK(eval_str("[.a, .b]", R"({"a":1,"b":2})") == "[1,2]");
+  CHECK(eval_str("[(1, 2) | . * 10]") == "[10,20]");
+  CHECK(eval_str("map(.a, .b)", R"([{"a":1,"b":2}])") == "[1,2]");
+  CHECK(eval_str("map(.[])", "[[1],[2,3]]") == "[1,2,3]");
+  CHECK(eval_str("[.[] | select(. > 1)]", "[1,2,3]") == "[2,3]");
+}
+
+TEST_CASE("expr parser: compile errors carry a message and a column", "[expr][parser]") {
+  struct Case {
+    const char* expr;
+    const char* message;
+    std::size_t column;
+  };
+  const Case cases[] = {
+      {"lenght", "unknown function 'lenght' (did you mean 'length'?)", 0},
+      {".a | tostrin", "unknown function 'tostrin' (did you mean 'tostring'?)", 5},
+      {"frobnicate", "unknown function 'frobnicate'", 0},
+      {"sort_by(.a)", "jq function 'sort_by' is not supported by ppipe", 0},
+      {".a | ", "unexpected end of expression", 5},
+      {".a )", "unexpected ')'", 3},
+      {"(.a", "unexpected end of expression, expected ')'", 3},
+      {"\"abc", "unterminated string", 0},
+      {".a == \"x", "unterminated string", 6},
+      {"\"a\\qb\"", "invalid escape '\\q' in string", 2},
+      {"\"\\u12\"", "invalid \\u escape in string (need 4 hex digits)", 1},
+      {".[]", "generators like .[] are not supported; use map(...)", 1},
+      {".a[] | .b", "generators like .[] are not supported; use map(...)", 2},
+      {".a, .b", "generators like ',' are not supported here; collect values in an array: [a, b]", 2},
+      {"{a: (1, 2)}", "generators like ',' are not supported here; collect values in an array: [a, b]", 6},
+      {"..", "recursive descent '..' is a generator and is not supported", 0},
+      {"range(5)", "'range' is a generator and is not supported (expressions are single-valued)", 0},
+      {"first(.[])", "'first/1' is a generator and is not supported (expressions are single-valued)", 0},
+      {"reduce .[] as $x (0; . + $x)", "'reduce' is not supported (expressions are single-valued)", 0},
+      {"foreach .[] as $x (0; 1)", "'foreach' is not supported (expressions are single-valued)", 0},
+      {"def f: 1; f", "function definitions (def) are not supported", 0},
+      {". as $x | $x", "variable bindings ('as $name') are not supported", 2},
+      {"$x", "variables ($x) are not supported", 0},
+      {"@base64", "format strings (@base64) are not supported", 0},
+      {"\"a\\(.b)\"", "string interpolation \\(...) is not supported", 0},
+      {".a = 1", "assignment operators ('=') are not supported", 3},
+      {".a |= 1", "assignment operators ('|=') are not supported", 3},
+      {".a += 1", "assignment operators ('+=') are not supported", 3},
+      {"1 < 2 < 3", "comparison operators do not chain; add parentheses, e.g. (a < b) == true", 6},
+      {"startswith", "function 'startswith' takes 1 argument, got 0 (usage: startswith(s))", 0},
+      {"length(1)", "function 'length' takes 0 arguments, got 1 (usage: length)", 0},
+      {"test(\"a\"; \"i\"; 1)", "function 'test' takes 1 or 2 arguments, got 3 (usage: test(re) or test(re; flags))", 0},
+      {"if . then 1 else 2", "unexpected end of expression, expected 'end'", 18},
+      {"if . 1 end", "expected 'then' but found '1'", 5},
+      {"{a: 1", "unexpected end of expression, expected ',' or '}'", 5},
+      {"{1: 2}", "expected an object key (name, \"string\" or (expression)) but found '1'", 1},
+      {".a & .b", "unexpected character '&'", 3},
+      {"!.a", "unexpected '!' (use 'not' or '!=')", 0},
+      {"1 / 0", "number (1) and number (0) cannot be divided because the divisor is zero", 2},
+      {"1 % 0", "number (1) and number (0) cannot be divided (remainder) because the divisor is zero", 2},
+      {"test(\"(\")", "( (at offset 0) is not a valid regex: missing ): (", 5},
+      {"test(\"a\"; \"q\")", "q is not a valid modifier string", 10},
+      {"then", "unexpected 'then'", 0},
+  };
+  for (const Case& c : cases) {
+    INFO(c.expr);
+    CompileError e = compile_error(c.expr);
+    CHECK(e.message == c.message);
+    CHECK(e.column == c.column);
+  }
+}
+
+TEST_CASE("expr parser: hostile input is an error, not a crash", "[expr][parser]") {
+  CHECK(compile_error(std::string(10000, '(') + "1" + std::string(10000, ')')).message ==
+        "expression nested too deeply");
+  CHECK(compile_error(std::string(10000, '-') + "1").message == "expression nested too deeply");
+  CHECK(compile_error(std::string(5000, '[')).message == "expression nested too deeply");
+  CHECK(eval_str(std::string(50, '(') + "1" + std::string(50, ')')) == "1");
+  const char* junk[] = {"", " ", "(", ")", "[", "{", "}", "{a:", "{(", ".[", ".[:", "..a", "\\", "\"\\",
+                        "if", "if . then", "try", "reduce", "., .", "|", "| .", "?", ".a??", "-", "1 +",
+                        "\"\\u", "\"\\ud800", "#", "not not", "{\"a\"", ".\"", "$__loc__", "@"};
+  for (const char* j : junk) {
+    INFO(j);
+    auto compiled = ppipe::expr::compile(j);
+    (void)compiled;  // must return (either way) without crashing
+  }
+  CHECK(compile_error("").message == "unexpected end of expression");
+}
+
+TEST_CASE("expr parser: format_compile_error draws a caret", "[expr][parser]") {
+  std::string src = ".a | lenght";
+  CompileError e = compile_error(src);
+  CHECK(ppipe::expr::format_compile_error(src, e) ==
+        "ppipe: error in expression: unknown function 'lenght' (did you mean 'length'?)\n"
+        "  .a | lenght\n"
+        "       ^\n");
+  // The caret counts characters, not bytes; only the offending line is shown.
+  std::string multi = ".x == 1 and\n  (.b";
+  CompileError e2 = compile_error(multi);
+  CHECK(ppipe::expr::format_compile_error(multi, e2) ==
+        "ppipe: error in expression: unexpected end of expression, expected ')'\n"
+        "    (.b\n"
+        "       ^\n");
+  std::string utf8 = "\"\xc3\xa9\" | lenght";  // "é" | lenght
+  CompileError e4 = compile_error(utf8);
+  CHECK(e4.column == 7);  // bytes
+  CHECK(ppipe::expr::format_compile_error(utf8, e4) ==
+        "ppipe: error in expression: unknown function 'lenght' (did you mean 'length'?)\n"
+        "  \"\xc3\xa9\" | lenght\n"
+        "        ^\n");  // 6 characters
+  CompileError e3 = compile_error(".\xc3\xa9x");  // ".éx": é is not an identifier character
+  CHECK(e3.column == 1);
+  CHECK(ppipe::expr::format_compile_error(".\xc3\xa9x", e3) ==
+        "ppipe: error in expression: unexpected character '\xc3\xa9'\n"
+        "  .\xc3\xa9x\n"
+        "   ^\n");
+}
+
+TEST_CASE("expr parser: constant folding", "[expr][parser]") {
+  CHECK(eval_str("\"abc\" | length") == "3");
+  CHECK(eval_str("[1, 2] + [3]") == "[1,2,3]");
+  CHECK(eval_str("{a: [\"x\", \"y\"]} | .a[1]") == "\"y\"");
+  CHECK(eval_str("(1, 2) as $x | 1").rfind("compile error", 0) == 0);
+  // Other constant errors stay run-time errors (the branch may never run).
+  CHECK(eval_str("\"a\" | startswith(1)") == "error: startswith() requires string inputs");
+  CHECK(eval_str("if true then 1 else 1 + \"a\" end") == "1");
+  // Not folded: depends on input, or has effects.
+  CHECK(eval_str("[empty, 1]") == "[1]");
+  CHECK(eval_str("error(\"x\")") == "error: x");
+}
