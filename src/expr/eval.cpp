@@ -324,8 +324,10 @@ St eval(const Node* n, const Value& in, Value& out, Ctx& cx) {
       return St::kOk;
     }
     case Op::kAlt: {
-      // Errors and empty on the left fall through to the right (see docs/expr.md).
+      // As jq 1.6: null, false and empty on the left fall through to the right; an error on the
+      // left is an error (write `.a.b? // 2` to default over it).
       St s = eval(n->kids[0].get(), in, out, cx);
+      if (s == St::kError) return s;
       if (s == St::kOk && out.truthy()) return St::kOk;
       return eval(n->kids[1].get(), in, out, cx);
     }

@@ -68,9 +68,10 @@ TEST_CASE("expr eval: optional and alternative", "[expr][eval]") {
   CHECK(run(".a // \"d\"", R"({"a":0})") == "0");
   CHECK(run(".a // .b // \"c\"", "{}") == "\"c\"");
   CHECK(run("select(false) // 1") == "1");
-  // (ppipe) errors on the left of // are suppressed; jq 1.6 reports them.
-  CHECK(run(".a.b // 2", R"({"a":"x"})") == "2");
-  CHECK(run("(.a | startswith(\"x\")) // 2", R"({"a":1})") == "2");
+  // As jq 1.6: an error on the left of // is an error; `?` defaults over it.
+  CHECK(run(".a.b // 2", R"({"a":"x"})") == "error: Cannot index string with string \"b\"");
+  CHECK(run(".a.b? // 2", R"({"a":"x"})") == "2");
+  CHECK(run("(.a | startswith(\"x\")) // 2", R"({"a":1})").rfind("error: ", 0) == 0);
   CHECK(run("try error(\"x\") catch .") == "\"x\"");
   CHECK(run("try error({\"a\":1}) catch .a") == "1");
   CHECK(run("try (.a | tonumber) catch \"bad\"", R"({"a":"x"})") == "\"bad\"");
