@@ -121,7 +121,7 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
   // The writer: this thread.
   Output out(out_fd, "stdout");
   Output err(err_fd, err_name);
-  const bool err_is_tty_stderr = err_fd == STDERR_FILENO;
+  const bool err_is_tty_stderr = err_fd == STDERR_FILENO;  // shares the terminal with --progress
   ProgressLine progress(options.progress, options.total_input_bytes);
   Sequencer<BatchPtr> sequencer;
   bool discarding = false;  // after head, a broken pipe, a write error or --max-errors
@@ -166,6 +166,15 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
     free_batches.push(b);
   };
 
+  // Error records on stderr must not land in the middle of the progress line: the line is cleared
+  // before they are queued and they are flushed before the line is drawn again.
+  auto show_progress = [&] {
+    if (!options.progress) return;
+    if (err_is_tty_stderr)
+      if (int e = err.flush()) write_failed(e, err);
+    progress.maybe_print(reader.bytes_read(), stats.records_in);
+  };
+
   auto flush_all = [&] {
     if (int e = out.flush()) write_failed(e, out);
     if (int e = err.flush()) write_failed(e, err);
@@ -176,7 +185,7 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
     auto r = done.pop_for(b, std::chrono::milliseconds(100));
     if (r == BoundedQueue<BatchPtr>::PopResult::kClosed) break;
     if (r == BoundedQueue<BatchPtr>::PopResult::kTimeout) {
-      progress.maybe_print(reader.bytes_read(), stats.records_in);
+      show_progress();
       continue;
     }
     if (must_order) {
@@ -189,7 +198,7 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
     }
     // Nothing more ready: write out what we have, so a slow stream is not held back.
     if (done.size() == 0) flush_all();
-    progress.maybe_print(reader.bytes_read(), stats.records_in);
+    show_progress();
   }
   flush_all();
   progress.clear();
