@@ -111,8 +111,10 @@ std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flag
       case 'x': extended = true; break;
       case 'g':  // global: no effect on test()
       case 'n':  // ignore empty matches: no effect on test()
+      case 'p':  // Oniguruma's s and m: '.' also matches a newline
+        options.set_dot_nl(true);
+        break;
       case 's':  // single-line (^ = \A, $ = \z): RE2's default already
-      case 'p':
       case 'l':  // longest match: no effect on test()
         break;
       default:
@@ -486,12 +488,27 @@ St fn_sort(const Value& in, Value& out, Ctx& cx) {
   return St::kOk;
 }
 
+bool number_is_zero(const Value& v) {
+  switch (v.tag()) {
+    case Tag::kInt: return v.int_value() == 0;
+    case Tag::kUint: return v.uint_value() == 0;
+    default: return v.double_value() == 0;
+  }
+}
+
 St fn_reverse(const Value& in, Value& out, Ctx& cx) {
   if (in.is_null()) {
     out = Value::array(nullptr, 0);
     return St::kOk;
   }
-  if (!in.is_array()) return type_error(cx, in, "cannot be reversed, as it is not an array");
+  if (!in.is_array()) {
+    // jq 1.6 defines reverse as [.[length - 1 - range(0; length)]]: empty for anything of length 0.
+    bool empty = (in.is_string() && in.string_value().empty()) || (in.is_number() && number_is_zero(in)) ||
+                 (in.is_object() && container_size(in) == 0);
+    if (!empty) return type_error(cx, in, "cannot be reversed, as it is not an array");
+    out = Value::array(nullptr, 0);
+    return St::kOk;
+  }
   std::uint32_t n = container_size(in);
   Value* items = cx.arena.alloc_array<Value>(n);
   std::uint32_t i = n;
@@ -504,6 +521,20 @@ St fn_reverse(const Value& in, Value& out, Ctx& cx) {
 }
 
 St fn_to_entries(const Value& in, Value& out, Ctx& cx) {
+  if (in.is_array()) {  // jq 1.6: the keys of an array are its indices
+    std::uint32_t n = container_size(in);
+    Value* items = cx.arena.alloc_array<Value>(n);
+    std::uint32_t i = 0;
+    for_each_item(in, [&](const Value& x) {
+      Member* pair = cx.arena.alloc_array<Member>(2);
+      pair[0] = Member{"key", Value::integer(i)};
+      pair[1] = Member{"value", x};
+      items[i++] = Value::object(pair, 2);
+      return true;
+    });
+    out = Value::array(items, n);
+    return St::kOk;
+  }
   if (!in.is_object()) return type_error(cx, in, "has no keys");
   Value obj = materialize_object(in, cx.arena);
   Value* items = cx.arena.alloc_array<Value>(obj.size());
@@ -648,8 +679,7 @@ St call_builtin(const Node* n, const Value& in, Value& out, Ctx& cx) {
     case Fn::kCeil:
     case Fn::kRound:
     case Fn::kSqrt: return fn_math(n->fn, in, out, cx);
-    case Fn::kIsNan:
-      if (!in.is_number()) return type_error(cx, in, "number required");
+    case Fn::kIsNan:  // false for non-numbers, as jq 1.6
       out = Value::boolean(in.tag() == Tag::kDouble && std::isnan(in.double_value()));
       return St::kOk;
     case Fn::kMin: return fn_minmax(in, out, cx, true);

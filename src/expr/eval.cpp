@@ -105,6 +105,10 @@ St slice(const Value& v, const Value& from, const Value& to, Value& out, Ctx& cx
   double len = v.is_array() ? container_size(v) : codepoint_count(v.string_value());
   double start = from.is_null() ? 0 : from.as_double();
   double end = to.is_null() ? len : to.as_double();
+  // A NaN bound (e.g. from sqrt(-1)) means the whole range, as in jq 1.7; converting NaN to an
+  // integer below would be undefined.
+  if (std::isnan(start)) start = 0;
+  if (std::isnan(end)) end = len;
   if (start < 0) start += len;
   if (end < 0) end += len;
   if (start < 0) start = 0;
@@ -379,8 +383,7 @@ St collect(const Node* n, const Value& in, ArenaVec<Value>& out, Ctx& cx) {
     case Op::kIterate: {
       Value v;
       St s = eval(n->kids[0].get(), in, v, cx);
-      bool optional = n->arity == 1;
-      if (s == St::kError && optional) return St::kOk;
+      bool optional = n->arity == 1;  // `[]?` covers the iteration only, as in jq
       if (s != St::kOk) return s == St::kEmpty ? St::kOk : s;
       if (!v.is_array() && !v.is_object()) {
         if (optional) return St::kOk;

@@ -81,6 +81,13 @@ struct Node {
   std::unique_ptr<RE2> regex;           // kCall test(): compiled when the pattern is a literal
 
   const Node* kid(std::size_t i) const { return i < kids.size() ? kids[i].get() : nullptr; }
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Frees the subtree without recursion: a hostile expression (`.+.+.+...`, `.a????...`) builds a
+  // chain far deeper than the stack before the compiler refuses it (parser.cpp).
+  ~Node();
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -42,6 +42,42 @@ bool read_hex4(std::string_view s, std::size_t i, std::uint32_t& out) {
   return true;
 }
 
+// Raw bytes of a string literal that are not UTF-8 become U+FFFD, as jq does for its program
+// text: a constant must not put invalid UTF-8 into the JSON output. Escapes always give valid
+// sequences, so checking the decoded string only ever replaces raw bytes.
+void replace_invalid_utf8(std::string& s) {
+  auto cont = [&](std::size_t k) { return k < s.size() && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80; };
+  std::string out;
+  std::size_t i = 0;
+  bool changed = false;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    std::size_t good = 1;  // bytes of a valid prefix seen, to skip on error
+    bool ok = n != 0;
+    std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      if (!cont(i + k)) {
+        ok = false;
+        break;
+      }
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+      good = k + 1;
+    }
+    static const std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (ok && (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
+    if (ok) {
+      out.append(s, i, n);
+      i += n;
+    } else {
+      append_utf8(0xFFFD, out);
+      i += good;
+      changed = true;
+    }
+  }
+  if (changed) s = std::move(out);
+}
+
 }  // namespace
 
 std::string_view token_name(Tok t) {
@@ -228,6 +264,7 @@ bool lex(std::string_view s, std::vector<Token>& tokens, CompileError& error) {
         i += 2;
       }
       if (!closed) return fail("unterminated string", b);
+      replace_invalid_utf8(t.str);
       t.end = i;
       t.text = s.substr(b, i - b);
       tokens.push_back(std::move(t));

@@ -224,6 +224,7 @@ class Parser {
   NodeP parse_pipe_no_comma() {
     NodeP lhs = parse_alt();
     if (at(Tok::kPipe)) {
+      DepthGuard guard(*this);
       std::size_t col = next().begin;
       NodeP n = make(Op::kPipe, col);
       n->kids.push_back(std::move(lhs));
@@ -248,6 +249,7 @@ class Parser {
   NodeP parse_alt() {
     NodeP lhs = parse_or();
     if (at(Tok::kAlt)) {
+      DepthGuard guard(*this);
       std::size_t col = next().begin;
       NodeP n = make(Op::kAlt, col);
       n->kids.push_back(std::move(lhs));
@@ -439,6 +441,7 @@ class Parser {
         }
         if (iterated) {
           // `.a[] .b [0]` : the steps after [] apply to each element.
+          DepthGuard guard(*this);
           NodeP rest = parse_suffixes(make(Op::kIdentity, col), true);
           if (rest->op == Op::kIdentity) return indexed;
           NodeP pipe = make(Op::kPipe, col);
@@ -449,6 +452,20 @@ class Parser {
         term = std::move(indexed);
       } else if (t.kind == Tok::kQuestion) {
         next();
+        if (term->op == Op::kPath && (term->steps.size() > 1 || !term->kids.empty())) {
+          // As jq: `?` after a path step covers that step only, `.a.b?` is `.a | .b?`: an error
+          // in `.a` is still an error.
+          PathStep last = std::move(term->steps.back());
+          term->steps.pop_back();
+          NodeP inner = term->steps.empty() ? std::move(term->kids[0]) : std::move(term);
+          NodeP n = make(Op::kTry, t.begin);
+          n->kids.push_back(add_step(make(Op::kIdentity, t.begin), std::move(last), t.begin));
+          NodeP pipe = make(Op::kPipe, t.begin);
+          pipe->kids.push_back(std::move(inner));
+          pipe->kids.push_back(std::move(n));
+          term = std::move(pipe);
+          continue;
+        }
         NodeP n = make(Op::kTry, t.begin);
         n->kids.push_back(std::move(term));
         term = std::move(n);
@@ -506,6 +523,7 @@ class Parser {
           bool iterated = false;
           NodeP indexed = parse_bracket(make(Op::kIdentity, t.begin), col, iterated);
           if (!iterated) return indexed;
+          DepthGuard guard(*this);
           NodeP rest = parse_suffixes(make(Op::kIdentity, col), true);
           if (rest->op == Op::kIdentity) return indexed;
           NodeP pipe = make(Op::kPipe, col);
@@ -636,6 +654,7 @@ class Parser {
     if (w == "false") return constant(Value::boolean(false), t.begin);
     if (w == "if") return parse_if(t.begin);
     if (w == "try") {
+      DepthGuard guard(*this);
       NodeP n = make(Op::kTry, t.begin);
       n->kids.push_back(parse_postfix());
       if (at_word("catch")) {
@@ -733,6 +752,28 @@ class Parser {
 
 // ---------------------------------------------------------------------------------------------
 // Checks after parsing.
+
+// Left-associative chains (`.+.+.+...`, `.a or .b or ...`, `.a???...`, `.[.][.]...`) are built
+// by loops, not by recursion, so the parser's depth guard does not see them; every later pass
+// (checks, folding, evaluation) is recursive. Refuse trees taller than this, measured without
+// recursion, before any of them runs.
+constexpr std::size_t kMaxTreeHeight = 1000;
+
+void check_height(const Node* root) {
+  std::vector<std::pair<const Node*, std::size_t>> pending{{root, 1}};
+  while (!pending.empty()) {
+    auto [n, height] = pending.back();
+    pending.pop_back();
+    if (height > kMaxTreeHeight) throw ParseFailure{"expression nested too deeply", n->column};
+    for (const auto& k : n->kids) {
+      if (k) pending.emplace_back(k.get(), height + 1);
+    }
+    for (const ObjectEntry& e : n->entries) {
+      if (e.key_node) pending.emplace_back(e.key_node.get(), height + 1);
+      if (e.value) pending.emplace_back(e.value.get(), height + 1);
+    }
+  }
+}
 
 void check_single(const Node* n);
 
@@ -936,6 +977,25 @@ void prepare_regexes(Node* n) {
 
 }  // namespace
 
+Node::~Node() {
+  std::vector<std::unique_ptr<Node>> pending;
+  auto detach = [&pending](Node& n) {
+    for (auto& k : n.kids) {
+      if (k) pending.push_back(std::move(k));
+    }
+    for (ObjectEntry& e : n.entries) {
+      if (e.key_node) pending.push_back(std::move(e.key_node));
+      if (e.value) pending.push_back(std::move(e.value));
+    }
+  };
+  detach(*this);
+  while (!pending.empty()) {
+    std::unique_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    detach(*n);
+  }  // each node is destroyed with no children left: no recursion
+}
+
 CompileResult compile(std::string_view source) {
   std::vector<Token> tokens;
   CompileError lex_error;
@@ -945,6 +1005,7 @@ CompileResult compile(std::string_view source) {
   try {
     Parser parser(std::move(tokens));
     NodeP root = parser.parse_program();
+    check_height(root.get());
     check_single(root.get());
     ScratchState scratch;
     fold(root, *program, scratch);

@@ -90,7 +90,10 @@ int cmp_numbers(const Value& a, const Value& b) {
     return a.int_value() < b.int_value() ? -1 : (a.int_value() > b.int_value() ? 1 : 0);
   }
   if (ta == Tag::kDouble && tb == Tag::kDouble) {
+    // As jq 1.6: NaN on the left is below everything, NaN included (so nan < nan, nan != nan).
     double x = a.double_value(), y = b.double_value();
+    if (std::isnan(x)) return -1;
+    if (std::isnan(y)) return 1;
     return x < y ? -1 : (x == y ? 0 : 1);
   }
   if (ta == Tag::kUint && tb == Tag::kUint) {
@@ -100,8 +103,8 @@ int cmp_numbers(const Value& a, const Value& b) {
   if (ta == Tag::kUint && tb == Tag::kInt) return 1;
   if (ta == Tag::kInt) return cmp_int_double(a.int_value(), b.double_value());
   if (ta == Tag::kUint) return cmp_uint_double(a.uint_value(), b.double_value());
-  // a is a double, b an integer: mirror, keeping NaN "greater" on the left.
-  if (std::isnan(a.double_value())) return 1;
+  // a is a double, b an integer: mirror; NaN is below every number.
+  if (std::isnan(a.double_value())) return -1;
   int r = tb == Tag::kInt ? cmp_int_double(b.int_value(), a.double_value())
                           : cmp_uint_double(b.uint_value(), a.double_value());
   return -r;
@@ -511,6 +514,12 @@ St binary_op(BinOp op, const Value& a, const Value& b, Value& out, Ctx& cx) {
           return St::kOk;
         }
         std::string_view s = str.string_value();
+        // Any number of copies of "" is "" (a huge count would otherwise overflow the size_t
+        // conversion below and loop for ever).
+        if (s.empty()) {
+          out = str;
+          return St::kOk;
+        }
         double copies = std::trunc(d) + 1;
         if (copies * static_cast<double>(s.size()) > static_cast<double>(1u << 30)) {
           return fail(cx, "Repeat string result too long");

@@ -389,3 +389,45 @@ TEST_CASE("expr eval: one program, many threads, one scratch each", "[expr][eval
   for (auto& th : threads) th.join();
   for (int f : failures) CHECK(f == 0);
 }
+
+// Found by review, confirmed under tests/fuzz/expr_fuzz (regressions/expr/slice-nan-bound):
+// a NaN slice bound was converted to an integer (undefined behaviour). jq 1.7 reads a NaN start
+// as 0 and a NaN end as the length.
+TEST_CASE("expr eval: NaN slice bounds take the whole range", "[expr][eval][fuzz]") {
+  CHECK(run(".[(-1 | sqrt):]", "\"abc\"") == "\"abc\"");
+  CHECK(run(".[:(-1 | sqrt)]", "[1,2]") == "[1,2]");
+  CHECK(run(".[(-1 | sqrt):(-1 | sqrt)]", "[1,2,3]") == "[1,2,3]");
+  CHECK(run(".[(-1 | sqrt):2]", "\"h\xC3\xA9llo\"") == "\"h\xC3\xA9\"");
+  CHECK(run(".[1:(-1 | sqrt)]", "[1,2,3]") == "[2,3]");
+}
+
+// Found by review, confirmed under tests/fuzz/expr_fuzz (regressions/expr/empty-string-repeat):
+// `"" * 1e300` converted 1e300 to size_t (undefined behaviour; in practice a loop of 2^63 empty
+// copies, at compile time when constant).
+TEST_CASE("expr eval: repeating the empty string", "[expr][eval][fuzz]") {
+  CHECK(run("\"\" * 1e300") == "\"\"");
+  CHECK(run(".s * 1e300", R"({"s":""})") == "\"\"");
+  CHECK(run("\"\" * 3") == "\"\"");
+  CHECK(run("\"\" * 0") == "null");
+  CHECK(run("\"ab\" * 1e300") == "error: Repeat string result too long");
+}
+
+// Found by the jq differential suite (tests/jqdiff/FINDINGS.md).
+TEST_CASE("expr eval: jq 1.6 agreements found by tests/jqdiff", "[expr][eval]") {
+  // NaN is below every number, itself included.
+  CHECK(run("[(.v|sqrt) < 1, (.v|sqrt) > 1, 1 < (.v|sqrt), (.v|sqrt) == (.v|sqrt)]", R"({"v":-1.5})") ==
+        "[true,false,false,false]");
+  CHECK(run(".v | to_entries", R"({"v":[5,6]})") == R"([{"key":0,"value":5},{"key":1,"value":6}])");
+  // `?` covers only the step it follows.
+  CHECK(run("[.user | keys[]?]", R"({"user":null})").rfind("error: ", 0) == 0);
+  CHECK(run("[.user | keys[]?]", R"({"user":{"b":1,"a":2}})") == R"(["a","b"])");
+  CHECK(run("[.v.k[]?]", R"({"v":{"k":3}})") == "[]");
+  CHECK(run(".a.b?", "\"x\"").rfind("error: ", 0) == 0);
+  CHECK(run("[.a.b?]", R"({"a":"x"})") == "[]");
+  CHECK(run("[.a?.b?]", "\"x\"") == "[]");
+  CHECK(run("[isnan, (1|isnan), (\"x\"|isnan)]", "null") == "[false,false,false]");
+  CHECK(run("[(0|reverse), (\"\"|reverse), ({}|reverse)]") == "[[],[],[]]");
+  CHECK(run("\"ab\" | reverse").rfind("error: ", 0) == 0);
+  CHECK(run("test(\"one.line\"; \"p\")", "\"line one\\nline two\\n\"") == "true");
+  CHECK(run("test(\"one.line\")", "\"line one\\nline two\\n\"") == "false");
+}
