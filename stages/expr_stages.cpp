@@ -59,41 +59,47 @@ std::shared_ptr<const expr::Program> compile_or_error(const std::string& source,
   return std::get<std::shared_ptr<const expr::Program>>(result);
 }
 
-class FilterStage final : public RecordStage {
+// What filter and map share: the compiled program, per-worker state, and evaluation of the
+// record's document with errors turned into the record's error.
+class ExprStage : public RecordStage {
  public:
-  explicit FilterStage(std::shared_ptr<const expr::Program> p) : program_(std::move(p)) {}
-  std::string_view name() const override { return "filter"; }
+  explicit ExprStage(std::shared_ptr<const expr::Program> p) : program_(std::move(p)) {}
   bool needs_parsed() const override { return true; }
   std::unique_ptr<StageState> make_state() const override { return std::make_unique<ExprState>(); }
-  Verdict process(RecordCtx& rec, WorkerScratch& s, StageState* state) const override {
-    if (!ensure_doc(rec, s)) return Verdict::kError;
-    auto& st = static_cast<ExprState&>(*state);
-    expr::Result r = expr::evaluate(*program_, rec.doc, st.scratch);
-    if (r.outcome == expr::Outcome::kError) {
-      s.error.assign(expr::error_message(st.scratch));
-      return Verdict::kError;
-    }
-    return expr::is_truthy(r) ? Verdict::kPass : Verdict::kDrop;
+
+ protected:
+  // False (with the message in s.error) when the record fails.
+  bool evaluate(RecordCtx& rec, WorkerScratch& s, ExprState& st, expr::Result& r) const {
+    if (!ensure_doc(rec, s)) return false;
+    r = expr::evaluate(*program_, rec.doc, st.scratch);
+    if (r.outcome != expr::Outcome::kError) return true;
+    s.error.assign(expr::error_message(st.scratch));
+    return false;
   }
 
  private:
   std::shared_ptr<const expr::Program> program_;
 };
 
-class MapStage final : public RecordStage {
+class FilterStage final : public ExprStage {
  public:
-  explicit MapStage(std::shared_ptr<const expr::Program> p) : program_(std::move(p)) {}
-  std::string_view name() const override { return "map"; }
-  bool needs_parsed() const override { return true; }
-  std::unique_ptr<StageState> make_state() const override { return std::make_unique<ExprState>(); }
+  using ExprStage::ExprStage;
+  std::string_view name() const override { return "filter"; }
   Verdict process(RecordCtx& rec, WorkerScratch& s, StageState* state) const override {
-    if (!ensure_doc(rec, s)) return Verdict::kError;
+    expr::Result r;
+    if (!evaluate(rec, s, static_cast<ExprState&>(*state), r)) return Verdict::kError;
+    return expr::is_truthy(r) ? Verdict::kPass : Verdict::kDrop;
+  }
+};
+
+class MapStage final : public ExprStage {
+ public:
+  using ExprStage::ExprStage;
+  std::string_view name() const override { return "map"; }
+  Verdict process(RecordCtx& rec, WorkerScratch& s, StageState* state) const override {
     auto& st = static_cast<ExprState&>(*state);
-    expr::Result r = expr::evaluate(*program_, rec.doc, st.scratch);
-    if (r.outcome == expr::Outcome::kError) {
-      s.error.assign(expr::error_message(st.scratch));
-      return Verdict::kError;
-    }
+    expr::Result r;
+    if (!evaluate(rec, s, st, r)) return Verdict::kError;
     if (r.outcome == expr::Outcome::kEmpty) return Verdict::kDrop;
     st.out.clear();
     expr::append_json(r, st.out);
@@ -103,9 +109,6 @@ class MapStage final : public RecordStage {
     rec.has_doc = false;
     return Verdict::kPass;
   }
-
- private:
-  std::shared_ptr<const expr::Program> program_;
 };
 
 }  // namespace
