@@ -483,7 +483,12 @@ St fn_sort(const Value& in, Value& out, Ctx& cx) {
     return true;
   });
   Arena& arena = cx.arena;
-  std::stable_sort(items, items + i, [&](const Value& a, const Value& b) { return compare(a, b, arena) < 0; });
+  // compare() puts NaN below every number, NaN included (nan < nan, as jq's `<`), which is not the
+  // strict weak ordering std::stable_sort requires (undefined behaviour; _GLIBCXX_DEBUG aborts).
+  // Asking both ways makes two NaNs (and values differing only by them) equivalent.
+  std::stable_sort(items, items + i, [&](const Value& a, const Value& b) {
+    return compare(a, b, arena) < 0 && compare(b, a, arena) >= 0;
+  });
   out = Value::array(items, i);
   return St::kOk;
 }

@@ -431,3 +431,14 @@ TEST_CASE("expr eval: jq 1.6 agreements found by tests/jqdiff", "[expr][eval]") 
   CHECK(run("test(\"one.line\"; \"p\")", "\"line one\\nline two\\n\"") == "true");
   CHECK(run("test(\"one.line\")", "\"line one\\nline two\\n\"") == "false");
 }
+
+// Found by review (a _GLIBCXX_DEBUG build of src/expr aborts in std::stable_sort): with NaN below
+// every number, NaN included, `compare(nan, nan) < 0` both ways, so sort's comparator was not a
+// strict weak ordering (undefined behaviour). NaNs now sort first among numbers, as equals.
+TEST_CASE("expr eval: sort with NaNs", "[expr][eval][fuzz]") {
+  CHECK(run("[(-1|sqrt), 3, (-1|sqrt), 1, null, (-1|sqrt), 2, 0] | sort | map(isnan)") ==
+        "[false,true,true,true,false,false,false,false]");
+  CHECK(run("[.[] | if . == \"n\" then (-1|sqrt) else . end] | sort",
+            R"([3,"n",1,"a","n",[1],2,"n",0])") == R"([null,null,null,0,1,2,3,"a",[1]])");
+  CHECK(run("[[(-1|sqrt), 2], [1], [(-1|sqrt), 1], [0]] | sort | map(.[1])") == "[2,1,null,null]");
+}

@@ -283,3 +283,45 @@ TEST_CASE("expr parser: constant folding", "[expr][parser]") {
   CHECK(eval_str("[empty, 1]") == "[1]");
   CHECK(eval_str("error(\"x\")") == "error: x");
 }
+
+// Found by tests/fuzz/expr_fuzz (regressions/expr/invalid-utf8-string-literal): raw bytes of a
+// string literal that are not UTF-8 went into the JSON output unchanged.
+TEST_CASE("expr parser: invalid UTF-8 in a string literal becomes U+FFFD, as jq", "[expr][parser][fuzz]") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  CHECK(eval_str("\"a\xBB" "b\"") == "\"a" + fffd + "b\"");                 // stray continuation byte
+  CHECK(eval_str("\"\xC3\"") == "\"" + fffd + "\"");                         // truncated sequence
+  CHECK(eval_str("\"\xE2\x82x\"") == "\"" + fffd + "x\"");                   // truncated 3-byte sequence
+  CHECK(eval_str("\"\xC0\xAF\"") == "\"" + fffd + "\"");                     // overlong
+  CHECK(eval_str("\"\xED\xA0\x80\"") == "\"" + fffd + "\"");                 // encoded surrogate
+  CHECK(eval_str("\"\xF4\x90\x80\x80\"") == "\"" + fffd + "\"");             // beyond U+10FFFF
+  CHECK(eval_str("\"\xFF\\u00e9\"") == "\"" + fffd + "\xC3\xA9\"");          // escapes stay
+  CHECK(eval_str("\"caf\xC3\xA9 \xF0\x9F\x98\x80\"") == "\"caf\xC3\xA9 \xF0\x9F\x98\x80\"");  // valid: kept
+  CHECK(eval_str("{\"k\xFF\": 1}") == "{\"k" + fffd + "\":1}");              // object keys too
+  CHECK(eval_str(".[\"\xFF\"]", "{\"\xEF\xBF\xBD\":7}") == "7");
+}
+
+// Found by review, confirmed under tests/fuzz/expr_fuzz (regressions/expr/deep-*): chains built
+// by loops or by unguarded recursion (`try try ...`, `1 // 1 // ...`, `.+.+...`, `.a???...`,
+// `.[][]...`) overflowed the stack in the parser, the checks, evaluation or the destructor.
+TEST_CASE("expr parser: deep chains are an error, not a stack overflow", "[expr][parser][fuzz]") {
+  auto repeat = [](const std::string& s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  CHECK(compile_error(repeat("try ", 50000) + ".").message == "expression nested too deeply");
+  CHECK(compile_error(repeat("1 // ", 50000) + "1").message == "expression nested too deeply");
+  CHECK(compile_error("{a: " + repeat(". | ", 50000) + ".}").message == "expression nested too deeply");
+  CHECK(compile_error(repeat(".+", 50000) + ".").message == "expression nested too deeply");
+  CHECK(compile_error(repeat(". or ", 50000) + ".").message == "expression nested too deeply");
+  CHECK(compile_error(".a" + std::string(50000, '?')).message == "expression nested too deeply");
+  CHECK(compile_error("." + repeat("[.]", 50000)).message == "expression nested too deeply");
+  CHECK(compile_error("[" + repeat(".[]", 50000) + "]").message == "expression nested too deeply");
+  CHECK(compile_error(repeat(".+", 50000) + ")").message == "unexpected ')'");  // freed while unwinding
+  // Below the limits: fine.
+  CHECK(eval_str(repeat(".+", 998) + ".", "1") == "999");
+  CHECK(eval_str(".a" + std::string(998, '?'), R"({"a":2})") == "2");
+  CHECK(eval_str(repeat("try ", 150) + "error(\"x\")") == "<empty>");
+  CHECK(eval_str(repeat("null // ", 150) + "1") == "1");
+  CHECK(eval_str("[" + repeat(".[]?", 150) + "]", "[[[1]]]") == "[]");
+}
