@@ -43,7 +43,8 @@ namespace {
 
 struct ExprState final : StageState {
   expr::Scratch scratch;
-  std::string out;  // map's output, with padding so the next stage may parse it in place
+  std::string out;        // map's output, with padding so the next stage may parse it in place
+  expr::Result result;    // map's value, handed to the next expression stage (RecordCtx::value)
 };
 
 std::shared_ptr<const expr::Program> compile_or_error(const std::string& source, std::string* error) {
@@ -70,8 +71,12 @@ class ExprStage : public RecordStage {
  protected:
   // False (with the message in s.error) when the record fails.
   bool evaluate(RecordCtx& rec, WorkerScratch& s, ExprState& st, expr::Result& r) const {
-    if (!ensure_doc(rec, s)) return false;
-    r = expr::evaluate(*program_, rec.doc, st.scratch);
+    if (!rec.has_doc && rec.value) {
+      r = expr::evaluate_value(*program_, *rec.value, st.scratch);
+    } else {
+      if (!ensure_doc(rec, s)) return false;
+      r = expr::evaluate(*program_, rec.doc, st.scratch);
+    }
     if (r.outcome != expr::Outcome::kError) return true;
     s.error.assign(expr::error_message(st.scratch));
     return false;
@@ -98,15 +103,15 @@ class MapStage final : public ExprStage {
   std::string_view name() const override { return "map"; }
   Verdict process(RecordCtx& rec, WorkerScratch& s, StageState* state) const override {
     auto& st = static_cast<ExprState&>(*state);
-    expr::Result r;
-    if (!evaluate(rec, s, st, r)) return Verdict::kError;
-    if (r.outcome == expr::Outcome::kEmpty) return Verdict::kDrop;
+    if (!evaluate(rec, s, st, st.result)) return Verdict::kError;
+    if (st.result.outcome == expr::Outcome::kEmpty) return Verdict::kDrop;
     st.out.clear();
-    expr::append_json(r, st.out);
+    expr::append_json(st.result, st.out);
     st.out.reserve(st.out.size() + simdjson::SIMDJSON_PADDING);
     rec.text = st.out;
     rec.replaced = true;
     rec.has_doc = false;
+    rec.value = &st.result.value;
     return Verdict::kPass;
   }
 };

@@ -118,6 +118,7 @@ class ParseStage final : public RecordStage {
   std::string_view name() const override { return "parse"; }
   Verdict process(RecordCtx& rec, WorkerScratch& s, StageState*) const override {
     rec.parsed = true;
+    rec.value = nullptr;  // a map's value may point into the document parsed here before
     if (s.dom.capacity() > kParserKeepCapacity && rec.text.size() < kParserKeepCapacity)
       s.dom = simdjson::dom::parser();
     error_code e = s.dom.parse(rec.text.data(), rec.text.size(), false).get(rec.doc);

@@ -19,6 +19,10 @@
 
 namespace ppipe {
 
+namespace expr {
+class Value;
+}
+
 enum class Verdict { kPass, kDrop, kError };
 
 // Per-worker memory shared by all stages of the chain.
@@ -43,6 +47,10 @@ struct RecordCtx {
   // in that stage's per-worker state with SIMDJSON_PADDING to spare, and the document is parsed
   // again only if a later stage asks for it (ensure_doc).
   bool replaced = false;
+  // Set by map beside `text`: the value it produced (an expr::Value in the map stage's per-worker
+  // state), so a later filter or map reads it directly instead of parsing the text again. Valid
+  // while this record is processed, unless a later `parse` replaces it with a document.
+  const expr::Value* value = nullptr;
 };
 
 // The parsed document of the record, parsing a replaced record's new text on first use. False
