@@ -21,17 +21,6 @@ St type_error(Ctx& cx, const Value& v, std::string_view what) {
   return St::kError;
 }
 
-St type_error2(Ctx& cx, const Value& a, const Value& b, std::string_view what) {
-  std::string& m = cx.s.message;
-  m.clear();
-  append_kind_and_value(a, m, cx.s.buffer);
-  m.append(" and ");
-  append_kind_and_value(b, m, cx.s.buffer);
-  m.push_back(' ');
-  m.append(what);
-  cx.s.error_is_message = true;
-  return St::kError;
-}
 
 St cannot_iterate(Ctx& cx, const Value& v) {
   std::string& m = cx.s.message;

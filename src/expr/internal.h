@@ -200,6 +200,8 @@ const char* kind_name(const Value& v);  // "null", "boolean", "number", ...
 // "number (1)" / "string (\"abcdefghij...)": jq's type_error rendering (value cut at 11 bytes).
 // `tmp` is a reusable buffer.
 void append_kind_and_value(const Value& v, std::string& out, std::string& tmp);
+// Sets jq's two-operand type error, "number (1) and string (\"a\") WHAT", and returns kError.
+St type_error2(Ctx& cx, const Value& a, const Value& b, std::string_view what);
 // Splits s at every occurrence of sep (jq's `split/1` and string `/`); views into s.
 Value split_string(std::string_view s, std::string_view sep, Arena& arena);
 

@@ -317,8 +317,6 @@ Value split_string(std::string_view s, std::string_view sep, Arena& arena) {
 // -------------------------------------------------------------------------------------------
 // Arithmetic.
 
-namespace {
-
 St type_error2(Ctx& cx, const Value& a, const Value& b, std::string_view what) {
   std::string& m = cx.s.message;
   m.clear();
@@ -330,6 +328,8 @@ St type_error2(Ctx& cx, const Value& a, const Value& b, std::string_view what) {
   cx.s.error_is_message = true;
   return St::kError;
 }
+
+namespace {
 
 Value concat_arrays(const Value& a, const Value& b, Arena& arena) {
   std::uint32_t n = container_size(a) + container_size(b);
