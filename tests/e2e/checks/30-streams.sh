@@ -94,7 +94,11 @@ sig_run() {
   # see the disposition an interactive user's ppipe has.
   env --default-signal=INT,TERM "$PPIPE" --stats "$@" < fifo > out 2> err &
   local pid=$!
+  # Signal once output is flowing (at least 1 s in), not after a fixed time: a slow start (ASan,
+  # a loaded CI machine) must not make "no output before the signal" a false failure.
   sleep 1
+  local w=0
+  while [ ! -s out ] && [ $w -lt 100 ]; do sleep 0.1; w=$((w + 1)); done
   local t0; t0=$(now_ms)
   kill -s "$sig" "$pid"
   [ "${SIG_TWICE:-}" ] && kill -s "$sig" "$pid" 2>/dev/null
