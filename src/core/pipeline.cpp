@@ -1,5 +1,6 @@
 #include "src/core/pipeline.h"
 
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -211,6 +212,8 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
   stats.bytes_in = reader.bytes_read();
   stats.bytes_out = out.bytes_written();
   stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  struct rusage usage {};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) stats.max_rss_kib = static_cast<std::uint64_t>(usage.ru_maxrss);
   result.stop = stop.reason();
   stats.stopped_by = stop_reason_name(result.stop);
   return result;

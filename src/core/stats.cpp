@@ -32,9 +32,9 @@ std::string RunStats::to_json() const {
   std::string out = fmt::format(
       "{{\"records_in\":{},\"records_out\":{},\"dropped\":{},\"errors\":{},\"bytes_in\":{},"
       "\"bytes_out\":{},\"seconds\":{:.3f},\"mb_per_second\":{:.1f},\"records_per_second\":{:.0f},"
-      "\"workers\":{},\"stopped_by\":",
+      "\"workers\":{},\"max_rss_kib\":{},\"stopped_by\":",
       records_in, records_out, dropped, errors, bytes_in, bytes_out, seconds,
-      seconds > 0 ? bytes_in / seconds / 1e6 : 0.0, seconds > 0 ? records_in / seconds : 0.0, workers);
+      seconds > 0 ? bytes_in / seconds / 1e6 : 0.0, seconds > 0 ? records_in / seconds : 0.0, workers, max_rss_kib);
   append_json_string(out, stopped_by);
   out.append(",\"stages\":[");
   for (std::size_t i = 0; i < stages.size(); ++i) {

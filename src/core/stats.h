@@ -25,6 +25,7 @@ struct RunStats {
   std::uint64_t bytes_out = 0;
   double seconds = 0;
   unsigned workers = 0;
+  std::uint64_t max_rss_kib = 0;  // peak resident memory of the process (getrusage)
   std::string stopped_by = "end";
   std::vector<StageStats> stages;
 

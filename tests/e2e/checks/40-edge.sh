@@ -124,3 +124,24 @@ t_no_progress_when_not_tty() {
   else not_ok "$name" "stderr contains progress output"; fi
 }
 register t_no_progress_when_not_tty
+
+# Bounded memory: the token cap, not the input size, decides how much memory a run takes. The
+# same run on 8 MiB and 256 MiB of input must stay under the same small ceiling (max_rss_kib is
+# getrusage's peak RSS, reported by --stats).
+t_bounded_memory() {
+  local name="memory: peak RSS stays under 64 MiB for 8 MiB and 256 MiB inputs (-j 2 and -j 4)"
+  local small big msg=() f j rss
+  small=$(gen_file mem8 --seed 11 --size 8M)
+  big="$TMP/gen/mem256"
+  [ -f "$big" ] || for _ in $(seq 32); do cat "$small"; done > "$big"
+  for f in "$small" "$big"; do
+    for j in 2 4; do
+      "$PPIPE" -j "$j" --stats "$f" > /dev/null 2> err || { msg+=("$(basename "$f") -j $j: exit $?"); continue; }
+      rss=$(tail -n 1 err | jq '.max_rss_kib')
+      [ -n "$rss" ] && [ "$rss" -lt 65536 ] || msg+=("$(basename "$f") -j $j: max_rss_kib $rss (limit 65536)")
+    done
+  done
+  rm -f "$big"
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_bounded_memory
