@@ -4,13 +4,13 @@ namespace ppipe {
 
 const std::vector<StageInfo>& stage_table() {
   static const std::vector<StageInfo> table = {
-      {"parse", "", "validate each line as exactly one JSON value; pass it through byte for byte",
+      {"parse", "", "", "validate each line as exactly one JSON value; pass it through byte for byte",
        kParseHelp, make_parse_stage},
-      {"filter", "--filter", "keep the records for which the expression is truthy (jq select body)",
+      {"filter", "--filter", "EXPR", "keep the records for which the expression is truthy (jq select body)",
        kFilterHelp, make_filter_stage},
-      {"map", "--map", "replace each record with the expression's value, as compact JSON", kMapHelp,
+      {"map", "--map", "EXPR", "replace each record with the expression's value, as compact JSON", kMapHelp,
        make_map_stage},
-      {"head", "--head", "keep the first N records (in input order) and stop reading", kHeadHelp,
+      {"head", "--head", "N", "keep the first N records (in input order) and stop reading", kHeadHelp,
        make_head_stage},
   };
   return table;

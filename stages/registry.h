@@ -14,6 +14,7 @@ namespace ppipe {
 struct StageInfo {
   const char* name;
   const char* option;   // e.g. "--head": the n-th occurrence configures the n-th such stage; "" if none
+  const char* arg_name; // how --help shows the option's value, e.g. "N", "EXPR"
   const char* summary;  // one line, for `ppipe help` and --help
   const char* help;     // full text for `ppipe help NAME` and the README
   // Builds the stage from its option value (empty if the stage takes none). On a bad value returns

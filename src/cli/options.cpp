@@ -235,13 +235,13 @@ CliResult parse_command_line(int argc, char** argv) {
                     ->description(fmt::format("Argument of the '{}' stage: {}", st.name, st.summary))
                     ->expected(1)
                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-                    ->type_name("ARG");
+                    ->type_name(st.arg_name);
     stage_options.emplace_back(opt, st.option);
   }
-  app.add_option("FILE", o.inputs, "Input files ('-' or none: stdin)");
+  app.add_option("FILE", o.inputs, "Input files ('-' or none: stdin)")->type_name("");
   app.footer(stage_list_text() + "\nExit codes: 0 ok, 1 some records went to the error stream, 2 usage error,\n"
                                  "3 I/O error or --max-errors reached, 130/143 interrupted.\n"
-                                 "'ppipe help STAGE' describes a stage.");
+                                 "'ppipe help STAGE' describes a stage, 'ppipe help expr' the expressions.");
 
   try {
     app.parse(argc, argv);
