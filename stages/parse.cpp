@@ -117,7 +117,6 @@ class ParseStage final : public RecordStage {
  public:
   std::string_view name() const override { return "parse"; }
   Verdict process(RecordCtx& rec, WorkerScratch& s, StageState*) const override {
-    rec.parsed = true;
     rec.value = nullptr;  // a map's value may point into the document parsed here before
     if (s.dom.capacity() > kParserKeepCapacity && rec.text.size() < kParserKeepCapacity)
       s.dom = simdjson::dom::parser();

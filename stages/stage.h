@@ -40,7 +40,6 @@ struct RecordCtx {
   // Set by `parse`: the parsed document, valid until the worker parses the next record.
   // `has_doc` is false when parse accepted the record through its fallback (numbers simdjson's
   // DOM cannot hold), so later stages must not assume a document.
-  bool parsed = false;
   bool has_doc = false;
   simdjson::dom::element doc;
   // Set by a stage that replaced the record (map): `text` then points at the new bytes, which live

@@ -89,7 +89,6 @@ struct Batch {
   std::uint32_t source = 0;       // index into the plan's source names
   std::uint64_t first_line = 1;   // line number of the first byte of `input`
   std::uint64_t offset = 0;       // byte offset of the first byte of `input` in its source
-  std::uint64_t bytes_read = 0;   // bytes consumed from the source for this batch
   PaddedBuffer input;             // whole lines; the last one may lack its '\n' at end of input
   // A record longer than --max-record-size: `input` holds only its first bytes.
   bool oversized = false;

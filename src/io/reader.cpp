@@ -197,7 +197,6 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
       if (prev_cr) --total;
       b->oversized = true;
       b->oversized_size = total;
-      b->bytes_read = consumed;
       line += 1;
       offset += consumed;
       b->seq = seq_++;
@@ -218,7 +217,6 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
       std::memcpy(carry_.data(), buf.data() + data_len, size - data_len);
     }
     buf.resize(data_len);
-    b->bytes_read = data_len;
     line += count_newlines(buf.data(), data_len);
     offset += data_len;
     if (data_len == 0) {
