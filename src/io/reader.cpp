@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 
@@ -14,6 +15,8 @@
 namespace ppipe {
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 // Written so that the compiler vectorizes it: byte-wide counters over 32 lanes, emptied before
 // they can overflow (a plain `count += p[i] == '\n'` into a 64-bit counter was 11% of a run).
@@ -70,13 +73,13 @@ std::string Reader::run(const Acquire& acquire, const Emit& emit, const Release&
   return "";
 }
 
-Reader::Fill Reader::read_some(int fd, bool wait_forever, bool is_regular, char* dst, std::size_t cap,
+Reader::Fill Reader::read_some(int fd, int timeout_ms, bool is_regular, char* dst, std::size_t cap,
                                std::size_t* got) {
   *got = 0;
   for (;;) {
     if (!is_regular) {
       pollfd fds[2] = {{fd, POLLIN, 0}, {stop_.wake_fd(), POLLIN, 0}};
-      int r = poll(fds, stop_.wake_fd() >= 0 ? 2 : 1, wait_forever ? -1 : options_.stall_ms);
+      int r = poll(fds, stop_.wake_fd() >= 0 ? 2 : 1, timeout_ms);
       if (r < 0) {
         if (errno == EINTR) continue;
         error_ = std::strerror(errno);
@@ -126,6 +129,8 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
     // a skipped oversized line may hold many.
     bool has_nl = size && std::memchr(buf.data(), '\n', size);
     bool eof = false, stopped = false;
+    // When the batch first held a whole line (pipes only): it is cut max_hold_ms after that.
+    Clock::time_point whole_line_at = has_nl ? Clock::now() : Clock::time_point();
     for (;;) {
       if (has_nl && size >= batch_size) break;
       if (size == buf.capacity()) {
@@ -134,13 +139,22 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
         buf.resize(size);
         buf.reserve(want);
       }
+      int timeout_ms = -1;
+      if (has_nl && !is_regular) {
+        auto held = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - whole_line_at).count();
+        if (held >= options_.max_hold_ms) break;  // a steady trickle: send what we have
+        timeout_ms = static_cast<int>(std::min<long long>(options_.stall_ms, options_.max_hold_ms - held));
+      }
       std::size_t got = 0;
-      Fill f = read_some(fd, !has_nl, is_regular, buf.data() + size, buf.capacity() - size, &got);
+      Fill f = read_some(fd, timeout_ms, is_regular, buf.data() + size, buf.capacity() - size, &got);
       if (f == Fill::kError) return fmt::format("read error on '{}': {}", source_display_name(path), error_);
       if (f == Fill::kStopped) { stopped = true; break; }
       if (f == Fill::kEof) { eof = true; break; }
       if (got == 0) break;  // the input stalled and we hold whole lines: send them now
-      if (!has_nl && std::memchr(buf.data() + size, '\n', got)) has_nl = true;
+      if (!has_nl && std::memchr(buf.data() + size, '\n', got)) {
+        has_nl = true;
+        whole_line_at = Clock::now();
+      }
       size += got;
     }
     buf.resize(size);
@@ -171,7 +185,7 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
       std::size_t scratch = std::min<std::size_t>(buf.capacity(), keep + (1 << 20));
       while (!found) {
         std::size_t got = 0;
-        Fill f = read_some(fd, true, is_regular, buf.data() + keep, scratch - keep, &got);
+        Fill f = read_some(fd, -1, is_regular, buf.data() + keep, scratch - keep, &got);
         if (f == Fill::kError) return fmt::format("read error on '{}': {}", source_display_name(path), error_);
         if (f == Fill::kStopped) { stopped = true; break; }
         if (f == Fill::kEof) { eof = true; break; }

@@ -5,9 +5,10 @@
 // Each batch records its source, first line number and byte offset, so workers can report exact
 // positions without seeing other batches.
 //
-// Latency: on a pipe or terminal, once a batch holds at least one whole line the reader waits at
-// most `stall_ms` for more input before cutting the batch early, so a trickling source (tail -f)
-// gets each record through within milliseconds, while bulk input still fills whole batches.
+// Latency: on a pipe or terminal, once a batch holds at least one whole line the reader cuts it
+// early when the input stalls for `stall_ms`, or at the latest `max_hold_ms` after that first
+// whole line arrived (a steady trickle never stalls), so a slow source (tail -f) gets each record
+// through within tens of milliseconds, while bulk input still fills whole batches.
 //
 // Memory: a line longer than the buffer grows it only up to --max-record-size; beyond that the line
 // is skipped to its end and sent on as an "oversized" batch carrying its first bytes and its size.
@@ -28,6 +29,7 @@ struct ReaderOptions {
   std::size_t batch_size = 1 << 20;
   std::uint64_t max_record_size = 64ull << 20;
   int stall_ms = 10;
+  int max_hold_ms = 25;
   std::size_t oversized_keep = 4096;  // bytes of an oversized record kept for the error stream
 };
 
@@ -52,7 +54,8 @@ class Reader {
   enum class Fill { kOk, kEof, kStopped, kError };
   std::string read_source(std::uint32_t index, int fd, bool is_regular, const Acquire& acquire,
                           const Emit& emit, const Release& release);
-  Fill read_some(int fd, bool wait_forever, bool is_regular, char* dst, std::size_t cap, std::size_t* got);
+  // timeout_ms: how long a pipe may stay silent (-1: forever); a timeout returns kOk with *got 0.
+  Fill read_some(int fd, int timeout_ms, bool is_regular, char* dst, std::size_t cap, std::size_t* got);
 
   ReaderOptions options_;
   std::vector<std::string> paths_;

@@ -76,6 +76,31 @@ t_streaming_latency() {
 }
 register t_streaming_latency
 
+# A steady trickle never stalls for long: a record every few ms, each written in two halves. The
+# reader must still cut batches (it holds whole lines at most 25 ms), not wait for a full 1 MiB
+# batch. Timestamps come from bash's $EPOCHREALTIME: no fork per line on either side.
+t_steady_trickle_latency() {
+  local name="streaming: a steady trickle (a line every ~3 ms, in two halves) comes out within 100 ms"
+  {
+    for i in $(seq 1 300); do
+      printf '{"i":%d,"t":"%s","pad":"half one|' "$i" "$EPOCHREALTIME"
+      sleep 0.002
+      printf 'half two"}\n'
+    done
+  } | timeout 60 "$PPIPE" | while IFS= read -r l; do
+    now=${EPOCHREALTIME/./}; t=${l#*\"t\":\"}; t=${t%%\"*}; t=${t/./}
+    echo $(( (now - t) / 1000 ))
+  done > delays
+  local n max
+  n=$(wc -l < delays); max=$(sort -n delays | tail -n 1)
+  if [ "$n" = 300 ] && [ "${max:-999999}" -lt 100 ]; then
+    ok "$name (max delay $max ms)"
+  else
+    not_ok "$name" "records out: $n of 300; max delay ${max:-?} ms; slowest: $(sort -n delays | tail -n 5 | tr '\n' ' ')"
+  fi
+}
+register t_steady_trickle_latency
+
 # sig_run SIGNAL EXTRA_ARGS...: ppipe --stats on a fifo fed slowly; the lines are written in two
 # halves so that a signal can arrive mid-line. Leaves out, err, RC, ELAPSED_MS.
 sig_run() {
