@@ -57,6 +57,16 @@ void Chain::add_error(Batch& b, std::string_view stage, std::string_view message
   append_error_record(b.err, e);
 }
 
+// A record longer than --max-record-size, whether the reader cut it short (an oversized batch) or
+// the worker found it inside a batch: the error carries its first bytes, up to a UTF-8 boundary.
+void Chain::add_oversized_error(Batch& b, std::string_view text, std::uint64_t size, std::uint64_t line,
+                                std::uint64_t offset) const {
+  std::string message =
+      fmt::format("record of {} bytes is longer than --max-record-size ({} bytes)", size, max_record_size_);
+  std::string_view head = text.substr(0, kKeepOfOversized);
+  add_error(b, "read", message, head.substr(0, utf8_safe_prefix(head)), line, offset, size);
+}
+
 void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line,
                        std::uint64_t offset) const {
   ++b.records;
@@ -64,10 +74,7 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
   std::size_t end_stage = n;
   std::uint8_t failed = 0;
   if (text.size() > max_record_size_) {
-    std::string message = fmt::format("record of {} bytes is longer than --max-record-size ({} bytes)",
-                                      text.size(), max_record_size_);
-    std::string_view head = text.substr(0, kKeepOfOversized);
-    add_error(b, "read", message, head.substr(0, utf8_safe_prefix(head)), line, offset, text.size());
+    add_oversized_error(b, text, text.size(), line, offset);
     end_stage = 0;
     failed = kFailedBeforeChain;
   } else {
@@ -120,11 +127,7 @@ void Chain::process(Batch& b, WorkerState& ws) const {
   const char* data = b.input.data();
   if (b.oversized) {
     ++b.records;
-    std::string message = fmt::format("record of {} bytes is longer than --max-record-size ({} bytes)",
-                                      b.oversized_size, max_record_size_);
-    std::string_view head(data, b.input.size());
-    add_error(b, "read", message, head.substr(0, utf8_safe_prefix(head)), b.first_line, b.offset,
-              b.oversized_size);
+    add_oversized_error(b, std::string_view(data, b.input.size()), b.oversized_size, b.first_line, b.offset);
     if (tracing_)
       b.trace.push_back(
           RecordTrace{b.first_line, 0, static_cast<std::uint32_t>(b.err.size()), 0, kFailedBeforeChain});

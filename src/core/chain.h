@@ -51,6 +51,8 @@ class Chain {
                   std::uint64_t offset) const;
   void add_error(Batch& b, std::string_view stage, std::string_view message, std::string_view text,
                  std::uint64_t line, std::uint64_t offset, std::uint64_t full_size) const;
+  void add_oversized_error(Batch& b, std::string_view text, std::uint64_t size, std::uint64_t line,
+                           std::uint64_t offset) const;
   void recount(Batch& b, std::size_t keep) const;
   void cut(Batch& b, std::size_t keep) const;
 
