@@ -5,8 +5,10 @@
 // trailing content). It refuses numbers it cannot represent (integers beyond 64 bits, 1e400) with
 // NUMBER_ERROR although they are valid JSON; for those rare records numbers are checked against the
 // JSON grammar here and the rest is validated again by the DOM parser (validate_big_numbers).
+// A rejected record gets a message that names its first problem and column (json_diagnose.h).
 #include <cstring>
 
+#include "stages/json_diagnose.h"
 #include "stages/registry.h"
 
 namespace ppipe {
@@ -22,30 +24,6 @@ const char* const kParseHelp =
     "  Example: ppipe --stages parse --errors bad.jsonl data.jsonl > good.jsonl\n";
 
 namespace {
-
-const char* describe(simdjson::error_code e) {
-  using namespace simdjson;
-  switch (e) {
-    case UTF8_ERROR: return "invalid JSON: invalid UTF-8";
-    case TAPE_ERROR: return "invalid JSON: bad structure (missing or extra comma, colon, brace or bracket, or content after the value)";
-    case DEPTH_ERROR: return "invalid JSON: nesting deeper than 1024 levels";
-    case STRING_ERROR: return "invalid JSON: bad string (invalid escape or unpaired surrogate)";
-    case UNESCAPED_CHARS: return "invalid JSON: unescaped control character in a string";
-    case UNCLOSED_STRING: return "invalid JSON: unterminated string";
-    case NUMBER_ERROR: return "invalid JSON: bad number";
-    case T_ATOM_ERROR: return "invalid JSON: bad literal (expected true)";
-    case F_ATOM_ERROR: return "invalid JSON: bad literal (expected false)";
-    case N_ATOM_ERROR: return "invalid JSON: bad literal (expected null)";
-    case EMPTY: return "invalid JSON: no value";
-    case INCORRECT_TYPE: return "invalid JSON: bad structure";
-    default: return nullptr;
-  }
-}
-
-void set_error(WorkerScratch& s, simdjson::error_code e) {
-  const char* d = describe(e);
-  s.error = d ? d : std::string("invalid JSON: ") + simdjson::error_message(e);
-}
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -130,7 +108,8 @@ class ParseStage final : public RecordStage {
       e = validate_big_numbers(s, rec.text);
       if (e == simdjson::SUCCESS) return Verdict::kPass;
     }
-    set_error(s, e);
+    // Rejected: only now say why, in words and with a column (json_diagnose.h).
+    s.error = describe_invalid_json(rec.text, e);
     return Verdict::kError;
   }
 };
