@@ -283,6 +283,7 @@ bool lex(std::string_view s, std::vector<Token>& tokens, CompileError& error) {
       case ';': push(Tok::kSemicolon, b, ++i); continue;
       case '|':
         if (two('=')) { push(Tok::kAssign, b, i += 2); continue; }
+        if (two('|')) return fail("'||' is not an operator (use 'or'; '//' gives a default)", b);
         push(Tok::kPipe, b, ++i);
         continue;
       case '?':
@@ -306,14 +307,33 @@ bool lex(std::string_view s, std::vector<Token>& tokens, CompileError& error) {
         push(c == '+' ? Tok::kPlus : c == '-' ? Tok::kMinus : c == '*' ? Tok::kStar : Tok::kPercent, b, ++i);
         continue;
       case '=':
+        // Other languages' spellings of comparisons get a hint; a lone '=' is jq's assignment,
+        // which the parser refuses with its own hint.
+        if (i + 2 < s.size() && s[i + 1] == '=' && s[i + 2] == '=') return fail("'===' is not an operator (use ==)", b);
         if (two('=')) { push(Tok::kEq, b, i += 2); continue; }
+        if (two('>')) return fail("'=>' is not an operator (use >= to compare)", b);
+        if (two('<')) return fail("'=<' is not an operator (use <= to compare)", b);
+        if (two('~')) return fail("'=~' is not an operator (use test(\"regex\") to match)", b);
         push(Tok::kAssign, b, ++i);
         continue;
       case '!':
+        if (i + 2 < s.size() && s[i + 1] == '=' && s[i + 2] == '=') return fail("'!==' is not an operator (use !=)", b);
         if (two('=')) { push(Tok::kNe, b, i += 2); continue; }
         return fail("unexpected '!' (use 'not' or '!=')", b);
+      case '&':
+        if (two('&')) return fail("'&&' is not an operator (use 'and')", b);
+        return fail("unexpected character '&' (use 'and')", b);
+      case '\'': {
+        // 'text': a string in another language (or a shell quote inside double quotes).
+        std::size_t close = s.find('\'', i + 1);
+        std::string_view body = close == std::string_view::npos ? std::string_view() : s.substr(i + 1, close - i - 1);
+        if (close != std::string_view::npos && body.find_first_of("\"\\\n") == std::string_view::npos)
+          return fail("strings use double quotes: \"" + std::string(body) + "\", not '" + std::string(body) + "'", b);
+        return fail("unexpected character ''' (strings use double quotes: \"...\")", b);
+      }
       case '<':
         if (two('=')) { push(Tok::kLe, b, i += 2); continue; }
+        if (two('>')) return fail("'<>' is not an operator (use != for not equal)", b);
         push(Tok::kLt, b, ++i);
         continue;
       case '>':

@@ -166,12 +166,18 @@ class Parser {
     switch (t.kind) {
       case Tok::kEnd: error("unexpected end of expression", t.begin);
       case Tok::kAssign:
+        if (t.text == "=") error("assignment operators ('=') are not supported (use == to compare)", t.begin);
         error("assignment operators ('" + std::string(t.text) + "') are not supported", t.begin);
       case Tok::kAltDestructure: error("the destructuring alternative '?//' is not supported", t.begin);
       case Tok::kComma:
         error("generators like ',' are not supported here; collect values in an array: [a, b]", t.begin);
       case Tok::kIdent:
         if (t.text == "as") error("variable bindings ('as $name') are not supported", t.begin);
+        if (t.text == "AND" || t.text == "OR" || t.text == "And" || t.text == "Or") {
+          std::string lower(t.text);
+          for (char& c : lower) c = static_cast<char>(c | 0x20);
+          error("unexpected '" + std::string(t.text) + "' (operators are lower case: '" + lower + "')", t.begin);
+        }
         error("unexpected '" + std::string(t.text) + "'", t.begin);
       default: error("unexpected '" + std::string(t.text) + "'", t.begin);
     }
@@ -775,22 +781,22 @@ void check_height(const Node* root) {
   }
 }
 
-void check_single(const Node* n);
+void check_single(const Node* n, std::string_view src, const Node* compare = nullptr);
 
-void check_multi(const Node* n) {
+void check_multi(const Node* n, std::string_view src) {
   switch (n->op) {
     case Op::kComma:
-      for (const auto& k : n->kids) check_multi(k.get());
+      for (const auto& k : n->kids) check_multi(k.get(), src);
       return;
     case Op::kIterate:
-      check_single(n->kids[0].get());
+      check_single(n->kids[0].get(), src);
       return;
     case Op::kPipe:
-      check_multi(n->kids[0].get());
-      check_multi(n->kids[1].get());
+      check_multi(n->kids[0].get(), src);
+      check_multi(n->kids[1].get(), src);
       return;
     default:
-      check_single(n);
+      check_single(n, src);
   }
 }
 
@@ -800,37 +806,75 @@ bool contains_generator(const Node* n) {
   return false;
 }
 
-void check_single(const Node* n) {
+std::string_view compare_text(BinOp op) {
+  switch (op) {
+    case BinOp::kEq: return "==";
+    case BinOp::kNe: return "!=";
+    case BinOp::kLt: return "<";
+    case BinOp::kLe: return "<=";
+    case BinOp::kGt: return ">";
+    case BinOp::kGe: return ">=";
+    default: return "";
+  }
+}
+
+// `.tags[]` where one value is needed. The hint names the path when it is a plain one (`.tags`,
+// `.a.b[0]`): compared, its elements want any/all; otherwise map(...) collects them.
+[[noreturn]] void iterate_error(const Node* n, std::string_view src, const Node* compare) {
+  std::string path;
+  const Node* term = n->kids[0].get();
+  if (term->op == Op::kPath && term->kids.empty() && term->column < n->column && n->column <= src.size()) {
+    path.assign(src.substr(term->column, n->column - term->column));
+    while (!path.empty() && (path.back() == ' ' || path.back() == '.')) path.pop_back();
+  }
+  std::string prefix = path.empty() ? "" : path + " | ";
+  std::string message = "generators like .[] are not supported; ";
+  if (compare != nullptr) {
+    message += "to compare elements use any or all: " + prefix + "any(. " +
+               std::string(compare_text(compare->binop)) + " ...)";
+  } else {
+    message += "use map(...)" + (path.empty() ? std::string() : ": " + prefix + "map(...)");
+  }
+  throw ParseFailure{message, n->column};
+}
+
+void check_single(const Node* n, std::string_view src, const Node* compare) {
   switch (n->op) {
     case Op::kComma:
       throw ParseFailure{"generators like ',' are not supported here; collect values in an array: [a, b]",
                          n->column};
     case Op::kIterate:
-      throw ParseFailure{"generators like .[] are not supported; use map(...)", n->column};
+      iterate_error(n, src, compare);
     case Op::kArray:
-      if (!n->kids.empty()) check_multi(n->kids[0].get());
+      if (!n->kids.empty()) check_multi(n->kids[0].get(), src);
       return;
     case Op::kCall:
       if (n->fn == Fn::kMap) {
-        check_multi(n->kids[0].get());
+        check_multi(n->kids[0].get(), src);
         return;
       }
       break;
     case Op::kPipe:
       // A generator on either side of a single-valued pipe: report the generator itself.
       if (contains_generator(n)) {
-        for (const auto& k : n->kids) check_single(k.get());
+        for (const auto& k : n->kids) check_single(k.get(), src);
+      }
+      break;
+    case Op::kBinary:
+      if (!compare_text(n->binop).empty()) {
+        for (const auto& k : n->kids) check_single(k.get(), src, n);
+        return;
       }
       break;
     default:
       break;
   }
   for (const auto& k : n->kids) {
-    if (k) check_single(k.get());
+    if (k) check_single(k.get(), src);
   }
   for (const ObjectEntry& e : n->entries) {
-    if (e.key_node) check_single(e.key_node.get());
-    check_single(e.value.get());
+    if (e.key_node) check_single(e.key_node.get(), src);
+    check_single(e.value.get(), src);
   }
 }
 
@@ -1006,7 +1050,7 @@ CompileResult compile(std::string_view source) {
     Parser parser(std::move(tokens));
     NodeP root = parser.parse_program();
     check_height(root.get());
-    check_single(root.get());
+    check_single(root.get(), source);
     ScratchState scratch;
     fold(root, *program, scratch);
     prepare_regexes(root.get());

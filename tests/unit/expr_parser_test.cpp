@@ -185,7 +185,7 @@ TEST_CASE("expr parser: compile errors carry a message and a column", "[expr][pa
       {"\"a\\qb\"", "invalid escape '\\q' in string", 2},
       {"\"\\u12\"", "invalid \\u escape in string (need 4 hex digits)", 1},
       {".[]", "generators like .[] are not supported; use map(...)", 1},
-      {".a[] | .b", "generators like .[] are not supported; use map(...)", 2},
+      {".a[] | .b", "generators like .[] are not supported; use map(...): .a | map(...)", 2},
       {".a, .b", "generators like ',' are not supported here; collect values in an array: [a, b]", 2},
       {"{a: (1, 2)}", "generators like ',' are not supported here; collect values in an array: [a, b]", 6},
       {"..", "recursive descent '..' is a generator and is not supported", 0},
@@ -198,7 +198,7 @@ TEST_CASE("expr parser: compile errors carry a message and a column", "[expr][pa
       {"$x", "variables ($x) are not supported", 0},
       {"@base64", "format strings (@base64) are not supported", 0},
       {"\"a\\(.b)\"", "string interpolation \\(...) is not supported", 0},
-      {".a = 1", "assignment operators ('=') are not supported", 3},
+      {".a = 1", "assignment operators ('=') are not supported (use == to compare)", 3},
       {".a |= 1", "assignment operators ('|=') are not supported", 3},
       {".a += 1", "assignment operators ('+=') are not supported", 3},
       {"1 < 2 < 3", "comparison operators do not chain; add parentheses, e.g. (a < b) == true", 6},
@@ -209,7 +209,7 @@ TEST_CASE("expr parser: compile errors carry a message and a column", "[expr][pa
       {"if . 1 end", "expected 'then' but found '1'", 5},
       {"{a: 1", "unexpected end of expression, expected ',' or '}'", 5},
       {"{1: 2}", "expected an object key (name, \"string\" or (expression)) but found '1'", 1},
-      {".a & .b", "unexpected character '&'", 3},
+      {".a & .b", "unexpected character '&' (use 'and')", 3},
       {"!.a", "unexpected '!' (use 'not' or '!=')", 0},
       {"1 / 0", "number (1) and number (0) cannot be divided because the divisor is zero", 2},
       {"1 % 0", "number (1) and number (0) cannot be divided (remainder) because the divisor is zero", 2},
@@ -223,6 +223,47 @@ TEST_CASE("expr parser: compile errors carry a message and a column", "[expr][pa
     CHECK(e.message == c.message);
     CHECK(e.column == c.column);
   }
+}
+
+TEST_CASE("expr parser: habits from other languages get one hint", "[expr][parser]") {
+  struct Case {
+    const char* expr;
+    const char* message;
+    std::size_t column;
+  };
+  const Case cases[] = {
+      {".a && .b", "'&&' is not an operator (use 'and')", 3},
+      {".a || .b", "'||' is not an operator (use 'or'; '//' gives a default)", 3},
+      {".a == 1 AND .b", "unexpected 'AND' (operators are lower case: 'and')", 8},
+      {".a == 'x'", "strings use double quotes: \"x\", not 'x'", 6},
+      {".a == 'it\"s'", "unexpected character ''' (strings use double quotes: \"...\")", 6},
+      {".a == 'x", "unexpected character ''' (strings use double quotes: \"...\")", 6},
+      {".a = 1 and .b", "assignment operators ('=') are not supported (use == to compare)", 3},
+      {".a === 1", "'===' is not an operator (use ==)", 3},
+      {".a !== 1", "'!==' is not an operator (use !=)", 3},
+      {".a => 1", "'=>' is not an operator (use >= to compare)", 3},
+      {".a =< 1", "'=<' is not an operator (use <= to compare)", 3},
+      {".a <> 1", "'<>' is not an operator (use != for not equal)", 3},
+      {".a =~ \"x\"", "'=~' is not an operator (use test(\"regex\") to match)", 3},
+      {".tags[] == \"x\"",
+       "generators like .[] are not supported; to compare elements use any or all: .tags | any(. == ...)", 5},
+      {"select(.a.b[0][] > 2)",
+       "generators like .[] are not supported; to compare elements use any or all: .a.b[0] | any(. > ...)", 14},
+      {".[] == 1", "generators like .[] are not supported; to compare elements use any or all: any(. == ...)", 1},
+      {".items.[] | .name", "generators like .[] are not supported; use map(...): .items | map(...)", 7},
+      {"(.a | .b)[] | .c", "generators like .[] are not supported; use map(...)", 9},
+  };
+  for (const Case& c : cases) {
+    INFO(c.expr);
+    CompileError e = compile_error(c.expr);
+    CHECK(e.message == c.message);
+    CHECK(e.column == c.column);
+  }
+  // What the hints point to compiles and does what was meant.
+  CHECK(eval_str(".tags | any(. == \"x\")", R"({"tags":["y","x"]})") == "true");
+  CHECK(eval_str(".items | map(.name)", R"({"items":[{"name":1},{"name":2}]})") == "[1,2]");
+  // Inside strings and comments nothing is hinted.
+  CHECK(eval_str("\"a && b || 'c' === d\" # && ||") == "\"a && b || 'c' === d\"");
 }
 
 TEST_CASE("expr parser: hostile input is an error, not a crash", "[expr][parser]") {
