@@ -46,3 +46,89 @@ TEST_CASE("utf8_safe_prefix never ends inside a character", "[cli]") {
   REQUIRE(utf8_safe_prefix("abc") == 3);
   REQUIRE(utf8_safe_prefix("") == 0);
 }
+
+TEST_CASE("shell_quote quotes only what needs it", "[cli]") {
+  CHECK(shell_quote("data.jsonl") == "data.jsonl");
+  CHECK(shell_quote("logs/a-1.json") == "logs/a-1.json");
+  CHECK(shell_quote("my file") == "'my file'");
+  CHECK(shell_quote(".a == 1", true) == "'.a == 1'");
+  CHECK(shell_quote(".type", true) == "'.type'");
+  CHECK(shell_quote("it's") == "'it'\\''s'");
+  CHECK(shell_quote("") == "''");
+}
+
+TEST_CASE("render_markdown_for_terminal: what it shows can be copied and run", "[cli]") {
+  const char* md =
+      "# Title\n"
+      "\n"
+      "Some **bold** and *emphasis*, `code **kept**`, a [link](https://x.org) and [docs/a.md](docs/a.md).\n"
+      "Escaped \\* star, `a \\| b` in code stays, a * b stays.\n"
+      "\n"
+      "## Small table\n"
+      "\n"
+      "| op | assoc |\n"
+      "|---|---:|\n"
+      "| `\\|` | right |\n"
+      "| `//` | right |\n"
+      "\n"
+      "### Code\n"
+      "\n"
+      "```\n"
+      "ppipe --filter '.a | not'\n"
+      "```\n"
+      "\n"
+      "<!-- a note for editors -->\n"
+      "| name | semantics | example |\n"
+      "|---|---|---|\n"
+      "| `not` | boolean negation of truthiness, a long explanation that cannot possibly fit next to the "
+      "others | `null \\| not` → `true` |\n"
+      "| `isnan` | NaN test | |\n"
+      "\n"
+      "<!-- contributors -->\n"
+      "## For stage authors (C++ API)\n"
+      "secret\n"
+      "<!-- /contributors -->\n"
+      "\n"
+      "\n"
+      "\n"
+      "The end.\n"
+      "<!-- contributors: to the end -->\n"
+      "## Checked by hand\n"
+      "more secret\n";
+  std::string out = render_markdown_for_terminal(md);
+  CHECK(out ==
+        "Title\n"
+        "=====\n"
+        "\n"
+        "Some bold and emphasis, `code **kept**`, a link (https://x.org) and docs/a.md.\n"
+        "Escaped * star, `a \\| b` in code stays, a * b stays.\n"
+        "\n"
+        "Small table\n"
+        "-----------\n"
+        "\n"
+        "  op    assoc\n"
+        "  ----  -----\n"
+        "  `|`   right\n"
+        "  `//`  right\n"
+        "\n"
+        "Code\n"
+        "\n"
+        "    ppipe --filter '.a | not'\n"
+        "\n"
+        "  `not`\n"
+        "      semantics: boolean negation of truthiness, a long explanation that cannot possibly fit next to\n"
+        "        the others\n"
+        "      example: `null | not` → `true`\n"
+        "\n"
+        "  `isnan`\n"
+        "      semantics: NaN test\n"
+        "\n"
+        "The end.\n");
+}
+
+TEST_CASE("render_markdown_for_terminal never cuts a code span when it wraps", "[cli]") {
+  std::string cell(80, 'x');
+  std::string md = "| a | b |\n|---|---|\n| k | " + cell + " `if c then a elif d then b else e end` |\n";
+  std::string out = render_markdown_for_terminal(md);
+  CHECK(out == "  k\n      b: " + cell + "\n        `if c then a elif d then b else e end`\n");
+}
