@@ -1,8 +1,11 @@
 #include "src/cli/options.h"
 
 #include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <thread>
 
@@ -11,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "src/cli/text_util.h"
+#include "src/expr/expr.h"
 #include "src/io/reader.h"
 #include "stages/registry.h"
 
@@ -54,7 +58,7 @@ int print_help_topic(int argc, char** argv) {
   }
   std::string topic = argv[2];
   if (topic == "expr") {
-    std::cout << kExprDoc;
+    std::cout << render_markdown_for_terminal(kExprDoc);
     return kExitOk;
   }
   if (const StageInfo* st = find_stage(topic)) {
@@ -70,7 +74,164 @@ int print_help_topic(int argc, char** argv) {
   return kExitUsage;
 }
 
+// jq's flags, for jq users who reach for them: what ppipe does instead.
+struct JqFlag {
+  const char* short_name;  // "" if none
+  const char* long_name;
+  const char* why;
+};
+constexpr JqFlag kJqFlags[] = {
+    {"-s", "--slurp",
+     "ppipe streams records one by one; to aggregate over all records use an aggregation stage "
+     "(agg, not built yet); --filter and --map need no -s"},
+    {"-c", "--compact-output", "output is compact JSON Lines already; drop -c"},
+    {"-r", "--raw-output", "raw output is not supported yet; --map writes JSON, so strings keep their quotes"},
+    {"", "--join-output", "joined output is not supported; ppipe writes one JSON value per line"},  // jq -j; ppipe's -j is --workers
+    {"-n", "--null-input", "running without input is not supported; ppipe reads records from FILEs or stdin"},
+    {"-e", "--exit-status",
+     "an exit status from the output is not supported yet; ppipe exits 0, or 1 when records went to "
+     "the error stream"},
+    {"", "--arg", "variables ($name) are not supported yet; write the value into the expression"},
+    {"", "--argjson", "variables ($name) are not supported yet; write the value into the expression"},
+    {"-f", "--from-file",
+     "reading the expression from a file is not supported yet; pass it as --filter \"$(cat FILE)\" or "
+     "--map \"$(cat FILE)\""},
+};
+
+// The message for an argument CLI11 did not expect: a jq flag, a typo of an option, or neither.
+std::string unknown_option_message(const std::string& arg, const std::vector<std::string>& long_names) {
+  std::string name = arg.substr(0, arg.find('='));
+  auto jq_flag = [](std::string_view n) -> const JqFlag* {
+    for (const JqFlag& f : kJqFlags)
+      if (n == f.short_name || n == f.long_name) return &f;
+    return nullptr;
+  };
+  if (const JqFlag* f = jq_flag(name))
+    return fmt::format("'{}' is a jq option, not a ppipe one: {}", name, f->why);
+  // jq's bundled short flags: -rc, -cr, -sc (but -filter is a typo of --filter).
+  if (name.size() > 2 && name[0] == '-' && name[1] != '-' &&
+      std::all_of(name.begin() + 1, name.end(), [&](char c) { return jq_flag(std::string("-") + c) != nullptr; })) {
+    const JqFlag* f = jq_flag(std::string("-") + name[1]);
+    return fmt::format("'{}' (in '{}') is a jq option, not a ppipe one: {}", f->short_name, name, f->why);
+  }
+  if (name.empty() || name[0] != '-') return fmt::format("unexpected argument '{}'", arg);
+  // Compared without dashes, so that -filter and --filtr both find --filter.
+  std::size_t letters = name.find_first_not_of('-');
+  std::string bare = letters == std::string::npos ? std::string() : name.substr(letters);
+  std::vector<std::string> bare_names;
+  for (const auto& n : long_names) bare_names.push_back(n.substr(2));
+  std::string near = bare.empty() ? std::string() : nearest_name(bare, bare_names);
+  return fmt::format("unknown option '{}'{}", name, near.empty() ? "" : fmt::format(" (did you mean '--{}'?)", near));
+}
+
+// Option names in --help as "-j, --workers" and "--progress, --no-progress", without CLI11's
+// "{false}" after a negated flag.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* opt, bool is_positional) const override {
+    if (is_positional) return CLI::Formatter::make_option_name(opt, is_positional);
+    std::string out;
+    for (const auto& n : opt->get_snames()) out += (out.empty() ? "-" : ", -") + n;
+    for (const auto& n : opt->get_lnames()) out += (out.empty() ? "--" : ", --") + n;
+    return out;
+  }
+};
+
+bool is_name_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
+bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// A name made of file-name characters ending in an extension data files have: `.data.jsonl` is a
+// hidden file, not the path .data.jsonl.
+bool looks_like_data_file_name(std::string_view w) {
+  for (char c : w)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("._-+@~").find(c) == std::string_view::npos)
+      return false;
+  std::size_t dot = w.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return false;
+  std::string ext(w.substr(dot + 1));
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const char* const kExtensions[] = {"json", "jsonl", "ndjson", "jl",  "geojson", "log", "txt", "csv",
+                                            "tsv",  "gz",    "zst",    "bz2", "xz",      "lz4", "zip", "tmp"};
+  for (const char* e : kExtensions)
+    if (ext == e) return true;
+  return false;
+}
+
+bool compiles(std::string_view source) {
+  return std::holds_alternative<std::shared_ptr<const expr::Program>>(expr::compile(source));
+}
+
+// A jq function name, known to ppipe or refused by it by name ("jq function 'sort_by' is not
+// supported"): anything the compiler does not call an unknown function.
+bool is_function_name(std::string_view name) {
+  auto result = expr::compile(std::string(name) + "(.)");
+  auto* err = std::get_if<expr::CompileError>(&result);
+  return err == nullptr || err->message.rfind("unknown function", 0) != 0;
+}
+
+// The hint for an expression given as FILE: `select(E)` goes to --filter as E, a test to
+// --filter, anything else to --map; the example keeps the other FILEs.
+std::string expression_not_file_message(const std::string& word, const std::vector<std::string>& inputs) {
+  std::string option = "--map";
+  std::string expression = word;
+  auto ends_select = [&] {
+    if (word.rfind("select(", 0) != 0 || word.back() != ')') return false;
+    int depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 6; i < word.size(); ++i) {
+      char c = word[i];
+      if (in_string) {
+        if (c == '\\') ++i;
+        else if (c == '"') in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')' && --depth == 0) {
+        return i + 1 == word.size();
+      }
+    }
+    return false;
+  };
+  if (ends_select()) {
+    option = "--filter";
+    expression = word.substr(7, word.size() - 8);
+  } else {
+    for (const char* test : {"==", "!=", "<", ">", " and ", " or ", "test(", "startswith(", "endswith(", "has(",
+                             "contains("}) {
+      if (word.find(test) != std::string::npos) option = "--filter";
+    }
+  }
+  std::string example = "ppipe " + option + " " + shell_quote(expression, true);
+  for (std::size_t i = 1; i < inputs.size(); ++i) example += " " + shell_quote(inputs[i]);
+  return fmt::format("'{}' is not a file; expressions go in --filter or --map (e.g. {})", word, example);
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0;
+}
+
 }  // namespace
+
+bool looks_like_expression(std::string_view w) {
+  if (w.empty() || w == "-" || looks_like_data_file_name(w)) return false;
+  // `.name`, `.["k"]`, `."k"`, `.`; not `./x`, `../x`, `.5` (a file named like a number).
+  if (w[0] == '.') return w.size() == 1 || is_name_start(w[1]) || w[1] == '[' || w[1] == '"';
+  // Object and array construction: `{host, status}`, `[.a, .b]`.
+  if (w[0] == '{' || w[0] == '[') return compiles(w);
+  // A call: `select(...)`, `map(...)`, `test("x")`; `logs(1).json` is no call (logs is no function).
+  if (is_name_start(w[0])) {
+    std::size_t i = 1;
+    while (i < w.size() && is_name_char(w[i])) ++i;
+    std::size_t j = i;
+    while (j < w.size() && w[j] == ' ') ++j;
+    if (j < w.size() && w[j] == '(') return is_function_name(w.substr(0, i));
+  }
+  // Anything else that compiles and has an operator or a string in it: `type == "object"`,
+  // `length > 3`. A file name rarely compiles: `a|b` calls the unknown function `a`.
+  return w.find_first_of("|=<>!\" ") != std::string_view::npos && compiles(w);
+}
 
 unsigned usable_cores() {
   cpu_set_t set;
@@ -85,6 +246,13 @@ unsigned usable_cores() {
 std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::string* help_stage) {
   auto plan = std::make_unique<Plan>();
   EngineOptions& e = plan->engine;
+
+  // `ppipe '.type' f`, `... | ppipe 'select(.a == 1)'`: jq's habit of a leading filter. Only a
+  // first FILE that does not exist is asked, so a real file is never refused.
+  if (!o.inputs.empty() && looks_like_expression(o.inputs[0]) && !path_exists(o.inputs[0])) {
+    *error = expression_not_file_message(o.inputs[0], o.inputs);
+    return nullptr;
+  }
 
   // The chain.
   std::vector<std::string> names = o.stages;
@@ -133,14 +301,24 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     std::string stage_error;
     auto stage = info->make(arg, &stage_error);
     if (!stage) {
-      *error = stage_error;
-      *help_stage = name;
+      // An expression's error already shows the expression and a caret; the stage's help would
+      // bury it, so it points to the language reference instead.
+      static const std::string kExprError = "error in expression";
+      if (stage_error.compare(0, kExprError.size(), kExprError) == 0) {
+        *error = fmt::format("error in {} expression{}", info->option, stage_error.substr(kExprError.size()));
+        *help_stage = "expr";
+      } else {
+        *error = stage_error;
+        *help_stage = name;
+      }
       return nullptr;
     }
     if (auto* rs = dynamic_cast<const RecordStage*>(stage.get()); rs && rs->needs_parsed() && !seen_parse) {
-      *error = fmt::format("stage '{}' works on parsed JSON: put 'parse' before it in --stages", name);
-      *help_stage = name;
-      return nullptr;
+      // `--stages filter`: the stage cannot run on raw lines, and 'parse' is what it needs.
+      std::string parse_error;
+      plan->stages.push_back(find_stage("parse")->make("", &parse_error));
+      plan->parse_added = true;
+      seen_parse = true;
     }
     if (name == "parse") seen_parse = true;
     plan->stages.push_back(std::move(stage));
@@ -204,13 +382,17 @@ CliResult parse_command_line(int argc, char** argv) {
 
   Options o;
   CLI::App app{"ppipe: a parallel, order-preserving stream processor for JSON Lines.\n"
-               "Reads FILEs (or stdin) and runs each record through a chain of stages.",
+               "Reads FILEs (or stdin) and runs each record through a chain of stages.\n",
                "ppipe"};
   app.set_version_flag("--version", fmt::format("ppipe {} (simdjson {}.{}.{})", PPIPE_VERSION, int(simdjson::SIMDJSON_VERSION_MAJOR),
                                                    int(simdjson::SIMDJSON_VERSION_MINOR), int(simdjson::SIMDJSON_VERSION_REVISION)));
   std::string stages;
-  auto* stages_opt = app.add_option("--stages", stages, "Comma-separated stages, run in order (default: parse)")
-                         ->type_name("LIST");
+  app.formatter(std::make_shared<HelpFormatter>());
+  // Unknown options are collected, not thrown, so that they get a hint (unknown_option_message).
+  app.allow_extras();
+  auto* stages_opt =
+      app.add_option("--stages", stages, "Comma-separated stages, run in that order (default: see 'The chain')")
+          ->type_name("LIST");
   auto* workers_opt = app.add_option("-j,--workers", o.workers, "Worker threads (default: the number of cores)")->type_name("N");
   app.add_flag("--unordered", o.unordered, "Write batches as they finish instead of in input order");
   app.add_option("--batch-size", o.batch_size, "Bytes of input per batch (default 1M; K/M/G suffixes)")
@@ -226,22 +408,27 @@ CliResult parse_command_line(int argc, char** argv) {
   app.add_flag("--stats", o.stats, "Print a JSON summary as the last line of stderr");
   bool progress_flag = false;
   auto* progress_opt = app.add_flag("--progress,!--no-progress", progress_flag,
-                                    "Show progress on stderr (default: when stderr is a terminal)");
+                                    "Progress line on stderr, or none (default: when stderr is a terminal)");
   // Stage options: each occurrence takes one value; the n-th configures the n-th such stage.
   std::vector<std::pair<CLI::Option*, std::string>> stage_options;
   for (const auto& st : stage_table()) {
     if (!*st.option) continue;
     auto* opt = app.add_option(st.option)
-                    ->description(fmt::format("Argument of the '{}' stage: {}", st.name, st.summary))
+                    ->description(fmt::format("Runs a '{}' stage with this {} (see 'The chain')", st.name, st.arg_name))
                     ->expected(1)
                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
                     ->type_name(st.arg_name);
     stage_options.emplace_back(opt, st.option);
   }
   app.add_option("FILE", o.inputs, "Input files ('-' or none: stdin)")->type_name("");
-  app.footer(stage_list_text() + "\nExit codes: 0 ok, 1 some records went to the error stream, 2 usage error,\n"
-                                 "3 I/O error or --max-errors reached, 130/143 interrupted.\n"
-                                 "'ppipe help STAGE' describes a stage, 'ppipe help expr' the expressions.");
+  app.footer(stage_list_text() +
+             "\nThe chain: without --stages, 'parse' followed by one stage per stage option, in\n"
+             "command-line order: ppipe --filter A --map B --head 5 f  runs  parse,filter,map,head.\n"
+             "With --stages, the n-th --filter (--map, --head) configures the n-th such stage, and\n"
+             "'parse' is added before the first stage that reads JSON (filter, map) if none comes before.\n"
+             "\nExit codes: 0 ok, 1 some records went to the error stream, 2 usage error,\n"
+             "3 I/O error or --max-errors reached, 130/143 interrupted.\n"
+             "'ppipe help STAGE' describes a stage, 'ppipe help expr' the expressions.");
 
   try {
     app.parse(argc, argv);
@@ -253,6 +440,24 @@ CliResult parse_command_line(int argc, char** argv) {
     return result;
   } catch (const CLI::ParseError& e) {
     std::cerr << "ppipe: " << e.what() << "\n" << usage_footer();
+    result.exit_code = kExitUsage;
+    return result;
+  }
+
+  auto extras = app.remaining();
+  // With extras allowed, CLI11 also lists the '--' that ends the options; it is no mistake.
+  extras.erase(std::remove(extras.begin(), extras.end(), "--"), extras.end());
+  if (!extras.empty()) {
+    // Report the first one on the command line (CLI11 does not keep their order).
+    std::size_t first = extras.size();
+    for (int i = 1; i < argc && first == extras.size(); ++i)
+      for (std::size_t k = 0; k < extras.size(); ++k)
+        if (extras[k] == argv[i]) first = k;
+    std::vector<std::string> long_names;
+    for (const CLI::Option* opt : app.get_options())
+      for (const auto& n : opt->get_lnames()) long_names.push_back("--" + n);
+    std::cerr << "ppipe: " << unknown_option_message(extras[first == extras.size() ? 0 : first], long_names) << "\n"
+              << usage_footer();
     result.exit_code = kExitUsage;
     return result;
   }
@@ -276,12 +481,16 @@ CliResult parse_command_line(int argc, char** argv) {
   result.plan = build_plan(o, &error, &help_stage);
   if (!result.plan) {
     std::cerr << "ppipe: " << error << "\n";
-    if (help_stage == "*") {
-      std::cerr << "\n" << stage_list_text();
-    } else if (const StageInfo* st = find_stage(help_stage)) {
-      std::cerr << "\n" << st->help;
+    if (help_stage == "expr") {
+      std::cerr << "Run 'ppipe help expr' for the expression language, 'ppipe --help' for usage.\n";
+    } else {
+      if (help_stage == "*") {
+        std::cerr << "\n" << stage_list_text();
+      } else if (const StageInfo* st = find_stage(help_stage)) {
+        std::cerr << "\n" << st->help;
+      }
+      std::cerr << usage_footer();
     }
-    std::cerr << usage_footer();
     result.exit_code = kExitUsage;
   }
   return result;

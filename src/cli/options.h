@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/core/pipeline.h"
@@ -48,6 +49,9 @@ struct Plan {
   std::vector<std::string> source_names;
   std::string errors_path = "-";
   bool stats = false;
+  // --stages named a stage that reads parsed JSON (filter, map) with no `parse` before it, and
+  // build_plan put one there; it shows in the stats' stages like any other.
+  bool parse_added = false;
 };
 
 // Either a plan to run, or an exit code (help, version and usage errors are printed here).
@@ -58,9 +62,16 @@ struct CliResult {
 
 CliResult parse_command_line(int argc, char** argv);
 
-// Options -> Plan. On error returns nullptr and sets a one-line message (and, where it helps, the
-// stage whose help should be shown).
+// Options -> Plan. On error returns nullptr and sets the message (one line, or for an expression
+// the line, the expression and a caret) and, where it helps, what to show after it: a stage name
+// (its help), "*" (the stage list) or "expr" (a pointer to `ppipe help expr`).
 std::unique_ptr<Plan> build_plan(const Options& options, std::string* error, std::string* help_stage);
+
+// Whether a word on the command line reads as an expression meant for --filter or --map rather
+// than a file name: `.type`, `.["k"]`, `select(.a == 1)`, `map(.x)`, `{host}`, `type == "x"`.
+// File names do not: `data.jsonl`, `./x.jsonl`, `../x`, `/tmp/x`, `.hidden.jsonl`, `logs(1).json`
+// (`logs` is no function). build_plan asks this only of a first FILE that does not exist.
+bool looks_like_expression(std::string_view word);
 
 unsigned usable_cores();
 
