@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 #include "src/cli/options.h"
 #include "src/core/chain.h"
 #include "src/core/pipeline.h"
+#include "src/io/diagnostics.h"
 
 namespace {
 
@@ -43,11 +45,57 @@ std::string check_inputs(const std::vector<std::string>& inputs, std::uint64_t* 
   return "";
 }
 
+struct FileId {
+  dev_t dev;
+  ino_t ino;
+};
+
+// The regular file behind a path ("-": stdin), if it is one.
+std::optional<FileId> regular_file(const std::string& path) {
+  struct stat st {};
+  int r = path == "-" ? fstat(STDIN_FILENO, &st) : stat(path.c_str(), &st);
+  if (r != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return FileId{st.st_dev, st.st_ino};
+}
+
+std::optional<FileId> regular_fd(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return FileId{st.st_dev, st.st_ino};
+}
+
+// No output of ppipe may be one of its inputs: `--errors f f` would truncate f before reading it,
+// `ppipe f >> f` would read its own output without end. Device and inode are compared, so links
+// and other spellings of the same path are caught. Checked before anything is opened for writing.
+// Returns "" or the one-line usage error.
+std::string check_outputs_are_not_inputs(const Plan& plan) {
+  std::vector<std::pair<FileId, std::string>> inputs;
+  for (const auto& path : plan.engine.inputs)
+    if (auto id = regular_file(path)) inputs.emplace_back(*id, path == "-" ? "stdin" : "'" + path + "'");
+  auto input_named = [&](const FileId& out) -> const std::string* {
+    for (const auto& [id, name] : inputs)
+      if (id.dev == out.dev && id.ino == out.ino) return &name;
+    return nullptr;
+  };
+  if (plan.errors_path != "-")
+    if (auto id = regular_file(plan.errors_path))
+      if (const std::string* in = input_named(*id))
+        return fmt::format("--errors '{}' is the input file {}: refusing to overwrite it", plan.errors_path, *in);
+  if (auto id = regular_fd(STDOUT_FILENO))
+    if (const std::string* in = input_named(*id)) return fmt::format("input file {} is output file (stdout)", *in);
+  if (plan.errors_path == "-")
+    if (auto id = regular_fd(STDERR_FILENO))
+      if (const std::string* in = input_named(*id))
+        return fmt::format("input file {} is the error stream (stderr)", *in);
+  return "";
+}
+
 // SIGINT/SIGTERM are blocked in every thread and taken here: the first one stops the run (which
 // then drains and flushes), a second SIGINT ends the process at once.
 class SignalWatcher {
  public:
-  explicit SignalWatcher(StopToken& stop) : stop_(stop) {
+  SignalWatcher(StopToken& stop, const Diagnostics& diag)
+      : stop_(stop), again_(diag.format("stopped", "interrupted again, exiting at once", {{"reason", "\"sigint\""}})) {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
@@ -70,8 +118,7 @@ class SignalWatcher {
       if (++count == 1) {
         stop_.raise(sig == SIGINT ? StopReason::kSigint : StopReason::kSigterm);
       } else if (sig == SIGINT) {
-        static const char kMsg[] = "ppipe: interrupted again, exiting at once\n";
-        ssize_t ignored = write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+        ssize_t ignored = write(STDERR_FILENO, again_.data(), again_.size());
         (void)ignored;
         _exit(kExitSigint);
       }
@@ -79,6 +126,7 @@ class SignalWatcher {
   }
 
   StopToken& stop_;
+  const std::string again_;  // formatted before any signal can come
   sigset_t set_;
   std::atomic<bool> done_{false};
   std::thread thread_;
@@ -94,9 +142,15 @@ int main(int argc, char** argv) {
   if (cli.exit_code >= 0) return cli.exit_code;
   Plan& plan = *cli.plan;
 
+  if (std::string same = check_outputs_are_not_inputs(plan); !same.empty()) {
+    std::cerr << "ppipe: " << same << "\n";
+    return kExitUsage;
+  }
+  const bool stderr_is_tty = isatty(STDERR_FILENO) == 1;
+  const Diagnostics diag(!stderr_is_tty);
   std::string input_error = check_inputs(plan.engine.inputs, &plan.engine.total_input_bytes);
   if (!input_error.empty()) {
-    std::cerr << "ppipe: " << input_error << "\n";
+    diag.print("error", input_error);
     return kExitFatal;
   }
   int err_fd = STDERR_FILENO;
@@ -104,16 +158,18 @@ int main(int argc, char** argv) {
   if (plan.errors_path != "-") {
     err_fd = open(plan.errors_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (err_fd < 0) {
-      std::cerr << "ppipe: cannot open error file '" << plan.errors_path << "': " << std::strerror(errno) << "\n";
+      diag.print("error", fmt::format("cannot open error file '{}': {}", plan.errors_path, std::strerror(errno)));
       return kExitFatal;
     }
     err_name = "'" + plan.errors_path + "'";
   }
+  plan.engine.human_errors = stderr_is_tty && err_fd == STDERR_FILENO;
+  plan.engine.progress_json = !stderr_is_tty;
 
   StopToken stop;
   RunResult result;
   {
-    SignalWatcher signals(stop);
+    SignalWatcher signals(stop, diag);
     Chain chain(std::move(plan.stages), plan.source_names, plan.engine.reader.max_record_size);
     result = run_pipeline(plan.engine, chain, stop, STDOUT_FILENO, err_fd, err_name);
   }
@@ -122,22 +178,29 @@ int main(int argc, char** argv) {
     result.stop = StopReason::kFatalIo;
   }
 
+  if (!result.error_summary.empty()) std::cerr << result.error_summary << std::flush;
+  if (!result.hint.empty()) diag.print("hint", result.hint);
   int code = result.stats.errors ? kExitRecordErrors : kExitOk;
   switch (result.stop) {
     case StopReason::kSigint: code = kExitSigint; break;
     case StopReason::kSigterm: code = kExitSigterm; break;
-    case StopReason::kMaxErrors:
-      std::cerr << fmt::format("ppipe: stopped after {} record errors (--max-errors {})\n", result.stats.errors,
-                               plan.engine.max_errors);
+    case StopReason::kMaxErrors: {
+      std::uint64_t n = result.stats.errors;
+      diag.print("stopped",
+                 fmt::format("stopped after {} record error{} (--max-errors {})", n, n == 1 ? "" : "s",
+                             plan.engine.max_errors),
+                 {{"reason", "\"max-errors\""}, {"after", std::to_string(n)}});
       code = kExitFatal;
       break;
+    }
     case StopReason::kFatalIo: code = kExitFatal; break;
     default: break;
   }
   if (!result.fatal_error.empty()) {
-    std::cerr << "ppipe: " << result.fatal_error << "\n";
+    diag.print("error", result.fatal_error);
     if (code != kExitSigint && code != kExitSigterm) code = kExitFatal;
   }
+  result.stats.parse_added = plan.parse_added;
   if (plan.stats) std::cerr << result.stats.to_json() << "\n";
   return code;
 }

@@ -19,7 +19,8 @@ const char* const kParseHelp =
     "  arrays, strings, numbers, true/false/null at the top level are all accepted. The record is\n"
     "  passed through byte for byte. Anything else (invalid or truncated JSON, two values on one\n"
     "  line, invalid UTF-8, raw control characters in strings, unpaired surrogate escapes, nesting\n"
-    "  deeper than 1024) goes to the error stream with its line and raw text.\n"
+    "  deeper than 1024) goes to the error stream with its line and raw text. The message names\n"
+    "  the first problem and its byte column, e.g. \"trailing comma before '}' at column 7\".\n"
     "  Integers of any size and out-of-range numbers like 1e400 are valid JSON and accepted.\n"
     "  Example: ppipe --stages parse --errors bad.jsonl data.jsonl > good.jsonl\n";
 

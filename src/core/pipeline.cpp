@@ -13,6 +13,7 @@
 
 #include "src/core/bounded_queue.h"
 #include "src/core/sequencer.h"
+#include "src/io/error_sink.h"
 #include "src/io/output.h"
 
 namespace ppipe {
@@ -31,17 +32,31 @@ void trim_batch(Batch& b, std::size_t batch_size) {
   if (b.segments.capacity() > keep / 64) std::vector<OutSegment>().swap(b.segments);
 }
 
+// On a terminal one line redrawn ten times a second; elsewhere (a log file) one JSON object a
+// second, so that stderr stays JSON Lines.
 class ProgressLine {
  public:
-  ProgressLine(bool enabled, std::uint64_t total) : enabled_(enabled), total_(total), start_(Clock::now()) {}
+  ProgressLine(bool enabled, bool json, std::uint64_t total)
+      : enabled_(enabled), json_(json), total_(total), start_(Clock::now()) {}
 
   void maybe_print(std::uint64_t bytes, std::uint64_t records) {
     if (!enabled_) return;
     auto now = Clock::now();
-    if (now - last_ < std::chrono::milliseconds(100)) return;
+    if (now - last_ < std::chrono::milliseconds(json_ ? 1000 : 100)) return;
     last_ = now;
     double s = std::chrono::duration<double>(now - start_).count();
     if (s <= 0) return;
+    if (json_) {
+      std::string line = fmt::format(
+          "{{\"ppipe\":\"progress\",\"records\":{},\"bytes\":{},\"seconds\":{:.1f},\"records_per_second\":{:.0f},"
+          "\"mb_per_second\":{:.1f}",
+          records, bytes, s, records / s, bytes / s / 1e6);
+      if (total_ > 0 && bytes <= total_) line += fmt::format(",\"percent\":{:.1f}", 100.0 * bytes / total_);
+      line += "}\n";
+      ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+      (void)ignored;
+      return;
+    }
     std::string line = fmt::format("\r\033[Kppipe: {} records, {:.0f} rec/s, {:.1f} MB/s", records,
                                    records / s, bytes / s / 1e6);
     if (total_ > 0 && bytes <= total_) {
@@ -64,6 +79,7 @@ class ProgressLine {
 
  private:
   bool enabled_;
+  bool json_;
   std::uint64_t total_;
   Clock::time_point start_;
   Clock::time_point last_{};
@@ -122,8 +138,9 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
   // The writer: this thread.
   Output out(out_fd, "stdout");
   Output err(err_fd, err_name);
-  const bool err_is_tty_stderr = err_fd == STDERR_FILENO;  // shares the terminal with --progress
-  ProgressLine progress(options.progress, options.total_input_bytes);
+  ErrorSink errors(err, options.human_errors);
+  const bool err_on_stderr = err_fd == STDERR_FILENO;  // shares the terminal with --progress
+  ProgressLine progress(options.progress, options.progress_json, options.total_input_bytes);
   Sequencer<BatchPtr> sequencer;
   bool discarding = false;  // after head, a broken pipe, a write error or --max-errors
   bool must_order = options.ordered || chain.has_ordered();
@@ -151,8 +168,8 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
         if (int e = out.append(iov.data(), iov.size(), b->out_bytes)) write_failed(e, out);
       }
       if (!b->err.empty()) {
-        if (err_is_tty_stderr) progress.clear();
-        if (int e = err.append(b->err)) write_failed(e, err);
+        if (err_on_stderr) progress.clear();
+        if (int e = errors.append(b->err)) write_failed(e, err);
       }
       if (stop_after) {
         stop.raise(StopReason::kHead);
@@ -171,7 +188,7 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
   // before they are queued and they are flushed before the line is drawn again.
   auto show_progress = [&] {
     if (!options.progress) return;
-    if (err_is_tty_stderr)
+    if (err_on_stderr)
       if (int e = err.flush()) write_failed(e, err);
     progress.maybe_print(reader.bytes_read(), stats.records_in);
   };
@@ -215,6 +232,8 @@ RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& st
   struct rusage usage {};
   if (getrusage(RUSAGE_SELF, &usage) == 0) stats.max_rss_kib = static_cast<std::uint64_t>(usage.ru_maxrss);
   result.stop = stop.reason();
+  result.error_summary = errors.summary();
+  result.hint = errors.hint(stats.records_out);
   stats.stopped_by = stop_reason_name(result.stop);
   return result;
 }

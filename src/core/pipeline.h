@@ -31,6 +31,8 @@ struct EngineOptions {
   bool ordered = true;
   std::uint64_t max_errors = 0;  // 0: unlimited
   bool progress = false;
+  bool progress_json = false;   // stderr is not a terminal: progress as JSON objects, one a second
+  bool human_errors = false;    // error records as short lines for a terminal (see ErrorSink)
   std::uint64_t total_input_bytes = 0;  // for percent and ETA; 0 if unknown
 };
 
@@ -38,6 +40,8 @@ struct RunResult {
   RunStats stats;
   StopReason stop = StopReason::kNone;
   std::string fatal_error;  // one line, set for kFatalIo
+  std::string error_summary;  // human_errors: the closing line about the error stream, or ""
+  std::string hint;           // "" or one hint: the input is clearly not what ppipe reads
 };
 
 // Runs to completion (or until stopped). out_fd receives records, err_fd the error stream,

@@ -36,6 +36,7 @@ std::string RunStats::to_json() const {
       records_in, records_out, dropped, errors, bytes_in, bytes_out, seconds,
       seconds > 0 ? bytes_in / seconds / 1e6 : 0.0, seconds > 0 ? records_in / seconds : 0.0, workers, max_rss_kib);
   append_json_string(out, stopped_by);
+  if (parse_added) out.append(",\"parse_added\":true");
   out.append(",\"stages\":[");
   for (std::size_t i = 0; i < stages.size(); ++i) {
     const auto& s = stages[i];

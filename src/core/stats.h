@@ -27,6 +27,7 @@ struct RunStats {
   unsigned workers = 0;
   std::uint64_t max_rss_kib = 0;  // peak resident memory of the process (getrusage)
   std::string stopped_by = "end";
+  bool parse_added = false;  // --stages lacked the parse its stages need; the plan put it in
   std::vector<StageStats> stages;
 
   // Adds one batch's counts (records that entered the chain, per-stage counters).

@@ -58,6 +58,36 @@ void append_base64(std::string& out, std::string_view bytes) {
   }
 }
 
+bool decode_base64(std::string_view text, std::string& out) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (text.size() % 4) return false;
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      char c = text[i + k];
+      if (c == '=' && i + 4 == text.size() && k >= 2) {
+        v[k] = 0;
+        ++pad;
+      } else if (pad || (v[k] = value(c)) < 0) {
+        return false;
+      }
+    }
+    std::uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+    out.push_back(static_cast<char>(n >> 16));
+    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 255));
+    if (pad < 1) out.push_back(static_cast<char>(n & 255));
+  }
+  return true;
+}
+
 void append_error_record(std::string& out, const ErrorInfo& e) {
   out.append("{\"source\":");
   append_json_string(out, e.source);

@@ -13,6 +13,8 @@ namespace ppipe {
 // escaped, everything else is copied as is.
 void append_json_string(std::string& out, std::string_view s);
 void append_base64(std::string& out, std::string_view bytes);
+// Decodes standard base64 (padding required); false on any other byte.
+bool decode_base64(std::string_view text, std::string& out);
 
 struct ErrorInfo {
   std::string_view source;

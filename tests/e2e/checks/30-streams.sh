@@ -179,7 +179,7 @@ t_sigint_twice() {
 register t_sigint_twice
 
 t_dev_full() {
-  local name="write error: > /dev/full exits 3 with 'ppipe: write error on stdout: No space left on device'"
+  local name="write error: > /dev/full exits 3 with a JSON error diagnostic 'write error on stdout: No space left on device'"
   [ -w /dev/full ] || { not_ok "$name" "/dev/full not available"; return; }
   local F; F=$(gen_file g5 "${G5_ARGS[@]}")
   printf '{"a":1}\n' > small.jsonl
@@ -187,8 +187,9 @@ t_dev_full() {
   for f in small.jsonl "$F"; do
     "$PPIPE" "$f" > /dev/full 2> err; rc=$?
     [ "$rc" = 3 ] || msg+=("$(basename "$f"): exit $rc, expected 3")
-    grep -qxF 'ppipe: write error on stdout: No space left on device' err \
-      || msg+=("$(basename "$f"): message missing; stderr: $(grep -v '^{' err | head -c 300)")
+    grep -qxF '{"ppipe":"error","message":"write error on stdout: No space left on device"}' err \
+      || msg+=("$(basename "$f"): message missing; stderr: $(grep -v '^{"source"' err | head -c 300)")
+    jq -e -s 'length > 0' err > /dev/null 2>&1 || msg+=("$(basename "$f"): stderr is not pure JSON Lines")
     [ "$(grep -c 'write error' err)" = 1 ] || msg+=("$(basename "$f"): the write error is reported $(grep -c 'write error' err) times")
   done
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi

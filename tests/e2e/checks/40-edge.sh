@@ -52,7 +52,7 @@ t_deep_nesting_100000() {
 register t_deep_nesting_100000
 
 t_max_errors() {
-  local name="--max-errors 3 on 10 bad lines: exit 3, at least 3 error records, 'stopped after' message"
+  local name="--max-errors 3 on 10 bad lines: exit 3, at least 3 error records, a JSON 'stopped' diagnostic, stderr pure JSON Lines"
   { for i in 1 2 3 4 5 6 7 8 9 10; do printf '{"ok":%d}\nbad %d\n' "$i" "$i"; done; } > bad10.jsonl
   local args msg=() rc
   for args in "" "-j 4 --batch-size 1" "--unordered -j 2 --batch-size 1"; do
@@ -61,8 +61,11 @@ t_max_errors() {
     [ "$rc" = 3 ] || msg+=("[$args] exit $rc, expected 3")
     local n; n=$(grep -c '^{"source"' err)
     [ "$n" -ge 3 ] || msg+=("[$args] $n error records, expected at least 3")
-    grep -qxE "ppipe: stopped after $n record errors \(--max-errors 3\)" err \
-      || msg+=("[$args] no 'ppipe: stopped after $n record errors (--max-errors 3)' line; got: $(grep '^ppipe:' err)")
+    # stderr is not a terminal: the diagnostic is a JSON object too, so every line parses (issue 12).
+    jq -e -s 'length > 0' err > /dev/null 2>&1 || msg+=("[$args] stderr is not pure JSON Lines: $(grep -v '^{' err | head -c 300)")
+    [ "$(jq -c 'select(.ppipe == "stopped")' err 2>/dev/null)" = \
+      "{\"ppipe\":\"stopped\",\"reason\":\"max-errors\",\"after\":$n,\"message\":\"stopped after $n record errors (--max-errors 3)\"}" ] \
+      || msg+=("[$args] no stopped diagnostic with after=$n; got: $(grep '"ppipe"' err)")
     tail -n 1 err | jq -e '.stopped_by == "max_errors" or .stopped_by == "max-errors"' > /dev/null 2>&1 \
       || msg+=("[$args] --stats not last, or stopped_by not max-errors: $(tail -n 1 err | head -c 200)")
     # What was written is still a consistent prefix: good records before the last reported error.

@@ -1,0 +1,55 @@
+#include "src/io/diagnostics.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "src/io/error_record.h"
+
+namespace ppipe {
+
+std::string json_quote(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
+
+std::string Diagnostics::format(std::string_view kind, std::string_view message,
+                                std::initializer_list<DiagField> fields) const {
+  std::string out;
+  if (!json_) {
+    out.append("ppipe: ");
+    out.append(message);
+    out.push_back('\n');
+    return out;
+  }
+  out.append("{\"ppipe\":");
+  append_json_string(out, kind);
+  for (const auto& [key, value] : fields) {
+    out.push_back(',');
+    append_json_string(out, key);
+    out.push_back(':');
+    out.append(value);
+  }
+  out.append(",\"message\":");
+  append_json_string(out, message);
+  out.append("}\n");
+  return out;
+}
+
+void Diagnostics::print(std::string_view kind, std::string_view message, std::initializer_list<DiagField> fields) const {
+  std::string line = format(kind, message, fields);
+  const char* p = line.data();
+  std::size_t n = line.size();
+  while (n > 0) {
+    ssize_t w = ::write(STDERR_FILENO, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return;  // stderr itself is gone: nothing left to tell anyone
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+}  // namespace ppipe

@@ -1,0 +1,173 @@
+#include "src/io/error_sink.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "src/io/error_record.h"
+
+namespace ppipe {
+
+namespace {
+
+std::size_t utf8_length(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) return 2;
+  if (lead >= 0xE0 && lead <= 0xEF) return 3;
+  if (lead >= 0xF0 && lead <= 0xF4) return 4;
+  return 0;  // continuation byte or never valid as a lead
+}
+
+// The raw bytes of an error record's "record" or "record_base64" field.
+bool record_bytes(simdjson::dom::element doc, std::string& out) {
+  out.clear();
+  std::string_view text;
+  if (doc["record"].get(text) == simdjson::SUCCESS) {
+    out.assign(text);
+    return true;
+  }
+  if (doc["record_base64"].get(text) == simdjson::SUCCESS) return decode_base64(text, out);
+  return false;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::string terminal_safe(std::string_view s, std::size_t max_chars) {
+  std::string out;
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    if (chars == max_chars) {
+      out.append("…");
+      break;
+    }
+    ++chars;
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = utf8_length(c);
+    if (len == 1) {
+      if (c >= 0x20 && c != 0x7f) {
+        out.push_back(static_cast<char>(c));
+      } else if (c == '\t') {
+        out.append("\\t");
+      } else if (c == '\n') {
+        out.append("\\n");
+      } else if (c == '\r') {
+        out.append("\\r");
+      } else {
+        fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
+      }
+      ++i;
+      continue;
+    }
+    if (len == 0 || i + len > s.size() || !simdjson::validate_utf8(s.data() + i, len)) {
+      fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
+      ++i;
+      continue;
+    }
+    // C1 controls (U+0080..U+009F, bytes C2 80..C2 9F) are terminal escapes on some terminals.
+    if (c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned char>(s[i + 1]));
+    } else {
+      out.append(s.data() + i, len);
+    }
+    i += len;
+  }
+  return out;
+}
+
+void ErrorSink::look_at_first(std::string_view line) {
+  simdjson::dom::element doc;
+  if (parser_.parse(line.data(), line.size()).get(doc) != simdjson::SUCCESS) return;
+  std::uint64_t line_no = 0;
+  if (doc["line"].get(line_no) != simdjson::SUCCESS || line_no != 1) return;
+  if (!record_bytes(doc, scratch_)) return;
+  std::string_view r = scratch_;
+  if (r.size() >= 2 && r.substr(0, 2) == "\x1f\x8b") {
+    first_look_ = Look::kGzip;
+  } else if (r.size() >= 4 && r.substr(0, 4) == "\x28\xb5\x2f\xfd") {
+    first_look_ = Look::kZstd;
+  } else if (trim(r) == "{") {
+    first_look_ = Look::kPrettyObject;
+  } else if (trim(r) == "[") {
+    first_look_ = Look::kPrettyArray;
+  }
+}
+
+int ErrorSink::show(std::string_view line) {
+  simdjson::dom::element doc;
+  if (parser_.parse(line.data(), line.size()).get(doc) != simdjson::SUCCESS) return out_.append(line);
+  std::string_view source, stage, message;
+  std::uint64_t line_no = 0;
+  // Our own records always have these fields; a missing one shows as empty.
+  if (doc["source"].get(source) || doc["stage"].get(stage) || doc["error"].get(message) || doc["line"].get(line_no))
+    return out_.append(line);
+  std::string text = fmt::format("{}:{}: {}: {}", terminal_safe(source), line_no, terminal_safe(stage),
+                                 terminal_safe(message));
+  if (record_bytes(doc, scratch_)) {
+    text.append(" | ");
+    text.append(terminal_safe(scratch_, 80));
+  }
+  text.push_back('\n');
+  return out_.append(text);
+}
+
+int ErrorSink::append(std::string_view records) {
+  if (records.empty()) return 0;
+  if (count_ == 0) look_at_first(records.substr(0, records.find('\n')));
+  if (!human_) {
+    count_ += static_cast<std::uint64_t>(std::count(records.begin(), records.end(), '\n'));
+    return out_.append(records);
+  }
+  std::size_t pos = 0;
+  while (pos < records.size()) {
+    std::size_t end = records.find('\n', pos);
+    if (end == std::string_view::npos) end = records.size();
+    ++count_;
+    if (count_ <= kMaxShown) {
+      if (int e = show(records.substr(pos, end - pos))) return e;
+    } else if (count_ == kMaxShown + 1) {
+      if (int e = out_.append(fmt::format("ppipe: more than {} records failed; counting the rest\n", kMaxShown)))
+        return e;
+    } else {
+      // Past the cut only the count matters (every record is one line ending in '\n').
+      if (end + 1 < records.size())
+        count_ += static_cast<std::uint64_t>(
+            std::count(records.begin() + static_cast<std::ptrdiff_t>(end + 1), records.end(), '\n'));
+      break;
+    }
+    pos = end + 1;
+  }
+  return 0;
+}
+
+std::string ErrorSink::summary() const {
+  if (!human_ || count_ == 0) return "";
+  return fmt::format("ppipe: {} record{} went to the error stream{}; --errors FILE keeps them as JSON Lines\n",
+                     count_, count_ == 1 ? "" : "s",
+                     count_ > kMaxShown ? fmt::format(" (the first {} shown)", kMaxShown) : "");
+}
+
+std::string ErrorSink::hint(std::uint64_t records_out) const {
+  if (count_ <= records_out) return "";
+  switch (first_look_) {
+    case Look::kGzip:
+      return "the input looks gzip-compressed: decompress it first (zcat FILE | ppipe ...)";
+    case Look::kZstd:
+      return "the input looks zstd-compressed: decompress it first (zstdcat FILE | ppipe ...)";
+    case Look::kPrettyObject:
+      return "the input looks like pretty-printed JSON ('{' alone on line 1), not JSON Lines: "
+             "make it one value per line first (jq -c . FILE | ppipe ...)";
+    case Look::kPrettyArray:
+      return "the input looks like a pretty-printed JSON array ('[' alone on line 1), not JSON Lines: "
+             "stream its elements one per line first (jq -c '.[]' FILE | ppipe ...)";
+    case Look::kNone: break;
+  }
+  return "";
+}
+
+}  // namespace ppipe

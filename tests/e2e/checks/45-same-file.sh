@@ -1,0 +1,73 @@
+# shellcheck shell=bash
+# No output of ppipe may be one of its inputs (issue 12): refused with exit 2 before anything is
+# opened for writing, so the input is left exactly as it was.
+
+# same_file_refused NAME EXPECTED-MESSAGE-REGEX COMMAND...: runs COMMAND (a shell string) in a fresh
+# directory holding victim.jsonl; expects exit 2, the message on stderr, victim.jsonl unchanged.
+same_file_refused() {
+  local name=$1 want=$2 cmd=$3
+  rm -rf sf && mkdir sf && cd sf || return
+  printf '{"a":1}\nbad\n{"a":2}\n' > victim.jsonl
+  cp victim.jsonl orig
+  local rc=0
+  bash -c "$cmd" > /dev/null 2> err.txt < /dev/null || rc=$?
+  local msg=()
+  [ "$rc" = 2 ] || msg+=("exit $rc, expected 2")
+  grep -qE "$want" err.txt || msg+=("message not found: $want; stderr: $(head -c 300 err.txt)")
+  cmp -s victim.jsonl orig || msg+=("victim.jsonl was changed: $(head -c 200 victim.jsonl | cat -v)")
+  cd .. || return
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "cmd: $cmd" "${msg[@]}"; fi
+}
+
+t_errors_file_is_input() {
+  same_file_refused "--errors FILE FILE: refused, exit 2, input intact" \
+    "^ppipe: --errors 'victim.jsonl' is the input file 'victim.jsonl': refusing to overwrite it$" \
+    '"$PPIPE" --errors victim.jsonl victim.jsonl'
+  same_file_refused "--errors ./FILE FILE (other spelling): refused" \
+    "^ppipe: --errors './victim.jsonl' is the input file 'victim.jsonl'" \
+    '"$PPIPE" --errors ./victim.jsonl victim.jsonl'
+  same_file_refused "--errors LINK FILE (symlink): refused" \
+    "^ppipe: --errors 'link.jsonl' is the input file 'victim.jsonl'" \
+    'ln -s victim.jsonl link.jsonl && "$PPIPE" --errors link.jsonl victim.jsonl'
+  same_file_refused "--errors HARDLINK, input among several files: refused" \
+    "^ppipe: --errors 'hard.jsonl' is the input file 'victim.jsonl'" \
+    'printf "{}\n" > other.jsonl && ln victim.jsonl hard.jsonl && "$PPIPE" --errors hard.jsonl other.jsonl victim.jsonl'
+  same_file_refused "--errors FILE with FILE on stdin: refused" \
+    "^ppipe: --errors 'victim.jsonl' is the input file stdin" \
+    '"$PPIPE" --errors victim.jsonl < victim.jsonl'
+}
+register t_errors_file_is_input
+
+t_stdout_is_input() {
+  same_file_refused "ppipe FILE >> FILE: 'input file is output file', exit 2" \
+    "^ppipe: input file 'victim.jsonl' is output file \(stdout\)$" \
+    '"$PPIPE" victim.jsonl >> victim.jsonl'
+  same_file_refused "ppipe < FILE >> FILE: refused" \
+    "^ppipe: input file stdin is output file \(stdout\)$" \
+    '"$PPIPE" < victim.jsonl >> victim.jsonl'
+  # 2>> FILE: the refusal itself lands in FILE (the shell opened it), but no record is read or written.
+  local name="ppipe FILE 2>> FILE (the error stream): refused, nothing but the message appended"
+  printf '{"a":1}\nbad\n' > v.jsonl
+  local rc=0 msg=()
+  "$PPIPE" v.jsonl 2>> v.jsonl > out.jsonl || rc=$?
+  [ "$rc" = 2 ] || msg+=("exit $rc, expected 2")
+  [ "$(sed -n 3p v.jsonl)" = "ppipe: input file 'v.jsonl' is the error stream (stderr)" ] || msg+=("v.jsonl: $(cat v.jsonl)")
+  [ "$(wc -l < v.jsonl)" = 3 ] || msg+=("v.jsonl has $(wc -l < v.jsonl) lines")
+  [ ! -s out.jsonl ] || msg+=("records were written")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_stdout_is_input
+
+t_distinct_outputs_still_work() {
+  local name="outputs that are not inputs still work (--errors new file, stdout a new file, /dev/null)"
+  printf '{"a":1}\nbad\n' > in.jsonl
+  local rc=0 msg=()
+  "$PPIPE" --errors errs.jsonl in.jsonl > out.jsonl || rc=$?
+  [ "$rc" = 1 ] || msg+=("exit $rc, expected 1")
+  [ "$(cat out.jsonl)" = '{"a":1}' ] || msg+=("stdout: $(cat out.jsonl)")
+  [ "$(jq -r .line errs.jsonl)" = 2 ] || msg+=("errors: $(cat errs.jsonl)")
+  "$PPIPE" --errors /dev/null in.jsonl > /dev/null; rc=$?
+  [ "$rc" = 1 ] || msg+=("--errors /dev/null: exit $rc")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_distinct_outputs_still_work
