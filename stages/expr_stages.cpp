@@ -25,26 +25,12 @@ const char* const kMapHelp =
     "  EXPR gives no value (select(...) false) is dropped. Runtime errors go to the error stream.\n"
     "  Example: ppipe --map '{host, status, slow: (.latency_ms > 100)}' logs.jsonl\n";
 
-bool ensure_doc(RecordCtx& rec, WorkerScratch& scratch) {
-  if (rec.has_doc) return true;
-  if (!rec.replaced) {
-    scratch.error = "the record holds a number outside the 64-bit range, which expressions cannot read";
-    return false;
-  }
-  if (auto e = scratch.dom.parse(rec.text.data(), rec.text.size(), false).get(rec.doc)) {
-    scratch.error = std::string("cannot read the previous stage's output: ") + simdjson::error_message(e);
-    return false;
-  }
-  rec.has_doc = true;
-  return true;
-}
-
 namespace {
 
 struct ExprState final : StageState {
   expr::Scratch scratch;
   std::string out;        // map's output, with padding so the next stage may parse it in place
-  expr::Result result;    // map's value, handed to the next expression stage (RecordCtx::value)
+  expr::Result result;    // map's value, handed to the next expression stage (Record::value)
 };
 
 std::shared_ptr<const expr::Program> compile_or_error(const std::string& source, std::string* error) {
@@ -70,12 +56,13 @@ class ExprStage : public RecordStage {
 
  protected:
   // False (with the message in s.error) when the record fails.
-  bool evaluate(RecordCtx& rec, WorkerScratch& s, ExprState& st, expr::Result& r) const {
-    if (!rec.has_doc && rec.value) {
-      r = expr::evaluate_value(*program_, *rec.value, st.scratch);
+  bool evaluate(Record& rec, WorkerScratch& s, ExprState& st, expr::Result& r) const {
+    if (!rec.has_doc() && rec.value()) {
+      r = expr::evaluate_value(*program_, *rec.value(), st.scratch);
     } else {
-      if (!ensure_doc(rec, s)) return false;
-      r = expr::evaluate(*program_, rec.doc, st.scratch);
+      simdjson::dom::element doc;
+      if (!rec.doc(s, &doc)) return false;
+      r = expr::evaluate(*program_, doc, st.scratch);
     }
     if (r.outcome != expr::Outcome::kError) return true;
     s.error.assign(expr::error_message(st.scratch));
@@ -90,7 +77,7 @@ class FilterStage final : public ExprStage {
  public:
   using ExprStage::ExprStage;
   std::string_view name() const override { return "filter"; }
-  Verdict process(RecordCtx& rec, WorkerScratch& s, StageState* state) const override {
+  Verdict process(Record& rec, WorkerScratch& s, StageState* state) const override {
     expr::Result r;
     if (!evaluate(rec, s, static_cast<ExprState&>(*state), r)) return Verdict::kError;
     return expr::is_truthy(r) ? Verdict::kPass : Verdict::kDrop;
@@ -101,17 +88,14 @@ class MapStage final : public ExprStage {
  public:
   using ExprStage::ExprStage;
   std::string_view name() const override { return "map"; }
-  Verdict process(RecordCtx& rec, WorkerScratch& s, StageState* state) const override {
+  Verdict process(Record& rec, WorkerScratch& s, StageState* state) const override {
     auto& st = static_cast<ExprState&>(*state);
     if (!evaluate(rec, s, st, st.result)) return Verdict::kError;
     if (st.result.outcome == expr::Outcome::kEmpty) return Verdict::kDrop;
     st.out.clear();
     expr::append_json(st.result, st.out);
     st.out.reserve(st.out.size() + simdjson::SIMDJSON_PADDING);
-    rec.text = st.out;
-    rec.replaced = true;
-    rec.has_doc = false;
-    rec.value = &st.result.value;
+    rec.replace(st.out, &st.result.value);
     return Verdict::kPass;
   }
 };

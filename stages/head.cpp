@@ -14,19 +14,27 @@ const char* const kHeadHelp =
 
 namespace {
 
-class HeadStage final : public OrderedStage {
+class HeadRun final : public OrderedRun {
  public:
-  explicit HeadStage(std::uint64_t n) : remaining_(n) {}
-  std::string_view name() const override { return "head"; }
-  std::uint64_t admit(std::uint64_t arriving) override {
-    std::uint64_t take = arriving < remaining_ ? arriving : remaining_;
-    remaining_ -= take;
-    return take;
+  explicit HeadRun(std::uint64_t n) : remaining_(n) {}
+  Admit admit(std::string_view) override {
+    if (remaining_ == 0) return Admit::kStop;
+    return --remaining_ == 0 ? Admit::kKeepLast : Admit::kKeep;
   }
   bool satisfied() const override { return remaining_ == 0; }
 
  private:
   std::uint64_t remaining_;
+};
+
+class HeadStage final : public OrderedStage {
+ public:
+  explicit HeadStage(std::uint64_t n) : n_(n) {}
+  std::string_view name() const override { return "head"; }
+  std::unique_ptr<OrderedRun> start() const override { return std::make_unique<HeadRun>(n_); }
+
+ private:
+  std::uint64_t n_;
 };
 
 }  // namespace

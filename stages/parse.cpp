@@ -95,22 +95,23 @@ constexpr std::size_t kParserKeepCapacity = 16u << 20;
 class ParseStage final : public RecordStage {
  public:
   std::string_view name() const override { return "parse"; }
-  Verdict process(RecordCtx& rec, WorkerScratch& s, StageState*) const override {
-    rec.value = nullptr;  // a map's value may point into the document parsed here before
-    if (s.dom.capacity() > kParserKeepCapacity && rec.text.size() < kParserKeepCapacity)
+  Verdict process(Record& rec, WorkerScratch& s, StageState*) const override {
+    std::string_view text = rec.text();
+    if (s.dom.capacity() > kParserKeepCapacity && text.size() < kParserKeepCapacity)
       s.dom = simdjson::dom::parser();
-    error_code e = s.dom.parse(rec.text.data(), rec.text.size(), false).get(rec.doc);
+    simdjson::dom::element doc;
+    error_code e = s.dom.parse(text.data(), text.size(), false).get(doc);
     if (e == simdjson::SUCCESS) {
-      rec.has_doc = true;
+      rec.set_doc(doc);
       return Verdict::kPass;
     }
-    rec.has_doc = false;
+    rec.set_no_doc();
     if (e == simdjson::NUMBER_ERROR) {
-      e = validate_big_numbers(s, rec.text);
+      e = validate_big_numbers(s, text);
       if (e == simdjson::SUCCESS) return Verdict::kPass;
     }
     // Rejected: only now say why, in words and with a column (json_diagnose.h).
-    s.error = describe_invalid_json(rec.text, e);
+    s.error = describe_invalid_json(text, e);
     return Verdict::kError;
   }
 };

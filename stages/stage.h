@@ -1,65 +1,43 @@
-// Stage interfaces. A stage is one of two kinds (see ../shared/STYLE.md, "Stage shape"):
+// Stage interfaces. Each stage has one mode, as oneTBB's filters do, and implements the one
+// interface of its mode; the engine asks mode() and never guesses with dynamic_cast.
 //
-//  * RecordStage (parallel): process() runs on any worker, one record at a time, and must not
-//    mutate shared state; per-worker memory lives in the WorkerState it asks for.
-//  * OrderedStage: sees, in input order, how many records reach it in each batch and admits a
-//    prefix of them (head). It runs on the writer thread only, so it may keep plain state. Records
-//    after the last admitted one are treated as never read, which keeps output, error stream and
-//    stats identical for every --workers and --batch-size.
+//  * kParallel (parse, filter, map): process() runs on any worker, one record at a time, and must
+//    not mutate shared state; per-worker memory lives in the StageState it asks for.
+//  * kOrdered (head, uniq): sees every record that reaches it in input order, on one thread, and may
+//    keep state there (OrderedRun, made fresh for each run). Its per-record work that needs the
+//    document (uniq's key) runs in parallel first: key() on a worker, admit() in order.
+//  * kFinishing (tail; agg and merge next): consumes records into a partial state and, when the
+//    stream ends, emits any number of records. Partials are made per batch on the workers and
+//    merged in input order, so the result never depends on scheduling (map-reduce, as mold does).
+//  * kAsync (exec next): waits on the outside world with its own concurrency limit, never holding a
+//    CPU worker. Jobs (the surviving records of one batch) are submitted in input order and may
+//    complete in any order; the engine puts them back in order.
 //
-// Aggregate stages (agg, merge) will be a third kind with new_partial/accumulate/merge/finish.
+// The engine runs a chain as segments cut at the first finishing or async stage: see
+// src/core/chain.h and docs/architecture.md.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <simdjson.h>
 
+#include "stages/record.h"
+
 namespace ppipe {
 
-namespace expr {
-class Value;
-}
-
 enum class Verdict { kPass, kDrop, kError };
+enum class StageMode { kParallel, kOrdered, kFinishing, kAsync };
 
 // Per-worker memory shared by all stages of the chain.
 struct WorkerScratch {
   simdjson::dom::parser dom;          // records parsed by `parse`; reused for every record
-  std::string number_copy;             // parse's copy of a record with numbers the DOM refuses
+  std::string number_copy;            // parse's copy of a record with numbers the DOM refuses
   std::string error;                  // message of the current record's error
-};
-
-// One record moving through the chain. Views stay valid while the batch is being processed.
-struct RecordCtx {
-  std::string_view text;      // raw bytes of the line, without its terminator
-  std::uint64_t line = 0;     // 1-based
-  std::uint64_t offset = 0;   // byte offset in its source
-  // Set by `parse`: the parsed document, valid until the worker parses the next record.
-  // `has_doc` is false when parse accepted the record through its fallback (numbers simdjson's
-  // DOM cannot hold), so later stages must not assume a document.
-  bool has_doc = false;
-  simdjson::dom::element doc;
-  // Set by a stage that replaced the record (map): `text` then points at the new bytes, which live
-  // in that stage's per-worker state with SIMDJSON_PADDING to spare, and the document is parsed
-  // again only if a later stage asks for it (ensure_doc).
-  bool replaced = false;
-  // Set by map beside `text`: the value it produced (an expr::Value in the map stage's per-worker
-  // state), so a later filter or map reads it directly instead of parsing the text again. Valid
-  // while this record is processed, unless a later `parse` replaces it with a document.
-  const expr::Value* value = nullptr;
-};
-
-// The parsed document of the record, parsing a replaced record's new text on first use. False
-// (with scratch.error set) when there is none: parse accepted numbers the DOM cannot hold.
-bool ensure_doc(RecordCtx& rec, WorkerScratch& scratch);
-
-class Stage {
- public:
-  virtual ~Stage() = default;
-  virtual std::string_view name() const = 0;
 };
 
 // Private per-worker state of one stage (e.g. an expression evaluator's arena).
@@ -68,21 +46,107 @@ class StageState {
   virtual ~StageState() = default;
 };
 
-class RecordStage : public Stage {
+class Stage {
  public:
-  // kError: the message is in scratch.error. Never throws.
-  virtual Verdict process(RecordCtx& rec, WorkerScratch& scratch, StageState* state) const = 0;
-  virtual std::unique_ptr<StageState> make_state() const { return nullptr; }
+  virtual ~Stage() = default;
+  virtual std::string_view name() const = 0;
+  virtual StageMode mode() const = 0;
   // True when the stage reads the parsed document (so `parse` must come before it).
   virtual bool needs_parsed() const { return false; }
+  virtual std::unique_ptr<StageState> make_state() const { return nullptr; }
+};
+
+class RecordStage : public Stage {
+ public:
+  StageMode mode() const final { return StageMode::kParallel; }
+  // kError: the message is in scratch.error. Never throws.
+  virtual Verdict process(Record& rec, WorkerScratch& scratch, StageState* state) const = 0;
+};
+
+// --- ordered
+
+enum class Admit {
+  kKeep,      // the record goes on
+  kDrop,      // dropped on purpose (counted as dropped by this stage)
+  kKeepLast,  // goes on, and the stream ends after it (head's N-th record)
+  kStop,      // the stream ends before it: it and everything after are as if never read
+};
+
+class OrderedRun {
+ public:
+  virtual ~OrderedRun() = default;
+  // In input order, one call per record that reaches the stage; `key` is what key() wrote.
+  virtual Admit admit(std::string_view key) = 0;
+  // True when the stream is to end before the next record, whatever stage it reaches (head 0):
+  // asked before each record.
+  virtual bool satisfied() const { return false; }
 };
 
 class OrderedStage : public Stage {
  public:
-  // `arriving` records reached this stage in the next batch (in input order). Returns how many of
-  // them are admitted; fewer than arriving, or satisfied() afterwards, ends the stream.
-  virtual std::uint64_t admit(std::uint64_t arriving) = 0;
-  virtual bool satisfied() const = 0;
+  StageMode mode() const final { return StageMode::kOrdered; }
+  // On a worker, for each record that reaches the stage: write what admit() needs into `key`.
+  // kError fails the record (message in scratch.error); kDrop is not allowed.
+  virtual Verdict key(Record&, WorkerScratch&, StageState*, std::string&) const { return Verdict::kPass; }
+  // The run state: a new one per run, so a plan can run more than once.
+  virtual std::unique_ptr<OrderedRun> start() const = 0;
+};
+
+// --- finishing
+
+class Partial {
+ public:
+  virtual ~Partial() = default;
+};
+
+// Records a finishing stage emits at the end, each a complete JSON text without terminator.
+using Emit = std::function<void(std::string_view record)>;
+
+class FinishingStage : public Stage {
+ public:
+  StageMode mode() const final { return StageMode::kFinishing; }
+  virtual std::unique_ptr<Partial> new_partial() const = 0;
+  // One record into a partial (on a worker, or on the drain thread). kPass: consumed. kError: the
+  // record goes to the error stream (message in scratch.error) and the partial is unchanged.
+  virtual Verdict accumulate(Record& rec, WorkerScratch& scratch, StageState* state, Partial& into) const = 0;
+  // `later` holds records that come after those of `into` in input order.
+  virtual void merge(Partial& into, Partial& later) const = 0;
+  // End of stream: emit the result. False (message in *error) ends the run with a fatal error.
+  virtual bool finish(Partial& all, const Emit& emit, std::string* error) const = 0;
+};
+
+// --- async
+
+// The surviving records of one batch, in input order, and what became of them.
+struct AsyncJob {
+  std::uint64_t seq = 0;                 // the batch's sequence number (set by the engine)
+  std::vector<std::string> records;      // input: record texts
+  std::vector<std::uint64_t> lines;      // input: their line numbers (for error records)
+  std::vector<std::uint64_t> offsets;    // input: their byte offsets
+  // Output, filled by the stage: output records (texts, in order) and failures.
+  std::vector<std::string> out;
+  struct Failure {
+    std::size_t index;      // into records
+    std::string message;
+  };
+  std::vector<Failure> failures;
+  std::uint64_t dropped = 0;
+};
+
+class AsyncRun {
+ public:
+  // Waits for every submitted job to complete.
+  virtual ~AsyncRun() = default;
+  // Called on the engine's drain thread in input order; must return at once. Later, from any
+  // thread, the stage calls done(job) exactly once per job.
+  virtual void submit(std::unique_ptr<AsyncJob> job) = 0;
+};
+
+class AsyncStage : public Stage {
+ public:
+  StageMode mode() const final { return StageMode::kAsync; }
+  using Done = std::function<void(std::unique_ptr<AsyncJob>)>;
+  virtual std::unique_ptr<AsyncRun> start(Done done) const = 0;
 };
 
 }  // namespace ppipe

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include <simdjson.h>
+
+#include "stages/stage.h"
 
 namespace ppipe {
 
@@ -26,15 +29,37 @@ struct StageCounts {
   std::uint64_t errors = 0;
 };
 
-// What happened to one record, kept only when the chain has ordered stages (head), which must see
-// records in input order and may cut a batch after any of them.
+// What became of a record in the worker segment (RecordTrace::fate).
+enum class Fate : std::uint8_t {
+  kPassed = 0,         // passed the whole chain: its bytes are in the output
+  kDropped = 1,        // dropped on purpose by stage end_stage
+  kFailed = 2,         // went to the error stream from stage end_stage
+  kFailedBeforeChain = 3,  // longer than --max-record-size: no stage saw it
+  kConsumed = 4,       // taken in by the finishing stage end_stage (its per-batch partial)
+  kForwarded = 5,      // passed the worker segment; its bytes in the output are the next segment's input
+};
+
+// What happened to one record, kept when the writer must see records one by one: ordered stages
+// (head, uniq) decide in input order and may drop a record or cut the batch after any of them,
+// --max-errors cuts after the N-th failure, and a segment after the workers' takes records over.
 struct RecordTrace {
   std::uint64_t line;        // absolute 1-based line number
   std::uint32_t out_end;     // output bytes of the batch after this record (Batch::out_bytes)
   std::uint32_t err_end;     // size of `err` after this record's error (or unchanged)
-  std::uint16_t end_stage;   // index of the stage that dropped/failed it; chain size if it passed
-  std::uint8_t failed;       // 1 when it went to the error stream
+  std::uint32_t raw_begin;   // the record's raw bytes: input[raw_begin, raw_begin + raw_len)
+  std::uint32_t raw_len;
+  std::uint16_t end_stage;   // index of the stage where it ended (dropped, failed, consumed), or
+                             // the end of the worker segment (passed, forwarded)
+  Fate fate;
   std::uint8_t pad = 0;
+  bool failed() const { return fate == Fate::kFailed || fate == Fate::kFailedBeforeChain; }
+};
+
+// A key written by an ordered stage's key() for one record (in Batch::keys).
+struct KeySpan {
+  std::uint32_t record;  // index into trace
+  std::uint16_t stage;
+  std::uint32_t begin, len;
 };
 
 // A growable byte buffer with SIMDJSON_PADDING readable bytes after its end, as simdjson needs.
@@ -103,8 +128,15 @@ struct Batch {
   std::uint64_t out_bytes = 0;           // total bytes of the output
   std::string err;                       // error-stream lines, in input order
   std::vector<StageCounts> counts;       // one per stage of the chain
-  std::vector<RecordTrace> trace;        // only when the chain has ordered stages
+  std::vector<RecordTrace> trace;        // only when the writer needs it (see RecordTrace)
+  std::string keys;                      // ordered stages' keys (key_spans point here)
+  std::vector<KeySpan> key_spans;        // in record order
+  std::unique_ptr<Partial> partial;      // a finishing stage's partial for this batch's records
   std::uint64_t records = 0;             // records that entered the chain
+
+  // --- filled by the writer
+  std::unique_ptr<AsyncJob> job;  // its records at an async stage
+  bool discard = false;           // after the end of the stream (head, a failure): not written
 
   void reset_results(std::size_t n_stages) {
     segments.clear();
@@ -113,6 +145,8 @@ struct Batch {
     err.clear();
     counts.assign(n_stages, StageCounts{});
     trace.clear();
+    keys.clear();
+    key_spans.clear();
     records = 0;
   }
 
@@ -122,6 +156,8 @@ struct Batch {
   void emit_copy(std::string_view record);
   // Keeps the first `bytes` of the output (the head cut).
   void truncate_output(std::uint64_t bytes);
+  // Keeps output bytes [begin, end) of the current output, appended to `into`'s segments.
+  void copy_output_range(std::uint64_t begin, std::uint64_t end, std::vector<OutSegment>& into) const;
   // The output as one string (tests, diagnostics).
   std::string output_string() const;
 };
@@ -155,6 +191,24 @@ inline void Batch::truncate_output(std::uint64_t bytes) {
   }
   segments.resize(i);
   out_bytes = seen;
+}
+
+inline void Batch::copy_output_range(std::uint64_t begin, std::uint64_t end, std::vector<OutSegment>& into) const {
+  std::uint64_t pos = 0;
+  for (const auto& seg : segments) {
+    std::uint64_t seg_end = pos + seg.len;
+    if (seg_end > begin && pos < end) {
+      std::uint64_t from = std::max(pos, begin), to = std::min(seg_end, end);
+      OutSegment piece{static_cast<std::uint32_t>(seg.begin + (from - pos)), static_cast<std::uint32_t>(to - from),
+                       seg.in_input};
+      if (!into.empty() && into.back().in_input == piece.in_input && into.back().begin + into.back().len == piece.begin)
+        into.back().len += piece.len;
+      else
+        into.push_back(piece);
+    }
+    if (seg_end >= end) break;
+    pos = seg_end;
+  }
 }
 
 inline std::string Batch::output_string() const {

@@ -19,42 +19,55 @@ bool is_blank(const char* p, std::size_t n) {
 }
 
 constexpr std::size_t kKeepOfOversized = 4096;
-// RecordTrace::failed values.
-constexpr std::uint8_t kFailedInStage = 1;
-constexpr std::uint8_t kFailedBeforeChain = 2;
+
+const RecordStage& parallel(const Stage& s) { return static_cast<const RecordStage&>(s); }
+const OrderedStage& ordered(const Stage& s) { return static_cast<const OrderedStage&>(s); }
+const FinishingStage& finishing(const Stage& s) { return static_cast<const FinishingStage&>(s); }
 
 }  // namespace
 
 Chain::Chain(std::vector<std::unique_ptr<Stage>> stages, std::vector<std::string> source_names,
              std::uint64_t max_record_size)
     : stages_(std::move(stages)), source_names_(std::move(source_names)), max_record_size_(max_record_size) {
-  for (auto& s : stages_) {
-    auto* rs = dynamic_cast<const RecordStage*>(s.get());
-    auto* os = dynamic_cast<OrderedStage*>(s.get());
-    record_stages_.push_back(rs);
-    ordered_stages_.push_back(os);
-    if (os) has_ordered_ = true;
+  worker_end_ = stages_.size();
+  bool ordered_before = false;
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    StageMode m = stages_[i]->mode();
+    modes_.push_back(m);
+    if (m != StageMode::kParallel) needs_order_ = true;
+    if (worker_end_ != stages_.size()) continue;
+    if (m == StageMode::kFinishing || m == StageMode::kAsync) {
+      worker_end_ = i;
+      speculate_finishing_ = m == StageMode::kFinishing && !ordered_before;
+    }
+    if (m == StageMode::kOrdered) ordered_before = true;
   }
-  tracing_ = has_ordered_;
+  tracing_ = needs_order_;
+}
+
+const AsyncStage* Chain::async_stage() const {
+  if (worker_end_ < stages_.size() && modes_[worker_end_] == StageMode::kAsync)
+    return static_cast<const AsyncStage*>(stages_[worker_end_].get());
+  return nullptr;
 }
 
 std::unique_ptr<Chain::WorkerState> Chain::make_worker_state() const {
   auto ws = std::make_unique<WorkerState>();
-  for (auto* rs : record_stages_) ws->states.push_back(rs ? rs->make_state() : nullptr);
+  for (const auto& s : stages_) ws->states.push_back(s->make_state());
   return ws;
 }
 
-void Chain::add_error(Batch& b, std::string_view stage, std::string_view message, std::string_view text,
-                      std::uint64_t line, std::uint64_t offset, std::uint64_t full_size) const {
+void Chain::add_error(std::string& err, std::string_view source, std::string_view stage, std::string_view message,
+                      std::string_view text, std::uint64_t line, std::uint64_t offset, std::uint64_t full_size) const {
   ErrorInfo e;
-  e.source = source_names_[b.source];
+  e.source = source;
   e.line = line;
   e.offset = offset;
   e.stage = stage;
   e.message = message;
   e.record = text;
   e.record_size = full_size;
-  append_error_record(b.err, e);
+  append_error_record(err, e);
 }
 
 // A record longer than --max-record-size, whether the reader cut it short (an oversized batch) or
@@ -64,33 +77,38 @@ void Chain::add_oversized_error(Batch& b, std::string_view text, std::uint64_t s
   std::string message =
       fmt::format("record of {} bytes is longer than --max-record-size ({} bytes)", size, max_record_size_);
   std::string_view head = text.substr(0, kKeepOfOversized);
-  add_error(b, "read", message, head.substr(0, utf8_safe_prefix(head)), line, offset, size);
+  add_error(b.err, source_names_[b.source], "read", message, head.substr(0, utf8_safe_prefix(head)), line, offset,
+            size);
 }
 
 void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line,
                        std::uint64_t offset) const {
   ++b.records;
-  const std::size_t n = stages_.size();
-  std::size_t end_stage = n;
-  std::uint8_t failed = 0;
+  const std::size_t n = stages_.size(), end = worker_end_;
+  std::size_t end_stage = end;
+  Fate fate = end == n ? Fate::kPassed : Fate::kForwarded;
   if (text.size() > max_record_size_) {
     add_oversized_error(b, text, text.size(), line, offset);
     end_stage = 0;
-    failed = kFailedBeforeChain;
+    fate = Fate::kFailedBeforeChain;
   } else {
-    RecordCtx rec;
-    rec.text = text;
-    rec.line = line;
-    rec.offset = offset;
-    for (std::size_t i = 0; i < n; ++i) {
+    Record rec(text, line, offset);
+    for (std::size_t i = 0; i < end; ++i) {
       StageCounts& c = b.counts[i];
       ++c.in;
-      const RecordStage* rs = record_stages_[i];
-      if (!rs) {  // ordered stage: decided later by admit()
-        ++c.out;
-        continue;
+      Verdict v;
+      if (modes_[i] == StageMode::kParallel) {
+        v = parallel(*stages_[i]).process(rec, ws.scratch, ws.states[i].get());
+      } else {  // ordered: its key now, its decision in the writer
+        ws.key.clear();
+        v = ordered(*stages_[i]).key(rec, ws.scratch, ws.states[i].get(), ws.key);
+        if (v == Verdict::kDrop) v = Verdict::kPass;
+        if (v == Verdict::kPass) {
+          b.key_spans.push_back({static_cast<std::uint32_t>(b.trace.size()), static_cast<std::uint16_t>(i),
+                                 static_cast<std::uint32_t>(b.keys.size()), static_cast<std::uint32_t>(ws.key.size())});
+          b.keys.append(ws.key);
+        }
       }
-      Verdict v = rs->process(rec, ws.scratch, ws.states[i].get());
       if (v == Verdict::kPass) {
         ++c.out;
         continue;
@@ -98,16 +116,27 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
       end_stage = i;
       if (v == Verdict::kDrop) {
         ++c.dropped;
+        fate = Fate::kDropped;
       } else {
         ++c.errors;
-        failed = kFailedInStage;
-        add_error(b, rs->name(), ws.scratch.error, text, line, offset, 0);
+        fate = Fate::kFailed;
+        add_error(b.err, source_names_[b.source], stages_[i]->name(), ws.scratch.error, text, line, offset, 0);
       }
       break;
     }
-    if (end_stage == n && rec.replaced) {
-      b.emit_copy(rec.text);
-    } else if (end_stage == n) {
+    if (end_stage == end && speculate_finishing_) {
+      StageCounts& c = b.counts[end];
+      ++c.in;
+      if (finishing(*stages_[end]).accumulate(rec, ws.scratch, ws.states[end].get(), *b.partial) == Verdict::kError) {
+        ++c.errors;
+        fate = Fate::kFailed;
+        add_error(b.err, source_names_[b.source], stages_[end]->name(), ws.scratch.error, text, line, offset, 0);
+      } else {
+        fate = Fate::kConsumed;
+      }
+    } else if (end_stage == end && rec.replaced()) {
+      b.emit_copy(rec.text());
+    } else if (end_stage == end) {
       std::size_t begin = static_cast<std::size_t>(text.data() - b.input.data());
       std::size_t after = begin + text.size();
       if (after < b.input.size() && b.input.data()[after] == '\n')
@@ -117,20 +146,22 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
     }
   }
   if (tracing_) {
-    b.trace.push_back(RecordTrace{line, static_cast<std::uint32_t>(b.out_bytes),
-                                  static_cast<std::uint32_t>(b.err.size()), static_cast<std::uint16_t>(end_stage), failed});
+    b.trace.push_back(RecordTrace{line, static_cast<std::uint32_t>(b.out_bytes), static_cast<std::uint32_t>(b.err.size()),
+                                  static_cast<std::uint32_t>(text.data() - b.input.data()),
+                                  static_cast<std::uint32_t>(text.size()), static_cast<std::uint16_t>(end_stage), fate});
   }
 }
 
 void Chain::process(Batch& b, WorkerState& ws) const {
   b.reset_results(stages_.size());
+  if (speculate_finishing_) b.partial = finishing(*stages_[worker_end_]).new_partial();
   const char* data = b.input.data();
   if (b.oversized) {
     ++b.records;
     add_oversized_error(b, std::string_view(data, b.input.size()), b.oversized_size, b.first_line, b.offset);
     if (tracing_)
-      b.trace.push_back(
-          RecordTrace{b.first_line, 0, static_cast<std::uint32_t>(b.err.size()), 0, kFailedBeforeChain});
+      b.trace.push_back(RecordTrace{b.first_line, 0, static_cast<std::uint32_t>(b.err.size()), 0,
+                                    static_cast<std::uint32_t>(b.input.size()), 0, Fate::kFailedBeforeChain});
     return;
   }
   const char* p = data;
@@ -148,67 +179,256 @@ void Chain::process(Batch& b, WorkerState& ws) const {
   }
 }
 
-void Chain::recount(Batch& b, std::size_t keep) const {
-  const std::size_t n = stages_.size();
-  b.counts.assign(n, StageCounts{});
-  for (std::size_t r = 0; r < keep; ++r) {
-    const RecordTrace& t = b.trace[r];
-    if (t.failed == kFailedBeforeChain) continue;  // no stage saw it
-    for (std::size_t i = 0; i < n && i <= t.end_stage; ++i) {
-      StageCounts& c = b.counts[i];
-      ++c.in;
-      if (i < t.end_stage) ++c.out;
-      else if (t.failed) ++c.errors;
-      else ++c.dropped;
-    }
+std::unique_ptr<Chain::Run> Chain::start() const { return std::make_unique<Run>(*this); }
+
+// ---------------------------------------------------------------- the writer's part
+
+Chain::Run::Run(const Chain& chain) : chain_(chain), ws_(std::move(*chain.make_worker_state())) {
+  const std::size_t n = chain.size();
+  ordered_.resize(n);
+  partials_.resize(n);
+  counts_.assign(n, StageCounts{});
+  for (std::size_t i = 0; i < n; ++i) {
+    if (chain.modes_[i] == StageMode::kOrdered) ordered_[i] = ordered(*chain.stages_[i]).start();
+    if (chain.modes_[i] == StageMode::kFinishing) partials_[i] = finishing(*chain.stages_[i]).new_partial();
   }
-  b.records = keep;
 }
 
-bool Chain::admit(Batch& b) {
-  std::size_t keep = b.trace.size();
-  bool stop = false;
-  for (std::size_t k = 0; k < stages_.size(); ++k) {
-    OrderedStage* os = ordered_stages_[k];
-    if (!os) continue;
-    std::uint64_t arriving = 0;
-    for (std::size_t r = 0; r < keep; ++r) arriving += b.trace[r].end_stage > k;
-    std::uint64_t admitted = os->admit(arriving);
-    if (!os->satisfied()) continue;
-    stop = true;
-    if (admitted == 0) {
-      keep = 0;
-      continue;
-    }
-    // Cut right after the admitted-th record that reached this stage.
-    std::uint64_t seen = 0;
-    for (std::size_t r = 0; r < keep; ++r) {
-      if (b.trace[r].end_stage > k && ++seen == admitted) {
-        keep = r + 1;
-        break;
+Chain::Run::~Run() = default;
+
+bool Chain::Run::admit(Batch& b) {
+  const std::size_t end = chain_.worker_end_;
+  bool any = false;
+  for (std::size_t k = 0; k < end; ++k) any |= ordered_[k] != nullptr;
+  if (!any) return false;
+  const std::size_t records = b.trace.size();
+  std::vector<std::uint8_t> removed(records, 0);
+  std::size_t keep = records, span = 0;
+  bool changed = false, stop = false;
+  for (std::size_t r = 0; r < records && !stop; ++r) {
+    for (std::size_t k = 0; k < end && !stop; ++k) {
+      if (ordered_[k] && ordered_[k]->satisfied()) {
+        keep = r;
+        stop = true;
       }
     }
+    if (stop) break;
+    RecordTrace& t = b.trace[r];
+    for (std::size_t k = 0; k < end && t.end_stage > k; ++k) {
+      if (!ordered_[k]) continue;
+      while (span < b.key_spans.size() &&
+             (b.key_spans[span].record < r || (b.key_spans[span].record == r && b.key_spans[span].stage < k)))
+        ++span;
+      std::string_view key;
+      if (span < b.key_spans.size() && b.key_spans[span].record == r && b.key_spans[span].stage == k)
+        key = std::string_view(b.keys).substr(b.key_spans[span].begin, b.key_spans[span].len);
+      Admit a = ordered_[k]->admit(key);
+      if (a == Admit::kKeep) continue;
+      if (a == Admit::kStop) {
+        keep = r;
+        stop = true;
+        break;
+      }
+      if (a == Admit::kKeepLast) {
+        keep = r + 1;
+        stop = true;
+        continue;  // later ordered stages still see it
+      }
+      // kDrop: what later stages did with it never happened.
+      t.end_stage = static_cast<std::uint16_t>(k);
+      t.fate = Fate::kDropped;
+      removed[r] = 1;
+      changed = true;
+      break;
+    }
   }
-  cut(b, keep);
+  if (changed || keep < records) rebuild(b, removed, keep);
   return stop;
 }
 
-bool Chain::cut_after_errors(Batch& b, std::uint64_t n) {
+bool Chain::Run::cut_after_errors(Batch& b, std::uint64_t n) {
   std::uint64_t seen = 0;
   for (std::size_t r = 0; r < b.trace.size(); ++r) {
-    if (b.trace[r].failed && ++seen == n) {
-      cut(b, r + 1);
+    if (b.trace[r].failed() && ++seen == n) {
+      if (r + 1 < b.trace.size()) rebuild(b, std::vector<std::uint8_t>(r + 1, 0), r + 1);
       return true;
     }
   }
   return false;
 }
 
-void Chain::cut(Batch& b, std::size_t keep) const {
-  if (keep >= b.trace.size()) return;
-  b.truncate_output(keep ? b.trace[keep - 1].out_end : 0);
-  b.err.resize(keep ? b.trace[keep - 1].err_end : 0);
-  recount(b, keep);
+// Keeps records [0, keep_records), and of those the output and errors of the ones not marked in
+// `removed`; the trace follows, and the counts are made again from it.
+void Chain::Run::rebuild(Batch& b, const std::vector<std::uint8_t>& removed, std::size_t keep_records) {
+  std::vector<OutSegment> segments;
+  std::string err;
+  std::uint64_t prev_out = 0, prev_err = 0, out_bytes = 0;
+  for (std::size_t r = 0; r < keep_records; ++r) {
+    RecordTrace& t = b.trace[r];
+    if (!removed[r]) {
+      b.copy_output_range(prev_out, t.out_end, segments);
+      out_bytes += t.out_end - prev_out;
+      err.append(b.err, prev_err, t.err_end - prev_err);
+    }
+    prev_out = t.out_end;
+    prev_err = t.err_end;
+    t.out_end = static_cast<std::uint32_t>(out_bytes);
+    t.err_end = static_cast<std::uint32_t>(err.size());
+  }
+  b.segments.swap(segments);
+  b.err.swap(err);
+  b.out_bytes = out_bytes;
+  b.trace.resize(keep_records);
+  b.records = keep_records;
+  recount(b);
+}
+
+void Chain::Run::recount(Batch& b) const {
+  const std::size_t n = chain_.size();
+  b.counts.assign(n, StageCounts{});
+  for (const RecordTrace& t : b.trace) {
+    if (t.fate == Fate::kFailedBeforeChain) continue;  // no stage saw it
+    for (std::size_t i = 0; i < t.end_stage && i < n; ++i) {
+      ++b.counts[i].in;
+      ++b.counts[i].out;
+    }
+    if (t.fate == Fate::kPassed || t.fate == Fate::kForwarded) continue;
+    StageCounts& c = b.counts[t.end_stage];
+    ++c.in;
+    if (t.fate == Fate::kDropped) ++c.dropped;
+    if (t.fate == Fate::kFailed) ++c.errors;
+  }
+}
+
+void Chain::Run::take_over(Batch& b) {
+  const std::size_t k = chain_.worker_end_;
+  if (k == chain_.size()) return;
+  if (chain_.speculate_finishing_) {
+    if (b.partial) finishing(*chain_.stages_[k]).merge(*partials_[k], *b.partial);
+    b.partial.reset();
+    return;
+  }
+  // The forwarded records, as the worker segment left them.
+  std::string output = b.output_string();
+  std::string_view source = chain_.source_names_[b.source];
+  auto job = chain_.modes_[k] == StageMode::kAsync ? std::make_unique<AsyncJob>() : nullptr;
+  std::uint64_t prev_out = 0;
+  for (const RecordTrace& t : b.trace) {
+    if (t.fate == Fate::kForwarded) {
+      std::string_view text(output.data() + prev_out, t.out_end - prev_out - 1);  // without its '\n'
+      std::string_view raw(b.input.data() + t.raw_begin, t.raw_len);
+      std::uint64_t offset = b.offset + t.raw_begin;
+      if (job) {
+        job->records.emplace_back(text);
+        job->lines.push_back(t.line);
+        job->offsets.push_back(offset);
+      } else if (!stopped_) {
+        Record rec = Record::made(text, t.line, offset);
+        feed(k, rec, raw, source);
+      }
+    }
+    prev_out = t.out_end;
+  }
+  b.segments.clear();
+  b.out_bytes = 0;
+  if (job) {
+    job->seq = b.seq;
+    b.job = std::move(job);
+  }
+}
+
+void Chain::Run::complete(AsyncJob& job, std::uint32_t source_index) {
+  const std::size_t k = chain_.worker_end_;
+  std::string_view source = chain_.source_names_[source_index];
+  StageCounts& c = counts_[k];
+  c.in += job.records.size();
+  c.errors += job.failures.size();
+  c.dropped += job.dropped;
+  c.out += job.out.size();
+  for (const auto& f : job.failures)
+    chain_.add_error(err_, source, chain_.stages_[k]->name(), f.message, job.records[f.index], job.lines[f.index],
+                     job.offsets[f.index], 0);
+  std::uint64_t made = 0;
+  for (const std::string& text : job.out) {
+    if (stopped_) break;
+    Record rec = Record::made(text, ++made, 0);
+    feed(k + 1, rec, text, chain_.stages_[k]->name());
+  }
+}
+
+void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source) {
+  const std::size_t n = chain_.size();
+  bool stop_after = false;
+  for (std::size_t i = from; i < n; ++i) {
+    const Stage& stage = *chain_.stages_[i];
+    StageCounts& c = counts_[i];
+    ++c.in;
+    Verdict v = Verdict::kError;
+    switch (chain_.modes_[i]) {
+      case StageMode::kParallel:
+        v = parallel(stage).process(rec, ws_.scratch, ws_.states[i].get());
+        break;
+      case StageMode::kOrdered:
+        key_.clear();
+        v = ordered(stage).key(rec, ws_.scratch, ws_.states[i].get(), key_);
+        if (v != Verdict::kError) {
+          Admit a = ordered_[i]->admit(key_);
+          if (a == Admit::kStop) {
+            --c.in;  // as if never read
+            stopped_ = true;
+            return;
+          }
+          v = a == Admit::kDrop ? Verdict::kDrop : Verdict::kPass;
+          stop_after |= a == Admit::kKeepLast;
+        }
+        break;
+      case StageMode::kFinishing:
+        v = finishing(stage).accumulate(rec, ws_.scratch, ws_.states[i].get(), *partials_[i]);
+        if (v == Verdict::kPass) {
+          stopped_ |= stop_after;
+          return;  // consumed
+        }
+        break;
+      case StageMode::kAsync:
+        ws_.scratch.error = "an async stage after a finishing or async stage is not supported yet";
+        v = Verdict::kError;
+        break;
+    }
+    if (v == Verdict::kPass) {
+      ++c.out;
+      continue;
+    }
+    if (v == Verdict::kDrop) {
+      ++c.dropped;
+    } else {
+      ++c.errors;
+      chain_.add_error(err_, source, stage.name(), ws_.scratch.error, raw, rec.line(), rec.offset(), 0);
+    }
+    stopped_ |= stop_after;
+    return;
+  }
+  out_.append(rec.text());
+  out_.push_back('\n');
+  ++out_records_;
+  stopped_ |= stop_after;
+}
+
+bool Chain::Run::finish(std::string* error) {
+  for (std::size_t k = 0; k < chain_.size(); ++k) {
+    if (!partials_[k] || stopped_) continue;
+    const Stage& stage = *chain_.stages_[k];
+    std::uint64_t made = 0;
+    std::string text;
+    Emit emit = [&](std::string_view record) {
+      if (stopped_) return;
+      ++counts_[k].out;
+      text.assign(record);
+      Record rec = Record::made(text, ++made, 0);
+      feed(k + 1, rec, text, stage.name());
+    };
+    if (!finishing(stage).finish(*partials_[k], emit, error)) return false;
+  }
+  return true;
 }
 
 }  // namespace ppipe

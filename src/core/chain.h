@@ -1,12 +1,22 @@
-// Chain: the configured stages and how a batch runs through them.
+// Chain: the configured stages, cut into segments, and how records run through them.
 //
-// Workers call process(): the batch is split into lines, blank lines are skipped, and each record
-// runs through every RecordStage in order (ordered stages are pass-through markers there). What
-// passes is appended to batch.out, failures are serialized into batch.err, both in input order.
+//   stages:  parse  filter  uniq   map  | tail    filter        (| = end of the worker segment)
+//   where:   ───── workers, per batch ─────  writer thread, in input order ──►
 //
-// The writer calls admit() on each batch in sequence order: ordered stages (head) learn how many
-// records reached them and may cut the batch after a record; everything after the cut is removed
-// (output, errors and counts), as if it had never been read.
+// * The worker segment is every stage before the first finishing or async stage. Workers run it
+//   on each batch (process()): parallel stages per record; an ordered stage's key() (the part of
+//   it that may read the document). Records that pass are appended to batch.out (or, when the
+//   segment ends at a finishing stage that nothing ordered precedes, taken into the batch's own
+//   partial: map-reduce, the partials are merged in input order); failures are serialized into
+//   batch.err, both in input order.
+// * The writer (Chain::Run, one per run) then sees each batch in sequence order: ordered stages
+//   decide per record (admit(): keep, drop, keep and stop, stop before), --max-errors cuts after
+//   the N-th failure; a record an ordered stage drops or a cut removes takes its later effects
+//   (output, errors, counts) with it, as if it had never reached them. So output, error stream and
+//   stats are identical for every --workers and --batch-size.
+// * The rest of the chain runs on the writer thread (Run::feed): records the worker segment
+//   forwarded, a finished stage's records at the end of the stream (Run::finish), and an async
+//   stage's completed jobs, which the engine puts back in order.
 #pragma once
 
 #include <memory>
@@ -23,6 +33,7 @@ class Chain {
   struct WorkerState {
     WorkerScratch scratch;
     std::vector<std::unique_ptr<StageState>> states;  // one per stage (may be null)
+    std::string key;                                  // an ordered stage's key, before it is kept
   };
 
   Chain(std::vector<std::unique_ptr<Stage>> stages, std::vector<std::string> source_names,
@@ -30,39 +41,92 @@ class Chain {
 
   std::size_t size() const { return stages_.size(); }
   const Stage& stage(std::size_t i) const { return *stages_[i]; }
-  bool has_ordered() const { return has_ordered_; }
-  const std::vector<std::string>& source_names() const { return source_names_; }
+  // Stages [0, worker_end()) run on the workers.
+  std::size_t worker_end() const { return worker_end_; }
+  // Any stage that is not parallel: batches must reach the writer in input order.
+  bool needs_order() const { return needs_order_; }
+  // The async stage that ends the worker segment, or null.
+  const AsyncStage* async_stage() const;
 
   std::unique_ptr<WorkerState> make_worker_state() const;
   // Any worker thread.
   void process(Batch& b, WorkerState& ws) const;
-  // Writer thread only, in sequence order. Returns true when an ordered stage is satisfied and the
-  // stream must stop after this batch.
-  bool admit(Batch& b);
-  // Writer thread: if the batch holds n or more failed records, cuts it right after the n-th and
-  // returns true (--max-errors). Needs enable_trace() before the workers start.
-  bool cut_after_errors(Batch& b, std::uint64_t n);
-  // Workers keep a per-record trace (needed by admit and cut_after_errors). On when the chain has
-  // ordered stages; call before any process().
+  // Workers keep a per-record trace (RecordTrace). Always on when the chain needs it; --max-errors
+  // turns it on too. Call before any process().
   void enable_trace() { tracing_ = true; }
+  bool tracing() const { return tracing_; }
+
+  class Run;
+  // The writer's state for one run (ordered stages' state, partials, counts of the writer's part).
+  std::unique_ptr<Run> start() const;
+
+  const std::vector<StageMode>& modes() const { return modes_; }
+  void add_error(std::string& err, std::string_view source, std::string_view stage, std::string_view message,
+                 std::string_view text, std::uint64_t line, std::uint64_t offset, std::uint64_t full_size) const;
 
  private:
-  void run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line,
-                  std::uint64_t offset) const;
-  void add_error(Batch& b, std::string_view stage, std::string_view message, std::string_view text,
-                 std::uint64_t line, std::uint64_t offset, std::uint64_t full_size) const;
+  friend class Run;
+  void run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line, std::uint64_t offset) const;
   void add_oversized_error(Batch& b, std::string_view text, std::uint64_t size, std::uint64_t line,
                            std::uint64_t offset) const;
-  void recount(Batch& b, std::size_t keep) const;
-  void cut(Batch& b, std::size_t keep) const;
 
   std::vector<std::unique_ptr<Stage>> stages_;
-  std::vector<const RecordStage*> record_stages_;  // per index: null for ordered stages
-  std::vector<OrderedStage*> ordered_stages_;      // per index: null for record stages
+  std::vector<StageMode> modes_;
   std::vector<std::string> source_names_;
   std::uint64_t max_record_size_;
-  bool has_ordered_ = false;
+  std::size_t worker_end_ = 0;
+  bool needs_order_ = false;
+  bool speculate_finishing_ = false;  // the worker segment ends at a finishing stage, nothing ordered before it
   bool tracing_ = false;
+};
+
+// The writer thread's part of a run. All calls on one thread, batches in sequence order.
+class Chain::Run {
+ public:
+  explicit Run(const Chain& chain);
+  ~Run();
+
+  // Ordered stages of the worker segment decide on each record of the batch, in order. Returns true
+  // when the stream must stop after this batch (head is satisfied).
+  bool admit(Batch& b);
+  // --max-errors: if the batch holds n or more failed records, cuts it right after the n-th and
+  // returns true.
+  bool cut_after_errors(Batch& b, std::uint64_t n);
+  // After admit: hands what the batch carries for the rest of the chain to it (merges its partial;
+  // or feeds its forwarded records; or, for an async stage, moves them into b.job for the engine to
+  // submit). Its output then holds only what is to be written.
+  void take_over(Batch& b);
+  // An async job came back (in sequence order): its records go on through the rest of the chain,
+  // its failures to the error stream.
+  void complete(AsyncJob& job, std::uint32_t source);
+  // End of stream: finishing stages emit their records, which run through the stages after them.
+  // False (message in *error) when a stage cannot finish.
+  bool finish(std::string* error);
+
+  // What the writer's part produced since the last call: output lines and error-stream lines.
+  std::string& out() { return out_; }
+  std::string& err() { return err_; }
+  std::uint64_t out_records() const { return out_records_; }
+  // True once an ordered stage on the writer's part ended the stream.
+  bool stopped() const { return stopped_; }
+  // Counts of the stages' work on the writer thread (added to the batches' counts in the stats).
+  const std::vector<StageCounts>& counts() const { return counts_; }
+
+ private:
+  // Runs a record through stages [from, n) on this thread.
+  void feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source);
+  void rebuild(Batch& b, const std::vector<std::uint8_t>& keep_effects, std::size_t keep_records);
+  void recount(Batch& b) const;
+
+  const Chain& chain_;
+  WorkerState ws_;
+  std::vector<std::unique_ptr<OrderedRun>> ordered_;  // per stage index, null if not ordered
+  std::vector<std::unique_ptr<Partial>> partials_;    // per stage index, null if not finishing
+  std::vector<StageCounts> counts_;
+  std::string key_;
+  std::string out_, err_;
+  std::uint64_t out_records_ = 0;
+  bool stopped_ = false;
 };
 
 }  // namespace ppipe

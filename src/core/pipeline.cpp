@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -86,156 +87,312 @@ class ProgressLine {
   bool shown_ = false;
 };
 
+// One run, as passes (mold's main is a list of passes):
+//   start_reader ─► start_workers ─► drain (in-order: ordered stages, --max-errors, the writer's
+//   segment, async jobs back in order, writing) ─► finish (finishing stages emit) ─► join, stats.
+// Every early end goes through the StopToken; this object owns the threads and joins them.
+class PipelineRun {
+ public:
+  PipelineRun(const EngineOptions& options, Chain& chain, StopToken& stop, int out_fd, int err_fd,
+              const std::string& err_name)
+      : options_(options),
+        chain_(chain),
+        stop_(stop),
+        free_batches_(options.queue_depth),
+        work_(options.queue_depth),
+        events_(2 * options.queue_depth + 1),
+        reader_(options.reader, options.inputs, stop),
+        out_(out_fd, "stdout"),
+        err_(err_fd, err_name),
+        errors_(err_, options.human_errors),
+        err_on_stderr_(err_fd == STDERR_FILENO),
+        progress_(options.progress, options.progress_json, options.total_input_bytes),
+        must_order_(options.ordered || chain.needs_order()) {}
+
+  RunResult run() {
+    const auto start = Clock::now();
+    RunStats& stats = result_.stats;
+    stats.workers = options_.workers;
+    for (std::size_t i = 0; i < chain_.size(); ++i)
+      stats.stages.push_back({std::string(chain_.stage(i).name()), chain_.modes()[i], {}});
+    if (options_.max_errors) chain_.enable_trace();
+    writer_part_ = chain_.start();
+    if (const AsyncStage* a = chain_.async_stage())
+      async_ = a->start([this](std::unique_ptr<AsyncJob> job) {
+        Event e;
+        e.job = std::move(job);
+        events_.push(e);
+      });
+
+    start_reader();
+    start_workers();
+    drain();
+    async_.reset();  // every job has come back: the drain waited for them
+    finish();
+    flush_all();
+    progress_.clear();
+
+    reader_thread_.join();
+    for (auto& t : workers_) t.join();
+    if (!read_error_.empty() && result_.fatal_error.empty()) result_.fatal_error = read_error_;
+    // Batches left behind the cut of a head are freed with the queue.
+
+    stats.bytes_in = reader_.bytes_read();
+    stats.bytes_out = out_.bytes_written();
+    stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    struct rusage usage {};
+    if (getrusage(RUSAGE_SELF, &usage) == 0) stats.max_rss_kib = static_cast<std::uint64_t>(usage.ru_maxrss);
+    result_.stop = stop_.reason();
+    stats.stopped_by = stop_reason_name(result_.stop);
+    result_.error_summary = errors_.summary();
+    result_.hint = errors_.hint(stats.records_out);
+    return std::move(result_);
+  }
+
+ private:
+  // What the writer waits for: a batch from a worker, an async job that came back, or the news
+  // that the last worker is done.
+  struct Event {
+    BatchPtr batch;
+    std::unique_ptr<AsyncJob> job;
+    bool workers_done = false;
+  };
+
+  void start_reader() {
+    for (std::size_t i = 0; i < options_.queue_depth; ++i) {
+      BatchPtr b = std::make_unique<Batch>();
+      free_batches_.push(b);
+    }
+    reader_thread_ = std::thread([this] {
+      read_error_ = reader_.run(
+          [this]() -> BatchPtr {
+            BatchPtr b;
+            if (!free_batches_.pop(b)) return nullptr;
+            return b;
+          },
+          [this](BatchPtr b) { work_.push(b); }, [this](BatchPtr b) { free_batches_.push(b); });
+      if (!read_error_.empty()) stop_.raise(StopReason::kFatalIo);
+      work_.close();
+    });
+  }
+
+  void start_workers() {
+    workers_left_ = options_.workers;
+    for (unsigned w = 0; w < options_.workers; ++w) {
+      workers_.emplace_back([this] {
+        auto state = chain_.make_worker_state();
+        Event e;
+        while (work_.pop(e.batch)) {
+          // After a broken pipe nothing more is written: skip the work, keep the tokens moving.
+          if (stop_.reason() != StopReason::kBrokenPipe) chain_.process(*e.batch, *state);
+          events_.push(e);
+        }
+        if (workers_left_.fetch_sub(1) == 1) {
+          Event last;
+          last.workers_done = true;
+          events_.push(last);
+        }
+      });
+    }
+  }
+
+  // The writer: batches in sequence order, then (with an async stage) in sequence order again as
+  // their jobs come back.
+  void drain() {
+    bool workers_done = false;
+    while (!workers_done || in_flight_ > 0) {
+      Event e;
+      auto r = events_.pop_for(e, std::chrono::milliseconds(100));
+      if (r == BoundedQueue<Event>::PopResult::kTimeout) {
+        show_progress();
+        continue;
+      }
+      if (r == BoundedQueue<Event>::PopResult::kClosed) break;
+      if (e.workers_done) {
+        workers_done = true;
+      } else if (e.job) {
+        --in_flight_;
+        std::uint64_t seq = e.job->seq;
+        auto it = held_.find(seq);
+        BatchPtr b = std::move(it->second);
+        held_.erase(it);
+        b->job = std::move(e.job);
+        after_async(std::move(b));
+      } else if (must_order_) {
+        std::uint64_t seq = e.batch->seq;
+        in_order_.push(seq, std::move(e.batch));
+        BatchPtr next;
+        while (in_order_.pop(next)) consume(std::move(next));
+      } else {
+        consume(std::move(e.batch));
+      }
+      // Nothing more ready: write out what we have, so a slow stream is not held back.
+      if (events_.size() == 0) flush_all();
+      show_progress();
+    }
+  }
+
+  // A batch in sequence order: ordered stages, --max-errors, the hand-over to the writer's
+  // segment; then it is written, or waits for its async job.
+  void consume(BatchPtr b) {
+    StopReason stop_after = StopReason::kNone;  // this batch is written, then the stream ends
+    if (!discarding_) {
+      if (writer_part_->admit(*b)) stop_after = StopReason::kHead;
+      // --max-errors: the run ends right after the N-th failed record, as head ends after its N-th.
+      if (options_.max_errors && writer_part_->cut_after_errors(*b, options_.max_errors - result_.stats.errors))
+        stop_after = StopReason::kMaxErrors;
+      result_.stats.add_batch(*b, chain_.worker_end() == chain_.size());
+      writer_part_->take_over(*b);
+      if (b->job) {
+        ++in_flight_;
+        auto job = std::move(b->job);
+        held_.emplace(b->seq, std::move(b));
+        async_->submit(std::move(job));
+        if (stop_after != StopReason::kNone) stop(stop_after);
+        return;
+      }
+    } else {
+      b->discard = true;
+      b->job.reset();
+    }
+    if (async_) {
+      after_async(std::move(b));
+    } else {
+      write(*b);
+      recycle(std::move(b));
+    }
+    if (stop_after != StopReason::kNone) stop(stop_after);
+  }
+
+  // With an async stage every batch passes here in sequence order (with its job, or none).
+  void after_async(BatchPtr b) {
+    std::uint64_t seq = b->seq;
+    async_order_.push(seq, std::move(b));
+    BatchPtr next;
+    while (async_order_.pop(next)) {
+      if (next->job && !next->discard) writer_part_->complete(*next->job, next->source);
+      next->job.reset();
+      write(*next);
+      recycle(std::move(next));
+    }
+  }
+
+  // The batch's own output and errors, then what the writer's segment made of it.
+  void write(Batch& b) {
+    if (b.discard) return;
+    if (b.out_bytes) {
+      iov_.clear();
+      for (const auto& seg : b.segments)
+        iov_.push_back({const_cast<char*>((seg.in_input ? b.input.data() : b.out.data()) + seg.begin), seg.len});
+      if (int e = out_.append(iov_.data(), iov_.size(), b.out_bytes)) write_failed(e, out_);
+    }
+    if (!b.err.empty()) write_errors(b.err);
+    write_writer_part();
+  }
+
+  void write_writer_part() {
+    std::string& o = writer_part_->out();
+    std::string& e = writer_part_->err();
+    if (!discarding_by_failure_) {
+      if (!o.empty())
+        if (int err = out_.append(o)) write_failed(err, out_);
+      if (!e.empty()) write_errors(e);
+      result_.stats.set_writer_counts(writer_part_->counts(), writer_part_->out_records());
+      if (writer_part_->stopped()) stop(StopReason::kHead);
+      if (options_.max_errors && result_.stats.errors >= options_.max_errors) stop(StopReason::kMaxErrors);
+    }
+    o.clear();
+    e.clear();
+  }
+
+  void write_errors(std::string_view records) {
+    if (err_on_stderr_) progress_.clear();
+    if (int e = errors_.append(records)) write_failed(e, err_);
+  }
+
+  // End of stream: finishing stages emit (also after head or an interrupt: what was read is
+  // finished), not after a failure or a closed output.
+  void finish() {
+    StopReason why = stop_.reason();
+    if (why == StopReason::kBrokenPipe || why == StopReason::kMaxErrors || why == StopReason::kFatalIo ||
+        !read_error_.empty() || discarding_by_failure_)
+      return;
+    std::string error;
+    if (!writer_part_->finish(&error)) {
+      if (stop_.raise(StopReason::kFatalIo) || result_.fatal_error.empty()) result_.fatal_error = error;
+    }
+    write_writer_part();
+  }
+
+  void recycle(BatchPtr b) {
+    b->discard = false;
+    trim_batch(*b, options_.reader.batch_size);
+    free_batches_.push(b);
+  }
+
+  void stop(StopReason why) {
+    stop_.raise(why);
+    discarding_ = true;
+  }
+
+  void write_failed(int e, const Output& o) {
+    if (e == EPIPE && &o == &out_) {
+      stop_.raise(StopReason::kBrokenPipe);
+    } else if (stop_.raise(StopReason::kFatalIo) || result_.fatal_error.empty()) {
+      result_.fatal_error = fmt::format("write error on {}: {}", o.name(), std::strerror(e));
+    }
+    discarding_ = true;
+    discarding_by_failure_ = true;
+  }
+
+  // Error records on stderr must not land in the middle of the progress line: the line is cleared
+  // before they are queued and they are flushed before the line is drawn again.
+  void show_progress() {
+    if (!options_.progress) return;
+    if (err_on_stderr_)
+      if (int e = err_.flush()) write_failed(e, err_);
+    progress_.maybe_print(reader_.bytes_read(), result_.stats.records_in);
+  }
+
+  void flush_all() {
+    if (int e = out_.flush()) write_failed(e, out_);
+    if (int e = err_.flush()) write_failed(e, err_);
+  }
+
+  const EngineOptions& options_;
+  Chain& chain_;
+  StopToken& stop_;
+  RunResult result_;
+  BoundedQueue<BatchPtr> free_batches_;  // the tokens
+  BoundedQueue<BatchPtr> work_;
+  BoundedQueue<Event> events_;
+  Reader reader_;
+  std::string read_error_;
+  std::thread reader_thread_;
+  std::vector<std::thread> workers_;
+  std::atomic<unsigned> workers_left_{0};
+  Output out_;
+  Output err_;
+  ErrorSink errors_;
+  const bool err_on_stderr_;  // shares the terminal with --progress
+  ProgressLine progress_;
+  const bool must_order_;
+  std::unique_ptr<Chain::Run> writer_part_;
+  std::unique_ptr<AsyncRun> async_;
+  Sequencer<BatchPtr> in_order_;
+  Sequencer<BatchPtr> async_order_;
+  std::map<std::uint64_t, BatchPtr> held_;  // batches whose async job is out
+  std::size_t in_flight_ = 0;
+  bool discarding_ = false;  // after head, a broken pipe, a write error or --max-errors
+  bool discarding_by_failure_ = false;
+  std::vector<iovec> iov_;
+};
+
 }  // namespace
 
 RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& stop, int out_fd, int err_fd,
                        const std::string& err_name) {
-  RunResult result;
-  RunStats& stats = result.stats;
-  stats.workers = options.workers;
-  for (std::size_t i = 0; i < chain.size(); ++i) stats.stages.push_back({std::string(chain.stage(i).name()), {}});
-  const auto start = Clock::now();
-
-  if (options.max_errors) chain.enable_trace();
-  const std::size_t depth = options.queue_depth;
-  BoundedQueue<BatchPtr> free_batches(depth);
-  BoundedQueue<BatchPtr> work(depth);
-  BoundedQueue<BatchPtr> done(depth);
-  for (std::size_t i = 0; i < depth; ++i) {
-    BatchPtr b = std::make_unique<Batch>();
-    free_batches.push(b);
-  }
-
-  Reader reader(options.reader, options.inputs, stop);
-  std::string read_error;
-  std::thread reader_thread([&] {
-    read_error = reader.run(
-        [&]() -> BatchPtr {
-          BatchPtr b;
-          if (!free_batches.pop(b)) return nullptr;
-          return b;
-        },
-        [&](BatchPtr b) { work.push(b); }, [&](BatchPtr b) { free_batches.push(b); });
-    if (!read_error.empty()) stop.raise(StopReason::kFatalIo);
-    work.close();
-  });
-
-  std::atomic<unsigned> workers_left{options.workers};
-  std::vector<std::thread> workers;
-  for (unsigned w = 0; w < options.workers; ++w) {
-    workers.emplace_back([&] {
-      auto state = chain.make_worker_state();
-      BatchPtr b;
-      while (work.pop(b)) {
-        // After a broken pipe nothing more is written: skip the work, keep the tokens moving.
-        if (stop.reason() != StopReason::kBrokenPipe) chain.process(*b, *state);
-        done.push(b);
-      }
-      if (workers_left.fetch_sub(1) == 1) done.close();
-    });
-  }
-
-  // The writer: this thread.
-  Output out(out_fd, "stdout");
-  Output err(err_fd, err_name);
-  ErrorSink errors(err, options.human_errors);
-  const bool err_on_stderr = err_fd == STDERR_FILENO;  // shares the terminal with --progress
-  ProgressLine progress(options.progress, options.progress_json, options.total_input_bytes);
-  Sequencer<BatchPtr> sequencer;
-  bool discarding = false;  // after head, a broken pipe, a write error or --max-errors
-  bool must_order = options.ordered || chain.has_ordered();
-  std::vector<iovec> iov;
-
-  auto write_failed = [&](int e, const Output& o) {
-    if (e == EPIPE && &o == &out) {
-      stop.raise(StopReason::kBrokenPipe);
-    } else if (stop.raise(StopReason::kFatalIo) || result.fatal_error.empty()) {
-      result.fatal_error = fmt::format("write error on {}: {}", o.name(), std::strerror(e));
-    }
-    discarding = true;
-  };
-
-  auto consume = [&](BatchPtr& b) {
-    if (!discarding) {
-      bool stop_after = chain.has_ordered() && chain.admit(*b);
-      // --max-errors: the run ends right after the N-th failed record, as head ends after its N-th.
-      bool too_many_errors = options.max_errors && chain.cut_after_errors(*b, options.max_errors - stats.errors);
-      stats.add_batch(*b);
-      if (b->out_bytes) {
-        iov.clear();
-        for (const auto& seg : b->segments)
-          iov.push_back({const_cast<char*>((seg.in_input ? b->input.data() : b->out.data()) + seg.begin), seg.len});
-        if (int e = out.append(iov.data(), iov.size(), b->out_bytes)) write_failed(e, out);
-      }
-      if (!b->err.empty()) {
-        if (err_on_stderr) progress.clear();
-        if (int e = errors.append(b->err)) write_failed(e, err);
-      }
-      if (stop_after) {
-        stop.raise(StopReason::kHead);
-        discarding = true;
-      }
-      if (too_many_errors) {
-        stop.raise(StopReason::kMaxErrors);
-        discarding = true;
-      }
-    }
-    trim_batch(*b, options.reader.batch_size);
-    free_batches.push(b);
-  };
-
-  // Error records on stderr must not land in the middle of the progress line: the line is cleared
-  // before they are queued and they are flushed before the line is drawn again.
-  auto show_progress = [&] {
-    if (!options.progress) return;
-    if (err_on_stderr)
-      if (int e = err.flush()) write_failed(e, err);
-    progress.maybe_print(reader.bytes_read(), stats.records_in);
-  };
-
-  auto flush_all = [&] {
-    if (int e = out.flush()) write_failed(e, out);
-    if (int e = err.flush()) write_failed(e, err);
-  };
-
-  for (;;) {
-    BatchPtr b;
-    auto r = done.pop_for(b, std::chrono::milliseconds(100));
-    if (r == BoundedQueue<BatchPtr>::PopResult::kClosed) break;
-    if (r == BoundedQueue<BatchPtr>::PopResult::kTimeout) {
-      show_progress();
-      continue;
-    }
-    if (must_order) {
-      std::uint64_t seq = b->seq;
-      sequencer.push(seq, std::move(b));
-      BatchPtr next;
-      while (sequencer.pop(next)) consume(next);
-    } else {
-      consume(b);
-    }
-    // Nothing more ready: write out what we have, so a slow stream is not held back.
-    if (done.size() == 0) flush_all();
-    show_progress();
-  }
-  flush_all();
-  progress.clear();
-
-  reader_thread.join();
-  for (auto& t : workers) t.join();
-  if (!read_error.empty() && result.fatal_error.empty()) result.fatal_error = read_error;
-  // Batches left behind the cut of a head are freed with the queue.
-
-  stats.bytes_in = reader.bytes_read();
-  stats.bytes_out = out.bytes_written();
-  stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  struct rusage usage {};
-  if (getrusage(RUSAGE_SELF, &usage) == 0) stats.max_rss_kib = static_cast<std::uint64_t>(usage.ru_maxrss);
-  result.stop = stop.reason();
-  result.error_summary = errors.summary();
-  result.hint = errors.hint(stats.records_out);
-  stats.stopped_by = stop_reason_name(result.stop);
-  return result;
+  return PipelineRun(options, chain, stop, out_fd, err_fd, err_name).run();
 }
 
 }  // namespace ppipe

@@ -6,35 +6,63 @@
 
 namespace ppipe {
 
-void RunStats::add_batch(const Batch& b) {
+void RunStats::add_batch(const Batch& b, bool to_output) {
   records_in += b.records;
-  std::uint64_t dropped_here = 0, errors_here = 0;
+  batch_counts_.resize(stages.size());
   for (std::size_t i = 0; i < b.counts.size() && i < stages.size(); ++i) {
     const StageCounts& c = b.counts[i];
-    StageCounts& s = stages[i].counts;
+    StageCounts& s = batch_counts_[i];
     s.in += c.in;
     s.out += c.out;
     s.dropped += c.dropped;
     s.errors += c.errors;
-    dropped_here += c.dropped;
-    errors_here += c.errors;
   }
   // Records that failed before the first stage (oversized lines) are errors of no stage.
   std::uint64_t reached_first = b.counts.empty() ? 0 : b.counts[0].in;
-  std::uint64_t passed = b.counts.empty() ? b.records : b.counts.back().out;
-  errors_here += b.records - reached_first;
-  dropped += dropped_here;
-  errors += errors_here;
-  records_out += passed;
+  read_errors_ += b.records - reached_first;
+  if (to_output) batch_out_ += b.counts.empty() ? b.records : b.counts.back().out;
+  update();
+}
+
+void RunStats::set_writer_counts(const std::vector<StageCounts>& counts, std::uint64_t records_out) {
+  writer_counts_ = counts;
+  writer_out_ = records_out;
+  update();
+}
+
+void RunStats::update() {
+  records_out = batch_out_ + writer_out_;
+  dropped = 0;
+  errors = read_errors_;
+  consumed = emitted = 0;
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    StageCounts c;
+    for (const auto* part : {&batch_counts_, &writer_counts_}) {
+      if (i >= part->size()) continue;
+      c.in += (*part)[i].in;
+      c.out += (*part)[i].out;
+      c.dropped += (*part)[i].dropped;
+      c.errors += (*part)[i].errors;
+    }
+    stages[i].counts = c;
+    dropped += c.dropped;
+    errors += c.errors;
+    if (stages[i].mode == StageMode::kFinishing) {
+      consumed += c.in - c.errors;
+      emitted += c.out;
+    }
+  }
 }
 
 std::string RunStats::to_json() const {
   std::string out = fmt::format(
-      "{{\"records_in\":{},\"records_out\":{},\"dropped\":{},\"errors\":{},\"bytes_in\":{},"
-      "\"bytes_out\":{},\"seconds\":{:.3f},\"mb_per_second\":{:.1f},\"records_per_second\":{:.0f},"
-      "\"workers\":{},\"max_rss_kib\":{},\"stopped_by\":",
-      records_in, records_out, dropped, errors, bytes_in, bytes_out, seconds,
-      seconds > 0 ? bytes_in / seconds / 1e6 : 0.0, seconds > 0 ? records_in / seconds : 0.0, workers, max_rss_kib);
+      "{{\"records_in\":{},\"records_out\":{},\"dropped\":{},\"errors\":{},", records_in, records_out, dropped, errors);
+  if (consumed || emitted) fmt::format_to(std::back_inserter(out), "\"consumed\":{},\"emitted\":{},", consumed, emitted);
+  fmt::format_to(std::back_inserter(out),
+                 "\"bytes_in\":{},\"bytes_out\":{},\"seconds\":{:.3f},\"mb_per_second\":{:.1f},\"records_per_second\":{:.0f},"
+                 "\"workers\":{},\"max_rss_kib\":{},\"stopped_by\":",
+                 bytes_in, bytes_out, seconds, seconds > 0 ? bytes_in / seconds / 1e6 : 0.0,
+                 seconds > 0 ? records_in / seconds : 0.0, workers, max_rss_kib);
   append_json_string(out, stopped_by);
   if (parse_added) out.append(",\"parse_added\":true");
   out.append(",\"stages\":[");

@@ -1,6 +1,12 @@
 // Run statistics: what --stats prints. The writer tallies them from each batch as it consumes it,
-// so they describe exactly what reached the output and the error stream.
-// Invariant: records_in == records_out + dropped + errors.
+// and from its own part of the chain (Chain::Run), so they describe exactly what reached the output
+// and the error stream.
+//
+// Invariant: records_in + emitted == records_out + dropped + errors + consumed, where consumed
+// counts the records finishing stages (tail) took in and emitted the records they made at the end;
+// for a chain without finishing stages, records_in == records_out + dropped + errors. Each stage's
+// own counts add up too: in == out + dropped + errors for parallel and ordered stages, and
+// in == consumed + errors, out == emitted for a finishing stage.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +19,7 @@ namespace ppipe {
 
 struct StageStats {
   std::string name;
+  StageMode mode = StageMode::kParallel;
   StageCounts counts;
 };
 
@@ -21,6 +28,8 @@ struct RunStats {
   std::uint64_t records_out = 0;
   std::uint64_t dropped = 0;
   std::uint64_t errors = 0;
+  std::uint64_t consumed = 0;
+  std::uint64_t emitted = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   double seconds = 0;
@@ -30,9 +39,17 @@ struct RunStats {
   bool parse_added = false;  // --stages lacked the parse its stages need; the plan put it in
   std::vector<StageStats> stages;
 
-  // Adds one batch's counts (records that entered the chain, per-stage counters).
-  void add_batch(const Batch& b);
+  // Adds one batch's counts (records that entered the chain, per-stage counters); `to_output`:
+  // the records that passed its stages were written (the chain ends with the workers' segment).
+  void add_batch(const Batch& b, bool to_output);
+  // The counts of the writer's part of the chain so far (Chain::Run), replacing the last ones.
+  void set_writer_counts(const std::vector<StageCounts>& counts, std::uint64_t records_out);
   std::string to_json() const;
+
+ private:
+  void update();
+  std::vector<StageCounts> batch_counts_, writer_counts_;
+  std::uint64_t batch_out_ = 0, writer_out_ = 0, read_errors_ = 0;
 };
 
 }  // namespace ppipe

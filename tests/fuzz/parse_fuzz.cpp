@@ -57,21 +57,20 @@ Run run_stage(std::string_view input, char pad, ppipe::WorkerScratch& scratch) {
   std::unique_ptr<char[]> buf(new char[input.size() + simdjson::SIMDJSON_PADDING]);
   if (!input.empty()) std::memcpy(buf.get(), input.data(), input.size());
   std::memset(buf.get() + input.size(), pad, simdjson::SIMDJSON_PADDING);
-  ppipe::RecordCtx rec;
-  rec.text = std::string_view(buf.get(), input.size());
-  rec.line = 1;
+  ppipe::Record rec(std::string_view(buf.get(), input.size()), 1, 0);
   scratch.error.clear();
   const ppipe::RecordStage& stage = parse_stage();
   ppipe::Verdict v = stage.process(rec, scratch, nullptr);
-  if (rec.text.data() != buf.get() || rec.text.size() != input.size()) fail("parse changed the record text", input);
+  if (rec.text().data() != buf.get() || rec.text().size() != input.size()) fail("parse changed the record text", input);
   if (v == ppipe::Verdict::kError && scratch.error.empty()) fail("kError without a message", input);
   if (v == ppipe::Verdict::kDrop) fail("parse dropped a record", input);
-  if (v == ppipe::Verdict::kPass && rec.has_doc) {
+  simdjson::dom::element doc;
+  if (v == ppipe::Verdict::kPass && rec.has_doc() && rec.doc(scratch, &doc)) {
     // The document is usable by later stages: walk it.
-    std::string minified = simdjson::minify(rec.doc);
+    std::string minified = simdjson::minify(doc);
     if (minified.empty()) fail("accepted document minifies to nothing", input);
   }
-  return Run{v, rec.has_doc, scratch.error};
+  return Run{v, rec.has_doc(), scratch.error};
 }
 
 }  // namespace

@@ -126,9 +126,7 @@ ParseRun run_parse(std::string_view line) {
   static WorkerScratch scratch;
   std::vector<char> buf(line.size() + simdjson::SIMDJSON_PADDING, '1');
   std::copy(line.begin(), line.end(), buf.begin());
-  RecordCtx rec;
-  rec.text = std::string_view(buf.data(), line.size());
-  rec.line = 1;
+  Record rec(std::string_view(buf.data(), line.size()), 1, 0);
   scratch.error.clear();
   Verdict v = static_cast<const RecordStage&>(*stage).process(rec, scratch, nullptr);
   return {v, scratch.error};

@@ -113,16 +113,17 @@ TEST_CASE("records longer than max_record_size are read errors with their size",
 
 TEST_CASE("head cuts the batch after the N-th record and forgets what follows", "[head]") {
   Chain chain(stages({{"parse", ""}, {"head", "3"}}), {"t"}, 64 << 20);
-  REQUIRE(chain.has_ordered());
+  REQUIRE(chain.needs_order());
   auto ws = chain.make_worker_state();
+  auto writer = chain.start();
   auto b1 = make_batch("[1]\nbad\n[2]\n");
   auto b2 = make_batch("[3]\n[4]\nbad2\n[5]\n", 4);
   chain.process(*b1, *ws);
   chain.process(*b2, *ws);
-  REQUIRE_FALSE(chain.admit(*b1));  // 2 of 3 admitted, not yet satisfied
+  REQUIRE_FALSE(writer->admit(*b1));  // 2 of 3 admitted, not yet satisfied
   REQUIRE(b1->output_string() == "[1]\n[2]\n");
   REQUIRE(b1->records == 3);
-  REQUIRE(chain.admit(*b2));  // the third arrives: stop after it
+  REQUIRE(writer->admit(*b2));  // the third arrives: stop after it
   REQUIRE(b2->output_string() == "[3]\n");
   REQUIRE(b2->err.empty());  // bad2 comes after the cut: never read
   REQUIRE(b2->records == 1);
@@ -133,9 +134,10 @@ TEST_CASE("head cuts the batch after the N-th record and forgets what follows", 
 TEST_CASE("head 0 admits nothing", "[head]") {
   Chain chain(stages({{"parse", ""}, {"head", "0"}}), {"t"}, 64 << 20);
   auto ws = chain.make_worker_state();
+  auto writer = chain.start();
   auto b = make_batch("bad\n[1]\n");
   chain.process(*b, *ws);
-  REQUIRE(chain.admit(*b));
+  REQUIRE(writer->admit(*b));
   REQUIRE(b->output_string().empty());
   REQUIRE(b->err.empty());
   REQUIRE(b->records == 0);

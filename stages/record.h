@@ -1,0 +1,90 @@
+// Record: one record moving through the chain, and the rules between its forms, in one place.
+//
+//   raw text ──parse──► text + document        (parse validated it; the document is simdjson's)
+//      │                   │
+//      │                 replace(text, value)    (map: new bytes, and the value they print)
+//      │                   ▼
+//      └────────────► new text + value          (the document is parsed again only on demand)
+//
+// Forms:
+//  * text(): the current bytes, without line terminator. The reader's raw bytes until a stage
+//    replaces them; replaced bytes live in that stage's per-worker state, with SIMDJSON_PADDING
+//    readable bytes after them, and stay valid while this record is processed.
+//  * doc(): the parsed document. Set by parse; after replace() it is parsed from the new text on
+//    first use. Absent when parse accepted the record through its fallback (a number beyond what
+//    simdjson's DOM holds): doc() then fails with a message.
+//  * value(): the expression value a map produced beside its text, so a following filter or map
+//    reads it without parsing the text again. Cleared when the text changes in any other way.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <simdjson.h>
+
+namespace ppipe {
+
+namespace expr {
+class Value;
+}
+
+struct WorkerScratch;
+
+class Record {
+ public:
+  Record() = default;
+  // Raw bytes from a batch's input buffer (padded at its end, so any record in it is).
+  Record(std::string_view raw, std::uint64_t line, std::uint64_t offset) : text_(raw), line_(line), offset_(offset) {}
+
+  std::string_view text() const { return text_; }
+  std::uint64_t line() const { return line_; }      // 1-based line in its source
+  std::uint64_t offset() const { return offset_; }  // byte offset in its source
+  bool replaced() const { return replaced_; }
+
+  // parse: the text is valid JSON and this is its document (valid until the worker parses again).
+  void set_doc(simdjson::dom::element doc) {
+    doc_ = doc;
+    has_doc_ = true;
+    value_ = nullptr;  // a map's value may point into a document parsed here before
+  }
+  // parse accepted the text without a document (numbers simdjson's DOM cannot hold).
+  void set_no_doc() {
+    has_doc_ = false;
+    value_ = nullptr;
+  }
+  bool has_doc() const { return has_doc_; }
+  // The document, parsed from replaced text on first use. False (message in scratch.error) when
+  // there is none.
+  bool doc(WorkerScratch& scratch, simdjson::dom::element* out);
+
+  // map: new bytes (with SIMDJSON_PADDING readable after them) and, optionally, the value they print.
+  void replace(std::string_view text, const expr::Value* value) {
+    text_ = text;
+    replaced_ = true;
+    padded_ = true;
+    has_doc_ = false;
+    value_ = value;
+  }
+  // A record handed on by the engine (forwarded to the writer's segment, or emitted by a finishing
+  // stage): its text is JSON that earlier stages made or validated, parsed again on first use.
+  static Record made(std::string_view text, std::uint64_t line, std::uint64_t offset) {
+    Record r(text, line, offset);
+    r.replaced_ = true;
+    r.padded_ = false;
+    return r;
+  }
+  const expr::Value* value() const { return value_; }
+
+ private:
+  std::string_view text_;
+  std::uint64_t line_ = 0;
+  std::uint64_t offset_ = 0;
+  bool replaced_ = false;
+  bool padded_ = true;  // SIMDJSON_PADDING readable bytes after text_ (parse may read in place)
+  bool has_doc_ = false;
+  simdjson::dom::element doc_;
+  const expr::Value* value_ = nullptr;
+};
+
+}  // namespace ppipe
