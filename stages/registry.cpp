@@ -190,7 +190,15 @@ std::unique_ptr<Stage> make_stage(std::string_view name,
     return nullptr;
   }
   StageArgs args(info->options);
-  for (auto [flag, value] : values) args.set(flag, std::string(value));
+  for (auto [flag, value] : values) {
+    bool declared = false;
+    for (const StageOption& o : info->options) declared = declared || flag == o.flag;
+    if (!declared) {
+      *error = fmt::format("stage '{}' has no option {}", name, flag);
+      return nullptr;
+    }
+    args.set(flag, std::string(value));
+  }
   for (const StageOption& o : info->options) {
     if (o.kind == OptionKind::kValue && !args.has(o.flag)) {
       *error = fmt::format("stage '{}' needs its option {}", name, o.flag);

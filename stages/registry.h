@@ -74,7 +74,7 @@ class StageArgs {
   // "--head needs a non-negative integer, got 'x'".
   std::optional<std::uint64_t> count(std::string_view flag, std::string* error) const;
   // The value as a size with an optional K/M/G suffix ("64M"), from 1 to `max`. On anything else
-  // returns nullopt and sets *error to "--flag 'x': expected a size, like 64K or 1M".
+  // returns nullopt and sets *error to "--flag 'x': expected a size from 1 to 256M, like 64K or 1M".
   std::optional<std::uint64_t> size(std::string_view flag, std::uint64_t max, std::string* error) const;
 
  private:
@@ -121,8 +121,8 @@ std::string stages_markdown(const StageTable& table = stage_table());
 bool is_expression_error(std::string_view message);
 
 // A stage built outside a plan (tests, fuzzers): `values` are (flag, value) pairs, "" for a flag;
-// defaults fill the rest. nullptr with *error set when the stage is unknown, a required value is
-// missing, or the factory refuses.
+// defaults fill the rest. nullptr with *error set when the stage is unknown, a flag is not one of
+// its options, a required value is missing, or the factory refuses.
 std::unique_ptr<Stage> make_stage(std::string_view name,
                                   std::initializer_list<std::pair<std::string_view, std::string_view>> values,
                                   std::string* error);

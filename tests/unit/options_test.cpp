@@ -423,4 +423,6 @@ TEST_CASE("every stage option is declared once, and the real stages keep their h
   CHECK(make_stage("head", {{"--head", "3"}}, &err));
   CHECK_FALSE(make_stage("head", {}, &err));
   CHECK(err == "stage 'head' needs its option --head");
+  CHECK_FALSE(make_stage("head", {{"--map", "."}}, &err));
+  CHECK(err == "stage 'head' has no option --map");
 }
