@@ -10,20 +10,30 @@
 
 namespace ppipe {
 
-const char* const kFilterHelp =
-    "filter --filter EXPR\n"
+namespace {
+
+constexpr StageOption kFilterOptions[] = {
+    {"--filter", OptionKind::kValue, "EXPR", nullptr, "keep the records for which EXPR is truthy", true},
+};
+
+constexpr const char* kFilterHelp =
     "  Keeps the records for which EXPR is truthy (anything but false and null), byte for byte;\n"
     "  drops the others. EXPR is the body of a jq select(): `ppipe help expr` has the language.\n"
     "  A runtime error (wrong type, division by zero) sends the record to the error stream.\n"
     "  Example: ppipe --filter '.status >= 500 and (.path | startswith(\"/api\"))' logs.jsonl\n";
 
-const char* const kMapHelp =
-    "map --map EXPR\n"
+constexpr StageOption kMapOptions[] = {
+    {"--map", OptionKind::kValue, "EXPR", nullptr, "replace each record with the value of EXPR", true},
+};
+
+constexpr const char* kMapHelp =
     "  Replaces each record with the value of EXPR, written as compact JSON (as jq -c): object key\n"
     "  order is kept, numbers taken unchanged from the input keep their value (integers exactly),\n"
     "  computed numbers print in the shortest form that reads back the same. A record for which\n"
     "  EXPR gives no value (select(...) false) is dropped. Runtime errors go to the error stream.\n"
     "  Example: ppipe --map '{host, status, slow: (.latency_ms > 100)}' logs.jsonl\n";
+
+}  // namespace
 
 namespace {
 
@@ -33,7 +43,11 @@ struct ExprState final : StageState {
   expr::Result result;    // map's value, handed to the next expression stage (Record::value)
 };
 
-std::shared_ptr<const expr::Program> compile_or_error(const std::string& source, std::string* error) {
+// The expression of `flag`; on a syntax error "error in --flag expression: ..." with the
+// expression and a caret (registry.h: is_expression_error).
+std::shared_ptr<const expr::Program> compile_or_error(const StageArgs& args, std::string_view flag,
+                                                      std::string* error) {
+  const std::string& source = args.value(flag);
   auto result = expr::compile(source);
   if (auto* err = std::get_if<expr::CompileError>(&result)) {
     *error = expr::format_compile_error(source, *err);
@@ -41,6 +55,9 @@ std::shared_ptr<const expr::Program> compile_or_error(const std::string& source,
     static const std::string kPrefix = "ppipe: ";
     if (error->compare(0, kPrefix.size(), kPrefix) == 0) error->erase(0, kPrefix.size());
     while (!error->empty() && error->back() == '\n') error->pop_back();
+    static const std::string kExprError = "error in expression";
+    if (error->compare(0, kExprError.size(), kExprError) == 0)
+      error->replace(0, kExprError.size(), "error in " + std::string(flag) + " expression");
     return nullptr;
   }
   return std::get<std::shared_ptr<const expr::Program>>(result);
@@ -100,18 +117,28 @@ class MapStage final : public ExprStage {
   }
 };
 
-}  // namespace
-
-std::unique_ptr<Stage> make_filter_stage(const std::string& arg, std::string* error) {
-  auto p = compile_or_error(arg, error);
+std::unique_ptr<Stage> make_filter_stage(const StageArgs& args, std::string* error) {
+  auto p = compile_or_error(args, "--filter", error);
   if (!p) return nullptr;
   return std::make_unique<FilterStage>(std::move(p));
 }
 
-std::unique_ptr<Stage> make_map_stage(const std::string& arg, std::string* error) {
-  auto p = compile_or_error(arg, error);
+std::unique_ptr<Stage> make_map_stage(const StageArgs& args, std::string* error) {
+  auto p = compile_or_error(args, "--map", error);
   if (!p) return nullptr;
   return std::make_unique<MapStage>(std::move(p));
 }
+
+}  // namespace
+
+extern const StageInfo kFilterStageInfo = {
+    "filter", "keep the records for which the expression is truthy (jq select body)", kFilterHelp, kFilterOptions,
+    make_filter_stage,
+};
+
+extern const StageInfo kMapStageInfo = {
+    "map", "replace each record with the expression's value, as compact JSON", kMapHelp, kMapOptions,
+    make_map_stage,
+};
 
 }  // namespace ppipe

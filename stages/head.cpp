@@ -1,18 +1,19 @@
 // head: the first N records in input order; then the stream stops (the reader stops at once).
-#include <charconv>
-
 #include "stages/registry.h"
 
 namespace ppipe {
 
-const char* const kHeadHelp =
-    "head --head N\n"
+namespace {
+
+constexpr StageOption kHeadOptions[] = {
+    {"--head", OptionKind::kValue, "N", nullptr, "how many records to keep", true},
+};
+
+constexpr const char* kHeadHelp =
     "  Keeps the first N records that reach it, in input order (also with --unordered), then stops\n"
     "  the run: the reader stops reading and records read beyond the N-th are discarded as if never\n"
     "  read (they are not counted in --stats and their errors are not reported).\n"
     "  Example: ppipe --stages parse,head --head 10 big.jsonl\n";
-
-namespace {
 
 class HeadRun final : public OrderedRun {
  public:
@@ -37,16 +38,16 @@ class HeadStage final : public OrderedStage {
   std::uint64_t n_;
 };
 
+std::unique_ptr<Stage> make_head_stage(const StageArgs& args, std::string* error) {
+  auto n = args.count("--head", error);
+  if (!n) return nullptr;
+  return std::make_unique<HeadStage>(*n);
+}
+
 }  // namespace
 
-std::unique_ptr<Stage> make_head_stage(const std::string& arg, std::string* error) {
-  std::uint64_t n = 0;
-  auto [p, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), n);
-  if (arg.empty() || ec != std::errc() || p != arg.data() + arg.size()) {
-    *error = "--head needs a non-negative integer, got '" + arg + "'";
-    return nullptr;
-  }
-  return std::make_unique<HeadStage>(n);
-}
+extern const StageInfo kHeadStageInfo = {
+    "head", "keep the first N records (in input order) and stop reading", kHeadHelp, kHeadOptions, make_head_stage,
+};
 
 }  // namespace ppipe

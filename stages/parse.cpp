@@ -13,8 +13,9 @@
 
 namespace ppipe {
 
-const char* const kParseHelp =
-    "parse\n"
+namespace {
+
+constexpr const char* kParseHelp =
     "  Each non-blank line must be exactly one JSON value (RFC 8259) in valid UTF-8: objects,\n"
     "  arrays, strings, numbers, true/false/null at the top level are all accepted. The record is\n"
     "  passed through byte for byte. Anything else (invalid or truncated JSON, two values on one\n"
@@ -23,8 +24,6 @@ const char* const kParseHelp =
     "  the first problem and its byte column, e.g. \"trailing comma before '}' at column 7\".\n"
     "  Integers of any size and out-of-range numbers like 1e400 are valid JSON and accepted.\n"
     "  Example: ppipe --stages parse --errors bad.jsonl data.jsonl > good.jsonl\n";
-
-namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -116,10 +115,13 @@ class ParseStage final : public RecordStage {
   }
 };
 
+std::unique_ptr<Stage> make_parse_stage(const StageArgs&, std::string*) { return std::make_unique<ParseStage>(); }
+
 }  // namespace
 
-std::unique_ptr<Stage> make_parse_stage(const std::string&, std::string*) {
-  return std::make_unique<ParseStage>();
-}
+extern const StageInfo kParseStageInfo = {
+    "parse", "validate each line as exactly one JSON value; pass it through byte for byte", kParseHelp, {},
+    make_parse_stage,
+};
 
 }  // namespace ppipe

@@ -44,7 +44,7 @@ std::vector<std::string> split_list(const std::string& s) {
 
 std::string stage_list_text() {
   std::string s = "Stages:\n";
-  for (const auto& st : stage_table()) s += fmt::format("  {:<8} {}\n", st.name, st.summary);
+  for (const StageInfo* st : stage_table()) s += fmt::format("  {:<8} {}\n", st->name, st->summary);
   return s;
 }
 
@@ -57,16 +57,21 @@ int print_help_topic(int argc, char** argv) {
     return kExitOk;
   }
   std::string topic = argv[2];
+  if (topic == "--markdown-stages") {
+    // Not in --help: the README's stage tables are this output (tests/e2e/checks/55-readme-stages.sh).
+    std::cout << stages_markdown();
+    return kExitOk;
+  }
   if (topic == "expr") {
     std::cout << render_markdown_for_terminal(kExprDoc);
     return kExitOk;
   }
   if (const StageInfo* st = find_stage(topic)) {
-    std::cout << st->help;
+    std::cout << stage_help(*st);
     return kExitOk;
   }
   std::vector<std::string> names{"expr"};
-  for (const auto& st : stage_table()) names.push_back(st.name);
+  for (const StageInfo* st : stage_table()) names.push_back(st->name);
   std::string near = nearest_name(topic, names);
   std::cerr << "ppipe: no help for '" << topic << "'"
             << (near.empty() ? std::string() : fmt::format(" (did you mean '{}'?)", near)) << "\n\n"
@@ -212,6 +217,49 @@ bool path_exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
+// One stage option on the command line, with the stage it belongs to.
+struct Occurrence {
+  const StageInfo* stage;
+  const StageOption* option;
+  const std::string* value;  // "" for a flag
+  bool used = false;         // taken by a stage of the chain
+};
+
+// The chain without --stages: 'parse', then a stage for each occurrence of an option that creates
+// one, in command-line order. An option that does not create its stage (a flag) adds it at its
+// first occurrence when nothing else would: `ppipe --uniq-all f` is parse,uniq.
+std::vector<std::string> default_chain(const std::vector<Occurrence>& given) {
+  std::vector<std::string> names{"parse"};
+  std::vector<const StageInfo*> present;
+  auto is_present = [&](const StageInfo* st) {
+    return std::string_view(st->name) == "parse" || std::find(present.begin(), present.end(), st) != present.end();
+  };
+  for (const Occurrence& oc : given)
+    if (oc.option->creates_stage && !is_present(oc.stage)) present.push_back(oc.stage);
+  for (const Occurrence& oc : given) {
+    if (oc.option->creates_stage) {
+      names.push_back(oc.stage->name);
+    } else if (!is_present(oc.stage)) {
+      names.push_back(oc.stage->name);
+      present.push_back(oc.stage);
+    }
+  }
+  return names;
+}
+
+std::string ordinal(std::size_t n) {
+  const char* suffix = (n % 100 >= 11 && n % 100 <= 13) ? "th" : n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
+  return fmt::format("{}{}", n, suffix);
+}
+
+// What --help says of a stage option.
+std::string stage_option_description(const StageInfo& st, const StageOption& so) {
+  std::string text = so.help;
+  if (!text.empty()) text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+  if (so.kind == OptionKind::kValue && so.default_value) text += fmt::format(" (default {})", so.default_value);
+  return fmt::format("{}: {} '{}' stage (see 'The chain')", text, so.creates_stage ? "runs a" : "configures a", st.name);
+}
+
 }  // namespace
 
 bool looks_like_expression(std::string_view w) {
@@ -243,7 +291,8 @@ unsigned usable_cores() {
   return n ? n : 1;
 }
 
-std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::string* help_stage) {
+std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::string* help_stage,
+                                 const StageTable& table) {
   auto plan = std::make_unique<Plan>();
   EngineOptions& e = plan->engine;
 
@@ -254,24 +303,28 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     return nullptr;
   }
 
-  // The chain.
-  std::vector<std::string> names = o.stages;
-  if (!o.stages_given) {
-    names = {"parse"};
-    for (const auto& [opt, value] : o.stage_args)
-      for (const auto& st : stage_table())
-        if (opt == st.option) names.push_back(st.name);
+  // The stage options given, resolved to their stage and declaration.
+  std::vector<Occurrence> given;
+  for (const auto& [flag, value] : o.stage_args) {
+    auto [stage, option] = find_stage_option(flag, table);
+    if (!stage) {
+      *error = fmt::format("unknown stage option '{}'", flag);
+      return nullptr;
+    }
+    given.push_back({stage, option, &value});
   }
+
+  // The chain.
+  std::vector<std::string> names = o.stages_given ? o.stages : default_chain(given);
   if (names.empty()) {
     *error = "--stages needs at least one stage";
     return nullptr;
   }
   std::vector<std::string> all_names;
-  for (const auto& st : stage_table()) all_names.push_back(st.name);
-  std::vector<std::size_t> used(o.stage_args.size(), 0);
+  for (const StageInfo* st : table) all_names.push_back(st->name);
   bool seen_parse = false;
   for (const auto& name : names) {
-    const StageInfo* info = find_stage(name);
+    const StageInfo* info = find_stage(name, table);
     if (!info) {
       std::string near = nearest_name(name, all_names);
       *error = name.empty() ? "empty stage name in --stages"
@@ -280,59 +333,66 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
       *help_stage = "*";
       return nullptr;
     }
-    std::string arg;
-    if (*info->option) {
-      // The n-th stage of this kind takes the n-th occurrence of its option.
-      bool found = false;
-      for (std::size_t i = 0; i < o.stage_args.size(); ++i) {
-        if (o.stage_args[i].first == info->option && !used[i]) {
-          used[i] = 1;
-          arg = o.stage_args[i].second;
-          found = true;
+    // The n-th stage of this kind takes the n-th occurrence of each of its options; the options
+    // not given keep their defaults.
+    StageArgs args(info->options);
+    for (const StageOption& option : info->options) {
+      for (Occurrence& oc : given) {
+        if (oc.option == &option && !oc.used) {
+          oc.used = true;
+          args.set(option.flag, *oc.value);
           break;
         }
       }
-      if (!found) {
-        *error = fmt::format("stage '{}' needs its option {} (one per '{}' stage)", name, info->option, name);
+      if (option.kind == OptionKind::kValue && !args.has(option.flag)) {
+        *error = fmt::format("stage '{}' needs its option {} (one per '{}' stage)", name, option.flag, name);
         *help_stage = name;
         return nullptr;
       }
     }
     std::string stage_error;
-    auto stage = info->make(arg, &stage_error);
+    auto stage = info->make(args, &stage_error);
     if (!stage) {
+      *error = stage_error;
       // An expression's error already shows the expression and a caret; the stage's help would
       // bury it, so it points to the language reference instead.
-      static const std::string kExprError = "error in expression";
-      if (stage_error.compare(0, kExprError.size(), kExprError) == 0) {
-        *error = fmt::format("error in {} expression{}", info->option, stage_error.substr(kExprError.size()));
-        *help_stage = "expr";
-      } else {
-        *error = stage_error;
-        *help_stage = name;
-      }
+      *help_stage = is_expression_error(stage_error) ? "expr" : name;
       return nullptr;
     }
-    if (auto* rs = dynamic_cast<const RecordStage*>(stage.get()); rs && rs->needs_parsed() && !seen_parse) {
+    if (stage->needs_parsed() && !seen_parse) {
       // `--stages filter`: the stage cannot run on raw lines, and 'parse' is what it needs.
-      std::string parse_error;
-      plan->stages.push_back(find_stage("parse")->make("", &parse_error));
-      plan->parse_added = true;
-      seen_parse = true;
+      if (const StageInfo* parse = find_stage("parse", table)) {
+        std::string parse_error;
+        plan->stages.push_back(parse->make(StageArgs(parse->options), &parse_error));
+        plan->parse_added = true;
+        seen_parse = true;
+      }
     }
     if (name == "parse") seen_parse = true;
     plan->stages.push_back(std::move(stage));
   }
-  for (std::size_t i = 0; i < o.stage_args.size(); ++i) {
-    if (!used[i]) {
-      const auto& [opt, value] = o.stage_args[i];
-      std::string stage;
-      for (const auto& st : stage_table())
-        if (opt == st.option) stage = st.name;
-      *error = fmt::format("{} {} has no '{}' stage to configure in --stages", opt, value, stage);
-      *help_stage = stage;
-      return nullptr;
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    const Occurrence& oc = given[i];
+    if (oc.used) continue;
+    const char* stage = oc.stage->name;
+    std::string option = oc.option->kind == OptionKind::kFlag ? oc.option->flag
+                                                              : fmt::format("{} {}", oc.option->flag, *oc.value);
+    if (o.stages_given) {
+      *error = fmt::format("{} has no '{}' stage to configure in --stages", option, stage);
+    } else {
+      // Only an option that does not add a stage can be left over: given more often than the
+      // options that add its stage.
+      std::size_t nth = 0;
+      for (std::size_t k = 0; k <= i; ++k) nth += given[k].option == oc.option;
+      std::string adders;
+      for (const StageOption& so : oc.stage->options)
+        if (so.creates_stage) adders += fmt::format("{}{}", adders.empty() ? "" : " or ", so.flag);
+      *error = fmt::format("{} has no {} '{}' stage to configure: the n-th {} configures the n-th '{}' stage{}",
+                           option, ordinal(nth), stage, oc.option->flag, stage,
+                           adders.empty() ? "" : fmt::format(", and each {} adds one", adders));
     }
+    *help_stage = stage;
+    return nullptr;
   }
 
   // Engine.
@@ -409,23 +469,33 @@ CliResult parse_command_line(int argc, char** argv) {
   bool progress_flag = false;
   auto* progress_opt = app.add_flag("--progress,!--no-progress", progress_flag,
                                     "Progress line on stderr, or none (default: when stderr is a terminal)");
-  // Stage options: each occurrence takes one value; the n-th configures the n-th such stage.
-  std::vector<std::pair<CLI::Option*, std::string>> stage_options;
-  for (const auto& st : stage_table()) {
-    if (!*st.option) continue;
-    auto* opt = app.add_option(st.option)
-                    ->description(fmt::format("Runs a '{}' stage with this {} (see 'The chain')", st.name, st.arg_name))
-                    ->expected(1)
-                    ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-                    ->type_name(st.arg_name);
-    stage_options.emplace_back(opt, st.option);
+  // Stage options, from the stages' declarations: each occurrence of a value option takes one
+  // value; the n-th occurrence configures the n-th stage that declares the option.
+  std::vector<std::pair<CLI::Option*, const StageOption*>> stage_options;
+  for (const StageInfo* st : stage_table()) {
+    for (const StageOption& so : st->options) {
+      CLI::Option* opt = nullptr;
+      if (so.kind == OptionKind::kFlag) {
+        opt = app.add_flag(so.flag)->description(stage_option_description(*st, so));
+      } else {
+        opt = app.add_option(so.flag)
+                  ->description(stage_option_description(*st, so))
+                  ->expected(1)
+                  ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+                  ->type_name(so.arg_name);
+      }
+      opt->group("Stage options");
+      stage_options.emplace_back(opt, &so);
+    }
   }
   app.add_option("FILE", o.inputs, "Input files ('-' or none: stdin)")->type_name("");
   app.footer(stage_list_text() +
              "\nThe chain: without --stages, 'parse' followed by one stage per stage option, in\n"
              "command-line order: ppipe --filter A --map B --head 5 f  runs  parse,filter,map,head.\n"
-             "With --stages, the n-th --filter (--map, --head) configures the n-th such stage, and\n"
-             "'parse' is added before the first stage that reads JSON (filter, map) if none comes before.\n"
+             "An option that only configures a stage (a flag) adds its stage where it first appears,\n"
+             "unless an option that runs that stage is given. With --stages too, the n-th occurrence\n"
+             "of a stage option configures the n-th stage of its kind, and 'parse' is added before\n"
+             "the first stage that reads JSON (filter, map) if none comes before.\n"
              "\nExit codes: 0 ok, 1 some records went to the error stream, 2 usage error,\n"
              "3 I/O error or --max-errors reached, 130/143 interrupted.\n"
              "'ppipe help STAGE' describes a stage, 'ppipe help expr' the expressions.");
@@ -467,13 +537,18 @@ CliResult parse_command_line(int argc, char** argv) {
   o.queue_depth_given = depth_opt->count() > 0;
   if (o.stages_given) o.stages = split_list(stages);
   if (progress_opt->count() > 0) o.progress = progress_flag;
-  // Stage option values in command-line order.
+  // Stage option values in command-line order ("" for a flag).
   std::vector<std::size_t> taken(stage_options.size(), 0);
   for (CLI::Option* opt : app.parse_order()) {
     for (std::size_t i = 0; i < stage_options.size(); ++i) {
       if (stage_options[i].first != opt) continue;
+      const StageOption& so = *stage_options[i].second;
+      if (so.kind == OptionKind::kFlag) {
+        o.stage_args.emplace_back(so.flag, "");
+        continue;
+      }
       const auto& values = opt->results();
-      if (taken[i] < values.size()) o.stage_args.emplace_back(stage_options[i].second, values[taken[i]++]);
+      if (taken[i] < values.size()) o.stage_args.emplace_back(so.flag, values[taken[i]++]);
     }
   }
 
@@ -487,7 +562,7 @@ CliResult parse_command_line(int argc, char** argv) {
       if (help_stage == "*") {
         std::cerr << "\n" << stage_list_text();
       } else if (const StageInfo* st = find_stage(help_stage)) {
-        std::cerr << "\n" << st->help;
+        std::cerr << "\n" << stage_help(*st);
       }
       std::cerr << usage_footer();
     }

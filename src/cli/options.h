@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "src/core/pipeline.h"
+#include "stages/registry.h"
 #include "stages/stage.h"
 
 namespace ppipe {
@@ -39,7 +40,8 @@ struct Options {
   std::optional<bool> progress;
   bool workers_given = false;
   bool queue_depth_given = false;
-  // Stage options in command-line order: (option name, value), e.g. ("--head", "10").
+  // Stage options in command-line order: (flag, value), e.g. ("--head", "10"); a flag option's
+  // value is "".
   std::vector<std::pair<std::string, std::string>> stage_args;
 };
 
@@ -65,7 +67,9 @@ CliResult parse_command_line(int argc, char** argv);
 // Options -> Plan. On error returns nullptr and sets the message (one line, or for an expression
 // the line, the expression and a caret) and, where it helps, what to show after it: a stage name
 // (its help), "*" (the stage list) or "expr" (a pointer to `ppipe help expr`).
-std::unique_ptr<Plan> build_plan(const Options& options, std::string* error, std::string* help_stage);
+// The stages and their options come from `table` (tests pass a table of their own).
+std::unique_ptr<Plan> build_plan(const Options& options, std::string* error, std::string* help_stage,
+                                 const StageTable& table = stage_table());
 
 // Whether a word on the command line reads as an expression meant for --filter or --map rather
 // than a file name: `.type`, `.["k"]`, `select(.a == 1)`, `map(.x)`, `{host}`, `type == "x"`.

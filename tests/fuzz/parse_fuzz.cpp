@@ -34,9 +34,7 @@ namespace {
 const ppipe::RecordStage& parse_stage() {
   static std::unique_ptr<ppipe::Stage> stage = [] {
     std::string error;
-    const ppipe::StageInfo* info = ppipe::find_stage("parse");
-    if (info == nullptr) std::abort();
-    auto s = info->make("", &error);
+    auto s = ppipe::make_stage("parse", {}, &error);
     if (!s) std::abort();
     return s;
   }();

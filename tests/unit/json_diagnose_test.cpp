@@ -121,7 +121,7 @@ struct ParseRun {
 ParseRun run_parse(std::string_view line) {
   static std::unique_ptr<Stage> stage = [] {
     std::string err;
-    return find_stage("parse")->make("", &err);
+    return make_stage("parse", {}, &err);
   }();
   static WorkerScratch scratch;
   std::vector<char> buf(line.size() + simdjson::SIMDJSON_PADDING, '1');

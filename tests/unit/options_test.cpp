@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "src/cli/options.h"
 
 using namespace ppipe;
@@ -165,4 +167,262 @@ TEST_CASE("an expression given as the first FILE is a usage error with a pointer
   CHECK(build_plan(o, &err, &help));
   o.inputs = {"."};
   CHECK(build_plan(o, &err, &help));
+}
+
+// ---- stage options declared as data, with a table of fake stages ----
+
+namespace {
+
+// Records what it was built with: "flag=value" for each option that has a value (given or
+// default; "*" marks a default), "flag" for a flag that is present.
+class FakeStage final : public RecordStage {
+ public:
+  FakeStage(std::string name, std::string config, bool needs_parsed)
+      : name_(std::move(name)), config_(std::move(config)), needs_parsed_(needs_parsed) {}
+  std::string_view name() const override { return name_; }
+  Verdict process(Record&, WorkerScratch&, StageState*) const override { return Verdict::kPass; }
+  bool needs_parsed() const override { return needs_parsed_; }
+  const std::string& config() const { return config_; }
+
+ private:
+  std::string name_, config_;
+  bool needs_parsed_;
+};
+
+std::string describe(StageOptions options, const StageArgs& args) {
+  std::string out;
+  for (const StageOption& o : options) {
+    if (!args.has(o.flag)) continue;
+    if (!out.empty()) out += ' ';
+    out += o.flag;
+    if (o.kind == OptionKind::kValue) out += (args.given(o.flag) ? "=" : "=*") + args.value(o.flag);
+  }
+  return out;
+}
+
+constexpr StageOption kFakeAggOptions[] = {
+    {"--group-by", OptionKind::kValue, "EXPR", nullptr, "the key", true},
+    {"--agg", OptionKind::kValue, "LIST", "count", "what to compute", false},
+    {"--partial", OptionKind::kFlag, nullptr, nullptr, "write partial results", false},
+    {"--max-groups", OptionKind::kValue, "N", "1000", "at most N groups", false},
+};
+constexpr StageOption kFakeUniqOptions[] = {
+    {"--uniq", OptionKind::kValue, "EXPR", ".", "the key", true},
+    {"--uniq-all", OptionKind::kFlag, nullptr, nullptr, "keep counting after the first", false},
+};
+constexpr StageOption kFakeTagOptions[] = {
+    {"--tag", OptionKind::kValue, "NAME", nullptr, "the tag", true},
+};
+
+const StageInfo kFakeParse = {"parse", "parses", "  Parses.\n", {}, [](const StageArgs&, std::string*) {
+                                return std::unique_ptr<Stage>(new FakeStage("parse", "", false));
+                              }};
+const StageInfo kFakeAgg = {"agg", "groups", "  Groups.\n", kFakeAggOptions,
+                            [](const StageArgs& args, std::string* error) -> std::unique_ptr<Stage> {
+                              if (!args.count("--max-groups", error)) return nullptr;
+                              return std::make_unique<FakeStage>("agg", describe(kFakeAggOptions, args), false);
+                            }};
+const StageInfo kFakeUniq = {"uniq", "dedups", "  Dedups.\n", kFakeUniqOptions,
+                             [](const StageArgs& args, std::string*) -> std::unique_ptr<Stage> {
+                               return std::make_unique<FakeStage>("uniq", describe(kFakeUniqOptions, args), false);
+                             }};
+// Reads parsed JSON, so --stages gets a parse before it.
+const StageInfo kFakeTag = {"tag", "tags", "  Tags.\n", kFakeTagOptions,
+                            [](const StageArgs& args, std::string*) -> std::unique_ptr<Stage> {
+                              return std::make_unique<FakeStage>("tag", describe(kFakeTagOptions, args), true);
+                            }};
+const StageTable kFakeTable = {&kFakeParse, &kFakeAgg, &kFakeUniq, &kFakeTag};
+
+// "name[config]" for each stage of the plan.
+std::vector<std::string> chain_of(const Plan& plan) {
+  std::vector<std::string> out;
+  for (const auto& s : plan.stages) {
+    auto* fake = dynamic_cast<const FakeStage*>(s.get());
+    out.push_back(std::string(s->name()) + (fake && !fake->config().empty() ? "[" + fake->config() + "]" : ""));
+  }
+  return out;
+}
+
+using Args = std::vector<std::pair<std::string, std::string>>;
+using Names = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("declared options: several per stage; the n-th occurrence configures the n-th stage", "[cli]") {
+  std::string err, help;
+  Options o;
+  o.stage_args = Args{{"--group-by", ".a"}, {"--agg", "sum"}, {"--group-by", ".b"}, {"--partial", ""},
+                      {"--max-groups", "5"}, {"--agg", "max"}};
+  auto plan = build_plan(o, &err, &help, kFakeTable);
+  INFO(err);
+  REQUIRE(plan);
+  CHECK(chain_of(*plan) == Names{"parse", "agg[--group-by=.a --agg=sum --partial --max-groups=5]",
+                                 "agg[--group-by=.b --agg=max --max-groups=*1000]"});
+}
+
+TEST_CASE("declared options: defaults fill what is not given", "[cli]") {
+  std::string err, help;
+  Options o;
+  o.stage_args = Args{{"--group-by", ".a"}, {"--uniq", ".id"}, {"--uniq", ".x"}, {"--uniq-all", ""}};
+  auto plan = build_plan(o, &err, &help, kFakeTable);
+  REQUIRE(plan);
+  CHECK(chain_of(*plan) == Names{"parse", "agg[--group-by=.a --agg=*count --max-groups=*1000]",
+                                 "uniq[--uniq=.id --uniq-all]", "uniq[--uniq=.x]"});
+}
+
+TEST_CASE("declared options: the default chain follows the options that add a stage", "[cli]") {
+  std::string err, help;
+  Options o;
+  // Each --tag and --group-by adds a stage where it appears; --partial configures the agg added
+  // after it; --uniq-all adds the uniq (no --uniq is given) where it first appears.
+  o.stage_args = Args{{"--tag", "a"}, {"--partial", ""}, {"--uniq-all", ""}, {"--group-by", ".k"}, {"--tag", "b"}};
+  auto plan = build_plan(o, &err, &help, kFakeTable);
+  INFO(err);
+  REQUIRE(plan);
+  CHECK(chain_of(*plan) == Names{"parse", "tag[--tag=a]", "uniq[--uniq=*. --uniq-all]",
+                                 "agg[--group-by=.k --agg=*count --partial --max-groups=*1000]", "tag[--tag=b]"});
+  CHECK_FALSE(plan->parse_added);
+
+  // With a --uniq anywhere, --uniq-all only configures: the stage sits where --uniq is.
+  o.stage_args = Args{{"--uniq-all", ""}, {"--tag", "a"}, {"--uniq", ".id"}};
+  plan = build_plan(o, &err, &help, kFakeTable);
+  REQUIRE(plan);
+  CHECK(chain_of(*plan) == Names{"parse", "tag[--tag=a]", "uniq[--uniq=.id --uniq-all]"});
+
+  // A non-adding option alone adds one stage, whatever its count.
+  o.stage_args = Args{{"--max-groups", "3"}};
+  REQUIRE_FALSE(build_plan(o, &err, &help, kFakeTable));
+  CHECK(err == "stage 'agg' needs its option --group-by (one per 'agg' stage)");
+  CHECK(help == "agg");
+}
+
+TEST_CASE("declared options: errors name the option and its stage", "[cli]") {
+  std::string err, help;
+  Options o;
+
+  // Required, with --stages.
+  o.stages = {"parse", "agg"};
+  o.stages_given = true;
+  REQUIRE_FALSE(build_plan(o, &err, &help, kFakeTable));
+  CHECK(err == "stage 'agg' needs its option --group-by (one per 'agg' stage)");
+  CHECK(help == "agg");
+
+  // A flag or a value for a stage missing from --stages.
+  o.stages = {"parse", "uniq"};
+  o.stage_args = Args{{"--partial", ""}};
+  REQUIRE_FALSE(build_plan(o, &err, &help, kFakeTable));
+  CHECK(err == "--partial has no 'agg' stage to configure in --stages");
+  CHECK(help == "agg");
+  o.stage_args = Args{{"--max-groups", "5"}};
+  REQUIRE_FALSE(build_plan(o, &err, &help, kFakeTable));
+  CHECK(err == "--max-groups 5 has no 'agg' stage to configure in --stages");
+
+  // More flags than stages, without --stages.
+  o = Options{};
+  o.stage_args = Args{{"--group-by", ".a"}, {"--partial", ""}, {"--partial", ""}};
+  REQUIRE_FALSE(build_plan(o, &err, &help, kFakeTable));
+  CHECK(err ==
+        "--partial has no 2nd 'agg' stage to configure: the n-th --partial configures the n-th 'agg' stage, "
+        "and each --group-by adds one");
+  CHECK(help == "agg");
+  o.stage_args = Args{{"--uniq-all", ""}, {"--uniq-all", ""}};
+  REQUIRE_FALSE(build_plan(o, &err, &help, kFakeTable));
+  CHECK(err ==
+        "--uniq-all has no 2nd 'uniq' stage to configure: the n-th --uniq-all configures the n-th 'uniq' stage, "
+        "and each --uniq adds one");
+
+  // A factory's error names the flag (StageArgs::count).
+  o.stage_args = Args{{"--group-by", ".a"}, {"--max-groups", "many"}};
+  REQUIRE_FALSE(build_plan(o, &err, &help, kFakeTable));
+  CHECK(err == "--max-groups needs a non-negative integer, got 'many'");
+  CHECK(help == "agg");
+
+  // An option no stage declares (only a caller bypassing the command line can do this).
+  o.stage_args = Args{{"--nope", "1"}};
+  REQUIRE_FALSE(build_plan(o, &err, &help, kFakeTable));
+  CHECK(err == "unknown stage option '--nope'");
+}
+
+TEST_CASE("declared options: --stages gets parse before a stage that reads JSON, from the table", "[cli]") {
+  std::string err, help;
+  Options o;
+  o.stages = {"uniq", "tag"};
+  o.stages_given = true;
+  o.stage_args = Args{{"--tag", "t"}};
+  auto plan = build_plan(o, &err, &help, kFakeTable);
+  REQUIRE(plan);
+  CHECK(plan->parse_added);
+  CHECK(chain_of(*plan) == Names{"uniq[--uniq=*.]", "parse", "tag[--tag=t]"});
+}
+
+TEST_CASE("declared options: help and README text come from the declarations", "[cli]") {
+  CHECK(stage_usage(kFakeAgg) == "agg --group-by EXPR [--agg LIST] [--partial] [--max-groups N]");
+  CHECK(stage_help(kFakeAgg) ==
+        "agg --group-by EXPR [--agg LIST] [--partial] [--max-groups N]\n"
+        "  Groups.\n"
+        "  Options:\n"
+        "    --group-by EXPR  the key\n"
+        "    --agg LIST       what to compute (default count)\n"
+        "    --partial        write partial results\n"
+        "    --max-groups N   at most N groups (default 1000)\n");
+  // One option: the help text says what it is, no list.
+  CHECK(stage_help(kFakeTag) == "tag --tag NAME\n  Tags.\n");
+  CHECK(stage_help(kFakeParse) == "parse\n  Parses.\n");
+  std::string md = stages_markdown(StageTable{&kFakeParse, &kFakeUniq});
+  CHECK(md ==
+        "| stage option | stage | meaning |\n"
+        "|---|---|---|\n"
+        "| `--uniq EXPR` | `uniq` | the key (default .) |\n"
+        "| `--uniq-all` | `uniq` | keep counting after the first (does not add a stage) |\n"
+        "\n"
+        "### Stages\n"
+        "\n"
+        "| stage | what it does |\n"
+        "|---|---|\n"
+        "| `parse` | parses |\n"
+        "| `uniq` | dedups |\n");
+}
+
+TEST_CASE("StageArgs: values by flag, defaults, counts and sizes", "[cli]") {
+  StageArgs args(kFakeAggOptions);
+  CHECK(args.has("--agg"));
+  CHECK_FALSE(args.given("--agg"));
+  CHECK(args.value("--agg") == "count");
+  CHECK_FALSE(args.has("--group-by"));
+  CHECK_FALSE(args.has("--partial"));
+  CHECK(args.value("--group-by").empty());
+  args.set("--agg", "sum");
+  args.set("--partial", "");
+  CHECK(args.given("--agg"));
+  CHECK(args.value("--agg") == "sum");
+  CHECK(args.has("--partial"));
+  std::string err;
+  CHECK(args.count("--max-groups", &err) == 1000u);
+  args.set("--max-groups", "-1");
+  CHECK_FALSE(args.count("--max-groups", &err));
+  CHECK(err == "--max-groups needs a non-negative integer, got '-1'");
+  args.set("--max-groups", "64K");
+  CHECK(args.size("--max-groups", 1u << 20, &err) == 64u * 1024);
+  CHECK_FALSE(args.size("--max-groups", 1u << 15, &err));
+  CHECK(err == "--max-groups '64K': expected a size from 1 to 32K, like 64K or 1M");
+}
+
+TEST_CASE("every stage option is declared once, and the real stages keep their help", "[cli]") {
+  std::vector<std::string> flags;
+  for (const StageInfo* st : stage_table())
+    for (const StageOption& o : st->options) {
+      INFO(o.flag);
+      CHECK(std::find(flags.begin(), flags.end(), o.flag) == flags.end());
+      CHECK(std::string(o.flag).rfind("--", 0) == 0);
+      CHECK((o.kind == OptionKind::kFlag) == (o.arg_name == nullptr));
+      flags.push_back(o.flag);
+    }
+  CHECK(stage_usage(*find_stage("head")) == "head --head N");
+  CHECK(stage_usage(*find_stage("parse")) == "parse");
+  std::string err;
+  CHECK(make_stage("head", {{"--head", "3"}}, &err));
+  CHECK_FALSE(make_stage("head", {}, &err));
+  CHECK(err == "stage 'head' needs its option --head");
+  CHECK_FALSE(make_stage("head", {{"--map", "."}}, &err));
+  CHECK(err == "stage 'head' has no option --map");
 }

@@ -17,7 +17,8 @@ std::vector<std::unique_ptr<Stage>> stages(std::initializer_list<std::pair<const
   std::vector<std::unique_ptr<Stage>> out;
   for (auto [name, arg] : spec) {
     std::string err;
-    out.push_back(find_stage(name)->make(arg, &err));
+    std::string flag = std::string("--") + name;
+    out.push_back(*arg ? make_stage(name, {{flag, arg}}, &err) : make_stage(name, {}, &err));
     REQUIRE(out.back());
   }
   return out;

@@ -38,8 +38,8 @@ Run run(const std::string& input_path, unsigned workers, std::size_t batch, std:
         const char* head = nullptr) {
   std::vector<std::unique_ptr<Stage>> stages;
   std::string e;
-  stages.push_back(find_stage("parse")->make("", &e));
-  if (head) stages.push_back(find_stage("head")->make(head, &e));
+  stages.push_back(make_stage("parse", {}, &e));
+  if (head) stages.push_back(make_stage("head", {{"--head", head}}, &e));
   Chain chain(std::move(stages), {"in.jsonl"}, 1 << 20);
   EngineOptions opt;
   opt.inputs = {input_path};
