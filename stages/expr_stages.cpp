@@ -5,7 +5,7 @@
 //
 // A runtime error (e.g. `.a.b` on a string) ends that record: it goes to the error stream with the
 // message, as jq reports one error per input. A syntax error is a usage error found at plan time.
-#include "src/expr/expr.h"
+#include "stages/expr_eval.h"
 #include "stages/registry.h"
 
 namespace ppipe {
@@ -37,32 +37,6 @@ constexpr const char* kMapHelp =
 
 namespace {
 
-struct ExprState final : StageState {
-  expr::Scratch scratch;
-  std::string out;        // map's output, with padding so the next stage may parse it in place
-  expr::Result result;    // map's value, handed to the next expression stage (Record::value)
-};
-
-// The expression of `flag`; on a syntax error "error in --flag expression: ..." with the
-// expression and a caret (registry.h: is_expression_error).
-std::shared_ptr<const expr::Program> compile_or_error(const StageArgs& args, std::string_view flag,
-                                                      std::string* error) {
-  const std::string& source = args.value(flag);
-  auto result = expr::compile(source);
-  if (auto* err = std::get_if<expr::CompileError>(&result)) {
-    *error = expr::format_compile_error(source, *err);
-    // One line is printed by the caller after "ppipe: ": drop our own prefix if present.
-    static const std::string kPrefix = "ppipe: ";
-    if (error->compare(0, kPrefix.size(), kPrefix) == 0) error->erase(0, kPrefix.size());
-    while (!error->empty() && error->back() == '\n') error->pop_back();
-    static const std::string kExprError = "error in expression";
-    if (error->compare(0, kExprError.size(), kExprError) == 0)
-      error->replace(0, kExprError.size(), "error in " + std::string(flag) + " expression");
-    return nullptr;
-  }
-  return std::get<std::shared_ptr<const expr::Program>>(result);
-}
-
 // What filter and map share: the compiled program, per-worker state, and evaluation of the
 // record's document with errors turned into the record's error.
 class ExprStage : public RecordStage {
@@ -72,18 +46,8 @@ class ExprStage : public RecordStage {
   std::unique_ptr<StageState> make_state() const override { return std::make_unique<ExprState>(); }
 
  protected:
-  // False (with the message in s.error) when the record fails.
   bool evaluate(Record& rec, WorkerScratch& s, ExprState& st, expr::Result& r) const {
-    if (!rec.has_doc() && rec.value()) {
-      r = expr::evaluate_value(*program_, *rec.value(), st.scratch);
-    } else {
-      simdjson::dom::element doc;
-      if (!rec.doc(s, &doc)) return false;
-      r = expr::evaluate(*program_, doc, st.scratch);
-    }
-    if (r.outcome != expr::Outcome::kError) return true;
-    s.error.assign(expr::error_message(st.scratch));
-    return false;
+    return evaluate_expression(*program_, rec, s, st, r);
   }
 
  private:
@@ -118,13 +82,13 @@ class MapStage final : public ExprStage {
 };
 
 std::unique_ptr<Stage> make_filter_stage(const StageArgs& args, std::string* error) {
-  auto p = compile_or_error(args, "--filter", error);
+  auto p = compile_stage_expression(args, "--filter", error);
   if (!p) return nullptr;
   return std::make_unique<FilterStage>(std::move(p));
 }
 
 std::unique_ptr<Stage> make_map_stage(const StageArgs& args, std::string* error) {
-  auto p = compile_or_error(args, "--map", error);
+  auto p = compile_stage_expression(args, "--map", error);
   if (!p) return nullptr;
   return std::make_unique<MapStage>(std::move(p));
 }

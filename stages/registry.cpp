@@ -13,6 +13,8 @@ extern const StageInfo kParseStageInfo;   // stages/parse.cpp
 extern const StageInfo kFilterStageInfo;  // stages/expr_stages.cpp
 extern const StageInfo kMapStageInfo;     // stages/expr_stages.cpp
 extern const StageInfo kHeadStageInfo;    // stages/head.cpp
+extern const StageInfo kTailStageInfo;    // stages/tail.cpp
+extern const StageInfo kUniqStageInfo;    // stages/uniq.cpp
 
 const StageTable& stage_table() {
   static const StageTable table = {
@@ -20,6 +22,8 @@ const StageTable& stage_table() {
       &kFilterStageInfo,
       &kMapStageInfo,
       &kHeadStageInfo,
+      &kTailStageInfo,
+      &kUniqStageInfo,
   };
   return table;
 }

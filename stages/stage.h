@@ -70,6 +70,7 @@ enum class Admit {
   kDrop,      // dropped on purpose (counted as dropped by this stage)
   kKeepLast,  // goes on, and the stream ends after it (head's N-th record)
   kStop,      // the stream ends before it: it and everything after are as if never read
+  kFail,      // the run cannot go on (failure() says why): ends before it, fatal error (exit 3)
 };
 
 class OrderedRun {
@@ -80,6 +81,8 @@ class OrderedRun {
   // True when the stream is to end before the next record, whatever stage it reaches (head 0):
   // asked before each record.
   virtual bool satisfied() const { return false; }
+  // After kFail: a one-line message.
+  virtual std::string failure() const { return ""; }
 };
 
 class OrderedStage : public Stage {

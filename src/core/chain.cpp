@@ -224,7 +224,8 @@ bool Chain::Run::admit(Batch& b) {
         key = std::string_view(b.keys).substr(b.key_spans[span].begin, b.key_spans[span].len);
       Admit a = ordered_[k]->admit(key);
       if (a == Admit::kKeep) continue;
-      if (a == Admit::kStop) {
+      if (a == Admit::kFail && failure_.empty()) failure_ = ordered_[k]->failure();
+      if (a == Admit::kStop || a == Admit::kFail) {
         keep = r;
         stop = true;
         break;
@@ -373,7 +374,8 @@ void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
         v = ordered(stage).key(rec, ws_.scratch, ws_.states[i].get(), key_);
         if (v != Verdict::kError) {
           Admit a = ordered_[i]->admit(key_);
-          if (a == Admit::kStop) {
+          if (a == Admit::kFail && failure_.empty()) failure_ = ordered_[i]->failure();
+          if (a == Admit::kStop || a == Admit::kFail) {
             --c.in;  // as if never read
             stopped_ = true;
             return;

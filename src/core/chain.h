@@ -109,6 +109,8 @@ class Chain::Run {
   std::uint64_t out_records() const { return out_records_; }
   // True once an ordered stage on the writer's part ended the stream.
   bool stopped() const { return stopped_; }
+  // Set when a stage could not go on (uniq past --max-groups): the run ends with a fatal error.
+  const std::string& failure() const { return failure_; }
   // Counts of the stages' work on the writer thread (added to the batches' counts in the stats).
   const std::vector<StageCounts>& counts() const { return counts_; }
 
@@ -127,6 +129,7 @@ class Chain::Run {
   std::string out_, err_;
   std::uint64_t out_records_ = 0;
   bool stopped_ = false;
+  std::string failure_;
 };
 
 }  // namespace ppipe

@@ -238,6 +238,10 @@ class PipelineRun {
     StopReason stop_after = StopReason::kNone;  // this batch is written, then the stream ends
     if (!discarding_) {
       if (writer_part_->admit(*b)) stop_after = StopReason::kHead;
+      if (!writer_part_->failure().empty()) {
+        result_.fatal_error = writer_part_->failure();
+        stop_after = StopReason::kFatalIo;
+      }
       // --max-errors: the run ends right after the N-th failed record, as head ends after its N-th.
       if (options_.max_errors && writer_part_->cut_after_errors(*b, options_.max_errors - result_.stats.errors))
         stop_after = StopReason::kMaxErrors;
@@ -298,6 +302,10 @@ class PipelineRun {
         if (int err = out_.append(o)) write_failed(err, out_);
       if (!e.empty()) write_errors(e);
       result_.stats.set_writer_counts(writer_part_->counts(), writer_part_->out_records());
+      if (!writer_part_->failure().empty() && result_.fatal_error.empty()) {
+        result_.fatal_error = writer_part_->failure();
+        stop(StopReason::kFatalIo);
+      }
       if (writer_part_->stopped()) stop(StopReason::kHead);
       if (options_.max_errors && result_.stats.errors >= options_.max_errors) stop(StopReason::kMaxErrors);
     }

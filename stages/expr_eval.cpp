@@ -1,0 +1,39 @@
+#include "stages/expr_eval.h"
+
+namespace ppipe {
+
+// The expression of `flag`; on a syntax error "error in --flag expression: ..." with the
+// expression and a caret (registry.h: is_expression_error).
+std::shared_ptr<const expr::Program> compile_stage_expression(const StageArgs& args, std::string_view flag,
+                                                              std::string* error) {
+  const std::string& source = args.value(flag);
+  auto result = expr::compile(source);
+  if (auto* err = std::get_if<expr::CompileError>(&result)) {
+    *error = expr::format_compile_error(source, *err);
+    // One line is printed by the caller after "ppipe: ": drop our own prefix if present.
+    static const std::string kPrefix = "ppipe: ";
+    if (error->compare(0, kPrefix.size(), kPrefix) == 0) error->erase(0, kPrefix.size());
+    while (!error->empty() && error->back() == '\n') error->pop_back();
+    static const std::string kExprError = "error in expression";
+    if (error->compare(0, kExprError.size(), kExprError) == 0)
+      error->replace(0, kExprError.size(), "error in " + std::string(flag) + " expression");
+    return nullptr;
+  }
+  return std::get<std::shared_ptr<const expr::Program>>(result);
+}
+
+bool evaluate_expression(const expr::Program& program, Record& rec, WorkerScratch& s, ExprState& st,
+                         expr::Result& r) {
+  if (!rec.has_doc() && rec.value()) {
+    r = expr::evaluate_value(program, *rec.value(), st.scratch);
+  } else {
+    simdjson::dom::element doc;
+    if (!rec.doc(s, &doc)) return false;
+    r = expr::evaluate(program, doc, st.scratch);
+  }
+  if (r.outcome != expr::Outcome::kError) return true;
+  s.error.assign(expr::error_message(st.scratch));
+  return false;
+}
+
+}  // namespace ppipe

@@ -1,0 +1,80 @@
+// tail: the last N records, in input order, emitted when the stream ends (a finishing stage).
+//
+// Each batch keeps the last N of its own records (a partial); partials are merged in input order
+// (the later ones win), so the result is the same for every --workers and --batch-size. Memory is
+// bounded by N records (per batch in flight, and once for the run).
+#include <deque>
+
+#include "stages/registry.h"
+
+namespace ppipe {
+
+namespace {
+
+constexpr StageOption kTailOptions[] = {
+    {"--tail", OptionKind::kValue, "N", nullptr, "how many records to keep", true},
+};
+
+constexpr const char* kTailHelp =
+    "  Keeps the last N records that reach it and writes them, in input order, when the input\n"
+    "  ends (as tail -n N; also with --unordered). Memory: N records. Stages after it run on\n"
+    "  those N records.\n"
+    "  Example: ppipe --stages parse,filter,tail --filter '.status >= 500' --tail 20 logs.jsonl\n";
+
+struct TailPartial final : Partial {
+  std::deque<std::string> last;  // at most n, oldest first
+};
+
+class TailStage final : public FinishingStage {
+ public:
+  explicit TailStage(std::uint64_t n) : n_(n) {}
+  std::string_view name() const override { return "tail"; }
+  std::unique_ptr<Partial> new_partial() const override { return std::make_unique<TailPartial>(); }
+
+  Verdict accumulate(Record& rec, WorkerScratch&, StageState*, Partial& into) const override {
+    if (n_ == 0) return Verdict::kPass;
+    auto& p = static_cast<TailPartial&>(into);
+    if (p.last.size() == n_) {
+      // Reuse the oldest string's buffer for the newest record.
+      std::string oldest = std::move(p.last.front());
+      p.last.pop_front();
+      oldest.assign(rec.text());
+      p.last.push_back(std::move(oldest));
+    } else {
+      p.last.emplace_back(rec.text());
+    }
+    return Verdict::kPass;
+  }
+
+  void merge(Partial& into, Partial& later) const override {
+    auto& a = static_cast<TailPartial&>(into);
+    auto& b = static_cast<TailPartial&>(later);
+    for (auto& s : b.last) {
+      a.last.push_back(std::move(s));
+      if (a.last.size() > n_) a.last.pop_front();
+    }
+    b.last.clear();
+  }
+
+  bool finish(Partial& all, const Emit& emit, std::string*) const override {
+    for (const auto& s : static_cast<TailPartial&>(all).last) emit(s);
+    return true;
+  }
+
+ private:
+  std::uint64_t n_;
+};
+
+std::unique_ptr<Stage> make_tail_stage(const StageArgs& args, std::string* error) {
+  auto n = args.count("--tail", error);
+  if (!n) return nullptr;
+  return std::make_unique<TailStage>(*n);
+}
+
+}  // namespace
+
+extern const StageInfo kTailStageInfo = {
+    "tail", "keep the last N records (in input order), written when the input ends", kTailHelp, kTailOptions,
+    make_tail_stage};
+
+}  // namespace ppipe

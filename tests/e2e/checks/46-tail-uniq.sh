@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# tail (a finishing stage) and uniq (an ordered stage) against coreutils tail, uniq and an awk
+# oracle on real Zeek logs (tests/data/zeek), for -j 1/2/4/8, several batch sizes, and --unordered:
+# the output must be byte-identical in every configuration (issue 6).
+
+tail_uniq_inputs() {
+  zcat "$DATA/zeek/known_services.json.gz" > ks.jsonl
+  zcat "$DATA/zeek/notice.json.gz" > notice.jsonl
+  # Adjacent repeats for uniq: every third line twice, every fifth three times.
+  awk '{print} NR%3==0{print} NR%5==0{print; print}' ks.jsonl > ks-dups.jsonl
+  sort ks.jsonl > ks-sorted.jsonl
+}
+
+TAIL_UNIQ_CONFIGS=("-j 1" "-j 2" "-j 4 --batch-size 1" "-j 8 --batch-size 4K" "-j 2 --batch-size 64K --unordered"
+                   "-j 4 --batch-size 1 --unordered")
+
+# compare_runs NAME EXPECTED-FILE PPIPE-ARGS...: ppipe ARGS in every configuration == EXPECTED.
+compare_runs() {
+  local name=$1 expected=$2; shift 2
+  local cfg msg=() rc
+  for cfg in "${TAIL_UNIQ_CONFIGS[@]}"; do
+    # shellcheck disable=SC2086
+    "$PPIPE" $cfg "$@" > got 2> err; rc=$?
+    [ "$rc" = 0 ] || msg+=("[$cfg] exit $rc: $(head -c 200 err)")
+    cmp -s got "$expected" || msg+=("[$cfg] output differs from the oracle ($(wc -l < got) vs $(wc -l < "$expected") lines)" "$(short_diff "$expected" got)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+
+t_tail_matches_coreutils() {
+  tail_uniq_inputs
+  local n
+  for n in 1 25 1000; do
+    tail -n "$n" notice.jsonl > want
+    compare_runs "tail --tail $n = tail -n $n (zeek notice, 207 records)" want --tail "$n" notice.jsonl
+  done
+  tail -n 300 ks.jsonl > want
+  compare_runs "tail --tail 300 = tail -n 300 (zeek known_services, 1579 records)" want --tail 300 ks.jsonl
+  : > want
+  compare_runs "tail --tail 0 writes nothing" want --tail 0 ks.jsonl
+  # Stages after tail run on its records: the last 100, then a filter.
+  tail -n 100 ks.jsonl | jq -c 'select(.port_num == 443)' > want
+  compare_runs "tail then filter = tail -n 100 | jq select" want --stages parse,tail,filter --tail 100 --filter '.port_num == 443' ks.jsonl
+  # A filter before tail: the last 10 of the survivors.
+  jq -c 'select(.port_proto == "udp")' ks.jsonl | tail -n 10 > want
+  compare_runs "filter then tail = jq select | tail -n 10" want --filter '.port_proto == "udp"' --tail 10 ks.jsonl
+}
+register t_tail_matches_coreutils
+
+t_uniq_matches_coreutils() {
+  tail_uniq_inputs
+  uniq ks-dups.jsonl > want
+  compare_runs "uniq (default key .) = coreutils uniq on adjacent repeats" want --uniq . ks-dups.jsonl
+  compare_runs "--uniq-all alone adds the uniq stage" want --uniq-all ks-dups.jsonl
+  uniq ks-sorted.jsonl > want
+  compare_runs "uniq on sorted input = sort | uniq" want --uniq . ks-sorted.jsonl
+  # By a key: keep a record when its .port_num differs from the previous record's.
+  paste -d '\t' <(jq -c .port_num ks.jsonl) ks.jsonl | awk -F'\t' 'NR==1 || $1 != prev {print $2} {prev = $1}' > want
+  compare_runs "uniq --uniq .port_num = awk on the key column" want --uniq .port_num ks.jsonl
+  # --uniq-all: the first record of every key.
+  paste -d '\t' <(jq -c '[.host, .port_num]' ks.jsonl) ks.jsonl | awk -F'\t' '!seen[$1]++ {print $2}' > want
+  compare_runs "uniq --uniq-all '[.host, .port_num]' = awk '!seen[key]++'" want --uniq '[.host, .port_num]' --uniq-all ks.jsonl
+  # uniq before tail: both modes in one chain.
+  uniq ks-dups.jsonl | tail -n 7 > want
+  compare_runs "uniq then tail = uniq | tail -n 7" want --uniq . --tail 7 ks-dups.jsonl
+}
+register t_uniq_matches_coreutils
+
+t_uniq_max_groups() {
+  local name="uniq --uniq-all past --max-groups: exit 3, a clear message, the records before it written"
+  tail_uniq_inputs
+  local rc=0 msg=()
+  "$PPIPE" --uniq .host --uniq-all --max-groups 5 ks.jsonl > got 2> err || rc=$?
+  [ "$rc" = 3 ] || msg+=("exit $rc, expected 3")
+  grep -qF '"message":"uniq: more than 5 distinct keys (--max-groups 5)' err || msg+=("message: $(head -c 300 err)")
+  [ "$(wc -l < got)" = 5 ] || msg+=("$(wc -l < got) records written, expected the 5 before the 6th key")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_uniq_max_groups
+
+t_tail_stats_reconcile() {
+  local name="tail and uniq --stats: records_in + emitted = records_out + dropped + errors + consumed"
+  tail_uniq_inputs
+  printf 'bad line\n' >> ks-dups.jsonl
+  local msg=() cfg s
+  for cfg in "-j 1" "-j 4 --batch-size 1"; do
+    # shellcheck disable=SC2086
+    "$PPIPE" $cfg --stats --uniq . --filter '.port_num != 80' --tail 50 ks-dups.jsonl > /dev/null 2> err
+    s=$(tail -n 1 err)
+    echo "$s" | jq -e '.records_in + .emitted == .records_out + .dropped + .errors + .consumed' > /dev/null \
+      || msg+=("[$cfg] does not reconcile: $s")
+    echo "$s" | jq -e '.emitted == 50 and .records_out == 50 and .errors == 1' > /dev/null || msg+=("[$cfg] $s")
+    echo "$s" | jq -e '[.stages[] | select(.name != "tail") | .in == .out + .dropped + .errors] | all' > /dev/null \
+      || msg+=("[$cfg] a stage's counts do not add up: $s")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_tail_stats_reconcile
