@@ -213,7 +213,6 @@ std::uint32_t codepoint_count(std::string_view s);
 
 void write_json(const Value& v, std::string& out);
 void write_json_dom(simdjson::dom::element e, std::string& out);
-void write_string(std::string_view s, std::string& out);
 void write_double(double d, std::string& out);
 void write_int(std::int64_t i, std::string& out);
 
