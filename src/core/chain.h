@@ -31,7 +31,6 @@ class Chain {
   std::size_t size() const { return stages_.size(); }
   const Stage& stage(std::size_t i) const { return *stages_[i]; }
   bool has_ordered() const { return has_ordered_; }
-  const std::vector<std::string>& source_names() const { return source_names_; }
 
   std::unique_ptr<WorkerState> make_worker_state() const;
   // Any worker thread.
