@@ -13,6 +13,7 @@
 
 #include "src/expr/internal.h"
 #include "src/expr/lexer.h"
+#include "src/util/text_util.h"
 
 namespace ppipe::expr {
 
@@ -101,24 +102,6 @@ constexpr std::string_view kUnsupportedBuiltins[] = {
     "ltrim", "rtrim", "modulemeta", "get_search_list", "pick", "toarray", "isempty", "IN", "INDEX",
     "finites", "normals",
 };
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-      // Transposition ("lenght") counts as one edit.
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        cur[j] = std::min(cur[j], prev[j - 1]);  // approximation of Damerau's rule, good enough here
-      }
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 bool is_keyword(std::string_view s) {
   static constexpr std::string_view kKeywords[] = {
@@ -728,6 +711,8 @@ class Parser {
       error("jq function '" + std::string(name) + "' is not supported by ppipe", t.begin);
     }
     std::string message = "unknown function '" + std::string(name) + "'";
+    // Not nearest_name: here the limit follows the builtin's length (one typo per three letters),
+    // and is at most two; edit_distance is the same (src/util).
     std::string_view best;
     std::size_t best_d = 3;
     for (const BuiltinInfo& b : kBuiltins) {
