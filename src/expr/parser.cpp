@@ -1062,7 +1062,7 @@ std::string format_compile_error(std::string_view source, const CompileError& e)
   for (std::size_t i = line_start; i < column; ++i) {
     if ((static_cast<unsigned char>(source[i]) & 0xC0) != 0x80) ++pad;
   }
-  std::string out = "ppipe: error in expression: " + e.message + "\n  ";
+  std::string out = "error in expression: " + e.message + "\n  ";
   out.append(line);
   out.append("\n  ");
   out.append(pad, ' ');
