@@ -116,6 +116,12 @@ class ScratchState {
 
 enum class St : std::uint8_t { kOk, kEmpty, kError };
 
+// The error whose text was just written to s.message (not an error(v) value): returns St::kError.
+inline St message_error(ScratchState& s) {
+  s.error_is_message = true;
+  return St::kError;
+}
+
 struct Ctx {
   ScratchState& s;
   Arena& arena;
