@@ -18,6 +18,7 @@
 #include "src/core/chain.h"
 #include "src/core/pipeline.h"
 #include "src/io/diagnostics.h"
+#include "src/util/exit_codes.h"
 
 namespace {
 

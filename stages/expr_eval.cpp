@@ -10,9 +10,6 @@ std::shared_ptr<const expr::Program> compile_stage_expression(const StageArgs& a
   auto result = expr::compile(source);
   if (auto* err = std::get_if<expr::CompileError>(&result)) {
     *error = expr::format_compile_error(source, *err);
-    // One line is printed by the caller after "ppipe: ": drop our own prefix if present.
-    static const std::string kPrefix = "ppipe: ";
-    if (error->compare(0, kPrefix.size(), kPrefix) == 0) error->erase(0, kPrefix.size());
     while (!error->empty() && error->back() == '\n') error->pop_back();
     static const std::string kExprError = "error in expression";
     if (error->compare(0, kExprError.size(), kExprError) == 0)

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "src/cli/text_util.h"
+#include "src/util/text_util.h"
 
 namespace ppipe {
 

@@ -13,9 +13,10 @@
 #include <simdjson.h>
 #include <fmt/format.h>
 
-#include "src/cli/text_util.h"
+#include "src/cli/markdown.h"
 #include "src/expr/expr.h"
 #include "src/io/reader.h"
+#include "src/util/text_util.h"
 #include "stages/registry.h"
 
 namespace ppipe {

@@ -12,18 +12,11 @@
 #include <vector>
 
 #include "src/core/pipeline.h"
+#include "src/util/exit_codes.h"
 #include "stages/registry.h"
 #include "stages/stage.h"
 
 namespace ppipe {
-
-// Exit codes (documented in the README).
-constexpr int kExitOk = 0;
-constexpr int kExitRecordErrors = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitFatal = 3;
-constexpr int kExitSigint = 130;
-constexpr int kExitSigterm = 143;
 
 struct Options {
   std::vector<std::string> stages;     // empty: derived from the stage options' order

@@ -54,16 +54,6 @@ class BoundedQueue {
     return PopResult::kItem;
   }
 
-  // Non-blocking pop.
-  bool try_pop(T& out) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (items_.empty()) return false;
-    out = std::move(items_.front());
-    items_.pop_front();
-    not_full_.notify_one();
-    return true;
-  }
-
   void close() {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;

@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "src/cli/text_util.h"
 #include "src/io/error_record.h"
+#include "src/util/text_util.h"
 
 namespace ppipe {
 

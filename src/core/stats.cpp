@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "src/io/error_record.h"
+#include "src/util/json_string.h"
 
 namespace ppipe {
 

@@ -47,8 +47,6 @@ class Arena {
     reset_slow();
   }
 
-  std::size_t block_count() const { return blocks_.size(); }
-
  private:
   static constexpr std::size_t kKeepBytes = 8u << 20;
 

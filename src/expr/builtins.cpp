@@ -17,8 +17,7 @@ St type_error(Ctx& cx, const Value& v, std::string_view what) {
   append_kind_and_value(v, m, cx.s.buffer);
   m.push_back(' ');
   m.append(what);
-  cx.s.error_is_message = true;
-  return St::kError;
+  return message_error(cx.s);
 }
 
 
@@ -26,8 +25,7 @@ St cannot_iterate(Ctx& cx, const Value& v) {
   std::string& m = cx.s.message;
   m.assign("Cannot iterate over ");
   append_kind_and_value(v, m, cx.s.buffer);
-  cx.s.error_is_message = true;
-  return St::kError;
+  return message_error(cx.s);
 }
 
 bool iterable(const Value& v) { return v.is_array() || v.is_object(); }
@@ -173,8 +171,7 @@ St fn_test(const Node* n, const Value& in, Value& out, Ctx& cx) {
       std::string& m = cx.s.message;
       m.assign(kind_name(pattern));
       m.append(" not a string or array");
-      cx.s.error_is_message = true;
-      return St::kError;
+      return message_error(cx.s);
     }
     if (!flags.is_null() && !flags.is_string()) return type_error(cx, flags, "is not a string");
     s = cached_regex(cx, pattern.string_value(), flags.is_null() ? std::string_view() : flags.string_value(), re);
@@ -248,8 +245,7 @@ St fn_fromjson(const Value& in, Value& out, Ctx& cx) {
     m.append(" (while parsing '");
     m.append(text);
     m.append("')");
-    s.error_is_message = true;
-    return St::kError;
+    return message_error(s);
   }
   out = copy_dom(e, cx.arena);  // the parser is reused by the next fromjson
   return St::kOk;
@@ -438,8 +434,7 @@ St fn_has(const Value& in, const Value& k, Value& out, Ctx& cx) {
   m.append(" has a ");
   m.append(kind_name(k));
   m.append(" key");
-  cx.s.error_is_message = true;
-  return St::kError;
+  return message_error(cx.s);
 }
 
 St fn_math(Fn fn, const Value& in, Value& out, Ctx& cx) {
@@ -658,8 +653,7 @@ St call_builtin(const Node* n, const Value& in, Value& out, Ctx& cx) {
       m.assign("Invalid numeric literal (while parsing '");
       m.append(in.string_value());
       m.append("')");
-      cx.s.error_is_message = true;
-      return St::kError;
+      return message_error(cx.s);
     }
     case Fn::kKeys: return fn_keys(in, out, cx, true);
     case Fn::kKeysUnsorted: return fn_keys(in, out, cx, false);
@@ -692,8 +686,7 @@ St call_builtin(const Node* n, const Value& in, Value& out, Ctx& cx) {
         m.assign("Cannot index ");
         m.append(kind_name(in));
         m.append(" with number");
-        cx.s.error_is_message = true;
-        return St::kError;
+        return message_error(cx.s);
       }
       std::int64_t index = n->fn == Fn::kFirst ? 0 : static_cast<std::int64_t>(container_size(in)) - 1;
       if (!array_at(in, index, out)) out = Value::null();

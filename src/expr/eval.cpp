@@ -9,8 +9,7 @@ namespace ppipe::expr {
 
 St fail(Ctx& cx, std::string_view message) {
   cx.s.message.assign(message.data(), message.size());
-  cx.s.error_is_message = true;
-  return St::kError;
+  return message_error(cx.s);
 }
 
 St fail_value(Ctx& cx, const Value& v) {
@@ -32,8 +31,7 @@ St cannot_index_with_key(Ctx& cx, const Value& v, std::string_view key) {
   m.append(" with string \"");
   m.append(key);
   m.push_back('"');
-  cx.s.error_is_message = true;
-  return St::kError;
+  return message_error(cx.s);
 }
 
 St cannot_index_with(Ctx& cx, const Value& v, const Value& k) {
@@ -42,8 +40,7 @@ St cannot_index_with(Ctx& cx, const Value& v, const Value& k) {
   m.append(kind_name(v));
   m.append(" with ");
   m.append(kind_name(k));
-  cx.s.error_is_message = true;
-  return St::kError;
+  return message_error(cx.s);
 }
 
 St index_key(const Value& v, std::string_view key, Value& out, Ctx& cx) {
@@ -282,8 +279,7 @@ St eval(const Node* n, const Value& in, Value& out, Ctx& cx) {
             m.assign("Cannot use ");
             append_kind_and_value(k, m, cx.s.buffer);
             m.append(" as object key");
-            cx.s.error_is_message = true;
-            return St::kError;
+            return message_error(cx.s);
           }
           key = k.string_value();
         }
@@ -390,8 +386,7 @@ St collect(const Node* n, const Value& in, ArenaVec<Value>& out, Ctx& cx) {
         std::string& m = cx.s.message;
         m.assign("Cannot iterate over ");
         append_kind_and_value(v, m, cx.s.buffer);
-        cx.s.error_is_message = true;
-        return St::kError;
+        return message_error(cx.s);
       }
       for_each_item(v, [&](const Value& x) {
         out.push_back(x);

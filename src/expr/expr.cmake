@@ -10,7 +10,11 @@ add_library(ppipe_expr STATIC
 )
 target_include_directories(ppipe_expr PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_compile_options(ppipe_expr PRIVATE -Wall -Wextra)
-target_link_libraries(ppipe_expr PUBLIC simdjson::simdjson fmt::fmt PkgConfig::RE2)
+# The only part of ppipe it uses is the leaf src/util (scripts/check-layers).
+if(NOT TARGET ppipe_util)
+  include(${CMAKE_CURRENT_LIST_DIR}/../util/util.cmake)
+endif()
+target_link_libraries(ppipe_expr PUBLIC ppipe_util simdjson::simdjson fmt::fmt PkgConfig::RE2)
 
 set(PPIPE_EXPR_TEST_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../../tests/unit/expr_parser_test.cpp

@@ -36,7 +36,8 @@ using CompileResult = std::variant<std::shared_ptr<const Program>, CompileError>
 // Never throws on bad input.
 CompileResult compile(std::string_view source);
 
-// "ppipe: error in expression: MESSAGE\n  SOURCE-LINE\n  ^\n" with the caret under the column.
+// "error in expression: MESSAGE\n  SOURCE-LINE\n  ^\n" with the caret under the column. No program
+// name: the caller prefixes its own.
 std::string format_compile_error(std::string_view source, const CompileError& e);
 
 // Per-worker reusable memory. Not thread-safe; one per thread.

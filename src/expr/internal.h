@@ -116,6 +116,12 @@ class ScratchState {
 
 enum class St : std::uint8_t { kOk, kEmpty, kError };
 
+// The error whose text was just written to s.message (not an error(v) value): returns St::kError.
+inline St message_error(ScratchState& s) {
+  s.error_is_message = true;
+  return St::kError;
+}
+
 struct Ctx {
   ScratchState& s;
   Arena& arena;
@@ -213,7 +219,6 @@ std::uint32_t codepoint_count(std::string_view s);
 
 void write_json(const Value& v, std::string& out);
 void write_json_dom(simdjson::dom::element e, std::string& out);
-void write_string(std::string_view s, std::string& out);
 void write_double(double d, std::string& out);
 void write_int(std::int64_t i, std::string& out);
 

@@ -1,6 +1,6 @@
 // Compact JSON output that matches `jq -c` byte for byte where it can:
 // - strings: `"` and `\` escaped, \b \f \n \r \t, other bytes < 0x20 and DEL as \u00XX (lower-case
-//   hex), everything else (including `/`, U+2028 and all non-ASCII) raw;
+//   hex), everything else (including `/`, U+2028 and all non-ASCII) raw (src/util/json_string.h);
 // - doubles: jq 1.6's format (shortest round-trip digits, exponent form when the decimal exponent
 //   is < -4 or beyond 15 digits past the last significant digit, e.g. 1e+20, 1e-05), NaN as null,
 //   +-Infinity as +-1.7976931348623157e+308;
@@ -12,76 +12,9 @@
 #include <fmt/format.h>
 
 #include "src/expr/internal.h"
+#include "src/util/json_string.h"
 
 namespace ppipe::expr {
-
-namespace {
-
-// 1 = needs escaping.
-struct EscapeTable {
-  bool t[256];
-  constexpr EscapeTable() : t() {
-    for (int c = 0; c < 0x20; ++c) t[c] = true;
-    t[static_cast<unsigned char>('"')] = true;
-    t[static_cast<unsigned char>('\\')] = true;
-    t[0x7f] = true;
-  }
-};
-constexpr EscapeTable kEscape;
-
-constexpr char kHex[] = "0123456789abcdef";
-
-}  // namespace
-
-// True when one of the 8 bytes needs escaping: < 0x20, '"', '\\' or DEL (SWAR, no branches per byte).
-inline bool word_needs_escape(std::uint64_t x) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
-  auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
-  std::uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;
-  return (below_space | has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\')) |
-          has_zero(x ^ (kOnes * 0x7f))) != 0;
-}
-
-void write_string(std::string_view s, std::string& out) {
-  out.push_back('"');
-  const char* p = s.data();
-  const char* end = p + s.size();
-  const char* run = p;
-  while (p < end) {
-    if (end - p >= 8) {
-      std::uint64_t word;
-      std::memcpy(&word, p, sizeof(word));
-      if (!word_needs_escape(word)) {
-        p += 8;
-        continue;
-      }
-    }
-    unsigned char c = static_cast<unsigned char>(*p);
-    if (!kEscape.t[c]) {
-      ++p;
-      continue;
-    }
-    out.append(run, static_cast<std::size_t>(p - run));
-    switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      default: {
-        char buf[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out.append(buf, 6);
-      }
-    }
-    ++p;
-    run = p;
-  }
-  out.append(run, static_cast<std::size_t>(end - run));
-  out.push_back('"');
-}
 
 void write_int(std::int64_t i, std::string& out) {
   char buf[24];
@@ -183,7 +116,7 @@ void write_json_dom(simdjson::dom::element e, std::string& out) {
     case element_type::INT64: write_int(e.get_int64().value_unsafe(), out); return;
     case element_type::UINT64: write_uint(e.get_uint64().value_unsafe(), out); return;
     case element_type::DOUBLE: write_double(e.get_double().value_unsafe(), out); return;
-    case element_type::STRING: write_string(e.get_string().value_unsafe(), out); return;
+    case element_type::STRING: append_json_string_jq(out, e.get_string().value_unsafe()); return;
     case element_type::ARRAY: {
       out.push_back('[');
       bool first = true;
@@ -201,7 +134,7 @@ void write_json_dom(simdjson::dom::element e, std::string& out) {
       for (auto field : simdjson::dom::object(e.get_object().value_unsafe())) {
         if (!first) out.push_back(',');
         first = false;
-        write_string(field.key, out);
+        append_json_string_jq(out, field.key);
         out.push_back(':');
         write_json_dom(field.value, out);
       }
@@ -219,7 +152,7 @@ void write_json(const Value& v, std::string& out) {
     case Tag::kInt: write_int(v.int_value(), out); return;
     case Tag::kUint: write_uint(v.uint_value(), out); return;
     case Tag::kDouble: write_double(v.double_value(), out); return;
-    case Tag::kString: write_string(v.string_value(), out); return;
+    case Tag::kString: append_json_string_jq(out, v.string_value()); return;
     case Tag::kArray:
       if (v.is_dom()) {
         write_json_dom(v.dom(), out);
@@ -240,7 +173,7 @@ void write_json(const Value& v, std::string& out) {
       out.push_back('{');
       for (std::uint32_t i = 0; i < v.size(); ++i) {
         if (i > 0) out.push_back(',');
-        write_string(v.members()[i].key, out);
+        append_json_string_jq(out, v.members()[i].key);
         out.push_back(':');
         write_json(v.members()[i].value, out);
       }

@@ -13,6 +13,7 @@
 
 #include "src/expr/internal.h"
 #include "src/expr/lexer.h"
+#include "src/util/text_util.h"
 
 namespace ppipe::expr {
 
@@ -87,7 +88,8 @@ constexpr std::string_view kGeneratorBuiltins[] = {
     "getpath", "first", "last",
 };
 
-// Other jq builtins: known, not implemented (a clearer message than "unknown function").
+// Other jq builtins: known, not implemented (a clearer message than "unknown function"). Only names
+// in neither list above: make_call looks there first.
 constexpr std::string_view kUnsupportedBuiltins[] = {
     "sort_by", "group_by", "unique", "unique_by", "min_by", "max_by", "flatten", "indices", "index",
     "rindex", "inside", "walk", "transpose", "ascii", "implode", "explode", "capture", "sub", "gsub",
@@ -98,26 +100,8 @@ constexpr std::string_view kUnsupportedBuiltins[] = {
     "isvalid", "significand", "log", "log2", "log10", "exp", "exp2", "exp10", "pow", "fabs", "trunc",
     "objects", "iterables", "booleans", "numbers", "strings", "arrays", "scalars", "in", "trim",
     "ltrim", "rtrim", "modulemeta", "get_search_list", "pick", "toarray", "isempty", "IN", "INDEX",
-    "finites", "normals", "ascii", "splits", "getpath", "tojson", "env",
+    "finites", "normals",
 };
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-      // Transposition ("lenght") counts as one edit.
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        cur[j] = std::min(cur[j], prev[j - 1]);  // approximation of Damerau's rule, good enough here
-      }
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 bool is_keyword(std::string_view s) {
   static constexpr std::string_view kKeywords[] = {
@@ -727,6 +711,8 @@ class Parser {
       error("jq function '" + std::string(name) + "' is not supported by ppipe", t.begin);
     }
     std::string message = "unknown function '" + std::string(name) + "'";
+    // Not nearest_name: here the limit follows the builtin's length (one typo per three letters),
+    // and is at most two; edit_distance is the same (src/util).
     std::string_view best;
     std::size_t best_d = 3;
     for (const BuiltinInfo& b : kBuiltins) {
@@ -1076,7 +1062,7 @@ std::string format_compile_error(std::string_view source, const CompileError& e)
   for (std::size_t i = line_start; i < column; ++i) {
     if ((static_cast<unsigned char>(source[i]) & 0xC0) != 0x80) ++pad;
   }
-  std::string out = "ppipe: error in expression: " + e.message + "\n  ";
+  std::string out = "error in expression: " + e.message + "\n  ";
   out.append(line);
   out.append("\n  ");
   out.append(pad, ' ');

@@ -79,9 +79,6 @@ inline Value decode(const Ref& r, std::size_t i) {
   }
 }
 
-// Member lookup in the object that starts at r.index; the last of duplicate keys wins, so the
-// whole object is scanned. Per member: one tape word for the key, the key's length, and one tape
-// word to step over the value.
 // Words to step over a value, by its type byte; 0 for containers (their word says where they end).
 struct StepTable {
   std::uint8_t step[256];
@@ -96,6 +93,9 @@ struct StepTable {
 };
 inline constexpr StepTable kStep;
 
+// Member lookup in the object that starts at r.index; the last of duplicate keys wins, so the
+// whole object is scanned. Per member: one tape word for the key, the key's length, and one tape
+// word to step over the value.
 inline bool lookup(const Ref& r, std::string_view key, Value& out) {
   const std::uint64_t* tape = r.tape;
   std::size_t end = static_cast<std::uint32_t>(tape[r.index]) - 1;  // the '}' word

@@ -325,8 +325,7 @@ St type_error2(Ctx& cx, const Value& a, const Value& b, std::string_view what) {
   append_kind_and_value(b, m, cx.s.buffer);
   m.push_back(' ');
   m.append(what);
-  cx.s.error_is_message = true;
-  return St::kError;
+  return message_error(cx.s);
 }
 
 namespace {
@@ -423,8 +422,7 @@ St negate(const Value& a, Value& out, Ctx& cx) {
   m.clear();
   append_kind_and_value(a, m, cx.s.buffer);
   m.append(" cannot be negated");
-  cx.s.error_is_message = true;
-  return St::kError;
+  return message_error(cx.s);
 }
 
 St binary_op(BinOp op, const Value& a, const Value& b, Value& out, Ctx& cx) {

@@ -4,7 +4,7 @@
 
 #include <cerrno>
 
-#include "src/io/error_record.h"
+#include "src/util/json_string.h"
 
 namespace ppipe {
 

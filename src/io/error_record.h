@@ -9,9 +9,6 @@
 
 namespace ppipe {
 
-// Appends s as a JSON string literal. s must be valid UTF-8; control characters, '"' and '\' are
-// escaped, everything else is copied as is.
-void append_json_string(std::string& out, std::string_view s);
 void append_base64(std::string& out, std::string_view bytes);
 // Decodes standard base64 (padding required); false on any other byte.
 bool decode_base64(std::string_view text, std::string& out);

@@ -25,7 +25,6 @@ class Output {
   // Appends `count` pieces; when they are large they go out with writev, without being copied.
   int append(const struct iovec* pieces, std::size_t count, std::size_t total);
   int flush();
-  int fd() const { return fd_; }
   const std::string& name() const { return name_; }
   std::uint64_t bytes_written() const { return bytes_; }
 

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "src/io/error_record.h"
+#include "src/util/json_string.h"
 
 using namespace ppipe;
 
@@ -20,6 +21,15 @@ TEST_CASE("JSON strings escape quotes, backslashes and control characters", "[er
   REQUIRE(json_string("t\tn\nr\r") == "\"t\\tn\\nr\\r\"");
   REQUIRE(json_string(std::string_view("\0\x1f", 2)) == "\"\\u0000\\u001f\"");
   REQUIRE(json_string("caf\xC3\xA9") == "\"caf\xC3\xA9\"");
+}
+
+TEST_CASE("error records keep DEL raw; expression output escapes it as jq does", "[errors]") {
+  // Long enough that escapes fall both in the 8-byte words and in the byte-wise tail.
+  std::string s = "0123456789\x7f abcdefgh\"ijklmnop\\qrstuvw\x01xyz\x7f";
+  std::string jq;
+  append_json_string_jq(jq, s);
+  REQUIRE(json_string(s) == "\"0123456789\x7f abcdefgh\\\"ijklmnop\\\\qrstuvw\\u0001xyz\x7f\"");
+  REQUIRE(jq == "\"0123456789\\u007f abcdefgh\\\"ijklmnop\\\\qrstuvw\\u0001xyz\\u007f\"");
 }
 
 TEST_CASE("base64 matches RFC 4648 test vectors", "[errors]") {

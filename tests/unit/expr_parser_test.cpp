@@ -287,27 +287,27 @@ TEST_CASE("expr parser: format_compile_error draws a caret", "[expr][parser]") {
   std::string src = ".a | lenght";
   CompileError e = compile_error(src);
   CHECK(ppipe::expr::format_compile_error(src, e) ==
-        "ppipe: error in expression: unknown function 'lenght' (did you mean 'length'?)\n"
+        "error in expression: unknown function 'lenght' (did you mean 'length'?)\n"
         "  .a | lenght\n"
         "       ^\n");
   // The caret counts characters, not bytes; only the offending line is shown.
   std::string multi = ".x == 1 and\n  (.b";
   CompileError e2 = compile_error(multi);
   CHECK(ppipe::expr::format_compile_error(multi, e2) ==
-        "ppipe: error in expression: unexpected end of expression, expected ')'\n"
+        "error in expression: unexpected end of expression, expected ')'\n"
         "    (.b\n"
         "       ^\n");
   std::string utf8 = "\"\xc3\xa9\" | lenght";  // "é" | lenght
   CompileError e4 = compile_error(utf8);
   CHECK(e4.column == 7);  // bytes
   CHECK(ppipe::expr::format_compile_error(utf8, e4) ==
-        "ppipe: error in expression: unknown function 'lenght' (did you mean 'length'?)\n"
+        "error in expression: unknown function 'lenght' (did you mean 'length'?)\n"
         "  \"\xc3\xa9\" | lenght\n"
         "        ^\n");  // 6 characters
   CompileError e3 = compile_error(".\xc3\xa9x");  // ".éx": é is not an identifier character
   CHECK(e3.column == 1);
   CHECK(ppipe::expr::format_compile_error(".\xc3\xa9x", e3) ==
-        "ppipe: error in expression: unexpected character '\xc3\xa9'\n"
+        "error in expression: unexpected character '\xc3\xa9'\n"
         "  .\xc3\xa9x\n"
         "   ^\n");
 }

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "src/cli/text_util.h"
+#include "src/cli/markdown.h"
+#include "src/util/text_util.h"
 
 using namespace ppipe;
 

@@ -1,85 +1,11 @@
-#include "src/cli/text_util.h"
+#include "src/cli/markdown.h"
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <string>
 #include <vector>
 
 namespace ppipe {
-
-std::optional<std::uint64_t> parse_size(std::string_view text) {
-  std::uint64_t value = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || p == text.data()) return std::nullopt;
-  std::string suffix(p, text.data() + text.size());
-  for (auto& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  unsigned shift = 0;
-  if (suffix.empty() || suffix == "B") shift = 0;
-  else if (suffix == "K" || suffix == "KB" || suffix == "KIB") shift = 10;
-  else if (suffix == "M" || suffix == "MB" || suffix == "MIB") shift = 20;
-  else if (suffix == "G" || suffix == "GB" || suffix == "GIB") shift = 30;
-  else return std::nullopt;
-  if (value == 0 || value > (UINT64_MAX >> shift)) return std::nullopt;
-  return value << shift;
-}
-
-// Optimal string alignment distance: Levenshtein plus adjacent transpositions ("haed" -> "head"
-// is one typo, not two).
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  const std::size_t n = a.size(), m = b.size();
-  std::vector<std::size_t> d((n + 1) * (m + 1));
-  auto at = [&](std::size_t i, std::size_t j) -> std::size_t& { return d[i * (m + 1) + j]; };
-  for (std::size_t i = 0; i <= n; ++i) at(i, 0) = i;
-  for (std::size_t j = 0; j <= m; ++j) at(0, j) = j;
-  for (std::size_t i = 1; i <= n; ++i) {
-    for (std::size_t j = 1; j <= m; ++j) {
-      std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      at(i, j) = std::min({at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        at(i, j) = std::min(at(i, j), at(i - 2, j - 2) + 1);
-    }
-  }
-  return at(n, m);
-}
-
-std::string nearest_name(std::string_view word, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t best_d = SIZE_MAX;
-  for (const auto& c : candidates) {
-    std::size_t d = edit_distance(word, c);
-    if (d < best_d) best_d = d, best = c;
-  }
-  // Allow about one typo per three letters, at least one.
-  std::size_t limit = std::max<std::size_t>(1, word.size() / 3);
-  return best_d <= limit ? best : std::string();
-}
-
-std::size_t utf8_safe_prefix(std::string_view s) {
-  std::size_t n = s.size();
-  std::size_t i = n;
-  // Walk back over at most 3 continuation bytes to the last lead byte.
-  while (i > 0 && n - i < 4 && (static_cast<unsigned char>(s[i - 1]) & 0xC0) == 0x80) --i;
-  if (i == 0) return n;
-  unsigned char lead = static_cast<unsigned char>(s[i - 1]);
-  std::size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-  std::size_t have = n - (i - 1);
-  return have >= need ? n : i - 1;
-}
-
-
-std::string shell_quote(std::string_view word, bool always) {
-  auto safe = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("._-/+,:=@%").find(c) != std::string_view::npos;
-  };
-  if (!always && !word.empty() && std::all_of(word.begin(), word.end(), safe)) return std::string(word);
-  std::string out = "'";
-  for (char c : word) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
-  }
-  return out + "'";
-}
 
 namespace {
 

@@ -1,0 +1,86 @@
+#include "src/util/json_string.h"
+
+#include <cstdint>
+#include <cstring>
+
+namespace ppipe {
+
+namespace {
+
+// true = needs escaping.
+struct EscapeTable {
+  bool t[256];
+  constexpr explicit EscapeTable(bool escape_del) : t() {
+    for (int c = 0; c < 0x20; ++c) t[c] = true;
+    t[static_cast<unsigned char>('"')] = true;
+    t[static_cast<unsigned char>('\\')] = true;
+    t[0x7f] = escape_del;
+  }
+};
+constexpr EscapeTable kEscapeJq(true);
+constexpr EscapeTable kEscapeRaw(false);
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// True when one of the 8 bytes may need escaping: < 0x20, '"', '\\' (and DEL if kEscapeDel). SWAR,
+// no branch per byte; a false positive only sends the word to the byte loop.
+template <bool kEscapeDel>
+inline bool word_needs_escape(std::uint64_t x) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  std::uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;
+  std::uint64_t hit = below_space | has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\'));
+  if constexpr (kEscapeDel) hit |= has_zero(x ^ (kOnes * 0x7f));
+  return hit != 0;
+}
+
+template <bool kEscapeDel>
+void append_escaped(std::string& out, std::string_view s) {
+  const EscapeTable& escape = kEscapeDel ? kEscapeJq : kEscapeRaw;
+  out.push_back('"');
+  const char* p = s.data();
+  const char* end = p + s.size();
+  const char* run = p;  // start of the pending run of bytes that need no escape
+  while (p < end) {
+    if (end - p >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, p, sizeof(word));
+      if (!word_needs_escape<kEscapeDel>(word)) {
+        p += 8;
+        continue;
+      }
+    }
+    unsigned char c = static_cast<unsigned char>(*p);
+    if (!escape.t[c]) {
+      ++p;
+      continue;
+    }
+    out.append(run, static_cast<std::size_t>(p - run));
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default: {
+        char buf[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(buf, 6);
+      }
+    }
+    ++p;
+    run = p;
+  }
+  out.append(run, static_cast<std::size_t>(end - run));
+  out.push_back('"');
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) { append_escaped<false>(out, s); }
+
+void append_json_string_jq(std::string& out, std::string_view s) { append_escaped<true>(out, s); }
+
+}  // namespace ppipe

@@ -1,0 +1,20 @@
+// The one JSON string escaper, shared by expression output and the error stream. A leaf.
+//
+// Both escape '"', '\\', \b \f \n \r \t and other bytes < 0x20 as \u00XX (lower-case hex), and
+// copy everything else (including '/', U+2028 and all non-ASCII) raw; s must be valid UTF-8.
+// They differ only in DEL (0x7f):
+//  * append_json_string_jq escapes it as \u007f, as `jq -c` does, so that filter/map output
+//    matches jq byte for byte;
+//  * append_json_string copies it raw (JSON does not require the escape). Error records, --stats
+//    and diagnostics use it; their bytes are fixed by the goldens.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ppipe {
+
+void append_json_string(std::string& out, std::string_view s);
+void append_json_string_jq(std::string& out, std::string_view s);
+
+}  // namespace ppipe

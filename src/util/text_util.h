@@ -1,0 +1,29 @@
+// Small text helpers shared by the layers: sizes with K/M/G suffixes, "did you mean" hints, UTF-8
+// safe cuts and shell quoting for suggested commands. A leaf: includes nothing else of ppipe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ppipe {
+
+// "64M" -> 67108864. Suffixes K, M, G (powers of 1024), optional trailing 'B'/'iB', any case.
+// Returns nullopt on anything else, on zero or on overflow.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+// The candidate closest to `word`, if it is close enough to be a plausible typo; else "".
+std::string nearest_name(std::string_view word, const std::vector<std::string>& candidates);
+
+// Length of the longest prefix of s that does not end inside a UTF-8 multi-byte sequence.
+std::size_t utf8_safe_prefix(std::string_view s);
+
+// `word` as one shell word: unchanged when it is made of safe characters (unless `always`), else
+// in single quotes.
+std::string shell_quote(std::string_view word, bool always = false);
+
+}  // namespace ppipe
