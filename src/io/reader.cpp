@@ -1,10 +1,5 @@
 #include "src/io/reader.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cerrno>
@@ -37,9 +32,11 @@ std::uint64_t count_newlines(const char* p, std::size_t n) {
 
 constexpr char kBom[] = "\xEF\xBB\xBF";
 
-}  // namespace
+std::string read_error(const ByteSource& src) {
+  return fmt::format("read error on '{}': {}", src.name(), src.error());
+}
 
-std::string source_display_name(const std::string& path) { return path == "-" ? "<stdin>" : path; }
+}  // namespace
 
 Reader::Reader(ReaderOptions options, std::vector<std::string> paths, StopToken& stop)
     : options_(options), paths_(std::move(paths)), stop_(stop) {}
@@ -47,66 +44,28 @@ Reader::Reader(ReaderOptions options, std::vector<std::string> paths, StopToken&
 std::string Reader::run(const Acquire& acquire, const Emit& emit, const Release& release) {
   for (std::uint32_t i = 0; i < paths_.size(); ++i) {
     if (stop_.stopped()) break;
-    const std::string& path = paths_[i];
-    int fd = 0;
-    if (path != "-") {
-      fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) return fmt::format("cannot open '{}': {}", path, std::strerror(errno));
-    }
-    struct stat st {};
-    if (fstat(fd, &st) != 0) st.st_mode = 0;
-    if (S_ISDIR(st.st_mode)) {
-      if (fd != 0) close(fd);
-      return fmt::format("cannot read '{}': Is a directory", path);
-    }
-    bool regular = S_ISREG(st.st_mode);
-    if (regular) {
-      posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    } else if (S_ISFIFO(st.st_mode)) {
-      // A bigger pipe means fewer wake-ups for both ends; refused quietly where not allowed.
-      fcntl(fd, F_SETPIPE_SZ, 1 << 20);
-    }
-    std::string err = read_source(i, fd, regular, acquire, emit, release);
-    if (fd != 0) close(fd);
+    std::string err;
+    std::unique_ptr<ByteSource> src = FdSource::open(paths_[i], stop_, &err);
+    if (!src) return err;
+    compressed_base_ = compressed_read_.load(std::memory_order_relaxed);
+    err = read_source(i, *src, acquire, emit, release);
     if (!err.empty()) return err;
   }
   return "";
 }
 
-Reader::Fill Reader::read_some(int fd, int timeout_ms, bool is_regular, char* dst, std::size_t cap,
-                               std::size_t* got) {
-  *got = 0;
-  for (;;) {
-    if (!is_regular) {
-      pollfd fds[2] = {{fd, POLLIN, 0}, {stop_.wake_fd(), POLLIN, 0}};
-      int r = poll(fds, stop_.wake_fd() >= 0 ? 2 : 1, timeout_ms);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        error_ = std::strerror(errno);
-        return Fill::kError;
-      }
-      if (stop_.stopped()) return Fill::kStopped;
-      if (r == 0) return Fill::kOk;  // stalled
-    } else if (stop_.stopped()) {
-      return Fill::kStopped;
-    }
-    ssize_t n = read(fd, dst, cap);
-    if (n > 0) {
-      *got = static_cast<std::size_t>(n);
-      bytes_read_.fetch_add(*got, std::memory_order_relaxed);
-      return Fill::kOk;
-    }
-    if (n == 0) return Fill::kEof;
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) continue;  // a non-blocking descriptor: poll again
-    error_ = std::strerror(errno);
-    return Fill::kError;
+ByteSource::Result Reader::read_some(ByteSource& src, char* dst, std::size_t cap, int timeout_ms) {
+  ByteSource::Result r = src.read(dst, cap, timeout_ms);
+  if (r.got) {
+    bytes_read_.fetch_add(r.got, std::memory_order_relaxed);
+    compressed_read_.store(compressed_base_ + src.compressed_bytes(), std::memory_order_relaxed);
   }
+  return r;
 }
 
-std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, const Acquire& acquire,
-                                const Emit& emit, const Release& release) {
-  const std::string& path = paths_[index];
+std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acquire& acquire, const Emit& emit,
+                                const Release& release) {
+  const bool is_regular = src.regular();
   const std::size_t batch_size = options_.batch_size;
   const std::uint64_t max_record = options_.max_record_size;
   std::uint64_t line = 1;
@@ -145,11 +104,10 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
         if (held >= options_.max_hold_ms) break;  // a steady trickle: send what we have
         timeout_ms = static_cast<int>(std::min<long long>(options_.stall_ms, options_.max_hold_ms - held));
       }
-      std::size_t got = 0;
-      Fill f = read_some(fd, timeout_ms, is_regular, buf.data() + size, buf.capacity() - size, &got);
-      if (f == Fill::kError) return fmt::format("read error on '{}': {}", source_display_name(path), error_);
-      if (f == Fill::kStopped) { stopped = true; break; }
-      if (f == Fill::kEof) { eof = true; break; }
+      auto [status, got] = read_some(src, buf.data() + size, buf.capacity() - size, timeout_ms);
+      if (status == ByteSource::Status::kError) return read_error(src);
+      if (status == ByteSource::Status::kStopped) { stopped = true; break; }
+      if (status == ByteSource::Status::kEof) { eof = true; break; }
       if (got == 0) break;  // the input stalled and we hold whole lines: send them now
       if (!has_nl && std::memchr(buf.data() + size, '\n', got)) {
         has_nl = true;
@@ -184,11 +142,10 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
       bool prev_cr = buf.data()[size - 1] == '\r';  // a CR right before the newline is not part of it
       std::size_t scratch = std::min<std::size_t>(buf.capacity(), keep + (1 << 20));
       while (!found) {
-        std::size_t got = 0;
-        Fill f = read_some(fd, -1, is_regular, buf.data() + keep, scratch - keep, &got);
-        if (f == Fill::kError) return fmt::format("read error on '{}': {}", source_display_name(path), error_);
-        if (f == Fill::kStopped) { stopped = true; break; }
-        if (f == Fill::kEof) { eof = true; break; }
+        auto [status, got] = read_some(src, buf.data() + keep, scratch - keep, -1);
+        if (status == ByteSource::Status::kError) return read_error(src);
+        if (status == ByteSource::Status::kStopped) { stopped = true; break; }
+        if (status == ByteSource::Status::kEof) { eof = true; break; }
         if (got == 0) continue;
         const char* start = buf.data() + keep;
         const char* nl = static_cast<const char*>(std::memchr(start, '\n', got));

@@ -22,6 +22,7 @@
 
 #include "src/core/batch.h"
 #include "src/core/stop_token.h"
+#include "src/io/byte_source.h"
 
 namespace ppipe {
 
@@ -32,9 +33,6 @@ struct ReaderOptions {
   int max_hold_ms = 25;
   std::size_t oversized_keep = 4096;  // bytes of an oversized record kept for the error stream
 };
-
-// "-" is standard input; its display name is "<stdin>".
-std::string source_display_name(const std::string& path);
 
 class Reader {
  public:
@@ -47,23 +45,25 @@ class Reader {
   // Reads every source in order. Returns "" when done (or stopped), else a fatal error message.
   std::string run(const Acquire& acquire, const Emit& emit, const Release& release);
 
-  // Bytes read so far (for --progress and --stats).
+  // Bytes read so far (for --progress and --stats), as the sources returned them.
   std::uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
+  // Bytes the sources took from their files (differs from bytes_read() for compressed input).
+  std::uint64_t compressed_bytes_read() const { return compressed_read_.load(std::memory_order_relaxed); }
 
  private:
-  enum class Fill { kOk, kEof, kStopped, kError };
-  std::string read_source(std::uint32_t index, int fd, bool is_regular, const Acquire& acquire,
-                          const Emit& emit, const Release& release);
-  // timeout_ms: how long a pipe may stay silent (-1: forever); a timeout returns kOk with *got 0.
-  Fill read_some(int fd, int timeout_ms, bool is_regular, char* dst, std::size_t cap, std::size_t* got);
+  std::string read_source(std::uint32_t index, ByteSource& src, const Acquire& acquire, const Emit& emit,
+                          const Release& release);
+  // src.read(), counted.
+  ByteSource::Result read_some(ByteSource& src, char* dst, std::size_t cap, int timeout_ms);
 
   ReaderOptions options_;
   std::vector<std::string> paths_;
   StopToken& stop_;
   std::atomic<std::uint64_t> bytes_read_{0};
+  std::atomic<std::uint64_t> compressed_read_{0};
+  std::uint64_t compressed_base_ = 0;  // compressed_read_ before the current source
   std::uint64_t seq_ = 0;
   PaddedBuffer carry_;
-  std::string error_;
 };
 
 }  // namespace ppipe
