@@ -31,6 +31,7 @@ void trim_batch(Batch& b, std::size_t batch_size) {
   if (b.err.capacity() > keep) std::string().swap(b.err);
   if (b.trace.capacity() > keep / 64) std::vector<RecordTrace>().swap(b.trace);
   if (b.segments.capacity() > keep / 64) std::vector<OutSegment>().swap(b.segments);
+  if (b.spans.capacity() > keep / 2) std::vector<RecordSpan>().swap(b.spans);
 }
 
 // On a terminal one line redrawn ten times a second; elsewhere (a log file) one JSON object a

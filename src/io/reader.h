@@ -17,12 +17,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "src/core/batch.h"
 #include "src/core/stop_token.h"
 #include "src/io/byte_source.h"
+#include "src/io/framer.h"
 
 namespace ppipe {
 
@@ -62,6 +64,7 @@ class Reader {
   std::atomic<std::uint64_t> bytes_read_{0};
   std::atomic<std::uint64_t> compressed_read_{0};
   std::uint64_t compressed_base_ = 0;  // compressed_read_ before the current source
+  std::unique_ptr<Framer> framer_;  // JSON Lines today; chosen per source format later
   std::uint64_t seq_ = 0;
   PaddedBuffer carry_;
 };
