@@ -1,16 +1,18 @@
-// Reader: turns input files and pipes into batches of whole lines.
+// Reader: turns input sources into batches of whole records.
 //
-// Large reads (a batch is filled with as few read() calls as the source allows), split at the last
-// newline; the incomplete tail is carried into the next batch. A batch never spans two sources.
-// Each batch records its source, first line number and byte offset, so workers can report exact
-// positions without seeing other batches.
+// Bytes come from a ByteSource (a file or a pipe; later a decompressor wrapping one); a Framer finds
+// the records in them as they arrive and writes their spans into the batch. Large reads (a batch is
+// filled with as few reads as the source allows), cut at the end of the last complete record; the
+// incomplete tail is carried into the next batch. A batch never spans two sources. Each batch
+// records its source, first line number and byte offset, so workers can report exact positions
+// without seeing other batches.
 //
-// Latency: on a pipe or terminal, once a batch holds at least one whole line the reader cuts it
+// Latency: on a pipe or terminal, once a batch holds at least one whole record the reader cuts it
 // early when the input stalls for `stall_ms`, or at the latest `max_hold_ms` after that first
-// whole line arrived (a steady trickle never stalls), so a slow source (tail -f) gets each record
+// whole record arrived (a steady trickle never stalls), so a slow source (tail -f) gets each record
 // through within tens of milliseconds, while bulk input still fills whole batches.
 //
-// Memory: a line longer than the buffer grows it only up to --max-record-size; beyond that the line
+// Memory: a record longer than the buffer grows it only up to --max-record-size; beyond that it
 // is skipped to its end and sent on as an "oversized" batch carrying its first bytes and its size.
 #pragma once
 
