@@ -1,9 +1,10 @@
 // Batch: the unit of work that moves through the pipeline.
 //
-// The reader fills `input` with whole records (lines) of one source, the worker runs the parallel
-// stage chain over them and serializes what survives into `out` and the failures into `err`, the
-// writer writes both in sequence order. Records are views into `input`; a batch is recycled through
-// the token pool, so its buffers keep their capacity and the hot path does not allocate.
+// The reader fills `input` with whole records (lines) of one source and, through its framer, the
+// span of each record in `spans`; the worker runs the parallel stage chain over those records and
+// serializes what survives into `out` and the failures into `err`; the writer writes both in
+// sequence order. Records are views into `input`; a batch is recycled through the token pool, so
+// its buffers keep their capacity and the hot path does not allocate.
 #pragma once
 
 #include <cstddef>
@@ -53,6 +54,14 @@ struct RecordTrace {
   Fate fate;
   std::uint8_t pad = 0;
   bool failed() const { return fate == Fate::kFailed || fate == Fate::kFailedBeforeChain; }
+};
+
+// One record of a batch, as the reader's framer found it. Blank lines have no span (they only
+// count in line numbers). 12 bytes: the line is relative to the batch's first line.
+struct RecordSpan {
+  std::uint32_t begin;  // offset of its first byte in Batch::input
+  std::uint32_t len;    // without its line terminator (and without the CR of a CRLF)
+  std::uint32_t line;   // its line number minus Batch::first_line
 };
 
 // A key written by an ordered stage's key() for one record (in Batch::keys).
@@ -115,6 +124,7 @@ struct Batch {
   std::uint64_t first_line = 1;   // line number of the first byte of `input`
   std::uint64_t offset = 0;       // byte offset of the first byte of `input` in its source
   PaddedBuffer input;             // whole lines; the last one may lack its '\n' at end of input
+  std::vector<RecordSpan> spans;  // the records in `input`, in order
   // A record longer than --max-record-size: `input` holds only its first bytes.
   bool oversized = false;
   std::uint64_t oversized_size = 0;

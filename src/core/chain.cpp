@@ -11,13 +11,6 @@ namespace ppipe {
 
 namespace {
 
-// Blank lines (empty or only spaces, tabs and CRs) are skipped, not records.
-bool is_blank(const char* p, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i)
-    if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r') return false;
-  return true;
-}
-
 constexpr std::size_t kKeepOfOversized = 4096;
 
 const RecordStage& parallel(const Stage& s) { return static_cast<const RecordStage&>(s); }
@@ -164,19 +157,9 @@ void Chain::process(Batch& b, WorkerState& ws) const {
                                     static_cast<std::uint32_t>(b.input.size()), 0, Fate::kFailedBeforeChain});
     return;
   }
-  const char* p = data;
-  const char* end = data + b.input.size();
-  std::uint64_t line = b.first_line;
-  while (p < end) {
-    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-    const char* line_end = nl ? nl : end;
-    std::size_t len = static_cast<std::size_t>(line_end - p);
-    if (len && p[len - 1] == '\r') --len;
-    if (!is_blank(p, len))
-      run_record(b, ws, std::string_view(p, len), line, b.offset + static_cast<std::uint64_t>(p - data));
-    ++line;
-    p = line_end + 1;
-  }
+  // The reader's framer found the records (blank lines have no span).
+  for (const RecordSpan& r : b.spans)
+    run_record(b, ws, std::string_view(data + r.begin, r.len), b.first_line + r.line, b.offset + r.begin);
 }
 
 std::unique_ptr<Chain::Run> Chain::start() const { return std::make_unique<Run>(*this); }

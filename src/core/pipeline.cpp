@@ -31,6 +31,7 @@ void trim_batch(Batch& b, std::size_t batch_size) {
   if (b.err.capacity() > keep) std::string().swap(b.err);
   if (b.trace.capacity() > keep / 64) std::vector<RecordTrace>().swap(b.trace);
   if (b.segments.capacity() > keep / 64) std::vector<OutSegment>().swap(b.segments);
+  if (b.spans.capacity() > keep / 2) std::vector<RecordSpan>().swap(b.spans);
 }
 
 // On a terminal one line redrawn ten times a second; elsewhere (a log file) one JSON object a
@@ -40,7 +41,9 @@ class ProgressLine {
   ProgressLine(bool enabled, bool json, std::uint64_t total)
       : enabled_(enabled), json_(json), total_(total), start_(Clock::now()) {}
 
-  void maybe_print(std::uint64_t bytes, std::uint64_t records) {
+  // bytes: as read (decompressed); compressed: taken from the files, which is what their total size
+  // counts. Both are shown only when they differ.
+  void maybe_print(std::uint64_t bytes, std::uint64_t compressed, std::uint64_t records) {
     if (!enabled_) return;
     auto now = Clock::now();
     if (now - last_ < std::chrono::milliseconds(json_ ? 1000 : 100)) return;
@@ -52,7 +55,8 @@ class ProgressLine {
           "{{\"ppipe\":\"progress\",\"records\":{},\"bytes\":{},\"seconds\":{:.1f},\"records_per_second\":{:.0f},"
           "\"mb_per_second\":{:.1f}",
           records, bytes, s, records / s, bytes / s / 1e6);
-      if (total_ > 0 && bytes <= total_) line += fmt::format(",\"percent\":{:.1f}", 100.0 * bytes / total_);
+      if (compressed != bytes) line += fmt::format(",\"compressed_bytes\":{}", compressed);
+      if (total_ > 0 && compressed <= total_) line += fmt::format(",\"percent\":{:.1f}", 100.0 * compressed / total_);
       line += "}\n";
       ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
       (void)ignored;
@@ -60,8 +64,9 @@ class ProgressLine {
     }
     std::string line = fmt::format("\r\033[Kppipe: {} records, {:.0f} rec/s, {:.1f} MB/s", records,
                                    records / s, bytes / s / 1e6);
-    if (total_ > 0 && bytes <= total_) {
-      double frac = static_cast<double>(bytes) / static_cast<double>(total_);
+    if (compressed != bytes) line += fmt::format(" ({:.1f} MB/s compressed)", compressed / s / 1e6);
+    if (total_ > 0 && compressed <= total_) {
+      double frac = static_cast<double>(compressed) / static_cast<double>(total_);
       double eta = frac > 0 ? s / frac - s : 0;
       line += fmt::format(", {:.1f}%, ETA {:.0f}s", frac * 100, eta);
     }
@@ -138,6 +143,7 @@ class PipelineRun {
     // Batches left behind the cut of a head are freed with the queue.
 
     stats.bytes_in = reader_.bytes_read();
+    stats.compressed_bytes_in = reader_.compressed_bytes_read();
     stats.bytes_out = out_.bytes_written();
     stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     struct rusage usage {};
@@ -359,7 +365,7 @@ class PipelineRun {
     if (!options_.progress) return;
     if (err_on_stderr_)
       if (int e = err_.flush()) write_failed(e, err_);
-    progress_.maybe_print(reader_.bytes_read(), result_.stats.records_in);
+    progress_.maybe_print(reader_.bytes_read(), reader_.compressed_bytes_read(), result_.stats.records_in);
   }
 
   void flush_all() {

@@ -64,6 +64,8 @@ std::string RunStats::to_json() const {
                  bytes_in, bytes_out, seconds, seconds > 0 ? bytes_in / seconds / 1e6 : 0.0,
                  seconds > 0 ? records_in / seconds : 0.0, workers, max_rss_kib);
   append_json_string(out, stopped_by);
+  if (compressed_bytes_in && compressed_bytes_in != bytes_in)
+    fmt::format_to(std::back_inserter(out), ",\"compressed_bytes_in\":{}", compressed_bytes_in);
   if (parse_added) out.append(",\"parse_added\":true");
   out.append(",\"stages\":[");
   for (std::size_t i = 0; i < stages.size(); ++i) {

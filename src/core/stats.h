@@ -30,7 +30,8 @@ struct RunStats {
   std::uint64_t errors = 0;
   std::uint64_t consumed = 0;
   std::uint64_t emitted = 0;
-  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_in = 0;             // as read (decompressed)
+  std::uint64_t compressed_bytes_in = 0;  // taken from the files; in the JSON only when it differs
   std::uint64_t bytes_out = 0;
   double seconds = 0;
   unsigned workers = 0;

@@ -1,10 +1,5 @@
 #include "src/io/reader.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cerrno>
@@ -18,100 +13,46 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Written so that the compiler vectorizes it: byte-wide counters over 32 lanes, emptied before
-// they can overflow (a plain `count += p[i] == '\n'` into a 64-bit counter was 11% of a run).
-std::uint64_t count_newlines(const char* p, std::size_t n) {
-  constexpr std::size_t kLanes = 32, kRounds = 255;
-  std::uint64_t count = 0;
-  while (n >= kLanes) {
-    unsigned char acc[kLanes] = {};
-    std::size_t rounds = std::min(kRounds, n / kLanes);
-    for (std::size_t r = 0; r < rounds; ++r, p += kLanes)
-      for (std::size_t j = 0; j < kLanes; ++j) acc[j] += p[j] == '\n';
-    n -= rounds * kLanes;
-    for (std::size_t j = 0; j < kLanes; ++j) count += acc[j];
-  }
-  for (std::size_t i = 0; i < n; ++i) count += p[i] == '\n';
-  return count;
+std::string read_error(const ByteSource& src) {
+  return fmt::format("read error on '{}': {}", src.name(), src.error());
 }
-
-constexpr char kBom[] = "\xEF\xBB\xBF";
 
 }  // namespace
 
-std::string source_display_name(const std::string& path) { return path == "-" ? "<stdin>" : path; }
-
 Reader::Reader(ReaderOptions options, std::vector<std::string> paths, StopToken& stop)
-    : options_(options), paths_(std::move(paths)), stop_(stop) {}
+    : options_(options), paths_(std::move(paths)), stop_(stop), framer_(std::make_unique<JsonLinesFramer>()) {}
 
 std::string Reader::run(const Acquire& acquire, const Emit& emit, const Release& release) {
   for (std::uint32_t i = 0; i < paths_.size(); ++i) {
     if (stop_.stopped()) break;
-    const std::string& path = paths_[i];
-    int fd = 0;
-    if (path != "-") {
-      fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) return fmt::format("cannot open '{}': {}", path, std::strerror(errno));
-    }
-    struct stat st {};
-    if (fstat(fd, &st) != 0) st.st_mode = 0;
-    if (S_ISDIR(st.st_mode)) {
-      if (fd != 0) close(fd);
-      return fmt::format("cannot read '{}': Is a directory", path);
-    }
-    bool regular = S_ISREG(st.st_mode);
-    if (regular) {
-      posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    } else if (S_ISFIFO(st.st_mode)) {
-      // A bigger pipe means fewer wake-ups for both ends; refused quietly where not allowed.
-      fcntl(fd, F_SETPIPE_SZ, 1 << 20);
-    }
-    std::string err = read_source(i, fd, regular, acquire, emit, release);
-    if (fd != 0) close(fd);
+    std::string err;
+    std::unique_ptr<ByteSource> src = FdSource::open(paths_[i], stop_, &err);
+    if (!src) return err;
+    compressed_base_ = compressed_read_.load(std::memory_order_relaxed);
+    err = read_source(i, *src, acquire, emit, release);
     if (!err.empty()) return err;
   }
   return "";
 }
 
-Reader::Fill Reader::read_some(int fd, int timeout_ms, bool is_regular, char* dst, std::size_t cap,
-                               std::size_t* got) {
-  *got = 0;
-  for (;;) {
-    if (!is_regular) {
-      pollfd fds[2] = {{fd, POLLIN, 0}, {stop_.wake_fd(), POLLIN, 0}};
-      int r = poll(fds, stop_.wake_fd() >= 0 ? 2 : 1, timeout_ms);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        error_ = std::strerror(errno);
-        return Fill::kError;
-      }
-      if (stop_.stopped()) return Fill::kStopped;
-      if (r == 0) return Fill::kOk;  // stalled
-    } else if (stop_.stopped()) {
-      return Fill::kStopped;
-    }
-    ssize_t n = read(fd, dst, cap);
-    if (n > 0) {
-      *got = static_cast<std::size_t>(n);
-      bytes_read_.fetch_add(*got, std::memory_order_relaxed);
-      return Fill::kOk;
-    }
-    if (n == 0) return Fill::kEof;
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) continue;  // a non-blocking descriptor: poll again
-    error_ = std::strerror(errno);
-    return Fill::kError;
+ByteSource::Result Reader::read_some(ByteSource& src, char* dst, std::size_t cap, int timeout_ms) {
+  ByteSource::Result r = src.read(dst, cap, timeout_ms);
+  if (r.got) {
+    bytes_read_.fetch_add(r.got, std::memory_order_relaxed);
+    compressed_read_.store(compressed_base_ + src.compressed_bytes(), std::memory_order_relaxed);
   }
+  return r;
 }
 
-std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, const Acquire& acquire,
-                                const Emit& emit, const Release& release) {
-  const std::string& path = paths_[index];
+std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acquire& acquire, const Emit& emit,
+                                const Release& release) {
+  const bool is_regular = src.regular();
   const std::size_t batch_size = options_.batch_size;
   const std::uint64_t max_record = options_.max_record_size;
+  Framer& framer = *framer_;
   std::uint64_t line = 1;
   std::uint64_t offset = 0;
-  bool first = true;
+  framer.start_source();
   carry_.clear();
 
   for (;;) {
@@ -122,95 +63,74 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
     buf.clear();
     buf.reserve(std::max(batch_size, carry_.size() + 4096));
     if (carry_.size()) std::memcpy(buf.data(), carry_.data(), carry_.size());
-    std::size_t size = carry_.size();
+    buf.resize(carry_.size());
     carry_.clear();
+    framer.start_batch(*b);
+    offset += framer.scan(*b);
 
-    // has_nl: the batch holds a whole line. A tail carried over a cut holds none, but what follows
-    // a skipped oversized line may hold many.
-    bool has_nl = size && std::memchr(buf.data(), '\n', size);
+    // whole: the batch holds a complete record. A tail carried over a cut holds none, but what
+    // follows a skipped oversized record may hold many.
+    bool whole = framer.cut() > 0;
     bool eof = false, stopped = false;
-    // When the batch first held a whole line (pipes only): it is cut max_hold_ms after that.
-    Clock::time_point whole_line_at = has_nl ? Clock::now() : Clock::time_point();
+    // When the batch first held a whole record (pipes only): it is cut max_hold_ms after that.
+    Clock::time_point whole_at = whole ? Clock::now() : Clock::time_point();
     for (;;) {
-      if (has_nl && size >= batch_size) break;
+      std::size_t size = buf.size();
+      if (whole && size >= batch_size) break;
       if (size == buf.capacity()) {
-        if (has_nl || size > max_record) break;
-        std::size_t want = std::min<std::uint64_t>(std::max(buf.capacity() * 2, batch_size), max_record + 1);
-        buf.resize(size);
-        buf.reserve(want);
+        if (whole || size > max_record) break;
+        buf.reserve(std::min<std::uint64_t>(std::max(buf.capacity() * 2, batch_size), max_record + 1));
       }
       int timeout_ms = -1;
-      if (has_nl && !is_regular) {
-        auto held = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - whole_line_at).count();
+      if (whole && !is_regular) {
+        auto held = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - whole_at).count();
         if (held >= options_.max_hold_ms) break;  // a steady trickle: send what we have
         timeout_ms = static_cast<int>(std::min<long long>(options_.stall_ms, options_.max_hold_ms - held));
       }
-      std::size_t got = 0;
-      Fill f = read_some(fd, timeout_ms, is_regular, buf.data() + size, buf.capacity() - size, &got);
-      if (f == Fill::kError) return fmt::format("read error on '{}': {}", source_display_name(path), error_);
-      if (f == Fill::kStopped) { stopped = true; break; }
-      if (f == Fill::kEof) { eof = true; break; }
-      if (got == 0) break;  // the input stalled and we hold whole lines: send them now
-      if (!has_nl && std::memchr(buf.data() + size, '\n', got)) {
-        has_nl = true;
-        whole_line_at = Clock::now();
-      }
-      size += got;
-    }
-    buf.resize(size);
-
-    // A BOM can only open the first line; the first cut always holds the start of that line (a
-    // batch is only cut after a newline, at end of input, or when a line is oversized).
-    if (first) {
-      first = false;
-      if (size >= 3 && std::memcmp(buf.data(), kBom, 3) == 0) {
-        std::memmove(buf.data(), buf.data() + 3, size - 3);
-        size -= 3;
-        buf.resize(size);
-        offset = 3;
+      auto [status, got] = read_some(src, buf.data() + size, buf.capacity() - size, timeout_ms);
+      if (status == ByteSource::Status::kError) return read_error(src);
+      if (status == ByteSource::Status::kStopped) { stopped = true; break; }
+      if (status == ByteSource::Status::kEof) { eof = true; break; }
+      if (got == 0) break;  // the input stalled and we hold whole records: send them now
+      buf.resize(size + got);
+      offset += framer.scan(*b);  // a BOM removed at the start of the source
+      if (!whole && framer.cut() > 0) {
+        whole = true;
+        whole_at = Clock::now();
       }
     }
+    const std::size_t size = buf.size();
     b->source = index;
     b->first_line = line;
     b->offset = offset;
     b->oversized = false;
     b->oversized_size = 0;
 
-    if (!has_nl && size > max_record) {
-      // One line longer than --max-record-size: keep its first bytes, skip the rest of it.
+    if (!whole && size > max_record) {
+      // One record longer than --max-record-size: keep its first bytes, skip the rest of it.
       std::size_t keep = std::min<std::size_t>(size, options_.oversized_keep);
-      std::uint64_t total = size;
-      bool found = false;
-      bool prev_cr = buf.data()[size - 1] == '\r';  // a CR right before the newline is not part of it
+      std::uint64_t consumed = size;
+      framer.start_skip(buf.data(), size);
       std::size_t scratch = std::min<std::size_t>(buf.capacity(), keep + (1 << 20));
+      bool found = false;
       while (!found) {
-        std::size_t got = 0;
-        Fill f = read_some(fd, -1, is_regular, buf.data() + keep, scratch - keep, &got);
-        if (f == Fill::kError) return fmt::format("read error on '{}': {}", source_display_name(path), error_);
-        if (f == Fill::kStopped) { stopped = true; break; }
-        if (f == Fill::kEof) { eof = true; break; }
+        auto [status, got] = read_some(src, buf.data() + keep, scratch - keep, -1);
+        if (status == ByteSource::Status::kError) return read_error(src);
+        if (status == ByteSource::Status::kStopped) { stopped = true; break; }
+        if (status == ByteSource::Status::kEof) { eof = true; break; }
         if (got == 0) continue;
         const char* start = buf.data() + keep;
-        const char* nl = static_cast<const char*>(std::memchr(start, '\n', got));
-        if (!nl) {
-          total += got;
-          prev_cr = start[got - 1] == '\r';
-          continue;
+        std::size_t used = framer.skip(start, got, &found);
+        consumed += used;
+        if (found) {
+          carry_.resize(got - used);
+          if (got > used) std::memcpy(carry_.data(), start + used, got - used);
         }
-        total += static_cast<std::uint64_t>(nl - start);
-        prev_cr = nl > start ? nl[-1] == '\r' : prev_cr;
-        found = true;
-        std::size_t rest = got - static_cast<std::size_t>(nl + 1 - start);
-        carry_.resize(rest);
-        if (rest) std::memcpy(carry_.data(), nl + 1, rest);
       }
       buf.resize(keep);
-      std::uint64_t consumed = total + (found ? 1 : 0);
-      // The record's size, as the worker would see it: without its line terminator (CRLF, or a
-      // final CR at end of input).
-      if (prev_cr) --total;
+      b->spans.clear();
       b->oversized = true;
-      b->oversized_size = total;
+      b->oversized_size = framer.skipped_size();
       line += 1;
       offset += consumed;
       b->seq = seq_++;
@@ -219,21 +139,18 @@ std::string Reader::read_source(std::uint32_t index, int fd, bool is_regular, co
       continue;
     }
 
-    // At end of input the last line counts even without its newline. When stopped, a partial
-    // last line was never whole: it is dropped.
-    std::size_t data_len = size;
-    if (!eof) {
-      const char* last = has_nl ? static_cast<const char*>(memrchr(buf.data(), '\n', size)) : nullptr;
-      data_len = last ? static_cast<std::size_t>(last - buf.data()) + 1 : 0;
+    // At end of input the last record counts even without its terminator. When stopped, a partial
+    // last record was never whole: it is dropped.
+    if (eof) framer.finish(*b);
+    const std::size_t cut = framer.cut();
+    if (!stopped && cut < size) {
+      carry_.resize(size - cut);
+      std::memcpy(carry_.data(), buf.data() + cut, size - cut);
     }
-    if (!stopped && data_len < size) {
-      carry_.resize(size - data_len);
-      std::memcpy(carry_.data(), buf.data() + data_len, size - data_len);
-    }
-    buf.resize(data_len);
-    line += count_newlines(buf.data(), data_len);
-    offset += data_len;
-    if (data_len == 0) {
+    buf.resize(cut);
+    line += framer.cut_lines();
+    offset += cut;
+    if (cut == 0) {
       release(std::move(b));
     } else {
       b->seq = seq_++;

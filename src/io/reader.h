@@ -1,27 +1,32 @@
-// Reader: turns input files and pipes into batches of whole lines.
+// Reader: turns input sources into batches of whole records.
 //
-// Large reads (a batch is filled with as few read() calls as the source allows), split at the last
-// newline; the incomplete tail is carried into the next batch. A batch never spans two sources.
-// Each batch records its source, first line number and byte offset, so workers can report exact
-// positions without seeing other batches.
+// Bytes come from a ByteSource (a file or a pipe; later a decompressor wrapping one); a Framer finds
+// the records in them as they arrive and writes their spans into the batch. Large reads (a batch is
+// filled with as few reads as the source allows), cut at the end of the last complete record; the
+// incomplete tail is carried into the next batch. A batch never spans two sources. Each batch
+// records its source, first line number and byte offset, so workers can report exact positions
+// without seeing other batches.
 //
-// Latency: on a pipe or terminal, once a batch holds at least one whole line the reader cuts it
+// Latency: on a pipe or terminal, once a batch holds at least one whole record the reader cuts it
 // early when the input stalls for `stall_ms`, or at the latest `max_hold_ms` after that first
-// whole line arrived (a steady trickle never stalls), so a slow source (tail -f) gets each record
+// whole record arrived (a steady trickle never stalls), so a slow source (tail -f) gets each record
 // through within tens of milliseconds, while bulk input still fills whole batches.
 //
-// Memory: a line longer than the buffer grows it only up to --max-record-size; beyond that the line
+// Memory: a record longer than the buffer grows it only up to --max-record-size; beyond that it
 // is skipped to its end and sent on as an "oversized" batch carrying its first bytes and its size.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "src/core/batch.h"
 #include "src/core/stop_token.h"
+#include "src/io/byte_source.h"
+#include "src/io/framer.h"
 
 namespace ppipe {
 
@@ -32,9 +37,6 @@ struct ReaderOptions {
   int max_hold_ms = 25;
   std::size_t oversized_keep = 4096;  // bytes of an oversized record kept for the error stream
 };
-
-// "-" is standard input; its display name is "<stdin>".
-std::string source_display_name(const std::string& path);
 
 class Reader {
  public:
@@ -47,23 +49,26 @@ class Reader {
   // Reads every source in order. Returns "" when done (or stopped), else a fatal error message.
   std::string run(const Acquire& acquire, const Emit& emit, const Release& release);
 
-  // Bytes read so far (for --progress and --stats).
+  // Bytes read so far (for --progress and --stats), as the sources returned them.
   std::uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
+  // Bytes the sources took from their files (differs from bytes_read() for compressed input).
+  std::uint64_t compressed_bytes_read() const { return compressed_read_.load(std::memory_order_relaxed); }
 
  private:
-  enum class Fill { kOk, kEof, kStopped, kError };
-  std::string read_source(std::uint32_t index, int fd, bool is_regular, const Acquire& acquire,
-                          const Emit& emit, const Release& release);
-  // timeout_ms: how long a pipe may stay silent (-1: forever); a timeout returns kOk with *got 0.
-  Fill read_some(int fd, int timeout_ms, bool is_regular, char* dst, std::size_t cap, std::size_t* got);
+  std::string read_source(std::uint32_t index, ByteSource& src, const Acquire& acquire, const Emit& emit,
+                          const Release& release);
+  // src.read(), counted.
+  ByteSource::Result read_some(ByteSource& src, char* dst, std::size_t cap, int timeout_ms);
 
   ReaderOptions options_;
   std::vector<std::string> paths_;
   StopToken& stop_;
   std::atomic<std::uint64_t> bytes_read_{0};
+  std::atomic<std::uint64_t> compressed_read_{0};
+  std::uint64_t compressed_base_ = 0;  // compressed_read_ before the current source
+  std::unique_ptr<Framer> framer_;  // JSON Lines today; chosen per source format later
   std::uint64_t seq_ = 0;
   PaddedBuffer carry_;
-  std::string error_;
 };
 
 }  // namespace ppipe

@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include "src/core/chain.h"
+#include "src/io/framer.h"
 #include "stages/registry.h"
 
 using namespace ppipe;
@@ -29,6 +30,12 @@ BatchPtr make_batch(const std::string& text, std::uint64_t first_line = 1) {
   b->input.resize(text.size());
   std::memcpy(b->input.data(), text.data(), text.size());
   b->first_line = first_line;
+  // Record boundaries are found by the reader's framer (they used to be found in Chain::process).
+  JsonLinesFramer framer;
+  framer.start_source();
+  framer.start_batch(*b);
+  framer.scan(*b);
+  framer.finish(*b);
   return b;
 }
 

@@ -1,0 +1,98 @@
+#include "src/io/framer.h"
+
+#include <cstring>
+
+namespace ppipe {
+
+namespace {
+
+constexpr char kBom[] = "\xEF\xBB\xBF";
+
+// Blank lines (empty or only spaces, tabs and CRs) are skipped, not records.
+bool is_blank(const char* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r') return false;
+  return true;
+}
+
+}  // namespace
+
+void JsonLinesFramer::start_source() { bom_pending_ = true; }
+
+void JsonLinesFramer::start_batch(Batch& b) {
+  b.spans.clear();
+  scanned_ = 0;
+  line_start_ = 0;
+  line_ = 0;
+}
+
+inline void JsonLinesFramer::add_line(Batch& b, std::size_t begin, std::size_t end) {
+  const char* p = b.input.data() + begin;
+  std::size_t len = end - begin;
+  if (len && p[len - 1] == '\r') --len;
+  if (!is_blank(p, len))
+    b.spans.push_back(RecordSpan{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(len), line_});
+}
+
+std::size_t JsonLinesFramer::scan(Batch& b) {
+  std::size_t size = b.input.size();
+  std::size_t removed = 0;
+  if (bom_pending_) {
+    // A BOM can only open the source: decided once its first 3 bytes are here (or finish()).
+    if (size < 3 && std::memcmp(b.input.data(), kBom, size) == 0) return 0;
+    bom_pending_ = false;
+    if (size >= 3 && std::memcmp(b.input.data(), kBom, 3) == 0) {
+      std::memmove(b.input.data(), b.input.data() + 3, size - 3);
+      size -= 3;
+      b.input.resize(size);
+      removed = 3;
+    }
+  }
+  const char* data = b.input.data();
+  const char* p = data + scanned_;
+  const char* end = data + size;
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    if (!nl) break;
+    std::size_t at = static_cast<std::size_t>(nl - data);
+    add_line(b, line_start_, at);
+    ++line_;
+    line_start_ = at + 1;
+    p = nl + 1;
+  }
+  scanned_ = size;
+  return removed;
+}
+
+void JsonLinesFramer::finish(Batch& b) {
+  bom_pending_ = false;  // fewer than 3 bytes in the whole source: no BOM
+  std::size_t size = b.input.size();
+  if (line_start_ < size) {
+    add_line(b, line_start_, size);
+    line_start_ = size;
+  }
+  scanned_ = size;
+}
+
+void JsonLinesFramer::start_skip(const char* p, std::size_t n) {
+  bom_pending_ = false;
+  skipped_ = n;
+  skipped_cr_ = n && p[n - 1] == '\r';
+}
+
+std::size_t JsonLinesFramer::skip(const char* p, std::size_t n, bool* found) {
+  const char* nl = static_cast<const char*>(std::memchr(p, '\n', n));
+  if (!nl) {
+    skipped_ += n;
+    if (n) skipped_cr_ = p[n - 1] == '\r';
+    *found = false;
+    return n;
+  }
+  std::size_t len = static_cast<std::size_t>(nl - p);
+  skipped_ += len;
+  if (len) skipped_cr_ = nl[-1] == '\r';  // a CR right before the newline is not part of the record
+  *found = true;
+  return len + 1;
+}
+
+}  // namespace ppipe

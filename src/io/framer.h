@@ -1,0 +1,77 @@
+// Framer: finds where records begin and end in a batch's bytes, once, on the reader thread.
+//
+// The reader appends bytes to a batch as they are read and calls scan() after each read; the
+// framer looks at each new byte once, writes the span of every record it completes into
+// Batch::spans (workers iterate those spans and never look for record ends again) and keeps the
+// cut: the end of the last complete record, where the reader cuts the batch and carries the rest
+// into the next one. It also knows what ends a record while the reader skips an oversized one,
+// and the source's leading byte-order mark.
+//
+// JsonLinesFramer: a record is a line; '\n' ends it and a CR before that '\n' is not part of it.
+// Blank lines (empty, or only spaces, tabs and CRs) are no records but count in line numbers. The
+// last line of a source needs no '\n'. A UTF-8 BOM at the very start of a source is removed.
+// A CSV framer (quoted fields may hold newlines) keeps its quote state between scan() calls.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "src/core/batch.h"
+
+namespace ppipe {
+
+class Framer {
+ public:
+  virtual ~Framer() = default;
+  // A new source begins: its line 1, and its first bytes may be a byte-order mark.
+  virtual void start_source() = 0;
+  // A new batch begins: clears b.spans; b.input holds only bytes carried over from the last cut,
+  // none of them scanned yet.
+  virtual void start_batch(Batch& b) = 0;
+  // b.input grew: finds the records completed in the new bytes and appends their spans. At the
+  // start of a source it removes a byte-order mark from b.input; returns how many bytes it removed
+  // (the batch's offset in its source moves on by that many).
+  virtual std::size_t scan(Batch& b) = 0;
+  // b.input[0, cut()) holds whole records with their terminators (and blank lines); 0 while no
+  // record is complete.
+  virtual std::size_t cut() const = 0;
+  // Lines in b.input[0, cut()): the next batch of this source starts at line first_line + this.
+  virtual std::uint64_t cut_lines() const = 0;
+  // End of input: what follows the cut is the source's last record, without a terminator.
+  // Afterwards cut() == b.input.size().
+  virtual void finish(Batch& b) = 0;
+
+  // Skipping a record longer than --max-record-size: p[0, n) are its first bytes (the batch held no
+  // complete record); the reader then reads the rest a block at a time and gives each to skip().
+  virtual void start_skip(const char* p, std::size_t n) = 0;
+  // How many bytes of p[0, n) still belong to the record, its terminator included; *found is set
+  // when the terminator was among them.
+  virtual std::size_t skip(const char* p, std::size_t n, bool* found) = 0;
+  // The skipped record's size as a worker would see it (without its terminator).
+  virtual std::uint64_t skipped_size() const = 0;
+};
+
+class JsonLinesFramer final : public Framer {
+ public:
+  void start_source() override;
+  void start_batch(Batch& b) override;
+  std::size_t scan(Batch& b) override;
+  std::size_t cut() const override { return line_start_; }
+  std::uint64_t cut_lines() const override { return line_; }
+  void finish(Batch& b) override;
+  void start_skip(const char* p, std::size_t n) override;
+  std::size_t skip(const char* p, std::size_t n, bool* found) override;
+  std::uint64_t skipped_size() const override { return skipped_ - (skipped_cr_ ? 1 : 0); }
+
+ private:
+  void add_line(Batch& b, std::size_t begin, std::size_t end);  // input[begin, end), terminator excluded
+
+  bool bom_pending_ = false;   // at the start of a source, fewer than 3 bytes seen: may still be a BOM
+  std::size_t scanned_ = 0;    // input[line_start_, scanned_) holds no '\n'
+  std::size_t line_start_ = 0; // start of the line not yet complete: the cut
+  std::uint32_t line_ = 0;     // lines in input[0, line_start_)
+  std::uint64_t skipped_ = 0;  // an oversized record's bytes so far, without its '\n'
+  bool skipped_cr_ = false;    // ... and they end in a CR
+};
+
+}  // namespace ppipe
