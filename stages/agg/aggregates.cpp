@@ -1,0 +1,764 @@
+#include "stages/agg/aggregates.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <unordered_set>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "src/util/text_util.h"
+// jq 1.6's number layout and JSON string escaping live in the expression library's writer; the
+// aggregates print exactly as the rest of ppipe does.
+#include "src/expr/internal.h"
+#include "src/util/json_string.h"
+#include "stages/agg/exact_sum.h"
+
+namespace ppipe::agg {
+
+namespace {
+
+using Type = Value::Type;
+
+bool is_number(const Value& v) {
+  return v.type == Type::kInt || v.type == Type::kUint || v.type == Type::kDouble;
+}
+
+const char* type_name(Type t) {
+  switch (t) {
+    case Type::kNull: return "null";
+    case Type::kInt:
+    case Type::kUint:
+    case Type::kDouble: return "number";
+    case Type::kString: return "string";
+    case Type::kJson: return "non-number";
+  }
+  return "value";
+}
+
+bool type_error(const char* agg, const Value& v, std::string* error) {
+  if (v.type == Type::kJson) {
+    *error = fmt::format("{}: {} is not a number", agg, v.text.substr(0, 40));
+  } else {
+    *error = fmt::format("{}: a {} is not a number", agg, type_name(v.type));
+  }
+  return false;
+}
+
+void write_uint(std::uint64_t u, std::string& out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, u);
+  out.append(buf, r.ptr);
+}
+
+void write_value(const Value& v, std::string& out) {
+  switch (v.type) {
+    case Type::kNull: out += "null"; return;
+    case Type::kInt: expr::write_int(v.i, out); return;
+    case Type::kUint: write_uint(v.u, out); return;
+    case Type::kDouble: expr::write_double(v.d, out); return;
+    case Type::kString: append_json_string_jq(out, v.text); return;
+    case Type::kJson: out.append(v.text); return;
+  }
+}
+
+// Lossless double text for partials: shortest round-trip digits, "nan", "inf", "-inf", "-0".
+std::string double_text(double d) {
+  if (std::isnan(d)) return "nan";
+  char buf[40];
+  auto r = std::to_chars(buf, buf + sizeof buf, d);
+  return std::string(buf, r.ptr);
+}
+
+bool parse_double_text(std::string_view s, double* d) {
+  if (s == "nan") {
+    *d = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  auto r = std::from_chars(s.data(), s.data() + s.size(), *d);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+bool bad_partial(const char* what, std::string* error) {
+  *error = fmt::format("malformed partial state: {}", what);
+  return false;
+}
+
+// A tagged number for min/max and their partials: "i-5", "u18446744073709551615", "d1.5".
+struct Number {
+  Type type = Type::kNull;
+  std::int64_t i = 0;
+  std::uint64_t u = 0;
+  double d = 0;
+
+  long double exact() const {  // int64, uint64 and double all convert exactly to x87 long double
+    return type == Type::kInt ? static_cast<long double>(i)
+         : type == Type::kUint ? static_cast<long double>(u) : static_cast<long double>(d);
+  }
+  int rank() const {
+    if (type == Type::kDouble) return d == 0 && std::signbit(d) ? 0 : 3;
+    return type == Type::kInt ? 1 : 2;
+  }
+  bool is_nan() const { return type == Type::kDouble && std::isnan(d); }
+  std::string text() const {
+    if (type == Type::kInt) return "i" + std::to_string(i);
+    if (type == Type::kUint) return "u" + std::to_string(u);
+    return "d" + double_text(d);
+  }
+  bool parse(std::string_view s) {
+    if (s.empty()) return false;
+    std::string_view rest = s.substr(1);
+    const char* end = rest.data() + rest.size();
+    switch (s[0]) {
+      case 'i': type = Type::kInt; return std::from_chars(rest.data(), end, i).ptr == end && !rest.empty();
+      case 'u': type = Type::kUint; return std::from_chars(rest.data(), end, u).ptr == end && !rest.empty();
+      case 'd': type = Type::kDouble; return parse_double_text(rest, &d);
+      default: return false;
+    }
+  }
+};
+
+// Total order: NaN lowest, then by exact value, ties by rank.
+bool number_less(const Number& a, const Number& b) {
+  if (a.is_nan() || b.is_nan()) return a.is_nan() && !b.is_nan();
+  long double x = a.exact(), y = b.exact();
+  if (x != y) return x < y;
+  return a.rank() < b.rank();
+}
+
+void write_number(const Number& n, std::string& out) {
+  Value v;
+  v.type = n.type;
+  v.i = n.i;
+  v.u = n.u;
+  v.d = n.d;
+  write_value(v, out);
+}
+
+// IEEE total order as an unsigned key (NaNs are canonicalised to +qNaN on input: last).
+std::uint64_t order_key(double d) {
+  std::uint64_t b;
+  std::memcpy(&b, &d, sizeof b);
+  return (b >> 63) ? ~b : b | (std::uint64_t{1} << 63);
+}
+
+void add_sum_value(ExactSum& s, const Value& v) {
+  switch (v.type) {
+    case Type::kInt: s.add(v.i); break;
+    case Type::kUint: s.add(v.u); break;
+    default: s.add(v.d); break;
+  }
+}
+
+void add_square_value(ExactSum& s, const Value& v) {
+  switch (v.type) {
+    case Type::kInt: s.add_square(v.i); break;
+    case Type::kUint: s.add_square(v.u); break;
+    default: s.add_square(v.d); break;
+  }
+}
+
+bool get_sum(simdjson::dom::element e, const char* key, ExactSum* s) {
+  std::string_view text;
+  if (e[key].get(text)) return false;
+  return s->from_text(text);
+}
+
+bool get_position(simdjson::dom::element e, std::uint64_t part, Position* pos) {
+  simdjson::dom::array a;
+  if (e.get(a) || a.size() != 2) return false;
+  pos->part = part;
+  return !a.at(0).get(pos->seq) && !a.at(1).get(pos->index);
+}
+
+void write_position(const Position& p, std::string& out) {
+  out += '[';
+  write_uint(p.seq, out);
+  out += ',';
+  write_uint(p.index, out);
+  out += ']';
+}
+
+// --- the aggregates
+
+class Count final : public Aggregate {
+ public:
+  explicit Count(bool values_only) : values_only_(values_only) {}
+  AggregateKind kind() const override { return values_only_ ? AggregateKind::kCountValues : AggregateKind::kCount; }
+  bool add(const Value& v, const Position&, std::string*) override {
+    if (!values_only_ || v.type != Type::kNull) ++n_;
+    return true;
+  }
+  void merge(Aggregate& other) override { n_ += static_cast<Count&>(other).n_; }
+  bool result(std::string* out, std::string*) const override {
+    write_uint(n_, *out);
+    return true;
+  }
+  void write_partial(std::string* out) const override { write_uint(n_, *out); }
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+    if (e.get(n_)) return bad_partial("count", error);
+    return true;
+  }
+
+ private:
+  bool values_only_;
+  std::uint64_t n_ = 0;
+};
+
+class Sum final : public Aggregate {
+ public:
+  AggregateKind kind() const override { return AggregateKind::kSum; }
+  bool add(const Value& v, const Position&, std::string* error) override {
+    if (v.type == Type::kNull) return true;
+    if (!is_number(v)) return type_error("sum", v, error);
+    add_sum_value(s_, v);
+    return true;
+  }
+  void merge(Aggregate& other) override { s_.merge(static_cast<Sum&>(other).s_); }
+  bool result(std::string* out, std::string*) const override {
+    if (s_.empty()) {
+      *out += "null";
+    } else if (auto i = s_.to_int64()) {
+      expr::write_int(*i, *out);
+    } else if (auto u = s_.to_uint64()) {
+      write_uint(*u, *out);
+    } else {
+      expr::write_double(s_.to_double(), *out);
+    }
+    return true;
+  }
+  void write_partial(std::string* out) const override {
+    *out += "{\"s\":\"" + s_.to_text() + "\"}";
+  }
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+    if (!get_sum(e, "s", &s_)) return bad_partial("sum", error);
+    return true;
+  }
+
+ private:
+  ExactSum s_;
+};
+
+class MinMax final : public Aggregate {
+ public:
+  explicit MinMax(bool max) : max_(max) {}
+  AggregateKind kind() const override { return max_ ? AggregateKind::kMax : AggregateKind::kMin; }
+  bool add(const Value& v, const Position&, std::string* error) override {
+    if (v.type == Type::kNull) return true;
+    if (!is_number(v)) return type_error(max_ ? "max" : "min", v, error);
+    Number n;
+    n.type = v.type;
+    n.i = v.i;
+    n.u = v.u;
+    n.d = v.d;
+    offer(n);
+    return true;
+  }
+  void merge(Aggregate& other) override {
+    auto& o = static_cast<MinMax&>(other);
+    if (o.has_) offer(o.best_);
+  }
+  bool result(std::string* out, std::string*) const override {
+    if (!has_) *out += "null";
+    else write_number(best_, *out);
+    return true;
+  }
+  void write_partial(std::string* out) const override {
+    if (!has_) *out += "null";
+    else *out += "\"" + best_.text() + "\"";
+  }
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+    has_ = false;
+    if (e.is_null()) return true;
+    std::string_view s;
+    if (e.get(s) || !best_.parse(s)) return bad_partial(max_ ? "max" : "min", error);
+    has_ = true;
+    return true;
+  }
+
+ private:
+  void offer(const Number& n) {
+    if (!has_ || (max_ ? number_less(best_, n) : number_less(n, best_))) {
+      best_ = n;
+      has_ = true;
+    }
+  }
+  bool max_;
+  bool has_ = false;
+  Number best_;
+};
+
+class Avg final : public Aggregate {
+ public:
+  AggregateKind kind() const override { return AggregateKind::kAvg; }
+  bool add(const Value& v, const Position&, std::string* error) override {
+    if (v.type == Type::kNull) return true;
+    if (!is_number(v)) return type_error("avg", v, error);
+    add_sum_value(s_, v);
+    ++n_;
+    return true;
+  }
+  void merge(Aggregate& other) override {
+    auto& o = static_cast<Avg&>(other);
+    s_.merge(o.s_);
+    n_ += o.n_;
+  }
+  bool result(std::string* out, std::string*) const override {
+    if (n_ == 0) *out += "null";
+    else expr::write_double(s_.quotient(n_), *out);
+    return true;
+  }
+  void write_partial(std::string* out) const override {
+    *out += "{\"n\":";
+    write_uint(n_, *out);
+    *out += ",\"s\":\"" + s_.to_text() + "\"}";
+  }
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+    if (e["n"].get(n_) || !get_sum(e, "s", &s_)) return bad_partial("avg", error);
+    return true;
+  }
+
+ private:
+  ExactSum s_;
+  std::uint64_t n_ = 0;
+};
+
+class Variance final : public Aggregate {
+ public:
+  explicit Variance(bool stddev) : stddev_(stddev) {}
+  AggregateKind kind() const override { return stddev_ ? AggregateKind::kStddev : AggregateKind::kVar; }
+  bool add(const Value& v, const Position&, std::string* error) override {
+    if (v.type == Type::kNull) return true;
+    if (!is_number(v)) return type_error(stddev_ ? "stddev" : "var", v, error);
+    add_sum_value(s1_, v);
+    add_square_value(s2_, v);
+    ++n_;
+    return true;
+  }
+  void merge(Aggregate& other) override {
+    auto& o = static_cast<Variance&>(other);
+    s1_.merge(o.s1_);
+    s2_.merge(o.s2_);
+    n_ += o.n_;
+  }
+  bool result(std::string* out, std::string*) const override {
+    if (n_ < 2) *out += "null";
+    else expr::write_double(stddev_ ? exact_stddev(s1_, s2_, n_) : exact_variance(s1_, s2_, n_), *out);
+    return true;
+  }
+  void write_partial(std::string* out) const override {
+    *out += "{\"n\":";
+    write_uint(n_, *out);
+    *out += ",\"s\":\"" + s1_.to_text() + "\",\"q\":\"" + s2_.to_text() + "\"}";
+  }
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+    if (e["n"].get(n_) || !get_sum(e, "s", &s1_) || !get_sum(e, "q", &s2_)) {
+      return bad_partial(stddev_ ? "stddev" : "var", error);
+    }
+    return true;
+  }
+
+ private:
+  bool stddev_;
+  ExactSum s1_, s2_;
+  std::uint64_t n_ = 0;
+};
+
+class Percentile final : public Aggregate {
+ public:
+  Percentile(double p, std::string name) : p_(p), name_(std::move(name)) {}
+  AggregateKind kind() const override { return AggregateKind::kPercentile; }
+  bool add(const Value& v, const Position&, std::string* error) override {
+    if (v.type == Type::kNull) return true;
+    if (!is_number(v)) return type_error(name_.c_str(), v, error);
+    double d = v.type == Type::kInt ? static_cast<double>(v.i)
+             : v.type == Type::kUint ? static_cast<double>(v.u) : v.d;
+    if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();
+    values_.push_back(d);
+    return true;
+  }
+  void merge(Aggregate& other) override {
+    auto& o = static_cast<Percentile&>(other);
+    if (values_.empty()) {
+      values_.swap(o.values_);
+    } else {
+      values_.insert(values_.end(), o.values_.begin(), o.values_.end());
+      o.values_.clear();
+    }
+  }
+  bool result(std::string* out, std::string*) const override {
+    if (values_.empty()) {
+      *out += "null";
+      return true;
+    }
+    std::vector<double> v = sorted();
+    expr::write_double(percentile_of_sorted(v, p_), *out);
+    return true;
+  }
+  void write_partial(std::string* out) const override {
+    *out += '[';
+    bool comma = false;
+    for (double d : sorted()) {
+      if (comma) *out += ',';
+      comma = true;
+      *out += '"';
+      *out += double_text(d);
+      *out += '"';
+    }
+    *out += ']';
+  }
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+    values_.clear();
+    simdjson::dom::array a;
+    if (e.get(a)) return bad_partial(name_.c_str(), error);
+    for (auto x : a) {
+      std::string_view s;
+      double d;
+      if (x.get(s) || !parse_double_text(s, &d)) return bad_partial(name_.c_str(), error);
+      values_.push_back(d);
+    }
+    return true;
+  }
+
+ private:
+  std::vector<double> sorted() const {
+    std::vector<double> v = values_;
+    std::sort(v.begin(), v.end(), [](double a, double b) { return order_key(a) < order_key(b); });
+    return v;
+  }
+  double p_;
+  std::string name_;
+  std::vector<double> values_;
+};
+
+class CountDistinct final : public Aggregate {
+ public:
+  AggregateKind kind() const override { return AggregateKind::kCountDistinct; }
+  bool add(const Value& v, const Position&, std::string*) override {
+    if (v.type == Type::kNull) return true;
+    keys_.insert(canonical(v));
+    return true;
+  }
+  void merge(Aggregate& other) override {
+    auto& o = static_cast<CountDistinct&>(other);
+    if (keys_.size() < o.keys_.size()) keys_.swap(o.keys_);
+    keys_.merge(o.keys_);
+  }
+  bool result(std::string* out, std::string*) const override {
+    write_uint(keys_.size(), *out);  // a count, as count(E): 0, not null
+    return true;
+  }
+  void write_partial(std::string* out) const override {
+    std::vector<std::string_view> sorted(keys_.begin(), keys_.end());
+    std::sort(sorted.begin(), sorted.end());
+    *out += '[';
+    for (std::size_t k = 0; k < sorted.size(); ++k) {
+      if (k) *out += ',';
+      append_json_string_jq(*out, sorted[k]);
+    }
+    *out += ']';
+  }
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+    keys_.clear();
+    simdjson::dom::array a;
+    if (e.get(a)) return bad_partial("count_distinct", error);
+    for (auto x : a) {
+      std::string_view s;
+      if (x.get(s)) return bad_partial("count_distinct", error);
+      keys_.emplace(s);
+    }
+    return true;
+  }
+
+ private:
+  // A type letter, then: numbers by value (integral values in int64/uint64 range as integers, so
+  // 1 == 1.0 and -0.0 == 0; others the shortest round-trip text), strings by bytes, JSON as given.
+  static std::string canonical(const Value& v) {
+    std::string k;
+    switch (v.type) {
+      case Type::kInt: k = "n" + std::to_string(v.i); break;
+      case Type::kUint: k = "n" + std::to_string(v.u); break;
+      case Type::kDouble:
+        if (v.d == std::trunc(v.d) && v.d >= -9223372036854775808.0 && v.d < 9223372036854775808.0) {
+          k = "n" + std::to_string(static_cast<std::int64_t>(v.d));
+        } else if (v.d == std::trunc(v.d) && v.d >= 0 && v.d < 18446744073709551616.0) {
+          k = "n" + std::to_string(static_cast<std::uint64_t>(v.d));
+        } else {
+          k = "n" + double_text(v.d);
+        }
+        break;
+      case Type::kString: k = "s"; k.append(v.text); break;
+      case Type::kJson: k = "j"; k.append(v.text); break;
+      case Type::kNull: break;
+    }
+    return k;
+  }
+  std::unordered_set<std::string> keys_;
+};
+
+class FirstLast final : public Aggregate {
+ public:
+  explicit FirstLast(bool last) : last_(last) {}
+  AggregateKind kind() const override { return last_ ? AggregateKind::kLast : AggregateKind::kFirst; }
+  bool add(const Value& v, const Position& pos, std::string*) override {
+    if (v.type == Type::kNull) return true;
+    if (wins(pos)) {
+      pos_ = pos;
+      has_ = true;
+      json_.clear();
+      write_value(v, json_);
+    }
+    return true;
+  }
+  void merge(Aggregate& other) override {
+    auto& o = static_cast<FirstLast&>(other);
+    if (o.has_ && wins(o.pos_)) {
+      pos_ = o.pos_;
+      has_ = true;
+      json_.swap(o.json_);
+    }
+  }
+  bool result(std::string* out, std::string*) const override {
+    *out += has_ ? json_ : std::string("null");
+    return true;
+  }
+  void write_partial(std::string* out) const override {
+    if (!has_) {
+      *out += "null";
+      return;
+    }
+    *out += "{\"p\":";
+    write_position(pos_, *out);
+    *out += ",\"v\":";
+    append_json_string_jq(*out, json_);
+    *out += '}';
+  }
+  bool read_partial(simdjson::dom::element e, std::uint64_t part, std::string* error) override {
+    has_ = false;
+    if (e.is_null()) return true;
+    std::string_view v;
+    simdjson::dom::element p;
+    if (e["p"].get(p) || !get_position(p, part, &pos_) || e["v"].get(v)) {
+      return bad_partial(last_ ? "last" : "first", error);
+    }
+    json_.assign(v);
+    has_ = true;
+    return true;
+  }
+
+ private:
+  bool wins(const Position& p) const { return !has_ || (last_ ? pos_ < p : p < pos_); }
+  bool last_;
+  bool has_ = false;
+  Position pos_;
+  std::string json_;
+};
+
+class Collect final : public Aggregate {
+ public:
+  explicit Collect(std::uint64_t limit) : limit_(limit) {}
+  AggregateKind kind() const override { return AggregateKind::kCollect; }
+  bool add(const Value& v, const Position& pos, std::string*) override {
+    if (v.type == Type::kNull || over_) return true;
+    items_.emplace_back(pos, std::string());
+    write_value(v, items_.back().second);
+    check_limit();
+    return true;
+  }
+  void merge(Aggregate& other) override {
+    auto& o = static_cast<Collect&>(other);
+    over_ = over_ || o.over_;
+    if (!over_) {
+      for (auto& it : o.items_) items_.push_back(std::move(it));
+    }
+    o.items_.clear();
+    check_limit();
+  }
+  bool result(std::string* out, std::string* error) const override {
+    if (over_) {
+      *error = fmt::format("collect: more than {} values in a group (raise --collect-limit)", limit_);
+      return false;
+    }
+    if (items_.empty()) {
+      *out += "null";
+      return true;
+    }
+    *out += '[';
+    bool comma = false;
+    for (const auto* it : sorted()) {
+      if (comma) *out += ',';
+      comma = true;
+      *out += it->second;
+    }
+    *out += ']';
+    return true;
+  }
+  void write_partial(std::string* out) const override {
+    if (over_) {
+      *out += "{\"over\":true}";
+      return;
+    }
+    *out += "{\"v\":[";
+    bool comma = false;
+    for (const auto* it : sorted()) {
+      if (comma) *out += ',';
+      comma = true;
+      *out += '[';
+      write_position(it->first, *out);
+      *out += ',';
+      append_json_string_jq(*out, it->second);
+      *out += ']';
+    }
+    *out += "]}";
+  }
+  bool read_partial(simdjson::dom::element e, std::uint64_t part, std::string* error) override {
+    items_.clear();
+    over_ = false;
+    bool over = false;
+    if (!e["over"].get(over) && over) {
+      over_ = true;
+      return true;
+    }
+    simdjson::dom::array a;
+    if (e["v"].get(a)) return bad_partial("collect", error);
+    for (auto x : a) {
+      simdjson::dom::array pair;
+      simdjson::dom::element p;
+      std::string_view v;
+      Position pos;
+      if (x.get(pair) || pair.size() != 2 || pair.at(0).get(p) || !get_position(p, part, &pos) ||
+          pair.at(1).get(v)) {
+        return bad_partial("collect", error);
+      }
+      items_.emplace_back(pos, std::string(v));
+    }
+    check_limit();
+    return true;
+  }
+
+ private:
+  void check_limit() {
+    if (items_.size() > limit_) {
+      over_ = true;
+      items_.clear();
+      items_.shrink_to_fit();
+    }
+  }
+  std::vector<const std::pair<Position, std::string>*> sorted() const {
+    std::vector<const std::pair<Position, std::string>*> v;
+    v.reserve(items_.size());
+    for (const auto& it : items_) v.push_back(&it);
+    std::sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    return v;
+  }
+  std::uint64_t limit_;
+  bool over_ = false;
+  std::vector<std::pair<Position, std::string>> items_;
+};
+
+const std::vector<std::string> kNames = {
+    "count", "sum", "min", "max", "avg", "var", "stddev", "median", "p50", "p90", "p95", "p99",
+    "count_distinct", "first", "last", "collect",
+};
+
+// "NN" or "NN.N..." in [0, 100] -> the double nearest NN.N / 100.
+std::optional<double> parse_percent(std::string_view s) {
+  std::size_t dot = s.find('.');
+  std::string_view whole = s.substr(0, dot);
+  std::string_view frac = dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
+  if (whole.empty() || whole.size() > 3) return std::nullopt;
+  if (dot != std::string_view::npos && frac.empty()) return std::nullopt;
+  for (char c : whole) if (c < '0' || c > '9') return std::nullopt;
+  for (char c : frac) if (c < '0' || c > '9') return std::nullopt;
+  if (whole.size() > 1 && whole[0] == '0') return std::nullopt;
+  // The decimal NN.N * 10^-2, rounded once by from_chars.
+  std::string text = std::string(s) + "e-2";
+  double p;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), p);
+  if (r.ec != std::errc() || p < 0 || p > 1) return std::nullopt;
+  return p;
+}
+
+}  // namespace
+
+double percentile_of_sorted(const std::vector<double>& x, double p) {
+  const std::size_t n = x.size();
+  double h = static_cast<double>(n - 1) * p;
+  double fl = std::floor(h);
+  auto k = static_cast<std::size_t>(fl);
+  if (k >= n - 1) return x[n - 1];
+  double frac = h - fl;
+  if (frac == 0) return x[k];
+  return x[k] + frac * (x[k + 1] - x[k]);
+}
+
+const std::vector<std::string>& aggregate_names() { return kNames; }
+
+std::optional<AggregateSpec> parse_aggregate_name(std::string_view name, std::string* error) {
+  AggregateSpec s;
+  s.name = std::string(name);
+  static const std::pair<const char*, AggregateKind> kTable[] = {
+      {"count", AggregateKind::kCount}, {"sum", AggregateKind::kSum},
+      {"min", AggregateKind::kMin},     {"max", AggregateKind::kMax},
+      {"avg", AggregateKind::kAvg},     {"var", AggregateKind::kVar},
+      {"stddev", AggregateKind::kStddev}, {"count_distinct", AggregateKind::kCountDistinct},
+      {"first", AggregateKind::kFirst}, {"last", AggregateKind::kLast},
+      {"collect", AggregateKind::kCollect},
+  };
+  for (const auto& [n, k] : kTable) {
+    if (name == n) {
+      s.kind = k;
+      return s;
+    }
+  }
+  if (name == "median") {
+    s.kind = AggregateKind::kPercentile;
+    s.p = 0.5;
+    return s;
+  }
+  if (name.size() >= 2 && name[0] == 'p' && name[1] >= '0' && name[1] <= '9') {
+    if (auto p = parse_percent(name.substr(1))) {
+      s.kind = AggregateKind::kPercentile;
+      s.p = *p;
+      return s;
+    }
+    *error = fmt::format("bad percentile '{}': want pNN or pNN.N with 0 <= NN.N <= 100 (p50, p99.9)", name);
+    return std::nullopt;
+  }
+  std::string near = nearest_name(name, kNames);
+  *error = fmt::format("unknown aggregate '{}'{}", name,
+                       near.empty() ? std::string() : fmt::format(" (did you mean '{}'?)", near));
+  return std::nullopt;
+}
+
+std::unique_ptr<Aggregate> make_aggregate(const AggregateSpec& spec) {
+  switch (spec.kind) {
+    case AggregateKind::kCount: return std::make_unique<Count>(false);
+    case AggregateKind::kCountValues: return std::make_unique<Count>(true);
+    case AggregateKind::kSum: return std::make_unique<Sum>();
+    case AggregateKind::kMin: return std::make_unique<MinMax>(false);
+    case AggregateKind::kMax: return std::make_unique<MinMax>(true);
+    case AggregateKind::kAvg: return std::make_unique<Avg>();
+    case AggregateKind::kVar: return std::make_unique<Variance>(false);
+    case AggregateKind::kStddev: return std::make_unique<Variance>(true);
+    case AggregateKind::kPercentile:
+      return std::make_unique<Percentile>(spec.p, spec.name.empty() ? "percentile" : spec.name);
+    case AggregateKind::kCountDistinct: return std::make_unique<CountDistinct>();
+    case AggregateKind::kFirst: return std::make_unique<FirstLast>(false);
+    case AggregateKind::kLast: return std::make_unique<FirstLast>(true);
+    case AggregateKind::kCollect: return std::make_unique<Collect>(spec.collect_limit);
+  }
+  return nullptr;
+}
+
+bool read_partial_text(Aggregate& agg, std::string_view json, std::uint64_t part, std::string* error) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element e;
+  if (parser.parse(json.data(), json.size()).get(e)) return bad_partial("not JSON", error);
+  return agg.read_partial(e, part, error);
+}
+
+}  // namespace ppipe::agg
