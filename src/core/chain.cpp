@@ -75,7 +75,7 @@ void Chain::add_oversized_error(Batch& b, std::string_view text, std::uint64_t s
 }
 
 void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line,
-                       std::uint64_t offset) const {
+                       std::uint64_t offset, bool trace) const {
   ++b.records;
   const std::size_t n = stages_.size(), end = worker_end_;
   std::size_t end_stage = end;
@@ -138,28 +138,29 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
         b.emit_copy(text);  // its line ended in CRLF, or was the last one, without '\n'
     }
   }
-  if (tracing_) {
+  if (trace) {
     b.trace.push_back(RecordTrace{line, static_cast<std::uint32_t>(b.out_bytes), static_cast<std::uint32_t>(b.err.size()),
                                   static_cast<std::uint32_t>(text.data() - b.input.data()),
                                   static_cast<std::uint32_t>(text.size()), static_cast<std::uint16_t>(end_stage), fate});
   }
 }
 
-void Chain::process(Batch& b, WorkerState& ws) const {
+void Chain::process(Batch& b, WorkerState& ws, bool trace_all) const {
+  const bool trace = tracing_ || trace_all;
   b.reset_results(stages_.size());
   if (speculate_finishing_) b.partial = finishing(*stages_[worker_end_]).new_partial();
   const char* data = b.input.data();
   if (b.oversized) {
     ++b.records;
     add_oversized_error(b, std::string_view(data, b.input.size()), b.oversized_size, b.first_line, b.offset);
-    if (tracing_)
+    if (trace)
       b.trace.push_back(RecordTrace{b.first_line, 0, static_cast<std::uint32_t>(b.err.size()), 0,
                                     static_cast<std::uint32_t>(b.input.size()), 0, Fate::kFailedBeforeChain});
     return;
   }
   // The reader's framer found the records (blank lines have no span).
   for (const RecordSpan& r : b.spans)
-    run_record(b, ws, std::string_view(data + r.begin, r.len), b.first_line + r.line, b.offset + r.begin);
+    run_record(b, ws, std::string_view(data + r.begin, r.len), b.first_line + r.line, b.offset + r.begin, trace);
 }
 
 std::unique_ptr<Chain::Run> Chain::start() const { return std::make_unique<Run>(*this); }

@@ -49,12 +49,9 @@ class Chain {
   const AsyncStage* async_stage() const;
 
   std::unique_ptr<WorkerState> make_worker_state() const;
-  // Any worker thread.
-  void process(Batch& b, WorkerState& ws) const;
-  // Workers keep a per-record trace (RecordTrace). Always on when the chain needs it; --max-errors
-  // turns it on too. Call before any process().
-  void enable_trace() { tracing_ = true; }
-  bool tracing() const { return tracing_; }
+  // Any worker thread. `trace_all`: keep the per-record trace even when the chain itself does not
+  // need it (the engine asks for it with --max-errors, which cuts after the N-th failure).
+  void process(Batch& b, WorkerState& ws, bool trace_all = false) const;
 
   class Run;
   // The writer's state for one run (ordered stages' state, partials, counts of the writer's part).
@@ -66,7 +63,8 @@ class Chain {
 
  private:
   friend class Run;
-  void run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line, std::uint64_t offset) const;
+  void run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line, std::uint64_t offset,
+                  bool trace) const;
   void add_oversized_error(Batch& b, std::string_view text, std::uint64_t size, std::uint64_t line,
                            std::uint64_t offset) const;
 
@@ -77,7 +75,7 @@ class Chain {
   std::size_t worker_end_ = 0;
   bool needs_order_ = false;
   bool speculate_finishing_ = false;  // the worker segment ends at a finishing stage, nothing ordered before it
-  bool tracing_ = false;
+  bool tracing_ = false;  // the chain needs the per-record trace (a stage that is not parallel)
 };
 
 // The writer thread's part of a run. All calls on one thread, batches in sequence order.

@@ -98,7 +98,7 @@ class ProgressLine {
 // Every early end goes through the StopToken; this object owns the threads and joins them.
 class PipelineRun {
  public:
-  PipelineRun(const EngineOptions& options, Chain& chain, StopToken& stop, int out_fd, int err_fd,
+  PipelineRun(const EngineOptions& options, const Chain& chain, StopToken& stop, int out_fd, int err_fd,
               const std::string& err_name)
       : options_(options),
         chain_(chain),
@@ -120,7 +120,6 @@ class PipelineRun {
     stats.workers = options_.workers;
     for (std::size_t i = 0; i < chain_.size(); ++i)
       stats.stages.push_back({std::string(chain_.stage(i).name()), chain_.modes()[i], {}});
-    if (options_.max_errors) chain_.enable_trace();
     writer_part_ = chain_.start();
     if (const AsyncStage* a = chain_.async_stage())
       async_ = a->start([this](std::unique_ptr<AsyncJob> job) {
@@ -190,7 +189,7 @@ class PipelineRun {
         Event e;
         while (work_.pop(e.batch)) {
           // After a broken pipe nothing more is written: skip the work, keep the tokens moving.
-          if (stop_.reason() != StopReason::kBrokenPipe) chain_.process(*e.batch, *state);
+          if (stop_.reason() != StopReason::kBrokenPipe) chain_.process(*e.batch, *state, options_.max_errors > 0);
           events_.push(e);
         }
         if (workers_left_.fetch_sub(1) == 1) {
@@ -374,7 +373,7 @@ class PipelineRun {
   }
 
   const EngineOptions& options_;
-  Chain& chain_;
+  const Chain& chain_;
   StopToken& stop_;
   RunResult result_;
   BoundedQueue<BatchPtr> free_batches_;  // the tokens
@@ -404,7 +403,7 @@ class PipelineRun {
 
 }  // namespace
 
-RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& stop, int out_fd, int err_fd,
+RunResult run_pipeline(const EngineOptions& options, const Chain& chain, StopToken& stop, int out_fd, int err_fd,
                        const std::string& err_name) {
   return PipelineRun(options, chain, stop, out_fd, err_fd, err_name).run();
 }

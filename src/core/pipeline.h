@@ -46,7 +46,7 @@ struct RunResult {
 
 // Runs to completion (or until stopped). out_fd receives records, err_fd the error stream,
 // progress goes to stderr.
-RunResult run_pipeline(const EngineOptions& options, Chain& chain, StopToken& stop, int out_fd,
+RunResult run_pipeline(const EngineOptions& options, const Chain& chain, StopToken& stop, int out_fd,
                        int err_fd, const std::string& err_name);
 
 }  // namespace ppipe
