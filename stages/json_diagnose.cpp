@@ -49,29 +49,6 @@ std::string in_quotes(std::string_view t) {
   return fmt::format("'{}'", t);
 }
 
-// RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, of any length.
-bool valid_number(std::string_view t) {
-  std::size_t i = 0, n = t.size();
-  if (i < n && t[i] == '-') ++i;
-  if (i >= n || !is_digit(t[i])) return false;
-  if (t[i] == '0') {
-    ++i;
-  } else {
-    while (i < n && is_digit(t[i])) ++i;
-  }
-  if (i < n && t[i] == '.') {
-    ++i;
-    if (i >= n || !is_digit(t[i])) return false;
-    while (i < n && is_digit(t[i])) ++i;
-  }
-  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
-    ++i;
-    if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
-    if (i >= n || !is_digit(t[i])) return false;
-    while (i < n && is_digit(t[i])) ++i;
-  }
-  return i == n;
-}
 
 // NaN, Infinity and their usual spellings, with an optional sign.
 bool is_non_finite(std::string_view w) {
@@ -315,7 +292,7 @@ class Scanner {
     if (c == '\'') return problem(pos_, "single-quoted string", "JSON strings use double quotes");
     if (is_digit(c) || c == '-' || c == '+' || c == '.') {
       std::string_view num = word_at(pos_, is_number_char);
-      if (valid_number(num)) {
+      if (is_json_number(num)) {
         pos_ += num.size();
         return {};
       }
@@ -455,6 +432,30 @@ std::string describe_invalid_json(std::string_view line, simdjson::error_code e)
   JsonProblem p = diagnose_json(line);
   if (!p.found()) return coarse_json_error(e);
   return "invalid JSON: " + p.message();
+}
+
+// RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, of any length.
+bool is_json_number(std::string_view t) {
+  std::size_t i = 0, n = t.size();
+  if (i < n && t[i] == '-') ++i;
+  if (i >= n || !is_digit(t[i])) return false;
+  if (t[i] == '0') {
+    ++i;
+  } else {
+    while (i < n && is_digit(t[i])) ++i;
+  }
+  if (i < n && t[i] == '.') {
+    ++i;
+    if (i >= n || !is_digit(t[i])) return false;
+    while (i < n && is_digit(t[i])) ++i;
+  }
+  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
+    if (i >= n || !is_digit(t[i])) return false;
+    while (i < n && is_digit(t[i])) ++i;
+  }
+  return i == n;
 }
 
 }  // namespace ppipe

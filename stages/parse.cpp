@@ -27,33 +27,6 @@ constexpr const char* kParseHelp =
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-bool valid_number_text(std::string_view t) {
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\n' || t.back() == '\r'))
-    t.remove_suffix(1);
-  std::size_t i = 0, n = t.size();
-  if (i < n && t[i] == '-') ++i;
-  if (i >= n) return false;
-  if (t[i] == '0') {
-    ++i;
-  } else if (is_digit(t[i])) {
-    while (i < n && is_digit(t[i])) ++i;
-  } else {
-    return false;
-  }
-  if (i < n && t[i] == '.') {
-    ++i;
-    if (i >= n || !is_digit(t[i])) return false;
-    while (i < n && is_digit(t[i])) ++i;
-  }
-  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
-    ++i;
-    if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
-    if (i >= n || !is_digit(t[i])) return false;
-    while (i < n && is_digit(t[i])) ++i;
-  }
-  return i == n;
-}
 
 using simdjson::error_code;
 
@@ -76,7 +49,7 @@ error_code validate_big_numbers(WorkerScratch& s, std::string_view text) {
       while (i < n && (is_digit(copy[i]) || copy[i] == '.' || copy[i] == 'e' || copy[i] == 'E' ||
                        copy[i] == '+' || copy[i] == '-'))
         ++i;
-      if (valid_number_text(std::string_view(copy).substr(start, i - start))) {
+      if (is_json_number(std::string_view(copy).substr(start, i - start))) {
         copy[start] = '0';
         for (std::size_t k = start + 1; k < i; ++k) copy[k] = ' ';
       }
