@@ -96,3 +96,16 @@ t_tail_stats_reconcile() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_tail_stats_reconcile
+
+t_tail_after_sigint() {
+  local name="tail after SIGINT: exit 130, emits the last N of the records read so far"
+  ( printf '{"i":1}\n{"i":2}\n{"i":3}\n'; sleep 6; printf '{"i":4}\n' ) 2>/dev/null | "$PPIPE" --no-progress --tail 2 > got 2> err &
+  local pid=$! rc=0 msg=()
+  sleep 1.5
+  kill -INT "$pid"
+  wait "$pid" || rc=$?
+  [ "$rc" = 130 ] || msg+=("exit $rc, expected 130")
+  [ "$(cat got)" = $'{"i":2}\n{"i":3}' ] || msg+=("output: $(cat got)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_tail_after_sigint
