@@ -178,7 +178,10 @@ std::string stages_markdown(const StageTable& table) {
   for (const StageInfo* s : table) {
     for (const StageOption& o : s->options) {
       std::string meaning = option_meaning(o);
-      if (!o.creates_stage) {
+      if (is_shared_option(o.flag, table)) {
+        meaning += fmt::format(" (shared by {}: given once, it configures each of them; does not add a stage)",
+                               shared_option_stages(o.flag, table));
+      } else if (!o.creates_stage) {
         meaning += o.kind == OptionKind::kValue && !o.default_value ? " (required; does not add a stage)"
                                                                     : " (does not add a stage)";
       }

@@ -89,7 +89,7 @@ struct JqFlag {
 constexpr JqFlag kJqFlags[] = {
     {"-s", "--slurp",
      "ppipe streams records one by one; to aggregate over all records use an aggregation stage "
-     "(agg, not built yet); --filter and --map need no -s"},
+     "(e.g. --agg 'count, sum(.bytes)', optionally --group-by .host); --filter and --map need no -s"},
     {"-c", "--compact-output", "output is compact JSON Lines already; drop -c"},
     {"-r", "--raw-output", "raw output is not supported yet; --map writes JSON, so strings keep their quotes"},
     {"", "--join-output", "joined output is not supported; ppipe writes one JSON value per line"},  // jq -j; ppipe's -j is --workers

@@ -24,8 +24,8 @@ constexpr StageOption kAggOptions[] = {
     {"--group-by", OptionKind::kValue, "KEYS", "",
      "comma-separated key expressions, each optionally `as NAME` (none: one group)", true},
     {"--agg", OptionKind::kValue, "LIST", "count",
-     "comma-separated aggregates: count, count(E), sum min max avg var stddev median pNN count_distinct first "
-     "last collect (E), each optionally `as NAME`",
+     "comma-separated aggregates, each optionally `as NAME`: count, or NAME(EXPR) with NAME one of count sum "
+     "min max avg var stddev median pNN pNN.N count_distinct first last collect",
      false},
     {"--sort", OptionKind::kValue, "EXPR", "",
      "order the groups by EXPR on each output object (e.g. -.count), ties by key; default: by key", false},
