@@ -16,6 +16,7 @@ extern const StageInfo kHeadStageInfo;    // stages/head.cpp
 extern const StageInfo kTailStageInfo;    // stages/tail.cpp
 extern const StageInfo kUniqStageInfo;    // stages/uniq.cpp
 extern const StageInfo kAggStageInfo;     // stages/agg/agg_stage.cpp
+extern const StageInfo kMergeStageInfo;   // stages/agg/agg_stage.cpp
 
 const StageTable& stage_table() {
   static const StageTable table = {
@@ -26,6 +27,7 @@ const StageTable& stage_table() {
       &kTailStageInfo,
       &kUniqStageInfo,
       &kAggStageInfo,
+      &kMergeStageInfo,
   };
   return table;
 }

@@ -526,7 +526,7 @@ CliResult parse_command_line(int argc, char** argv) {
              "unless an option that runs that stage is given. With --stages too, the n-th occurrence\n"
              "of a stage option configures the n-th stage of its kind, and 'parse' is added before\n"
              "the first stage that reads JSON (filter, map) if none comes before. An option several\n"
-             "stages declare with one meaning (--max-groups: uniq, agg) is given once and configures\n"
+             "stages declare with one meaning (--max-groups: uniq, agg, merge) is given once and configures\n"
              "each of them in the chain; it adds no stage.\n"
              "\nExit codes: 0 ok, 1 some records went to the error stream, 2 usage error,\n"
              "3 I/O error or --max-errors reached, 130/143 interrupted.\n"

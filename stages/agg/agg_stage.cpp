@@ -7,6 +7,7 @@
 // in the order given, groups in jq's order of their keys (or of --sort EXPR, ties by key).
 // Output is byte-identical for every --workers, --batch-size and --unordered.
 #include <algorithm>
+#include <cstdlib>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -34,7 +35,11 @@ constexpr StageOption kAggOptions[] = {
      "at most N groups / distinct keys are kept (past it the run stops, exit 3)", false},
     {"--collect-limit", OptionKind::kValue, "N", "1000",
      "at most N values per group in collect (past it the run stops, exit 3)", false},
+    {"--partial", OptionKind::kFlag, nullptr, nullptr,
+     "write each group's partial state (JSON Lines, with the spec and a format version) for `merge`", false},
 };
+
+constexpr int kPartialFormat = 1;
 
 constexpr const char* kAggHelp =
     "  Groups the records by the values of the --group-by keys and writes, when the input ends,\n"
@@ -90,8 +95,11 @@ class AggStage final : public FinishingStage {
  public:
   AggStage(std::vector<KeySpec> keys, std::vector<std::shared_ptr<const expr::Program>> key_programs,
            std::vector<AggItemSpec> items, std::vector<std::shared_ptr<const expr::Program>> arg_programs,
-           std::shared_ptr<const expr::Program> sort, std::optional<std::uint64_t> top, std::uint64_t max_groups)
-      : keys_(std::move(keys)),
+           std::shared_ptr<const expr::Program> sort, std::optional<std::uint64_t> top, std::uint64_t max_groups,
+           std::string spec, bool partial)
+      : spec_(std::move(spec)),
+        partial_(partial),
+        keys_(std::move(keys)),
         key_programs_(std::move(key_programs)),
         items_(std::move(items)),
         arg_programs_(std::move(arg_programs)),
@@ -222,6 +230,7 @@ class AggStage final : public FinishingStage {
                            max_groups_, max_groups_);
       return false;
     }
+    if (partial_) return write_partials(p, emit);
     // Each group's output object, and the text it is ordered by.
     std::vector<std::string> objects;
     std::vector<std::string> order_keys;
@@ -229,6 +238,12 @@ class AggStage final : public FinishingStage {
     order_keys.reserve(p.groups.size());
     simdjson::dom::parser parser;
     expr::Scratch scratch;
+    // For --sort: each field's value as an expression value. Parsed field by field, because an
+    // integer sum beyond 64 bits prints as an integer the DOM parser refuses: it is then a double.
+    const std::size_t nfields = keys_.size() + items_.size();
+    std::vector<simdjson::dom::parser> field_parsers(sort_ ? nfields : 0);
+    std::vector<std::pair<std::size_t, std::size_t>> spans(nfields);  // value text in obj
+    std::vector<expr::Member> members(nfields);
     for (const auto& [key, g] : p.groups) {
       std::string obj = "{";
       std::uint32_t begin = 1;
@@ -236,7 +251,9 @@ class AggStage final : public FinishingStage {
         if (k) obj.push_back(',');
         append_json_string_jq(obj, keys_[k].name);
         obj.push_back(':');
+        spans[k].first = obj.size();
         obj.append(key, begin, g->key_ends[k] - begin);
+        spans[k].second = obj.size();
         begin = g->key_ends[k] + 1;
       }
       for (std::size_t a = 0; a < items_.size(); ++a) {
@@ -244,20 +261,29 @@ class AggStage final : public FinishingStage {
         append_json_string_jq(obj, items_[a].name);
         obj.push_back(':');
         std::string err;
+        spans[keys_.size() + a].first = obj.size();
         if (!g->aggs[a]->result(&obj, &err)) {
           *error = fmt::format("agg: {}: {}", items_[a].text, err);
           return false;
         }
+        spans[keys_.size() + a].second = obj.size();
       }
       obj.push_back('}');
       std::string order = key;
       if (sort_) {
-        simdjson::dom::element e;
-        if (parser.parse(obj).get(e) != simdjson::SUCCESS) {
-          *error = "agg: internal error: an output object does not parse";
-          return false;
+        for (std::size_t f = 0; f < nfields; ++f) {
+          members[f].key = f < keys_.size() ? std::string_view(keys_[f].name)
+                                             : std::string_view(items_[f - keys_.size()].name);
+          std::string_view text(obj.data() + spans[f].first, spans[f].second - spans[f].first);
+          simdjson::dom::element e;
+          if (field_parsers[f].parse(text.data(), text.size(), true).get(e) == simdjson::SUCCESS) {
+            members[f].value = expr::Value::from_dom(e);
+          } else {
+            members[f].value = expr::Value::number(std::strtod(std::string(text).c_str(), nullptr));
+          }
         }
-        expr::Result r = expr::evaluate(*sort_, e, scratch);
+        expr::Value object = expr::Value::object(members.data(), static_cast<std::uint32_t>(nfields));
+        expr::Result r = expr::evaluate_value(*sort_, object, scratch);
         if (r.outcome == expr::Outcome::kError) {
           *error = fmt::format("agg: --sort {}: {}", expr::source_text(*sort_), expr::error_message(scratch));
           return false;
@@ -301,7 +327,57 @@ class AggStage final : public FinishingStage {
     return true;
   }
 
+  // The spec as JSON text: what a partial line carries and `merge` compares.
+  const std::string& spec() const { return spec_; }
+
+  // merge: one partial line's group (its key array and states) into `into`. Positions get `part`.
+  bool add_partial(AggPartial& into, simdjson::dom::element key, simdjson::dom::element states, std::uint64_t part,
+                   std::string* error) const {
+    simdjson::dom::array key_items, state_items;
+    if (key.get_array().get(key_items) != simdjson::SUCCESS || key_items.size() != keys_.size() ||
+        states.get_array().get(state_items) != simdjson::SUCCESS || state_items.size() != items_.size()) {
+      *error = "malformed partial line: \"key\" or \"states\" does not match the spec";
+      return false;
+    }
+    AggState st;
+    st.key = "[";
+    for (simdjson::dom::element e : key_items) {
+      if (st.key.size() > 1) st.key.push_back(',');
+      expr::append_json(expr::Value::from_dom(e), st.key);
+      st.key_ends.push_back(static_cast<std::uint32_t>(st.key.size()));
+    }
+    st.key.push_back(']');
+    auto g = new_group(st);
+    std::size_t a = 0;
+    for (simdjson::dom::element e : state_items) {
+      if (!g->aggs[a]->read_partial(e, part, error)) return false;
+      ++a;
+    }
+    AggPartial one;
+    one.groups.emplace(st.key, std::move(g));
+    merge(into, one);
+    return true;
+  }
+
  private:
+  bool write_partials(AggPartial& p, const Emit& emit) const {
+    // In key-text order, so that the partial text does not depend on the hash map.
+    std::vector<const Group*> groups;
+    for (const auto& [key, g] : p.groups) groups.push_back(g.get());
+    std::sort(groups.begin(), groups.end(), [](const Group* a, const Group* b) { return a->key < b->key; });
+    std::string line;
+    for (const Group* g : groups) {
+      line = fmt::format("{{\"ppipe_agg_partial\":{},\"spec\":{},\"key\":{},\"states\":[", kPartialFormat, spec_, g->key);
+      for (std::size_t a = 0; a < g->aggs.size(); ++a) {
+        if (a) line.push_back(',');
+        g->aggs[a]->write_partial(&line);
+      }
+      line += "]}";
+      emit(line);
+    }
+    return true;
+  }
+
   std::unique_ptr<Group> new_group(const AggState& st) const {
     auto g = std::make_unique<Group>();
     g->key = st.key;
@@ -310,6 +386,8 @@ class AggStage final : public FinishingStage {
     return g;
   }
 
+  std::string spec_;
+  bool partial_;
   std::vector<KeySpec> keys_;
   std::vector<std::shared_ptr<const expr::Program>> key_programs_;
   std::vector<AggItemSpec> items_;
@@ -334,23 +412,13 @@ std::shared_ptr<const expr::Program> compile_part(std::string_view flag, const s
   return std::get<std::shared_ptr<const expr::Program>>(result);
 }
 
-std::unique_ptr<Stage> make_agg_stage(const StageArgs& args, std::string* error) {
-  auto collect_limit = args.count("--collect-limit", error);
-  if (!collect_limit) return nullptr;
-  auto max_groups = args.count("--max-groups", error);
-  if (!max_groups) return nullptr;
-  if (*max_groups == 0) {
-    *error = "--max-groups must be at least 1";
-    return nullptr;
-  }
-  std::optional<std::uint64_t> top;
-  if (!args.value("--top").empty()) {
-    top = args.count("--top", error);
-    if (!top) return nullptr;
-  }
-  auto keys = agg::parse_group_by(args.value("--group-by"), error);
+// The stage from its options' texts (agg's command line, or the spec a partial line carries).
+std::unique_ptr<AggStage> build_agg(const std::string& group_by, const std::string& agg_list, const std::string& sort_text,
+                                    std::optional<std::uint64_t> top, std::uint64_t collect_limit,
+                                    std::uint64_t max_groups, bool partial, std::string* error) {
+  auto keys = agg::parse_group_by(group_by, error);
   if (!keys) return nullptr;
-  auto items = agg::parse_agg_list(args.value("--agg"), *collect_limit, error);
+  auto items = agg::parse_agg_list(agg_list, collect_limit, error);
   if (!items) return nullptr;
   for (const auto& item : *items)
     for (const auto& k : *keys)
@@ -380,12 +448,201 @@ std::unique_ptr<Stage> make_agg_stage(const StageArgs& args, std::string* error)
     arg_programs.push_back(std::move(p));
   }
   std::shared_ptr<const expr::Program> sort;
-  if (!args.value("--sort").empty()) {
-    sort = compile_part("--sort", args.value("--sort"), error);
+  if (!sort_text.empty()) {
+    sort = compile_part("--sort", sort_text, error);
     if (!sort) return nullptr;
   }
+  // The spec, normalized: every item with its name.
+  std::string gb, al;
+  for (const auto& k : *keys) gb += (gb.empty() ? "" : ", ") + k.expr + " as " + k.name;
+  for (const auto& i : *items) al += (al.empty() ? "" : ", ") + i.text + " as " + i.name;
+  std::string spec = "{\"group_by\":";
+  append_json_string_jq(spec, gb);
+  spec += ",\"agg\":";
+  append_json_string_jq(spec, al);
+  spec += ",\"sort\":";
+  append_json_string_jq(spec, sort_text);
+  spec += top ? fmt::format(",\"top\":{}", *top) : std::string(",\"top\":null");
+  spec += fmt::format(",\"collect_limit\":{}}}", collect_limit);
   return std::make_unique<AggStage>(std::move(*keys), std::move(key_programs), std::move(*items),
-                                    std::move(arg_programs), std::move(sort), top, *max_groups);
+                                    std::move(arg_programs), std::move(sort), top, max_groups, std::move(spec),
+                                    partial);
+}
+
+std::unique_ptr<Stage> make_agg_stage(const StageArgs& args, std::string* error) {
+  auto collect_limit = args.count("--collect-limit", error);
+  if (!collect_limit) return nullptr;
+  auto max_groups = args.count("--max-groups", error);
+  if (!max_groups) return nullptr;
+  if (*max_groups == 0) {
+    *error = "--max-groups must be at least 1";
+    return nullptr;
+  }
+  std::optional<std::uint64_t> top;
+  if (!args.value("--top").empty()) {
+    top = args.count("--top", error);
+    if (!top) return nullptr;
+  }
+  return build_agg(args.value("--group-by"), args.value("--agg"), args.value("--sort"), top, *collect_limit,
+                   *max_groups, args.has("--partial"), error);
+}
+
+
+// ---- merge: finishes the partial lines of `agg --partial` runs ----
+
+constexpr StageOption kMergeOptions[] = {
+    {"--max-groups", OptionKind::kValue, "N", "10000000",
+     "at most N groups / distinct keys are kept (past it the run stops, exit 3)", false},
+};
+
+constexpr const char* kMergeHelp =
+    "  Reads the partial lines that `agg --partial` writes (each carries the spec and a format\n"
+    "  version) and finishes them as the single run would have: merge(partial(part 1) ...\n"
+    "  partial(part k)) is byte-identical to agg on the whole input, for any split at record\n"
+    "  boundaries, when the parts are given in input order (first/last/collect follow it).\n"
+    "  A line of another spec or format version, or not a partial line, goes to the error stream\n"
+    "  (naming the file and line) and the run then ends without a result (exit 3).\n"
+    "  Example: ppipe --stages merge part1.partial part2.partial\n";
+
+struct MergePartial final : Partial {
+  std::shared_ptr<const AggStage> stage;  // from the spec of the first line
+  AggPartial inner;
+  std::uint64_t refused = 0;              // lines refused (in this partial and the ones merged in)
+  std::string conflict;                   // partials of two specs met in merge()
+};
+
+struct MergeState final : StageState {
+  std::string spec;
+  std::shared_ptr<const AggStage> stage;
+};
+
+class MergeStage final : public FinishingStage {
+ public:
+  explicit MergeStage(std::uint64_t max_groups) : max_groups_(max_groups) {}
+  std::string_view name() const override { return "merge"; }
+  bool needs_parsed() const override { return true; }
+  std::unique_ptr<StageState> make_state() const override { return std::make_unique<MergeState>(); }
+  std::unique_ptr<Partial> new_partial() const override { return std::make_unique<MergePartial>(); }
+
+  Verdict accumulate(Record& rec, WorkerScratch& s, StageState* state, Partial& into) const override {
+    auto& p = static_cast<MergePartial&>(into);
+    if (!accumulate_line(rec, s, static_cast<MergeState&>(*state), p)) {
+      ++p.refused;
+      return Verdict::kError;
+    }
+    return Verdict::kPass;
+  }
+
+  void merge(Partial& into, Partial& later) const override {
+    auto& a = static_cast<MergePartial&>(into);
+    auto& b = static_cast<MergePartial&>(later);
+    a.refused += b.refused;
+    if (a.conflict.empty()) a.conflict = b.conflict;
+    if (!b.stage) return;
+    if (!a.stage) {
+      a.stage = b.stage;
+    } else if (a.stage->spec() != b.stage->spec()) {
+      if (a.conflict.empty())
+        a.conflict = fmt::format("partials of two specs: {} and {}", a.stage->spec(), b.stage->spec());
+      return;
+    }
+    a.stage->merge(a.inner, b.inner);
+  }
+
+  bool finish(Partial& all, const Emit& emit, std::string* error) const override {
+    auto& p = static_cast<MergePartial&>(all);
+    if (!p.conflict.empty()) {
+      *error = "merge: " + p.conflict;
+      return false;
+    }
+    if (p.refused) {
+      *error = fmt::format("merge: {} line{} refused (see the error stream); no result written", p.refused,
+                           p.refused == 1 ? " was" : "s were");
+      return false;
+    }
+    if (!p.stage) return true;
+    return p.stage->finish(p.inner, emit, error);
+  }
+
+ private:
+  bool accumulate_line(Record& rec, WorkerScratch& s, MergeState& st, MergePartial& p) const {
+    simdjson::dom::element doc, version, spec, key, states;
+    if (!rec.doc(s, &doc)) return false;
+    if (!doc.is_object() || doc["ppipe_agg_partial"].get(version) != simdjson::SUCCESS) {
+      s.error = "not a partial line of agg --partial (no \"ppipe_agg_partial\" field)";
+      return false;
+    }
+    if (!version.is_int64() || version.get_int64().value_unsafe() != kPartialFormat) {
+      std::string v;
+      expr::append_json(expr::Value::from_dom(version), v);
+      s.error = fmt::format("partial format version {}; this ppipe reads version {}", v, kPartialFormat);
+      return false;
+    }
+    if (doc["spec"].get(spec) != simdjson::SUCCESS || !spec.is_object() ||
+        doc["key"].get(key) != simdjson::SUCCESS || doc["states"].get(states) != simdjson::SUCCESS) {
+      s.error = "malformed partial line: it needs \"spec\", \"key\" and \"states\"";
+      return false;
+    }
+    std::string spec_text;
+    expr::append_json(expr::Value::from_dom(spec), spec_text);
+    if (spec_text != st.spec || !st.stage) {
+      auto stage = stage_of(spec, &s.error);
+      if (!stage) return false;
+      st.spec = spec_text;
+      st.stage = std::move(stage);
+    }
+    if (!p.stage) {
+      p.stage = st.stage;
+    } else if (p.stage->spec() != st.stage->spec()) {
+      s.error = fmt::format("a partial of another spec: {} (the earlier lines have {})", st.stage->spec(),
+                            p.stage->spec());
+      return false;
+    }
+    // Parts in input order: the line's (batch seq, line) is monotone across the inputs.
+    std::uint64_t part = (rec.seq() << 32) | (rec.line() & 0xffffffffu);
+    return p.stage->add_partial(p.inner, key, states, part, &s.error);
+  }
+
+  std::shared_ptr<const AggStage> stage_of(simdjson::dom::element spec, std::string* error) const {
+    std::string_view group_by, agg_list, sort;
+    std::uint64_t collect_limit = 0;
+    simdjson::dom::element top;
+    if (spec["group_by"].get(group_by) != simdjson::SUCCESS || spec["agg"].get(agg_list) != simdjson::SUCCESS ||
+        spec["sort"].get(sort) != simdjson::SUCCESS || spec["collect_limit"].get(collect_limit) != simdjson::SUCCESS ||
+        spec["top"].get(top) != simdjson::SUCCESS) {
+      *error = "malformed partial line: its spec needs group_by, agg, sort, top and collect_limit";
+      return nullptr;
+    }
+    std::optional<std::uint64_t> top_n;
+    if (!top.is_null()) {
+      std::uint64_t n = 0;
+      if (top.get(n) != simdjson::SUCCESS) {
+        *error = "malformed partial line: spec.top";
+        return nullptr;
+      }
+      top_n = n;
+    }
+    std::string err;
+    auto stage = build_agg(std::string(group_by), std::string(agg_list), std::string(sort), top_n, collect_limit,
+                           max_groups_, false, &err);
+    if (!stage) {
+      *error = "a partial line with a bad spec: " + err;
+      return nullptr;
+    }
+    return std::shared_ptr<const AggStage>(std::move(stage));
+  }
+
+  std::uint64_t max_groups_;
+};
+
+std::unique_ptr<Stage> make_merge_stage(const StageArgs& args, std::string* error) {
+  auto max_groups = args.count("--max-groups", error);
+  if (!max_groups) return nullptr;
+  if (*max_groups == 0) {
+    *error = "--max-groups must be at least 1";
+    return nullptr;
+  }
+  return std::make_unique<MergeStage>(*max_groups);
 }
 
 }  // namespace
@@ -394,4 +651,10 @@ extern const StageInfo kAggStageInfo = {
     "agg", "group records and compute exact aggregates (count, sum, avg, pNN, ...), written when the input ends",
     kAggHelp, kAggOptions, make_agg_stage};
 
+}  // namespace ppipe
+
+namespace ppipe {
+extern const StageInfo kMergeStageInfo = {
+    "merge", "finish the partial lines of agg --partial runs (as the single run would)", kMergeHelp, kMergeOptions,
+    make_merge_stage};
 }  // namespace ppipe

@@ -101,3 +101,12 @@ TEST_CASE("agg stage: built from its options; bad specs are usage errors", "[agg
   CHECK(is_expression_error(err));
   CHECK_FALSE(make_stage("agg", {{"--max-groups", "0"}}, &err));
 }
+
+TEST_CASE("merge stage: built with its defaults; --max-groups is shared with uniq and agg", "[agg]") {
+  std::string err;
+  CHECK(make_stage("merge", {}, &err));
+  CHECK_FALSE(make_stage("merge", {{"--max-groups", "0"}}, &err));
+  CHECK(is_shared_option("--max-groups"));
+  CHECK(shared_option_stages("--max-groups") == "uniq, agg, merge");
+  CHECK_FALSE(is_shared_option("--partial"));
+}

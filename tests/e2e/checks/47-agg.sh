@@ -121,3 +121,40 @@ t_agg_bad_input() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_bad_input
+
+t_agg_partial_merge() {
+  local name="agg --partial | merge = the single run, byte for byte, for 2, 3 and 7 parts (in parallel, any -j); foreign lines refused"
+  command -v python3 >/dev/null || { not_ok "$name" "python3 is required"; return; }
+  python3 "$AGG_ORACLE" gen 6000 5 > gen.jsonl
+  local spec="count, sum(.x), avg(.y), var(.y), p90(.y), median(.x), first(.i), last(.i), collect(.i) as ids, count_distinct(.y)"
+  local opts=(--collect-limit 10000 --group-by '.g' --agg "$spec" --sort '-.count')
+  "$PPIPE" "${opts[@]}" gen.jsonl > want 2>/dev/null
+  local k f msg=() rc
+  for k in 2 3 7; do
+    rm -f part.* ./*.partial
+    split -n "l/$k" -d -a 2 gen.jsonl part.
+    for f in part.*; do "$PPIPE" -j 2 --batch-size 4K --partial "${opts[@]}" "$f" > "$f.partial" 2>/dev/null & done
+    wait
+    "$PPIPE" --stages merge part.*.partial > got 2> err || msg+=("[$k parts] merge exit $?: $(head -c 300 err)")
+    cmp -s want got || msg+=("[$k parts] differs from the single run" "$(short_diff want got)")
+    # shellcheck disable=SC2046
+    cat $(ls part.*.partial) | "$PPIPE" --stages merge -j 4 --batch-size 1 > got 2>/dev/null
+    cmp -s want got || msg+=("[$k parts, stdin, -j 4 --batch-size 1] differs from the single run")
+  done
+  # Foreign lines: another spec, another format version, not a partial line at all.
+  "$PPIPE" --partial --group-by .g gen.jsonl > other.partial 2>/dev/null
+  rc=0; "$PPIPE" --stages merge part.00.partial other.partial > got 2> err || rc=$?
+  [ "$rc" = 3 ] || msg+=("two specs: exit $rc, want 3")
+  grep -qF 'merge: partials of two specs' err || grep -qF 'a partial of another spec' err || msg+=("two specs: $(head -c 300 err)")
+  printf '%s\n' '{"ppipe_agg_partial":2,"spec":{}}' '{"a":1}' > bad.partial
+  rc=0; "$PPIPE" --stages merge part.00.partial bad.partial > got 2> err || rc=$?
+  [ "$rc" = 3 ] || msg+=("bad lines: exit $rc, want 3")
+  [ ! -s got ] || msg+=("bad lines: a result was written")
+  grep -qF '"source":"bad.partial","line":1,"offset":0,"stage":"merge","error":"partial format version 2; this ppipe reads version 1"' err ||
+    msg+=("format version: $(head -c 300 err)")
+  grep -qF '"source":"bad.partial","line":2,"offset":34,"stage":"merge","error":"not a partial line of agg --partial' err ||
+    msg+=("not a partial line: $(head -c 300 err)")
+  grep -qF 'merge: 2 lines were refused (see the error stream); no result written' err || msg+=("refusal: $(tail -n 1 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_partial_merge
