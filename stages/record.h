@@ -40,6 +40,11 @@ class Record {
   std::string_view text() const { return text_; }
   std::uint64_t line() const { return line_; }      // 1-based line in its source
   std::uint64_t offset() const { return offset_; }  // byte offset in its source
+  // The sequence number of the batch it came in (set by the engine; 0 outside a run). With
+  // line(), a position that is monotone in input order across sources: finishing stages that
+  // keep input order (agg's first/last/collect) use the pair.
+  std::uint64_t seq() const { return seq_; }
+  void set_seq(std::uint64_t seq) { seq_ = seq; }
   bool replaced() const { return replaced_; }
 
   // parse: the text is valid JSON and this is its document (valid until the worker parses again).
@@ -80,6 +85,7 @@ class Record {
   std::string_view text_;
   std::uint64_t line_ = 0;
   std::uint64_t offset_ = 0;
+  std::uint64_t seq_ = 0;
   bool replaced_ = false;
   bool padded_ = true;  // SIMDJSON_PADDING readable bytes after text_ (parse may read in place)
   bool has_doc_ = false;

@@ -15,6 +15,8 @@ extern const StageInfo kMapStageInfo;     // stages/expr_stages.cpp
 extern const StageInfo kHeadStageInfo;    // stages/head.cpp
 extern const StageInfo kTailStageInfo;    // stages/tail.cpp
 extern const StageInfo kUniqStageInfo;    // stages/uniq.cpp
+extern const StageInfo kAggStageInfo;     // stages/agg/agg_stage.cpp
+extern const StageInfo kMergeStageInfo;   // stages/agg/agg_stage.cpp
 
 const StageTable& stage_table() {
   static const StageTable table = {
@@ -24,6 +26,8 @@ const StageTable& stage_table() {
       &kHeadStageInfo,
       &kTailStageInfo,
       &kUniqStageInfo,
+      &kAggStageInfo,
+      &kMergeStageInfo,
   };
   return table;
 }
@@ -39,6 +43,21 @@ std::pair<const StageInfo*, const StageOption*> find_stage_option(std::string_vi
     for (const StageOption& o : s->options)
       if (flag == o.flag) return {s, &o};
   return {nullptr, nullptr};
+}
+
+bool is_shared_option(std::string_view flag, const StageTable& table) {
+  int n = 0;
+  for (const StageInfo* s : table)
+    for (const StageOption& o : s->options) n += flag == o.flag;
+  return n > 1;
+}
+
+std::string shared_option_stages(std::string_view flag, const StageTable& table) {
+  std::string out;
+  for (const StageInfo* s : table)
+    for (const StageOption& o : s->options)
+      if (flag == o.flag) out += (out.empty() ? "" : ", ") + std::string(s->name);
+  return out;
 }
 
 // ---- StageArgs ----
@@ -126,7 +145,8 @@ std::string option_words(const StageOption& o) {
 
 std::string option_meaning(const StageOption& o) {
   std::string s = o.help;
-  if (o.kind == OptionKind::kValue && o.default_value) s += fmt::format(" (default {})", o.default_value);
+  if (o.kind == OptionKind::kValue && o.default_value && *o.default_value)
+    s += fmt::format(" (default {})", o.default_value);
   return s;
 }
 
@@ -160,7 +180,10 @@ std::string stages_markdown(const StageTable& table) {
   for (const StageInfo* s : table) {
     for (const StageOption& o : s->options) {
       std::string meaning = option_meaning(o);
-      if (!o.creates_stage) {
+      if (is_shared_option(o.flag, table)) {
+        meaning += fmt::format(" (shared by {}: given once, it configures each of them; does not add a stage)",
+                               shared_option_stages(o.flag, table));
+      } else if (!o.creates_stage) {
         meaning += o.kind == OptionKind::kValue && !o.default_value ? " (required; does not add a stage)"
                                                                     : " (does not add a stage)";
       }

@@ -26,7 +26,11 @@ enum class OptionKind {
 };
 
 struct StageOption {
-  const char* flag;           // "--head"; unique across all stages (they share one command line)
+  // "--head"; unique across all stages (they share one command line), except a shared option:
+  // several stages may declare one flag with one meaning (same kind, argument name and default;
+  // --max-groups of uniq and agg). Given once, it configures each stage of the chain that declares
+  // it, and it never adds a stage.
+  const char* flag;
   OptionKind kind;
   const char* arg_name;       // how help shows the value: "N", "EXPR"; nullptr for a flag
   const char* default_value;  // nullptr: a value option the stage cannot do without (required)
@@ -108,6 +112,10 @@ const StageInfo* find_stage(std::string_view name, const StageTable& table = sta
 // The stage that declares `flag`, and that option; nullptr if none does.
 std::pair<const StageInfo*, const StageOption*> find_stage_option(std::string_view flag,
                                                                   const StageTable& table = stage_table());
+
+// Whether more than one stage of `table` declares `flag`; and those stages, as "uniq, agg".
+bool is_shared_option(std::string_view flag, const StageTable& table = stage_table());
+std::string shared_option_stages(std::string_view flag, const StageTable& table = stage_table());
 
 // "head --head N", "agg --group-by EXPR --agg LIST [--partial] [--max-groups N]".
 std::string stage_usage(const StageInfo& stage);

@@ -89,7 +89,7 @@ struct JqFlag {
 constexpr JqFlag kJqFlags[] = {
     {"-s", "--slurp",
      "ppipe streams records one by one; to aggregate over all records use an aggregation stage "
-     "(agg, not built yet); --filter and --map need no -s"},
+     "(e.g. --agg 'count, sum(.bytes)', optionally --group-by .host); --filter and --map need no -s"},
     {"-c", "--compact-output", "output is compact JSON Lines already; drop -c"},
     {"-r", "--raw-output", "raw output is not supported yet; --map writes JSON, so strings keep their quotes"},
     {"", "--join-output", "joined output is not supported; ppipe writes one JSON value per line"},  // jq -j; ppipe's -j is --workers
@@ -229,7 +229,7 @@ struct Occurrence {
 // The chain without --stages: 'parse', then a stage for each occurrence of an option that creates
 // one, in command-line order. An option that does not create its stage (a flag) adds it at its
 // first occurrence when nothing else would: `ppipe --uniq-all f` is parse,uniq.
-std::vector<std::string> default_chain(const std::vector<Occurrence>& given) {
+std::vector<std::string> default_chain(const std::vector<Occurrence>& given, const StageTable& table) {
   std::vector<std::string> names{"parse"};
   std::vector<const StageInfo*> present;
   auto is_present = [&](const StageInfo* st) {
@@ -240,7 +240,7 @@ std::vector<std::string> default_chain(const std::vector<Occurrence>& given) {
   for (const Occurrence& oc : given) {
     if (oc.option->creates_stage) {
       names.push_back(oc.stage->name);
-    } else if (!is_present(oc.stage)) {
+    } else if (!is_present(oc.stage) && !is_shared_option(oc.option->flag, table)) {
       names.push_back(oc.stage->name);
       present.push_back(oc.stage);
     }
@@ -257,7 +257,11 @@ std::string ordinal(std::size_t n) {
 std::string stage_option_description(const StageInfo& st, const StageOption& so) {
   std::string text = so.help;
   if (!text.empty()) text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
-  if (so.kind == OptionKind::kValue && so.default_value) text += fmt::format(" (default {})", so.default_value);
+  if (so.kind == OptionKind::kValue && so.default_value && *so.default_value)
+    text += fmt::format(" (default {})", so.default_value);
+  if (is_shared_option(so.flag, stage_table()))
+    return fmt::format("{}: configures every stage of the chain that declares it: {} (see 'The chain')", text,
+                       shared_option_stages(so.flag, stage_table()));
   return fmt::format("{}: {} '{}' stage (see 'The chain')", text, so.creates_stage ? "runs a" : "configures a", st.name);
 }
 
@@ -316,7 +320,20 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
   }
 
   // The chain.
-  std::vector<std::string> names = o.stages_given ? o.stages : default_chain(given);
+  std::vector<std::string> names = o.stages_given ? o.stages : default_chain(given, table);
+  // A shared option (declared by several stages, with one meaning) is given at most once: it
+  // configures every stage of the chain that declares it.
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    if (!is_shared_option(given[i].option->flag, table)) continue;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (std::string_view(given[j].option->flag) == given[i].option->flag) {
+        *error = fmt::format("{} is given twice: it configures every stage that declares it ({}), so give it once",
+                             given[i].option->flag, shared_option_stages(given[i].option->flag, table));
+        *help_stage = given[i].stage->name;
+        return nullptr;
+      }
+    }
+  }
   if (names.empty()) {
     *error = "--stages needs at least one stage";
     return nullptr;
@@ -338,7 +355,13 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     // not given keep their defaults.
     StageArgs args(info->options);
     for (const StageOption& option : info->options) {
+      const bool shared = is_shared_option(option.flag, table);
       for (Occurrence& oc : given) {
+        if (shared && std::string_view(oc.option->flag) == option.flag) {
+          oc.used = true;
+          args.set(option.flag, *oc.value);
+          break;
+        }
         if (oc.option == &option && !oc.used) {
           oc.used = true;
           args.set(option.flag, *oc.value);
@@ -378,7 +401,10 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     const char* stage = oc.stage->name;
     std::string option = oc.option->kind == OptionKind::kFlag ? oc.option->flag
                                                               : fmt::format("{} {}", oc.option->flag, *oc.value);
-    if (o.stages_given) {
+    if (is_shared_option(oc.option->flag, table)) {
+      *error = fmt::format("{} has no stage to configure: it configures {}, and the chain has none",
+                           option, shared_option_stages(oc.option->flag, table));
+    } else if (o.stages_given) {
       *error = fmt::format("{} has no '{}' stage to configure in --stages", option, stage);
     } else {
       // Only an option that does not add a stage can be left over: given more often than the
@@ -473,8 +499,11 @@ CliResult parse_command_line(int argc, char** argv) {
   // Stage options, from the stages' declarations: each occurrence of a value option takes one
   // value; the n-th occurrence configures the n-th stage that declares the option.
   std::vector<std::pair<CLI::Option*, const StageOption*>> stage_options;
+  std::vector<std::string_view> registered;
   for (const StageInfo* st : stage_table()) {
     for (const StageOption& so : st->options) {
+      if (std::find(registered.begin(), registered.end(), so.flag) != registered.end()) continue;
+      registered.push_back(so.flag);
       CLI::Option* opt = nullptr;
       if (so.kind == OptionKind::kFlag) {
         opt = app.add_flag(so.flag)->description(stage_option_description(*st, so));
@@ -496,7 +525,9 @@ CliResult parse_command_line(int argc, char** argv) {
              "An option that only configures a stage (a flag) adds its stage where it first appears,\n"
              "unless an option that runs that stage is given. With --stages too, the n-th occurrence\n"
              "of a stage option configures the n-th stage of its kind, and 'parse' is added before\n"
-             "the first stage that reads JSON (filter, map) if none comes before.\n"
+             "the first stage that reads JSON (filter, map) if none comes before. An option several\n"
+             "stages declare with one meaning (--max-groups: uniq, agg, merge) is given once and configures\n"
+             "each of them in the chain; it adds no stage.\n"
              "\nExit codes: 0 ok, 1 some records went to the error stream, 2 usage error,\n"
              "3 I/O error or --max-errors reached, 130/143 interrupted.\n"
              "'ppipe help STAGE' describes a stage, 'ppipe help expr' the expressions.");

@@ -86,6 +86,7 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
     fate = Fate::kFailedBeforeChain;
   } else {
     Record rec(text, line, offset);
+    rec.set_seq(b.seq);
     for (std::size_t i = 0; i < end; ++i) {
       StageCounts& c = b.counts[i];
       ++c.in;
@@ -309,6 +310,7 @@ void Chain::Run::take_over(Batch& b) {
         job->offsets.push_back(offset);
       } else if (!stopped_) {
         Record rec = Record::made(text, t.line, offset);
+        rec.set_seq(b.seq);
         feed(k, rec, raw, source);
       }
     }
@@ -337,6 +339,7 @@ void Chain::Run::complete(AsyncJob& job, std::uint32_t source_index) {
   for (const std::string& text : job.out) {
     if (stopped_) break;
     Record rec = Record::made(text, ++made, 0);
+    rec.set_seq(job.seq);
     feed(k + 1, rec, text, chain_.stages_[k]->name());
   }
 }
@@ -410,6 +413,7 @@ bool Chain::Run::finish(std::string* error) {
       ++counts_[k].out;
       text.assign(record);
       Record rec = Record::made(text, ++made, 0);
+      rec.set_seq(UINT64_MAX);  // after every input record
       feed(k + 1, rec, text, stage.name());
     };
     if (!finishing(stage).finish(*partials_[k], emit, error)) return false;

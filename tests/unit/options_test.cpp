@@ -407,12 +407,24 @@ TEST_CASE("StageArgs: values by flag, defaults, counts and sizes", "[cli]") {
   CHECK(err == "--max-groups '64K': expected a size from 1 to 32K, like 64K or 1M");
 }
 
-TEST_CASE("every stage option is declared once, and the real stages keep their help", "[cli]") {
+TEST_CASE("every stage option is declared once (or shared alike), and the real stages keep their help", "[cli]") {
   std::vector<std::string> flags;
+  std::vector<const StageOption*> decls;
   for (const StageInfo* st : stage_table())
     for (const StageOption& o : st->options) {
       INFO(o.flag);
-      CHECK(std::find(flags.begin(), flags.end(), o.flag) == flags.end());
+      auto seen = std::find(flags.begin(), flags.end(), o.flag);
+      if (seen != flags.end()) {
+        // A shared option: the same kind, argument and default, and it adds no stage.
+        const StageOption& first = *decls[static_cast<std::size_t>(seen - flags.begin())];
+        CHECK(is_shared_option(o.flag));
+        CHECK(first.kind == o.kind);
+        CHECK(std::string(first.arg_name ? first.arg_name : "") == (o.arg_name ? o.arg_name : ""));
+        CHECK(std::string(first.default_value ? first.default_value : "") == (o.default_value ? o.default_value : ""));
+        CHECK_FALSE(first.creates_stage);
+        CHECK_FALSE(o.creates_stage);
+      }
+      decls.push_back(&o);
       CHECK(std::string(o.flag).rfind("--", 0) == 0);
       CHECK((o.kind == OptionKind::kFlag) == (o.arg_name == nullptr));
       flags.push_back(o.flag);
@@ -425,4 +437,39 @@ TEST_CASE("every stage option is declared once, and the real stages keep their h
   CHECK(err == "stage 'head' needs its option --head");
   CHECK_FALSE(make_stage("head", {{"--map", "."}}, &err));
   CHECK(err == "stage 'head' has no option --map");
+}
+
+TEST_CASE("declared options: a shared option configures every stage that declares it", "[cli]") {
+  constexpr static StageOption kSharedA[] = {
+      {"--a", OptionKind::kValue, "X", nullptr, "a", true},
+      {"--limit", OptionKind::kValue, "N", "9", "limit", false},
+  };
+  constexpr static StageOption kSharedB[] = {
+      {"--b", OptionKind::kFlag, nullptr, nullptr, "b", true},
+      {"--limit", OptionKind::kValue, "N", "9", "limit", false},
+  };
+  static const StageInfo kA = {"sa", "a", "  A.\n", kSharedA, [](const StageArgs& args, std::string*) {
+                                 return std::unique_ptr<Stage>(new FakeStage("sa", describe(kSharedA, args), false));
+                               }};
+  static const StageInfo kB = {"sb", "b", "  B.\n", kSharedB, [](const StageArgs& args, std::string*) {
+                                 return std::unique_ptr<Stage>(new FakeStage("sb", describe(kSharedB, args), false));
+                               }};
+  const StageTable table = {&kFakeParse, &kA, &kB};
+  CHECK(is_shared_option("--limit", table));
+  CHECK_FALSE(is_shared_option("--a", table));
+  CHECK(shared_option_stages("--limit", table) == "sa, sb");
+  std::string err, help;
+  Options o;
+  o.stage_args = Args{{"--a", "1"}, {"--limit", "3"}, {"--b", ""}, {"--a", "2"}};
+  auto plan = build_plan(o, &err, &help, table);
+  INFO(err);
+  REQUIRE(plan);
+  CHECK(chain_of(*plan) == Names{"parse", "sa[--a=1 --limit=3]", "sb[--b --limit=3]", "sa[--a=2 --limit=3]"});
+  // Given twice: refused. Alone: it adds no stage, so it has nothing to configure.
+  o.stage_args = Args{{"--a", "1"}, {"--limit", "3"}, {"--limit", "4"}};
+  REQUIRE_FALSE(build_plan(o, &err, &help, table));
+  CHECK(err == "--limit is given twice: it configures every stage that declares it (sa, sb), so give it once");
+  o.stage_args = Args{{"--limit", "3"}};
+  REQUIRE_FALSE(build_plan(o, &err, &help, table));
+  CHECK(err == "--limit 3 has no stage to configure: it configures sa, sb, and the chain has none");
 }

@@ -1,0 +1,660 @@
+// agg: group-by aggregation (a finishing stage; issue 7, DESIGN.md "Aggregation").
+//
+// Workers evaluate the keys and the aggregates' arguments of each record into the batch's partial:
+// a hash map from the group's key (the key values as a compact JSON array) to its aggregate states
+// (stages/agg/aggregates.h: exact, mergeable, positions by (batch seq, line)). The writer merges
+// partials in input order; at the end each group becomes one object, keys first, then aggregates
+// in the order given, groups in jq's order of their keys (or of --sort EXPR, ties by key).
+// Output is byte-identical for every --workers, --batch-size and --unordered.
+#include <algorithm>
+#include <cstdlib>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "src/util/json_string.h"
+#include "stages/agg/agg_spec.h"
+#include "stages/agg/aggregates.h"
+#include "stages/expr_eval.h"
+
+namespace ppipe {
+
+namespace {
+
+constexpr StageOption kAggOptions[] = {
+    {"--group-by", OptionKind::kValue, "KEYS", "",
+     "comma-separated key expressions, each optionally `as NAME` (none: one group)", true},
+    {"--agg", OptionKind::kValue, "LIST", "count",
+     "comma-separated aggregates, each optionally `as NAME`: count, or NAME(EXPR) with NAME one of count sum "
+     "min max avg var stddev median pNN pNN.N count_distinct first last collect",
+     false},
+    {"--sort", OptionKind::kValue, "EXPR", "",
+     "order the groups by EXPR on each output object (e.g. -.count), ties by key; default: by key", false},
+    {"--top", OptionKind::kValue, "N", "", "write only the first N groups (after ordering)", false},
+    {"--max-groups", OptionKind::kValue, "N", "10000000",
+     "at most N groups / distinct keys are kept (past it the run stops, exit 3)", false},
+    {"--collect-limit", OptionKind::kValue, "N", "1000",
+     "at most N values per group in collect (past it the run stops, exit 3)", false},
+    {"--partial", OptionKind::kFlag, nullptr, nullptr,
+     "write each group's partial state (JSON Lines, with the spec and a format version) for `merge`", false},
+};
+
+constexpr int kPartialFormat = 1;
+
+constexpr const char* kAggHelp =
+    "  Groups the records by the values of the --group-by keys and writes, when the input ends,\n"
+    "  one object per group: the keys, then the aggregates in the order given. Default names: a\n"
+    "  key is named by the last component of its path (.user.country -> country), an aggregate\n"
+    "  by its name and that component (avg(.latency_ms) -> avg_latency_ms); `as NAME` renames.\n"
+    "  Sums are exact (int64, or the correctly rounded double of the true sum, as math.fsum),\n"
+    "  avg/var/stddev are rounded once, percentiles are exact with linear interpolation, first/\n"
+    "  last/collect follow input order: the output is the same byte for byte for every --workers,\n"
+    "  --batch-size and --unordered. Null and missing values are skipped (count counts records);\n"
+    "  a value of the wrong type (a string to sum) sends the record to the error stream and none\n"
+    "  of its aggregates is applied. Groups are ordered by key in jq's order.\n"
+    "  Example: ppipe --stages parse,filter,agg --filter '.status >= 500' --group-by '.host'\n"
+    "           --agg 'count, avg(.latency_ms) as lat, p99(.latency_ms)' logs.jsonl\n";
+
+using agg::AggItemSpec;
+using agg::KeySpec;
+
+struct Group {
+  std::string key;                       // "[k1,k2]": the key values as compact JSON
+  std::vector<std::uint32_t> key_ends;   // end of each value in `key`
+  std::vector<std::unique_ptr<agg::Aggregate>> aggs;
+};
+
+struct AggPartial final : Partial {
+  std::unordered_map<std::string, std::unique_ptr<Group>> groups;
+  bool overflow = false;  // a group past --max-groups was refused
+};
+
+struct AggState final : StageState {
+  std::vector<std::unique_ptr<expr::Scratch>> scratches;  // one per expression: results live side by side
+  std::vector<expr::Result> results;
+  std::vector<agg::Value> values;
+  std::vector<std::string> texts;  // compact JSON of non-scalar argument values
+  std::string key;
+  std::vector<std::uint32_t> key_ends;
+};
+
+const char* type_word(const expr::Value& v) {
+  if (v.is_string()) return "string";
+  if (v.is_array()) return "array";
+  if (v.is_object()) return "object";
+  return "boolean";
+}
+
+bool needs_number(agg::AggregateKind k) {
+  using K = agg::AggregateKind;
+  return k == K::kSum || k == K::kMin || k == K::kMax || k == K::kAvg || k == K::kVar || k == K::kStddev ||
+         k == K::kPercentile;
+}
+
+class AggStage final : public FinishingStage {
+ public:
+  AggStage(std::vector<KeySpec> keys, std::vector<std::shared_ptr<const expr::Program>> key_programs,
+           std::vector<AggItemSpec> items, std::vector<std::shared_ptr<const expr::Program>> arg_programs,
+           std::shared_ptr<const expr::Program> sort, std::optional<std::uint64_t> top, std::uint64_t max_groups,
+           std::string spec, bool partial)
+      : spec_(std::move(spec)),
+        partial_(partial),
+        keys_(std::move(keys)),
+        key_programs_(std::move(key_programs)),
+        items_(std::move(items)),
+        arg_programs_(std::move(arg_programs)),
+        sort_(std::move(sort)),
+        top_(top),
+        max_groups_(max_groups) {
+    auto less = expr::compile(".[0] < .[1]");
+    less_ = std::get<std::shared_ptr<const expr::Program>>(less);
+  }
+
+  std::string_view name() const override { return "agg"; }
+  bool needs_parsed() const override { return true; }
+  std::unique_ptr<StageState> make_state() const override {
+    auto st = std::make_unique<AggState>();
+    for (std::size_t i = 0; i < keys_.size() + items_.size(); ++i)
+      st->scratches.push_back(std::make_unique<expr::Scratch>());
+    st->results.resize(keys_.size() + items_.size());
+    st->values.resize(items_.size());
+    st->texts.resize(items_.size());
+    return st;
+  }
+  std::unique_ptr<Partial> new_partial() const override { return std::make_unique<AggPartial>(); }
+
+  Verdict accumulate(Record& rec, WorkerScratch& s, StageState* state, Partial& into) const override {
+    auto& st = static_cast<AggState&>(*state);
+    auto& p = static_cast<AggPartial&>(into);
+    simdjson::dom::element doc;
+    const bool use_value = !rec.has_doc() && rec.value();
+    if (!use_value && !rec.doc(s, &doc)) return Verdict::kError;
+    auto eval = [&](const expr::Program& prog, std::size_t slot, const std::string& what) {
+      expr::Scratch& scratch = *st.scratches[slot];
+      expr::Result& r = st.results[slot];
+      r = use_value ? expr::evaluate_value(prog, *rec.value(), scratch) : expr::evaluate(prog, doc, scratch);
+      if (r.outcome == expr::Outcome::kError) {
+        s.error = fmt::format("{}: {}", what, expr::error_message(scratch));
+        return false;
+      }
+      return true;
+    };
+    // Keys.
+    st.key.assign("[");
+    st.key_ends.clear();
+    for (std::size_t k = 0; k < keys_.size(); ++k) {
+      if (!eval(*key_programs_[k], k, "--group-by " + keys_[k].expr)) return Verdict::kError;
+      if (k) st.key.push_back(',');
+      const expr::Result& r = st.results[k];
+      if (r.outcome == expr::Outcome::kValue) expr::append_json(r.value, st.key);
+      else st.key.append("null");
+      st.key_ends.push_back(static_cast<std::uint32_t>(st.key.size()));
+    }
+    st.key.push_back(']');
+    // Arguments: all evaluated and checked before any is applied (a record counts whole or not at all).
+    for (std::size_t a = 0; a < items_.size(); ++a) {
+      agg::Value& v = st.values[a];
+      v = agg::Value::null();
+      if (!arg_programs_[a]) continue;
+      std::size_t slot = keys_.size() + a;
+      if (!eval(*arg_programs_[a], slot, items_[a].text)) return Verdict::kError;
+      const expr::Result& r = st.results[slot];
+      if (r.outcome != expr::Outcome::kValue) continue;
+      const expr::Value& x = r.value;
+      switch (x.tag()) {
+        case expr::Tag::kNull: break;
+        case expr::Tag::kInt: v = agg::Value::of(x.int_value()); break;
+        case expr::Tag::kUint: v = agg::Value::of_uint(x.uint_value()); break;
+        case expr::Tag::kDouble: v = agg::Value::of(x.double_value()); break;
+        case expr::Tag::kString: v = agg::Value::string(x.string_value()); break;
+        default:
+          st.texts[a].clear();
+          expr::append_json(x, st.texts[a]);
+          v = agg::Value::json(st.texts[a]);
+          break;
+      }
+      if (needs_number(items_[a].spec.kind) &&
+          (v.type == agg::Value::Type::kString || v.type == agg::Value::Type::kJson)) {
+        s.error = items_[a].spec.kind == agg::AggregateKind::kSum
+                      ? fmt::format("{}: cannot sum a {}", items_[a].text, type_word(x))
+                      : fmt::format("{}: {} needs numbers, got a {}", items_[a].text, items_[a].spec.name,
+                                    type_word(x));
+        return Verdict::kError;
+      }
+    }
+    // The group.
+    auto it = p.groups.find(st.key);
+    if (it == p.groups.end()) {
+      if (p.groups.size() >= max_groups_) {
+        p.overflow = true;
+        return Verdict::kPass;
+      }
+      it = p.groups.emplace(st.key, new_group(st)).first;
+    }
+    Group& g = *it->second;
+    agg::Position pos{0, rec.seq(), rec.line()};
+    for (std::size_t a = 0; a < items_.size(); ++a) {
+      std::string err;
+      if (!g.aggs[a]->add(st.values[a], pos, &err)) {
+        // Not expected after the checks above; the record is then only partly applied.
+        s.error = fmt::format("{}: {}", items_[a].text, err);
+        return Verdict::kError;
+      }
+    }
+    return Verdict::kPass;
+  }
+
+  void merge(Partial& into, Partial& later) const override {
+    auto& a = static_cast<AggPartial&>(into);
+    auto& b = static_cast<AggPartial&>(later);
+    a.overflow |= b.overflow;
+    for (auto& [key, g] : b.groups) {
+      auto it = a.groups.find(key);
+      if (it == a.groups.end()) {
+        if (a.groups.size() >= max_groups_) {
+          a.overflow = true;
+          continue;
+        }
+        a.groups.emplace(key, std::move(g));
+      } else {
+        for (std::size_t i = 0; i < items_.size(); ++i) it->second->aggs[i]->merge(*g->aggs[i]);
+      }
+    }
+    b.groups.clear();
+  }
+
+  bool finish(Partial& all, const Emit& emit, std::string* error) const override {
+    auto& p = static_cast<AggPartial&>(all);
+    if (p.overflow) {
+      *error = fmt::format("agg: more than {} groups (--max-groups {}); raise --max-groups, or group by fewer keys",
+                           max_groups_, max_groups_);
+      return false;
+    }
+    if (partial_) return write_partials(p, emit);
+    // Each group's output object, and the text it is ordered by.
+    std::vector<std::string> objects;
+    std::vector<std::string> order_keys;
+    objects.reserve(p.groups.size());
+    order_keys.reserve(p.groups.size());
+    simdjson::dom::parser parser;
+    expr::Scratch scratch;
+    // For --sort: each field's value as an expression value. Parsed field by field, because an
+    // integer sum beyond 64 bits prints as an integer the DOM parser refuses: it is then a double.
+    const std::size_t nfields = keys_.size() + items_.size();
+    std::vector<simdjson::dom::parser> field_parsers(sort_ ? nfields : 0);
+    std::vector<std::pair<std::size_t, std::size_t>> spans(nfields);  // value text in obj
+    std::vector<expr::Member> members(nfields);
+    for (const auto& [key, g] : p.groups) {
+      std::string obj = "{";
+      std::uint32_t begin = 1;
+      for (std::size_t k = 0; k < keys_.size(); ++k) {
+        if (k) obj.push_back(',');
+        append_json_string_jq(obj, keys_[k].name);
+        obj.push_back(':');
+        spans[k].first = obj.size();
+        obj.append(key, begin, g->key_ends[k] - begin);
+        spans[k].second = obj.size();
+        begin = g->key_ends[k] + 1;
+      }
+      for (std::size_t a = 0; a < items_.size(); ++a) {
+        if (a || !keys_.empty()) obj.push_back(',');
+        append_json_string_jq(obj, items_[a].name);
+        obj.push_back(':');
+        std::string err;
+        spans[keys_.size() + a].first = obj.size();
+        if (!g->aggs[a]->result(&obj, &err)) {
+          *error = fmt::format("agg: {}: {}", items_[a].text, err);
+          return false;
+        }
+        spans[keys_.size() + a].second = obj.size();
+      }
+      obj.push_back('}');
+      std::string order = key;
+      if (sort_) {
+        for (std::size_t f = 0; f < nfields; ++f) {
+          members[f].key = f < keys_.size() ? std::string_view(keys_[f].name)
+                                             : std::string_view(items_[f - keys_.size()].name);
+          std::string_view text(obj.data() + spans[f].first, spans[f].second - spans[f].first);
+          simdjson::dom::element e;
+          if (field_parsers[f].parse(text.data(), text.size(), true).get(e) == simdjson::SUCCESS) {
+            members[f].value = expr::Value::from_dom(e);
+          } else {
+            members[f].value = expr::Value::number(std::strtod(std::string(text).c_str(), nullptr));
+          }
+        }
+        expr::Value object = expr::Value::object(members.data(), static_cast<std::uint32_t>(nfields));
+        expr::Result r = expr::evaluate_value(*sort_, object, scratch);
+        if (r.outcome == expr::Outcome::kError) {
+          *error = fmt::format("agg: --sort {}: {}", expr::source_text(*sort_), expr::error_message(scratch));
+          return false;
+        }
+        order = "[";
+        if (r.outcome == expr::Outcome::kValue) expr::append_json(r.value, order);
+        else order += "null";
+        order += "," + key + "]";
+      }
+      objects.push_back(std::move(obj));
+      order_keys.push_back(std::move(order));
+    }
+    // Order: jq's order of the order keys (the library's `<`), ties by their bytes.
+    std::string all_keys = "[";
+    for (std::size_t i = 0; i < order_keys.size(); ++i) {
+      if (i) all_keys.push_back(',');
+      all_keys += order_keys[i];
+    }
+    all_keys.push_back(']');
+    simdjson::dom::array arr;
+    if (parser.parse(all_keys).get_array().get(arr) != simdjson::SUCCESS) {
+      *error = "agg: internal error: group keys do not parse";
+      return false;
+    }
+    std::vector<expr::Value> values;
+    for (simdjson::dom::element e : arr) values.push_back(expr::Value::from_dom(e));
+    std::vector<std::size_t> idx(objects.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    auto less = [&](std::size_t a, std::size_t b) {
+      expr::Value pair[2] = {values[a], values[b]};
+      return expr::is_truthy(expr::evaluate_value(*less_, expr::Value::array(pair, 2), scratch));
+    };
+    std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
+      if (less(a, b)) return true;
+      if (less(b, a)) return false;
+      return order_keys[a] < order_keys[b];
+    });
+    std::size_t n = idx.size();
+    if (top_ && *top_ < n) n = static_cast<std::size_t>(*top_);
+    for (std::size_t i = 0; i < n; ++i) emit(objects[idx[i]]);
+    return true;
+  }
+
+  // The spec as JSON text: what a partial line carries and `merge` compares.
+  const std::string& spec() const { return spec_; }
+
+  // merge: one partial line's group (its key array and states) into `into`. Positions get `part`.
+  bool add_partial(AggPartial& into, simdjson::dom::element key, simdjson::dom::element states, std::uint64_t part,
+                   std::string* error) const {
+    simdjson::dom::array key_items, state_items;
+    if (key.get_array().get(key_items) != simdjson::SUCCESS || key_items.size() != keys_.size() ||
+        states.get_array().get(state_items) != simdjson::SUCCESS || state_items.size() != items_.size()) {
+      *error = "malformed partial line: \"key\" or \"states\" does not match the spec";
+      return false;
+    }
+    AggState st;
+    st.key = "[";
+    for (simdjson::dom::element e : key_items) {
+      if (st.key.size() > 1) st.key.push_back(',');
+      expr::append_json(expr::Value::from_dom(e), st.key);
+      st.key_ends.push_back(static_cast<std::uint32_t>(st.key.size()));
+    }
+    st.key.push_back(']');
+    auto g = new_group(st);
+    std::size_t a = 0;
+    for (simdjson::dom::element e : state_items) {
+      if (!g->aggs[a]->read_partial(e, part, error)) return false;
+      ++a;
+    }
+    AggPartial one;
+    one.groups.emplace(st.key, std::move(g));
+    merge(into, one);
+    return true;
+  }
+
+ private:
+  bool write_partials(AggPartial& p, const Emit& emit) const {
+    // In key-text order, so that the partial text does not depend on the hash map.
+    std::vector<const Group*> groups;
+    for (const auto& [key, g] : p.groups) groups.push_back(g.get());
+    std::sort(groups.begin(), groups.end(), [](const Group* a, const Group* b) { return a->key < b->key; });
+    std::string line;
+    for (const Group* g : groups) {
+      line = fmt::format("{{\"ppipe_agg_partial\":{},\"spec\":{},\"key\":{},\"states\":[", kPartialFormat, spec_, g->key);
+      for (std::size_t a = 0; a < g->aggs.size(); ++a) {
+        if (a) line.push_back(',');
+        g->aggs[a]->write_partial(&line);
+      }
+      line += "]}";
+      emit(line);
+    }
+    return true;
+  }
+
+  std::unique_ptr<Group> new_group(const AggState& st) const {
+    auto g = std::make_unique<Group>();
+    g->key = st.key;
+    g->key_ends = st.key_ends;
+    for (const auto& item : items_) g->aggs.push_back(agg::make_aggregate(item.spec));
+    return g;
+  }
+
+  std::string spec_;
+  bool partial_;
+  std::vector<KeySpec> keys_;
+  std::vector<std::shared_ptr<const expr::Program>> key_programs_;
+  std::vector<AggItemSpec> items_;
+  std::vector<std::shared_ptr<const expr::Program>> arg_programs_;  // nullptr for `count`
+  std::shared_ptr<const expr::Program> sort_;
+  std::optional<std::uint64_t> top_;
+  std::uint64_t max_groups_;
+  std::shared_ptr<const expr::Program> less_;
+};
+
+std::shared_ptr<const expr::Program> compile_part(std::string_view flag, const std::string& source,
+                                                  std::string* error) {
+  auto result = expr::compile(source);
+  if (auto* e = std::get_if<expr::CompileError>(&result)) {
+    *error = expr::format_compile_error(source, *e);
+    while (!error->empty() && error->back() == '\n') error->pop_back();
+    static const std::string kExprError = "error in expression";
+    if (error->compare(0, kExprError.size(), kExprError) == 0)
+      error->replace(0, kExprError.size(), "error in " + std::string(flag) + " expression");
+    return nullptr;
+  }
+  return std::get<std::shared_ptr<const expr::Program>>(result);
+}
+
+// The stage from its options' texts (agg's command line, or the spec a partial line carries).
+std::unique_ptr<AggStage> build_agg(const std::string& group_by, const std::string& agg_list, const std::string& sort_text,
+                                    std::optional<std::uint64_t> top, std::uint64_t collect_limit,
+                                    std::uint64_t max_groups, bool partial, std::string* error) {
+  auto keys = agg::parse_group_by(group_by, error);
+  if (!keys) return nullptr;
+  auto items = agg::parse_agg_list(agg_list, collect_limit, error);
+  if (!items) return nullptr;
+  for (const auto& item : *items)
+    for (const auto& k : *keys)
+      if (k.name == item.name) {
+        *error = fmt::format("--agg: '{}' has the name of a key ('{}'): rename one with 'as NAME'", item.text, k.name);
+        return nullptr;
+      }
+  for (std::size_t i = 0; i < items->size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if ((*items)[i].name == (*items)[j].name) {
+        *error = fmt::format("--agg: two aggregates named '{}': rename one with 'as NAME'", (*items)[i].name);
+        return nullptr;
+      }
+  std::vector<std::shared_ptr<const expr::Program>> key_programs, arg_programs;
+  for (const auto& k : *keys) {
+    auto p = compile_part("--group-by", k.expr, error);
+    if (!p) return nullptr;
+    key_programs.push_back(std::move(p));
+  }
+  for (const auto& item : *items) {
+    if (item.expr.empty()) {
+      arg_programs.push_back(nullptr);
+      continue;
+    }
+    auto p = compile_part("--agg", item.expr, error);
+    if (!p) return nullptr;
+    arg_programs.push_back(std::move(p));
+  }
+  std::shared_ptr<const expr::Program> sort;
+  if (!sort_text.empty()) {
+    sort = compile_part("--sort", sort_text, error);
+    if (!sort) return nullptr;
+  }
+  // The spec, normalized: every item with its name.
+  std::string gb, al;
+  for (const auto& k : *keys) gb += (gb.empty() ? "" : ", ") + k.expr + " as " + k.name;
+  for (const auto& i : *items) al += (al.empty() ? "" : ", ") + i.text + " as " + i.name;
+  std::string spec = "{\"group_by\":";
+  append_json_string_jq(spec, gb);
+  spec += ",\"agg\":";
+  append_json_string_jq(spec, al);
+  spec += ",\"sort\":";
+  append_json_string_jq(spec, sort_text);
+  spec += top ? fmt::format(",\"top\":{}", *top) : std::string(",\"top\":null");
+  spec += fmt::format(",\"collect_limit\":{}}}", collect_limit);
+  return std::make_unique<AggStage>(std::move(*keys), std::move(key_programs), std::move(*items),
+                                    std::move(arg_programs), std::move(sort), top, max_groups, std::move(spec),
+                                    partial);
+}
+
+std::unique_ptr<Stage> make_agg_stage(const StageArgs& args, std::string* error) {
+  auto collect_limit = args.count("--collect-limit", error);
+  if (!collect_limit) return nullptr;
+  auto max_groups = args.count("--max-groups", error);
+  if (!max_groups) return nullptr;
+  if (*max_groups == 0) {
+    *error = "--max-groups must be at least 1";
+    return nullptr;
+  }
+  std::optional<std::uint64_t> top;
+  if (!args.value("--top").empty()) {
+    top = args.count("--top", error);
+    if (!top) return nullptr;
+  }
+  return build_agg(args.value("--group-by"), args.value("--agg"), args.value("--sort"), top, *collect_limit,
+                   *max_groups, args.has("--partial"), error);
+}
+
+
+// ---- merge: finishes the partial lines of `agg --partial` runs ----
+
+constexpr StageOption kMergeOptions[] = {
+    {"--max-groups", OptionKind::kValue, "N", "10000000",
+     "at most N groups / distinct keys are kept (past it the run stops, exit 3)", false},
+};
+
+constexpr const char* kMergeHelp =
+    "  Reads the partial lines that `agg --partial` writes (each carries the spec and a format\n"
+    "  version) and finishes them as the single run would have: merge(partial(part 1) ...\n"
+    "  partial(part k)) is byte-identical to agg on the whole input, for any split at record\n"
+    "  boundaries, when the parts are given in input order (first/last/collect follow it).\n"
+    "  A line of another spec or format version, or not a partial line, goes to the error stream\n"
+    "  (naming the file and line) and the run then ends without a result (exit 3).\n"
+    "  Example: ppipe --stages merge part1.partial part2.partial\n";
+
+struct MergePartial final : Partial {
+  std::shared_ptr<const AggStage> stage;  // from the spec of the first line
+  AggPartial inner;
+  std::uint64_t refused = 0;              // lines refused (in this partial and the ones merged in)
+  std::string conflict;                   // partials of two specs met in merge()
+};
+
+struct MergeState final : StageState {
+  std::string spec;
+  std::shared_ptr<const AggStage> stage;
+};
+
+class MergeStage final : public FinishingStage {
+ public:
+  explicit MergeStage(std::uint64_t max_groups) : max_groups_(max_groups) {}
+  std::string_view name() const override { return "merge"; }
+  bool needs_parsed() const override { return true; }
+  std::unique_ptr<StageState> make_state() const override { return std::make_unique<MergeState>(); }
+  std::unique_ptr<Partial> new_partial() const override { return std::make_unique<MergePartial>(); }
+
+  Verdict accumulate(Record& rec, WorkerScratch& s, StageState* state, Partial& into) const override {
+    auto& p = static_cast<MergePartial&>(into);
+    if (!accumulate_line(rec, s, static_cast<MergeState&>(*state), p)) {
+      ++p.refused;
+      return Verdict::kError;
+    }
+    return Verdict::kPass;
+  }
+
+  void merge(Partial& into, Partial& later) const override {
+    auto& a = static_cast<MergePartial&>(into);
+    auto& b = static_cast<MergePartial&>(later);
+    a.refused += b.refused;
+    if (a.conflict.empty()) a.conflict = b.conflict;
+    if (!b.stage) return;
+    if (!a.stage) {
+      a.stage = b.stage;
+    } else if (a.stage->spec() != b.stage->spec()) {
+      if (a.conflict.empty())
+        a.conflict = fmt::format("partials of two specs: {} and {}", a.stage->spec(), b.stage->spec());
+      return;
+    }
+    a.stage->merge(a.inner, b.inner);
+  }
+
+  bool finish(Partial& all, const Emit& emit, std::string* error) const override {
+    auto& p = static_cast<MergePartial&>(all);
+    if (!p.conflict.empty()) {
+      *error = "merge: " + p.conflict;
+      return false;
+    }
+    if (p.refused) {
+      *error = fmt::format("merge: {} line{} refused (see the error stream); no result written", p.refused,
+                           p.refused == 1 ? " was" : "s were");
+      return false;
+    }
+    if (!p.stage) return true;
+    return p.stage->finish(p.inner, emit, error);
+  }
+
+ private:
+  bool accumulate_line(Record& rec, WorkerScratch& s, MergeState& st, MergePartial& p) const {
+    simdjson::dom::element doc, version, spec, key, states;
+    if (!rec.doc(s, &doc)) return false;
+    if (!doc.is_object() || doc["ppipe_agg_partial"].get(version) != simdjson::SUCCESS) {
+      s.error = "not a partial line of agg --partial (no \"ppipe_agg_partial\" field)";
+      return false;
+    }
+    if (!version.is_int64() || version.get_int64().value_unsafe() != kPartialFormat) {
+      std::string v;
+      expr::append_json(expr::Value::from_dom(version), v);
+      s.error = fmt::format("partial format version {}; this ppipe reads version {}", v, kPartialFormat);
+      return false;
+    }
+    if (doc["spec"].get(spec) != simdjson::SUCCESS || !spec.is_object() ||
+        doc["key"].get(key) != simdjson::SUCCESS || doc["states"].get(states) != simdjson::SUCCESS) {
+      s.error = "malformed partial line: it needs \"spec\", \"key\" and \"states\"";
+      return false;
+    }
+    std::string spec_text;
+    expr::append_json(expr::Value::from_dom(spec), spec_text);
+    if (spec_text != st.spec || !st.stage) {
+      auto stage = stage_of(spec, &s.error);
+      if (!stage) return false;
+      st.spec = spec_text;
+      st.stage = std::move(stage);
+    }
+    if (!p.stage) {
+      p.stage = st.stage;
+    } else if (p.stage->spec() != st.stage->spec()) {
+      s.error = fmt::format("a partial of another spec: {} (the earlier lines have {})", st.stage->spec(),
+                            p.stage->spec());
+      return false;
+    }
+    // Parts in input order: the line's (batch seq, line) is monotone across the inputs.
+    std::uint64_t part = (rec.seq() << 32) | (rec.line() & 0xffffffffu);
+    return p.stage->add_partial(p.inner, key, states, part, &s.error);
+  }
+
+  std::shared_ptr<const AggStage> stage_of(simdjson::dom::element spec, std::string* error) const {
+    std::string_view group_by, agg_list, sort;
+    std::uint64_t collect_limit = 0;
+    simdjson::dom::element top;
+    if (spec["group_by"].get(group_by) != simdjson::SUCCESS || spec["agg"].get(agg_list) != simdjson::SUCCESS ||
+        spec["sort"].get(sort) != simdjson::SUCCESS || spec["collect_limit"].get(collect_limit) != simdjson::SUCCESS ||
+        spec["top"].get(top) != simdjson::SUCCESS) {
+      *error = "malformed partial line: its spec needs group_by, agg, sort, top and collect_limit";
+      return nullptr;
+    }
+    std::optional<std::uint64_t> top_n;
+    if (!top.is_null()) {
+      std::uint64_t n = 0;
+      if (top.get(n) != simdjson::SUCCESS) {
+        *error = "malformed partial line: spec.top";
+        return nullptr;
+      }
+      top_n = n;
+    }
+    std::string err;
+    auto stage = build_agg(std::string(group_by), std::string(agg_list), std::string(sort), top_n, collect_limit,
+                           max_groups_, false, &err);
+    if (!stage) {
+      *error = "a partial line with a bad spec: " + err;
+      return nullptr;
+    }
+    return std::shared_ptr<const AggStage>(std::move(stage));
+  }
+
+  std::uint64_t max_groups_;
+};
+
+std::unique_ptr<Stage> make_merge_stage(const StageArgs& args, std::string* error) {
+  auto max_groups = args.count("--max-groups", error);
+  if (!max_groups) return nullptr;
+  if (*max_groups == 0) {
+    *error = "--max-groups must be at least 1";
+    return nullptr;
+  }
+  return std::make_unique<MergeStage>(*max_groups);
+}
+
+}  // namespace
+
+extern const StageInfo kAggStageInfo = {
+    "agg", "group records and compute exact aggregates (count, sum, avg, pNN, ...), written when the input ends",
+    kAggHelp, kAggOptions, make_agg_stage};
+
+}  // namespace ppipe
+
+namespace ppipe {
+extern const StageInfo kMergeStageInfo = {
+    "merge", "finish the partial lines of agg --partial runs (as the single run would)", kMergeHelp, kMergeOptions,
+    make_merge_stage};
+}  // namespace ppipe

@@ -1,0 +1,160 @@
+# shellcheck shell=bash
+# agg (issue 7): against an exact oracle (tests/e2e/oracles/agg_oracle.py: fractions and the
+# percentile formula) on generated data with nulls, missing fields, mixed ints and floats, huge and
+# tiny magnitudes; on real Zeek logs (tests/data/zeek) against a jq oracle; byte-identical output for
+# -j 1,2,4,8 x batch sizes 1, 4K, 1M x --unordered; bad input (a type error inside an aggregate,
+# --max-groups exceeded, an unknown aggregate name, collect past --collect-limit).
+
+AGG_ORACLE="$E2E/oracles/agg_oracle.py"
+
+agg_list() {  # agg_list FIELD: the aggregates the oracle computes, with its names
+  local f=$1
+  echo "count, count(.$f) as count_F, sum(.$f) as sum_F, min(.$f) as min_F, max(.$f) as max_F, avg(.$f) as avg_F," \
+       "var(.$f) as var_F, p50(.$f) as p50_F, p90(.$f) as p90_F, median(.$f) as median_F," \
+       "count_distinct(.$f) as count_distinct_F, first(.$f) as first_F, last(.$f) as last_F"
+}
+
+t_agg_exact_oracle() {
+  local name="agg: every aggregate = the exact oracle (generated data: nulls, missing, ints, floats, 1e300, 5e-324)"
+  command -v python3 >/dev/null || { not_ok "$name" "python3 is required (scripts/setup installs it)"; return; }
+  python3 "$AGG_ORACLE" gen 20000 7 > gen.jsonl
+  local f msg=() rc cfg
+  for f in x y; do
+    for cfg in "-j 1" "-j 4 --batch-size 1" "-j 8 --batch-size 4K --unordered"; do
+      # shellcheck disable=SC2086
+      "$PPIPE" $cfg --group-by .g --agg "$(agg_list "$f")" gen.jsonl > got 2> err; rc=$?
+      [ "$rc" = 0 ] || msg+=("[.$f $cfg] exit $rc: $(head -c 300 err)")
+      python3 "$AGG_ORACLE" check g "$f" gen.jsonl got > diff.txt || msg+=("[.$f $cfg] differs from the oracle:" "$(cat diff.txt)")
+    done
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_exact_oracle
+
+t_agg_invariance() {
+  local name="agg: byte-identical output over -j 1,2,4,8 x --batch-size 1,4K,1M x --unordered"
+  command -v python3 >/dev/null || { not_ok "$name" "python3 is required"; return; }
+  python3 "$AGG_ORACLE" gen 5000 11 > gen.jsonl
+  local spec="count, sum(.x), avg(.y), stddev(.y), p99(.y), first(.i), last(.i), collect(.i) as ids"
+  "$PPIPE" -j 1 --collect-limit 5000 --group-by '.g' --agg "$spec" gen.jsonl > want 2>/dev/null
+  local j b u msg=()
+  for j in 1 2 4 8; do
+    for b in 1 4K 1M; do
+      for u in "" --unordered; do
+        # shellcheck disable=SC2086
+        "$PPIPE" -j $j --batch-size $b $u --collect-limit 5000 --group-by '.g' --agg "$spec" gen.jsonl > got 2>/dev/null
+        cmp -s want got || msg+=("[-j $j --batch-size $b $u] differs" "$(short_diff want got)")
+      done
+    done
+  done
+  [ "$(wc -l < want)" = 5 ] || msg+=("expected 5 groups (a b c d, and null: null or missing), got $(wc -l < want)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_invariance
+
+t_agg_zeek() {
+  local name="agg: Zeek known_services by .port_proto and by .host = a jq oracle, in every configuration"
+  zcat "$DATA/zeek/known_services.json.gz" > ks.jsonl
+  # jq: group_by sorts by key in jq's order; numbers printed by jq.
+  jq -s -c 'group_by(.port_proto)[] | {port_proto: .[0].port_proto, count: length,
+      sum_port_num: (map(.port_num) | add), min_port_num: (map(.port_num) | min), max_port_num: (map(.port_num) | max),
+      count_distinct_host: (map(.host) | unique | length)}' ks.jsonl > want1
+  jq -s -c 'group_by(.host)[] | {host: .[0].host, count: length, first_port_num: .[0].port_num,
+      last_port_num: .[-1].port_num}' ks.jsonl > want2
+  local cfg msg=()
+  for cfg in "-j 1" "-j 2 --batch-size 1" "-j 4 --batch-size 4K" "-j 8 --batch-size 1M --unordered"; do
+    # shellcheck disable=SC2086
+    "$PPIPE" $cfg --group-by .port_proto --agg 'count, sum(.port_num), min(.port_num), max(.port_num), count_distinct(.host)' \
+      ks.jsonl > got1 2> err || msg+=("[$cfg] exit $?: $(head -c 200 err)")
+    cmp -s want1 got1 || msg+=("[$cfg] by .port_proto differs" "$(short_diff want1 got1)")
+    # shellcheck disable=SC2086
+    "$PPIPE" $cfg --group-by .host --agg 'count, first(.port_num), last(.port_num)' ks.jsonl > got2 2> err ||
+      msg+=("[$cfg] exit $?: $(head -c 200 err)")
+    cmp -s want2 got2 || msg+=("[$cfg] by .host differs" "$(short_diff want2 got2)")
+  done
+  # avg and p50 of .port_num by .port_proto, against jq's arithmetic (exact on these small integers).
+  jq -s -c 'group_by(.port_proto)[] | (map(.port_num) | sort) as $x | ($x | length) as $n | ((($n - 1) * 0.5) | floor) as $i |
+      {port_proto: .[0].port_proto, avg_port_num: (($x | add) / $n),
+       p50_port_num: (if ($n - 1) * 0.5 == $i then $x[$i] else $x[$i] + (($n - 1) * 0.5 - $i) * ($x[$i + 1] - $x[$i]) end)}' \
+    ks.jsonl > want3
+  "$PPIPE" --group-by .port_proto --agg 'avg(.port_num), p50(.port_num)' ks.jsonl > got3 2>/dev/null
+  cmp -s want3 got3 || msg+=("avg/p50 by .port_proto differs" "$(short_diff want3 got3)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_zeek
+
+t_agg_sort_top_headline() {
+  local name="agg: --sort -.count --top 3, and the headline command runs as typed"
+  local msg=() rc=0
+  "$PPIPE" --group-by .host --agg count --sort -.count --top 3 "$REPO/sample-data/access.jsonl" > got 2>/dev/null
+  jq -s -c 'map(select(type == "object")) | group_by(.host) | map({host: .[0].host, count: length})
+      | sort_by(-.count) | .[:3][]' <("$PPIPE" --stages parse "$REPO/sample-data/access.jsonl" 2>/dev/null) > want
+  cmp -s want got || msg+=("--sort/--top differs" "$(short_diff want got)")
+  "$PPIPE" --stages parse,filter,agg --filter '.status >= 500' --group-by '.host, .user.country as country' \
+    --agg 'count, avg(.latency_ms) as lat, p99(.latency_ms), count_distinct(.user.id) as users' \
+    "$REPO/sample-data/access.jsonl" > got 2> err || rc=$?
+  [ "$rc" = 1 ] || msg+=("headline: exit $rc, want 1 (the sample has bad lines): $(grep -v '"stage":"parse"' err | head -c 300)")
+  head -n 1 got | grep -qF '{"host":"api-01","country":null,"count":1,"lat":' || msg+=("headline: first line $(head -n 1 got)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_sort_top_headline
+
+t_agg_bad_input() {
+  local name="agg: a type error is a record error (none of its aggregates applied); --max-groups and --collect-limit exit 3; unknown aggregate exit 2"
+  local msg=() rc
+  printf '%s\n' '{"g":"a","n":1,"s":"x"}' '{"g":"a","n":2,"s":3}' '{"g":"b","n":5,"s":"y"}' > in.jsonl
+  rc=0; "$PPIPE" --group-by .g --agg 'count, sum(.n), sum(.s)' in.jsonl > got 2> err || rc=$?
+  [ "$rc" = 1 ] || msg+=("type error: exit $rc, want 1")
+  expect_eq "type error output" '{"g":"a","count":1,"sum_n":2,"sum_s":3}' "$(cat got)" >/dev/null || msg+=("type error output: $(cat got)")
+  [ "$(grep -c '"stage":"agg","error":"sum(.s): cannot sum a string"' err)" = 2 ] || msg+=("type error messages: $(head -c 300 err)")
+  rc=0; "$PPIPE" --group-by .g --max-groups 1 in.jsonl > got 2> err || rc=$?
+  [ "$rc" = 3 ] || msg+=("--max-groups: exit $rc, want 3")
+  grep -qF 'agg: more than 1 groups (--max-groups 1)' err || msg+=("--max-groups message: $(head -c 300 err)")
+  rc=0; "$PPIPE" --agg 'collect(.n)' --collect-limit 2 in.jsonl > got 2> err || rc=$?
+  [ "$rc" = 3 ] || msg+=("--collect-limit: exit $rc, want 3")
+  grep -qF 'collect: more than 2 values in a group (raise --collect-limit)' err || msg+=("--collect-limit message: $(head -c 300 err)")
+  rc=0; "$PPIPE" --agg 'count, avgg(.n)' in.jsonl > got 2> err || rc=$?
+  [ "$rc" = 2 ] || msg+=("unknown aggregate: exit $rc, want 2")
+  grep -qF "ppipe: --agg: unknown aggregate 'avgg' (did you mean 'avg'?)" err || msg+=("unknown aggregate message: $(head -c 300 err)")
+  rc=0; "$PPIPE" --group-by '.a | length' in.jsonl > got 2> err || rc=$?
+  [ "$rc" = 2 ] || msg+=("key without a name: exit $rc, want 2")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_bad_input
+
+t_agg_partial_merge() {
+  local name="agg --partial | merge = the single run, byte for byte, for 2, 3 and 7 parts (in parallel, any -j); foreign lines refused"
+  command -v python3 >/dev/null || { not_ok "$name" "python3 is required"; return; }
+  python3 "$AGG_ORACLE" gen 6000 5 > gen.jsonl
+  local spec="count, sum(.x), avg(.y), var(.y), p90(.y), median(.x), first(.i), last(.i), collect(.i) as ids, count_distinct(.y)"
+  local opts=(--collect-limit 10000 --group-by '.g' --agg "$spec" --sort '-.count')
+  "$PPIPE" "${opts[@]}" gen.jsonl > want 2>/dev/null
+  local k f msg=() rc
+  for k in 2 3 7; do
+    rm -f part.* ./*.partial
+    split -n "l/$k" -d -a 2 gen.jsonl part.
+    for f in part.*; do "$PPIPE" -j 2 --batch-size 4K --partial "${opts[@]}" "$f" > "$f.partial" 2>/dev/null & done
+    wait
+    "$PPIPE" --stages merge part.*.partial > got 2> err || msg+=("[$k parts] merge exit $?: $(head -c 300 err)")
+    cmp -s want got || msg+=("[$k parts] differs from the single run" "$(short_diff want got)")
+    # shellcheck disable=SC2046
+    cat $(ls part.*.partial) | "$PPIPE" --stages merge -j 4 --batch-size 1 > got 2>/dev/null
+    cmp -s want got || msg+=("[$k parts, stdin, -j 4 --batch-size 1] differs from the single run")
+  done
+  # Foreign lines: another spec, another format version, not a partial line at all.
+  "$PPIPE" --partial --group-by .g gen.jsonl > other.partial 2>/dev/null
+  rc=0; "$PPIPE" --stages merge part.00.partial other.partial > got 2> err || rc=$?
+  [ "$rc" = 3 ] || msg+=("two specs: exit $rc, want 3")
+  grep -qF 'merge: partials of two specs' err || grep -qF 'a partial of another spec' err || msg+=("two specs: $(head -c 300 err)")
+  printf '%s\n' '{"ppipe_agg_partial":2,"spec":{}}' '{"a":1}' > bad.partial
+  rc=0; "$PPIPE" --stages merge part.00.partial bad.partial > got 2> err || rc=$?
+  [ "$rc" = 3 ] || msg+=("bad lines: exit $rc, want 3")
+  [ ! -s got ] || msg+=("bad lines: a result was written")
+  grep -qF '"source":"bad.partial","line":1,"offset":0,"stage":"merge","error":"partial format version 2; this ppipe reads version 1"' err ||
+    msg+=("format version: $(head -c 300 err)")
+  grep -qF '"source":"bad.partial","line":2,"offset":34,"stage":"merge","error":"not a partial line of agg --partial' err ||
+    msg+=("not a partial line: $(head -c 300 err)")
+  grep -qF 'merge: 2 lines were refused (see the error stream); no result written' err || msg+=("refusal: $(tail -n 1 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_partial_merge

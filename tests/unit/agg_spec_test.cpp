@@ -1,0 +1,112 @@
+#include <catch2/catch.hpp>
+
+#include "stages/agg/agg_spec.h"
+#include "stages/registry.h"
+
+using namespace ppipe;
+using namespace ppipe::agg;
+
+TEST_CASE("agg spec: lists split at top-level commas only", "[agg]") {
+  std::string err;
+  auto v = split_top_level(R"(.a, {x: .b, y: [1,2]}, "a,b" as s, f(.c; .d), .["x,y"])", &err);
+  REQUIRE(v);
+  CHECK(*v == std::vector<std::string>{".a", "{x: .b, y: [1,2]}", "\"a,b\" as s", "f(.c; .d)", ".[\"x,y\"]"});
+  CHECK(split_top_level("  ", &err)->empty());
+  CHECK_FALSE(split_top_level(".a,,.b", &err));
+  CHECK(err.find("empty item") != std::string::npos);
+  CHECK_FALSE(split_top_level("(.a, .b", &err));
+  CHECK(err.find("unbalanced") != std::string::npos);
+}
+
+TEST_CASE("agg spec: `as NAME` and default names", "[agg]") {
+  CHECK(split_as(".user.country as country") == std::pair<std::string, std::string>{".user.country", "country"});
+  CHECK(split_as(".a") == std::pair<std::string, std::string>{".a", ""});
+  CHECK(split_as(".as") == std::pair<std::string, std::string>{".as", ""});
+  CHECK(split_as("\"x as y\"") == std::pair<std::string, std::string>{"\"x as y\"", ""});
+  CHECK(split_as("(.a as b)") == std::pair<std::string, std::string>{"(.a as b)", ""});
+  CHECK(last_path_name(".user.country") == "country");
+  CHECK(last_path_name(".a[\"b c\"]") == "b c");
+  CHECK(last_path_name(".\"x\"") == "x");
+  CHECK(last_path_name(".a | length") == "");
+  CHECK(last_path_name(".") == "");
+  CHECK(last_path_name(".a[0]") == "");
+}
+
+TEST_CASE("agg spec: --group-by", "[agg]") {
+  std::string err;
+  auto keys = parse_group_by(".host, .user.country as c, .port_proto", &err);
+  REQUIRE(keys);
+  REQUIRE(keys->size() == 3);
+  CHECK((*keys)[0].expr == ".host");
+  CHECK((*keys)[0].name == "host");
+  CHECK((*keys)[1].expr == ".user.country");
+  CHECK((*keys)[1].name == "c");
+  CHECK((*keys)[2].name == "port_proto");
+  CHECK(parse_group_by("", &err)->empty());
+  CHECK_FALSE(parse_group_by(".a | length", &err));
+  CHECK(err == "--group-by: '.a | length' needs a name: write '.a | length as NAME'");
+  CHECK_FALSE(parse_group_by(".a.x, .b.x", &err));
+  CHECK(err.find("two keys named 'x'") != std::string::npos);
+}
+
+TEST_CASE("agg spec: --agg names, arguments, defaults and errors", "[agg]") {
+  std::string err;
+  auto items = parse_agg_list("count, count(.x), avg(.latency_ms) as lat, p99(.latency_ms), p99.9(.a.b), "
+                              "sum({a: 1, b: 2} | .a) as s, collect(.s) as all",
+                              7, &err);
+  INFO(err);
+  REQUIRE(items);
+  REQUIRE(items->size() == 7);
+  CHECK((*items)[0].spec.kind == AggregateKind::kCount);
+  CHECK((*items)[0].name == "count");
+  CHECK((*items)[0].expr.empty());
+  CHECK((*items)[1].spec.kind == AggregateKind::kCountValues);
+  CHECK((*items)[1].name == "count_x");
+  CHECK((*items)[2].spec.kind == AggregateKind::kAvg);
+  CHECK((*items)[2].name == "lat");
+  CHECK((*items)[2].expr == ".latency_ms");
+  CHECK((*items)[3].name == "p99_latency_ms");
+  CHECK((*items)[3].spec.kind == AggregateKind::kPercentile);
+  CHECK((*items)[3].spec.p == 0.99);
+  CHECK((*items)[4].name == "p99.9_b");
+  CHECK((*items)[5].expr == "{a: 1, b: 2} | .a");
+  CHECK((*items)[5].text == "sum({a: 1, b: 2} | .a)");
+  CHECK((*items)[6].spec.kind == AggregateKind::kCollect);
+  CHECK((*items)[6].spec.collect_limit == 7u);
+  CHECK((*items)[6].name == "all");
+
+  CHECK_FALSE(parse_agg_list("count, avgg(.x)", 1000, &err));
+  CHECK(err.rfind("--agg: unknown aggregate 'avgg'", 0) == 0);
+  CHECK(err.find("avg") != std::string::npos);
+  CHECK_FALSE(parse_agg_list("sum", 1000, &err));
+  CHECK(err == "--agg: sum needs an argument, e.g. sum(.latency_ms)");
+  CHECK_FALSE(parse_agg_list("sum(.a | length)", 1000, &err));
+  CHECK(err == "--agg: 'sum(.a | length)' needs a name: write 'sum(.a | length) as NAME'");
+  CHECK_FALSE(parse_agg_list("sum(.a) x", 1000, &err));
+  CHECK_FALSE(parse_agg_list("", 1000, &err));
+  CHECK_FALSE(parse_agg_list("p101(.a)", 1000, &err));
+}
+
+TEST_CASE("agg stage: built from its options; bad specs are usage errors", "[agg]") {
+  std::string err;
+  CHECK(make_stage("agg", {}, &err));
+  CHECK(make_stage("agg", {{"--group-by", ".host, .user.country as country"},
+                           {"--agg", "count, avg(.latency_ms) as lat, p99(.latency_ms)"}},
+                   &err));
+  CHECK_FALSE(make_stage("agg", {{"--group-by", ".count"}, {"--agg", "count"}}, &err));
+  CHECK(err.find("name of a key") != std::string::npos);
+  CHECK_FALSE(make_stage("agg", {{"--agg", "sum(.a), sum(.a)"}}, &err));
+  CHECK(err.find("two aggregates named 'sum_a'") != std::string::npos);
+  CHECK_FALSE(make_stage("agg", {{"--agg", "sum(.a +) as s"}}, &err));
+  CHECK(is_expression_error(err));
+  CHECK_FALSE(make_stage("agg", {{"--max-groups", "0"}}, &err));
+}
+
+TEST_CASE("merge stage: built with its defaults; --max-groups is shared with uniq and agg", "[agg]") {
+  std::string err;
+  CHECK(make_stage("merge", {}, &err));
+  CHECK_FALSE(make_stage("merge", {{"--max-groups", "0"}}, &err));
+  CHECK(is_shared_option("--max-groups"));
+  CHECK(shared_option_stages("--max-groups") == "uniq, agg, merge");
+  CHECK_FALSE(is_shared_option("--partial"));
+}
