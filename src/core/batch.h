@@ -30,6 +30,10 @@ struct StageCounts {
   std::uint64_t errors = 0;
 };
 
+// Of a record longer than --max-record-size, the error stream keeps this many first bytes (the
+// reader keeps them of an oversized line, the chain cuts an oversized record in a batch to them).
+constexpr std::size_t kOversizedKeep = 4096;
+
 // What became of a record in the worker segment (RecordTrace::fate).
 enum class Fate : std::uint8_t {
   kPassed = 0,         // passed the whole chain: its bytes are in the output

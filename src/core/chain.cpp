@@ -11,7 +11,6 @@ namespace ppipe {
 
 namespace {
 
-constexpr std::size_t kKeepOfOversized = 4096;
 
 const RecordStage& parallel(const Stage& s) { return static_cast<const RecordStage&>(s); }
 const OrderedStage& ordered(const Stage& s) { return static_cast<const OrderedStage&>(s); }
@@ -69,7 +68,7 @@ void Chain::add_oversized_error(Batch& b, std::string_view text, std::uint64_t s
                                 std::uint64_t offset) const {
   std::string message =
       fmt::format("record of {} bytes is longer than --max-record-size ({} bytes)", size, max_record_size_);
-  std::string_view head = text.substr(0, kKeepOfOversized);
+  std::string_view head = text.substr(0, kOversizedKeep);
   add_error(b.err, source_names_[b.source], "read", message, head.substr(0, utf8_safe_prefix(head)), line, offset,
             size);
 }

@@ -35,7 +35,7 @@ struct ReaderOptions {
   std::uint64_t max_record_size = 64ull << 20;
   int stall_ms = 10;
   int max_hold_ms = 25;
-  std::size_t oversized_keep = 4096;  // bytes of an oversized record kept for the error stream
+  std::size_t oversized_keep = kOversizedKeep;  // bytes of an oversized record kept for the error stream
 };
 
 class Reader {
