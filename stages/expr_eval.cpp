@@ -2,11 +2,8 @@
 
 namespace ppipe {
 
-// The expression of `flag`; on a syntax error "error in --flag expression: ..." with the
-// expression and a caret (registry.h: is_expression_error).
-std::shared_ptr<const expr::Program> compile_stage_expression(const StageArgs& args, std::string_view flag,
-                                                              std::string* error) {
-  const std::string& source = args.value(flag);
+std::shared_ptr<const expr::Program> compile_expression(std::string_view flag, const std::string& source,
+                                                        std::string* error) {
   auto result = expr::compile(source);
   if (auto* err = std::get_if<expr::CompileError>(&result)) {
     *error = expr::format_compile_error(source, *err);
@@ -17,6 +14,11 @@ std::shared_ptr<const expr::Program> compile_stage_expression(const StageArgs& a
     return nullptr;
   }
   return std::get<std::shared_ptr<const expr::Program>>(result);
+}
+
+std::shared_ptr<const expr::Program> compile_stage_expression(const StageArgs& args, std::string_view flag,
+                                                              std::string* error) {
+  return compile_expression(flag, args.value(flag), error);
 }
 
 bool evaluate_expression(const expr::Program& program, Record& rec, WorkerScratch& s, ExprState& st,

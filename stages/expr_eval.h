@@ -18,8 +18,11 @@ struct ExprState final : StageState {
   expr::Result result;    // map's value, handed to the next expression stage (Record::value)
 };
 
-// The expression of `flag`; on a syntax error nullptr and "error in --flag expression: ..." with
-// the expression and a caret (registry.h: is_expression_error).
+// `source`, the expression of option `flag`; on a syntax error nullptr and "error in --flag
+// expression: ..." with the expression and a caret (registry.h: is_expression_error).
+std::shared_ptr<const expr::Program> compile_expression(std::string_view flag, const std::string& source,
+                                                        std::string* error);
+// The same for the value of `flag` in a stage's arguments.
 std::shared_ptr<const expr::Program> compile_stage_expression(const StageArgs& args, std::string_view flag,
                                                               std::string* error);
 

@@ -398,19 +398,6 @@ class AggStage final : public FinishingStage {
   std::shared_ptr<const expr::Program> less_;
 };
 
-std::shared_ptr<const expr::Program> compile_part(std::string_view flag, const std::string& source,
-                                                  std::string* error) {
-  auto result = expr::compile(source);
-  if (auto* e = std::get_if<expr::CompileError>(&result)) {
-    *error = expr::format_compile_error(source, *e);
-    while (!error->empty() && error->back() == '\n') error->pop_back();
-    static const std::string kExprError = "error in expression";
-    if (error->compare(0, kExprError.size(), kExprError) == 0)
-      error->replace(0, kExprError.size(), "error in " + std::string(flag) + " expression");
-    return nullptr;
-  }
-  return std::get<std::shared_ptr<const expr::Program>>(result);
-}
 
 // The stage from its options' texts (agg's command line, or the spec a partial line carries).
 std::unique_ptr<AggStage> build_agg(const std::string& group_by, const std::string& agg_list, const std::string& sort_text,
@@ -434,7 +421,7 @@ std::unique_ptr<AggStage> build_agg(const std::string& group_by, const std::stri
       }
   std::vector<std::shared_ptr<const expr::Program>> key_programs, arg_programs;
   for (const auto& k : *keys) {
-    auto p = compile_part("--group-by", k.expr, error);
+    auto p = compile_expression("--group-by", k.expr, error);
     if (!p) return nullptr;
     key_programs.push_back(std::move(p));
   }
@@ -443,13 +430,13 @@ std::unique_ptr<AggStage> build_agg(const std::string& group_by, const std::stri
       arg_programs.push_back(nullptr);
       continue;
     }
-    auto p = compile_part("--agg", item.expr, error);
+    auto p = compile_expression("--agg", item.expr, error);
     if (!p) return nullptr;
     arg_programs.push_back(std::move(p));
   }
   std::shared_ptr<const expr::Program> sort;
   if (!sort_text.empty()) {
-    sort = compile_part("--sort", sort_text, error);
+    sort = compile_expression("--sort", sort_text, error);
     if (!sort) return nullptr;
   }
   // The spec, normalized: every item with its name.
