@@ -365,26 +365,34 @@ double ExactSum::to_double() const {
   return round_to_double(mag, e, false, neg);
 }
 
-std::optional<std::uint64_t> ExactSum::to_uint64() const {
-  if (saw_double_ || !finite()) return std::nullopt;
+// The sum as a sign and a 64-bit magnitude, when it is an integer of all-integer inputs whose
+// magnitude fits in 64 bits (zero has no sign).
+bool ExactSum::integer_magnitude(std::uint64_t* magnitude, bool* negative) const {
+  if (saw_double_ || !finite()) return false;
   BigNat mag;
-  bool neg;
   std::int64_t e;
-  exact(&mag, &neg, &e);
-  if (mag.is_zero()) return 0;
-  if (neg || e < 0 || static_cast<std::int64_t>(mag.bit_length()) + e > 64) return std::nullopt;
-  return mag.bits(0, 64) << e;
+  exact(&mag, negative, &e);
+  if (mag.is_zero()) {
+    *magnitude = 0;
+    *negative = false;
+    return true;
+  }
+  if (e < 0 || static_cast<std::int64_t>(mag.bit_length()) + e > 64) return false;
+  *magnitude = mag.bits(0, 64) << e;
+  return true;
+}
+
+std::optional<std::uint64_t> ExactSum::to_uint64() const {
+  std::uint64_t u;
+  bool neg;
+  if (!integer_magnitude(&u, &neg) || neg) return std::nullopt;
+  return u;
 }
 
 std::optional<std::int64_t> ExactSum::to_int64() const {
-  if (saw_double_ || !finite()) return std::nullopt;
-  BigNat mag;
+  std::uint64_t u;
   bool neg;
-  std::int64_t e;
-  exact(&mag, &neg, &e);
-  if (mag.is_zero()) return 0;
-  if (e < 0 || static_cast<std::int64_t>(mag.bit_length()) + e > 64) return std::nullopt;
-  std::uint64_t u = mag.bits(0, 64) << e;
+  if (!integer_magnitude(&u, &neg)) return std::nullopt;
   if (!neg) {
     if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
     return static_cast<std::int64_t>(u);

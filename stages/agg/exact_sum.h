@@ -99,6 +99,7 @@ class ExactSum {
   bool operator==(const ExactSum& o) const { return to_text() == o.to_text(); }
 
  private:
+  bool integer_magnitude(std::uint64_t* magnitude, bool* negative) const;
   static constexpr int kBias = 2176;        // bit 0 of limb 0 weighs 2^-kBias
   static constexpr int kLimbBits = 32;
   static constexpr std::uint32_t kMaxPending = 1u << 20;
