@@ -113,6 +113,9 @@ const StageInfo* find_stage(std::string_view name, const StageTable& table = sta
 std::pair<const StageInfo*, const StageOption*> find_stage_option(std::string_view flag,
                                                                   const StageTable& table = stage_table());
 
+// The default of --max-groups, the memory guard shared by uniq, agg and merge.
+inline constexpr const char* kMaxGroupsDefault = "10000000";
+
 // Whether more than one stage of `table` declares `flag`; and those stages, as "uniq, agg".
 bool is_shared_option(std::string_view flag, const StageTable& table = stage_table());
 std::string shared_option_stages(std::string_view flag, const StageTable& table = stage_table());

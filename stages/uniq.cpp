@@ -18,7 +18,7 @@ constexpr StageOption kUniqOptions[] = {
     {"--uniq", OptionKind::kValue, "EXPR", ".", "the key: records whose EXPR values are equal are repeats", true},
     {"--uniq-all", OptionKind::kFlag, nullptr, nullptr,
      "drop every repeat of a key seen before, not only of the previous record's", false},
-    {"--max-groups", OptionKind::kValue, "N", "10000000",
+    {"--max-groups", OptionKind::kValue, "N", kMaxGroupsDefault,
      "with --uniq-all: at most N distinct keys are kept (past it the run stops, exit 3)", false},
 };
 

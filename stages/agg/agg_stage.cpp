@@ -31,7 +31,7 @@ constexpr StageOption kAggOptions[] = {
     {"--sort", OptionKind::kValue, "EXPR", "",
      "order the groups by EXPR on each output object (e.g. -.count), ties by key; default: by key", false},
     {"--top", OptionKind::kValue, "N", "", "write only the first N groups (after ordering)", false},
-    {"--max-groups", OptionKind::kValue, "N", "10000000",
+    {"--max-groups", OptionKind::kValue, "N", kMaxGroupsDefault,
      "at most N groups / distinct keys are kept (past it the run stops, exit 3)", false},
     {"--collect-limit", OptionKind::kValue, "N", "1000",
      "at most N values per group in collect (past it the run stops, exit 3)", false},
@@ -478,7 +478,7 @@ std::unique_ptr<Stage> make_agg_stage(const StageArgs& args, std::string* error)
 // ---- merge: finishes the partial lines of `agg --partial` runs ----
 
 constexpr StageOption kMergeOptions[] = {
-    {"--max-groups", OptionKind::kValue, "N", "10000000",
+    {"--max-groups", OptionKind::kValue, "N", kMaxGroupsDefault,
      "at most N groups / distinct keys are kept (past it the run stops, exit 3)", false},
 };
 
