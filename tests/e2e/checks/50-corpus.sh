@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Real data from the shared corpus ($CORPUS = <repo>/../shared/corpus). Sourced by run_all.sh.
+# Real data vendored from the shared corpus into tests/data (see tests/data/SOURCES.md). Sourced by run_all.sh.
 
 JTS=jsontestsuite/test_parsing
 
@@ -16,7 +16,7 @@ declare -A JTS_BLANK_N=(
 jts_run() {
   local prefix=$1 f b rc
   : > results
-  for f in "$CORPUS/$JTS/$prefix"*; do
+  for f in "$DATA/$JTS/$prefix"*; do
     [ "$(tr -dc '\n' < "$f" | wc -c)" = 0 ] || continue
     b=$(basename "$f")
     timeout 10 "$PPIPE" "$f" > o 2> e; rc=$?
@@ -28,7 +28,7 @@ jts_run() {
 
 t_jsontestsuite_y() {
   local name="JSONTestSuite: every newline-free y_ file is accepted byte for byte"
-  [ -d "$CORPUS/$JTS" ] || { not_ok "$name" "missing $CORPUS/$JTS"; return; }
+  [ -d "$DATA/$JTS" ] || { not_ok "$name" "missing $DATA/$JTS"; return; }
   jts_run y_
   local fails
   fails=$(awk -F'\t' '$2 != 0 || $5 != "yes" || $4 != 0 { print $1 ": exit " $2 ", errors " $4 ", output equals input+LF: " $5 }' results)
@@ -39,7 +39,7 @@ register t_jsontestsuite_y
 
 t_jsontestsuite_n() {
   local name="JSONTestSuite: every newline-free n_ file is one error record, nothing on stdout, exit 1"
-  [ -d "$CORPUS/$JTS" ] || { not_ok "$name" "missing $CORPUS/$JTS"; return; }
+  [ -d "$DATA/$JTS" ] || { not_ok "$name" "missing $DATA/$JTS"; return; }
   jts_run n_
   local fails="" b rc bytes errs same
   while IFS=$'\t' read -r b rc bytes errs same; do
@@ -60,7 +60,7 @@ register t_jsontestsuite_n
 
 t_jsontestsuite_i() {
   local name="JSONTestSuite: i_ files never crash or hang"
-  [ -d "$CORPUS/$JTS" ] || { not_ok "$name" "missing $CORPUS/$JTS"; return; }
+  [ -d "$DATA/$JTS" ] || { not_ok "$name" "missing $DATA/$JTS"; return; }
   jts_run i_
   local crashes accepted rejected
   crashes=$(awk -F'\t' '$2 >= 128 || ($2 != 0 && $2 != 1) { print $1 ": exit " $2 }' results)
@@ -72,7 +72,7 @@ register t_jsontestsuite_i
 
 t_gharchive() {
   local name="real data: gharchive (800 JSONL records) passes through byte-identical; jq agrees on the count"
-  local f="$CORPUS/gharchive-apache-pinot/2021-07-21-few-hours.json"
+  local f="$DATA/gharchive/2021-07-21-few-hours.json"
   [ -f "$f" ] || { not_ok "$name" "missing $f"; return; }
   "$PPIPE" --stats "$f" > out 2> err; local rc=$?
   local msg=() n
@@ -89,7 +89,7 @@ register t_gharchive
 
 t_zeek_dns() {
   local name="real data: zcat zeek dns.json.gz | ppipe equals the input"
-  local f="$CORPUS/zeek-brimdata/dns.json.gz"
+  local f="$DATA/zeek/dns.json.gz"
   [ -f "$f" ] || { not_ok "$name" "missing $f"; return; }
   zcat "$f" > in.jsonl
   zcat "$f" | "$PPIPE" > out 2> err; local rc=${PIPESTATUS[1]}
