@@ -43,7 +43,6 @@ for tool in "$PPIPE" "$PPIPE_GEN"; do
   [ -x "$tool" ] || { echo "Bail out! not executable: $tool"; exit 2; }
 done
 command -v jq >/dev/null || { echo "Bail out! jq is required"; exit 2; }
-[ -d "$CORPUS" ] || echo "# warning: shared corpus not found at $CORPUS (its checks will fail)"
 
 # ---- golden cases ----
 for dir in "$E2E"/cases/*/*/; do
