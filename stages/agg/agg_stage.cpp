@@ -224,13 +224,19 @@ class AggStage final : public FinishingStage {
   }
 
   bool finish(Partial& all, const Emit& emit, std::string* error) const override {
+    return finish_as(all, emit, error, partial_);
+  }
+
+  // finish, writing the groups' results, or their partial states when `partial` (agg --partial,
+  // merge --partial).
+  bool finish_as(Partial& all, const Emit& emit, std::string* error, bool partial) const {
     auto& p = static_cast<AggPartial&>(all);
     if (p.overflow) {
       *error = fmt::format("agg: more than {} groups (--max-groups {}); raise --max-groups, or group by fewer keys",
                            max_groups_, max_groups_);
       return false;
     }
-    if (partial_) return write_partials(p, emit);
+    if (partial) return write_partials(p, emit);
     // Each group's output object, and the text it is ordered by.
     std::vector<std::string> objects;
     std::vector<std::string> order_keys;
@@ -480,6 +486,8 @@ std::unique_ptr<Stage> make_agg_stage(const StageArgs& args, std::string* error)
 constexpr StageOption kMergeOptions[] = {
     {"--max-groups", OptionKind::kValue, "N", kMaxGroupsDefault,
      "at most N groups / distinct keys are kept (past it the run stops, exit 3)", false},
+    {"--partial", OptionKind::kFlag, nullptr, nullptr,
+     "write the merged partial states instead of the results, for a further merge (a merge of merges)", false},
 };
 
 constexpr const char* kMergeHelp =
@@ -489,6 +497,9 @@ constexpr const char* kMergeHelp =
     "  boundaries, when the parts are given in input order (first/last/collect follow it).\n"
     "  A line of another spec or format version, or not a partial line, goes to the error stream\n"
     "  (naming the file and line) and the run then ends without a result (exit 3).\n"
+    "  With --partial it writes the merged partial states instead, for a merge of merges\n"
+    "  (tree-shaped reductions): merge(merge --partial of parts 1-2, of parts 3-5) is the same\n"
+    "  as merge of parts 1-5.\n"
     "  Example: ppipe --stages merge part1.partial part2.partial\n";
 
 struct MergePartial final : Partial {
@@ -505,7 +516,7 @@ struct MergeState final : StageState {
 
 class MergeStage final : public FinishingStage {
  public:
-  explicit MergeStage(std::uint64_t max_groups) : max_groups_(max_groups) {}
+  MergeStage(std::uint64_t max_groups, bool partial) : max_groups_(max_groups), partial_(partial) {}
   std::string_view name() const override { return "merge"; }
   bool needs_parsed() const override { return true; }
   std::unique_ptr<StageState> make_state() const override { return std::make_unique<MergeState>(); }
@@ -548,7 +559,7 @@ class MergeStage final : public FinishingStage {
       return false;
     }
     if (!p.stage) return true;
-    return p.stage->finish(p.inner, emit, error);
+    return p.stage->finish_as(p.inner, emit, error, partial_);
   }
 
  private:
@@ -620,6 +631,7 @@ class MergeStage final : public FinishingStage {
   }
 
   std::uint64_t max_groups_;
+  bool partial_;
 };
 
 std::unique_ptr<Stage> make_merge_stage(const StageArgs& args, std::string* error) {
@@ -629,7 +641,7 @@ std::unique_ptr<Stage> make_merge_stage(const StageArgs& args, std::string* erro
     *error = "--max-groups must be at least 1";
     return nullptr;
   }
-  return std::make_unique<MergeStage>(*max_groups);
+  return std::make_unique<MergeStage>(*max_groups, args.has("--partial"));
 }
 
 }  // namespace

@@ -174,11 +174,14 @@ bool get_position(simdjson::dom::element e, std::uint64_t part, Position* pos) {
   return !a.at(0).get(pos->seq) && !a.at(1).get(pos->index);
 }
 
-void write_position(const Position& p, std::string& out) {
-  out += '[';
-  write_uint(p.seq, out);
-  out += ',';
-  write_uint(p.index, out);
+// A partial carries, for first/last/collect, only the order of its positions: `[0,RANK]`, the
+// rank among the state's own values. Positions are compared only between states of different
+// partial lines, which the merge tells apart by `part` (the line's input position), so the
+// ranks keep what matters, and the text of a partial does not depend on --batch-size or
+// --workers; a merge's own partial (a merge of merges) needs no deeper positions either.
+void write_rank(std::uint64_t rank, std::string& out) {
+  out += "[0,";
+  write_uint(rank, out);
   out += ']';
 }
 
@@ -531,7 +534,7 @@ class FirstLast final : public Aggregate {
       return;
     }
     *out += "{\"p\":";
-    write_position(pos_, *out);
+    write_rank(0, *out);
     *out += ",\"v\":";
     append_json_string_jq(*out, json_);
     *out += '}';
@@ -602,12 +605,11 @@ class Collect final : public Aggregate {
       return;
     }
     *out += "{\"v\":[";
-    bool comma = false;
+    std::uint64_t rank = 0;
     for (const auto* it : sorted()) {
-      if (comma) *out += ',';
-      comma = true;
+      if (rank) *out += ',';
       *out += '[';
-      write_position(it->first, *out);
+      write_rank(rank++, *out);
       *out += ',';
       append_json_string_jq(*out, it->second);
       *out += ']';

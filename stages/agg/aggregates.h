@@ -116,7 +116,8 @@ class Aggregate {
   // Appends the state as one compact JSON value, lossless; equal states give equal texts.
   virtual void write_partial(std::string* out) const = 0;
   // Replaces the state by one written by write_partial (of the same spec). Positions read get
-  // `part` (write_partial keeps seq and index only). False: malformed, message in *error.
+  // `part` (write_partial keeps only their order within the state, as ranks). False: malformed,
+  // message in *error.
   virtual bool read_partial(simdjson::dom::element e, std::uint64_t part, std::string* error) = 0;
 };
 

@@ -108,5 +108,7 @@ TEST_CASE("merge stage: built with its defaults; --max-groups is shared with uni
   CHECK_FALSE(make_stage("merge", {{"--max-groups", "0"}}, &err));
   CHECK(is_shared_option("--max-groups"));
   CHECK(shared_option_stages("--max-groups") == "uniq, agg, merge");
-  CHECK_FALSE(is_shared_option("--partial"));
+  CHECK(make_stage("merge", {{"--partial", ""}}, &err));
+  CHECK(is_shared_option("--partial"));
+  CHECK(shared_option_stages("--partial") == "agg, merge");
 }

@@ -158,3 +158,33 @@ t_agg_partial_merge() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_partial_merge
+
+t_agg_merge_of_merges() {
+  local name="agg: merge --partial makes tree-shaped reductions (merge of merges = the single run); partial text is the same for every -j and --batch-size"
+  command -v python3 >/dev/null || { not_ok "$name" "python3 is required"; return; }
+  python3 "$AGG_ORACLE" gen 6000 9 > gen.jsonl
+  local spec="count, sum(.x), avg(.y), stddev(.y), p99(.y), first(.i), last(.i), collect(.i) as ids, count_distinct(.y)"
+  local opts=(--collect-limit 10000 --group-by '.g' --agg "$spec")
+  "$PPIPE" "${opts[@]}" gen.jsonl > want 2>/dev/null
+  local f msg=()
+  rm -f part.* ./*.partial
+  split -n l/7 -d -a 2 gen.jsonl part.
+  for f in part.*; do "$PPIPE" -j 2 --batch-size 1K --partial "${opts[@]}" "$f" > "$f.partial" 2>/dev/null & done
+  wait
+  # ((0 1 2) ((3 4) (5 6))): every level keeps the parts in input order.
+  "$PPIPE" --stages merge --partial part.00.partial part.01.partial part.02.partial > m012 2>/dev/null
+  "$PPIPE" --stages merge --partial part.03.partial part.04.partial > m34 2>/dev/null
+  "$PPIPE" --stages merge --partial part.05.partial part.06.partial > m56 2>/dev/null
+  "$PPIPE" --stages merge --partial -j 4 --batch-size 1 m34 m56 > m3456 2>/dev/null
+  "$PPIPE" --stages merge m012 m3456 > got 2> err || msg+=("merge of merges: exit $?: $(head -c 300 err)")
+  cmp -s want got || msg+=("merge of merges differs from the single run" "$(short_diff want got)")
+  [ "$(grep -c ppipe_agg_partial m3456)" = 5 ] || msg+=("merge --partial: $(wc -l < m3456) lines, want 5 partial lines (groups)")
+  # The partial of the whole input, by agg and by a merge of all seven parts: the same text.
+  "$PPIPE" -j 1 --partial "${opts[@]}" gen.jsonl > p1 2>/dev/null
+  "$PPIPE" -j 4 --batch-size 1 --unordered --partial "${opts[@]}" gen.jsonl > p4 2>/dev/null
+  cmp -s p1 p4 || msg+=("partial text depends on -j/--batch-size/--unordered" "$(short_diff p1 p4)")
+  "$PPIPE" --stages merge --partial part.0?.partial > pm 2>/dev/null
+  cmp -s p1 pm || msg+=("merge --partial of the 7 parts differs from agg --partial of the whole" "$(short_diff p1 pm)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_merge_of_merges
