@@ -444,6 +444,12 @@ Result evaluate(const Program& program, simdjson::dom::element input, Scratch& s
 
 std::string_view error_message(const Scratch& scratch) { return scratch.state().message; }
 
+int compare(const Value& a, const Value& b, Scratch& scratch) {
+  Arena& arena = scratch.state().arena;
+  arena.reset();
+  return compare(a, b, arena);
+}
+
 bool is_identity(const Program& program) { return program.root->op == Op::kIdentity; }
 
 std::string_view source_text(const Program& program) { return program.source; }

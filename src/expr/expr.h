@@ -86,6 +86,10 @@ void append_json(const Value& v, std::string& out);
 // As jq -r: a string is written raw (no quotes, no escaping); anything else as append_json.
 void append_raw(const Value& v, std::string& out);
 
+// jq's total order (as `sort` and `<`): <0, 0 or >0; numbers by value (1 == 1.0). Resets the
+// scratch's temporary memory (object comparisons use it): a and b must not live there.
+int compare(const Value& a, const Value& b, Scratch& scratch);
+
 // Properties of a compiled program that stages may use to pick a faster plan.
 bool is_identity(const Program& program);
 std::string_view source_text(const Program& program);

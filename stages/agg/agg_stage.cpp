@@ -105,10 +105,7 @@ class AggStage final : public FinishingStage {
         arg_programs_(std::move(arg_programs)),
         sort_(std::move(sort)),
         top_(top),
-        max_groups_(max_groups) {
-    auto less = expr::compile(".[0] < .[1]");
-    less_ = std::get<std::shared_ptr<const expr::Program>>(less);
-  }
+        max_groups_(max_groups) {}
 
   std::string_view name() const override { return "agg"; }
   bool needs_parsed() const override { return true; }
@@ -318,14 +315,9 @@ class AggStage final : public FinishingStage {
     for (simdjson::dom::element e : arr) values.push_back(expr::Value::from_dom(e));
     std::vector<std::size_t> idx(objects.size());
     for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    auto less = [&](std::size_t a, std::size_t b) {
-      expr::Value pair[2] = {values[a], values[b]};
-      return expr::is_truthy(expr::evaluate_value(*less_, expr::Value::array(pair, 2), scratch));
-    };
     std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
-      if (less(a, b)) return true;
-      if (less(b, a)) return false;
-      return order_keys[a] < order_keys[b];
+      int r = expr::compare(values[a], values[b], scratch);
+      return r != 0 ? r < 0 : order_keys[a] < order_keys[b];
     });
     std::size_t n = idx.size();
     if (top_ && *top_ < n) n = static_cast<std::size_t>(*top_);
@@ -401,7 +393,6 @@ class AggStage final : public FinishingStage {
   std::shared_ptr<const expr::Program> sort_;
   std::optional<std::uint64_t> top_;
   std::uint64_t max_groups_;
-  std::shared_ptr<const expr::Program> less_;
 };
 
 

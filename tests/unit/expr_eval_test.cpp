@@ -442,3 +442,33 @@ TEST_CASE("expr eval: sort with NaNs", "[expr][eval][fuzz]") {
             R"([3,"n",1,"a","n",[1],2,"n",0])") == R"([null,null,null,0,1,2,3,"a",[1]])");
   CHECK(run("[[(-1|sqrt), 2], [1], [(-1|sqrt), 1], [0]] | sort | map(.[1])") == "[2,1,null,null]");
 }
+
+TEST_CASE("expr compare: the public jq order agrees with `<` on every pair", "[expr][eval]") {
+  // Values of every type, including equal numbers in two representations and objects that
+  // need sorted keys; compare() must agree with the `<` and `==` operators pair by pair.
+  const std::string values =
+      R"([null,false,true,-1,0,1,1.0,1.5,18446744073709551615,"","a","b","é",[],[1],[1,2],[2],)"
+      R"({},{"a":1},{"a":2},{"b":0},{"a":1,"b":0},{"b":0,"a":1}])";
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::array items;
+  REQUIRE_FALSE(parser.parse(values).get(doc));
+  REQUIRE_FALSE(doc.get_array().get(items));
+  std::vector<ppipe::expr::Value> vs;
+  for (simdjson::dom::element e : items) vs.push_back(ppipe::expr::Value::from_dom(e));
+  ppipe::expr::Scratch scratch;
+  auto text = [](const ppipe::expr::Value& v) {
+    std::string s;
+    ppipe::expr::append_json(v, s);
+    return s;
+  };
+  for (const auto& a : vs) {
+    for (const auto& b : vs) {
+      std::string pair = "[" + text(a) + "," + text(b) + "]";
+      INFO(pair);
+      int c = ppipe::expr::compare(a, b, scratch);
+      CHECK((c < 0) == (run(".[0] < .[1]", pair) == "true"));
+      CHECK((c == 0) == (run(".[0] == .[1]", pair) == "true"));
+    }
+  }
+}
