@@ -8,13 +8,13 @@
 // Output is byte-identical for every --workers, --batch-size and --unordered.
 #include <algorithm>
 #include <cstdlib>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "src/util/json_string.h"
 #include "stages/agg/agg_spec.h"
 #include "stages/agg/aggregates.h"
+#include "stages/agg/group_table.h"
 #include "stages/expr_eval.h"
 
 namespace ppipe {
@@ -59,13 +59,13 @@ using agg::AggItemSpec;
 using agg::KeySpec;
 
 struct Group {
-  std::string key;                       // "[k1,k2]": the key values as compact JSON
-  std::vector<std::uint32_t> key_ends;   // end of each value in `key`
+  std::uint64_t hash = 0;  // of `key`
+  std::string key;         // "[k1,k2]": the key values as compact JSON
   std::vector<std::unique_ptr<agg::Aggregate>> aggs;
 };
 
 struct AggPartial final : Partial {
-  std::unordered_map<std::string, std::unique_ptr<Group>> groups;
+  agg::GroupTable<Group> groups;
   bool overflow = false;  // a group past --max-groups was refused
 };
 
@@ -75,7 +75,6 @@ struct AggState final : StageState {
   std::vector<agg::Value> values;
   std::vector<std::string> texts;  // compact JSON of non-scalar argument values
   std::string key;
-  std::vector<std::uint32_t> key_ends;
 };
 
 const char* type_word(const expr::Value& v) {
@@ -138,14 +137,14 @@ class AggStage final : public FinishingStage {
     };
     // Keys.
     st.key.assign("[");
-    st.key_ends.clear();
     for (std::size_t k = 0; k < keys_.size(); ++k) {
       if (!eval(*key_programs_[k], k, "--group-by " + keys_[k].expr)) return Verdict::kError;
       if (k) st.key.push_back(',');
       const expr::Result& r = st.results[k];
-      if (r.outcome == expr::Outcome::kValue) expr::append_json(r.value, st.key);
-      else st.key.append("null");
-      st.key_ends.push_back(static_cast<std::uint32_t>(st.key.size()));
+      // Numbers group by value: 1 and 1.0 print alike; -0.0 (printed -0) joins 0.
+      if (r.outcome != expr::Outcome::kValue) st.key.append("null");
+      else if (r.value.tag() == expr::Tag::kDouble && r.value.double_value() == 0) st.key.push_back('0');
+      else expr::append_json(r.value, st.key);
     }
     st.key.push_back(']');
     // Arguments: all evaluated and checked before any is applied (a record counts whole or not at all).
@@ -180,15 +179,16 @@ class AggStage final : public FinishingStage {
       }
     }
     // The group.
-    auto it = p.groups.find(st.key);
-    if (it == p.groups.end()) {
+    const std::uint64_t hash = agg::GroupTable<Group>::hash_of(st.key);
+    Group* found = p.groups.find(st.key, hash);
+    if (!found) {
       if (p.groups.size() >= max_groups_) {
         p.overflow = true;
         return Verdict::kPass;
       }
-      it = p.groups.emplace(st.key, new_group(st)).first;
+      found = p.groups.insert(new_group(st.key, hash));
     }
-    Group& g = *it->second;
+    Group& g = *found;
     agg::Position pos{0, rec.seq(), rec.line()};
     for (std::size_t a = 0; a < items_.size(); ++a) {
       std::string err;
@@ -205,16 +205,16 @@ class AggStage final : public FinishingStage {
     auto& a = static_cast<AggPartial&>(into);
     auto& b = static_cast<AggPartial&>(later);
     a.overflow |= b.overflow;
-    for (auto& [key, g] : b.groups) {
-      auto it = a.groups.find(key);
-      if (it == a.groups.end()) {
+    for (auto& g : b.groups.groups()) {
+      Group* have = a.groups.find(g->key, g->hash);
+      if (!have) {
         if (a.groups.size() >= max_groups_) {
           a.overflow = true;
           continue;
         }
-        a.groups.emplace(key, std::move(g));
+        a.groups.insert(std::move(g));
       } else {
-        for (std::size_t i = 0; i < items_.size(); ++i) it->second->aggs[i]->merge(*g->aggs[i]);
+        for (std::size_t i = 0; i < items_.size(); ++i) have->aggs[i]->merge(*g->aggs[i]);
       }
     }
     b.groups.clear();
@@ -234,94 +234,81 @@ class AggStage final : public FinishingStage {
       return false;
     }
     if (partial) return write_partials(p, emit);
-    // Each group's output object, and the text it is ordered by.
-    std::vector<std::string> objects;
-    std::vector<std::string> order_keys;
-    objects.reserve(p.groups.size());
-    order_keys.reserve(p.groups.size());
-    simdjson::dom::parser parser;
-    expr::Scratch scratch;
-    // For --sort: each field's value as an expression value. Parsed field by field, because an
-    // integer sum beyond 64 bits prints as an integer the DOM parser refuses: it is then a double.
-    const std::size_t nfields = keys_.size() + items_.size();
-    std::vector<simdjson::dom::parser> field_parsers(sort_ ? nfields : 0);
-    std::vector<std::pair<std::size_t, std::size_t>> spans(nfields);  // value text in obj
-    std::vector<expr::Member> members(nfields);
-    for (const auto& [key, g] : p.groups) {
-      std::string obj = "{";
-      std::uint32_t begin = 1;
-      for (std::size_t k = 0; k < keys_.size(); ++k) {
-        if (k) obj.push_back(',');
-        append_json_string_jq(obj, keys_[k].name);
-        obj.push_back(':');
-        spans[k].first = obj.size();
-        obj.append(key, begin, g->key_ends[k] - begin);
-        spans[k].second = obj.size();
-        begin = g->key_ends[k] + 1;
-      }
-      for (std::size_t a = 0; a < items_.size(); ++a) {
-        if (a || !keys_.empty()) obj.push_back(',');
-        append_json_string_jq(obj, items_[a].name);
-        obj.push_back(':');
-        std::string err;
-        spans[keys_.size() + a].first = obj.size();
-        if (!g->aggs[a]->result(&obj, &err)) {
-          *error = fmt::format("agg: {}: {}", items_[a].text, err);
+    const auto& groups = p.groups.groups();
+    const std::size_t n = groups.size();
+    const std::size_t nkeys = keys_.size();
+    // A failed aggregate (collect past its limit) fails the run before anything is written.
+    for (const auto& g : groups)
+      for (std::size_t a = 0; a < items_.size(); ++a)
+        if (!g->aggs[a]->ok(error)) {
+          *error = fmt::format("agg: {}: {}", items_[a].text, *error);
           return false;
         }
-        spans[keys_.size() + a].second = obj.size();
-      }
-      obj.push_back('}');
-      std::string order = key;
-      if (sort_) {
-        for (std::size_t f = 0; f < nfields; ++f) {
-          members[f].key = f < keys_.size() ? std::string_view(keys_[f].name)
-                                             : std::string_view(items_[f - keys_.size()].name);
-          std::string_view text(obj.data() + spans[f].first, spans[f].second - spans[f].first);
-          simdjson::dom::element e;
-          if (field_parsers[f].parse(text.data(), text.size(), true).get(e) == simdjson::SUCCESS) {
-            members[f].value = expr::Value::from_dom(e);
-          } else {
-            members[f].value = expr::Value::number(std::strtod(std::string(text).c_str(), nullptr));
-          }
-        }
-        expr::Value object = expr::Value::object(members.data(), static_cast<std::uint32_t>(nfields));
-        expr::Result r = expr::evaluate_value(*sort_, object, scratch);
-        if (r.outcome == expr::Outcome::kError) {
-          *error = fmt::format("agg: --sort {}: {}", expr::source_text(*sort_), expr::error_message(scratch));
-          return false;
-        }
-        order = "[";
-        if (r.outcome == expr::Outcome::kValue) expr::append_json(r.value, order);
-        else order += "null";
-        order += "," + key + "]";
-      }
-      objects.push_back(std::move(obj));
-      order_keys.push_back(std::move(order));
-    }
-    // Order: jq's order of the order keys (the library's `<`), ties by their bytes.
+    // Every group's key values, from one parse of all the key texts.
     std::string all_keys = "[";
-    for (std::size_t i = 0; i < order_keys.size(); ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
       if (i) all_keys.push_back(',');
-      all_keys += order_keys[i];
+      all_keys += groups[i]->key;
     }
     all_keys.push_back(']');
-    simdjson::dom::array arr;
-    if (parser.parse(all_keys).get_array().get(arr) != simdjson::SUCCESS) {
+    simdjson::dom::parser key_parser;
+    simdjson::dom::array key_arrays;
+    std::vector<expr::Value> comps;  // group i's key k: comps[i * nkeys + k]
+    comps.reserve(n * nkeys);
+    if (key_parser.parse(all_keys).get_array().get(key_arrays) != simdjson::SUCCESS) {
       *error = "agg: internal error: group keys do not parse";
       return false;
     }
-    std::vector<expr::Value> values;
-    for (simdjson::dom::element e : arr) values.push_back(expr::Value::from_dom(e));
-    std::vector<std::size_t> idx(objects.size());
-    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
-      int r = expr::compare(values[a], values[b], scratch);
-      return r != 0 ? r < 0 : order_keys[a] < order_keys[b];
+    for (simdjson::dom::element k : key_arrays) {
+      simdjson::dom::array items;
+      if (k.get_array().get(items) != simdjson::SUCCESS) break;
+      for (simdjson::dom::element v : items) comps.push_back(expr::Value::from_dom(v));
+    }
+    if (comps.size() != n * nkeys) {
+      *error = "agg: internal error: a group key has the wrong number of values";
+      return false;
+    }
+    // --sort: each group's object is needed first, for its sort value.
+    std::vector<std::string> objects;
+    std::vector<expr::Value> sort_values;
+    simdjson::dom::parser sort_parser;
+    expr::Scratch scratch;
+    if (sort_ && !sorted_objects(groups, &objects, &sort_values, &sort_parser, error)) return false;
+    // jq's order, on the sort value, then the key values; ties (1 and 1.0) by the key text.
+    auto cmp = [&](const expr::Value& x, const expr::Value& y) {
+      if (x.tag() == expr::Tag::kInt && y.tag() == expr::Tag::kInt)
+        return x.int_value() < y.int_value() ? -1 : (x.int_value() > y.int_value() ? 1 : 0);
+      if (x.tag() == expr::Tag::kString && y.tag() == expr::Tag::kString) {
+        int r = x.string_value().compare(y.string_value());
+        return r < 0 ? -1 : (r > 0 ? 1 : 0);
+      }
+      return expr::compare(x, y, scratch);
+    };
+    std::vector<std::uint32_t> idx(n);
+    for (std::uint32_t i = 0; i < n; ++i) idx[i] = i;
+    std::sort(idx.begin(), idx.end(), [&](std::uint32_t a, std::uint32_t b) {
+      if (sort_) {
+        int r = cmp(sort_values[a], sort_values[b]);
+        if (r != 0) return r < 0;
+      }
+      for (std::size_t k = 0; k < nkeys; ++k) {
+        int r = cmp(comps[a * nkeys + k], comps[b * nkeys + k]);
+        if (r != 0) return r < 0;
+      }
+      return groups[a]->key < groups[b]->key;
     });
-    std::size_t n = idx.size();
-    if (top_ && *top_ < n) n = static_cast<std::size_t>(*top_);
-    for (std::size_t i = 0; i < n; ++i) emit(objects[idx[i]]);
+    std::size_t count = n;
+    if (top_ && *top_ < count) count = static_cast<std::size_t>(*top_);
+    std::string obj;
+    for (std::size_t i = 0; i < count; ++i) {
+      if (sort_) {
+        emit(objects[idx[i]]);
+        continue;
+      }
+      obj.clear();
+      if (!append_object(*groups[idx[i]], obj, nullptr, error)) return false;
+      emit(obj);
+    }
     return true;
   }
 
@@ -337,22 +324,20 @@ class AggStage final : public FinishingStage {
       *error = "malformed partial line: \"key\" or \"states\" does not match the spec";
       return false;
     }
-    AggState st;
-    st.key = "[";
+    std::string key_text = "[";
     for (simdjson::dom::element e : key_items) {
-      if (st.key.size() > 1) st.key.push_back(',');
-      expr::append_json(expr::Value::from_dom(e), st.key);
-      st.key_ends.push_back(static_cast<std::uint32_t>(st.key.size()));
+      if (key_text.size() > 1) key_text.push_back(',');
+      expr::append_json(expr::Value::from_dom(e), key_text);
     }
-    st.key.push_back(']');
-    auto g = new_group(st);
+    key_text.push_back(']');
+    auto g = new_group(key_text, agg::GroupTable<Group>::hash_of(key_text));
     std::size_t a = 0;
     for (simdjson::dom::element e : state_items) {
       if (!g->aggs[a]->read_partial(e, part, error)) return false;
       ++a;
     }
     AggPartial one;
-    one.groups.emplace(st.key, std::move(g));
+    one.groups.insert(std::move(g));
     merge(into, one);
     return true;
   }
@@ -361,7 +346,7 @@ class AggStage final : public FinishingStage {
   bool write_partials(AggPartial& p, const Emit& emit) const {
     // In key-text order, so that the partial text does not depend on the hash map.
     std::vector<const Group*> groups;
-    for (const auto& [key, g] : p.groups) groups.push_back(g.get());
+    for (const auto& g : p.groups.groups()) groups.push_back(g.get());
     std::sort(groups.begin(), groups.end(), [](const Group* a, const Group* b) { return a->key < b->key; });
     std::string line;
     for (const Group* g : groups) {
@@ -376,10 +361,113 @@ class AggStage final : public FinishingStage {
     return true;
   }
 
-  std::unique_ptr<Group> new_group(const AggState& st) const {
+  // A group's output object: the keys (their texts as in the group's key), then the aggregates.
+  // `spans`, when given, receives where each field's value is in `out`.
+  bool append_object(const Group& g, std::string& out, std::vector<std::pair<std::size_t, std::size_t>>* spans,
+                     std::string* error) const {
+    out.push_back('{');
+    std::size_t begin = 1;  // past the key's '['
+    for (std::size_t k = 0; k < keys_.size(); ++k) {
+      if (k) out.push_back(',');
+      append_json_string_jq(out, keys_[k].name);
+      out.push_back(':');
+      std::size_t end = value_end(g.key, begin);
+      if (spans) (*spans)[k].first = out.size();
+      out.append(g.key, begin, end - begin);
+      if (spans) (*spans)[k].second = out.size();
+      begin = end + 1;
+    }
+    for (std::size_t a = 0; a < items_.size(); ++a) {
+      if (a || !keys_.empty()) out.push_back(',');
+      append_json_string_jq(out, items_[a].name);
+      out.push_back(':');
+      if (spans) (*spans)[keys_.size() + a].first = out.size();
+      std::string err;
+      if (!g.aggs[a]->result(&out, &err)) {
+        *error = fmt::format("agg: {}: {}", items_[a].text, err);
+        return false;
+      }
+      if (spans) (*spans)[keys_.size() + a].second = out.size();
+    }
+    out.push_back('}');
+    return true;
+  }
+
+  // The end of the compact JSON value that starts at `pos` in `text` (an array's item).
+  static std::size_t value_end(const std::string& text, std::size_t pos) {
+    int depth = 0;
+    bool in_string = false;
+    for (std::size_t i = pos; i < text.size(); ++i) {
+      char c = text[i];
+      if (in_string) {
+        if (c == '\\') ++i;
+        else if (c == '"') in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '[' || c == '{') {
+        ++depth;
+      } else if (c == ']' || c == '}') {
+        if (depth == 0) return i;
+        --depth;
+      } else if (c == ',' && depth == 0) {
+        return i;
+      }
+    }
+    return text.size();
+  }
+
+  // For --sort: every group's object, and the value of the sort expression on it.
+  bool sorted_objects(const std::vector<std::unique_ptr<Group>>& groups, std::vector<std::string>* objects,
+                      std::vector<expr::Value>* sort_values, simdjson::dom::parser* sort_parser,
+                      std::string* error) const {
+    // Each field's value as an expression value. Parsed field by field, because an integer sum
+    // beyond 64 bits prints as an integer the DOM parser refuses: it is then a double.
+    const std::size_t nfields = keys_.size() + items_.size();
+    std::vector<simdjson::dom::parser> field_parsers(nfields);
+    std::vector<std::pair<std::size_t, std::size_t>> spans(nfields);
+    std::vector<expr::Member> members(nfields);
+    expr::Scratch scratch;
+    std::string texts = "[";
+    objects->reserve(groups.size());
+    for (const auto& g : groups) {
+      std::string obj;
+      if (!append_object(*g, obj, &spans, error)) return false;
+      for (std::size_t f = 0; f < nfields; ++f) {
+        members[f].key = f < keys_.size() ? std::string_view(keys_[f].name)
+                                           : std::string_view(items_[f - keys_.size()].name);
+        std::string_view text(obj.data() + spans[f].first, spans[f].second - spans[f].first);
+        simdjson::dom::element e;
+        if (field_parsers[f].parse(text.data(), text.size(), true).get(e) == simdjson::SUCCESS) {
+          members[f].value = expr::Value::from_dom(e);
+        } else {
+          members[f].value = expr::Value::number(std::strtod(std::string(text).c_str(), nullptr));
+        }
+      }
+      expr::Value object = expr::Value::object(members.data(), static_cast<std::uint32_t>(nfields));
+      expr::Result r = expr::evaluate_value(*sort_, object, scratch);
+      if (r.outcome == expr::Outcome::kError) {
+        *error = fmt::format("agg: --sort {}: {}", expr::source_text(*sort_), expr::error_message(scratch));
+        return false;
+      }
+      if (texts.size() > 1) texts.push_back(',');
+      if (r.outcome == expr::Outcome::kValue) expr::append_json(r.value, texts);
+      else texts += "null";
+      objects->push_back(std::move(obj));
+    }
+    texts.push_back(']');
+    simdjson::dom::array arr;
+    if (sort_parser->parse(texts).get_array().get(arr) != simdjson::SUCCESS) {
+      *error = "agg: internal error: --sort values do not parse";
+      return false;
+    }
+    for (simdjson::dom::element e : arr) sort_values->push_back(expr::Value::from_dom(e));
+    return sort_values->size() == groups.size();
+  }
+
+  std::unique_ptr<Group> new_group(std::string_view key, std::uint64_t hash) const {
     auto g = std::make_unique<Group>();
-    g->key = st.key;
-    g->key_ends = st.key_ends;
+    g->hash = hash;
+    g->key = key;
     for (const auto& item : items_) g->aggs.push_back(agg::make_aggregate(item.spec));
     return g;
   }

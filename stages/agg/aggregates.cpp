@@ -580,11 +580,12 @@ class Collect final : public Aggregate {
     o.items_.clear();
     check_limit();
   }
+  bool ok(std::string* error) const override {
+    if (over_) *error = fmt::format("collect: more than {} values in a group (raise --collect-limit)", limit_);
+    return !over_;
+  }
   bool result(std::string* out, std::string* error) const override {
-    if (over_) {
-      *error = fmt::format("collect: more than {} values in a group (raise --collect-limit)", limit_);
-      return false;
-    }
+    if (!ok(error)) return false;
     if (items_.empty()) {
       *out += "null";
       return true;

@@ -113,6 +113,11 @@ class Aggregate {
   // Appends the result as JSON text. False (message in *error): the aggregate failed (collect
   // past its limit); the run cannot give a correct result.
   virtual bool result(std::string* out, std::string* error) const = 0;
+  // False (message in *error) when result() would fail (collect past its limit).
+  virtual bool ok(std::string* error) const {
+    (void)error;
+    return true;
+  }
   // Appends the state as one compact JSON value, lossless; equal states give equal texts.
   virtual void write_partial(std::string* out) const = 0;
   // Replaces the state by one written by write_partial (of the same spec). Positions read get

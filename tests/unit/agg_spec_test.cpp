@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <memory>
+#include <string>
+
 #include "stages/agg/agg_spec.h"
+#include "stages/agg/group_table.h"
 #include "stages/registry.h"
 
 using namespace ppipe;
@@ -111,4 +115,37 @@ TEST_CASE("merge stage: built with its defaults; --max-groups is shared with uni
   CHECK(make_stage("merge", {{"--partial", ""}}, &err));
   CHECK(is_shared_option("--partial"));
   CHECK(shared_option_stages("--partial") == "agg, merge");
+}
+
+TEST_CASE("group table: finds what was inserted, through growth and colliding hashes", "[agg]") {
+  struct G {
+    std::uint64_t hash = 0;
+    std::string key;
+  };
+  using Table = ppipe::agg::GroupTable<G>;
+  Table t;
+  CHECK(t.find("[1]", Table::hash_of("[1]")) == nullptr);
+  // Half the keys get a forced hash, so that they collide in the slots and in the tag.
+  auto hash = [](std::size_t i, const std::string& k) { return i % 2 ? std::uint64_t{0xabcdef0000000007} : Table::hash_of(k); };
+  for (std::size_t i = 0; i < 5000; ++i) {
+    auto g = std::make_unique<G>();
+    g->key = "[" + std::to_string(i) + "]";
+    g->hash = hash(i, g->key);
+    REQUIRE(t.find(g->key, g->hash) == nullptr);
+    G* raw = t.insert(std::move(g));
+    REQUIRE(t.find(raw->key, raw->hash) == raw);
+  }
+  CHECK(t.size() == 5000);
+  for (std::size_t i = 0; i < 5000; ++i) {
+    std::string k = "[" + std::to_string(i) + "]";
+    G* g = t.find(k, hash(i, k));
+    REQUIRE(g != nullptr);
+    CHECK(g->key == k);
+    CHECK(t.groups()[i].get() == g);  // insertion order
+  }
+  CHECK(t.find("[5000]", Table::hash_of("[5000]")) == nullptr);
+  CHECK(t.find("[5001]", 0xabcdef0000000007) == nullptr);
+  t.clear();
+  CHECK(t.empty());
+  CHECK(t.find("[1]", Table::hash_of("[1]")) == nullptr);
 }

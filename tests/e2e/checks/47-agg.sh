@@ -188,3 +188,19 @@ t_agg_merge_of_merges() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_merge_of_merges
+
+t_agg_key_values() {
+  local name="agg: keys group by value as jq's group_by does (1 = 1.0, -0.0 = 0), strings and arrays with commas and quotes"
+  printf '%s\n' '{"g":0,"x":1}' '{"g":-0.0,"x":2}' '{"g":1.0,"x":3}' '{"g":1,"x":4}' '{"g":"a\"],b","x":5}' \
+    '{"g":[1,"x,]"],"x":6}' '{"g":{"b":1,"a":[2]},"x":7}' '{"x":8}' '{"g":null,"x":9}' '{"g":"a\"],b","x":10}' \
+    '{"g":1e2,"x":11}' '{"g":100,"x":12}' > keys.jsonl
+  jq -s -c 'group_by(.g)[] | {g: .[0].g, count: length, sum_x: (map(.x) | add), first_x: .[0].x}' keys.jsonl > want
+  local msg=() cfg
+  for cfg in "-j 1" "-j 3 --batch-size 1"; do
+    # shellcheck disable=SC2086
+    "$PPIPE" $cfg --group-by .g --agg 'count, sum(.x), first(.x)' keys.jsonl > got 2> err || msg+=("[$cfg] exit $?: $(head -c 300 err)")
+    cmp -s want got || msg+=("[$cfg] differs from jq group_by" "$(short_diff want got)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_key_values
