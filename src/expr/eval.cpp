@@ -450,6 +450,42 @@ int compare(const Value& a, const Value& b, Scratch& scratch) {
   return compare(a, b, arena);
 }
 
+std::string_view leading_key(const Program& program) {
+  const Node* n = program.root.get();
+  if (n->op != Op::kPath || !n->kids.empty() || n->steps.empty() || n->steps[0].is_index) return {};
+  return n->steps[0].key;
+}
+
+bool lookup_members(simdjson::dom::element input, const std::string_view* keys, std::size_t n, Value* outs) {
+  if (!input.is_object() || n > kMaxMembers) return false;
+  tape::lookup_many(tape::ref_of(input), keys, n, outs);
+  return true;
+}
+
+Result evaluate_from_member(const Program& program, const Value& member, Scratch& scratch) {
+  ScratchState& s = scratch.state();
+  s.arena.reset();
+  Ctx cx{s, s.arena};
+  const Node* n = program.root.get();
+  Result r;
+  Value cur = member;
+  for (std::size_t i = 1; i < n->steps.size(); ++i) {
+    const PathStep& step = n->steps[i];
+    if (!step.is_index && cur.is_dom() && cur.is_object()) {
+      if (!tape::lookup(tape::ref_of(cur.dom()), step.key, cur)) cur = Value::null();
+      continue;
+    }
+    St st = step.is_index ? index_number(cur, step.index, cur, cx) : index_key(cur, step.key, cur, cx);
+    if (st != St::kOk) {
+      r.outcome = st == St::kEmpty ? Outcome::kEmpty : Outcome::kError;
+      return r;
+    }
+  }
+  r.value = cur;
+  r.outcome = Outcome::kValue;
+  return r;
+}
+
 bool is_identity(const Program& program) { return program.root->op == Op::kIdentity; }
 
 std::string_view source_text(const Program& program) { return program.source; }

@@ -90,6 +90,21 @@ void append_raw(const Value& v, std::string& out);
 // scratch's temporary memory (object comparisons use it): a and b must not live there.
 int compare(const Value& a, const Value& b, Scratch& scratch);
 
+// Several fields at once. A field lookup scans every member of an object (the last of duplicate
+// keys wins), so a stage that evaluates several paths of the same record (agg's keys and
+// arguments) looks their first keys up in one scan, then finishes each path from its member.
+//
+// The first key of a program that is a path starting with a constant key (`.a`, `.a.b`,
+// `."k k"[0]`), or empty.
+std::string_view leading_key(const Program& program);
+// One scan of an object's members for up to kMaxMembers distinct keys: outs[j] is the value of
+// keys[j], or null when absent. False (outs untouched) when `input` is not an object.
+inline constexpr std::size_t kMaxMembers = 16;
+bool lookup_members(simdjson::dom::element input, const std::string_view* keys, std::size_t n, Value* outs);
+// evaluate() of a program with a leading key, given the input object's member for that key (from
+// lookup_members): the same result as evaluate() on the object.
+Result evaluate_from_member(const Program& program, const Value& member, Scratch& scratch);
+
 // Properties of a compiled program that stages may use to pick a faster plan.
 bool is_identity(const Program& program);
 std::string_view source_text(const Program& program);

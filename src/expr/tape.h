@@ -120,4 +120,26 @@ inline bool lookup(const Ref& r, std::string_view key, Value& out) {
   return true;
 }
 
+// Several lookups in one scan of the object's members (the last of duplicate keys wins):
+// outs[j] is the value of keys[j], or null when absent. Keys should be distinct.
+inline void lookup_many(const Ref& r, const std::string_view* keys, std::size_t n, Value* outs) {
+  const std::uint64_t* tape = r.tape;
+  std::size_t end = static_cast<std::uint32_t>(tape[r.index]) - 1;  // the '}' word
+  constexpr std::size_t kMax = 16;
+  std::size_t found[kMax] = {};
+  if (n > kMax) n = kMax;  // callers pass at most kMax keys
+  for (std::size_t i = r.index + 1; i < end;) {
+    const std::uint8_t* p = r.strings + (tape[i] & simdjson::internal::JSON_VALUE_MASK);
+    std::uint32_t len;
+    std::memcpy(&len, p, sizeof(len));
+    for (std::size_t j = 0; j < n; ++j) {
+      if (len == keys[j].size() && std::memcmp(p + sizeof(len), keys[j].data(), len) == 0) found[j] = i + 1;
+    }
+    std::uint64_t v = tape[i + 1];
+    std::uint8_t step = kStep.step[v >> 56];
+    i = step != 0 ? i + 1 + step : static_cast<std::uint32_t>(v);
+  }
+  for (std::size_t j = 0; j < n; ++j) outs[j] = found[j] ? decode(r, found[j]) : Value::null();
+}
+
 }  // namespace ppipe::expr::tape

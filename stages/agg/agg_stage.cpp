@@ -74,6 +74,7 @@ struct AggState final : StageState {
   std::vector<expr::Result> results;
   std::vector<agg::Value> values;
   std::vector<std::string> texts;  // compact JSON of non-scalar argument values
+  std::vector<expr::Value> members;  // the leading keys' members of the record
   std::string key;
 };
 
@@ -104,15 +105,17 @@ class AggStage final : public FinishingStage {
         arg_programs_(std::move(arg_programs)),
         sort_(std::move(sort)),
         top_(top),
-        max_groups_(max_groups) {}
+        max_groups_(max_groups) {
+    plan_evaluation();
+  }
 
   std::string_view name() const override { return "agg"; }
   bool needs_parsed() const override { return true; }
   std::unique_ptr<StageState> make_state() const override {
     auto st = std::make_unique<AggState>();
-    for (std::size_t i = 0; i < keys_.size() + items_.size(); ++i)
-      st->scratches.push_back(std::make_unique<expr::Scratch>());
-    st->results.resize(keys_.size() + items_.size());
+    for (std::size_t i = 0; i < exprs_.size(); ++i) st->scratches.push_back(std::make_unique<expr::Scratch>());
+    st->results.resize(exprs_.size());
+    st->members.resize(lead_keys_.size());
     st->values.resize(items_.size());
     st->texts.resize(items_.size());
     return st;
@@ -125,22 +128,26 @@ class AggStage final : public FinishingStage {
     simdjson::dom::element doc;
     const bool use_value = !rec.has_doc() && rec.value();
     if (!use_value && !rec.doc(s, &doc)) return Verdict::kError;
-    auto eval = [&](const expr::Program& prog, std::size_t slot, const std::string& what) {
-      expr::Scratch& scratch = *st.scratches[slot];
-      expr::Result& r = st.results[slot];
-      r = use_value ? expr::evaluate_value(prog, *rec.value(), scratch) : expr::evaluate(prog, doc, scratch);
+    // Every distinct expression, keys first: the first error is the record's.
+    const bool members = !use_value && !lead_keys_.empty() &&
+                         expr::lookup_members(doc, lead_keys_.data(), lead_keys_.size(), st.members.data());
+    for (std::size_t e = 0; e < exprs_.size(); ++e) {
+      const Expression& x = exprs_[e];
+      expr::Scratch& scratch = *st.scratches[e];
+      expr::Result& r = st.results[e];
+      if (members && x.lead != kNoLead) r = expr::evaluate_from_member(*x.program, st.members[x.lead], scratch);
+      else if (use_value) r = expr::evaluate_value(*x.program, *rec.value(), scratch);
+      else r = expr::evaluate(*x.program, doc, scratch);
       if (r.outcome == expr::Outcome::kError) {
-        s.error = fmt::format("{}: {}", what, expr::error_message(scratch));
-        return false;
+        s.error = fmt::format("{}: {}", x.what, expr::error_message(scratch));
+        return Verdict::kError;
       }
-      return true;
-    };
+    }
     // Keys.
     st.key.assign("[");
     for (std::size_t k = 0; k < keys_.size(); ++k) {
-      if (!eval(*key_programs_[k], k, "--group-by " + keys_[k].expr)) return Verdict::kError;
       if (k) st.key.push_back(',');
-      const expr::Result& r = st.results[k];
+      const expr::Result& r = st.results[key_expr_[k]];
       // Numbers group by value: 1 and 1.0 print alike; -0.0 (printed -0) joins 0.
       if (r.outcome != expr::Outcome::kValue) st.key.append("null");
       else if (r.value.tag() == expr::Tag::kDouble && r.value.double_value() == 0) st.key.push_back('0');
@@ -152,9 +159,7 @@ class AggStage final : public FinishingStage {
       agg::Value& v = st.values[a];
       v = agg::Value::null();
       if (!arg_programs_[a]) continue;
-      std::size_t slot = keys_.size() + a;
-      if (!eval(*arg_programs_[a], slot, items_[a].text)) return Verdict::kError;
-      const expr::Result& r = st.results[slot];
+      const expr::Result& r = st.results[arg_expr_[a]];
       if (r.outcome != expr::Outcome::kValue) continue;
       const expr::Value& x = r.value;
       switch (x.tag()) {
@@ -464,6 +469,30 @@ class AggStage final : public FinishingStage {
     return sort_values->size() == groups.size();
   }
 
+  // The distinct expressions of the keys and arguments (by source text), in order of first use,
+  // and the leading keys of those that are paths, for one lookup_members scan per record.
+  void plan_evaluation() {
+    auto use = [&](const std::shared_ptr<const expr::Program>& program, std::string what) {
+      for (std::size_t e = 0; e < exprs_.size(); ++e)
+        if (expr::source_text(*exprs_[e].program) == expr::source_text(*program)) return e;
+      Expression x{program, std::move(what), kNoLead};
+      std::string_view lead = expr::leading_key(*program);
+      if (!lead.empty()) {
+        auto it = std::find(lead_keys_.begin(), lead_keys_.end(), lead);
+        if (it != lead_keys_.end()) x.lead = static_cast<std::size_t>(it - lead_keys_.begin());
+        else if (lead_keys_.size() < expr::kMaxMembers) {
+          x.lead = lead_keys_.size();
+          lead_keys_.push_back(lead);
+        }
+      }
+      exprs_.push_back(std::move(x));
+      return exprs_.size() - 1;
+    };
+    for (std::size_t k = 0; k < keys_.size(); ++k) key_expr_.push_back(use(key_programs_[k], "--group-by " + keys_[k].expr));
+    for (std::size_t a = 0; a < items_.size(); ++a)
+      arg_expr_.push_back(arg_programs_[a] ? use(arg_programs_[a], items_[a].text) : kNoLead);
+  }
+
   std::unique_ptr<Group> new_group(std::string_view key, std::uint64_t hash) const {
     auto g = std::make_unique<Group>();
     g->hash = hash;
@@ -481,6 +510,17 @@ class AggStage final : public FinishingStage {
   std::shared_ptr<const expr::Program> sort_;
   std::optional<std::uint64_t> top_;
   std::uint64_t max_groups_;
+  // The evaluation plan (plan_evaluation).
+  static constexpr std::size_t kNoLead = static_cast<std::size_t>(-1);
+  struct Expression {
+    std::shared_ptr<const expr::Program> program;
+    std::string what;  // for messages: "--group-by .host", "avg(.latency_ms)"
+    std::size_t lead;  // index in lead_keys_, or kNoLead
+  };
+  std::vector<Expression> exprs_;
+  std::vector<std::string_view> lead_keys_;  // views into the programs
+  std::vector<std::size_t> key_expr_;        // key k -> exprs_ index
+  std::vector<std::size_t> arg_expr_;        // argument a -> exprs_ index (kNoLead: `count`)
 };
 
 

@@ -3,6 +3,7 @@
 // "(ppipe)" — those are the deliberate differences listed in docs/expr.md.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -471,4 +472,57 @@ TEST_CASE("expr compare: the public jq order agrees with `<` on every pair", "[e
       CHECK((c == 0) == (run(".[0] == .[1]", pair) == "true"));
     }
   }
+}
+
+TEST_CASE("expr lookup_members + evaluate_from_member = evaluate", "[expr][eval]") {
+  // Paths with a leading key, evaluated from one scan of the members, give what evaluate() gives:
+  // duplicate keys (last wins), missing keys, nested objects, indices, and errors past the first key.
+  const std::vector<std::string> exprs = {".a", ".a.b", ".b", ".a.b.c", ".c[1]", ".d.x", ".\"k k\"", ".missing",
+                                          ".missing.x", ".s.x", ".c.x", ".a[0]"};
+  const std::vector<std::string> docs = {
+      R"({"a":{"b":1},"b":2,"c":[1,2,3],"d":{"x":"y"},"k k":true,"s":"str"})",
+      R"({"a":1,"a":{"b":{"c":5}},"b":null,"b":7,"c":{"x":[1]},"d":{"x":1,"x":2}})",
+      R"({})",
+      R"({"c":[],"s":{"x":0}})",
+  };
+  std::vector<std::shared_ptr<const ppipe::expr::Program>> programs;
+  std::vector<std::string_view> keys;
+  for (const auto& e : exprs) {
+    programs.push_back(std::get<0>(ppipe::expr::compile(e)));
+    std::string_view k = ppipe::expr::leading_key(*programs.back());
+    INFO(e);
+    REQUIRE_FALSE(k.empty());
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+  }
+  CHECK(ppipe::expr::leading_key(*std::get<0>(ppipe::expr::compile("."))).empty());
+  CHECK(ppipe::expr::leading_key(*std::get<0>(ppipe::expr::compile(".a + 1"))).empty());
+  CHECK(ppipe::expr::leading_key(*std::get<0>(ppipe::expr::compile(".[0]"))).empty());
+  CHECK(ppipe::expr::leading_key(*std::get<0>(ppipe::expr::compile(".a?"))).empty());
+  auto outcome_text = [](const ppipe::expr::Result& r, const ppipe::expr::Scratch& s) {
+    if (r.outcome == Outcome::kEmpty) return std::string("<empty>");
+    if (r.outcome == Outcome::kError) return "error: " + std::string(ppipe::expr::error_message(s));
+    std::string out;
+    ppipe::expr::append_json(r, out);
+    return out;
+  };
+  for (const auto& d : docs) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    REQUIRE_FALSE(parser.parse(d).get(doc));
+    std::vector<ppipe::expr::Value> members(keys.size());
+    REQUIRE(ppipe::expr::lookup_members(doc, keys.data(), keys.size(), members.data()));
+    for (std::size_t i = 0; i < exprs.size(); ++i) {
+      INFO(d << "  " << exprs[i]);
+      ppipe::expr::Scratch s1, s2;
+      auto want = outcome_text(ppipe::expr::evaluate(*programs[i], doc, s1), s1);
+      std::string_view k = ppipe::expr::leading_key(*programs[i]);
+      std::size_t j = static_cast<std::size_t>(std::find(keys.begin(), keys.end(), k) - keys.begin());
+      CHECK(outcome_text(ppipe::expr::evaluate_from_member(*programs[i], members[j], s2), s2) == want);
+    }
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element arr;
+  REQUIRE_FALSE(parser.parse(std::string("[1,2]")).get(arr));
+  std::vector<ppipe::expr::Value> members(keys.size());
+  CHECK_FALSE(ppipe::expr::lookup_members(arr, keys.data(), keys.size(), members.data()));
 }
