@@ -58,11 +58,61 @@ constexpr const char* kAggHelp =
 using agg::AggItemSpec;
 using agg::KeySpec;
 
+// Where a group's aggregates live in its block (see Group).
+struct GroupLayout {
+  std::vector<agg::AggregateSpec> specs;
+  std::vector<std::size_t> offsets;  // of each aggregate from the start of the block
+  std::size_t size = 0;              // of the block
+
+  explicit GroupLayout(const std::vector<AggItemSpec>& items);
+};
+
+// A group: its key and its aggregates, in one allocation (a group is made for every distinct
+// key of every batch, so with many groups the allocations are what the workers spend time on):
+// [Group][Aggregate* x n][aggregate 0][aggregate 1]...
 struct Group {
   std::uint64_t hash = 0;  // of `key`
   std::string key;         // "[k1,k2]": the key values as compact JSON
-  std::vector<std::unique_ptr<agg::Aggregate>> aggs;
+  std::size_t n = 0;
+
+  static std::unique_ptr<Group> make(const GroupLayout& layout, std::string_view key, std::uint64_t hash) {
+    void* block = ::operator new(layout.size);
+    std::unique_ptr<Group> g(new (block) Group);
+    g->hash = hash;
+    g->key = key;
+    auto** ptrs = g->pointers();
+    for (std::size_t i = 0; i < layout.specs.size(); ++i) {
+      ptrs[i] = agg::construct_aggregate(layout.specs[i], static_cast<char*>(block) + layout.offsets[i]);
+      g->n = i + 1;  // constructed so far, for the destructor if a later one throws
+    }
+    return g;
+  }
+  ~Group() {
+    for (std::size_t i = 0; i < n; ++i) pointers()[i]->~Aggregate();
+  }
+  static void operator delete(void* p) { ::operator delete(p); }
+
+  agg::Aggregate& agg(std::size_t i) const { return *pointers()[i]; }
+
+ private:
+  Group() = default;
+  agg::Aggregate** pointers() const {
+    return reinterpret_cast<agg::Aggregate**>(const_cast<char*>(reinterpret_cast<const char*>(this)) + sizeof(Group));
+  }
 };
+
+GroupLayout::GroupLayout(const std::vector<AggItemSpec>& items) {
+  static_assert(alignof(Group) <= alignof(std::max_align_t) && sizeof(Group) % alignof(agg::Aggregate*) == 0);
+  size = sizeof(Group) + items.size() * sizeof(agg::Aggregate*);
+  for (const auto& item : items) {
+    agg::AggregateLayout l = agg::aggregate_layout(item.spec);
+    if (l.align > alignof(std::max_align_t)) std::abort();  // ::operator new aligns to max_align_t only
+    size = (size + l.align - 1) / l.align * l.align;
+    specs.push_back(item.spec);
+    offsets.push_back(size);
+    size += l.size;
+  }
+}
 
 struct AggPartial final : Partial {
   agg::GroupTable<Group> groups;
@@ -105,7 +155,8 @@ class AggStage final : public FinishingStage {
         arg_programs_(std::move(arg_programs)),
         sort_(std::move(sort)),
         top_(top),
-        max_groups_(max_groups) {
+        max_groups_(max_groups),
+        layout_(items_) {
     plan_evaluation();
   }
 
@@ -197,7 +248,7 @@ class AggStage final : public FinishingStage {
     agg::Position pos{0, rec.seq(), rec.line()};
     for (std::size_t a = 0; a < items_.size(); ++a) {
       std::string err;
-      if (!g.aggs[a]->add(st.values[a], pos, &err)) {
+      if (!g.agg(a).add(st.values[a], pos, &err)) {
         // Not expected after the checks above; the record is then only partly applied.
         s.error = fmt::format("{}: {}", items_[a].text, err);
         return Verdict::kError;
@@ -219,7 +270,7 @@ class AggStage final : public FinishingStage {
         }
         a.groups.insert(std::move(g));
       } else {
-        for (std::size_t i = 0; i < items_.size(); ++i) have->aggs[i]->merge(*g->aggs[i]);
+        for (std::size_t i = 0; i < items_.size(); ++i) have->agg(i).merge(g->agg(i));
       }
     }
     b.groups.clear();
@@ -245,7 +296,7 @@ class AggStage final : public FinishingStage {
     // A failed aggregate (collect past its limit) fails the run before anything is written.
     for (const auto& g : groups)
       for (std::size_t a = 0; a < items_.size(); ++a)
-        if (!g->aggs[a]->ok(error)) {
+        if (!g->agg(a).ok(error)) {
           *error = fmt::format("agg: {}: {}", items_[a].text, *error);
           return false;
         }
@@ -338,7 +389,7 @@ class AggStage final : public FinishingStage {
     auto g = new_group(key_text, agg::GroupTable<Group>::hash_of(key_text));
     std::size_t a = 0;
     for (simdjson::dom::element e : state_items) {
-      if (!g->aggs[a]->read_partial(e, part, error)) return false;
+      if (!g->agg(a).read_partial(e, part, error)) return false;
       ++a;
     }
     AggPartial one;
@@ -356,9 +407,9 @@ class AggStage final : public FinishingStage {
     std::string line;
     for (const Group* g : groups) {
       line = fmt::format("{{\"ppipe_agg_partial\":{},\"spec\":{},\"key\":{},\"states\":[", kPartialFormat, spec_, g->key);
-      for (std::size_t a = 0; a < g->aggs.size(); ++a) {
+      for (std::size_t a = 0; a < g->n; ++a) {
         if (a) line.push_back(',');
-        g->aggs[a]->write_partial(&line);
+        g->agg(a).write_partial(&line);
       }
       line += "]}";
       emit(line);
@@ -388,7 +439,7 @@ class AggStage final : public FinishingStage {
       out.push_back(':');
       if (spans) (*spans)[keys_.size() + a].first = out.size();
       std::string err;
-      if (!g.aggs[a]->result(&out, &err)) {
+      if (!g.agg(a).result(&out, &err)) {
         *error = fmt::format("agg: {}: {}", items_[a].text, err);
         return false;
       }
@@ -494,11 +545,7 @@ class AggStage final : public FinishingStage {
   }
 
   std::unique_ptr<Group> new_group(std::string_view key, std::uint64_t hash) const {
-    auto g = std::make_unique<Group>();
-    g->hash = hash;
-    g->key = key;
-    for (const auto& item : items_) g->aggs.push_back(agg::make_aggregate(item.spec));
-    return g;
+    return Group::make(layout_, key, hash);
   }
 
   std::string spec_;
@@ -510,6 +557,7 @@ class AggStage final : public FinishingStage {
   std::shared_ptr<const expr::Program> sort_;
   std::optional<std::uint64_t> top_;
   std::uint64_t max_groups_;
+  GroupLayout layout_;
   // The evaluation plan (plan_evaluation).
   static constexpr std::size_t kNoLead = static_cast<std::size_t>(-1);
   struct Expression {

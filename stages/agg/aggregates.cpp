@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <unordered_set>
 #include <utility>
 
@@ -737,24 +738,46 @@ std::optional<AggregateSpec> parse_aggregate_name(std::string_view name, std::st
   return std::nullopt;
 }
 
-std::unique_ptr<Aggregate> make_aggregate(const AggregateSpec& spec) {
+namespace {
+
+// Calls f.template operator()<T>(constructor arguments...) for the aggregate class of `spec`.
+template <class F>
+auto with_aggregate_type(const AggregateSpec& spec, F&& f) {
   switch (spec.kind) {
-    case AggregateKind::kCount: return std::make_unique<Count>(false);
-    case AggregateKind::kCountValues: return std::make_unique<Count>(true);
-    case AggregateKind::kSum: return std::make_unique<Sum>();
-    case AggregateKind::kMin: return std::make_unique<MinMax>(false);
-    case AggregateKind::kMax: return std::make_unique<MinMax>(true);
-    case AggregateKind::kAvg: return std::make_unique<Avg>();
-    case AggregateKind::kVar: return std::make_unique<Variance>(false);
-    case AggregateKind::kStddev: return std::make_unique<Variance>(true);
+    case AggregateKind::kCount: return f.template operator()<Count>(false);
+    case AggregateKind::kCountValues: return f.template operator()<Count>(true);
+    case AggregateKind::kSum: return f.template operator()<Sum>();
+    case AggregateKind::kMin: return f.template operator()<MinMax>(false);
+    case AggregateKind::kMax: return f.template operator()<MinMax>(true);
+    case AggregateKind::kAvg: return f.template operator()<Avg>();
+    case AggregateKind::kVar: return f.template operator()<Variance>(false);
+    case AggregateKind::kStddev: return f.template operator()<Variance>(true);
     case AggregateKind::kPercentile:
-      return std::make_unique<Percentile>(spec.p, spec.name.empty() ? "percentile" : spec.name);
-    case AggregateKind::kCountDistinct: return std::make_unique<CountDistinct>();
-    case AggregateKind::kFirst: return std::make_unique<FirstLast>(false);
-    case AggregateKind::kLast: return std::make_unique<FirstLast>(true);
-    case AggregateKind::kCollect: return std::make_unique<Collect>(spec.collect_limit);
+      return f.template operator()<Percentile>(spec.p, spec.name.empty() ? std::string("percentile") : spec.name);
+    case AggregateKind::kCountDistinct: return f.template operator()<CountDistinct>();
+    case AggregateKind::kFirst: return f.template operator()<FirstLast>(false);
+    case AggregateKind::kLast: return f.template operator()<FirstLast>(true);
+    case AggregateKind::kCollect: break;
   }
-  return nullptr;
+  return f.template operator()<Collect>(spec.collect_limit);
+}
+
+}  // namespace
+
+std::unique_ptr<Aggregate> make_aggregate(const AggregateSpec& spec) {
+  return with_aggregate_type(spec, []<class T>(auto&&... args) -> std::unique_ptr<Aggregate> {
+    return std::make_unique<T>(std::forward<decltype(args)>(args)...);
+  });
+}
+
+AggregateLayout aggregate_layout(const AggregateSpec& spec) {
+  return with_aggregate_type(spec, []<class T>(auto&&...) { return AggregateLayout{sizeof(T), alignof(T)}; });
+}
+
+Aggregate* construct_aggregate(const AggregateSpec& spec, void* where) {
+  return with_aggregate_type(spec, [where]<class T>(auto&&... args) -> Aggregate* {
+    return new (where) T(std::forward<decltype(args)>(args)...);
+  });
 }
 
 bool read_partial_text(Aggregate& agg, std::string_view json, std::uint64_t part, std::string* error) {

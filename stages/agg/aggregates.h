@@ -128,6 +128,15 @@ class Aggregate {
 
 std::unique_ptr<Aggregate> make_aggregate(const AggregateSpec& spec);
 
+// The same aggregate built in place, for a stage that keeps a group's aggregates in one block:
+// `where` has aggregate_layout(spec).size bytes aligned to .align; destroy with ~Aggregate().
+struct AggregateLayout {
+  std::size_t size;
+  std::size_t align;
+};
+AggregateLayout aggregate_layout(const AggregateSpec& spec);
+Aggregate* construct_aggregate(const AggregateSpec& spec, void* where);
+
 // read_partial from text (parses with a parser of its own: for tests and tools; the merge stage
 // should hand elements of the records it already parsed).
 bool read_partial_text(Aggregate& agg, std::string_view json, std::uint64_t part, std::string* error);
