@@ -401,7 +401,7 @@ void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
   stopped_ |= stop_after;
 }
 
-bool Chain::Run::finish(std::string* error) {
+bool Chain::Run::finish(std::string* error, const std::function<bool()>& flush) {
   for (std::size_t k = 0; k < chain_.size(); ++k) {
     if (!partials_[k] || stopped_) continue;
     const Stage& stage = *chain_.stages_[k];
@@ -414,6 +414,7 @@ bool Chain::Run::finish(std::string* error) {
       Record rec = Record::made(text, ++made, 0);
       rec.set_seq(UINT64_MAX);  // after every input record
       feed(k + 1, rec, text, stage.name());
+      if (flush && out_.size() + err_.size() >= kFinishFlushBytes && !flush()) stopped_ = true;
     };
     if (!finishing(stage).finish(*partials_[k], emit, error)) return false;
   }

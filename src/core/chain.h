@@ -19,6 +19,7 @@
 //   stage's completed jobs, which the engine puts back in order.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -98,8 +99,12 @@ class Chain::Run {
   // its failures to the error stream.
   void complete(AsyncJob& job, std::uint32_t source);
   // End of stream: finishing stages emit their records, which run through the stages after them.
-  // False (message in *error) when a stage cannot finish.
-  bool finish(std::string* error);
+  // False (message in *error) when a stage cannot finish. `flush`, when given, is called whenever
+  // out() and err() hold kFinishFlushBytes or more, to write and clear them (a million groups
+  // are not held as one text); it returns false when the output is gone (a closed pipe), and
+  // the stages then stop emitting.
+  static constexpr std::size_t kFinishFlushBytes = 1 << 20;
+  bool finish(std::string* error, const std::function<bool()>& flush = {});
 
   // What the writer's part produced since the last call: output lines and error-stream lines.
   std::string& out() { return out_; }

@@ -331,7 +331,12 @@ class PipelineRun {
         !read_error_.empty() || discarding_by_failure_)
       return;
     std::string error;
-    if (!writer_part_->finish(&error)) {
+    auto flush = [this] {
+      write_writer_part();
+      StopReason r = stop_.reason();  // finish runs after head and interrupts too; not past these
+      return r != StopReason::kBrokenPipe && r != StopReason::kFatalIo && r != StopReason::kMaxErrors;
+    };
+    if (!writer_part_->finish(&error, flush)) {
       if (stop_.raise(StopReason::kFatalIo) || result_.fatal_error.empty()) result_.fatal_error = error;
     }
     write_writer_part();
