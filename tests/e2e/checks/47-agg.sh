@@ -204,3 +204,25 @@ t_agg_key_values() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_key_values
+
+t_agg_many_groups() {
+  local name="agg: 200,000 groups in key order, written as they are emitted (past several 1 MiB flushes); | head -1 exits 0, quietly"
+  command -v python3 >/dev/null || { not_ok "$name" "python3 is required"; return; }
+  python3 -c '
+import json, random
+r = random.Random(3); ids = list(range(200000)); r.shuffle(ids)
+with open("many.jsonl", "w") as f, open("want", "w") as w:
+    for i in ids: f.write(json.dumps({"id": i, "x": i % 7}) + "\n")
+    for i in range(200000): w.write(json.dumps({"id": i, "count": 1, "sum_x": i % 7}, separators=(",", ":")) + "\n")
+'
+  local msg=() rc
+  "$PPIPE" -j 2 --group-by .id --agg 'count, sum(.x)' many.jsonl > got 2> err || msg+=("exit $?: $(head -c 300 err)")
+  cmp -s want got || msg+=("differs from the expected groups" "$(short_diff want got)")
+  "$PPIPE" -j 2 --group-by .id --agg 'count, sum(.x)' many.jsonl 2> err | head -n 1 > first
+  rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] || msg+=("| head -1: exit $rc, want 0")
+  [ ! -s err ] || msg+=("| head -1: stderr: $(head -c 300 err)")
+  [ "$(cat first)" = '{"id":0,"count":1,"sum_x":0}' ] || msg+=("| head -1: $(cat first)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_many_groups
