@@ -246,15 +246,15 @@ void ExactSum::add_square(std::uint64_t x) {
 void ExactSum::ensure(int lo, int hi) {
   if (limbs_.empty()) {
     lo_ = lo;
-    limbs_.assign(static_cast<std::size_t>(hi - lo), 0);
+    limbs_.resize(static_cast<std::size_t>(hi - lo));
     return;
   }
   if (lo < lo_) {
-    limbs_.insert(limbs_.begin(), static_cast<std::size_t>(lo_ - lo), 0);
+    limbs_.insert_front(static_cast<std::size_t>(lo_ - lo));
     lo_ = lo;
   }
   int cur_hi = lo_ + static_cast<int>(limbs_.size());
-  if (hi > cur_hi) limbs_.resize(static_cast<std::size_t>(hi - lo_), 0);
+  if (hi > cur_hi) limbs_.resize(static_cast<std::size_t>(hi - lo_));
 }
 
 void ExactSum::add_mag(unsigned __int128 mag, int exp2, bool negative) {
@@ -302,7 +302,7 @@ void ExactSum::normalize() const {
   std::size_t zeros = 0;
   while (zeros < limbs_.size() && limbs_[zeros] == 0) ++zeros;
   if (zeros) {
-    limbs_.erase(limbs_.begin(), limbs_.begin() + static_cast<std::ptrdiff_t>(zeros));
+    limbs_.erase_front(zeros);
     lo_ += static_cast<int>(zeros);
   }
   if (limbs_.empty()) lo_ = 0;

@@ -58,6 +58,112 @@ struct BigNat {
 // (or sticky is false): the caller scales q so.
 double round_to_double(const BigNat& q, std::int64_t exp2, bool sticky, bool negative);
 
+// The limbs of an ExactSum: a vector with room for kInline limbs inside the object and the heap
+// beyond. Sums of values of similar magnitudes need a window of 2 to 4 limbs, so a group's sums
+// usually cost no allocation of their own (agg makes a group for every key of every batch).
+class LimbVec {
+ public:
+  static constexpr std::size_t kInline = 4;
+  LimbVec() = default;
+  LimbVec(const LimbVec& o) { copy_from(o); }
+  LimbVec(LimbVec&& o) noexcept { take(o); }
+  LimbVec& operator=(const LimbVec& o) {
+    if (this != &o) {
+      size_ = 0;
+      copy_from(o);
+    }
+    return *this;
+  }
+  LimbVec& operator=(LimbVec&& o) noexcept {
+    if (this != &o) {
+      release();
+      take(o);
+    }
+    return *this;
+  }
+  ~LimbVec() { release(); }
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::int64_t* data() { return heap_ ? heap_ : inline_; }
+  const std::int64_t* data() const { return heap_ ? heap_ : inline_; }
+  std::int64_t& operator[](std::size_t i) { return data()[i]; }
+  std::int64_t operator[](std::size_t i) const { return data()[i]; }
+  std::int64_t* begin() { return data(); }
+  std::int64_t* end() { return data() + size_; }
+  const std::int64_t* begin() const { return data(); }
+  const std::int64_t* end() const { return data() + size_; }
+  std::int64_t& front() { return data()[0]; }
+  std::int64_t front() const { return data()[0]; }
+  std::int64_t& back() { return data()[size_ - 1]; }
+  std::int64_t back() const { return data()[size_ - 1]; }
+
+  // Size n; limbs past the old size are 0.
+  void resize(std::size_t n) {
+    reserve(n);
+    for (std::size_t i = size_; i < n; ++i) data()[i] = 0;
+    size_ = n;
+  }
+  void push_back(std::int64_t v) {
+    reserve(size_ + 1);
+    data()[size_++] = v;
+  }
+  void pop_back() { --size_; }
+  // n zero limbs before the first.
+  void insert_front(std::size_t n) {
+    reserve(size_ + n);
+    std::int64_t* d = data();
+    for (std::size_t i = size_; i-- > 0;) d[i + n] = d[i];
+    for (std::size_t i = 0; i < n; ++i) d[i] = 0;
+    size_ += n;
+  }
+  // Drops the first n limbs.
+  void erase_front(std::size_t n) {
+    std::int64_t* d = data();
+    for (std::size_t i = n; i < size_; ++i) d[i - n] = d[i];
+    size_ -= n;
+  }
+
+ private:
+  void reserve(std::size_t n) {
+    std::size_t cap = heap_ ? cap_ : kInline;
+    if (n <= cap) return;
+    std::size_t grown = cap * 2 > n ? cap * 2 : n;
+    auto* p = new std::int64_t[grown];
+    for (std::size_t i = 0; i < size_; ++i) p[i] = data()[i];
+    release();
+    heap_ = p;
+    cap_ = grown;
+  }
+  void release() {
+    delete[] heap_;
+    heap_ = nullptr;
+    cap_ = 0;
+  }
+  void copy_from(const LimbVec& o) {
+    reserve(o.size_);
+    for (std::size_t i = 0; i < o.size_; ++i) data()[i] = o.data()[i];
+    size_ = o.size_;
+  }
+  void take(LimbVec& o) {
+    size_ = o.size_;
+    if (o.heap_) {
+      heap_ = o.heap_;
+      cap_ = o.cap_;
+      o.heap_ = nullptr;
+      o.cap_ = 0;
+    } else {
+      for (std::size_t i = 0; i < size_; ++i) inline_[i] = o.inline_[i];
+    }
+    o.size_ = 0;
+  }
+
+  std::int64_t inline_[kInline] = {};
+  std::int64_t* heap_ = nullptr;  // when more than kInline limbs were needed
+  std::size_t cap_ = 0;           // of heap_
+  std::size_t size_ = 0;
+};
+
 class ExactSum {
  public:
   void add(double x);
@@ -110,7 +216,7 @@ class ExactSum {
   void normalize() const;       // carries: every limb in [0, 2^32) but the top, which is 0 or -1
   void note_double(double x);
 
-  mutable std::vector<std::int64_t> limbs_;
+  mutable LimbVec limbs_;
   mutable int lo_ = 0;                // absolute index of limbs_[0]
   mutable std::uint32_t pending_ = 0; // additions since the last normalize()
   bool any_ = false;

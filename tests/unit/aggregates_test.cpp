@@ -682,3 +682,60 @@ TEST_CASE("partial text round-trips and merges to the single run for every aggre
   CHECK(err.find("malformed partial state") == 0);
   CHECK_FALSE(ppipe::agg::read_partial_text(*first, "[1,", 0, &err));
 }
+
+TEST_CASE("LimbVec: inline then heap, front insertion and erasure, copies and moves", "[agg]") {
+  using ppipe::agg::LimbVec;
+  std::vector<std::int64_t> model;
+  LimbVec v;
+  std::mt19937_64 rng(42);
+  auto same = [&](const LimbVec& x) {
+    REQUIRE(x.size() == model.size());
+    for (std::size_t i = 0; i < model.size(); ++i) REQUIRE(x[i] == model[i]);
+  };
+  for (int step = 0; step < 2000; ++step) {
+    switch (rng() % 6) {
+      case 0: {
+        auto x = static_cast<std::int64_t>(rng());
+        v.push_back(x);
+        model.push_back(x);
+        break;
+      }
+      case 1:
+        if (!model.empty()) {
+          v.pop_back();
+          model.pop_back();
+        }
+        break;
+      case 2: {
+        std::size_t n = rng() % 5;
+        v.insert_front(n);
+        model.insert(model.begin(), n, 0);
+        break;
+      }
+      case 3: {
+        std::size_t n = model.empty() ? 0 : rng() % (model.size() + 1);
+        v.erase_front(n);
+        model.erase(model.begin(), model.begin() + static_cast<std::ptrdiff_t>(n));
+        break;
+      }
+      case 4: {
+        std::size_t n = rng() % 9;
+        v.resize(n);
+        model.resize(n, 0);
+        break;
+      }
+      default: {
+        LimbVec copy(v);
+        same(copy);
+        LimbVec moved(std::move(copy));
+        same(moved);
+        v = moved;
+        LimbVec other;
+        other = std::move(moved);
+        same(other);
+        break;
+      }
+    }
+    same(v);
+  }
+}
