@@ -340,15 +340,20 @@ class AggStage final : public FinishingStage {
       }
       return expr::compare(x, y, scratch);
     };
-    std::vector<std::uint32_t> idx(n);
-    for (std::uint32_t i = 0; i < n; ++i) idx[i] = i;
-    std::sort(idx.begin(), idx.end(), [&](std::uint32_t a, std::uint32_t b) {
-      if (sort_) {
-        int r = cmp(sort_values[a], sort_values[b]);
-        if (r != 0) return r < 0;
-      }
-      for (std::size_t k = 0; k < nkeys; ++k) {
-        int r = cmp(comps[a * nkeys + k], comps[b * nkeys + k]);
+    // Rows carry the first value compared, so that most comparisons read only the row array.
+    struct Row {
+      expr::Value first;
+      std::uint32_t group;
+    };
+    std::vector<Row> rows(n);
+    for (std::uint32_t i = 0; i < n; ++i)
+      rows[i] = Row{sort_ ? sort_values[i] : (nkeys ? comps[i * nkeys] : expr::Value::null()), i};
+    std::sort(rows.begin(), rows.end(), [&](const Row& x, const Row& y) {
+      int r = cmp(x.first, y.first);
+      if (r != 0) return r < 0;
+      const std::uint32_t a = x.group, b = y.group;
+      for (std::size_t k = sort_ ? 0 : 1; k < nkeys; ++k) {
+        r = cmp(comps[a * nkeys + k], comps[b * nkeys + k]);
         if (r != 0) return r < 0;
       }
       return groups[a]->key < groups[b]->key;
@@ -356,13 +361,18 @@ class AggStage final : public FinishingStage {
     std::size_t count = n;
     if (top_ && *top_ < count) count = static_cast<std::size_t>(*top_);
     std::string obj;
+    constexpr std::size_t kAhead = 8;  // groups are read in key order, not memory order: prefetch
     for (std::size_t i = 0; i < count; ++i) {
       if (sort_) {
-        emit(objects[idx[i]]);
+        emit(objects[rows[i].group]);
         continue;
       }
+      if (i + kAhead < count) {
+        const char* next = reinterpret_cast<const char*>(groups[rows[i + kAhead].group].get());
+        for (std::size_t line = 0; line < layout_.size; line += 64) __builtin_prefetch(next + line);
+      }
       obj.clear();
-      if (!append_object(*groups[idx[i]], obj, nullptr, error)) return false;
+      if (!append_object(*groups[rows[i].group], obj, nullptr, error)) return false;
       emit(obj);
     }
     return true;
