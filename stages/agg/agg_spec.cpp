@@ -143,7 +143,8 @@ std::string last_path_name(std::string_view expr) {
   return last;
 }
 
-std::optional<std::vector<KeySpec>> parse_group_by(std::string_view list, std::string* error) {
+std::optional<std::vector<KeySpec>> parse_group_by(std::string_view list, std::string* error,
+                                                   const ExpressionCheck& check) {
   auto items = split_top_level(list, error);
   if (!items) {
     *error = "--group-by: " + *error;
@@ -152,6 +153,7 @@ std::optional<std::vector<KeySpec>> parse_group_by(std::string_view list, std::s
   std::vector<KeySpec> out;
   for (const auto& item : *items) {
     auto [expr, name] = split_as(item);
+    if (check && !check(expr, error)) return std::nullopt;
     if (name.empty()) name = last_path_name(expr);
     if (name.empty()) {
       *error = fmt::format("--group-by: '{}' needs a name: write '{} as NAME'", expr, expr);
@@ -168,7 +170,7 @@ std::optional<std::vector<KeySpec>> parse_group_by(std::string_view list, std::s
 }
 
 std::optional<std::vector<AggItemSpec>> parse_agg_list(std::string_view list, std::uint64_t collect_limit,
-                                                       std::string* error) {
+                                                       std::string* error, const ExpressionCheck& check) {
   auto items = split_top_level(list, error);
   if (!items) {
     *error = "--agg: " + *error;
@@ -210,6 +212,7 @@ std::optional<std::vector<AggItemSpec>> parse_agg_list(std::string_view list, st
       return std::nullopt;
     }
     spec->collect_limit = collect_limit;
+    if (check && !arg.empty() && !check(arg, error)) return std::nullopt;
     if (name.empty()) {
       if (arg.empty()) {
         name = agg_name;

@@ -9,6 +9,7 @@
 // by `count`. An item without such a name needs `as`.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,9 +42,14 @@ std::pair<std::string, std::string> split_as(std::string_view item);
 // is not a plain path.
 std::string last_path_name(std::string_view expr);
 
-std::optional<std::vector<KeySpec>> parse_group_by(std::string_view list, std::string* error);
+// `check`, when given, vets each expression before it is named (a syntax error is then reported
+// as such, not as a missing name): false with a message in *error rejects the list.
+using ExpressionCheck = std::function<bool(std::string_view expr, std::string* error)>;
+
+std::optional<std::vector<KeySpec>> parse_group_by(std::string_view list, std::string* error,
+                                                   const ExpressionCheck& check = {});
 // collect_limit goes into each collect's spec.
 std::optional<std::vector<AggItemSpec>> parse_agg_list(std::string_view list, std::uint64_t collect_limit,
-                                                       std::string* error);
+                                                       std::string* error, const ExpressionCheck& check = {});
 
 }  // namespace ppipe::agg

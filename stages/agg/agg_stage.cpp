@@ -586,9 +586,15 @@ class AggStage final : public FinishingStage {
 std::unique_ptr<AggStage> build_agg(const std::string& group_by, const std::string& agg_list, const std::string& sort_text,
                                     std::optional<std::uint64_t> top, std::uint64_t collect_limit,
                                     std::uint64_t max_groups, bool partial, std::string* error) {
-  auto keys = agg::parse_group_by(group_by, error);
+  // A syntax error is reported as one, before any question of names.
+  auto compiles = [](const char* option) {
+    return [option](std::string_view expr, std::string* err) {
+      return compile_expression(option, std::string(expr), err) != nullptr;
+    };
+  };
+  auto keys = agg::parse_group_by(group_by, error, compiles("--group-by"));
   if (!keys) return nullptr;
-  auto items = agg::parse_agg_list(agg_list, collect_limit, error);
+  auto items = agg::parse_agg_list(agg_list, collect_limit, error, compiles("--agg"));
   if (!items) return nullptr;
   for (const auto& item : *items)
     for (const auto& k : *keys)

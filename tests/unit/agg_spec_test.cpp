@@ -103,6 +103,11 @@ TEST_CASE("agg stage: built from its options; bad specs are usage errors", "[agg
   CHECK(err.find("two aggregates named 'sum_a'") != std::string::npos);
   CHECK_FALSE(make_stage("agg", {{"--agg", "sum(.a +) as s"}}, &err));
   CHECK(is_expression_error(err));
+  // Without `as NAME` too: the syntax error, not a missing name.
+  CHECK_FALSE(make_stage("agg", {{"--agg", "sum(.a +)"}}, &err));
+  CHECK(is_expression_error(err));
+  CHECK_FALSE(make_stage("agg", {{"--group-by", ".a +"}}, &err));
+  CHECK(is_expression_error(err));
   CHECK_FALSE(make_stage("agg", {{"--max-groups", "0"}}, &err));
 }
 
