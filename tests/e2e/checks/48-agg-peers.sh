@@ -4,10 +4,13 @@
 #   - split and merge with the aggregates 47 does not split (p99, p99.9, stddev, min, max, float
 #     sums), two keys, uneven cuts (an empty part, one-record parts), and parts merged in reverse
 #     order (= the single run on the reversed input; order-free aggregates unchanged);
-#   - the same through GNU parallel --pipepart (and --pipe) | merge, with and without -k.
-# python3 and parallel are installed by scripts/setup; a check fails, not skips, without them.
+#   - the same through GNU parallel --pipepart (and --pipe) | merge, with and without -k;
+#   - against Miller's stats1 where the definitions agree (tests/e2e/oracles/mlr_compare.py says
+#     which fields are compared exactly, which within a stated tolerance, and why).
+# python3, parallel and mlr are installed by scripts/setup; a check fails, not skips, without them.
 
 PEERS_ORACLE="$E2E/oracles/agg_oracle.py"
+PEERS_MLR="$E2E/oracles/mlr_compare.py"
 
 # peers_need NAME TOOL WHAT: true if TOOL is on PATH, else reports NAME as failed and returns 1.
 peers_need() {
@@ -113,3 +116,30 @@ t_agg_gnu_parallel() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_gnu_parallel
+
+t_agg_miller() {
+  local name="agg = Miller's stats1 where the definitions agree (flights by origin: delay, distance; Zeek DNS by qtype_name: rtt)"
+  peers_python "$name" || return
+  peers_need "$name" mlr "Miller, apt package miller" || return
+  zcat "$DATA/flights/flights-20k.jsonl.gz" > flights.jsonl
+  # 6000 records are enough for every common qtype (a few have one value or none) and keep
+  # Miller's four passes short.
+  zcat "$DATA/zeek/dns.json.gz" | head -n 6000 > dns.jsonl
+  local msg=() job key fields input nn
+  for job in "origin delay,distance flights.jsonl" "qtype_name rtt dns.jsonl"; do
+    read -r key fields input <<< "$job"
+    nn=$(echo "$fields" | sed 's/\([a-z_]*\)/is_not_null($\1)/g; s/,/ \&\& /g')
+    "$PPIPE" --group-by ".$key" --agg "$("$PY" "$PEERS_MLR" spec "$fields")" "$input" > pp 2> err ||
+      { msg+=("[$key] ppipe exit $?: $(head -c 300 err)"); continue; }
+    mlr --ijsonl --ojsonl stats1 -a count,sum,mean,min,max,var,stddev,p50,median,distinct_count \
+      -f "$fields" -g "$key" "$input" > st
+    mlr --ijsonl --ojsonl stats1 -i -a p50,median,p90,p99 -f "$fields" -g "$key" "$input" > ip
+    # Miller 6.6's stats1 has no first/last: the first/last record of each group with a value.
+    mlr --ijsonl --ojsonl filter "$nn" 'then' head -n 1 -g "$key" "$input" > first.jsonl
+    mlr --ijsonl --ojsonl filter "$nn" 'then' tail -n 1 -g "$key" "$input" > last.jsonl
+    "$PY" "$PEERS_MLR" check "$key" "$fields" pp st ip first.jsonl last.jsonl > diff.txt ||
+      msg+=("[$key: $fields] ppipe and Miller differ:" "$(cat diff.txt)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_miller
