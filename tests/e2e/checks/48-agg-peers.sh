@@ -6,7 +6,8 @@
 #     order (= the single run on the reversed input; order-free aggregates unchanged);
 #   - the same through GNU parallel --pipepart (and --pipe) | merge, with and without -k;
 #   - against Miller's stats1 where the definitions agree (tests/e2e/oracles/mlr_compare.py says
-#     which fields are compared exactly, which within a stated tolerance, and why).
+#     which fields are compared exactly, which within a stated tolerance, and why);
+#   - real data (flights by origin, Zeek DNS by qtype_name) and stddev against the exact oracle.
 # python3, parallel and mlr are installed by scripts/setup; a check fails, not skips, without them.
 
 PEERS_ORACLE="$E2E/oracles/agg_oracle.py"
@@ -143,3 +144,29 @@ t_agg_miller() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_miller
+
+# Every aggregate the oracle knows, stddev and p99/p99.9 included (agg_oracle.py names).
+PEERS_AGGS=count,count_F,sum_F,min_F,max_F,avg_F,var_F,stddev_F,median_F,p50_F,p90_F,p99_F,p99_9_F,count_distinct_F,first_F,last_F
+
+t_agg_real_data_oracle() {
+  local name="agg = the exact oracle on real data (flights by origin: delay, distance; Zeek DNS by qtype_name: rtt) and stddev/p99 on generated extremes"
+  peers_python "$name" || return
+  local msg=() job key field input cfg
+  # The oracle's own square root first (stddev is only as good as it).
+  "$PY" "$PEERS_ORACLE" selftest > self.txt || msg+=("the oracle's correctly rounded sqrt is wrong:" "$(cat self.txt)")
+  "$PY" "$PEERS_ORACLE" gen 10000 23 > gen.jsonl
+  zcat "$DATA/flights/flights-20k.jsonl.gz" > flights.jsonl
+  zcat "$DATA/zeek/dns.json.gz" > dns.jsonl
+  for job in "origin delay flights.jsonl" "origin distance flights.jsonl" "qtype_name rtt dns.jsonl" \
+             "g x gen.jsonl" "g y gen.jsonl"; do
+    read -r key field input <<< "$job"
+    cfg="-j 2 --batch-size 64K"
+    # shellcheck disable=SC2086
+    "$PPIPE" $cfg --group-by ".$key" --agg "$("$PY" "$PEERS_ORACLE" spec "$field" "$PEERS_AGGS")" "$input" > got 2> err ||
+      { msg+=("[$key/$field] exit $?: $(head -c 300 err)"); continue; }
+    "$PY" "$PEERS_ORACLE" check "$key" "$field" "$input" got "$PEERS_AGGS" > diff.txt ||
+      msg+=("[$key/$field] differs from the oracle:" "$(cat diff.txt)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_real_data_oracle
