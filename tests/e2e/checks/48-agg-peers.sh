@@ -21,10 +21,12 @@ peers_need() {
 }
 
 # peers_python NAME: sets PY to the python3 interpreter itself, or reports NAME as failed. Calling
-# the interpreter, not a version manager's `python3` shim, saves ~1 s per call where pyenv is used.
+# the interpreter, not a version manager's `python3` shim, saves ~1 s per call where pyenv is used;
+# it is looked up once per run (cached in $TMP, which run_all.sh removes).
 peers_python() {
   peers_need "$1" python3 "the oracles are python3 scripts" || return 1
-  PY=$(python3 -c 'import sys; print(sys.executable)') && [ -x "$PY" ] && return 0
+  [ -s "$TMP/peers_python" ] || python3 -c 'import sys; print(sys.executable)' > "$TMP/peers_python"
+  PY=$(cat "$TMP/peers_python") && [ -x "$PY" ] && return 0
   not_ok "$1" "python3 does not run"
   return 1
 }
