@@ -3,7 +3,7 @@
 # (checks/*.sh). Usage: run_all.sh PPIPE PPIPE_GEN  (cwd arbitrary).
 # Prints one line per check ("ok - name" / "not ok - name" + indented reason), then a summary;
 # exits 1 if any check failed. E2E_ONLY=REGEX runs only the checks whose name matches (the golden
-# cases are named cases/<group>/<case>).
+# cases are named cases/<group>/<case>). E2E_TIMES=1 prints how long each scripted check took.
 set -u
 
 if [ $# -lt 2 ]; then
@@ -74,10 +74,12 @@ for f in "$E2E"/checks/*.sh; do source "$f"; done
 for fn in "${CHECKS[@]}"; do
   want "${fn#t_}" || continue
   mkdir -p "$TMP/w/$fn"
+  t0=$(now_ms)
   # A subshell per check: a cd, a trap or a failure inside one check cannot leak into the next.
   # Results are counted from the ok/not ok lines it prints.
   out=$(cd "$TMP/w/$fn" && "$fn" 2>&1)
   [ -n "$out" ] && printf '%s\n' "$out"
+  [ -n "${E2E_TIMES:-}" ] && echo "#   $fn: $(( $(now_ms) - t0 )) ms"
   while IFS= read -r line; do
     case $line in
       "ok - "*) PASS=$((PASS + 1)) ;;
