@@ -289,6 +289,9 @@ class AggStage final : public FinishingStage {
                            max_groups_, max_groups_);
       return false;
     }
+    // Without --group-by there is one group, input or not: `--agg count` of nothing is
+    // {"count":0} (as SQL's count(*) and jq's reduce), in partials too, so a merge of empty parts agrees.
+    if (keys_.empty() && p.groups.empty()) p.groups.insert(new_group("[]", agg::GroupTable<Group>::hash_of("[]")));
     if (partial) return write_partials(p, emit);
     const auto& groups = p.groups.groups();
     const std::size_t n = groups.size();

@@ -226,3 +226,26 @@ with open("many.jsonl", "w") as f, open("want", "w") as w:
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_many_groups
+
+t_agg_empty_input() {
+  local name="agg without --group-by: one group even on no input ({\"count\":0}, as jq's reduce), also through --partial | merge; with keys: no group"
+  : > empty.jsonl
+  printf '%s\n' '{"x":1}' '{"x":2}' > two.jsonl
+  jq -n -c '[inputs] | {count: length, sum_x: (map(.x) | add), max_x: (map(.x) | max)}' empty.jsonl > want
+  local msg=()
+  "$PPIPE" --agg 'count, sum(.x), max(.x)' empty.jsonl > got 2> err || msg+=("exit $?: $(head -c 200 err)")
+  cmp -s want got || msg+=("empty input" "$(short_diff want got)")
+  "$PPIPE" --stages parse,filter,agg --filter '.x > 5' --agg 'count, sum(.x), max(.x)' two.jsonl > got 2>/dev/null
+  cmp -s want got || msg+=("all filtered out" "$(short_diff want got)")
+  "$PPIPE" --partial --agg 'count, sum(.x), max(.x)' empty.jsonl > p1 2>/dev/null
+  "$PPIPE" --stages merge p1 p1 > got 2>/dev/null
+  cmp -s want got || msg+=("merge of two empty parts" "$(short_diff want got)")
+  "$PPIPE" --partial --agg 'count, sum(.x), max(.x)' two.jsonl > p2 2>/dev/null
+  jq -n -c '[inputs] | {count: length, sum_x: (map(.x) | add), max_x: (map(.x) | max)}' two.jsonl > want2
+  "$PPIPE" --stages merge p1 p2 p1 > got 2>/dev/null
+  cmp -s want2 got || msg+=("merge of empty and non-empty parts" "$(short_diff want2 got)")
+  "$PPIPE" --group-by .g --agg count empty.jsonl > got 2>/dev/null
+  [ ! -s got ] || msg+=("with --group-by, empty input gave: $(head -c 200 got)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_empty_input
