@@ -3,7 +3,8 @@
 # (checks/*.sh). Usage: run_all.sh PPIPE PPIPE_GEN  (cwd arbitrary).
 # Prints one line per check ("ok - name" / "not ok - name" + indented reason), then a summary;
 # exits 1 if any check failed. E2E_ONLY=REGEX runs only the checks whose name matches (the golden
-# cases are named cases/<group>/<case>). E2E_TIMES=1 prints how long each scripted check took.
+# cases are named cases/<group>/<case>); E2E_SKIP=REGEX leaves out the checks whose name matches.
+# E2E_TIMES=1 prints how long each scripted check took.
 set -u
 
 if [ $# -lt 2 ]; then
@@ -33,7 +34,8 @@ trap 'exit 143' TERM
 
 source "$E2E/lib.sh"
 
-want() {  # want NAME: is this check selected by E2E_ONLY?
+want() {  # want NAME: is this check selected by E2E_ONLY (and not by E2E_SKIP)?
+  if [ -n "${E2E_SKIP:-}" ] && [[ $1 =~ $E2E_SKIP ]]; then return 1; fi
   [ -z "${E2E_ONLY:-}" ] || [[ $1 =~ $E2E_ONLY ]]
 }
 
