@@ -7,6 +7,7 @@
 // in the order given, groups in jq's order of their keys (or of --sort EXPR, ties by key).
 // Output is byte-identical for every --workers, --batch-size and --unordered.
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -303,29 +304,41 @@ class AggStage final : public FinishingStage {
           *error = fmt::format("agg: {}: {}", items_[a].text, *error);
           return false;
         }
-    // Every group's key values, from one parse of all the key texts.
-    std::string all_keys = "[";
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i) all_keys.push_back(',');
-      all_keys += groups[i]->key;
-    }
-    all_keys.push_back(']');
-    simdjson::dom::parser key_parser;
-    simdjson::dom::array key_arrays;
+    // Every group's key values. One scalar key (the common case, and the one with millions of
+    // groups) is read from each key's text, values viewing the groups' keys; else one parse of
+    // all the key texts.
     std::vector<expr::Value> comps;  // group i's key k: comps[i * nkeys + k]
     comps.reserve(n * nkeys);
-    if (key_parser.parse(all_keys).get_array().get(key_arrays) != simdjson::SUCCESS) {
-      *error = "agg: internal error: group keys do not parse";
-      return false;
+    if (nkeys == 1) {
+      for (std::size_t i = 0; i < n; ++i) {
+        expr::Value v;
+        if (!scalar_key(groups[i]->key, &v)) break;
+        comps.push_back(v);
+      }
     }
-    for (simdjson::dom::element k : key_arrays) {
-      simdjson::dom::array items;
-      if (k.get_array().get(items) != simdjson::SUCCESS) break;
-      for (simdjson::dom::element v : items) comps.push_back(expr::Value::from_dom(v));
-    }
+    simdjson::dom::parser key_parser;
     if (comps.size() != n * nkeys) {
-      *error = "agg: internal error: a group key has the wrong number of values";
-      return false;
+      comps.clear();
+      std::string all_keys = "[";
+      for (std::size_t i = 0; i < n; ++i) {
+        if (i) all_keys.push_back(',');
+        all_keys += groups[i]->key;
+      }
+      all_keys.push_back(']');
+      simdjson::dom::array key_arrays;
+      if (key_parser.parse(all_keys).get_array().get(key_arrays) != simdjson::SUCCESS) {
+        *error = "agg: internal error: group keys do not parse";
+        return false;
+      }
+      for (simdjson::dom::element k : key_arrays) {
+        simdjson::dom::array items;
+        if (k.get_array().get(items) != simdjson::SUCCESS) break;
+        for (simdjson::dom::element v : items) comps.push_back(expr::Value::from_dom(v));
+      }
+      if (comps.size() != n * nkeys) {
+        *error = "agg: internal error: a group key has the wrong number of values";
+        return false;
+      }
     }
     // --sort: each group's object is needed first, for its sort value.
     std::vector<std::string> objects;
@@ -459,6 +472,24 @@ class AggStage final : public FinishingStage {
       if (spans) (*spans)[keys_.size() + a].second = out.size();
     }
     out.push_back('}');
+    return true;
+  }
+
+  // The value of a one-value key text ("[42]", "[\"web-01\"]", "[1.5]", "[null]") without a JSON
+  // parser: numbers as the writer printed them (they read back to the same value), strings
+  // without escapes as views into `key`. False for anything else (the caller then parses).
+  static bool scalar_key(const std::string& key, expr::Value* out) {
+    if (key.size() < 3) return false;
+    std::string_view v(key.data() + 1, key.size() - 2);
+    if (v == "null") *out = expr::Value::null();
+    else if (v == "true" || v == "false") *out = expr::Value::boolean(v == "true");
+    else if (v.size() >= 2 && v.front() == '"' && v.back() == '"' && v.find('\\') == std::string_view::npos)
+      *out = expr::Value::string(v.substr(1, v.size() - 2));
+    else if (std::int64_t i = 0; std::from_chars(v.data(), v.data() + v.size(), i).ptr == v.data() + v.size() &&
+                                 (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')))
+      *out = expr::Value::integer(i);
+    else
+      return false;
     return true;
   }
 
