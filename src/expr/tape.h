@@ -133,7 +133,10 @@ inline void lookup_many(const Ref& r, const std::string_view* keys, std::size_t 
     std::uint32_t len;
     std::memcpy(&len, p, sizeof(len));
     for (std::size_t j = 0; j < n; ++j) {
-      if (len == keys[j].size() && std::memcmp(p + sizeof(len), keys[j].data(), len) == 0) found[j] = i + 1;
+      // Length, then the first byte (in bounds: a key string is NUL-terminated), then the rest.
+      if (len == keys[j].size() && (len == 0 || (p[sizeof(len)] == static_cast<std::uint8_t>(keys[j][0]) &&
+                                                 std::memcmp(p + sizeof(len), keys[j].data(), len) == 0)))
+        found[j] = i + 1;
     }
     std::uint64_t v = tape[i + 1];
     std::uint8_t step = kStep.step[v >> 56];
