@@ -262,7 +262,11 @@ class AggStage final : public FinishingStage {
     auto& a = static_cast<AggPartial&>(into);
     auto& b = static_cast<AggPartial&>(later);
     a.overflow |= b.overflow;
-    for (auto& g : b.groups.groups()) {
+    auto& later_groups = b.groups.groups();
+    constexpr std::size_t kAhead = 8;
+    for (std::size_t j = 0; j < later_groups.size(); ++j) {
+      if (j + kAhead < later_groups.size()) a.groups.prefetch(later_groups[j + kAhead]->hash);
+      auto& g = later_groups[j];
       Group* have = a.groups.find(g->key, g->hash);
       if (!have) {
         if (a.groups.size() >= max_groups_) {

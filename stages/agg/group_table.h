@@ -38,9 +38,16 @@ class GroupTable {
   G* insert(std::unique_ptr<G> g) {
     if ((groups_.size() + 1) * 2 > slots_.size()) grow();
     G* raw = g.get();
+    hashes_.push_back(raw->hash);
     groups_.push_back(std::move(g));
     place(raw->hash, static_cast<std::uint32_t>(groups_.size()));
     return raw;
+  }
+
+  // A hint that find(.., hash) comes soon (a merge walks a batch's groups: their slots in a
+  // big table are cache misses one after another otherwise).
+  void prefetch(std::uint64_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
   }
 
   std::size_t size() const { return groups_.size(); }
@@ -50,6 +57,7 @@ class GroupTable {
   const std::vector<std::unique_ptr<G>>& groups() const { return groups_; }
   void clear() {
     groups_.clear();
+    hashes_.clear();
     slots_.clear();
   }
 
@@ -63,10 +71,11 @@ class GroupTable {
   void grow() {
     std::size_t n = slots_.empty() ? 16 : slots_.size() * 2;
     slots_.assign(n, 0);
-    for (std::uint32_t k = 0; k < groups_.size(); ++k) place(groups_[k]->hash, k + 1);
+    for (std::uint32_t k = 0; k < hashes_.size(); ++k) place(hashes_[k], k + 1);
   }
 
   std::vector<std::unique_ptr<G>> groups_;
+  std::vector<std::uint64_t> hashes_;  // groups_[k]->hash, so that growing reads no group
   std::vector<std::uint64_t> slots_;  // 0: empty; else (hash >> 32) << 32 | (index into groups_ + 1)
 };
 
