@@ -7,6 +7,7 @@
 // in the order given, groups in jq's order of their keys (or of --sort EXPR, ties by key).
 // Output is byte-identical for every --workers, --batch-size and --unordered.
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstdlib>
 
@@ -172,7 +173,12 @@ class AggStage final : public FinishingStage {
     st->texts.resize(items_.size());
     return st;
   }
-  std::unique_ptr<Partial> new_partial() const override { return std::make_unique<AggPartial>(); }
+  std::unique_ptr<Partial> new_partial() const override {
+    auto p = std::make_unique<AggPartial>();
+    // A batch has about as many groups as the batches before it (none to grow into, by default).
+    p->groups.reserve(std::min<std::size_t>(batch_groups_hint_.load(std::memory_order_relaxed), 1u << 16));
+    return p;
+  }
 
   Verdict accumulate(Record& rec, WorkerScratch& s, StageState* state, Partial& into) const override {
     auto& st = static_cast<AggState&>(*state);
@@ -261,6 +267,7 @@ class AggStage final : public FinishingStage {
   void merge(Partial& into, Partial& later) const override {
     auto& a = static_cast<AggPartial&>(into);
     auto& b = static_cast<AggPartial&>(later);
+    batch_groups_hint_.store(b.groups.size(), std::memory_order_relaxed);
     a.overflow |= b.overflow;
     auto& later_groups = b.groups.groups();
     constexpr std::size_t kAhead = 8;
@@ -606,6 +613,7 @@ class AggStage final : public FinishingStage {
   std::optional<std::uint64_t> top_;
   std::uint64_t max_groups_;
   GroupLayout layout_;
+  mutable std::atomic<std::size_t> batch_groups_hint_{0};  // groups in the last batch merged
   // The evaluation plan (plan_evaluation).
   static constexpr std::size_t kNoLead = static_cast<std::size_t>(-1);
   struct Expression {

@@ -50,6 +50,18 @@ class GroupTable {
     if (!slots_.empty()) __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
   }
 
+  // Room for n groups without growing.
+  void reserve(std::size_t n) {
+    std::size_t want = 16;
+    while (want < n * 2) want *= 2;
+    groups_.reserve(n);
+    hashes_.reserve(n);
+    if (want > slots_.size()) {
+      slots_.assign(want, 0);
+      for (std::uint32_t k = 0; k < hashes_.size(); ++k) place(hashes_[k], k + 1);
+    }
+  }
+
   std::size_t size() const { return groups_.size(); }
   bool empty() const { return groups_.empty(); }
   // In insertion order. Moving groups out leaves the table to be cleared.

@@ -150,7 +150,19 @@ TEST_CASE("group table: finds what was inserted, through growth and colliding ha
   }
   CHECK(t.find("[5000]", Table::hash_of("[5000]")) == nullptr);
   CHECK(t.find("[5001]", 0xabcdef0000000007) == nullptr);
+  // reserve() on a full table re-places what is there.
+  t.reserve(20000);
+  for (std::size_t i = 0; i < 5000; i += 7) {
+    std::string k = "[" + std::to_string(i) + "]";
+    REQUIRE(t.find(k, hash(i, k)) == t.groups()[i].get());
+  }
   t.clear();
   CHECK(t.empty());
   CHECK(t.find("[1]", Table::hash_of("[1]")) == nullptr);
+  t.reserve(100);
+  auto g = std::make_unique<G>();
+  g->key = "[1]";
+  g->hash = Table::hash_of(g->key);
+  G* raw = t.insert(std::move(g));
+  CHECK(t.find("[1]", Table::hash_of("[1]")) == raw);
 }
