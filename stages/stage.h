@@ -143,13 +143,25 @@ class AsyncRun {
   // Called on the engine's drain thread in input order; must return at once. Later, from any
   // thread, the stage calls done(job) exactly once per job.
   virtual void submit(std::unique_ptr<AsyncJob> job) = 0;
+  // The run is being interrupted (SIGINT/SIGTERM, a closed output, a fatal error): start no more
+  // work, end what runs, and complete every job soon, also those submitted later (their records
+  // as failures). On the drain thread, at most once.
+  virtual void cancel() {}
+  // Extra fields for this stage's object in --stats (`"calls":12,"retries":1`, no braces), asked
+  // once every job has come back.
+  virtual std::string stats_fields() const { return ""; }
+};
+
+// What the engine tells an async stage when a run starts.
+struct AsyncContext {
+  unsigned workers = 1;  // CPU worker threads (--workers)
 };
 
 class AsyncStage : public Stage {
  public:
   StageMode mode() const final { return StageMode::kAsync; }
   using Done = std::function<void(std::unique_ptr<AsyncJob>)>;
-  virtual std::unique_ptr<AsyncRun> start(Done done) const = 0;
+  virtual std::unique_ptr<AsyncRun> start(Done done, const AsyncContext& context) const = 0;
 };
 
 }  // namespace ppipe

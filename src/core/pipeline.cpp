@@ -119,19 +119,28 @@ class PipelineRun {
     RunStats& stats = result_.stats;
     stats.workers = options_.workers;
     for (std::size_t i = 0; i < chain_.size(); ++i)
-      stats.stages.push_back({std::string(chain_.stage(i).name()), chain_.modes()[i], {}});
+      stats.stages.push_back({std::string(chain_.stage(i).name()), chain_.modes()[i], {}, {}});
     writer_part_ = chain_.start();
-    if (const AsyncStage* a = chain_.async_stage())
-      async_ = a->start([this](std::unique_ptr<AsyncJob> job) {
-        Event e;
-        e.job = std::move(job);
-        events_.push(e);
-      });
+    if (const AsyncStage* a = chain_.async_stage()) {
+      AsyncContext context;
+      context.workers = options_.workers;
+      async_ = a->start(
+          [this](std::unique_ptr<AsyncJob> job) {
+            Event e;
+            e.job = std::move(job);
+            events_.push(e);
+          },
+          context);
+    }
 
     start_reader();
     start_workers();
     drain();
-    async_.reset();  // every job has come back: the drain waited for them
+    if (async_) {
+      // Every job has come back: the drain waited for them.
+      stats.stages[chain_.worker_end()].extra = async_->stats_fields();
+      async_.reset();
+    }
     finish();
     flush_all();
     progress_.clear();
@@ -206,6 +215,7 @@ class PipelineRun {
   void drain() {
     bool workers_done = false;
     while (!workers_done || in_flight_ > 0) {
+      cancel_async_if_interrupted();
       Event e;
       auto r = events_.pop_for(e, std::chrono::milliseconds(100));
       if (r == BoundedQueue<Event>::PopResult::kTimeout) {
@@ -234,6 +244,19 @@ class PipelineRun {
       // Nothing more ready: write out what we have, so a slow stream is not held back.
       if (events_.size() == 0) flush_all();
       show_progress();
+    }
+  }
+
+  // An interrupt, a closed output or a fatal error: commands still running are of no use (or must
+  // not outlive the run), so the async stage ends them and returns its jobs. Not after head or
+  // --max-errors: the jobs before the cut are still to be written.
+  void cancel_async_if_interrupted() {
+    if (!async_ || async_cancelled_) return;
+    StopReason why = stop_.reason();
+    if (why == StopReason::kSigint || why == StopReason::kSigterm || why == StopReason::kBrokenPipe ||
+        why == StopReason::kFatalIo) {
+      async_cancelled_ = true;
+      async_->cancel();
     }
   }
 
@@ -396,6 +419,7 @@ class PipelineRun {
   Sequencer<BatchPtr> async_order_;
   std::map<std::uint64_t, BatchPtr> held_;  // batches whose async job is out
   std::size_t in_flight_ = 0;
+  bool async_cancelled_ = false;
   bool discarding_ = false;  // after head, a broken pipe, a write error or --max-errors
   bool discarding_by_failure_ = false;
   std::vector<iovec> iov_;

@@ -47,8 +47,8 @@ void RunStats::update() {
     stages[i].counts = c;
     dropped += c.dropped;
     errors += c.errors;
-    if (stages[i].mode == StageMode::kFinishing) {
-      consumed += c.in - c.errors;
+    if (stages[i].mode == StageMode::kFinishing || stages[i].mode == StageMode::kAsync) {
+      consumed += c.in - c.errors - (stages[i].mode == StageMode::kAsync ? c.dropped : 0);
       emitted += c.out;
     }
   }
@@ -73,8 +73,10 @@ std::string RunStats::to_json() const {
     if (i) out.push_back(',');
     out.append("{\"name\":");
     append_json_string(out, s.name);
-    fmt::format_to(std::back_inserter(out), ",\"in\":{},\"out\":{},\"dropped\":{},\"errors\":{}}}", s.counts.in,
+    fmt::format_to(std::back_inserter(out), ",\"in\":{},\"out\":{},\"dropped\":{},\"errors\":{}", s.counts.in,
                    s.counts.out, s.counts.dropped, s.counts.errors);
+    if (!s.extra.empty()) out.append(",").append(s.extra);
+    out.push_back('}');
   }
   out.append("]}");
   return out;

@@ -3,10 +3,11 @@
 // and the error stream.
 //
 // Invariant: records_in + emitted == records_out + dropped + errors + consumed, where consumed
-// counts the records finishing stages (tail) took in and emitted the records they made at the end;
-// for a chain without finishing stages, records_in == records_out + dropped + errors. Each stage's
-// own counts add up too: in == out + dropped + errors for parallel and ordered stages, and
-// in == consumed + errors, out == emitted for a finishing stage.
+// counts the records finishing stages (tail) and async stages (exec: records in, any number of
+// lines out) took in and emitted the records they made; for a chain without finishing or async
+// stages, records_in == records_out + dropped + errors. Each stage's own counts add up too:
+// in == out + dropped + errors for parallel and ordered stages, and in == consumed + dropped +
+// errors, out == emitted for a finishing or async stage.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,7 @@ struct StageStats {
   std::string name;
   StageMode mode = StageMode::kParallel;
   StageCounts counts;
+  std::string extra;  // more fields of the stage's own (an async stage's calls, retries, ...), or ""
 };
 
 struct RunStats {

@@ -157,7 +157,7 @@ class SleepStage final : public AsyncStage {
   SleepStage(std::size_t concurrency, std::chrono::milliseconds delay, SleepStats* stats)
       : concurrency_(concurrency), delay_(delay), stats_(stats) {}
   std::string_view name() const override { return "sleep"; }
-  std::unique_ptr<AsyncRun> start(Done done) const override {
+  std::unique_ptr<AsyncRun> start(Done done, const AsyncContext&) const override {
     return std::make_unique<SleepRun>(concurrency_, delay_, std::move(done), stats_);
   }
 
