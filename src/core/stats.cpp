@@ -1,5 +1,7 @@
 #include "src/core/stats.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "src/util/json_string.h"
@@ -17,8 +19,13 @@ void RunStats::add_batch(const Batch& b, bool to_output) {
     s.dropped += c.dropped;
     s.errors += c.errors;
   }
-  // Records that failed before the first stage (oversized lines) are errors of no stage.
+  // Records that failed before the first stage (oversized lines) are errors of no stage. An async
+  // first stage counts on the writer, when its job comes back: the batch's trace (always kept with
+  // an async stage) says which records reached it.
   std::uint64_t reached_first = b.counts.empty() ? 0 : b.counts[0].in;
+  if (!stages.empty() && stages[0].mode == StageMode::kAsync)
+    reached_first = static_cast<std::uint64_t>(std::count_if(
+        b.trace.begin(), b.trace.end(), [](const RecordTrace& t) { return t.fate != Fate::kFailedBeforeChain; }));
   read_errors_ += b.records - reached_first;
   if (to_output) batch_out_ += b.counts.empty() ? b.records : b.counts.back().out;
   update();

@@ -237,7 +237,7 @@ void ExecRun::take_new_jobs() {
   }
   for (auto& js : fresh) {
     JobState& j = *js;
-    const std::size_t n = j.job->records.size();
+    const std::size_t n = j.job->size();
     const std::size_t ncalls = n == 0 ? 0 : config_->record_mode ? n : 1;
     for (std::size_t i = 0; i < ncalls; ++i) {
       auto c = std::make_unique<Call>();
@@ -305,19 +305,18 @@ void ExecRun::start(Call& c, double now) {
   const std::string* command = &config_->command;
   if (config_->tmpl) {
     std::string error;
-    if (!config_->tmpl->expand(job.records[c.first], parser_, &command_line, &error)) {
+    if (!config_->tmpl->expand(job.record(c.first), parser_, &command_line, &error)) {
       fail(c, error);
       return;
     }
     command = &command_line;
   }
-  c.input.clear();
-  for (std::size_t i = c.first; i < c.first + c.count; ++i) {
-    c.input.append(job.records[i]);
-    c.input.push_back('\n');
-  }
+  const std::size_t begin = c.first == 0 ? 0 : job.ends[c.first - 1] + 1;
+  c.input = std::string_view(job.input).substr(begin, job.ends[c.first + c.count - 1] + 1 - begin);
   c.written = 0;
   c.out.clear();
+  // A filter's output is at most its input, mostly: room for that avoids copies as it grows.
+  c.out.reserve(std::min<std::uint64_t>(config_->max_output, c.input.size() + 4096));
   c.err_line.clear();
   c.err_tail.clear();
   c.reaped = false;
@@ -348,10 +347,7 @@ void ExecRun::pump(Call& c, short in_events, short out_events, short err_events,
       if (w < 0 && errno == EAGAIN) break;
       c.written = c.input.size();  // EPIPE: the command does not read its stdin; that is its business
     }
-    if (c.written >= c.input.size()) {
-      close_fd(c.child.stdin_fd);
-      std::string().swap(c.input);
-    }
+    if (c.written >= c.input.size()) close_fd(c.child.stdin_fd);
   }
   if (c.child.stdout_fd >= 0 && out_events) read_stdout(c, now);
   if (c.child.stderr_fd >= 0 && err_events) read_stderr(c);
@@ -447,17 +443,7 @@ void ExecRun::end_attempt(Call& c, double now) {
   const bool ok = !c.timed_out && !c.overflow && !c.interrupted && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0;
   if (c.timed_out) ++timeouts_;
   if (ok) {
-    std::string_view all = c.out;
-    while (!all.empty()) {
-      std::size_t nl = all.find('\n');
-      std::string_view line = all.substr(0, nl);
-      all.remove_prefix(nl == std::string_view::npos ? all.size() : nl + 1);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank: no record
-      c.lines.emplace_back(line);
-    }
-    std::string().swap(c.out);
-    call_done(c);
+    call_done(c);  // its stdout is its output
     return;
   }
   std::string().swap(c.out);
@@ -496,11 +482,16 @@ void ExecRun::call_done(Call& c) {
 
 void ExecRun::finish_job(JobState& j) {
   AsyncJob& job = *j.job;
-  for (auto& call : j.calls) {
-    if (call->failure) {
-      for (std::size_t i = call->first; i < call->first + call->count; ++i) job.failures.push_back({i, *call->failure});
-    } else {
-      for (std::string& line : call->lines) job.out.push_back(std::move(line));
+  if (j.calls.size() == 1 && !j.calls[0]->failure) {
+    job.out = std::move(j.calls[0]->out);  // batch mode: as it came, no copy
+  } else {
+    for (auto& call : j.calls) {
+      if (call->failure) {
+        for (std::size_t i = call->first; i < call->first + call->count; ++i) job.failures.push_back({i, *call->failure});
+      } else if (!call->out.empty()) {
+        job.out.append(call->out);
+        if (job.out.back() != '\n') job.out.push_back('\n');
+      }
     }
   }
   std::unique_ptr<AsyncJob> back = std::move(j.job);

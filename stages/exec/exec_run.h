@@ -67,9 +67,9 @@ class ExecRun final : public AsyncRun {
     ChildProcess child;
     bool reaped = false;
     int status = 0;
-    std::string input;
+    std::string_view input;  // into the job's input
     std::size_t written = 0;
-    std::string out;
+    std::string out;                    // stdout; on success, the call's output lines
     std::string err_line;               // stderr since its last line end
     std::deque<std::string> err_tail;   // its last lines, for the error record
     double deadline = 0;                // --timeout, or 0
@@ -78,9 +78,7 @@ class ExecRun final : public AsyncRun {
     bool overflow = false;
     bool interrupted = false;
     bool killed = false;                // KILL sent (kill_at is then when we stop waiting for the pipes)
-    // The outcome.
-    std::vector<std::string> lines;
-    std::optional<std::string> failure;
+    std::optional<std::string> failure;  // the outcome, when it failed
   };
   struct JobState {
     std::unique_ptr<AsyncJob> job;

@@ -39,6 +39,19 @@ t_exec_batch_and_retries() {
   [ "$(exec_stat err calls)" -gt 2 ] || msg+=("calls: $(exec_stat err calls), expected one per batch")
   exec_report "exec batch: --exec cat over 1K batches = the input; stats add up" "${msg[@]}"
 
+  # exec first in the chain (no parse), a record too long for --max-record-size (an error of no
+  # stage), and output lines with CRLF and blank lines (no records, as in the input).
+  msg=()
+  { head -n 3 in.jsonl; head -c 3000 /dev/zero | tr '\0' x; echo; sed -n 4,10p in.jsonl; } > mixed.jsonl
+  { head -n 3 in.jsonl; sed -n 4,10p in.jsonl; } > want
+  "$PPIPE" --stats --stages exec --max-record-size 1K --exec 'sed "s/\$/\r/"; echo; echo "  "' --errors errs.jsonl mixed.jsonl > out 2> err; rc=$?
+  [ "$rc" = 1 ] || msg+=("exit $rc, expected 1 (the long record)")
+  cmp -s want out || msg+=("output differs" "$(short_diff want out)")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  tail -n 1 err | jq -e '.errors == 1 and .records_in == 11 and .stages[0].in == 10' > /dev/null || msg+=("stats: $(tail -n 1 err)")
+  jq -e -s 'length == 1 and .[0].stage == "read" and .[0].line == 4' errs.jsonl > /dev/null || msg+=("errors: $(head -c 300 errs.jsonl)")
+  exec_report "exec first in the chain: CRLF and blank output lines, a too-long record counted once" "${msg[@]}"
+
   # Fails on the first attempt of each record, then succeeds.
   msg=()
   mkdir -p state
