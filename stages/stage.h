@@ -139,6 +139,9 @@ struct AsyncJob {
   // Output, filled by the stage: the output records as lines, in order ('\n' after each; the last
   // may lack it). Blank lines are no records and a CR before a '\n' is dropped, as in the input.
   std::string out;
+  // Optional, when the stage knows and there are failures: where the output of record i ends in
+  // `out`, so that --max-errors can cut the job right after its N-th failed record.
+  std::vector<std::size_t> out_ends;
   struct Failure {
     std::size_t index;      // the record's
     std::string message;

@@ -324,18 +324,27 @@ void Chain::Run::take_over(Batch& b) {
   }
 }
 
-void Chain::Run::complete(AsyncJob& job, std::uint32_t source_index) {
+std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, std::uint64_t max_failures) {
   const std::size_t k = chain_.worker_end_;
   std::string_view source = chain_.source_names_[source_index];
+  std::size_t keep = job.size(), failures = job.failures.size();
+  std::string_view rest = job.out;
+  if (failures >= max_failures) {
+    failures = max_failures;
+    keep = failures == 0 ? 0 : job.failures[failures - 1].index + 1;
+    if (keep == 0) rest = {};
+    else if (keep - 1 < job.out_ends.size()) rest = rest.substr(0, job.out_ends[keep - 1]);
+  }
   StageCounts& c = counts_[k];
-  c.in += job.size();
-  c.errors += job.failures.size();
+  c.in += keep;
+  c.errors += failures;
   c.dropped += job.dropped;
-  for (const auto& f : job.failures)
+  for (std::size_t i = 0; i < failures; ++i) {
+    const auto& f = job.failures[i];
     chain_.add_error(err_, source, chain_.stages_[k]->name(), f.message, job.record(f.index), job.lines[f.index],
                      job.offsets[f.index], 0);
+  }
   std::uint64_t made = 0;
-  std::string_view rest = job.out;
   while (!rest.empty()) {
     std::size_t nl = rest.find('\n');
     std::string_view text = rest.substr(0, nl);
@@ -348,6 +357,7 @@ void Chain::Run::complete(AsyncJob& job, std::uint32_t source_index) {
     rec.set_seq(job.seq);
     feed(k + 1, rec, text, chain_.stages_[k]->name());
   }
+  return job.size() - keep;
 }
 
 void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source) {

@@ -4,6 +4,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -302,10 +303,29 @@ class PipelineRun {
     async_order_.push(seq, std::move(b));
     BatchPtr next;
     while (async_order_.pop(next)) {
-      if (next->job && !next->discard) writer_part_->complete(*next->job, next->source);
+      if (async_cut_ && !next->discard) {
+        // Behind the --max-errors cut: as if never read (consume had counted it).
+        result_.stats.remove_batch(*next, false);
+        next->discard = true;
+      }
+      if (next->job && !next->discard) {
+        std::uint64_t budget = UINT64_MAX;
+        if (options_.max_errors)
+          budget = options_.max_errors - std::min(options_.max_errors, result_.stats.errors);
+        if (std::uint64_t cut = writer_part_->complete(*next->job, next->source, budget))
+          result_.stats.forget_forwarded(cut, chain_.worker_end());
+      }
       next->job.reset();
       write(*next);
       recycle(std::move(next));
+      if (options_.max_errors && result_.stats.errors >= options_.max_errors && !async_cut_) {
+        // Jobs still out come after the cut: the commands are of no use any more.
+        async_cut_ = true;
+        if (!async_cancelled_) {
+          async_cancelled_ = true;
+          async_->cancel();
+        }
+      }
     }
   }
 
@@ -420,6 +440,7 @@ class PipelineRun {
   std::map<std::uint64_t, BatchPtr> held_;  // batches whose async job is out
   std::size_t in_flight_ = 0;
   bool async_cancelled_ = false;
+  bool async_cut_ = false;  // --max-errors was reached in an async job: later jobs are discarded
   bool discarding_ = false;  // after head, a broken pipe, a write error or --max-errors
   bool discarding_by_failure_ = false;
   std::vector<iovec> iov_;

@@ -8,16 +8,31 @@
 
 namespace ppipe {
 
-void RunStats::add_batch(const Batch& b, bool to_output) {
-  records_in += b.records;
+void RunStats::add_batch(const Batch& b, bool to_output) { tally(b, to_output, true); }
+
+void RunStats::remove_batch(const Batch& b, bool to_output) { tally(b, to_output, false); }
+
+void RunStats::forget_forwarded(std::uint64_t n, std::size_t n_stages) {
+  records_in -= n;
+  for (std::size_t i = 0; i < n_stages && i < batch_counts_.size(); ++i) {
+    batch_counts_[i].in -= n;
+    batch_counts_[i].out -= n;
+  }
+  update();
+}
+
+void RunStats::tally(const Batch& b, bool to_output, bool add) {
+  // Unsigned arithmetic: taking back is adding the two's complement.
+  auto v = [add](std::uint64_t x) { return add ? x : ~x + 1; };
+  records_in += v(b.records);
   batch_counts_.resize(stages.size());
   for (std::size_t i = 0; i < b.counts.size() && i < stages.size(); ++i) {
     const StageCounts& c = b.counts[i];
     StageCounts& s = batch_counts_[i];
-    s.in += c.in;
-    s.out += c.out;
-    s.dropped += c.dropped;
-    s.errors += c.errors;
+    s.in += v(c.in);
+    s.out += v(c.out);
+    s.dropped += v(c.dropped);
+    s.errors += v(c.errors);
   }
   // Records that failed before the first stage (oversized lines) are errors of no stage. An async
   // first stage counts on the writer, when its job comes back: the batch's trace (always kept with
@@ -26,8 +41,8 @@ void RunStats::add_batch(const Batch& b, bool to_output) {
   if (!stages.empty() && stages[0].mode == StageMode::kAsync)
     reached_first = static_cast<std::uint64_t>(std::count_if(
         b.trace.begin(), b.trace.end(), [](const RecordTrace& t) { return t.fate != Fate::kFailedBeforeChain; }));
-  read_errors_ += b.records - reached_first;
-  if (to_output) batch_out_ += b.counts.empty() ? b.records : b.counts.back().out;
+  read_errors_ += v(b.records - reached_first);
+  if (to_output) batch_out_ += v(b.counts.empty() ? b.records : b.counts.back().out);
   update();
 }
 

@@ -264,8 +264,9 @@ void ExecRun::take_new_jobs() {
 void ExecRun::apply_cancel(double now) {
   cancelled_ = true;
   for (Call* c : running_) {
+    if (c->reaped && c->child.stdout_fd < 0 && c->child.stderr_fd < 0) continue;  // over: its outcome stands
     c->interrupted = true;
-    if (!c->reaped && c->kill_at == 0) terminate(*c, now);
+    if (c->kill_at == 0) terminate(*c, now);
   }
   std::vector<Call*> waiting(ready_.begin(), ready_.end());
   for (auto& [t, c] : backing_off_) waiting.push_back(c);
@@ -315,8 +316,9 @@ void ExecRun::start(Call& c, double now) {
   c.input = std::string_view(job.input).substr(begin, job.ends[c.first + c.count - 1] + 1 - begin);
   c.written = 0;
   c.out.clear();
-  // A filter's output is at most its input, mostly: room for that avoids copies as it grows.
-  c.out.reserve(std::min<std::uint64_t>(config_->max_output, c.input.size() + 4096));
+  // Batch mode: a filter's output is at most its input, mostly; room for that avoids copies as it
+  // grows. (Not per record: thousands of calls wait in a job, small outputs each.)
+  if (!config_->record_mode) c.out.reserve(std::min<std::uint64_t>(config_->max_output, c.input.size() + 4096));
   c.err_line.clear();
   c.err_tail.clear();
   c.reaped = false;
@@ -485,6 +487,8 @@ void ExecRun::finish_job(JobState& j) {
   if (j.calls.size() == 1 && !j.calls[0]->failure) {
     job.out = std::move(j.calls[0]->out);  // batch mode: as it came, no copy
   } else {
+    // Whose output is whose, for a --max-errors cut after a failed record.
+    job.out_ends.reserve(job.size());
     for (auto& call : j.calls) {
       if (call->failure) {
         for (std::size_t i = call->first; i < call->first + call->count; ++i) job.failures.push_back({i, *call->failure});
@@ -492,6 +496,7 @@ void ExecRun::finish_job(JobState& j) {
         job.out.append(call->out);
         if (job.out.back() != '\n') job.out.push_back('\n');
       }
+      job.out_ends.resize(call->first + call->count, job.out.size());
     }
   }
   std::unique_ptr<AsyncJob> back = std::move(j.job);

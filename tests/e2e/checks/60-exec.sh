@@ -102,6 +102,29 @@ EOF
 }
 register t_exec_batch_and_retries
 
+t_exec_max_errors() {
+  local msg=() rc
+  # Every 4th record fails: --max-errors 3 ends the run right after record 12, the third failure,
+  # even though it fails inside a job (a batch) and later jobs were already running.
+  exec_in 100 in.jsonl
+  awk -F'[:}]' '$2 % 4 != 0 && $2 < 12' in.jsonl > want
+  "$PPIPE" --stats --exec-mode record --exec '[ $(expr {.i} % 4) = 0 ] && exit 5; cat' --max-errors 3 \
+    --errors errs.jsonl in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 3 ] || msg+=("exit $rc, expected 3")
+  cmp -s want out || msg+=("output differs from records 1..11 without 4 and 8" "$(short_diff want out)")
+  jq -e -s 'map(.line) == [4, 8, 12]' errs.jsonl > /dev/null || msg+=("error records: lines $(jq -c -s 'map(.line)' errs.jsonl)")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  tail -n 1 err | jq -e '.records_in == 12 and .errors == 3' > /dev/null || msg+=("stats: $(tail -n 1 err | head -c 300)")
+  grep -q '"after":3,' err || msg+=("message: $(grep '"stopped"' err)")
+  # Batch mode, small batches, all failing: the first failed batch holds the 3rd error.
+  "$PPIPE" --stats --batch-size 1K --exec 'cat > /dev/null; exit 1' --max-errors 3 --errors errs.jsonl in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 3 ] || msg+=("batch: exit $rc, expected 3")
+  [ "$(wc -l < errs.jsonl)" = 3 ] || msg+=("batch: $(wc -l < errs.jsonl) error records, expected 3")
+  exec_accounting err || msg+=("batch: $(exec_accounting err)")
+  exec_report "exec --max-errors 3: the run ends right after the 3rd failed record, also inside a job" "${msg[@]}"
+}
+register t_exec_max_errors
+
 t_exec_faults() {
   local msg=() rc start elapsed
   exec_in 30 in.jsonl
@@ -209,14 +232,14 @@ t_exec_order_and_rate() {
   local msg=() rc
   # Random per-call delays at --concurrency 16, with random failures and retries: the output is
   # the sequential result (each record, then a line made from it).
-  awk 'BEGIN { srand(8); for (i = 1; i <= 300; i++) printf "{\"i\":%d,\"d\":0.0%d}\n", i, int(rand() * 6) }' > in.jsonl
+  awk 'BEGIN { srand(8); for (i = 1; i <= 200; i++) printf "{\"i\":%d,\"d\":0.0%d}\n", i, int(rand() * 6) }' > in.jsonl
   awk -F'[:,]' '{ print; printf "{\"after\":%d}\n", $2 }' in.jsonl > want
   "$PPIPE" --stats --exec-mode record --concurrency 16 --retries 20 --backoff 1ms:5ms \
     --exec '[ "$(od -An -N1 -tu1 /dev/urandom)" -lt 64 ] && exit 1; sleep {.d}; cat; echo "{\"after\":"{.i}"}"' \
     in.jsonl > out 2> err; rc=$?
   [ "$rc" = 0 ] || msg+=("exit $rc: $(grep -v stderr err | head -c 300)")
   cmp -s want out || msg+=("output differs from the sequential result" "$(short_diff want out)")
-  tail -n 1 err | jq -e '.records_in + .emitted == .records_out + .dropped + .errors + .consumed and .emitted == 600' > /dev/null ||
+  tail -n 1 err | jq -e '.records_in + .emitted == .records_out + .dropped + .errors + .consumed and .emitted == 400' > /dev/null ||
     msg+=("stats: $(tail -n 1 err)")
   [ "$(exec_stat err retries)" -gt 0 ] || msg+=("no retry happened")
   # Batch mode, small batches, random delays: the input back in order.
