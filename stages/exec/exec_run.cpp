@@ -22,7 +22,9 @@ namespace ppipe {
 namespace {
 
 constexpr std::size_t kStderrTailLines = 5;
-constexpr std::size_t kStderrLineMax = 4096;    // a longer stderr line is passed on in pieces
+// A longer stderr line is passed on in pieces: each piece, prefixed or as JSON with every byte
+// escaped (6 times as long), stays under PIPE_BUF, so that one write() to a pipe is never split.
+constexpr std::size_t kStderrLineMax = 600;
 constexpr std::size_t kStderrTailLineMax = 300;  // of each line kept for the error record
 constexpr std::size_t kReadChunk = 256 << 10;
 
@@ -391,19 +393,16 @@ void ExecRun::read_stderr(Call& c) {
     std::string_view data(buffer_.data(), static_cast<std::size_t>(n));
     while (!data.empty()) {
       std::size_t nl = data.find('\n');
-      std::string_view part = data.substr(0, nl);
-      c.err_line.append(part);
-      if (nl != std::string_view::npos) {
-        stderr_line(c, c.err_line);
-        c.err_line.clear();
-        data.remove_prefix(nl + 1);
-      } else {
-        data = {};
+      std::size_t take = std::min(nl == std::string_view::npos ? data.size() : nl, kStderrLineMax - c.err_line.size());
+      c.err_line.append(data.substr(0, take));
+      data.remove_prefix(take);
+      if (!data.empty() && data.front() == '\n') {
+        data.remove_prefix(1);
+      } else if (c.err_line.size() < kStderrLineMax) {
+        continue;  // the rest of the line comes with a later read
       }
-      if (c.err_line.size() >= kStderrLineMax) {
-        stderr_line(c, c.err_line);
-        c.err_line.clear();
-      }
+      stderr_line(c, c.err_line);
+      c.err_line.clear();
     }
   }
 }

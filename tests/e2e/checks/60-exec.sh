@@ -225,6 +225,15 @@ t_exec_flood_and_stderr() {
   n=$(head -n -1 err | jq -c 'select(.ppipe == "stderr" and (.message | test("^line [0-9]+ of [0-9]+ \\.+$")))' | wc -l)
   [ "$n" = 8000 ] || msg+=("$n whole stderr lines of 8000: $(grep -v '"ppipe":"stderr"' err | head -n 2)")
   exec_report "exec: stderr of 8 processes at once passed on as whole lines (8000 of 8000)" "${msg[@]}"
+
+  # A 5000-byte stderr line comes in pieces of at most 600 bytes (each one write under PIPE_BUF),
+  # which put together give the line.
+  msg=()
+  "$PPIPE" --exec 'cat > /dev/null; head -c 5000 /dev/zero | tr "\0" y >&2; echo >&2' in40.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc")
+  jq -e -s 'map(select(.ppipe == "stderr") | .message) | (map(length) | max) <= 600 and (add | . == ("y" * 5000))' err > /dev/null ||
+    msg+=("pieces: $(jq -c -s 'map(.message | length)' err)")
+  exec_report "exec: a 5000-byte stderr line passed on in pieces of at most 600 bytes" "${msg[@]}"
 }
 register t_exec_flood_and_stderr
 
