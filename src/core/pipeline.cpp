@@ -123,6 +123,9 @@ class PipelineRun {
       stats.stages.push_back({std::string(chain_.stage(i).name()), chain_.modes()[i], {}, {}});
     writer_part_ = chain_.start();
     if (const AsyncStage* a = chain_.async_stage()) {
+      async_unordered_ = !options_.ordered;
+      for (std::size_t i = chain_.worker_end() + 1; i < chain_.size(); ++i)
+        async_unordered_ = async_unordered_ && chain_.modes()[i] == StageMode::kParallel;
       AsyncContext context;
       context.workers = options_.workers;
       async_ = a->start(
@@ -298,33 +301,41 @@ class PipelineRun {
   }
 
   // With an async stage every batch passes here in sequence order (with its job, or none).
+  // With --unordered and only parallel stages after it, each as its job comes back.
   void after_async(BatchPtr b) {
+    if (async_unordered_) {
+      finish_async(std::move(b));
+      return;
+    }
     std::uint64_t seq = b->seq;
     async_order_.push(seq, std::move(b));
     BatchPtr next;
-    while (async_order_.pop(next)) {
-      if (async_cut_ && !next->discard) {
-        // Behind the --max-errors cut: as if never read (consume had counted it).
-        result_.stats.remove_batch(*next, false);
-        next->discard = true;
-      }
-      if (next->job && !next->discard) {
-        std::uint64_t budget = UINT64_MAX;
-        if (options_.max_errors)
-          budget = options_.max_errors - std::min(options_.max_errors, result_.stats.errors);
-        if (std::uint64_t cut = writer_part_->complete(*next->job, next->source, budget))
-          result_.stats.forget_forwarded(cut, chain_.worker_end());
-      }
-      next->job.reset();
-      write(*next);
-      recycle(std::move(next));
-      if (options_.max_errors && result_.stats.errors >= options_.max_errors && !async_cut_) {
-        // Jobs still out come after the cut: the commands are of no use any more.
-        async_cut_ = true;
-        if (!async_cancelled_) {
-          async_cancelled_ = true;
-          async_->cancel();
-        }
+    while (async_order_.pop(next)) finish_async(std::move(next));
+  }
+
+  // One batch back from the async stage: its job's records through the rest of the chain (cut
+  // after the last failure --max-errors allows), then written.
+  void finish_async(BatchPtr next) {
+    if (async_cut_ && !next->discard) {
+      // Behind the --max-errors cut: as if never read (consume had counted it).
+      result_.stats.remove_batch(*next, false);
+      next->discard = true;
+    }
+    if (next->job && !next->discard) {
+      std::uint64_t budget = UINT64_MAX;
+      if (options_.max_errors) budget = options_.max_errors - std::min(options_.max_errors, result_.stats.errors);
+      if (std::uint64_t cut = writer_part_->complete(*next->job, next->source, budget))
+        result_.stats.forget_forwarded(cut, chain_.worker_end());
+    }
+    next->job.reset();
+    write(*next);
+    recycle(std::move(next));
+    if (options_.max_errors && result_.stats.errors >= options_.max_errors && !async_cut_) {
+      // Jobs still out come after the cut: the commands are of no use any more.
+      async_cut_ = true;
+      if (!async_cancelled_) {
+        async_cancelled_ = true;
+        async_->cancel();
       }
     }
   }
@@ -440,7 +451,8 @@ class PipelineRun {
   std::map<std::uint64_t, BatchPtr> held_;  // batches whose async job is out
   std::size_t in_flight_ = 0;
   bool async_cancelled_ = false;
-  bool async_cut_ = false;  // --max-errors was reached in an async job: later jobs are discarded
+  bool async_cut_ = false;
+  bool async_unordered_ = false;  // --unordered, nothing but parallel stages after the async one  // --max-errors was reached in an async job: later jobs are discarded
   bool discarding_ = false;  // after head, a broken pipe, a write error or --max-errors
   bool discarding_by_failure_ = false;
   std::vector<iovec> iov_;

@@ -258,6 +258,17 @@ t_exec_order_and_rate() {
   exec_accounting err || msg+=("$(exec_accounting err)")
   exec_report "exec: --concurrency 16, random delays and retries: output = the sequential result" "${msg[@]}"
 
+  # --unordered: a batch whose command is slow no longer holds back the ones after it.
+  msg=()
+  exec_in 2000 in2k.jsonl
+  "$PPIPE" --stats --unordered --batch-size 1K \
+    --exec 'read -r first; case "$first" in *\"i\":1}) sleep 1;; esac; echo "$first"; cat' in2k.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc")
+  cmp -s <(sort in2k.jsonl) <(sort out) || msg+=("not the same records")
+  [ "$(head -n 1 out)" != '{"i":1}' ] || msg+=("the slow first batch still came first")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  exec_report "exec --unordered: a slow batch does not hold back the others" "${msg[@]}"
+
   # --rate 20/s over 2.5 s: the starts, as the commands saw them, within 10% of 20 a second.
   msg=()
   exec_in 51 in51.jsonl
