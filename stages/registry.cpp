@@ -17,6 +17,7 @@ extern const StageInfo kTailStageInfo;    // stages/tail.cpp
 extern const StageInfo kUniqStageInfo;    // stages/uniq.cpp
 extern const StageInfo kAggStageInfo;     // stages/agg/agg_stage.cpp
 extern const StageInfo kMergeStageInfo;   // stages/agg/agg_stage.cpp
+extern const StageInfo kExecStageInfo;    // stages/exec/exec_stage.cpp
 
 const StageTable& stage_table() {
   static const StageTable table = {
@@ -28,6 +29,7 @@ const StageTable& stage_table() {
       &kUniqStageInfo,
       &kAggStageInfo,
       &kMergeStageInfo,
+      &kExecStageInfo,
   };
   return table;
 }

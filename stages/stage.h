@@ -9,7 +9,7 @@
 //  * kFinishing (tail; agg and merge next): consumes records into a partial state and, when the
 //    stream ends, emits any number of records. Partials are made per batch on the workers and
 //    merged in input order, so the result never depends on scheduling (map-reduce, as mold does).
-//  * kAsync (exec next): waits on the outside world with its own concurrency limit, never holding a
+//  * kAsync (exec): waits on the outside world with its own concurrency limit, never holding a
 //    CPU worker. Jobs (the surviving records of one batch) are submitted in input order and may
 //    complete in any order; the engine puts them back in order.
 //
@@ -120,16 +120,30 @@ class FinishingStage : public Stage {
 
 // --- async
 
-// The surviving records of one batch, in input order, and what became of them.
+// The surviving records of one batch, in input order, and what became of them. Texts travel as one
+// buffer each way (no allocation per record): a command reads the input as it is and its output is
+// taken as it came.
 struct AsyncJob {
   std::uint64_t seq = 0;                 // the batch's sequence number (set by the engine)
-  std::vector<std::string> records;      // input: record texts
+  // Input (set by the engine): the record texts one after the other, each followed by '\n'.
+  std::string input;
+  std::vector<std::size_t> ends;         // input: where each record's '\n' is in `input`
   std::vector<std::uint64_t> lines;      // input: their line numbers (for error records)
   std::vector<std::uint64_t> offsets;    // input: their byte offsets
-  // Output, filled by the stage: output records (texts, in order) and failures.
-  std::vector<std::string> out;
+  std::size_t size() const { return ends.size(); }
+  // Record i, without its '\n'.
+  std::string_view record(std::size_t i) const {
+    std::size_t begin = i == 0 ? 0 : ends[i - 1] + 1;
+    return std::string_view(input).substr(begin, ends[i] - begin);
+  }
+  // Output, filled by the stage: the output records as lines, in order ('\n' after each; the last
+  // may lack it). Blank lines are no records and a CR before a '\n' is dropped, as in the input.
+  std::string out;
+  // Optional, when the stage knows and there are failures: where the output of record i ends in
+  // `out`, so that --max-errors can cut the job right after its N-th failed record.
+  std::vector<std::size_t> out_ends;
   struct Failure {
-    std::size_t index;      // into records
+    std::size_t index;      // the record's
     std::string message;
   };
   std::vector<Failure> failures;
@@ -143,13 +157,25 @@ class AsyncRun {
   // Called on the engine's drain thread in input order; must return at once. Later, from any
   // thread, the stage calls done(job) exactly once per job.
   virtual void submit(std::unique_ptr<AsyncJob> job) = 0;
+  // The run is being interrupted (SIGINT/SIGTERM, a closed output, a fatal error): start no more
+  // work, end what runs, and complete every job soon, also those submitted later (their records
+  // as failures). On the drain thread, at most once.
+  virtual void cancel() {}
+  // Extra fields for this stage's object in --stats (`"calls":12,"retries":1`, no braces), asked
+  // once every job has come back.
+  virtual std::string stats_fields() const { return ""; }
+};
+
+// What the engine tells an async stage when a run starts.
+struct AsyncContext {
+  unsigned workers = 1;  // CPU worker threads (--workers)
 };
 
 class AsyncStage : public Stage {
  public:
   StageMode mode() const final { return StageMode::kAsync; }
   using Done = std::function<void(std::unique_ptr<AsyncJob>)>;
-  virtual std::unique_ptr<AsyncRun> start(Done done) const = 0;
+  virtual std::unique_ptr<AsyncRun> start(Done done, const AsyncContext& context) const = 0;
 };
 
 }  // namespace ppipe

@@ -304,7 +304,7 @@ void Chain::Run::take_over(Batch& b) {
       std::string_view raw(b.input.data() + t.raw_begin, t.raw_len);
       std::uint64_t offset = b.offset + t.raw_begin;
       if (job) {
-        job->records.emplace_back(text);
+        job->ends.push_back(t.out_end - 1);  // `output` becomes the job's input
         job->lines.push_back(t.line);
         job->offsets.push_back(offset);
       } else if (!stopped_) {
@@ -319,28 +319,45 @@ void Chain::Run::take_over(Batch& b) {
   b.out_bytes = 0;
   if (job) {
     job->seq = b.seq;
+    job->input = std::move(output);
     b.job = std::move(job);
   }
 }
 
-void Chain::Run::complete(AsyncJob& job, std::uint32_t source_index) {
+std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, std::uint64_t max_failures) {
   const std::size_t k = chain_.worker_end_;
   std::string_view source = chain_.source_names_[source_index];
+  std::size_t keep = job.size(), failures = job.failures.size();
+  std::string_view rest = job.out;
+  if (failures >= max_failures) {
+    failures = max_failures;
+    keep = failures == 0 ? 0 : job.failures[failures - 1].index + 1;
+    if (keep == 0) rest = {};
+    else if (keep - 1 < job.out_ends.size()) rest = rest.substr(0, job.out_ends[keep - 1]);
+  }
   StageCounts& c = counts_[k];
-  c.in += job.records.size();
-  c.errors += job.failures.size();
+  c.in += keep;
+  c.errors += failures;
   c.dropped += job.dropped;
-  c.out += job.out.size();
-  for (const auto& f : job.failures)
-    chain_.add_error(err_, source, chain_.stages_[k]->name(), f.message, job.records[f.index], job.lines[f.index],
+  for (std::size_t i = 0; i < failures; ++i) {
+    const auto& f = job.failures[i];
+    chain_.add_error(err_, source, chain_.stages_[k]->name(), f.message, job.record(f.index), job.lines[f.index],
                      job.offsets[f.index], 0);
+  }
   std::uint64_t made = 0;
-  for (const std::string& text : job.out) {
-    if (stopped_) break;
+  while (!rest.empty()) {
+    std::size_t nl = rest.find('\n');
+    std::string_view text = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    if (text.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank: no record
+    ++c.out;
+    if (stopped_) continue;
     Record rec = Record::made(text, ++made, 0);
     rec.set_seq(job.seq);
     feed(k + 1, rec, text, chain_.stages_[k]->name());
   }
+  return job.size() - keep;
 }
 
 void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source) {

@@ -96,8 +96,11 @@ class Chain::Run {
   // submit). Its output then holds only what is to be written.
   void take_over(Batch& b);
   // An async job came back (in sequence order): its records go on through the rest of the chain,
-  // its failures to the error stream.
-  void complete(AsyncJob& job, std::uint32_t source);
+  // its failures to the error stream. The job ends right after its `max_failures`-th failed record
+  // (UINT64_MAX: no limit; 0: before its first record), its output there when the job says whose
+  // output is whose (AsyncJob::out_ends; else all of it stays). Returns how many records were cut
+  // away: as if never read.
+  std::uint64_t complete(AsyncJob& job, std::uint32_t source, std::uint64_t max_failures);
   // End of stream: finishing stages emit their records, which run through the stages after them.
   // False (message in *error) when a stage cannot finish. `flush`, when given, is called whenever
   // out() and err() hold kFinishFlushBytes or more, to write and clear them (a million groups

@@ -4,6 +4,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -119,19 +120,31 @@ class PipelineRun {
     RunStats& stats = result_.stats;
     stats.workers = options_.workers;
     for (std::size_t i = 0; i < chain_.size(); ++i)
-      stats.stages.push_back({std::string(chain_.stage(i).name()), chain_.modes()[i], {}});
+      stats.stages.push_back({std::string(chain_.stage(i).name()), chain_.modes()[i], {}, {}});
     writer_part_ = chain_.start();
-    if (const AsyncStage* a = chain_.async_stage())
-      async_ = a->start([this](std::unique_ptr<AsyncJob> job) {
-        Event e;
-        e.job = std::move(job);
-        events_.push(e);
-      });
+    if (const AsyncStage* a = chain_.async_stage()) {
+      async_unordered_ = !options_.ordered;
+      for (std::size_t i = chain_.worker_end() + 1; i < chain_.size(); ++i)
+        async_unordered_ = async_unordered_ && chain_.modes()[i] == StageMode::kParallel;
+      AsyncContext context;
+      context.workers = options_.workers;
+      async_ = a->start(
+          [this](std::unique_ptr<AsyncJob> job) {
+            Event e;
+            e.job = std::move(job);
+            events_.push(e);
+          },
+          context);
+    }
 
     start_reader();
     start_workers();
     drain();
-    async_.reset();  // every job has come back: the drain waited for them
+    if (async_) {
+      // Every job has come back: the drain waited for them.
+      stats.stages[chain_.worker_end()].extra = async_->stats_fields();
+      async_.reset();
+    }
     finish();
     flush_all();
     progress_.clear();
@@ -206,6 +219,7 @@ class PipelineRun {
   void drain() {
     bool workers_done = false;
     while (!workers_done || in_flight_ > 0) {
+      cancel_async_if_interrupted();
       Event e;
       auto r = events_.pop_for(e, std::chrono::milliseconds(100));
       if (r == BoundedQueue<Event>::PopResult::kTimeout) {
@@ -234,6 +248,19 @@ class PipelineRun {
       // Nothing more ready: write out what we have, so a slow stream is not held back.
       if (events_.size() == 0) flush_all();
       show_progress();
+    }
+  }
+
+  // An interrupt, a closed output or a fatal error: commands still running are of no use (or must
+  // not outlive the run), so the async stage ends them and returns its jobs. Not after head or
+  // --max-errors: the jobs before the cut are still to be written.
+  void cancel_async_if_interrupted() {
+    if (!async_ || async_cancelled_) return;
+    StopReason why = stop_.reason();
+    if (why == StopReason::kSigint || why == StopReason::kSigterm || why == StopReason::kBrokenPipe ||
+        why == StopReason::kFatalIo) {
+      async_cancelled_ = true;
+      async_->cancel();
     }
   }
 
@@ -274,15 +301,42 @@ class PipelineRun {
   }
 
   // With an async stage every batch passes here in sequence order (with its job, or none).
+  // With --unordered and only parallel stages after it, each as its job comes back.
   void after_async(BatchPtr b) {
+    if (async_unordered_) {
+      finish_async(std::move(b));
+      return;
+    }
     std::uint64_t seq = b->seq;
     async_order_.push(seq, std::move(b));
     BatchPtr next;
-    while (async_order_.pop(next)) {
-      if (next->job && !next->discard) writer_part_->complete(*next->job, next->source);
-      next->job.reset();
-      write(*next);
-      recycle(std::move(next));
+    while (async_order_.pop(next)) finish_async(std::move(next));
+  }
+
+  // One batch back from the async stage: its job's records through the rest of the chain (cut
+  // after the last failure --max-errors allows), then written.
+  void finish_async(BatchPtr next) {
+    if (async_cut_ && !next->discard) {
+      // Behind the --max-errors cut: as if never read (consume had counted it).
+      result_.stats.remove_batch(*next, false);
+      next->discard = true;
+    }
+    if (next->job && !next->discard) {
+      std::uint64_t budget = UINT64_MAX;
+      if (options_.max_errors) budget = options_.max_errors - std::min(options_.max_errors, result_.stats.errors);
+      if (std::uint64_t cut = writer_part_->complete(*next->job, next->source, budget))
+        result_.stats.forget_forwarded(cut, chain_.worker_end());
+    }
+    next->job.reset();
+    write(*next);
+    recycle(std::move(next));
+    if (options_.max_errors && result_.stats.errors >= options_.max_errors && !async_cut_) {
+      // Jobs still out come after the cut: the commands are of no use any more.
+      async_cut_ = true;
+      if (!async_cancelled_) {
+        async_cancelled_ = true;
+        async_->cancel();
+      }
     }
   }
 
@@ -401,6 +455,9 @@ class PipelineRun {
   Sequencer<BatchPtr> async_order_;
   std::map<std::uint64_t, BatchPtr> held_;  // batches whose async job is out
   std::size_t in_flight_ = 0;
+  bool async_cancelled_ = false;
+  bool async_cut_ = false;
+  bool async_unordered_ = false;  // --unordered, nothing but parallel stages after the async one  // --max-errors was reached in an async job: later jobs are discarded
   bool discarding_ = false;  // after head, a broken pipe, a write error or --max-errors
   bool discarding_by_failure_ = false;
   std::vector<iovec> iov_;

@@ -1,26 +1,48 @@
 #include "src/core/stats.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "src/util/json_string.h"
 
 namespace ppipe {
 
-void RunStats::add_batch(const Batch& b, bool to_output) {
-  records_in += b.records;
+void RunStats::add_batch(const Batch& b, bool to_output) { tally(b, to_output, true); }
+
+void RunStats::remove_batch(const Batch& b, bool to_output) { tally(b, to_output, false); }
+
+void RunStats::forget_forwarded(std::uint64_t n, std::size_t n_stages) {
+  records_in -= n;
+  for (std::size_t i = 0; i < n_stages && i < batch_counts_.size(); ++i) {
+    batch_counts_[i].in -= n;
+    batch_counts_[i].out -= n;
+  }
+  update();
+}
+
+void RunStats::tally(const Batch& b, bool to_output, bool add) {
+  // Unsigned arithmetic: taking back is adding the two's complement.
+  auto v = [add](std::uint64_t x) { return add ? x : ~x + 1; };
+  records_in += v(b.records);
   batch_counts_.resize(stages.size());
   for (std::size_t i = 0; i < b.counts.size() && i < stages.size(); ++i) {
     const StageCounts& c = b.counts[i];
     StageCounts& s = batch_counts_[i];
-    s.in += c.in;
-    s.out += c.out;
-    s.dropped += c.dropped;
-    s.errors += c.errors;
+    s.in += v(c.in);
+    s.out += v(c.out);
+    s.dropped += v(c.dropped);
+    s.errors += v(c.errors);
   }
-  // Records that failed before the first stage (oversized lines) are errors of no stage.
+  // Records that failed before the first stage (oversized lines) are errors of no stage. An async
+  // first stage counts on the writer, when its job comes back: the batch's trace (always kept with
+  // an async stage) says which records reached it.
   std::uint64_t reached_first = b.counts.empty() ? 0 : b.counts[0].in;
-  read_errors_ += b.records - reached_first;
-  if (to_output) batch_out_ += b.counts.empty() ? b.records : b.counts.back().out;
+  if (!stages.empty() && stages[0].mode == StageMode::kAsync)
+    reached_first = static_cast<std::uint64_t>(std::count_if(
+        b.trace.begin(), b.trace.end(), [](const RecordTrace& t) { return t.fate != Fate::kFailedBeforeChain; }));
+  read_errors_ += v(b.records - reached_first);
+  if (to_output) batch_out_ += v(b.counts.empty() ? b.records : b.counts.back().out);
   update();
 }
 
@@ -47,8 +69,8 @@ void RunStats::update() {
     stages[i].counts = c;
     dropped += c.dropped;
     errors += c.errors;
-    if (stages[i].mode == StageMode::kFinishing) {
-      consumed += c.in - c.errors;
+    if (stages[i].mode == StageMode::kFinishing || stages[i].mode == StageMode::kAsync) {
+      consumed += c.in - c.errors - (stages[i].mode == StageMode::kAsync ? c.dropped : 0);
       emitted += c.out;
     }
   }
@@ -73,8 +95,10 @@ std::string RunStats::to_json() const {
     if (i) out.push_back(',');
     out.append("{\"name\":");
     append_json_string(out, s.name);
-    fmt::format_to(std::back_inserter(out), ",\"in\":{},\"out\":{},\"dropped\":{},\"errors\":{}}}", s.counts.in,
+    fmt::format_to(std::back_inserter(out), ",\"in\":{},\"out\":{},\"dropped\":{},\"errors\":{}", s.counts.in,
                    s.counts.out, s.counts.dropped, s.counts.errors);
+    if (!s.extra.empty()) out.append(",").append(s.extra);
+    out.push_back('}');
   }
   out.append("]}");
   return out;

@@ -79,13 +79,13 @@ class SleepRun final : public AsyncRun {
     ++stats_->jobs;
     auto* j = job.release();
     std::lock_guard<std::mutex> lock(mu_);
-    if (j->records.empty()) {
+    if (j->size() == 0) {
       finish_locked(j);
       return;
     }
-    j->out.resize(j->records.size());
-    left_[j] = j->records.size();
-    for (std::size_t i = 0; i < j->records.size(); ++i) tasks_.push_back({j, i});
+    outs_[j].resize(j->size());
+    left_[j] = j->size();
+    for (std::size_t i = 0; i < j->size(); ++i) tasks_.push_back({j, i});
     cv_.notify_all();
   }
 
@@ -130,9 +130,11 @@ class SleepRun final : public AsyncRun {
       AsyncJob* finished = nullptr;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        t.job->out[t.index] = t.job->records[t.index];
+        outs_[t.job][t.index] = t.job->record(t.index);
         if (--left_[t.job] == 0) {
           left_.erase(t.job);
+          for (const std::string& text : outs_[t.job]) t.job->out.append(text).push_back('\n');
+          outs_.erase(t.job);
           finished = t.job;
         }
       }
@@ -148,6 +150,7 @@ class SleepRun final : public AsyncRun {
   std::deque<Task> tasks_;
   std::deque<AsyncJob*> pending_done_;
   std::map<AsyncJob*, std::size_t> left_;
+  std::map<AsyncJob*, std::vector<std::string>> outs_;  // each record's output, until the job is done
   bool closing_ = false;
   std::vector<std::thread> threads_;
 };
@@ -157,7 +160,7 @@ class SleepStage final : public AsyncStage {
   SleepStage(std::size_t concurrency, std::chrono::milliseconds delay, SleepStats* stats)
       : concurrency_(concurrency), delay_(delay), stats_(stats) {}
   std::string_view name() const override { return "sleep"; }
-  std::unique_ptr<AsyncRun> start(Done done) const override {
+  std::unique_ptr<AsyncRun> start(Done done, const AsyncContext&) const override {
     return std::make_unique<SleepRun>(concurrency_, delay_, std::move(done), stats_);
   }
 

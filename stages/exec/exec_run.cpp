@@ -1,0 +1,524 @@
+#include "stages/exec/exec_run.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "src/io/diagnostics.h"
+#include "src/util/text_util.h"
+
+namespace ppipe {
+
+namespace {
+
+constexpr std::size_t kStderrTailLines = 5;
+// A longer stderr line is passed on in pieces: each piece, prefixed or as JSON with every byte
+// escaped (6 times as long), stays under PIPE_BUF, so that one write() to a pipe is never split.
+constexpr std::size_t kStderrLineMax = 600;
+constexpr std::size_t kStderrTailLineMax = 300;  // of each line kept for the error record
+constexpr std::size_t kReadChunk = 256 << 10;
+
+double clock_now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+// Bytes that are not UTF-8 become U+FFFD: stderr lines go into JSON text.
+std::string valid_utf8(std::string_view s) {
+  if (simdjson::validate_utf8(s.data(), s.size())) return std::string(s);
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t len = 0;
+    for (std::size_t n = 1; n <= 4 && i + n <= s.size(); ++n) {
+      if (simdjson::validate_utf8(s.data() + i, n)) {
+        len = n;
+        break;
+      }
+    }
+    if (len == 0) {
+      out.append("\xEF\xBF\xBD");
+      ++i;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
+
+std::string plural(std::uint64_t n, std::string_view word) {
+  return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+ExecRun::ExecRun(std::shared_ptr<const ExecConfig> config, std::size_t concurrency, AsyncStage::Done done)
+    : config_(std::move(config)),
+      concurrency_(std::max<std::size_t>(1, concurrency)),
+      done_(std::move(done)),
+      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      stderr_json_(isatty(STDERR_FILENO) != 1),
+      rng_(std::random_device{}()) {
+  if (config_->rate > 0) bucket_.emplace(config_->rate, config_->burst);
+  thread_ = std::thread([this] { loop(); });
+}
+
+ExecRun::~ExecRun() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    cancel_requested_ = true;  // normally nothing is left; if something is, it must not outlive us
+  }
+  std::uint64_t one = 1;
+  ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
+  (void)ignored;
+  thread_.join();
+  close_fd(wake_fd_);
+}
+
+void ExecRun::submit(std::unique_ptr<AsyncJob> job) {
+  auto js = std::make_unique<JobState>();
+  js->job = std::move(job);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    incoming_.push_back(std::move(js));
+  }
+  std::uint64_t one = 1;
+  ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
+  (void)ignored;
+}
+
+void ExecRun::cancel() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancel_requested_ = true;
+  }
+  std::uint64_t one = 1;
+  ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
+  (void)ignored;
+}
+
+std::string ExecRun::stats_fields() const {
+  return fmt::format("\"calls\":{},\"retries\":{},\"timeouts\":{},\"failures\":{},\"rate_wait_seconds\":{:.3f}",
+                     calls_.load(), retries_.load(), timeouts_.load(), failures_.load(), rate_wait_s_.load());
+}
+
+void ExecRun::loop() {
+  // A command that exits without reading its stdin makes our write fail with EPIPE; the SIGPIPE
+  // that comes with it stays blocked on this thread (and is taken back below), whatever the
+  // process does with SIGPIPE.
+  sigset_t pipe_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, nullptr);
+  buffer_.resize(kReadChunk);
+
+  std::vector<pollfd> fds;
+  struct Slot {
+    Call* call;
+    int in = -1, out = -1, err = -1, pid = -1;  // indexes into fds
+  };
+  std::vector<Slot> slots;
+  for (;;) {
+    double now = clock_now();
+    bool closing = false, cancel = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing = closing_;
+      cancel = cancel_requested_;
+    }
+    if (cancel && !cancelled_) apply_cancel(now);  // not under the lock: it may hand jobs back
+    take_new_jobs();
+    while (!backing_off_.empty() && backing_off_.begin()->first <= now) {
+      ready_.push_front(backing_off_.begin()->second);
+      backing_off_.erase(backing_off_.begin());
+    }
+    start_calls(now);
+    if (closing && jobs_.empty()) break;
+
+    fds.clear();
+    slots.clear();
+    fds.push_back({wake_fd_, POLLIN, 0});
+    for (Call* c : running_) {
+      Slot s{c};
+      if (c->child.stdin_fd >= 0) {
+        s.in = static_cast<int>(fds.size());
+        fds.push_back({c->child.stdin_fd, POLLOUT, 0});
+      }
+      if (c->child.stdout_fd >= 0) {
+        s.out = static_cast<int>(fds.size());
+        fds.push_back({c->child.stdout_fd, POLLIN, 0});
+      }
+      if (c->child.stderr_fd >= 0) {
+        s.err = static_cast<int>(fds.size());
+        fds.push_back({c->child.stderr_fd, POLLIN, 0});
+      }
+      if (!c->reaped && c->child.pid_fd >= 0) {
+        s.pid = static_cast<int>(fds.size());
+        fds.push_back({c->child.pid_fd, POLLIN, 0});
+      }
+      slots.push_back(s);
+    }
+    double wait = poll_timeout(now);
+    timespec ts;
+    ts.tv_sec = static_cast<time_t>(wait);
+    ts.tv_nsec = static_cast<long>((wait - static_cast<double>(ts.tv_sec)) * 1e9);
+    int r = ::ppoll(fds.data(), fds.size(), &ts, nullptr);  // to the microsecond: --rate is measured
+    if (r < 0 && errno != EINTR) r = 0;
+    if (fds[0].revents & POLLIN) {
+      std::uint64_t n;
+      ssize_t ignored = ::read(wake_fd_, &n, sizeof n);
+      (void)ignored;
+    }
+    now = clock_now();
+    for (const Slot& s : slots) {
+      Call& c = *s.call;
+      pump(c, s.in >= 0 ? fds[s.in].revents : 0, s.out >= 0 ? fds[s.out].revents : 0,
+           s.err >= 0 ? fds[s.err].revents : 0, now);
+      if (!c.reaped && (c.child.pid_fd < 0 || (s.pid >= 0 && fds[s.pid].revents))) {
+        int status = 0;
+        pid_t w = ::waitpid(c.child.pid, &status, WNOHANG);
+        if (w == c.child.pid) {
+          c.reaped = true;
+          c.status = status;
+        }
+      }
+      // Timers. They also run after the process is reaped while something it started still
+      // holds its pipes open: the group gets the signals too.
+      if (c.deadline > 0 && now >= c.deadline && c.kill_at == 0) {
+        c.timed_out = true;
+        terminate(c, now);
+      } else if (c.kill_at > 0 && now >= c.kill_at) {
+        if (!c.killed) {
+          signal_group(c.child.pid, SIGKILL);
+          c.killed = true;
+          c.kill_at = now + config_->kill_grace_s;
+        } else {
+          // Killed, and still someone outside the group holds the pipes: stop waiting for them.
+          close_fd(c.child.stdout_fd);
+          close_fd(c.child.stderr_fd);
+          c.kill_at = 0;
+          c.deadline = 0;
+        }
+      }
+    }
+    // Calls whose process is reaped and whose pipes are closed are over.
+    std::vector<Call*> still;
+    for (Call* c : running_) {
+      if (c->reaped && c->child.stdout_fd < 0 && c->child.stderr_fd < 0) end_attempt(*c, now);
+      else still.push_back(c);
+    }
+    running_.swap(still);
+    // Taken back: a SIGPIPE from a write to a command that had stopped reading.
+    timespec zero{0, 0};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) > 0) {
+    }
+  }
+}
+
+void ExecRun::take_new_jobs() {
+  std::vector<std::unique_ptr<JobState>> fresh;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fresh.swap(incoming_);
+  }
+  for (auto& js : fresh) {
+    JobState& j = *js;
+    const std::size_t n = j.job->size();
+    const std::size_t ncalls = n == 0 ? 0 : config_->record_mode ? n : 1;
+    for (std::size_t i = 0; i < ncalls; ++i) {
+      auto c = std::make_unique<Call>();
+      c->job = &j;
+      c->index = i;
+      c->first = config_->record_mode ? i : 0;
+      c->count = config_->record_mode ? 1 : n;
+      j.calls.push_back(std::move(c));
+    }
+    j.left = ncalls;
+    jobs_.push_back(std::move(js));
+    if (ncalls == 0) {
+      finish_job(j);
+      continue;
+    }
+    for (std::size_t i = 0; i < ncalls; ++i) {
+      Call& c = *j.calls[i];
+      if (cancelled_) fail(c, "not run: the run was interrupted");  // may free the job
+      else ready_.push_back(&c);
+    }
+  }
+}
+
+void ExecRun::apply_cancel(double now) {
+  cancelled_ = true;
+  for (Call* c : running_) {
+    if (c->reaped && c->child.stdout_fd < 0 && c->child.stderr_fd < 0) continue;  // over: its outcome stands
+    c->interrupted = true;
+    if (c->kill_at == 0) terminate(*c, now);
+  }
+  std::vector<Call*> waiting(ready_.begin(), ready_.end());
+  for (auto& [t, c] : backing_off_) waiting.push_back(c);
+  ready_.clear();
+  backing_off_.clear();
+  for (Call* c : waiting) fail(*c, "not run: the run was interrupted");
+  if (rate_waiting_) {
+    rate_wait_s_ = rate_wait_s_.load() + (now - rate_wait_since_);
+    rate_waiting_ = false;
+  }
+}
+
+void ExecRun::start_calls(double now) {
+  while (!ready_.empty() && running_.size() < concurrency_) {
+    if (bucket_) {
+      if (!bucket_->try_take(now)) {
+        if (!rate_waiting_) {
+          rate_waiting_ = true;
+          rate_wait_since_ = now;
+        }
+        return;
+      }
+      if (rate_waiting_) {
+        rate_wait_s_ = rate_wait_s_.load() + (now - rate_wait_since_);
+        rate_waiting_ = false;
+      }
+    }
+    Call* c = ready_.front();
+    ready_.pop_front();
+    start(*c, now);
+  }
+}
+
+void ExecRun::start(Call& c, double now) {
+  const AsyncJob& job = *c.job->job;
+  std::string command_line;
+  const std::string* command = &config_->command;
+  if (config_->tmpl) {
+    std::string error;
+    if (!config_->tmpl->expand(job.record(c.first), parser_, &command_line, &error)) {
+      fail(c, error);
+      return;
+    }
+    command = &command_line;
+  }
+  const std::size_t begin = c.first == 0 ? 0 : job.ends[c.first - 1] + 1;
+  c.input = std::string_view(job.input).substr(begin, job.ends[c.first + c.count - 1] + 1 - begin);
+  c.written = 0;
+  c.out.clear();
+  // Batch mode: a filter's output is at most its input, mostly; room for that avoids copies as it
+  // grows. (Not per record: thousands of calls wait in a job, small outputs each.)
+  if (!config_->record_mode) c.out.reserve(std::min<std::uint64_t>(config_->max_output, c.input.size() + 4096));
+  c.err_line.clear();
+  c.err_tail.clear();
+  c.reaped = false;
+  c.status = 0;
+  c.timed_out = c.overflow = c.interrupted = c.killed = false;
+  c.kill_at = 0;
+  ++c.attempts;
+  std::string error;
+  if (!spawn_shell(*command, &c.child, &error)) {
+    c.child = ChildProcess{};
+    fail(c, error);
+    return;
+  }
+  ++calls_;
+  c.deadline = config_->timeout_s > 0 ? now + config_->timeout_s : 0;
+  running_.push_back(&c);
+}
+
+void ExecRun::pump(Call& c, short in_events, short out_events, short err_events, double now) {
+  if (c.child.stdin_fd >= 0 && in_events) {
+    while (c.written < c.input.size()) {
+      ssize_t w = ::write(c.child.stdin_fd, c.input.data() + c.written, c.input.size() - c.written);
+      if (w > 0) {
+        c.written += static_cast<std::size_t>(w);
+        continue;
+      }
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EAGAIN) break;
+      c.written = c.input.size();  // EPIPE: the command does not read its stdin; that is its business
+    }
+    if (c.written >= c.input.size()) close_fd(c.child.stdin_fd);
+  }
+  if (c.child.stdout_fd >= 0 && out_events) read_stdout(c, now);
+  if (c.child.stderr_fd >= 0 && err_events) read_stderr(c);
+}
+
+void ExecRun::read_stdout(Call& c, double now) {
+  // At most a few chunks per wake-up, so that one flood does not starve the other calls.
+  for (int round = 0; round < 16; ++round) {
+    ssize_t n = ::read(c.child.stdout_fd, buffer_.data(), buffer_.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+      close_fd(c.child.stdout_fd);
+      return;
+    }
+    if (c.out.size() + static_cast<std::size_t>(n) > config_->max_output) {
+      // Memory stays bounded: stop reading (the command gets EPIPE) and end the call.
+      c.overflow = true;
+      close_fd(c.child.stdout_fd);
+      std::string().swap(c.out);
+      if (!c.reaped && c.kill_at == 0) terminate(c, now);
+      return;
+    }
+    c.out.append(buffer_.data(), static_cast<std::size_t>(n));
+  }
+}
+
+void ExecRun::read_stderr(Call& c) {
+  for (int round = 0; round < 16; ++round) {
+    ssize_t n = ::read(c.child.stderr_fd, buffer_.data(), buffer_.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+      if (!c.err_line.empty()) stderr_line(c, c.err_line);
+      c.err_line.clear();
+      close_fd(c.child.stderr_fd);
+      return;
+    }
+    std::string_view data(buffer_.data(), static_cast<std::size_t>(n));
+    while (!data.empty()) {
+      std::size_t nl = data.find('\n');
+      std::size_t take = std::min(nl == std::string_view::npos ? data.size() : nl, kStderrLineMax - c.err_line.size());
+      c.err_line.append(data.substr(0, take));
+      data.remove_prefix(take);
+      if (!data.empty() && data.front() == '\n') {
+        data.remove_prefix(1);
+      } else if (c.err_line.size() < kStderrLineMax) {
+        continue;  // the rest of the line comes with a later read
+      }
+      stderr_line(c, c.err_line);
+      c.err_line.clear();
+    }
+  }
+}
+
+// One line of a command's stderr: passed on to ours in one write, so lines of different processes
+// never mix, and kept for the error record should the call fail.
+void ExecRun::stderr_line(Call& c, std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  std::string text = valid_utf8(line);
+  std::string out;
+  if (stderr_json_) {
+    out = Diagnostics(true).format("stderr", text, {{"stage", "\"exec\""}, {"pid", std::to_string(c.child.pid)}});
+  } else {
+    out = fmt::format("exec[{}]: {}\n", c.child.pid, line);
+  }
+  const char* p = out.data();
+  std::size_t left = out.size();
+  while (left > 0) {
+    ssize_t w = ::write(STDERR_FILENO, p, left);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    p += w;
+    left -= static_cast<std::size_t>(w);
+  }
+  std::string_view kept = std::string_view(text).substr(0, kStderrTailLineMax);
+  c.err_tail.emplace_back(kept.substr(0, utf8_safe_prefix(kept)));
+  if (c.err_tail.size() > kStderrTailLines) c.err_tail.pop_front();
+}
+
+void ExecRun::terminate(Call& c, double now) {
+  signal_group(c.child.pid, SIGTERM);
+  c.kill_at = now + config_->kill_grace_s;
+}
+
+// The process is reaped and its pipes are closed: success, a retry, or a failure.
+void ExecRun::end_attempt(Call& c, double now) {
+  close_fd(c.child.stdin_fd);
+  close_fd(c.child.pid_fd);
+  const bool ok = !c.timed_out && !c.overflow && !c.interrupted && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0;
+  if (c.timed_out) ++timeouts_;
+  if (ok) {
+    call_done(c);  // its stdout is its output
+    return;
+  }
+  std::string().swap(c.out);
+  std::string what;
+  if (c.interrupted) what = "interrupted: the run was stopped while the command ran (" + describe_wait_status(c.status) + ")";
+  else if (c.overflow) what = fmt::format("its output is larger than --exec-max-output ({})", config_->max_output_text);
+  else if (c.timed_out) what = fmt::format("timeout ({})", config_->timeout_text);
+  else what = describe_wait_status(c.status);
+  const bool retry = !c.interrupted && !c.overflow && !cancelled_ && c.attempts <= config_->retries;
+  if (retry) {
+    ++retries_;
+    std::uniform_real_distribution<double> u(0, 1);
+    double delay = backoff_delay(config_->backoff, c.attempts, u(rng_));
+    backing_off_.emplace(now + delay, &c);
+    return;
+  }
+  std::string message = fmt::format("{} ({})", what, plural(c.attempts, "attempt"));
+  if (!c.err_tail.empty()) {
+    message += "; stderr: ";
+    for (std::size_t i = 0; i < c.err_tail.size(); ++i) message += (i ? " | " : "") + c.err_tail[i];
+  }
+  ++failures_;
+  fail(c, std::move(message));
+}
+
+void ExecRun::fail(Call& c, std::string message) {
+  c.failure = std::move(message);
+  call_done(c);
+}
+
+// A job whose calls are all over goes back to the engine: output lines and failures in input order.
+void ExecRun::call_done(Call& c) {
+  JobState& j = *c.job;
+  if (--j.left == 0) finish_job(j);
+}
+
+void ExecRun::finish_job(JobState& j) {
+  AsyncJob& job = *j.job;
+  if (j.calls.size() == 1 && !j.calls[0]->failure) {
+    job.out = std::move(j.calls[0]->out);  // batch mode: as it came, no copy
+  } else {
+    // Whose output is whose, for a --max-errors cut after a failed record.
+    job.out_ends.reserve(job.size());
+    for (auto& call : j.calls) {
+      if (call->failure) {
+        for (std::size_t i = call->first; i < call->first + call->count; ++i) job.failures.push_back({i, *call->failure});
+      } else if (!call->out.empty()) {
+        job.out.append(call->out);
+        if (job.out.back() != '\n') job.out.push_back('\n');
+      }
+      job.out_ends.resize(call->first + call->count, job.out.size());
+    }
+  }
+  std::unique_ptr<AsyncJob> back = std::move(j.job);
+  auto it = std::find_if(jobs_.begin(), jobs_.end(), [&](const auto& p) { return p.get() == &j; });
+  jobs_.erase(it);  // also frees its calls
+  done_(std::move(back));
+}
+
+double ExecRun::poll_timeout(double now) const {
+  double until = now + 1.0;  // wake up at least once a second
+  if (!backing_off_.empty()) until = std::min(until, backing_off_.begin()->first);
+  if (bucket_ && !ready_.empty() && running_.size() < concurrency_) {
+    // A copy: asking when the next token comes must not change the bucket.
+    TokenBucket b = *bucket_;
+    until = std::min(until, now + b.wait(now));
+  }
+  for (const Call* c : running_) {
+    if (c->reaped) continue;
+    if (c->child.pid_fd < 0) until = std::min(until, now + 0.005);  // no pidfd: look again soon
+    if (c->deadline > 0 && c->kill_at == 0) until = std::min(until, c->deadline);
+    if (c->kill_at > 0) until = std::min(until, c->kill_at);
+  }
+  return std::max(0.0, until - now);
+}
+
+}  // namespace ppipe

@@ -1,0 +1,155 @@
+// exec: runs an external command over the records, as a worker pool that waits on the outside
+// world (an async stage): bounded concurrency, a rate limit, retries with backoff, timeouts, and
+// output in input order. The run itself is stages/exec/exec_run.{h,cpp}.
+#include <fmt/format.h>
+
+#include "stages/exec/exec_run.h"
+#include "stages/registry.h"
+
+namespace ppipe {
+
+namespace {
+
+constexpr StageOption kExecOptions[] = {
+    {"--exec", OptionKind::kValue, "CMD", nullptr, "the command, run by /bin/sh -c", true},
+    {"--exec-mode", OptionKind::kValue, "MODE", "batch",
+     "batch: one process per batch, its records on stdin; record: one process per record (see ppipe help exec)",
+     false},
+    {"--concurrency", OptionKind::kValue, "N", "", "processes running at once (default 2 x --workers)", false},
+    {"--timeout", OptionKind::kValue, "D", "",
+     "a call running longer (500ms, 5s, 2m) fails: its process group gets TERM, then KILL 1 s later (default none)",
+     false},
+    {"--retries", OptionKind::kValue, "N", "0", "retry a failed call up to N times", false},
+    {"--backoff", OptionKind::kValue, "MIN[:MAX]", "100ms:10s",
+     "before retry n wait a random time from 0 to min(MAX, MIN x 2^(n-1))", false},
+    {"--rate", OptionKind::kValue, "R/s", "", "at most R process starts a second (also R/m, R/h), retries included",
+     false},
+    {"--burst", OptionKind::kValue, "B", "1", "with --rate: starts allowed at once after a pause", false},
+    {"--exec-max-output", OptionKind::kValue, "SIZE", "64M",
+     "a call whose stdout is larger fails (memory stays bounded)", false},
+};
+
+constexpr const char* kExecHelp =
+    "  Runs CMD through /bin/sh -c. In batch mode (the default) each batch's records are written to\n"
+    "  one process's stdin and its stdout lines are the output records (any number of lines; a later\n"
+    "  `parse` validates them if asked). In record mode one process runs per record, the record on its\n"
+    "  stdin; in CMD `{}` is the whole record and `{.path}` a field's value (a string as its text, other\n"
+    "  values as JSON), each substituted as one single-quoted shell word: no record value can inject a\n"
+    "  command. A missing path, or a value with a NUL byte, sends the record to the error stream.\n"
+    "  Placeholders are not allowed inside quotes in CMD (they are quoted already).\n"
+    "\n"
+    "  A call fails when the command exits non-zero, is killed, runs past --timeout, or writes more\n"
+    "  than --exec-max-output to stdout (then its output is dropped: nothing of a failed call is\n"
+    "  written). It is retried --retries times (not after an output overflow); a call that still\n"
+    "  fails sends each of its records to the error stream with the exit status or signal (or\n"
+    "  `timeout`), the number of attempts and the last lines of its stderr. The command's stderr is\n"
+    "  passed to ppipe's stderr line by line, prefixed `exec[PID]: ` (a JSON object when stderr is not\n"
+    "  a terminal). Output is in input order, whatever the concurrency and retries.\n"
+    "\n"
+    "  Each process runs in its own process group. SIGINT/SIGTERM stop new starts, send TERM to the\n"
+    "  running groups (KILL 1 s later); records not done go to the error stream as interrupted.\n"
+    "  Batch mode runs at most --queue-depth processes at once (one per batch in flight).\n"
+    "  --stats adds calls, retries, timeouts, failures and rate_wait_seconds to the stage.\n"
+    "  Examples: ppipe --stages parse,exec --exec 'gzip -c | wc -c' big.jsonl\n"
+    "            ppipe --stages parse,exec --exec-mode record --exec 'curl -sf https://api/v1/{.id}' \\\n"
+    "                  --rate 20/s --retries 3 --timeout 5s --errors failed.jsonl ids.jsonl\n";
+
+class ExecStage final : public AsyncStage {
+ public:
+  explicit ExecStage(std::shared_ptr<const ExecConfig> config) : config_(std::move(config)) {}
+  std::string_view name() const override { return "exec"; }
+  std::unique_ptr<AsyncRun> start(Done done, const AsyncContext& context) const override {
+    std::size_t concurrency = config_->concurrency ? config_->concurrency : 2 * std::size_t{context.workers};
+    return std::make_unique<ExecRun>(config_, concurrency, std::move(done));
+  }
+
+ private:
+  std::shared_ptr<const ExecConfig> config_;
+};
+
+std::unique_ptr<Stage> make_exec_stage(const StageArgs& args, std::string* error) {
+  auto config = std::make_shared<ExecConfig>();
+  config->command = args.value("--exec");
+  if (config->command.empty()) {
+    *error = "--exec needs a command";
+    return nullptr;
+  }
+  const std::string& mode = args.value("--exec-mode");
+  if (mode != "batch" && mode != "record") {
+    *error = fmt::format("--exec-mode '{}': expected batch or record", mode);
+    return nullptr;
+  }
+  config->record_mode = mode == "record";
+  std::string template_error;
+  auto tmpl = CommandTemplate::compile(config->command, &template_error);
+  if (config->record_mode) {
+    if (!tmpl) {
+      *error = template_error;
+      return nullptr;
+    }
+    if (tmpl->has_placeholders()) config->tmpl = std::move(tmpl);
+  } else if (tmpl && tmpl->has_placeholders()) {
+    *error = "--exec: {} and {.path} are substituted only with --exec-mode record (in batch mode the records "
+             "are on the command's stdin)";
+    return nullptr;
+  }
+
+  auto bounded_count = [&](std::string_view flag, std::uint64_t lo, std::uint64_t hi) -> std::optional<std::uint64_t> {
+    auto n = args.count(flag, error);
+    if (!n) return std::nullopt;
+    if (*n < lo || *n > hi) {
+      *error = fmt::format("{} must be from {} to {}, got {}", flag, lo, hi, *n);
+      return std::nullopt;
+    }
+    return n;
+  };
+  if (!args.value("--concurrency").empty()) {
+    auto n = bounded_count("--concurrency", 1, 4096);
+    if (!n) return nullptr;
+    config->concurrency = *n;
+  }
+  if (const std::string& t = args.value("--timeout"); !t.empty()) {
+    auto d = parse_duration(t);
+    if (!d || *d <= 0) {
+      *error = fmt::format("--timeout '{}': expected a duration like 500ms, 5s or 2m", t);
+      return nullptr;
+    }
+    config->timeout_s = *d;
+    config->timeout_text = t;
+  }
+  auto retries = bounded_count("--retries", 0, 1000);
+  if (!retries) return nullptr;
+  config->retries = static_cast<unsigned>(*retries);
+  auto backoff = parse_backoff(args.value("--backoff"));
+  if (!backoff) {
+    *error = fmt::format("--backoff '{}': expected MIN or MIN:MAX durations, like 100ms:10s (MIN <= MAX)",
+                         args.value("--backoff"));
+    return nullptr;
+  }
+  config->backoff = *backoff;
+  if (const std::string& r = args.value("--rate"); !r.empty()) {
+    auto rate = parse_rate(r);
+    if (!rate) {
+      *error = fmt::format("--rate '{}': expected a rate like 20/s, 100/m or 3600/h", r);
+      return nullptr;
+    }
+    config->rate = *rate;
+  }
+  auto burst = bounded_count("--burst", 1, 1000000);
+  if (!burst) return nullptr;
+  config->burst = static_cast<double>(*burst);
+  auto max_output = args.size("--exec-max-output", std::uint64_t{16} << 30, error);
+  if (!max_output) return nullptr;
+  config->max_output = *max_output;
+  config->max_output_text = args.value("--exec-max-output");
+  return std::make_unique<ExecStage>(std::move(config));
+}
+
+}  // namespace
+
+extern const StageInfo kExecStageInfo = {
+    "exec", "run an external command per batch or per record (concurrency, rate, retries, timeouts; in order)",
+    kExecHelp, kExecOptions, make_exec_stage,
+};
+
+}  // namespace ppipe

@@ -1,0 +1,348 @@
+# shellcheck shell=bash
+# exec (issue 8): external commands over the records, with fault-injecting scripts written here:
+# fail first then succeed, fail always, die by a signal, hang past --timeout, partial output then
+# fail, a 100 MiB flood, never read stdin, stderr. In every case the --stats accounting adds up:
+# records_in = records_out + dropped + errors (each command here maps a record to one line or
+# fails), and records_in + emitted = records_out + dropped + errors + consumed. Also: order under
+# --concurrency 16 with random delays, the rate limit measured, injection, SIGINT/SIGTERM leaving
+# no process behind.
+
+# exec_in N FILE: N records {"i":1}...
+exec_in() { awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++) printf "{\"i\":%d}\n", i }' > "$2"; }
+
+# exec_accounting ERRFILE: the --stats line (the last of ERRFILE) adds up both ways.
+exec_accounting() {
+  local s
+  s=$(tail -n 1 "$1")
+  echo "$s" | jq -e '(.records_in + (.emitted // 0)) == (.records_out + .dropped + .errors + (.consumed // 0))
+                     and .records_in == .records_out + .dropped + .errors' > /dev/null 2>&1 ||
+    { echo "stats do not add up: $s"; return 1; }
+}
+
+# exec_stat ERRFILE FIELD: a field of the exec stage's stats object.
+exec_stat() { tail -n 1 "$1" | jq -r ".stages[] | select(.name == \"exec\") | .$2"; }
+
+# exec_report NAME MSG...: ok when there is no message.
+exec_report() {
+  local name=$1; shift
+  if [ $# -eq 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
+}
+
+t_exec_batch_and_retries() {
+  local msg=() rc
+  exec_in 2000 in.jsonl
+  # Batch mode: cat over many small batches gives the input back, in order.
+  "$PPIPE" --stats --batch-size 1K --exec cat in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc: $(head -c 300 err)")
+  cmp -s in.jsonl out || msg+=("output differs from the input" "$(short_diff in.jsonl out)")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  [ "$(exec_stat err calls)" -gt 2 ] || msg+=("calls: $(exec_stat err calls), expected one per batch")
+  exec_report "exec batch: --exec cat over 1K batches = the input; stats add up" "${msg[@]}"
+
+  # exec first in the chain (no parse), a record too long for --max-record-size (an error of no
+  # stage), and output lines with CRLF and blank lines (no records, as in the input).
+  msg=()
+  { head -n 3 in.jsonl; head -c 3000 /dev/zero | tr '\0' x; echo; sed -n 4,10p in.jsonl; } > mixed.jsonl
+  { head -n 3 in.jsonl; sed -n 4,10p in.jsonl; } > want
+  "$PPIPE" --stats --stages exec --max-record-size 1K --exec 'sed "s/\$/\r/"; echo; echo "  "' --errors errs.jsonl mixed.jsonl > out 2> err; rc=$?
+  [ "$rc" = 1 ] || msg+=("exit $rc, expected 1 (the long record)")
+  cmp -s want out || msg+=("output differs" "$(short_diff want out)")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  tail -n 1 err | jq -e '.errors == 1 and .records_in == 11 and .stages[0].in == 10' > /dev/null || msg+=("stats: $(tail -n 1 err)")
+  jq -e -s 'length == 1 and .[0].stage == "read" and .[0].line == 4' errs.jsonl > /dev/null || msg+=("errors: $(head -c 300 errs.jsonl)")
+  exec_report "exec first in the chain: CRLF and blank output lines, a too-long record counted once" "${msg[@]}"
+
+  # Fails on the first attempt of each record, then succeeds.
+  msg=()
+  mkdir -p state
+  cat > flaky.sh <<'EOF'
+#!/bin/sh
+if [ ! -e "state/$1" ]; then : > "state/$1"; echo "first attempt of $1 fails" >&2; exit 1; fi
+cat
+EOF
+  chmod +x flaky.sh
+  exec_in 40 in40.jsonl
+  "$PPIPE" --stats --exec-mode record --exec './flaky.sh {.i}' --retries 2 --backoff 1ms:20ms in40.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc: $(grep -v '"stderr"' err | head -c 300)")
+  cmp -s in40.jsonl out || msg+=("output differs" "$(short_diff in40.jsonl out)")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  expect_eq "calls" 80 "$(exec_stat err calls)" || msg+=("calls $(exec_stat err calls), expected 80")
+  expect_eq "retries" 40 "$(exec_stat err retries)" || msg+=("retries $(exec_stat err retries), expected 40")
+  expect_eq "failures" 0 "$(exec_stat err failures)" || msg+=("failures $(exec_stat err failures)")
+  [ "$(grep -c '"ppipe":"stderr"' err)" = 40 ] || msg+=("expected the 40 stderr lines passed on as JSON, got $(grep -c '"ppipe":"stderr"' err)")
+  exec_report "exec record: fail on the first attempt, succeed on the retry: all out, in order" "${msg[@]}"
+
+  # The same without retries: every record to the error stream, with status, attempts and stderr.
+  msg=()
+  rm -rf state; mkdir state
+  "$PPIPE" --stats --exec-mode record --exec './flaky.sh {.i}' --errors errs.jsonl in40.jsonl > out 2> err; rc=$?
+  [ "$rc" = 1 ] || msg+=("exit $rc, expected 1")
+  [ ! -s out ] || msg+=("output not empty")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  [ "$(jq -r '.error' errs.jsonl | sort | uniq -c | wc -l)" = 40 ] || msg+=("error messages: $(head -n 2 errs.jsonl)")
+  jq -e -s 'length == 40 and all(.[]; .stage == "exec" and (.error | test("^exit status 1 \\(1 attempt\\); stderr: first attempt of [0-9]+ fails$")))
+            and (map(.line) == [range(1; 41)])' errs.jsonl > /dev/null || msg+=("error records: $(head -n 2 errs.jsonl)")
+  exec_report "exec record: a failed call sends its record to the error stream (status, attempts, stderr), in order" "${msg[@]}"
+
+  # Fails always, in batch mode: each record of each batch is an error, 3 attempts each.
+  msg=()
+  "$PPIPE" --stats --batch-size 4K --exec 'cat > /dev/null; echo oops >&2; exit 7' --retries 2 --backoff 1ms:2ms \
+    --errors errs.jsonl in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 1 ] || msg+=("exit $rc, expected 1")
+  [ ! -s out ] || msg+=("output not empty")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  [ "$(wc -l < errs.jsonl)" = 2000 ] || msg+=("$(wc -l < errs.jsonl) error records, expected 2000")
+  jq -e -s 'all(.[]; .error == "exit status 7 (3 attempts); stderr: oops")' errs.jsonl > /dev/null ||
+    msg+=("messages: $(head -n 1 errs.jsonl)")
+  local calls failures retries
+  calls=$(exec_stat err calls); failures=$(exec_stat err failures); retries=$(exec_stat err retries)
+  [ "$calls" = $((failures * 3)) ] && [ "$retries" = $((failures * 2)) ] && [ "$failures" -gt 1 ] ||
+    msg+=("calls $calls, retries $retries, failures $failures: expected 3 calls and 2 retries per failure")
+  exec_report "exec batch: fails always: every record to the error stream after 3 attempts" "${msg[@]}"
+}
+register t_exec_batch_and_retries
+
+t_exec_max_errors() {
+  local msg=() rc
+  # Every 4th record fails: --max-errors 3 ends the run right after record 12, the third failure,
+  # even though it fails inside a job (a batch) and later jobs were already running.
+  exec_in 100 in.jsonl
+  awk -F'[:}]' '$2 % 4 != 0 && $2 < 12' in.jsonl > want
+  "$PPIPE" --stats --exec-mode record --exec '[ $(expr {.i} % 4) = 0 ] && exit 5; cat' --max-errors 3 \
+    --errors errs.jsonl in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 3 ] || msg+=("exit $rc, expected 3")
+  cmp -s want out || msg+=("output differs from records 1..11 without 4 and 8" "$(short_diff want out)")
+  jq -e -s 'map(.line) == [4, 8, 12]' errs.jsonl > /dev/null || msg+=("error records: lines $(jq -c -s 'map(.line)' errs.jsonl)")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  tail -n 1 err | jq -e '.records_in == 12 and .errors == 3' > /dev/null || msg+=("stats: $(tail -n 1 err | head -c 300)")
+  grep -q '"after":3,' err || msg+=("message: $(grep '"stopped"' err)")
+  # Batch mode, small batches, all failing: the first failed batch holds the 3rd error.
+  "$PPIPE" --stats --batch-size 1K --exec 'cat > /dev/null; exit 1' --max-errors 3 --errors errs.jsonl in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 3 ] || msg+=("batch: exit $rc, expected 3")
+  [ "$(wc -l < errs.jsonl)" = 3 ] || msg+=("batch: $(wc -l < errs.jsonl) error records, expected 3")
+  exec_accounting err || msg+=("batch: $(exec_accounting err)")
+  exec_report "exec --max-errors 3: the run ends right after the 3rd failed record, also inside a job" "${msg[@]}"
+}
+register t_exec_max_errors
+
+t_exec_faults() {
+  local msg=() rc start elapsed
+  exec_in 30 in.jsonl
+  # Dies by a signal.
+  "$PPIPE" --stats --exec-mode record --exec 'kill -USR1 $$' --errors errs.jsonl in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 1 ] || msg+=("exit $rc")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  jq -e -s 'length == 30 and all(.[]; .error == "killed by signal 10 (USR1) (1 attempt)")' errs.jsonl > /dev/null ||
+    msg+=("messages: $(head -n 1 errs.jsonl)")
+  exec_report "exec: a command killed by a signal: the signal in the error record" "${msg[@]}"
+
+  # Hangs past --timeout; one of them ignores TERM and is killed 1 s later. No process is left.
+  msg=()
+  exec_in 4 in4.jsonl
+  cat > hang.sh <<'EOF'
+#!/bin/sh
+[ "$1" = 2 ] && trap '' TERM
+sleep 7.31415
+EOF
+  chmod +x hang.sh
+  start=$(now_ms)
+  "$PPIPE" --stats --exec-mode record --concurrency 4 --timeout 300ms --exec './hang.sh {.i}' --errors errs.jsonl in4.jsonl > out 2> err; rc=$?
+  elapsed=$(( $(now_ms) - start ))
+  [ "$rc" = 1 ] || msg+=("exit $rc: $(head -c 300 err)")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  { [ "$elapsed" -ge 1200 ] && [ "$elapsed" -lt 4000 ]; } || msg+=("took $elapsed ms, expected 0.3 s + 1 s grace for the TERM-ignoring one")
+  jq -e -s 'length == 4 and all(.[]; .error == "timeout (300ms) (1 attempt)")' errs.jsonl > /dev/null || msg+=("messages: $(head -n 2 errs.jsonl)")
+  expect_eq timeouts 4 "$(exec_stat err timeouts)" || msg+=("timeouts: $(exec_stat err timeouts)")
+  if pgrep -f 'sleep 7.31415' > /dev/null; then msg+=("processes left: $(pgrep -af 'sleep 7.31415')"); pkill -KILL -f 'sleep 7.31415'; fi
+  exec_report "exec --timeout: TERM, then KILL for one that ignores TERM; no process left" "${msg[@]}"
+
+  # Writes part of its output, then fails; the retry succeeds: nothing of the failed attempt is
+  # written, the output is the input once. And without a retry: no partial output at all.
+  msg=()
+  exec_in 3000 in3k.jsonl
+  cat > partial.sh <<'EOF'
+#!/bin/sh
+if [ -e tried ]; then exec cat; fi
+: > tried
+head -n 5
+exit 3
+EOF
+  chmod +x partial.sh
+  "$PPIPE" --stats --exec ./partial.sh --retries 1 --backoff 1ms in3k.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("with a retry: exit $rc: $(head -c 300 err)")
+  cmp -s in3k.jsonl out || msg+=("with a retry: output differs" "$(short_diff in3k.jsonl out)")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  "$PPIPE" --stats --exec 'head -n 5; exit 3' --errors errs.jsonl in3k.jsonl > out 2> err; rc=$?
+  [ "$rc" = 1 ] || msg+=("without: exit $rc")
+  [ ! -s out ] || msg+=("without a retry: partial output was written: $(wc -l < out) lines")
+  [ "$(wc -l < errs.jsonl)" = 3000 ] || msg+=("without: $(wc -l < errs.jsonl) error records")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  exec_report "exec: partial output then failure: nothing of the failed attempt is written" "${msg[@]}"
+
+  # Never reads its stdin (records larger than a pipe's buffer): not fatal, the output is its own.
+  msg=()
+  local pad
+  pad=$(head -c 3000000 /dev/zero | tr '\0' x)
+  for i in 1 2 3; do printf '{"i":%d,"pad":"%s"}\n' "$i" "$pad"; done > big.jsonl
+  "$PPIPE" --stats --exec-mode record --exec 'echo "{\"done\":1}"' big.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("record mode: exit $rc: $(head -c 300 err)")
+  [ "$(grep -c '{"done":1}' out)" = 3 ] || msg+=("record mode: $(wc -l < out) lines out")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  "$PPIPE" --stats --exec 'echo "{\"done\":1}"' big.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("batch mode: exit $rc: $(head -c 300 err)")
+  [ "$(grep -c '{"done":1}' out)" = "$(exec_stat err calls)" ] || msg+=("batch mode: $(wc -l < out) lines out")
+  tail -n 1 err | jq -e '.records_in + .emitted == .records_out + .dropped + .errors + .consumed' > /dev/null || msg+=("batch mode: stats $(tail -n 1 err)")
+  exec_report "exec: a command that never reads its stdin (3 MB records) is not an error" "${msg[@]}"
+}
+register t_exec_faults
+
+t_exec_flood_and_stderr() {
+  local msg=() rc rss
+  exec_in 100 in.jsonl
+  # 100 MiB of output: past --exec-max-output the call fails, memory stays bounded.
+  "$PPIPE" --stats --exec 'cat > /dev/null; head -c 100M /dev/zero | tr "\0" x | fold -w 1000' --exec-max-output 8M \
+    --errors errs.jsonl in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 1 ] || msg+=("exit $rc: $(head -c 300 err)")
+  [ ! -s out ] || msg+=("output of the failed call was written")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  jq -e -s 'length == 100 and all(.[]; .error == "its output is larger than --exec-max-output (8M) (1 attempt)")' errs.jsonl > /dev/null ||
+    msg+=("messages: $(head -n 1 errs.jsonl)")
+  rss=$(tail -n 1 err | jq .max_rss_kib)
+  # (ASan's shadow memory and quarantine make RSS meaningless there, as in 40-edge.sh.)
+  [ -n "${ASAN_OPTIONS:-}" ] || [ "$rss" -lt 40000 ] || msg+=("peak RSS $rss KiB for an 8 MiB cap")
+  if pgrep -f 'fold -w 1000' > /dev/null; then msg+=("flooding processes left"); fi
+  exec_report "exec: a command printing 100 MiB fails at --exec-max-output 8M, RSS $rss KiB" "${msg[@]}"
+
+  # stderr of many processes at once: passed on line by line, never mixed (JSON off a terminal).
+  msg=()
+  exec_in 40 in40.jsonl
+  "$PPIPE" --stats --exec-mode record --concurrency 8 \
+    --exec 'for n in $(seq 200); do echo "line $n of "{.i}" ........................................" >&2; done; cat' \
+    in40.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc")
+  cmp -s in40.jsonl out || msg+=("output differs")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  local n
+  n=$(head -n -1 err | jq -c 'select(.ppipe == "stderr" and (.message | test("^line [0-9]+ of [0-9]+ \\.+$")))' | wc -l)
+  [ "$n" = 8000 ] || msg+=("$n whole stderr lines of 8000: $(grep -v '"ppipe":"stderr"' err | head -n 2)")
+  exec_report "exec: stderr of 8 processes at once passed on as whole lines (8000 of 8000)" "${msg[@]}"
+
+  # A 5000-byte stderr line comes in pieces of at most 600 bytes (each one write under PIPE_BUF),
+  # which put together give the line.
+  msg=()
+  "$PPIPE" --exec 'cat > /dev/null; head -c 5000 /dev/zero | tr "\0" y >&2; echo >&2' in40.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc")
+  jq -e -s 'map(select(.ppipe == "stderr") | .message) | (map(length) | max) <= 600 and (add | . == ("y" * 5000))' err > /dev/null ||
+    msg+=("pieces: $(jq -c -s 'map(.message | length)' err)")
+  exec_report "exec: a 5000-byte stderr line passed on in pieces of at most 600 bytes" "${msg[@]}"
+}
+register t_exec_flood_and_stderr
+
+t_exec_order_and_rate() {
+  local msg=() rc
+  # Random per-call delays at --concurrency 16, with random failures and retries: the output is
+  # the sequential result (each record, then a line made from it).
+  awk 'BEGIN { srand(8); for (i = 1; i <= 200; i++) printf "{\"i\":%d,\"d\":0.0%d}\n", i, int(rand() * 6) }' > in.jsonl
+  awk -F'[:,]' '{ print; printf "{\"after\":%d}\n", $2 }' in.jsonl > want
+  "$PPIPE" --stats --exec-mode record --concurrency 16 --retries 20 --backoff 1ms:5ms \
+    --exec '[ "$(od -An -N1 -tu1 /dev/urandom)" -lt 64 ] && exit 1; sleep {.d}; cat; echo "{\"after\":"{.i}"}"' \
+    in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc: $(grep -v stderr err | head -c 300)")
+  cmp -s want out || msg+=("output differs from the sequential result" "$(short_diff want out)")
+  tail -n 1 err | jq -e '.records_in + .emitted == .records_out + .dropped + .errors + .consumed and .emitted == 400' > /dev/null ||
+    msg+=("stats: $(tail -n 1 err)")
+  [ "$(exec_stat err retries)" -gt 0 ] || msg+=("no retry happened")
+  # Batch mode, small batches, random delays: the input back in order.
+  "$PPIPE" --stats --batch-size 512 --exec 'sleep 0.0$(($(od -An -N1 -tu1 /dev/urandom) % 5)); cat' in.jsonl > out2 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("batch: exit $rc")
+  cmp -s in.jsonl out2 || msg+=("batch: output differs from the input" "$(short_diff in.jsonl out2)")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  exec_report "exec: --concurrency 16, random delays and retries: output = the sequential result" "${msg[@]}"
+
+  # --unordered: a batch whose command is slow no longer holds back the ones after it.
+  msg=()
+  exec_in 2000 in2k.jsonl
+  "$PPIPE" --stats --unordered --batch-size 1K \
+    --exec 'read -r first; case "$first" in *\"i\":1}) sleep 1;; esac; echo "$first"; cat' in2k.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc")
+  cmp -s <(sort in2k.jsonl) <(sort out) || msg+=("not the same records")
+  [ "$(head -n 1 out)" != '{"i":1}' ] || msg+=("the slow first batch still came first")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  exec_report "exec --unordered: a slow batch does not hold back the others" "${msg[@]}"
+
+  # --rate 20/s over 2.5 s: the starts, as the commands saw them, within 10% of 20 a second.
+  msg=()
+  exec_in 51 in51.jsonl
+  "$PPIPE" --stats --exec-mode record --rate 20/s --concurrency 8 --exec 'date +%s%N' in51.jsonl > times 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc")
+  local rate
+  rate=$(sort -n times | awk 'NR == 1 { first = $1 } { last = $1; n++ } END { printf "%.2f", (n - 1) / ((last - first) / 1e9) }')
+  awk -v r="$rate" 'BEGIN { exit !(r >= 18 && r <= 22) }' || msg+=("measured $rate starts/s, expected 20 +- 10%")
+  tail -n 1 err | jq -e '.stages[1].rate_wait_seconds > 1.5' > /dev/null || msg+=("rate_wait_seconds: $(exec_stat err rate_wait_seconds)")
+  exec_report "exec --rate 20/s: measured $rate starts/s over 50 intervals" "${msg[@]}"
+}
+register t_exec_order_and_rate
+
+t_exec_injection() {
+  local msg=() rc marker="$PWD/pwned"
+  # Values that try every way out of their word; the NUL one is an error record, not a command.
+  jq -nc --arg m "$marker" '
+    ["'"'"'; touch \($m); echo '"'"'", "$(touch \($m))", "`touch \($m)`", "a; touch \($m)", "a\ntouch \($m)",
+     "a'"'"' \"$(touch \($m))\" '"'"'", "\\'"'"'; touch \($m) #", "x && touch \($m)", "> \($m)", "$((1+1)) * ${HOME}",
+     "nul\u0000; touch \($m)"] | .[] | {v: .}' > in.jsonl
+  "$PPIPE" --stats --exec-mode record --exec 'printf %s {.v} | od -An -c | tr -d " \n"; echo' \
+    --errors errs.jsonl in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 1 ] || msg+=("exit $rc, expected 1 (the NUL record fails)")
+  [ ! -e "$marker" ] || msg+=("the marker file was created: a value ran a command")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  head -n 10 in.jsonl | while IFS= read -r line; do jq -j .v <<< "$line" | od -An -c | tr -d ' \n'; echo; done > want
+  cmp -s want out || msg+=("the values did not arrive as single words" "$(short_diff want out)")
+  jq -e -s 'length == 1 and (.[0].error | test("NUL byte"))' errs.jsonl > /dev/null || msg+=("NUL: $(cat errs.jsonl)")
+  exec_report "exec: quotes, \$(..), backticks, ;, newlines and NUL in values run nothing" "${msg[@]}"
+
+  # Placeholders inside quotes, bad options: usage errors before anything runs.
+  msg=()
+  local args
+  for args in "--exec-mode record --exec 'echo \"{.v}\"'" "--exec-mode record --exec 'echo {.v'" \
+              "--exec 'echo {.v}'" "--exec cat --timeout 5" "--exec cat --rate 3" "--exec cat --exec-mode x" \
+              "--exec cat --backoff 2s:1s" "--exec cat --concurrency 0"; do
+    eval "\"\$PPIPE\" $args in.jsonl" > out 2> err; rc=$?
+    [ "$rc" = 2 ] || msg+=("$args: exit $rc, expected 2: $(head -c 200 err)")
+  done
+  [ ! -e "$marker" ] || msg+=("marker created")
+  exec_report "exec: placeholders in quotes and bad option values are usage errors (exit 2)" "${msg[@]}"
+}
+register t_exec_injection
+
+# exec_signal NAME SIG EXPECTED-RC COMMAND: SIG while 4 long commands run: the exit code, no process
+# of the run left (by a unique word in their command line), every record accounted for.
+exec_signal() {
+  local name=$1 sig=$2 want=$3 cmd=$4 msg=() rc pid waited=0 start elapsed
+  exec_in 20 in.jsonl
+  env --default-signal=INT,TERM "$PPIPE" --stats --exec-mode record --concurrency 4 --exec "$cmd" \
+    --errors errs.jsonl in.jsonl > out 2> err &
+  pid=$!
+  while [ "$(pgrep -fc 'sleep 9.2718')" -lt 4 ] && [ $waited -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+  [ "$(pgrep -fc 'sleep 9.2718')" -ge 4 ] || msg+=("the 4 commands did not start")
+  start=$(now_ms)
+  kill -s "$sig" "$pid"
+  waited=0
+  while kill -0 "$pid" 2>/dev/null && [ $waited -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+  elapsed=$(( $(now_ms) - start ))
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid"; rc=$?
+  [ "$rc" = "$want" ] || msg+=("exit $rc, expected $want")
+  [ "$elapsed" -lt 3000 ] || msg+=("took $elapsed ms to stop")
+  if pgrep -f 'sleep 9.2718' > /dev/null; then msg+=("processes left: $(pgrep -af 'sleep 9.2718')"); pkill -KILL -f 'sleep 9.2718'; fi
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  [ "$(wc -l < errs.jsonl)" = 20 ] || msg+=("$(wc -l < errs.jsonl) error records, expected the 20 not done")
+  grep -q 'interrupted' errs.jsonl || msg+=("no 'interrupted' in the error records: $(head -n 1 errs.jsonl)")
+  exec_report "$name (stopped in $elapsed ms)" "${msg[@]}"
+}
+
+t_exec_signals() {
+  exec_signal "exec: SIGINT during long commands: exit 130, no process of the run left" INT 130 'sleep 9.2718; cat'
+  exec_signal "exec: SIGTERM, commands ignoring TERM are killed after the grace: exit 143, none left" TERM 143 \
+    "trap '' TERM; sleep 9.2718; cat"
+}
+register t_exec_signals
