@@ -125,8 +125,10 @@ class FinishingStage : public Stage {
 // taken as it came.
 struct AsyncJob {
   std::uint64_t seq = 0;                 // the batch's sequence number (set by the engine)
-  // Input (set by the engine): the record texts one after the other, each followed by '\n'.
-  std::string input;
+  // Input (set by the engine): the record texts one after the other, each followed by '\n'; in
+  // the batch's own buffer (kept until the job is done) or in `own_input`.
+  std::string_view input;
+  std::string own_input;
   std::vector<std::size_t> ends;         // input: where each record's '\n' is in `input`
   std::vector<std::uint64_t> lines;      // input: their line numbers (for error records)
   std::vector<std::uint64_t> offsets;    // input: their byte offsets
@@ -148,6 +150,27 @@ struct AsyncJob {
   };
   std::vector<Failure> failures;
   std::uint64_t dropped = 0;
+
+  // Empty again, keeping the buffers' room (the engine uses a job object again for a later batch:
+  // fresh megabytes per batch cost page faults) unless one grew past `keep` bytes.
+  void clear(std::size_t keep) {
+    seq = 0;
+    dropped = 0;
+    input = {};
+    for (std::string* s : {&own_input, &out}) {
+      if (s->capacity() > keep) std::string().swap(*s);
+      else s->clear();
+    }
+    for (auto* v : {&ends, &out_ends}) {
+      if (v->capacity() > keep / 64) std::vector<std::size_t>().swap(*v);
+      else v->clear();
+    }
+    for (auto* v : {&lines, &offsets}) {
+      if (v->capacity() > keep / 64) std::vector<std::uint64_t>().swap(*v);
+      else v->clear();
+    }
+    std::vector<Failure>().swap(failures);
+  }
 };
 
 class AsyncRun {

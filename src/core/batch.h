@@ -150,6 +150,7 @@ struct Batch {
 
   // --- filled by the writer
   std::unique_ptr<AsyncJob> job;  // its records at an async stage
+  std::unique_ptr<AsyncJob> spare_job;  // the last one, emptied: its buffers are used again
   bool discard = false;           // after the end of the stream (head, a failure): not written
 
   void reset_results(std::size_t n_stages) {
@@ -173,7 +174,22 @@ struct Batch {
   // Keeps output bytes [begin, end) of the current output, appended to `into`'s segments.
   void copy_output_range(std::uint64_t begin, std::uint64_t end, std::vector<OutSegment>& into) const;
   // The output as one string (tests, diagnostics).
-  std::string output_string() const;
+  // The output records, one after the other, appended to s.
+  void append_output(std::string& s) const;
+  // The same as one piece of text: in `input` itself when the output is one run of it (records
+  // passed through unchanged: no copy), else put together in `scratch`.
+  std::string_view output_view(std::string& scratch) const {
+    if (segments.empty()) return {};
+    if (segments.size() == 1 && segments[0].in_input) return {input.data() + segments[0].begin, segments[0].len};
+    scratch.clear();
+    append_output(scratch);
+    return scratch;
+  }
+  std::string output_string() const {
+    std::string s;
+    append_output(s);
+    return s;
+  }
 };
 
 inline void Batch::emit_input(std::size_t begin, std::size_t len) {
@@ -225,10 +241,9 @@ inline void Batch::copy_output_range(std::uint64_t begin, std::uint64_t end, std
   }
 }
 
-inline std::string Batch::output_string() const {
-  std::string s;
+inline void Batch::append_output(std::string& s) const {
+  s.reserve(s.size() + out_bytes);
   for (const auto& seg : segments) s.append((seg.in_input ? input.data() : out.data()) + seg.begin, seg.len);
-  return s;
 }
 
 using BatchPtr = std::unique_ptr<Batch>;

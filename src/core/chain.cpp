@@ -294,9 +294,10 @@ void Chain::Run::take_over(Batch& b) {
     return;
   }
   // The forwarded records, as the worker segment left them.
-  std::string output = b.output_string();
+  std::unique_ptr<AsyncJob> job;
+  if (chain_.modes_[k] == StageMode::kAsync) job = b.spare_job ? std::move(b.spare_job) : std::make_unique<AsyncJob>();
+  std::string_view output = b.output_view(job ? job->own_input : output_);
   std::string_view source = chain_.source_names_[b.source];
-  auto job = chain_.modes_[k] == StageMode::kAsync ? std::make_unique<AsyncJob>() : nullptr;
   std::uint64_t prev_out = 0;
   for (const RecordTrace& t : b.trace) {
     if (t.fate == Fate::kForwarded) {
@@ -304,7 +305,7 @@ void Chain::Run::take_over(Batch& b) {
       std::string_view raw(b.input.data() + t.raw_begin, t.raw_len);
       std::uint64_t offset = b.offset + t.raw_begin;
       if (job) {
-        job->ends.push_back(t.out_end - 1);  // `output` becomes the job's input
+        job->ends.push_back(t.out_end - 1);
         job->lines.push_back(t.line);
         job->offsets.push_back(offset);
       } else if (!stopped_) {
@@ -319,7 +320,7 @@ void Chain::Run::take_over(Batch& b) {
   b.out_bytes = 0;
   if (job) {
     job->seq = b.seq;
-    job->input = std::move(output);
+    job->input = output;  // kept: the batch waits for its job
     b.job = std::move(job);
   }
 }

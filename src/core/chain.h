@@ -132,6 +132,7 @@ class Chain::Run {
   std::vector<std::unique_ptr<Partial>> partials_;    // per stage index, null if not finishing
   std::vector<StageCounts> counts_;
   std::string key_;
+  std::string output_;  // take_over: the forwarded records of a batch (its room kept)
   std::string out_, err_;
   std::uint64_t out_records_ = 0;
   bool stopped_ = false;

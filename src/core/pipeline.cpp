@@ -327,7 +327,10 @@ class PipelineRun {
       if (std::uint64_t cut = writer_part_->complete(*next->job, next->source, budget))
         result_.stats.forget_forwarded(cut, chain_.worker_end());
     }
-    next->job.reset();
+    if (next->job) {
+      next->job->clear(options_.reader.batch_size * 4);
+      next->spare_job = std::move(next->job);
+    }
     write(*next);
     recycle(std::move(next));
     if (options_.max_errors && result_.stats.errors >= options_.max_errors && !async_cut_) {

@@ -305,22 +305,25 @@ void ExecRun::start_calls(double now) {
 void ExecRun::start(Call& c, double now) {
   const AsyncJob& job = *c.job->job;
   std::string command_line;
-  const std::string* command = &config_->command;
   if (config_->tmpl) {
     std::string error;
     if (!config_->tmpl->expand(job.record(c.first), parser_, &command_line, &error)) {
       fail(c, error);
       return;
     }
-    command = &command_line;
   }
   const std::size_t begin = c.first == 0 ? 0 : job.ends[c.first - 1] + 1;
   c.input = std::string_view(job.input).substr(begin, job.ends[c.first + c.count - 1] + 1 - begin);
   c.written = 0;
   c.out.clear();
-  // Batch mode: a filter's output is at most its input, mostly; room for that avoids copies as it
-  // grows. (Not per record: thousands of calls wait in a job, small outputs each.)
-  if (!config_->record_mode) c.out.reserve(std::min<std::uint64_t>(config_->max_output, c.input.size() + 4096));
+  if (!config_->record_mode) {
+    // Batch mode: the output goes to the job's buffer, whose room is kept from batch to batch by
+    // the engine; a filter's output is at most its input, mostly: room for that avoids copies as
+    // it grows. (Not per record: thousands of calls wait in a job, small outputs each.)
+    c.out.swap(c.job->job->out);
+    c.out.clear();
+    c.out.reserve(std::min<std::uint64_t>(config_->max_output, c.input.size() + 4096));
+  }
   c.err_line.clear();
   c.err_tail.clear();
   c.reaped = false;
@@ -329,7 +332,7 @@ void ExecRun::start(Call& c, double now) {
   c.kill_at = 0;
   ++c.attempts;
   std::string error;
-  if (!spawn_shell(*command, &c.child, &error)) {
+  if (config_->tmpl ? !spawn_shell(command_line, &c.child, &error) : !spawn_command(config_->plan, &c.child, &error)) {
     c.child = ChildProcess{};
     fail(c, error);
     return;

@@ -33,6 +33,7 @@ namespace ppipe {
 
 struct ExecConfig {
   std::string command;
+  SpawnPlan plan;  // how `command` starts (without placeholders)
   bool record_mode = false;
   std::optional<CommandTemplate> tmpl;  // record mode with placeholders
   std::size_t concurrency = 0;          // 0: 2 x workers

@@ -212,6 +212,23 @@ TEST_CASE("token bucket: starts full, refills at the rate, never above the burst
   CHECK(now == Approx(10.0));
 }
 
+namespace {
+
+// A child's non-blocking pipe, read until its end.
+std::string read_to_end(int fd) {
+  std::string out;
+  char buf[256];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+    else if (n == 0 || errno != EAGAIN) break;
+    else usleep(1000);
+  }
+  return out;
+}
+
+}  // namespace
+
 TEST_CASE("process: exit status and signals in words; a spawned shell in its own group", "[exec]") {
   CHECK(describe_wait_status(3 << 8) == "exit status 3");
   CHECK(describe_wait_status(9) == "killed by signal 9 (KILL)");
@@ -219,20 +236,59 @@ TEST_CASE("process: exit status and signals in words; a spawned shell in its own
   std::string error;
   REQUIRE(spawn_shell("cut -d' ' -f5 /proc/$$/stat; exit 4", &c, &error));
   ::close(c.stdin_fd);
-  std::string out;
-  char buf[256];
-  for (;;) {
-    ssize_t n = ::read(c.stdout_fd, buf, sizeof buf);
-    if (n > 0) out.append(buf, static_cast<std::size_t>(n));
-    else if (n == 0 || errno != EAGAIN) break;
-    else usleep(1000);
-  }
+  std::string out = read_to_end(c.stdout_fd);
   int status = 0;
   REQUIRE(waitpid(c.pid, &status, 0) == c.pid);
   CHECK(describe_wait_status(status) == "exit status 4");
   CHECK(std::stol(out) == c.pid);  // its process group is its own
   for (int fd : {c.stdout_fd, c.stderr_fd, c.pid_fd})
     if (fd >= 0) ::close(fd);
+}
+
+TEST_CASE("process: a plain command starts without the shell; anything else through sh -c", "[exec]") {
+  using Words = std::vector<std::string>;
+  CHECK(plain_command_words("cat") == Words{"cat"});
+  CHECK(plain_command_words("  gzip -c\t-9 ") == Words{"gzip", "-c", "-9"});
+  CHECK(plain_command_words("./resize.sh --size=10 a,b:c@d%e+f") == Words{"./resize.sh", "--size=10", "a,b:c@d%e+f"});
+  // The shell's business: quotes, expansions, redirections, pipes, globs, comments, tilde,
+  // assignments, keywords and builtins, newlines.
+  for (const char* cmd : {"cut -d' ' -f1", "echo $HOME", "wc -l < x", "sort | uniq", "ls *.json", "ls ?",
+                          "cat # c", "cat ~/x", "X=1 cat", "if true", "true", "exit 3", "cd /tmp", "echo hi",
+                          "cat\ncat", "cat; ls", "cat &", "a\\b", "cat \"x\"", "(cat)", "{ cat; }", "!", "",
+                          "   ", "[ -f x ]", "printf x", "kill 1", "cat `x`", "cat x=$(y)"})
+    CHECK_FALSE(plain_command_words(cmd));
+
+  SpawnPlan cat = plan_command("cat -u");
+  CHECK_FALSE(cat.shell);
+  CHECK(cat.path.find('/') != std::string::npos);  // resolved on PATH once, not per call
+  CHECK(cat.argv == Words{"cat", "-u"});
+  SpawnPlan sh = plan_command("cat | wc -l");
+  CHECK(sh.shell);
+  CHECK(sh.argv == Words{"sh", "-c", "cat | wc -l"});
+  // Not on PATH: the shell runs it, so that the failure is the shell's own (status 127, "not found").
+  CHECK(plan_command("no-such-program-ppipe").shell);
+
+  // A file without a #! line cannot be exec'd; sh runs it as a script, and so does a direct plan.
+  std::string script = "/tmp/ppipe_exec_plain_" + std::to_string(getpid());
+  {
+    std::ofstream f(script);
+    f << "echo from-script; exit 5\n";
+  }
+  ::chmod(script.c_str(), 0755);
+  SpawnPlan plan = plan_command(script);
+  CHECK_FALSE(plan.shell);
+  ChildProcess c;
+  std::string error;
+  REQUIRE(spawn_command(plan, &c, &error));
+  ::close(c.stdin_fd);
+  std::string out = read_to_end(c.stdout_fd);
+  int status = 0;
+  REQUIRE(waitpid(c.pid, &status, 0) == c.pid);
+  CHECK(out == "from-script\n");
+  CHECK(describe_wait_status(status) == "exit status 5");
+  for (int fd : {c.stdout_fd, c.stderr_fd, c.pid_fd})
+    if (fd >= 0) ::close(fd);
+  ::unlink(script.c_str());
 }
 
 // The exec stage inside the engine (also what the TSan build runs for exec): its I/O thread, the
