@@ -87,11 +87,8 @@ void ErrorSink::look_at_first(std::string_view line) {
   if (doc["line"].get(line_no) != simdjson::SUCCESS || line_no != 1) return;
   if (!record_bytes(doc, scratch_)) return;
   std::string_view r = scratch_;
-  if (r.size() >= 2 && r.substr(0, 2) == "\x1f\x8b") {
-    first_look_ = Look::kGzip;
-  } else if (r.size() >= 4 && r.substr(0, 4) == "\x28\xb5\x2f\xfd") {
-    first_look_ = Look::kZstd;
-  } else if (trim(r) == "{") {
+  // (Compressed input is no longer a hint: the reader decompresses gzip and zstd itself.)
+  if (trim(r) == "{") {
     first_look_ = Look::kPrettyObject;
   } else if (trim(r) == "[") {
     first_look_ = Look::kPrettyArray;
@@ -155,10 +152,6 @@ std::string ErrorSink::summary() const {
 std::string ErrorSink::hint(std::uint64_t records_out) const {
   if (count_ <= records_out) return "";
   switch (first_look_) {
-    case Look::kGzip:
-      return "the input looks gzip-compressed: decompress it first (zcat FILE | ppipe ...)";
-    case Look::kZstd:
-      return "the input looks zstd-compressed: decompress it first (zstdcat FILE | ppipe ...)";
     case Look::kPrettyObject:
       return "the input looks like pretty-printed JSON ('{' alone on line 1), not JSON Lines: "
              "make it one value per line first (jq -c . FILE | ppipe ...)";

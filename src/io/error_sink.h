@@ -36,7 +36,7 @@ class ErrorSink {
   std::string hint(std::uint64_t records_out) const;
 
  private:
-  enum class Look { kNone, kGzip, kZstd, kPrettyObject, kPrettyArray };
+  enum class Look { kNone, kPrettyObject, kPrettyArray };
   void look_at_first(std::string_view line);
   int show(std::string_view line);
 

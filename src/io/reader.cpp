@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "src/io/decompress.h"
+
 namespace ppipe {
 
 namespace {
@@ -26,7 +28,7 @@ std::string Reader::run(const Acquire& acquire, const Emit& emit, const Release&
   for (std::uint32_t i = 0; i < paths_.size(); ++i) {
     if (stop_.stopped()) break;
     std::string err;
-    std::unique_ptr<ByteSource> src = FdSource::open(paths_[i], stop_, &err);
+    std::unique_ptr<ByteSource> src = open_input(paths_[i], stop_, &err);
     if (!src) return err;
     compressed_base_ = compressed_read_.load(std::memory_order_relaxed);
     err = read_source(i, *src, acquire, emit, release);
@@ -71,7 +73,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     // whole: the batch holds a complete record. A tail carried over a cut holds none, but what
     // follows a skipped oversized record may hold many.
     bool whole = framer.cut() > 0;
-    bool eof = false, stopped = false;
+    bool eof = false, stopped = false, failed = false;
     // When the batch first held a whole record (pipes only): it is cut max_hold_ms after that.
     Clock::time_point whole_at = whole ? Clock::now() : Clock::time_point();
     for (;;) {
@@ -88,7 +90,13 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
         timeout_ms = static_cast<int>(std::min<long long>(options_.stall_ms, options_.max_hold_ms - held));
       }
       auto [status, got] = read_some(src, buf.data() + size, buf.capacity() - size, timeout_ms);
-      if (status == ByteSource::Status::kError) return read_error(src);
+      if (status == ByteSource::Status::kError) {
+        // (A corrupt compressed stream.) What came before is framed, counted and written first,
+        // a last partial line as the last record; then the run stops with the error.
+        failed = true;
+        eof = true;
+        break;
+      }
       if (status == ByteSource::Status::kStopped) { stopped = true; break; }
       if (status == ByteSource::Status::kEof) { eof = true; break; }
       if (got == 0) break;  // the input stalled and we hold whole records: send them now
@@ -156,6 +164,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       b->seq = seq_++;
       emit(std::move(b));
     }
+    if (failed) return read_error(src);
     if (eof || stopped) return "";
   }
 }

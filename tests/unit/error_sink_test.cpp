@@ -117,15 +117,13 @@ TEST_CASE("terminal mode shows an invalid-UTF-8 record from its base64, escaped,
   REQUIRE(longer.written == "c.jsonl:3: parse: invalid JSON: oops | " + std::string(80, 'x') + "…\n");
 }
 
-TEST_CASE("a hint when the first record failed and looks compressed or pretty-printed", "[errors]") {
+TEST_CASE("a hint when the first record failed and looks pretty-printed", "[errors]") {
   auto hint_for = [](std::string_view first, std::uint64_t first_line, std::uint64_t errors,
                      std::uint64_t records_out) {
     std::vector<std::string> chunks{error_line("f", first_line, first)};
     for (std::uint64_t i = 1; i < errors; ++i) chunks.push_back(error_line("f", first_line + i, "x"));
     return run_sink(false, chunks, records_out).hint;
   };
-  REQUIRE(hint_for("\x1f\x8b\x08\x00", 1, 3, 0).find("gzip-compressed") != std::string::npos);
-  REQUIRE(hint_for("\x28\xb5\x2f\xfd\x00", 1, 3, 0).find("zstd-compressed") != std::string::npos);
   REQUIRE(hint_for("{", 1, 3, 1).find("pretty-printed JSON ('{'") != std::string::npos);
   REQUIRE(hint_for("[ ", 1, 3, 1).find("jq -c '.[]'") != std::string::npos);
   REQUIRE(hint_for("{", 1, 2, 2).empty());   // most records passed: no hint

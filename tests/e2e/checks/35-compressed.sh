@@ -1,0 +1,110 @@
+# shellcheck shell=bash
+# Compressed input (issue 9): gzip (also several members, as `cat a.gz b.gz` makes) and zstd (several
+# frames, a skippable one), detected by the first bytes on files and on stdin whatever the name;
+# the records are those of the plain file, with the same line numbers in error records. A
+# truncated or corrupt stream is exit 3 with a message naming the file and the compressed offset,
+# after every whole record before it was written and counted. Real Zeek logs read as .json.gz.
+
+# same_as_plain NAME PLAIN-FILE COMPRESSED-FILE [PPIPE-OPTIONS...]: output, error records and exit
+# code of ppipe on the compressed file equal those on the plain one (source names aside), by path
+# and on stdin.
+same_as_plain() {
+  local name=$1 plain=$2 comp=$3; shift 3
+  local msg=() rc1=0 rc2=0 rc3=0
+  "$PPIPE" "$@" --errors want.err "$plain" > want.out || rc1=$?
+  "$PPIPE" "$@" --errors got.err "$comp" > got.out || rc2=$?
+  "$PPIPE" "$@" --errors stdin.err < "$comp" > stdin.out || rc3=$?
+  [ "$rc1" = "$rc2" ] && [ "$rc1" = "$rc3" ] || msg+=("exit codes: plain $rc1, by path $rc2, on stdin $rc3")
+  cmp -s want.out got.out || msg+=("output by path differs:" "$(short_diff want.out got.out)")
+  cmp -s want.out stdin.out || msg+=("output on stdin differs:" "$(short_diff want.out stdin.out)")
+  jq -c 'del(.source)' want.err > want.e 2>/dev/null
+  jq -c 'del(.source)' got.err > got.e 2>/dev/null
+  cmp -s want.e got.e || msg+=("error records differ:" "$(short_diff want.e got.e)")
+  [ -s want.out ] || msg+=("no output at all")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+
+t_compressed_inputs() {
+  local f; f=$(gen_file g5 --seed 7 --size 5M --bad-every 50 --crlf-every 10 --stats) || { not_ok compressed "ppipe-gen failed"; return; }
+  gzip -c "$f" > g.gz
+  zstd -q -c "$f" > g.zst
+  # Several members / frames, cut at arbitrary bytes of the plain file.
+  head -c 1234567 "$f" > part1; tail -c +1234568 "$f" > part2
+  { gzip -c part1; gzip -1 -c part2; } > multi.gz
+  { zstd -q -c part1; printf '\x50\x2a\x4d\x18\x04\x00\x00\x00skip'; zstd -q -c part2; } > multi.zst
+  same_as_plain "gzip by path and on stdin = the plain file (bad lines, CRLF, line numbers; -j 2, 64K batches)" \
+    "$f" g.gz -j 2 --batch-size 64K --stages parse
+  same_as_plain "zstd by path and on stdin = the plain file" "$f" g.zst -j 2 --batch-size 64K --stages parse
+  same_as_plain "multi-member gzip (cut mid-record) = the plain file" "$f" multi.gz -j 2 --stages parse
+  same_as_plain "multi-frame zstd with a skippable frame = the plain file" "$f" multi.zst -j 2 --stages parse
+  cp g.gz named.json
+  same_as_plain "a gzip named .json is read as gzip (magic bytes, not the name)" "$f" named.json --stages parse,filter --filter '.status >= 500'
+  printf '' | gzip -c > empty.gz
+  local out; out=$("$PPIPE" --stats empty.gz 2>&1 >/dev/null | jq -c '[.records_in, .records_out]')
+  if [ "$out" = "[0,0]" ]; then ok "gzip of nothing: no records, exit 0"; else not_ok "gzip of nothing" "stats: $out"; fi
+}
+register t_compressed_inputs
+
+# A stream cut or damaged: exit 3, the message names the file and an offset, the records before
+# are all written (those zcat/zstd -dc produce before failing, as whole lines).
+t_compressed_damaged() {
+  local f; f=$(gen_file g5 --seed 7 --size 5M --bad-every 50 --crlf-every 10 --stats) || { not_ok compressed_damaged "ppipe-gen failed"; return; }
+  local z
+  for z in gz zst; do
+    if [ $z = gz ]; then gzip -c "$f" > full.$z; else zstd -q -c "$f" > full.$z; fi
+    head -c $(( $(stat -c %s full.$z) / 2 )) full.$z > cut.$z
+    local rc=0 msg=()
+    "$PPIPE" -j 2 --batch-size 64K --stages parse --stats --errors cut.err cut.$z > cut.out 2> cut.stderr || rc=$?
+    [ "$rc" = 3 ] || msg+=("exit $rc, expected 3")
+    grep -qE "read error on 'cut\.$z': truncated (gzip|zstd) data: the stream ends inside a (member|frame) \(compressed byte [0-9]+\)" cut.stderr ||
+      msg+=("message: $(grep -v records_in cut.stderr | head -c 300)")
+    # What the reference decompressor gives before failing, whole lines only, through ppipe.
+    if [ $z = gz ]; then zcat cut.$z 2>/dev/null > ref.jsonl; else zstd -dc cut.$z 2>/dev/null > ref.jsonl; fi
+    local whole; whole=$(wc -l < ref.jsonl)
+    head -n "$whole" ref.jsonl > ref-whole.jsonl
+    "$PPIPE" -j 2 --stages parse --stats --errors /dev/null ref-whole.jsonl > ref.out 2> ref.stderr || true
+    cmp -s ref.out cut.out || msg+=("records before the damage differ from the reference's:" "$(short_diff ref.out cut.out)")
+    # Counts reconcile; the partial last line is one more record, an error record with its text.
+    local n; n=$(stats_of ref.stderr '.records_in + 1')
+    local st; st=$(stats_of cut.stderr '[.records_in, .records_out + .dropped + .errors, .stopped_by]')
+    [ "$st" = "[$n,$n,\"io_error\"]" ] || msg+=("stats [in, out+dropped+errors, stopped_by] = $st; expected $n records")
+    [ "$(tail -n 1 cut.err | jq -r .line)" = $((whole + 1)) ] || msg+=("last error record: $(tail -n 1 cut.err | head -c 200)")
+    if [ ${#msg[@]} -eq 0 ]; then ok "truncated $z: exit 3 naming file and offset, every whole record before written"; else not_ok "truncated $z" "${msg[@]}"; fi
+  done
+  # A flipped byte in the middle: gzip's checksum (or a bad block) catches it; never a crash.
+  python3 -c "
+import sys
+b = bytearray(open('full.gz', 'rb').read()); b[len(b) // 2] ^= 0x55; open('bad.gz', 'wb').write(b)"
+  local rc=0
+  "$PPIPE" --stages parse --errors /dev/null bad.gz > /dev/null 2> bad.stderr || rc=$?
+  if [ "$rc" = 3 ] && grep -qE "read error on 'bad\.gz': corrupt gzip data near compressed byte [0-9]+: " bad.stderr; then
+    ok "corrupt gzip: exit 3, 'corrupt gzip data near compressed byte N: why'"
+  else
+    not_ok "corrupt gzip" "exit $rc" "$(head -c 300 bad.stderr)"
+  fi
+  # Data after the last member that is not gzip.
+  { cat full.gz; echo '{"a":1}'; } > trailing.gz
+  rc=0
+  "$PPIPE" --stages parse trailing.gz > trailing.out 2> trailing.stderr || rc=$?
+  if [ "$rc" = 3 ] && grep -qE "not gzip data after the end of a gzip member \(compressed byte $(stat -c %s full.gz)\)" trailing.stderr &&
+     [ "$(wc -l < trailing.out)" -gt 0 ]; then
+    ok "gzip followed by plain bytes: exit 3 at the exact offset, the gzip's records written"
+  else
+    not_ok "gzip with trailing plain bytes" "exit $rc" "$(head -c 300 trailing.stderr)"
+  fi
+}
+register t_compressed_damaged
+
+# Real Zeek logs (tests/data/zeek), read directly as .json.gz: the records equal zcat's.
+t_compressed_zeek() {
+  local g msg=()
+  for g in "$DATA"/zeek/*.json.gz; do
+    zcat "$g" > plain.jsonl
+    "$PPIPE" -j 2 --stages parse "$g" > got.jsonl 2> got.err || msg+=("$(basename "$g"): exit $?: $(head -c 200 got.err)")
+    "$PPIPE" -j 2 --stages parse plain.jsonl > want.jsonl 2>/dev/null
+    cmp -s want.jsonl got.jsonl || msg+=("$(basename "$g"):" "$(short_diff want.jsonl got.jsonl)")
+    [ "$(wc -l < got.jsonl)" = "$(wc -l < plain.jsonl)" ] || msg+=("$(basename "$g"): $(wc -l < got.jsonl) records, zcat has $(wc -l < plain.jsonl) lines")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "real Zeek logs as .json.gz = zcat (dns, known_services, notice)"; else not_ok "Zeek .json.gz" "${msg[@]}"; fi
+}
+register t_compressed_zeek
