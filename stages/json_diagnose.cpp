@@ -434,28 +434,5 @@ std::string describe_invalid_json(std::string_view line, simdjson::error_code e)
   return "invalid JSON: " + p.message();
 }
 
-// RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, of any length.
-bool is_json_number(std::string_view t) {
-  std::size_t i = 0, n = t.size();
-  if (i < n && t[i] == '-') ++i;
-  if (i >= n || !is_digit(t[i])) return false;
-  if (t[i] == '0') {
-    ++i;
-  } else {
-    while (i < n && is_digit(t[i])) ++i;
-  }
-  if (i < n && t[i] == '.') {
-    ++i;
-    if (i >= n || !is_digit(t[i])) return false;
-    while (i < n && is_digit(t[i])) ++i;
-  }
-  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
-    ++i;
-    if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
-    if (i >= n || !is_digit(t[i])) return false;
-    while (i < n && is_digit(t[i])) ++i;
-  }
-  return i == n;
-}
 
 }  // namespace ppipe

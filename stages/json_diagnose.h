@@ -26,6 +26,8 @@
 
 #include <simdjson.h>
 
+#include "src/util/json_string.h"
+
 namespace ppipe {
 
 inline constexpr std::size_t kMaxJsonLevels = 1024;
@@ -51,8 +53,7 @@ std::string describe_invalid_json(std::string_view line, simdjson::error_code e)
 // The coarse message for a simdjson error code, without a column ("invalid JSON: bad number").
 std::string coarse_json_error(simdjson::error_code e);
 
-// RFC 8259's number grammar, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, for a token of any length
-// (parse checks the numbers simdjson's DOM cannot hold with it).
-bool is_json_number(std::string_view token);
+// is_json_number (RFC 8259's number grammar, parse checks the numbers simdjson's DOM cannot hold
+// with it) is in src/util/json_string.h.
 
 }  // namespace ppipe

@@ -15,6 +15,7 @@
 
 #include "src/cli/markdown.h"
 #include "src/expr/expr.h"
+#include "src/io/formats.h"
 #include "src/io/reader.h"
 #include "src/util/text_util.h"
 #include "stages/registry.h"
@@ -450,6 +451,28 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     *error = fmt::format("--max-record-size '{}': expected a size from 1 to 1G, like 64M", o.max_record_size);
     return nullptr;
   }
+  if (!o.format.empty()) {
+    if (o.format == "csv" || o.format == "json") {
+      *error = fmt::format("--format {}: not built yet (jsonl, lines and tsv are)", o.format);
+      return nullptr;
+    }
+    if (!parse_input_format(o.format, &e.reader.format)) {
+      *error = fmt::format("--format '{}': expected jsonl, lines or tsv", o.format);
+      return nullptr;
+    }
+  } else {
+    // Implied by the names when they all agree (x.tsv, x.tsv.gz); stdin implies nothing.
+    InputFormat implied = format_from_name(e.inputs[0]);
+    for (const auto& p : e.inputs) {
+      if (format_from_name(p) != implied) {
+        *error = fmt::format("the inputs' names imply different formats ('{}' is {}, '{}' is {}): give --format",
+                             e.inputs[0], input_format_name(implied), p, input_format_name(format_from_name(p)));
+        return nullptr;
+      }
+    }
+    e.reader.format = implied;
+  }
+  plan->infer = !o.no_infer;
   e.reader.batch_size = static_cast<std::size_t>(*batch);
   e.reader.max_record_size = *max_record;
   e.ordered = !o.unordered;
@@ -489,6 +512,10 @@ CliResult parse_command_line(int argc, char** argv) {
   app.add_option("--max-record-size", o.max_record_size,
                  "Longer records go to the error stream (default 64M)")
       ->type_name("SIZE");
+  app.add_option("--format", o.format,
+                 "Input format: jsonl (default), lines (each line a string), tsv (header row; a .tsv name, also .tsv.gz, implies it)")
+      ->type_name("FMT");
+  app.add_flag("--no-infer", o.no_infer, "tsv: every field stays a string (default: JSON numbers become numbers)");
   app.add_option("--errors", o.errors_path, "Error stream destination (default '-': stderr)")->type_name("FILE");
   app.add_option("--max-errors", o.max_errors, "Stop (exit 3) once N records failed (default: no limit)")
       ->type_name("N");

@@ -27,6 +27,8 @@ struct Options {
   std::string batch_size = "1M";
   std::int64_t queue_depth = 0;        // 0: not given, 4 x workers
   std::string max_record_size = "64M";
+  std::string format;                  // empty: implied by the file names, else jsonl
+  bool no_infer = false;
   std::string errors_path = "-";
   std::int64_t max_errors = 0;         // 0: no limit
   bool stats = false;
@@ -44,6 +46,7 @@ struct Plan {
   std::vector<std::string> source_names;
   std::string errors_path = "-";
   bool stats = false;
+  bool infer = true;  // tsv: fields that are JSON numbers become numbers
   // --stages named a stage that reads parsed JSON (filter, map) with no `parse` before it, and
   // build_plan put one there; it shows in the stats' stages like any other.
   bool parse_added = false;

@@ -22,6 +22,8 @@
 
 namespace ppipe {
 
+struct InputHeader;  // src/io/formats.h
+
 // Per-stage counters for one batch (summed by the writer into the run's stats).
 struct StageCounts {
   std::uint64_t in = 0;
@@ -149,6 +151,7 @@ struct Batch {
   std::uint64_t records = 0;             // records that entered the chain
 
   // --- filled by the writer
+  std::shared_ptr<const InputHeader> header;  // its source's header row (tsv), for the decoder
   std::unique_ptr<AsyncJob> job;  // its records at an async stage
   std::unique_ptr<AsyncJob> spare_job;  // the last one, emptied: its buffers are used again
   bool discard = false;           // after the end of the stream (head, a failure): not written

@@ -73,6 +73,24 @@ void Chain::add_oversized_error(Batch& b, std::string_view text, std::uint64_t s
             size);
 }
 
+bool Chain::decode(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line, std::uint64_t offset) const {
+  std::string& error = ws.scratch.error;
+  bool ok = false;
+  if (input_format_ == InputFormat::kLines) {
+    ok = decode_line(text, &ws.decoded, &error);
+  } else if (!b.header) {
+    error = "no header row";  // (cannot happen: the framer takes the header before any record)
+  } else {
+    ok = decode_tsv(text, *b.header, infer_, &ws.decoded, &error);
+  }
+  if (!ok) {
+    add_error(b.err, source_names_[b.source], input_format_name(input_format_), error, text, line, offset, 0);
+    return false;
+  }
+  ws.decoded.reserve(ws.decoded.size() + simdjson::SIMDJSON_PADDING);  // stages parse it in place
+  return true;
+}
+
 void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line,
                        std::uint64_t offset, bool trace) const {
   ++b.records;
@@ -83,8 +101,11 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
     add_oversized_error(b, text, text.size(), line, offset);
     end_stage = 0;
     fate = Fate::kFailedBeforeChain;
+  } else if (input_format_ != InputFormat::kJsonLines && !decode(b, ws, text, line, offset)) {
+    end_stage = 0;
+    fate = Fate::kFailedBeforeChain;
   } else {
-    Record rec(text, line, offset);
+    Record rec = input_format_ == InputFormat::kJsonLines ? Record(text, line, offset) : Record::made(ws.decoded, line, offset);
     rec.set_seq(b.seq);
     for (std::size_t i = 0; i < end; ++i) {
       StageCounts& c = b.counts[i];

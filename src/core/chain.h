@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "src/core/batch.h"
+#include "src/io/formats.h"
 #include "stages/stage.h"
 
 namespace ppipe {
@@ -35,11 +36,18 @@ class Chain {
     WorkerScratch scratch;
     std::vector<std::unique_ptr<StageState>> states;  // one per stage (may be null)
     std::string key;                                  // an ordered stage's key, before it is kept
+    std::string decoded;                              // a record of another input format, as JSON
   };
 
   Chain(std::vector<std::unique_ptr<Stage>> stages, std::vector<std::string> source_names,
         std::uint64_t max_record_size);
 
+  // Records of another input format than JSON Lines are decoded to JSON text before the first stage
+  // (src/io/formats.h); infer: tsv fields that are JSON numbers become numbers.
+  void set_input_format(InputFormat format, bool infer) {
+    input_format_ = format;
+    infer_ = infer;
+  }
   std::size_t size() const { return stages_.size(); }
   const Stage& stage(std::size_t i) const { return *stages_[i]; }
   // Stages [0, worker_end()) run on the workers.
@@ -66,6 +74,8 @@ class Chain {
   friend class Run;
   void run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line, std::uint64_t offset,
                   bool trace) const;
+  // The record in ws.decoded as JSON; false after writing its error record.
+  bool decode(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line, std::uint64_t offset) const;
   void add_oversized_error(Batch& b, std::string_view text, std::uint64_t size, std::uint64_t line,
                            std::uint64_t offset) const;
 
@@ -73,6 +83,8 @@ class Chain {
   std::vector<StageMode> modes_;
   std::vector<std::string> source_names_;
   std::uint64_t max_record_size_;
+  InputFormat input_format_ = InputFormat::kJsonLines;
+  bool infer_ = true;
   std::size_t worker_end_ = 0;
   bool needs_order_ = false;
   bool speculate_finishing_ = false;  // the worker segment ends at a finishing stage, nothing ordered before it

@@ -17,7 +17,11 @@ bool is_blank(const char* p, std::size_t n) {
 
 }  // namespace
 
-void JsonLinesFramer::start_source() { bom_pending_ = true; }
+void JsonLinesFramer::start_source() {
+  bom_pending_ = true;
+  header_pending_ = header_line_;
+  header_.reset();
+}
 
 void JsonLinesFramer::start_batch(Batch& b) {
   b.spans.clear();
@@ -30,7 +34,12 @@ inline void JsonLinesFramer::add_line(Batch& b, std::size_t begin, std::size_t e
   const char* p = b.input.data() + begin;
   std::size_t len = end - begin;
   if (len && p[len - 1] == '\r') --len;
-  if (!is_blank(p, len))
+  if (header_pending_ && !is_blank(p, len)) {
+    header_ = tsv_header(std::string_view(p, len));
+    header_pending_ = false;
+    return;
+  }
+  if (keep_blank_ || !is_blank(p, len))
     b.spans.push_back(RecordSpan{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(len), line_});
 }
 

@@ -16,7 +16,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <memory>
+
 #include "src/core/batch.h"
+#include "src/io/formats.h"
 
 namespace ppipe {
 
@@ -49,10 +52,18 @@ class Framer {
   virtual std::size_t skip(const char* p, std::size_t n, bool* found) = 0;
   // The skipped record's size as a worker would see it (without its terminator).
   virtual std::uint64_t skipped_size() const = 0;
+  // The current source's header row (tsv, csv), once scanned; null before it and for other formats.
+  virtual const std::shared_ptr<const InputHeader>& header() const = 0;
 };
 
+// The same framer serves the line-based input formats (src/io/formats.h): `lines` keeps blank
+// lines as records; `tsv` takes the first non-blank line of each source as its header (no record).
 class JsonLinesFramer final : public Framer {
  public:
+  JsonLinesFramer() = default;
+  explicit JsonLinesFramer(InputFormat format)
+      : keep_blank_(format == InputFormat::kLines), header_line_(format == InputFormat::kTsv) {}
+  const std::shared_ptr<const InputHeader>& header() const override { return header_; }
   void start_source() override;
   void start_batch(Batch& b) override;
   std::size_t scan(Batch& b) override;
@@ -66,6 +77,10 @@ class JsonLinesFramer final : public Framer {
  private:
   void add_line(Batch& b, std::size_t begin, std::size_t end);  // input[begin, end), terminator excluded
 
+  bool keep_blank_ = false;
+  bool header_line_ = false;
+  bool header_pending_ = false;  // the source's header line is still to come
+  std::shared_ptr<const InputHeader> header_;
   bool bom_pending_ = false;   // at the start of a source, fewer than 3 bytes seen: may still be a BOM
   std::size_t scanned_ = 0;    // input[line_start_, scanned_) holds no '\n'
   std::size_t line_start_ = 0; // start of the line not yet complete: the cut

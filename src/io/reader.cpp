@@ -22,7 +22,7 @@ std::string read_error(const ByteSource& src) {
 }  // namespace
 
 Reader::Reader(ReaderOptions options, std::vector<std::string> paths, StopToken& stop)
-    : options_(options), paths_(std::move(paths)), stop_(stop), framer_(std::make_unique<JsonLinesFramer>()) {}
+    : options_(options), paths_(std::move(paths)), stop_(stop), framer_(std::make_unique<JsonLinesFramer>(options_.format)) {}
 
 std::string Reader::run(const Acquire& acquire, const Emit& emit, const Release& release) {
   for (std::uint32_t i = 0; i < paths_.size(); ++i) {
@@ -142,6 +142,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       line += 1;
       offset += consumed;
       b->seq = seq_++;
+      b->header = framer.header();
       emit(std::move(b));
       if (eof || stopped) return "";
       continue;
@@ -162,6 +163,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       release(std::move(b));
     } else {
       b->seq = seq_++;
+      b->header = framer.header();
       emit(std::move(b));
     }
     if (failed) return read_error(src);

@@ -36,6 +36,7 @@ struct ReaderOptions {
   int stall_ms = 10;
   int max_hold_ms = 25;
   std::size_t oversized_keep = kOversizedKeep;  // bytes of an oversized record kept for the error stream
+  InputFormat format = InputFormat::kJsonLines;
 };
 
 class Reader {

@@ -83,4 +83,32 @@ void append_json_string(std::string& out, std::string_view s) { append_escaped<f
 
 void append_json_string_jq(std::string& out, std::string_view s) { append_escaped<true>(out, s); }
 
+namespace {
+bool digit(char c) { return c >= '0' && c <= '9'; }
+}  // namespace
+
+// RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, of any length.
+bool is_json_number(std::string_view t) {
+  std::size_t i = 0, n = t.size();
+  if (i < n && t[i] == '-') ++i;
+  if (i >= n || !digit(t[i])) return false;
+  if (t[i] == '0') {
+    ++i;
+  } else {
+    while (i < n && digit(t[i])) ++i;
+  }
+  if (i < n && t[i] == '.') {
+    ++i;
+    if (i >= n || !digit(t[i])) return false;
+    while (i < n && digit(t[i])) ++i;
+  }
+  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
+    if (i >= n || !digit(t[i])) return false;
+    while (i < n && digit(t[i])) ++i;
+  }
+  return i == n;
+}
+
 }  // namespace ppipe

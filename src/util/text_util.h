@@ -22,6 +22,10 @@ std::string nearest_name(std::string_view word, const std::vector<std::string>& 
 // Length of the longest prefix of s that does not end inside a UTF-8 multi-byte sequence.
 std::size_t utf8_safe_prefix(std::string_view s);
 
+// s with every byte that does not belong to a valid UTF-8 sequence (RFC 3629: no overlong forms,
+// no surrogates, nothing above U+10FFFF) replaced by U+FFFD; s itself when it is valid.
+std::string utf8_replace_invalid(std::string_view s);
+
 // `word` as one shell word: unchanged when it is made of safe characters (unless `always`), else
 // in single quotes.
 std::string shell_quote(std::string_view word, bool always = false);

@@ -37,30 +37,6 @@ void close_fd(int& fd) {
   fd = -1;
 }
 
-// Bytes that are not UTF-8 become U+FFFD: stderr lines go into JSON text.
-std::string valid_utf8(std::string_view s) {
-  if (simdjson::validate_utf8(s.data(), s.size())) return std::string(s);
-  std::string out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::size_t len = 0;
-    for (std::size_t n = 1; n <= 4 && i + n <= s.size(); ++n) {
-      if (simdjson::validate_utf8(s.data() + i, n)) {
-        len = n;
-        break;
-      }
-    }
-    if (len == 0) {
-      out.append("\xEF\xBF\xBD");
-      ++i;
-    } else {
-      out.append(s.substr(i, len));
-      i += len;
-    }
-  }
-  return out;
-}
-
 std::string plural(std::uint64_t n, std::string_view word) {
   return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
 }
@@ -414,7 +390,7 @@ void ExecRun::read_stderr(Call& c) {
 // never mix, and kept for the error record should the call fail.
 void ExecRun::stderr_line(Call& c, std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  std::string text = valid_utf8(line);
+  std::string text = utf8_replace_invalid(line);  // it goes into JSON text
   std::string out;
   if (stderr_json_) {
     out = Diagnostics(true).format("stderr", text, {{"stage", "\"exec\""}, {"pid", std::to_string(c.child.pid)}});

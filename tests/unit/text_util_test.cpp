@@ -133,3 +133,13 @@ TEST_CASE("render_markdown_for_terminal never cuts a code span when it wraps", "
   std::string out = render_markdown_for_terminal(md);
   CHECK(out == "  k\n      b: " + cell + "\n        `if c then a elif d then b else e end`\n");
 }
+
+TEST_CASE("utf8_replace_invalid: every byte outside a valid sequence becomes U+FFFD", "[text]") {
+  const std::string r = "\xEF\xBF\xBD";
+  CHECK(utf8_replace_invalid("ok \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80") == "ok \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+  CHECK(utf8_replace_invalid("a\xff" "b") == "a" + r + "b");
+  CHECK(utf8_replace_invalid("\xC3") == r);                  // cut short
+  CHECK(utf8_replace_invalid("\xC0\xAF") == r + r);          // overlong
+  CHECK(utf8_replace_invalid("\xED\xA0\x80") == r + r + r);  // a surrogate
+  CHECK(utf8_replace_invalid("\xF4\x90\x80\x80") == r + r + r + r);  // above U+10FFFF
+}

@@ -1,0 +1,134 @@
+#include "src/io/formats.h"
+
+#include <simdjson.h>
+
+#include <string>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "src/util/json_string.h"
+#include "src/util/text_util.h"
+
+namespace ppipe {
+
+namespace {
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// TSV's escapes \t \n \r \\ undone; a backslash before anything else stays.
+void unescape_tsv(std::string_view field, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    char c = field[i];
+    if (c == '\\' && i + 1 < field.size()) {
+      char n = field[i + 1];
+      char r = n == 't' ? '\t' : n == 'n' ? '\n' : n == 'r' ? '\r' : n == '\\' ? '\\' : 0;
+      if (r) {
+        out.push_back(r);
+        ++i;
+        continue;
+      }
+    }
+    out.push_back(c);
+  }
+}
+
+}  // namespace
+
+bool parse_input_format(std::string_view name, InputFormat* out) {
+  if (name == "jsonl") *out = InputFormat::kJsonLines;
+  else if (name == "lines") *out = InputFormat::kLines;
+  else if (name == "tsv") *out = InputFormat::kTsv;
+  else return false;
+  return true;
+}
+
+std::string_view input_format_name(InputFormat f) {
+  switch (f) {
+    case InputFormat::kJsonLines: return "jsonl";
+    case InputFormat::kLines: return "lines";
+    case InputFormat::kTsv: return "tsv";
+  }
+  return "jsonl";
+}
+
+InputFormat format_from_name(std::string_view path) {
+  for (std::string_view z : {".gz", ".zst"})
+    if (ends_with(path, z)) path.remove_suffix(z.size());
+  if (ends_with(path, ".tsv")) return InputFormat::kTsv;
+  return InputFormat::kJsonLines;
+}
+
+std::shared_ptr<const InputHeader> tsv_header(std::string_view line) {
+  auto h = std::make_shared<InputHeader>();
+  std::unordered_set<std::string> seen;
+  std::string field, name;
+  std::size_t column = 0, start = 0;
+  for (;;) {
+    std::size_t tab = line.find('\t', start);
+    ++column;
+    unescape_tsv(line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start), field);
+    name = field.empty() ? std::to_string(column) : utf8_replace_invalid(field);  // (names only)
+    // A repeated name gets the first free suffix: a, a_2, a_3 (and a_2 given later gets a_2_2).
+    std::string key = name;
+    for (int n = 2; seen.count(key); ++n) key = fmt::format("{}_{}", name, n);
+    seen.insert(key);
+    std::string json;
+    append_json_string(json, key);
+    h->keys_json.push_back(std::move(json));
+    if (tab == std::string_view::npos) break;
+    start = tab + 1;
+  }
+  return h;
+}
+
+bool decode_line(std::string_view line, std::string* out, std::string* error) {
+  if (!simdjson::validate_utf8(line.data(), line.size())) {
+    *error = "invalid UTF-8 (a lines record must be text)";
+    return false;
+  }
+  out->clear();
+  append_json_string_jq(*out, line);
+  return true;
+}
+
+bool decode_tsv(std::string_view line, const InputHeader& header, bool infer, std::string* out, std::string* error) {
+  const std::size_t want = header.keys_json.size();
+  std::size_t fields = 1;
+  for (char c : line) fields += c == '\t';
+  if (fields != want) {
+    *error = fmt::format("the row has {} field{}, the header {}", fields, fields == 1 ? "" : "s", want);
+    return false;
+  }
+  if (!simdjson::validate_utf8(line.data(), line.size())) {
+    *error = "invalid UTF-8 in a field";
+    return false;
+  }
+  out->clear();
+  out->push_back('{');
+  std::string value;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < want; ++i) {
+    std::size_t tab = line.find('\t', start);
+    std::string_view raw = line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start);
+    if (i) out->push_back(',');
+    out->append(header.keys_json[i]);
+    out->push_back(':');
+    if (raw.find('\\') == std::string_view::npos) {
+      if (infer && is_json_number(raw)) out->append(raw);
+      else append_json_string_jq(*out, raw);
+    } else {
+      unescape_tsv(raw, value);
+      if (infer && is_json_number(value)) out->append(value);
+      else append_json_string_jq(*out, value);
+    }
+    start = tab + 1;
+  }
+  out->push_back('}');
+  return true;
+}
+
+}  // namespace ppipe

@@ -1,0 +1,41 @@
+// Input formats other than JSON Lines: each record is turned into JSON text before the first stage,
+// on the workers (so in parallel), from the raw line the framer found.
+//
+//   lines  each line, blank ones too, is one JSON string ("a\tb" for a line with a tab)
+//   tsv    the first line of each source is the header: its fields, unescaped, are the keys; each
+//          later line is one object with those keys in order. Fields are separated by tabs, with
+//          the escapes \t \n \r \\ (a backslash before anything else stays as it is). A field that
+//          is a canonical JSON number becomes a number (`00501`, `1e5x`, `+1`, `.5` stay strings,
+//          as Miller infers), unless --no-infer; an empty field is an empty string. Blank lines
+//          are no records. A line with another number of fields than the header is a record error.
+// (csv comes with its quote-aware framer.)
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ppipe {
+
+enum class InputFormat { kJsonLines, kLines, kTsv };
+
+// "jsonl", "lines", "tsv"; nothing for another name.
+bool parse_input_format(std::string_view name, InputFormat* out);
+std::string_view input_format_name(InputFormat f);
+// The format a file name implies (`x.tsv`, also `x.tsv.gz`/`x.tsv.zst`), or jsonl.
+InputFormat format_from_name(std::string_view path);
+
+// A source's header row: the keys, each already written as a JSON string with its quotes.
+// A repeated name gets a suffix (`a`, `a_2`, `a_3`); an empty one is its column number (`3`).
+struct InputHeader {
+  std::vector<std::string> keys_json;
+};
+std::shared_ptr<const InputHeader> tsv_header(std::string_view line);
+
+// The record as JSON text in *out (replaced). False with *error when it cannot be one: bytes that
+// are not UTF-8, or (tsv) another number of fields than the header.
+bool decode_line(std::string_view line, std::string* out, std::string* error);
+bool decode_tsv(std::string_view line, const InputHeader& header, bool infer, std::string* out, std::string* error);
+
+}  // namespace ppipe
