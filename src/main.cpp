@@ -84,7 +84,11 @@ std::string check_outputs_are_not_inputs(const Plan& plan) {
         return fmt::format("--errors '{}' is the input file {}: refusing to overwrite it", plan.errors_path, *in);
   if (auto id = regular_fd(STDOUT_FILENO))
     if (const std::string* in = input_named(*id)) return fmt::format("input file {} is output file (stdout)", *in);
-  if (plan.errors_path == "-")
+  if (plan.stats_path != "-")
+    if (auto id = regular_file(plan.stats_path))
+      if (const std::string* in = input_named(*id))
+        return fmt::format("--stats-file '{}' is the input file {}: refusing to overwrite it", plan.stats_path, *in);
+  if (plan.errors_path == "-" || (plan.stats && plan.stats_path == "-"))
     if (auto id = regular_fd(STDERR_FILENO))
       if (const std::string* in = input_named(*id))
         return fmt::format("input file {} is the error stream (stderr)", *in);
@@ -164,6 +168,16 @@ int main(int argc, char** argv) {
     }
     err_name = "'" + plan.errors_path + "'";
   }
+  int stats_fd = STDERR_FILENO;
+  if (plan.stats_path != "-") {
+    stats_fd = open(plan.stats_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (stats_fd < 0) {
+      diag.print("error", fmt::format("cannot open stats file '{}': {}", plan.stats_path, std::strerror(errno)));
+      if (err_fd != STDERR_FILENO) close(err_fd);
+      return kExitFatal;
+    }
+  }
+  plan.engine.stats_fd = stats_fd;
   plan.engine.human_errors = stderr_is_tty && err_fd == STDERR_FILENO;
   plan.engine.progress_json = !stderr_is_tty;
 
@@ -203,6 +217,14 @@ int main(int argc, char** argv) {
     if (code != kExitSigint && code != kExitSigterm) code = kExitFatal;
   }
   result.stats.parse_added = plan.parse_added;
-  if (plan.stats) std::cerr << result.stats.to_json() << "\n";
+  if (plan.stats && stats_fd == STDERR_FILENO) std::cerr << result.stats.to_json() << "\n";
+  if (stats_fd != STDERR_FILENO) {
+    std::string line = result.stats.to_json() + "\n";
+    bool written = ::write(stats_fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    if ((close(stats_fd) != 0 || !written) && code != kExitSigint && code != kExitSigterm) {
+      diag.print("error", fmt::format("write error on stats file '{}': {}", plan.stats_path, std::strerror(errno)));
+      code = kExitFatal;
+    }
+  }
   return code;
 }

@@ -479,7 +479,21 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
   e.max_errors = static_cast<std::uint64_t>(o.max_errors);
   e.progress = o.progress.value_or(isatty(STDERR_FILENO) == 1);
   plan->errors_path = o.errors_path;
-  plan->stats = o.stats;
+  if (!o.stats_interval.empty()) {
+    auto d = parse_duration(o.stats_interval);
+    if (!d || *d < 0.01 || *d > 86400) {
+      *error = fmt::format("--stats-interval '{}': expected a duration from 10ms to 24h, like 5s or 500ms",
+                           o.stats_interval);
+      return nullptr;
+    }
+    e.stats_interval = *d;
+  }
+  if (o.stats_file.empty()) {
+    *error = "--stats-file needs a file name ('-' for stderr)";
+    return nullptr;
+  }
+  plan->stats_path = o.stats_file;
+  plan->stats = o.stats || e.stats_interval > 0 || o.stats_file != "-";
   return plan;
 }
 
@@ -520,6 +534,11 @@ CliResult parse_command_line(int argc, char** argv) {
   app.add_option("--max-errors", o.max_errors, "Stop (exit 3) once N records failed (default: no limit)")
       ->type_name("N");
   app.add_flag("--stats", o.stats, "Print a JSON summary as the last line of stderr");
+  app.add_option("--stats-interval", o.stats_interval,
+                 "Also a JSON stats line every D while running (e.g. 5s, 500ms); implies --stats")
+      ->type_name("D");
+  app.add_option("--stats-file", o.stats_file, "Write stats there instead of stderr; implies --stats")
+      ->type_name("FILE");
   bool progress_flag = false;
   auto* progress_opt = app.add_flag("--progress,!--no-progress", progress_flag,
                                     "Progress line on stderr, or none (default: when stderr is a terminal)");

@@ -32,6 +32,8 @@ struct Options {
   std::string errors_path = "-";
   std::int64_t max_errors = 0;         // 0: no limit
   bool stats = false;
+  std::string stats_interval;          // "": none; else a duration, "5s", "500ms"
+  std::string stats_file = "-";        // "-": stderr
   std::optional<bool> progress;
   bool workers_given = false;
   bool queue_depth_given = false;
@@ -45,7 +47,8 @@ struct Plan {
   std::vector<std::unique_ptr<Stage>> stages;
   std::vector<std::string> source_names;
   std::string errors_path = "-";
-  bool stats = false;
+  bool stats = false;               // the final line (also implied by --stats-interval, --stats-file)
+  std::string stats_path = "-";     // where stats go: "-" is stderr
   bool infer = true;  // tsv: fields that are JSON numbers become numbers
   // --stages named a stage that reads parsed JSON (filter, map) with no `parse` before it, and
   // build_plan put one there; it shows in the stats' stages like any other.

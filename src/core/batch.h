@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -35,6 +36,17 @@ struct StageCounts {
 // Of a record longer than --max-record-size, the error stream keeps this many first bytes (the
 // reader keeps them of an oversized line, the chain cuts an oversized record in a batch to them).
 constexpr std::size_t kOversizedKeep = 4096;
+
+// Of the records of a batch, one in kTimedEvery is timed stage by stage (two clock reads per stage);
+// the others pay nothing. Enough to tell which stage takes the time, without slowing any of them.
+constexpr std::size_t kTimedEvery = 64;
+
+// Nanoseconds on the steady clock, for the run's timings.
+inline std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
 
 // What became of a record in the worker segment (RecordTrace::fate).
 enum class Fate : std::uint8_t {
@@ -129,6 +141,10 @@ struct Batch {
   std::uint32_t source = 0;       // index into the plan's source names
   std::uint64_t first_line = 1;   // line number of the first byte of `input`
   std::uint64_t offset = 0;       // byte offset of the first byte of `input` in its source
+  // Bytes of the source this batch stands for: its records with their line terminators, blank
+  // lines, a BOM, the whole of an oversized record. Summed over the batches the writer consumes it
+  // is --stats' bytes_in (the read-ahead beyond a head cut is not in it).
+  std::uint64_t bytes = 0;
   PaddedBuffer input;             // whole lines; the last one may lack its '\n' at end of input
   std::vector<RecordSpan> spans;  // the records in `input`, in order
   // A record longer than --max-record-size: `input` holds only its first bytes.
@@ -149,12 +165,17 @@ struct Batch {
   std::vector<KeySpan> key_spans;        // in record order
   std::unique_ptr<Partial> partial;      // a finishing stage's partial for this batch's records
   std::uint64_t records = 0;             // records that entered the chain
+  // Time: the worker's time on this batch, and per stage the time of the records timed one by one
+  // (one in kTimedEvery); --stats splits busy_ns between the stages in those proportions.
+  std::uint64_t busy_ns = 0;
+  std::vector<std::uint64_t> sampled_ns;
 
   // --- filled by the writer
   std::shared_ptr<const InputHeader> header;  // its source's header row (tsv), for the decoder
   std::unique_ptr<AsyncJob> job;  // its records at an async stage
   std::unique_ptr<AsyncJob> spare_job;  // the last one, emptied: its buffers are used again
   bool discard = false;           // after the end of the stream (head, a failure): not written
+  std::uint64_t submitted_ns = 0;  // when its job went to the async stage (steady clock)
 
   void reset_results(std::size_t n_stages) {
     segments.clear();
@@ -162,6 +183,8 @@ struct Batch {
     out.clear();
     err.clear();
     counts.assign(n_stages, StageCounts{});
+    sampled_ns.assign(n_stages, 0);
+    busy_ns = 0;
     trace.clear();
     keys.clear();
     key_spans.clear();

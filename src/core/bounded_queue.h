@@ -40,6 +40,16 @@ class BoundedQueue {
     return true;
   }
 
+  // Never blocks: false when nothing is there.
+  bool try_pop(T& out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (items_.empty()) return false;
+    out = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+
   enum class PopResult { kItem, kTimeout, kClosed };
   // Like pop(), but gives up after `timeout`.
   template <typename Rep, typename Period>

@@ -1,5 +1,6 @@
 #include "src/core/chain.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -92,7 +93,7 @@ bool Chain::decode(Batch& b, WorkerState& ws, std::string_view text, std::uint64
 }
 
 void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line,
-                       std::uint64_t offset, bool trace) const {
+                       std::uint64_t offset, bool trace, bool timed) const {
   ++b.records;
   const std::size_t n = stages_.size(), end = worker_end_;
   std::size_t end_stage = end;
@@ -107,6 +108,7 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
   } else {
     Record rec = input_format_ == InputFormat::kJsonLines ? Record(text, line, offset) : Record::made(ws.decoded, line, offset);
     rec.set_seq(b.seq);
+    std::uint64_t t = timed ? now_ns() : 0;
     for (std::size_t i = 0; i < end; ++i) {
       StageCounts& c = b.counts[i];
       ++c.in;
@@ -122,6 +124,11 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
                                  static_cast<std::uint32_t>(b.keys.size()), static_cast<std::uint32_t>(ws.key.size())});
           b.keys.append(ws.key);
         }
+      }
+      if (timed) {
+        std::uint64_t after = now_ns();
+        b.sampled_ns[i] += after - t;
+        t = after;
       }
       if (v == Verdict::kPass) {
         ++c.out;
@@ -141,7 +148,9 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
     if (end_stage == end && speculate_finishing_) {
       StageCounts& c = b.counts[end];
       ++c.in;
-      if (finishing(*stages_[end]).accumulate(rec, ws.scratch, ws.states[end].get(), *b.partial) == Verdict::kError) {
+      Verdict v = finishing(*stages_[end]).accumulate(rec, ws.scratch, ws.states[end].get(), *b.partial);
+      if (timed) b.sampled_ns[end] += now_ns() - t;
+      if (v == Verdict::kError) {
         ++c.errors;
         fate = Fate::kFailed;
         add_error(b.err, source_names_[b.source], stages_[end]->name(), ws.scratch.error, text, line, offset, 0);
@@ -180,8 +189,13 @@ void Chain::process(Batch& b, WorkerState& ws, bool trace_all) const {
     return;
   }
   // The reader's framer found the records (blank lines have no span).
-  for (const RecordSpan& r : b.spans)
-    run_record(b, ws, std::string_view(data + r.begin, r.len), b.first_line + r.line, b.offset + r.begin, trace);
+  std::size_t until_timed = 0;
+  for (const RecordSpan& r : b.spans) {
+    bool timed = until_timed-- == 0;
+    if (timed) until_timed = kTimedEvery - 1;
+    run_record(b, ws, std::string_view(data + r.begin, r.len), b.first_line + r.line, b.offset + r.begin, trace,
+               timed);
+  }
 }
 
 std::unique_ptr<Chain::Run> Chain::start() const { return std::make_unique<Run>(*this); }
@@ -193,6 +207,7 @@ Chain::Run::Run(const Chain& chain) : chain_(chain), ws_(std::move(*chain.make_w
   ordered_.resize(n);
   partials_.resize(n);
   counts_.assign(n, StageCounts{});
+  busy_ns_.assign(n, 0);
   for (std::size_t i = 0; i < n; ++i) {
     if (chain.modes_[i] == StageMode::kOrdered) ordered_[i] = ordered(*chain.stages_[i]).start();
     if (chain.modes_[i] == StageMode::kFinishing) partials_[i] = finishing(*chain.stages_[i]).new_partial();
@@ -203,9 +218,20 @@ Chain::Run::~Run() = default;
 
 bool Chain::Run::admit(Batch& b) {
   const std::size_t end = chain_.worker_end_;
-  bool any = false;
-  for (std::size_t k = 0; k < end; ++k) any |= ordered_[k] != nullptr;
-  if (!any) return false;
+  std::size_t n_ordered = 0;
+  for (std::size_t k = 0; k < end; ++k) n_ordered += ordered_[k] != nullptr;
+  if (n_ordered == 0) return false;
+  // The decisions' time, shared evenly by the ordered stages (usually there is one).
+  const std::uint64_t t0 = now_ns();
+  bool stop = admit_records(b);
+  const std::uint64_t share = (now_ns() - t0) / n_ordered;
+  for (std::size_t k = 0; k < end; ++k)
+    if (ordered_[k]) busy_ns_[k] += share;
+  return stop;
+}
+
+bool Chain::Run::admit_records(Batch& b) {
+  const std::size_t end = chain_.worker_end_;
   const std::size_t records = b.trace.size();
   std::vector<std::uint8_t> removed(records, 0);
   std::size_t keep = records, span = 0;
@@ -284,6 +310,19 @@ void Chain::Run::rebuild(Batch& b, const std::vector<std::uint8_t>& removed, std
   b.segments.swap(segments);
   b.err.swap(err);
   b.out_bytes = out_bytes;
+  if (keep_records < b.trace.size()) {
+    // The records cut away were never read: bytes_in ends after the last kept record's line.
+    std::size_t end = 0;
+    if (keep_records > 0 && !b.oversized) {
+      const RecordTrace& last = b.trace[keep_records - 1];
+      end = last.raw_begin + last.raw_len;
+      const char* nl = static_cast<const char*>(std::memchr(b.input.data() + end, '\n', b.input.size() - end));
+      end = nl ? static_cast<std::size_t>(nl - b.input.data()) + 1 : b.input.size();
+    } else if (keep_records > 0) {
+      end = b.input.size();
+    }
+    b.bytes -= std::min<std::uint64_t>(b.bytes, b.input.size() - end);
+  }
   b.trace.resize(keep_records);
   b.records = keep_records;
   recount(b);
@@ -310,7 +349,9 @@ void Chain::Run::take_over(Batch& b) {
   const std::size_t k = chain_.worker_end_;
   if (k == chain_.size()) return;
   if (chain_.speculate_finishing_) {
+    const std::uint64_t t0 = now_ns();
     if (b.partial) finishing(*chain_.stages_[k]).merge(*partials_[k], *b.partial);
+    busy_ns_[k] += now_ns() - t0;
     b.partial.reset();
     return;
   }
@@ -385,6 +426,15 @@ std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, st
 void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source) {
   const std::size_t n = chain_.size();
   bool stop_after = false;
+  // Every record here is timed: the writer's segment sees few records (tail's, agg's groups) or
+  // records paced by the outside world (exec's), so two clock reads a stage are noise.
+  std::uint64_t t = now_ns();
+  auto charge = [&](std::size_t i) {
+    std::uint64_t after = now_ns();
+    busy_ns_[i] += after - t;
+    feed_ns_ += after - t;
+    t = after;
+  };
   for (std::size_t i = from; i < n; ++i) {
     const Stage& stage = *chain_.stages_[i];
     StageCounts& c = counts_[i];
@@ -403,6 +453,7 @@ void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
           if (a == Admit::kStop || a == Admit::kFail) {
             --c.in;  // as if never read
             stopped_ = true;
+            charge(i);
             return;
           }
           v = a == Admit::kDrop ? Verdict::kDrop : Verdict::kPass;
@@ -413,6 +464,7 @@ void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
         v = finishing(stage).accumulate(rec, ws_.scratch, ws_.states[i].get(), *partials_[i]);
         if (v == Verdict::kPass) {
           stopped_ |= stop_after;
+          charge(i);
           return;  // consumed
         }
         break;
@@ -421,6 +473,7 @@ void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
         v = Verdict::kError;
         break;
     }
+    charge(i);
     if (v == Verdict::kPass) {
       ++c.out;
       continue;
@@ -446,6 +499,7 @@ bool Chain::Run::finish(std::string* error, const std::function<bool()>& flush) 
     const Stage& stage = *chain_.stages_[k];
     std::uint64_t made = 0;
     std::string text;
+    std::uint64_t elsewhere = 0;  // writing, while the stage emits
     Emit emit = [&](std::string_view record) {
       if (stopped_) return;
       ++counts_[k].out;
@@ -453,9 +507,18 @@ bool Chain::Run::finish(std::string* error, const std::function<bool()>& flush) 
       Record rec = Record::made(text, ++made, 0);
       rec.set_seq(UINT64_MAX);  // after every input record
       feed(k + 1, rec, text, stage.name());
-      if (flush && out_.size() + err_.size() >= kFinishFlushBytes && !flush()) stopped_ = true;
+      if (flush && out_.size() + err_.size() >= kFinishFlushBytes) {
+        std::uint64_t w0 = now_ns();
+        if (!flush()) stopped_ = true;
+        elsewhere += now_ns() - w0;
+      }
     };
-    if (!finishing(stage).finish(*partials_[k], emit, error)) return false;
+    // The stage's own time: finish() less what the stages after it and the writing took.
+    const std::uint64_t t0 = now_ns(), fed0 = feed_ns_;
+    bool ok = finishing(stage).finish(*partials_[k], emit, error);
+    std::uint64_t spent = now_ns() - t0, other = elsewhere + (feed_ns_ - fed0);
+    busy_ns_[k] += spent > other ? spent - other : 0;
+    if (!ok) return false;
   }
   return true;
 }

@@ -72,8 +72,9 @@ class Chain {
 
  private:
   friend class Run;
+  // timed: the record's time in each stage is added to b.sampled_ns (see kTimedEvery).
   void run_record(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line, std::uint64_t offset,
-                  bool trace) const;
+                  bool trace, bool timed) const;
   // The record in ws.decoded as JSON; false after writing its error record.
   bool decode(Batch& b, WorkerState& ws, std::string_view text, std::uint64_t line, std::uint64_t offset) const;
   void add_oversized_error(Batch& b, std::string_view text, std::uint64_t size, std::uint64_t line,
@@ -131,10 +132,13 @@ class Chain::Run {
   const std::string& failure() const { return failure_; }
   // Counts of the stages' work on the writer thread (added to the batches' counts in the stats).
   const std::vector<StageCounts>& counts() const { return counts_; }
+  // Nanoseconds each stage ran on the writer thread (its ordered decisions, merges, records fed).
+  const std::vector<std::uint64_t>& busy_ns() const { return busy_ns_; }
 
  private:
   // Runs a record through stages [from, n) on this thread.
   void feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source);
+  bool admit_records(Batch& b);
   void rebuild(Batch& b, const std::vector<std::uint8_t>& keep_effects, std::size_t keep_records);
   void recount(Batch& b) const;
 
@@ -143,6 +147,8 @@ class Chain::Run {
   std::vector<std::unique_ptr<OrderedRun>> ordered_;  // per stage index, null if not ordered
   std::vector<std::unique_ptr<Partial>> partials_;    // per stage index, null if not finishing
   std::vector<StageCounts> counts_;
+  std::vector<std::uint64_t> busy_ns_;
+  std::uint64_t feed_ns_ = 0;  // all of feed()'s time, so finish() can tell its own apart
   std::string key_;
   std::string output_;  // take_over: the forwarded records of a batch (its room kept)
   std::string out_, err_;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -17,6 +18,7 @@
 #include "src/core/sequencer.h"
 #include "src/io/error_sink.h"
 #include "src/io/output.h"
+#include "src/util/json_string.h"
 
 namespace ppipe {
 
@@ -44,7 +46,8 @@ class ProgressLine {
 
   // bytes: as read (decompressed); compressed: taken from the files, which is what their total size
   // counts. Both are shown only when they differ.
-  void maybe_print(std::uint64_t bytes, std::uint64_t compressed, std::uint64_t records) {
+  // bottleneck: over the last second, or "" (see bottleneck() in stats.h).
+  void maybe_print(std::uint64_t bytes, std::uint64_t compressed, std::uint64_t records, const std::string& bottleneck) {
     if (!enabled_) return;
     auto now = Clock::now();
     if (now - last_ < std::chrono::milliseconds(json_ ? 1000 : 100)) return;
@@ -58,6 +61,10 @@ class ProgressLine {
           records, bytes, s, records / s, bytes / s / 1e6);
       if (compressed != bytes) line += fmt::format(",\"compressed_bytes\":{}", compressed);
       if (total_ > 0 && compressed <= total_) line += fmt::format(",\"percent\":{:.1f}", 100.0 * compressed / total_);
+      if (!bottleneck.empty()) {
+        line += ",\"bottleneck\":";
+        append_json_string(line, bottleneck);
+      }
       line += "}\n";
       ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
       (void)ignored;
@@ -71,6 +78,9 @@ class ProgressLine {
       double eta = frac > 0 ? s / frac - s : 0;
       line += fmt::format(", {:.1f}%, ETA {:.0f}s", frac * 100, eta);
     }
+    // The stage name comes from our own table; still, nothing but printable ASCII reaches the terminal.
+    if (!bottleneck.empty() && std::all_of(bottleneck.begin(), bottleneck.end(), [](char c) { return c > ' ' && c < 127; }))
+      line += fmt::format(", bottleneck: {}", bottleneck);
     ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
     (void)ignored;
     shown_ = true;
@@ -113,14 +123,26 @@ class PipelineRun {
         errors_(err_, options.human_errors),
         err_on_stderr_(err_fd == STDERR_FILENO),
         progress_(options.progress, options.progress_json, options.total_input_bytes),
-        must_order_(options.ordered || chain.needs_order()) {}
+        must_order_(options.ordered || chain.needs_order()) {
+    if (options.stats_interval > 0) {
+      interval_ns_ = static_cast<std::uint64_t>(options.stats_interval * 1e9);
+      wake_every_ = std::min(wake_every_, std::chrono::milliseconds(std::max<std::uint64_t>(1, interval_ns_ / 1'000'000)));
+    }
+  }
 
   RunResult run() {
     const auto start = Clock::now();
     RunStats& stats = result_.stats;
     stats.workers = options_.workers;
+    stats.queue_depth = options_.queue_depth;
+    stats.worker_stages = chain_.worker_end();
     for (std::size_t i = 0; i < chain_.size(); ++i)
       stats.stages.push_back({std::string(chain_.stage(i).name()), chain_.modes()[i], {}, {}});
+    start_ns_ = now_ns();
+    next_interval_ns_ = start_ns_ + interval_ns_;
+    interval_before_ = stats;
+    window_before_ = stats;
+    window_start_ns_ = start_ns_;
     writer_part_ = chain_.start();
     if (const AsyncStage* a = chain_.async_stage()) {
       async_unordered_ = !options_.ordered;
@@ -154,9 +176,8 @@ class PipelineRun {
     if (!read_error_.empty() && result_.fatal_error.empty()) result_.fatal_error = read_error_;
     // Batches left behind the cut of a head are freed with the queue.
 
-    stats.bytes_in = reader_.bytes_read();
+    refresh_stats();
     stats.compressed_bytes_in = reader_.compressed_bytes_read();
-    stats.bytes_out = out_.bytes_written();
     stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     struct rusage usage {};
     if (getrusage(RUSAGE_SELF, &usage) == 0) stats.max_rss_kib = static_cast<std::uint64_t>(usage.ru_maxrss);
@@ -182,13 +203,34 @@ class PipelineRun {
       free_batches_.push(b);
     }
     reader_thread_ = std::thread([this] {
+      // reader_holding_since_: when the reader took the batch it is filling (0: none), so that a
+      // reader blocked on a silent pipe shows as busy in the interval lines while it waits.
+      auto held = [&] {
+        std::uint64_t since = reader_holding_since_.exchange(0, std::memory_order_relaxed);
+        reader_ns_.fetch_add(now_ns() - since, std::memory_order_relaxed);
+      };
       read_error_ = reader_.run(
-          [this]() -> BatchPtr {
+          [&]() -> BatchPtr {
             BatchPtr b;
-            if (!free_batches_.pop(b)) return nullptr;
+            if (!free_batches_.try_pop(b)) {
+              // Every batch is in use downstream: backpressure.
+              std::uint64_t t0 = now_ns();
+              queue_full_waits_.fetch_add(1, std::memory_order_relaxed);
+              bool got = free_batches_.pop(b);
+              reader_wait_ns_.fetch_add(now_ns() - t0, std::memory_order_relaxed);
+              if (!got) return nullptr;
+            }
+            reader_holding_since_.store(now_ns(), std::memory_order_relaxed);
             return b;
           },
-          [this](BatchPtr b) { work_.push(b); }, [this](BatchPtr b) { free_batches_.push(b); });
+          [&](BatchPtr b) {
+            held();
+            work_.push(b);
+          },
+          [&](BatchPtr b) {
+            held();
+            free_batches_.push(b);
+          });
       if (!read_error_.empty()) stop_.raise(StopReason::kFatalIo);
       work_.close();
     });
@@ -200,9 +242,20 @@ class PipelineRun {
       workers_.emplace_back([this] {
         auto state = chain_.make_worker_state();
         Event e;
+        std::uint64_t t0 = now_ns();
         while (work_.pop(e.batch)) {
+          std::uint64_t t1 = now_ns();
+          workers_idle_ns_.fetch_add(t1 - t0, std::memory_order_relaxed);
           // After a broken pipe nothing more is written: skip the work, keep the tokens moving.
-          if (stop_.reason() != StopReason::kBrokenPipe) chain_.process(*e.batch, *state, options_.max_errors > 0);
+          if (stop_.reason() != StopReason::kBrokenPipe) {
+            chain_.process(*e.batch, *state, options_.max_errors > 0);
+            t0 = now_ns();
+            e.batch->busy_ns = t0 - t1;
+          } else {
+            e.batch->busy_ns = 0;
+            e.batch->sampled_ns.clear();
+            t0 = t1;
+          }
           events_.push(e);
         }
         if (workers_left_.fetch_sub(1) == 1) {
@@ -221,7 +274,9 @@ class PipelineRun {
     while (!workers_done || in_flight_ > 0) {
       cancel_async_if_interrupted();
       Event e;
-      auto r = events_.pop_for(e, std::chrono::milliseconds(100));
+      std::uint64_t t0 = now_ns();
+      auto r = events_.pop_for(e, wake_every_);
+      writer_wait_ns_ += now_ns() - t0;
       if (r == BoundedQueue<Event>::PopResult::kTimeout) {
         show_progress();
         continue;
@@ -235,14 +290,17 @@ class PipelineRun {
         auto it = held_.find(seq);
         BatchPtr b = std::move(it->second);
         held_.erase(it);
+        async_ns_ += now_ns() - b->submitted_ns;
         b->job = std::move(e.job);
         after_async(std::move(b));
       } else if (must_order_) {
+        result_.stats.add_worker_time(*e.batch);
         std::uint64_t seq = e.batch->seq;
         in_order_.push(seq, std::move(e.batch));
         BatchPtr next;
         while (in_order_.pop(next)) consume(std::move(next));
       } else {
+        result_.stats.add_worker_time(*e.batch);
         consume(std::move(e.batch));
       }
       // Nothing more ready: write out what we have, so a slow stream is not held back.
@@ -281,6 +339,8 @@ class PipelineRun {
       writer_part_->take_over(*b);
       if (b->job) {
         ++in_flight_;
+        max_in_flight_ = std::max(max_in_flight_, in_flight_);
+        b->submitted_ns = now_ns();
         auto job = std::move(b->job);
         held_.emplace(b->seq, std::move(b));
         async_->submit(std::move(job));
@@ -423,10 +483,78 @@ class PipelineRun {
   // Error records on stderr must not land in the middle of the progress line: the line is cleared
   // before they are queued and they are flushed before the line is drawn again.
   void show_progress() {
+    if (interval_ns_) write_interval_line();
     if (!options_.progress) return;
     if (err_on_stderr_)
       if (int e = err_.flush()) write_failed(e, err_);
-    progress_.maybe_print(reader_.bytes_read(), reader_.compressed_bytes_read(), result_.stats.records_in);
+    // The bottleneck over the last half second: what is slow now, not since the start.
+    std::uint64_t now = now_ns();
+    if (now - window_start_ns_ >= 500'000'000) {
+      refresh_stats();
+      window_bottleneck_ = bottleneck(window_before_, result_.stats);
+      window_before_ = result_.stats;
+      window_start_ns_ = now;
+    }
+    progress_.maybe_print(reader_.bytes_read(), reader_.compressed_bytes_read(), result_.stats.records_in,
+                          window_bottleneck_);
+  }
+
+  // --stats-interval: one JSON line every interval, to the stats destination.
+  void write_interval_line() {
+    std::uint64_t now = now_ns();
+    if (now < next_interval_ns_) return;
+    // The next one an interval after this one (not after the one that was due): a writer that was
+    // busy for several intervals writes one line, not a burst.
+    next_interval_ns_ = now + interval_ns_;
+    refresh_stats();
+    QueueState q;
+    q.depth = options_.queue_depth;
+    q.in_use = options_.queue_depth - std::min(options_.queue_depth, free_batches_.size());
+    q.to_workers = work_.size();
+    std::string line = interval_json(interval_before_, result_.stats, q);
+    line.push_back('\n');
+    interval_before_ = result_.stats;
+    if (options_.stats_fd == STDERR_FILENO) {
+      progress_.clear();
+      if (err_on_stderr_)
+        if (int e = err_.flush()) write_failed(e, err_);
+    }
+    const char* p = line.data();
+    std::size_t n = line.size();
+    while (n > 0) {
+      ssize_t w = ::write(options_.stats_fd, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        // Stats are a side channel: when they cannot be written they stop, the run goes on.
+        interval_ns_ = 0;
+        return;
+      }
+      p += w;
+      n -= static_cast<std::size_t>(w);
+    }
+  }
+
+  // The figures other threads keep, and the time so far, into result_.stats (writer thread).
+  void refresh_stats() {
+    RunStats& s = result_.stats;
+    std::uint64_t now = now_ns();
+    s.seconds = static_cast<double>(now - start_ns_) / 1e9;
+    s.bytes_read = reader_.bytes_read();
+    s.bytes_out = out_.bytes_written();
+    const auto& busy = writer_part_->busy_ns();
+    for (std::size_t i = 0; i < s.stages.size() && i < busy.size(); ++i) s.stages[i].writer_ns = busy[i];
+    if (async_ns_) s.stages[chain_.worker_end()].writer_ns += async_ns_;
+    EngineTimes& e = s.engine;
+    e.reader_ns = reader_ns_.load(std::memory_order_relaxed);
+    if (std::uint64_t since = reader_holding_since_.load(std::memory_order_relaxed); since && since < now)
+      e.reader_ns += now - since;
+    e.reader_input_ns = reader_.input_ns();
+    e.reader_wait_ns = reader_wait_ns_.load(std::memory_order_relaxed);
+    e.queue_full_waits = queue_full_waits_.load(std::memory_order_relaxed);
+    e.workers_idle_ns = workers_idle_ns_.load(std::memory_order_relaxed);
+    e.writer_wait_ns = writer_wait_ns_;
+    e.write_ns = out_.write_ns() + err_.write_ns();
+    e.async_max_in_flight = max_in_flight_;
   }
 
   void flush_all() {
@@ -464,6 +592,22 @@ class PipelineRun {
   bool discarding_ = false;  // after head, a broken pipe, a write error or --max-errors
   bool discarding_by_failure_ = false;
   std::vector<iovec> iov_;
+
+  // Timings (see EngineTimes); the atomics are kept by the reader and the workers.
+  std::atomic<std::uint64_t> reader_ns_{0}, reader_wait_ns_{0}, queue_full_waits_{0}, workers_idle_ns_{0};
+  std::atomic<std::uint64_t> reader_holding_since_{0};
+  std::uint64_t writer_wait_ns_ = 0, async_ns_ = 0;
+  std::size_t max_in_flight_ = 0;
+  std::uint64_t start_ns_ = 0;
+  // --stats-interval: the next line is due at next_interval_ns_; rates are against interval_before_.
+  std::uint64_t interval_ns_ = 0, next_interval_ns_ = 0;
+  RunStats interval_before_;
+  // --progress's bottleneck, over a window of about a second.
+  RunStats window_before_;
+  std::uint64_t window_start_ns_ = 0;
+  std::string window_bottleneck_;
+  // How long the writer waits for an event before it looks at the clock (progress, intervals).
+  std::chrono::milliseconds wake_every_{100};
 };
 
 }  // namespace

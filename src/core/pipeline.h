@@ -34,6 +34,8 @@ struct EngineOptions {
   bool progress_json = false;   // stderr is not a terminal: progress as JSON objects, one a second
   bool human_errors = false;    // error records as short lines for a terminal (see ErrorSink)
   std::uint64_t total_input_bytes = 0;  // for percent and ETA; 0 if unknown
+  double stats_interval = 0;            // --stats-interval in seconds (0: none)
+  int stats_fd = 2;                     // where interval lines go (stderr, or --stats-file)
 };
 
 struct RunResult {
@@ -45,7 +47,8 @@ struct RunResult {
 };
 
 // Runs to completion (or until stopped). out_fd receives records, err_fd the error stream,
-// progress goes to stderr.
+// progress goes to stderr, --stats-interval lines to options.stats_fd (the final --stats line is
+// main's).
 RunResult run_pipeline(const EngineOptions& options, const Chain& chain, StopToken& stop, int out_fd,
                        int err_fd, const std::string& err_name);
 

@@ -8,6 +8,12 @@
 // stages, records_in == records_out + dropped + errors. Each stage's own counts add up too:
 // in == out + dropped + errors for parallel and ordered stages, and in == consumed + dropped +
 // errors, out == emitted for a finishing or async stage.
+//
+// Time (what shows where the run waits): each stage's busy time summed over the threads that ran
+// it, and the engine's waits: the reader waiting on its input or for a free batch (backpressure),
+// workers waiting for batches, the writer waiting for them or inside write(). From these, the
+// bottleneck: the part of the engine with the highest utilization (busy time / wall time, per
+// thread of it), named by its busiest stage, or "input" / "output".
 #pragma once
 
 #include <cstdint>
@@ -23,6 +29,21 @@ struct StageStats {
   StageMode mode = StageMode::kParallel;
   StageCounts counts;
   std::string extra;  // more fields of the stage's own (an async stage's calls, retries, ...), or ""
+  std::uint64_t sampled_ns = 0;  // on the workers: the records timed one by one (kTimedEvery)
+  std::uint64_t writer_ns = 0;   // on the writer thread; an async stage: its jobs' time out
+};
+
+// Nanoseconds, summed over the threads of each part of the engine.
+struct EngineTimes {
+  std::uint64_t reader_ns = 0;         // the reader holding a batch: reading and framing
+  std::uint64_t reader_input_ns = 0;   // of which inside read(): waiting for input or copying it
+  std::uint64_t reader_wait_ns = 0;    // the reader waiting for a free batch (backpressure)
+  std::uint64_t queue_full_waits = 0;  // how often it had to wait so: every batch was in use
+  std::uint64_t workers_busy_ns = 0;   // running the worker segment (of the batches seen so far)
+  std::uint64_t workers_idle_ns = 0;   // waiting for a batch from the reader
+  std::uint64_t writer_wait_ns = 0;    // the writer waiting for the next batch
+  std::uint64_t write_ns = 0;          // the writer inside write(): stdout and the error stream
+  std::uint64_t async_max_in_flight = 0;
 };
 
 struct RunStats {
@@ -32,7 +53,8 @@ struct RunStats {
   std::uint64_t errors = 0;
   std::uint64_t consumed = 0;
   std::uint64_t emitted = 0;
-  std::uint64_t bytes_in = 0;             // as read (decompressed)
+  std::uint64_t bytes_in = 0;             // of the records in records_in (decompressed)
+  std::uint64_t bytes_read = 0;           // all the reader read, with what it read ahead of a stop
   std::uint64_t compressed_bytes_in = 0;  // taken from the files; in the JSON only when it differs
   std::uint64_t bytes_out = 0;
   double seconds = 0;
@@ -41,6 +63,15 @@ struct RunStats {
   std::string stopped_by = "end";
   bool parse_added = false;  // --stages lacked the parse its stages need; the plan put it in
   std::vector<StageStats> stages;
+  std::size_t worker_stages = 0;  // stages [0, worker_stages) run on the workers
+  std::size_t queue_depth = 0;
+  EngineTimes engine;
+
+  // Where each stage's busy seconds come from: the workers' time on a batch, split between the
+  // stages in proportion to the records timed one by one, plus its time on the writer.
+  double busy_seconds(std::size_t stage) const;
+  // A batch came back from a worker (counted whether or not it is written: the work was done).
+  void add_worker_time(const Batch& b);
 
   // Adds one batch's counts (records that entered the chain, per-stage counters); `to_output`:
   // the records that passed its stages were written (the chain ends with the workers' segment).
@@ -61,5 +92,19 @@ struct RunStats {
   std::vector<StageCounts> batch_counts_, writer_counts_;
   std::uint64_t batch_out_ = 0, writer_out_ = 0, read_errors_ = 0;
 };
+
+// The bottleneck between two snapshots of a run's stats (`before` all zeros: the whole run):
+// a stage's name, "input", "output", or "" when nothing was measured.
+std::string bottleneck(const RunStats& before, const RunStats& now);
+
+struct QueueState {
+  std::size_t depth = 0;       // --queue-depth: batches that exist
+  std::size_t in_use = 0;      // taken from the free pool: being read, queued, worked on or written
+  std::size_t to_workers = 0;  // read, waiting for a worker
+};
+
+// One --stats-interval line: totals so far, rates over the interval since `before`, the queue.
+// `now.seconds` is the time since the start.
+std::string interval_json(const RunStats& before, const RunStats& now, const QueueState& queue);
 
 }  // namespace ppipe

@@ -4,12 +4,31 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <climits>
 
 namespace ppipe {
 
+namespace {
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+// Adds the time of a scope to a counter (a write is at least a system call: two clock reads are noise).
+struct Timed {
+  explicit Timed(std::uint64_t& into) : into_(into), start_(now_ns()) {}
+  ~Timed() { into_ += now_ns() - start_; }
+  std::uint64_t& into_;
+  std::uint64_t start_;
+};
+
+}  // namespace
+
 int Output::write_all(const char* p, std::size_t n) {
+  Timed timed(write_ns_);
   while (n > 0) {
     ssize_t w = ::write(fd_, p, n);
     if (w < 0) {
@@ -24,6 +43,7 @@ int Output::write_all(const char* p, std::size_t n) {
 }
 
 int Output::writev_all(struct iovec* v, std::size_t count) {
+  Timed timed(write_ns_);
   while (count > 0) {
     int n = static_cast<int>(std::min<std::size_t>(count, IOV_MAX));
     ssize_t w = ::writev(fd_, v, n);

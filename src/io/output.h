@@ -27,6 +27,8 @@ class Output {
   int flush();
   const std::string& name() const { return name_; }
   std::uint64_t bytes_written() const { return bytes_; }
+  // Nanoseconds spent in write(): a slow reader of the output shows here.
+  std::uint64_t write_ns() const { return write_ns_; }
 
  private:
   int write_all(const char* p, std::size_t n);
@@ -37,6 +39,7 @@ class Output {
   std::string pending_;
   std::vector<struct iovec> iov_;  // scratch for writev (it advances the pieces on short writes)
   std::uint64_t bytes_ = 0;
+  std::uint64_t write_ns_ = 0;
   int error_ = 0;
 };
 

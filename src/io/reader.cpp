@@ -38,7 +38,9 @@ std::string Reader::run(const Acquire& acquire, const Emit& emit, const Release&
 }
 
 ByteSource::Result Reader::read_some(ByteSource& src, char* dst, std::size_t cap, int timeout_ms) {
+  std::uint64_t t0 = now_ns();
   ByteSource::Result r = src.read(dst, cap, timeout_ms);
+  input_ns_.fetch_add(now_ns() - t0, std::memory_order_relaxed);
   if (r.got) {
     bytes_read_.fetch_add(r.got, std::memory_order_relaxed);
     compressed_read_.store(compressed_base_ + src.compressed_bytes(), std::memory_order_relaxed);
@@ -67,6 +69,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     if (carry_.size()) std::memcpy(buf.data(), carry_.data(), carry_.size());
     buf.resize(carry_.size());
     carry_.clear();
+    const std::uint64_t batch_start = offset;  // where the carried-over bytes began
     framer.start_batch(*b);
     offset += framer.scan(*b);
 
@@ -141,6 +144,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       b->oversized_size = framer.skipped_size();
       line += 1;
       offset += consumed;
+      b->bytes = offset - batch_start;
       b->seq = seq_++;
       b->header = framer.header();
       emit(std::move(b));
@@ -159,6 +163,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     buf.resize(cut);
     line += framer.cut_lines();
     offset += cut;
+    b->bytes = offset - batch_start;
     if (cut == 0) {
       release(std::move(b));
     } else {

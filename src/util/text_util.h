@@ -1,4 +1,4 @@
-// Small text helpers shared by the layers: sizes with K/M/G suffixes, "did you mean" hints, UTF-8
+// Small text helpers shared by the layers: sizes with K/M/G suffixes, durations, "did you mean" hints, UTF-8
 // safe cuts and shell quoting for suggested commands. A leaf: includes nothing else of ppipe.
 #pragma once
 
@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ppipe {
@@ -13,6 +14,13 @@ namespace ppipe {
 // "64M" -> 67108864. Suffixes K, M, G (powers of 1024), optional trailing 'B'/'iB', any case.
 // Returns nullopt on anything else, on zero or on overflow.
 std::optional<std::uint64_t> parse_size(std::string_view text);
+
+// A non-negative decimal number ("5", "1.5") at the start of `text`: its value and its length.
+std::optional<std::pair<double, std::size_t>> leading_number(std::string_view text);
+
+// "500ms", "5s", "2m", "1h", "1.5s" -> seconds. A unit is required. nullopt on anything else, on a
+// negative or a non-finite value. (exec's --timeout, --stats-interval)
+std::optional<double> parse_duration(std::string_view text);
 
 std::size_t edit_distance(std::string_view a, std::string_view b);
 

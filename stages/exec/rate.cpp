@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "src/util/text_util.h"
+
 namespace ppipe {
 
 namespace {
@@ -12,34 +14,7 @@ namespace {
 // Waiting exactly wait() seconds must be enough, whatever the rounding of the refill.
 constexpr double kEpsilon = 1e-9;
 
-// A non-negative decimal number at the start of `text`: its value and length.
-std::optional<std::pair<double, std::size_t>> leading_number(std::string_view text) {
-  std::size_t n = 0;
-  while (n < text.size() && (std::isdigit(static_cast<unsigned char>(text[n])) || text[n] == '.')) ++n;
-  if (n == 0) return std::nullopt;
-  std::string digits(text.substr(0, n));
-  if (digits.front() == '.' || digits.back() == '.' || std::count(digits.begin(), digits.end(), '.') > 1)
-    return std::nullopt;
-  double v = 0;
-  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-  if (ec != std::errc() || p != digits.data() + digits.size() || !std::isfinite(v)) return std::nullopt;
-  return std::pair{v, n};
-}
-
 }  // namespace
-
-std::optional<double> parse_duration(std::string_view text) {
-  auto num = leading_number(text);
-  if (!num) return std::nullopt;
-  std::string_view unit = text.substr(num->second);
-  double scale = 0;
-  if (unit == "ms") scale = 1e-3;
-  else if (unit == "s") scale = 1;
-  else if (unit == "m") scale = 60;
-  else if (unit == "h") scale = 3600;
-  else return std::nullopt;
-  return num->first * scale;
-}
 
 std::optional<double> parse_rate(std::string_view text) {
   auto num = leading_number(text);

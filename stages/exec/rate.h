@@ -7,11 +7,9 @@
 #include <optional>
 #include <string_view>
 
-namespace ppipe {
+#include "src/util/text_util.h"  // parse_duration
 
-// "500ms", "5s", "2m", "1h", "1.5s" -> seconds. A unit is required. nullopt on anything else, on a
-// negative or a non-finite value.
-std::optional<double> parse_duration(std::string_view text);
+namespace ppipe {
 
 // "20/s", "100/m", "3600/h", "2.5/s" -> events per second (> 0). nullopt on anything else.
 std::optional<double> parse_rate(std::string_view text);

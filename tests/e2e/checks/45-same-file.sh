@@ -19,6 +19,20 @@ same_file_refused() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "cmd: $cmd" "${msg[@]}"; fi
 }
 
+# stderr_refused NAME [OPTIONS...]: ppipe OPTIONS v.jsonl 2>> v.jsonl. The refusal itself lands in
+# v.jsonl (the shell opened it), but no record is read or written.
+stderr_refused() {
+  local name=$1; shift
+  printf '{"a":1}\nbad\n' > v.jsonl
+  local rc=0 msg=()
+  "$PPIPE" "$@" v.jsonl 2>> v.jsonl > out.jsonl || rc=$?
+  [ "$rc" = 2 ] || msg+=("exit $rc, expected 2")
+  [ "$(sed -n 3p v.jsonl)" = "ppipe: input file 'v.jsonl' is the error stream (stderr)" ] || msg+=("v.jsonl: $(cat v.jsonl)")
+  [ "$(wc -l < v.jsonl)" = 3 ] || msg+=("v.jsonl has $(wc -l < v.jsonl) lines")
+  [ ! -s out.jsonl ] || msg+=("records were written")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+
 t_errors_file_is_input() {
   same_file_refused "--errors FILE FILE: refused, exit 2, input intact" \
     "^ppipe: --errors 'victim.jsonl' is the input file 'victim.jsonl': refusing to overwrite it$" \
@@ -38,6 +52,19 @@ t_errors_file_is_input() {
 }
 register t_errors_file_is_input
 
+t_stats_file_is_input() {
+  same_file_refused "--stats-file FILE FILE: refused, exit 2, input intact" \
+    "^ppipe: --stats-file 'victim.jsonl' is the input file 'victim.jsonl': refusing to overwrite it$" \
+    '"$PPIPE" --stats-file victim.jsonl victim.jsonl'
+  same_file_refused "--stats-file HARDLINK with --stats-interval: refused" \
+    "^ppipe: --stats-file 'hard.jsonl' is the input file 'victim.jsonl'" \
+    'ln victim.jsonl hard.jsonl && "$PPIPE" --stats-interval 1s --stats-file hard.jsonl victim.jsonl'
+  # The stats alone on stderr (the errors elsewhere) make stderr an output too.
+  stderr_refused "ppipe --stats --errors E FILE 2>> FILE (stats on stderr): refused, nothing but the message appended" \
+    --stats --errors e.jsonl
+}
+register t_stats_file_is_input
+
 t_stdout_is_input() {
   same_file_refused "ppipe FILE >> FILE: 'input file is output file', exit 2" \
     "^ppipe: input file 'victim.jsonl' is output file \(stdout\)$" \
@@ -45,16 +72,7 @@ t_stdout_is_input() {
   same_file_refused "ppipe < FILE >> FILE: refused" \
     "^ppipe: input file stdin is output file \(stdout\)$" \
     '"$PPIPE" < victim.jsonl >> victim.jsonl'
-  # 2>> FILE: the refusal itself lands in FILE (the shell opened it), but no record is read or written.
-  local name="ppipe FILE 2>> FILE (the error stream): refused, nothing but the message appended"
-  printf '{"a":1}\nbad\n' > v.jsonl
-  local rc=0 msg=()
-  "$PPIPE" v.jsonl 2>> v.jsonl > out.jsonl || rc=$?
-  [ "$rc" = 2 ] || msg+=("exit $rc, expected 2")
-  [ "$(sed -n 3p v.jsonl)" = "ppipe: input file 'v.jsonl' is the error stream (stderr)" ] || msg+=("v.jsonl: $(cat v.jsonl)")
-  [ "$(wc -l < v.jsonl)" = 3 ] || msg+=("v.jsonl has $(wc -l < v.jsonl) lines")
-  [ ! -s out.jsonl ] || msg+=("records were written")
-  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+  stderr_refused "ppipe FILE 2>> FILE (the error stream): refused, nothing but the message appended"
 }
 register t_stdout_is_input
 

@@ -1,0 +1,164 @@
+# shellcheck shell=bash
+# Throughput monitoring (issue 10): --stats' figures agree with each other, --stats-interval lines
+# while it runs, --stats-file, the bottleneck, and --progress on a terminal (under `script`).
+
+# The final line's byte counts are those of the records counted, whatever was read ahead.
+t_stats_bytes_of_records_read() {
+  local name="--stats: bytes_in is the bytes of the records read (whole file; --head 2 beside its read-ahead), for any -j and batch size"
+  local F; F=$(gen_file g5 "${G5_ARGS[@]}")
+  local size; size=$(wc -c < "$F")
+  local msg=() args s
+  "$PPIPE" --stats "$F" > /dev/null 2> err
+  s=$(stats_of err '[.bytes_in, .bytes_read, (.records_in == .records_out + .dropped + .errors)]')
+  expect_eq "whole file [bytes_in, bytes_read, invariant]" "[$size,$size,true]" "$s" || msg+=("whole file: $s")
+  local want2; want2=$(head -n 2 "$F" | wc -c)
+  for args in "-j 1" "-j 4 --batch-size 1" "-j 2 --batch-size 64K"; do
+    # shellcheck disable=SC2086
+    "$PPIPE" $args --head 2 --stats "$F" > out 2> err
+    s=$(stats_of err '[.records_in, .bytes_in, (.bytes_read >= .bytes_in), (.seconds < 0.05 or ((.mb_per_second - .bytes_in / .seconds / 1e6) | fabs) <= 0.1 + 0.05 * .mb_per_second)]')
+    expect_eq "[$args] --head 2 [records_in, bytes_in, read ahead >= bytes_in, mb_per_second from bytes_in (seconds are printed to the ms: a tolerance)]" \
+      "[2,$want2,true,true]" "$s" || msg+=("[$args] $s")
+  done
+  # The read-ahead is really there on a 5 MB file with 1 MiB batches: the point of two fields.
+  "$PPIPE" -j 2 --head 2 --stats "$F" > /dev/null 2> err
+  s=$(stats_of err '.bytes_read > 1000000')
+  expect_eq "bytes_read shows the read-ahead" true "$s" || msg+=("bytes_read: $(tail -n 1 err | head -c 300)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_stats_bytes_of_records_read
+
+t_stats_time_fields() {
+  local name="--stats: busy_seconds per stage, the engine's waits and a bottleneck, all numbers >= 0"
+  local F; F=$(gen_file g5 "${G5_ARGS[@]}")
+  "$PPIPE" --stats --filter '.status >= 500' --tail 3 "$F" > /dev/null 2> err
+  local s
+  s=$(stats_of err '[(.stages | map(.name)), (.stages | all(.busy_seconds >= 0)),
+      (.engine | [.reader_seconds, .reader_input_seconds, .reader_wait_seconds, .queue_full_waits,
+                  .workers_busy_seconds, .workers_idle_seconds, .writer_wait_seconds, .write_seconds]
+               | all(type == "number" and . >= 0)),
+      (.engine.queue_depth > 0), (.bottleneck | IN("input","output","parse","filter","tail")),
+      (.stages[0].busy_seconds > 0)]')
+  if [ "$s" = '[["parse","filter","tail"],true,true,true,true,true]' ]; then ok "$name"
+  else not_ok "$name" "got $s" "$(tail -n 1 err | head -c 600)"; fi
+}
+register t_stats_time_fields
+
+# slow_lines N MS: N small records, MS milliseconds apart (a slow producer, as tail -f).
+slow_lines() {
+  local i
+  for ((i = 1; i <= $1; i++)); do
+    printf '{"i":%d}\n' "$i"
+    sleep "$(printf '0.%03d' "$2")"
+  done
+}
+
+# intervals_ok FILE MIN_LINES: the interval lines of FILE (before its final line) parse as JSON,
+# are at least MIN_LINES, and their counts and times never go down. Prints what is wrong.
+intervals_ok() {
+  local n; n=$(grep -c '"ppipe":"stats"' "$1")
+  [ "$n" -ge "$2" ] || { echo "$n interval lines, expected at least $2: $(head -c 300 "$1")"; return 1; }
+  head -n -1 "$1" | jq -s -e '
+    all(.[]; .ppipe == "stats" and (.queue.depth > 0) and (.interval_seconds > 0)) and
+    ([.[].records_in] as $r | $r == ($r | sort)) and ([.[].bytes_in] as $b | $b == ($b | sort)) and
+    ([.[].seconds] as $t | $t == ($t | sort))' > /dev/null \
+    || { echo "interval lines not JSON, or counts going down: $(head -c 600 "$1")"; return 1; }
+}
+
+t_stats_interval() {
+  local name="--stats-interval 100ms: JSON lines while a slow input runs, counts never going down, then the final line"
+  local msg=() rc=0
+  slow_lines 3 300 | "$PPIPE" --stats-interval 100ms > out 2> err || rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc")
+  [ "$(wc -l < out)" = 3 ] || msg+=("stdout: $(head -c 200 out)")
+  local why; why=$(intervals_ok err 4) || msg+=("$why")
+  local s; s=$(stats_of err '[.records_in, .bytes_in, has("ppipe")]')
+  expect_eq "final [records_in, bytes_in, has ppipe]" '[3,24,false]' "$s" || msg+=("final line: $(tail -n 1 err | head -c 300)")
+  # While the input is silent the reader waits on it: that is the bottleneck shown.
+  [ "$(head -n -1 err | jq -r .bottleneck | sort | uniq -c | sort -rn | head -n 1 | awk '{print $2}')" = input ] \
+    || msg+=("bottleneck of a slow input: $(head -n -1 err | jq -r .bottleneck | tr '\n' ' ')")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_stats_interval
+
+t_stats_file() {
+  local name="--stats-file FILE: interval lines and the final line go there, stderr keeps only the error records"
+  local msg=() rc=0
+  { slow_lines 2 250; echo bad; } | "$PPIPE" --stats-interval 100ms --stats-file s.jsonl > out 2> err || rc=$?
+  [ "$rc" = 1 ] || msg+=("exit $rc, expected 1 (one bad record)")
+  [ "$(jq -r .line err 2>/dev/null)" = 3 ] && [ "$(wc -l < err)" = 1 ] || msg+=("stderr: $(head -c 300 err)")
+  local why; why=$(intervals_ok s.jsonl 3) || msg+=("$why")
+  local s; s=$(stats_of s.jsonl '[.records_in, .records_out, .errors]')
+  expect_eq "final line in the file" '[3,2,1]' "$s" || msg+=("s.jsonl: $(tail -n 1 s.jsonl | head -c 300)")
+  # --stats-file alone implies --stats (its final line); it replaces what was in the file.
+  echo stale > s2.jsonl
+  printf '{"a":1}\n' | "$PPIPE" --stats-file s2.jsonl > /dev/null 2> err2
+  [ "$(wc -l < s2.jsonl)" = 1 ] && [ "$(stats_of s2.jsonl .records_in)" = 1 ] && [ ! -s err2 ] \
+    || msg+=("--stats-file alone: $(head -c 200 s2.jsonl) / stderr $(head -c 200 err2)")
+  local e; e=$("$PPIPE" --stats-interval 5ms < /dev/null 2>&1); rc=$?
+  [ "$rc" = 2 ] && [[ $e == *"--stats-interval '5ms': expected a duration from 10ms to 24h"* ]] \
+    || msg+=("--stats-interval 5ms: exit $rc, $e")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_stats_file
+
+t_stats_bottleneck_output() {
+  local name="--stats: a slow reader of the output is the bottleneck 'output' (the reader waits for free batches)"
+  local F; F=$(gen_file g5 "${G5_ARGS[@]}")
+  head -n 5000 "$F" > in.jsonl
+  # 2 MB through a consumer taking 64 KiB every 20 ms: about 0.6 s, while ppipe alone takes 0.02 s.
+  "$PPIPE" --stats --batch-size 64K --queue-depth 2 -j 1 --errors /dev/null in.jsonl 2> err \
+    | python3 -c 'import sys, time
+while sys.stdin.buffer.read(65536): time.sleep(0.02)'
+  local s; s=$(stats_of err '[.bottleneck, (.engine.write_seconds > .seconds / 2), (.engine.queue_full_waits > 0)]')
+  if [ "$s" = '["output",true,true]' ]; then ok "$name"
+  else not_ok "$name" "got $s" "$(tail -n 1 err | head -c 600)"; fi
+}
+register t_stats_bottleneck_output
+
+# --progress on a terminal: stderr is the pty of `script`, stdout a slow pipe so that the run lasts
+# long enough for several redraws. Two input files, one bad record in each: the percent is of their
+# total size, the error lines on the terminal start on a line of their own, the line is cleared at
+# the end.
+t_progress_on_terminal() {
+  local name="--progress on a terminal: percent of several files, ETA, bottleneck; cleared at the end; error lines never inside it"
+  command -v script > /dev/null || { ok "$name # SKIP no script(1)"; return; }
+  local F; F=$(gen_file clean4k --seed 11 --records 4000)
+  { head -n 2000 "$F"; echo 'bad one'; } > a.jsonl
+  { echo 'bad two'; head -n 2000 "$F"; } > b.jsonl
+  cat > slow.py << 'EOF'
+import sys, time
+while sys.stdin.buffer.read(32768): time.sleep(0.02)
+EOF
+  script -qec "'$PPIPE' --progress -j 1 --batch-size 16K --queue-depth 2 a.jsonl b.jsonl | python3 slow.py" /dev/null > tty.txt < /dev/null
+  python3 - tty.txt << 'EOF' > why.txt
+import re, sys
+raw = open(sys.argv[1], 'rb').read().decode('utf-8', 'replace')
+clear = '\r\x1b[K'
+problems = []
+lines = [seg for seg in raw.split(clear)]
+progress = [s for s in lines if s.startswith('ppipe: ') and ' rec/s' in s]
+if len(progress) < 5:
+    problems.append(f'{len(progress)} progress lines drawn')
+percents = [float(m.group(1)) for s in progress for m in [re.search(r', ([0-9.]+)%, ETA [0-9]+s', s)] if m]
+if len(percents) < 5 or percents != sorted(percents) or not (0 < percents[0] < percents[-1] <= 100):
+    problems.append(f'percents of both files: {percents[:3]}...{percents[-3:]}')
+if not any(', bottleneck: output' in s for s in progress):
+    problems.append('no "bottleneck: output" on a run that waits on its output')
+# Every error line on the terminal starts a line: right after a clear, a newline or at the start.
+for text in ('a.jsonl:2001: parse:', 'b.jsonl:1: parse:'):
+    i = raw.find(text)
+    if i < 0:
+        problems.append(f'error line {text!r} not shown')
+    elif not (i == 0 or raw[:i].endswith(clear) or raw[:i].endswith('\n')):
+        problems.append(f'error line {text!r} inside the progress line: {raw[max(0, i - 80):i + 20]!r}')
+# No error line inside a progress line, and nothing drawn after the last clear but ppipe's closing lines.
+if any('rec/s' in s and 'parse:' in s for s in lines):
+    problems.append('a progress line holds an error line')
+tail = raw[raw.rfind(clear) + len(clear):] if clear in raw else raw
+if 'rec/s' in tail:
+    problems.append(f'progress line not cleared at the end: {tail[-200:]!r}')
+if problems: print('\n'.join(problems))
+EOF
+  if [ ! -s why.txt ]; then ok "$name"; else not_ok "$name" "$(cat why.txt)" "$(tr '\r' '\n' < tty.txt | cat -v | tail -n 8)"; fi
+}
+register t_progress_on_terminal
