@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "src/util/text_util.h"
+
 namespace ppipe {
 
 namespace {
@@ -207,13 +209,7 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 }  // namespace
 
 std::string render_markdown_for_terminal(std::string_view md) {
-  std::vector<std::string_view> lines;
-  for (std::size_t pos = 0; pos < md.size();) {
-    std::size_t nl = md.find('\n', pos);
-    if (nl == std::string_view::npos) nl = md.size();
-    lines.push_back(md.substr(pos, nl - pos));
-    pos = nl + 1;
-  }
+  std::vector<std::string_view> lines = split_lines(md);
   std::string out;
   bool in_fence = false;
   for (std::size_t i = 0; i < lines.size(); ++i) {
