@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -21,7 +22,8 @@
 
 namespace ppipe {
 
-extern const char* const kExprDoc;  // docs/expr.md, generated into the build
+extern const char* const kExprDoc;   // docs/expr.md, generated into the build
+extern const char* const kGitCommit;  // cmake/git_commit.cmake: "" when not built from a checkout
 
 namespace {
 
@@ -460,6 +462,13 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
   return plan;
 }
 
+std::string version_text() {
+  std::string commit = kGitCommit[0] ? fmt::format(" (commit {})", kGitCommit) : "";
+  return fmt::format("ppipe {}{}\nsimdjson {}.{}.{}, kernel {} (chosen at run time for this CPU)", PPIPE_VERSION, commit,
+                     int(simdjson::SIMDJSON_VERSION_MAJOR), int(simdjson::SIMDJSON_VERSION_MINOR),
+                     int(simdjson::SIMDJSON_VERSION_REVISION), simdjson::get_active_implementation()->name());
+}
+
 CliResult parse_command_line(int argc, char** argv) {
   CliResult result;
   if (argc >= 2 && std::string(argv[1]) == "help") {
@@ -471,8 +480,8 @@ CliResult parse_command_line(int argc, char** argv) {
   CLI::App app{"ppipe: a parallel, order-preserving stream processor for JSON Lines.\n"
                "Reads FILEs (or stdin) and runs each record through a chain of stages.\n",
                "ppipe"};
-  app.set_version_flag("--version", fmt::format("ppipe {} (simdjson {}.{}.{})", PPIPE_VERSION, int(simdjson::SIMDJSON_VERSION_MAJOR),
-                                                   int(simdjson::SIMDJSON_VERSION_MINOR), int(simdjson::SIMDJSON_VERSION_REVISION)));
+  app.set_version_flag("--version", std::function<std::string()>(version_text),
+                       "Print the version, the git commit and the simdjson kernel in use");
   std::string stages;
   app.formatter(std::make_shared<HelpFormatter>());
   // Unknown options are collected, not thrown, so that they get a hint (unknown_option_message).

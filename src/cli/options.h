@@ -57,6 +57,10 @@ struct CliResult {
 
 CliResult parse_command_line(int argc, char** argv);
 
+// What --version prints: the version, the git commit it was built from (when it was built from a
+// checkout) and the simdjson kernel chosen at run time for this CPU.
+std::string version_text();
+
 // Options -> Plan. On error returns nullptr and sets the message (one line, or for an expression
 // the line, the expression and a caret) and, where it helps, what to show after it: a stage name
 // (its help), "*" (the stage list) or "expr" (a pointer to `ppipe help expr`).
