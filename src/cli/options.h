@@ -40,6 +40,9 @@ struct Options {
 
 struct Plan {
   EngineOptions engine;
+  // The chain as --stages names it, given or derived from the stage options (without a `parse`
+  // that build_plan added): what --print-config writes.
+  std::vector<std::string> chain;
   std::vector<std::unique_ptr<Stage>> stages;
   std::vector<std::string> source_names;
   std::string errors_path = "-";
@@ -55,11 +58,15 @@ struct CliResult {
   std::unique_ptr<Plan> plan;
 };
 
+// Also handles `ppipe help ...`, --help, --version, --config FILE and --print-config.
 CliResult parse_command_line(int argc, char** argv);
 
 // What --version prints: the version, the git commit it was built from (when it was built from a
 // checkout) and the simdjson kernel chosen at run time for this CPU.
 std::string version_text();
+
+// --help's paragraph on how the chain is made from the options.
+std::string chain_text();
 
 // Options -> Plan. On error returns nullptr and sets the message (one line, or for an expression
 // the line, the expression and a caret) and, where it helps, what to show after it: a stage name
