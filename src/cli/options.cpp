@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "src/cli/config_file.h"
+#include "src/cli/docgen.h"
 #include "src/cli/markdown.h"
 #include "src/expr/expr.h"
 #include "src/io/reader.h"
@@ -82,6 +83,23 @@ int print_help_topic(int argc, char** argv) {
   if (topic == "--markdown-stages") {
     // Not in --help: the README's stage tables are this output (tests/e2e/checks/55-readme-stages.sh).
     std::cout << stages_markdown();
+    return kExitOk;
+  }
+  // Not in --help either: the build writes the man page and the shell completions with these
+  // (CMakeLists.txt), from the same declarations as --help.
+  if (topic == "--man") {
+    std::cout << man_page();
+    return kExitOk;
+  }
+  if (topic == "--completion") {
+    std::string error;
+    std::string script = argc >= 4 ? completion_script(argv[3], &error) : "";
+    if (argc < 4) error = "ppipe help --completion needs a shell: bash, zsh or fish";
+    if (!error.empty()) {
+      std::cerr << "ppipe: " << error << "\n";
+      return kExitUsage;
+    }
+    std::cout << script;
     return kExitOk;
   }
   if (topic == "expr") {
@@ -529,9 +547,9 @@ std::vector<CLI::ConfigItem> ConfigFileFormat::from_config(std::istream& input) 
   return items;
 }
 
-// The command line, declared once: parse_command_line parses with it, and --help and
-// --print-config are written from it. CLI11 keeps pointers to the members it fills, so a
-// CommandLine stays where it was made.
+// The command line, declared once: parse_command_line parses with it, and --help, --print-config,
+// the man page and the completions (option_docs) are written from it. CLI11 keeps pointers to the
+// members it fills, so a CommandLine stays where it was made.
 struct CommandLine {
   CommandLine();
   CommandLine(const CommandLine&) = delete;
@@ -815,5 +833,23 @@ CliResult parse_command_line(int argc, char** argv) {
   }
   return result;
 }
+
+std::vector<OptionDoc> option_docs() {
+  CommandLine cl;
+  std::vector<OptionDoc> docs;
+  for (const CLI::Option* opt : cl.app.get_options()) {
+    if (opt->get_positional()) continue;
+    OptionDoc d;
+    for (const auto& n : opt->get_snames()) d.names.push_back("-" + n);
+    for (const auto& n : opt->get_lnames()) d.names.push_back("--" + n);
+    d.arg = opt->get_expected_min() == 0 ? "" : opt->get_type_name();
+    d.help = opt->get_description();
+    d.stage_option = opt->get_group() == "Stage options";
+    docs.push_back(std::move(d));
+  }
+  return docs;
+}
+
+std::string cli_description() { return CommandLine().app.get_description(); }
 
 }  // namespace ppipe

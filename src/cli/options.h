@@ -65,7 +65,17 @@ CliResult parse_command_line(int argc, char** argv);
 // checkout) and the simdjson kernel chosen at run time for this CPU.
 std::string version_text();
 
-// --help's paragraph on how the chain is made from the options.
+// One option of the command line, as --help shows it: the man page and the shell completions
+// (src/cli/docgen.h) are written from these, so they cannot drift from --help.
+struct OptionDoc {
+  std::vector<std::string> names;  // "-j", "--workers"; "--progress", "--no-progress"
+  std::string arg;                 // "N", "FILE", "LIST"; "" for a flag
+  std::string help;
+  bool stage_option = false;       // declared by a stage (stages/), not by the engine
+};
+std::vector<OptionDoc> option_docs();
+// --help's first lines, and its paragraph on how the chain is made from the options.
+std::string cli_description();
 std::string chain_text();
 
 // Options -> Plan. On error returns nullptr and sets the message (one line, or for an expression
