@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "src/util/text_util.h"
+
 namespace ppipe {
 
 namespace {
@@ -19,9 +21,29 @@ std::size_t display_width(std::string_view s) {
 
 bool is_md_punct(char c) { return std::ispunct(static_cast<unsigned char>(c)) != 0; }
 
+// Where inline Markdown goes: plain text for a terminal (code spans keep their backticks), or roff
+// for the man page (code and **strong** in bold, *emphasis* in italics, text escaped).
+enum class Target { kTerminal, kRoff };
+
+void put_text(std::string& out, std::string_view text, Target target) {
+  if (target == Target::kTerminal) {
+    out.append(text);
+    return;
+  }
+  for (char c : text) {
+    if (c == '\\') out += "\\e";
+    else if (c == '-') out += "\\-";  // a minus, so that options can be copied from the page
+    else out.push_back(c);
+  }
+}
+
+void put_font(std::string& out, const char* roff, Target target) {
+  if (target == Target::kRoff) out += roff;
+}
+
 // Inline Markdown outside `code` spans: emphasis stars, links and backslash escapes. Code spans
-// keep their backticks and their text untouched.
-std::string render_inline(std::string_view s) {
+// keep their text untouched.
+std::string render_inline(std::string_view s, Target target) {
   std::string out;
   std::size_t i = 0;
   while (i < s.size()) {
@@ -29,12 +51,18 @@ std::string render_inline(std::string_view s) {
     if (c == '`') {
       std::size_t close = s.find('`', i + 1);
       if (close == std::string_view::npos) close = s.size() - 1;
-      out.append(s.substr(i, close - i + 1));
+      if (target == Target::kTerminal) {
+        out.append(s.substr(i, close - i + 1));
+      } else {
+        out += "\\fB";
+        put_text(out, s.substr(i + 1, close > i ? close - i - 1 : 0), target);
+        out += "\\fP";
+      }
       i = close + 1;
       continue;
     }
     if (c == '\\' && i + 1 < s.size() && is_md_punct(s[i + 1])) {
-      out.push_back(s[i + 1]);
+      put_text(out, s.substr(i + 1, 1), target);
       i += 2;
       continue;
     }
@@ -51,12 +79,14 @@ std::string render_inline(std::string_view s) {
             (s[close - 1] == ' ' || s.substr(start, close - start).find('`') != std::string_view::npos))
           close = std::string_view::npos;
         if (close != std::string_view::npos) {
-          out += render_inline(s.substr(start, close - start));
+          put_font(out, run == 2 ? "\\fB" : "\\fI", target);
+          out += render_inline(s.substr(start, close - start), target);
+          put_font(out, "\\fP", target);
           i = close + run;
           continue;
         }
       }
-      out.push_back(c);
+      put_text(out, s.substr(i, 1), target);
       ++i;
       continue;
     }
@@ -69,14 +99,18 @@ std::string render_inline(std::string_view s) {
         std::string_view url = s.substr(mid + 2, end - mid - 2);
         if (text.find_first_of("[]`") == std::string_view::npos && !url.empty() &&
             url.find_first_of(" `") == std::string_view::npos) {
-          out += render_inline(text);
-          if (text != url) out += " (" + std::string(url) + ")";
+          out += render_inline(text, target);
+          if (text != url) {
+            out += " (";
+            put_text(out, url, target);
+            out += ")";
+          }
           i = end + 1;
           continue;
         }
       }
     }
-    out.push_back(c);
+    put_text(out, s.substr(i, 1), target);
     ++i;
   }
   return out;
@@ -84,7 +118,7 @@ std::string render_inline(std::string_view s) {
 
 // Cells of a table row: split at '|' not escaped by a backslash; `\|` becomes '|' everywhere,
 // code spans included (GitHub's rule for tables).
-std::vector<std::string> table_cells(std::string_view line) {
+std::vector<std::string> table_cells(std::string_view line, Target target) {
   std::vector<std::string> cells;
   std::string cur;
   for (std::size_t i = 0; i < line.size(); ++i) {
@@ -105,7 +139,7 @@ std::vector<std::string> table_cells(std::string_view line) {
   for (auto& cell : cells) {
     std::size_t b = cell.find_first_not_of(' ');
     std::size_t e = cell.find_last_not_of(' ');
-    cell = b == std::string::npos ? std::string() : render_inline(std::string_view(cell).substr(b, e - b + 1));
+    cell = b == std::string::npos ? std::string() : render_inline(std::string_view(cell).substr(b, e - b + 1), target);
   }
   return cells;
 }
@@ -206,14 +240,105 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 
 }  // namespace
 
-std::string render_markdown_for_terminal(std::string_view md) {
-  std::vector<std::string_view> lines;
-  for (std::size_t pos = 0; pos < md.size();) {
-    std::size_t nl = md.find('\n', pos);
-    if (nl == std::string_view::npos) nl = md.size();
-    lines.push_back(md.substr(pos, nl - pos));
-    pos = nl + 1;
+// A line of roff text: one starting with '.' or '\'' would be read as a request.
+std::string roff_line(std::string text) {
+  if (!text.empty() && (text[0] == '.' || text[0] == '\'')) text.insert(0, "\\&");
+  return text + "\n";
+}
+
+std::string roff_escape(std::string_view text) {
+  std::string out;
+  put_text(out, text, Target::kRoff);
+  return out;
+}
+
+std::string render_markdown_for_man(std::string_view md) {
+  std::vector<std::string_view> lines = split_lines(md);
+  std::string out;
+  bool in_fence = false;
+  bool paragraph_open = false;  // text since the last paragraph break
+  auto paragraph = [&] {
+    if (paragraph_open) out += ".PP\n";
+    paragraph_open = false;
+  };
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    std::string_view line = lines[i];
+    if (starts_with(line, "```")) {
+      if (!in_fence) {
+        paragraph();
+        out += ".RS 4\n.nf\n";
+      } else {
+        out += ".fi\n.RE\n";
+        paragraph_open = true;
+      }
+      in_fence = !in_fence;
+      continue;
+    }
+    if (in_fence) {
+      out += roff_line(roff_escape(line));
+      continue;
+    }
+    if (starts_with(line, "<!-- contributors")) {
+      while (i + 1 < lines.size() && !starts_with(lines[i + 1], "<!-- /contributors")) ++i;
+      ++i;
+      continue;
+    }
+    if (starts_with(line, "<!--") && line.size() >= 7 && line.substr(line.size() - 3) == "-->") continue;
+    if (starts_with(line, "#")) {
+      std::size_t level = line.find_first_not_of('#');
+      if (level != std::string_view::npos && line[level] == ' ') {
+        if (level == 1) continue;  // the document's title: the man page's section names it
+        std::string title = render_inline(line.substr(level + 1), Target::kRoff);
+        out += level == 2 ? ".SS " + title + "\n" : ".PP\n" + roff_line("\\fB" + title + "\\fP") + ".br\n";
+        paragraph_open = false;
+        continue;
+      }
+    }
+    if (starts_with(line, "|")) {
+      // One tagged paragraph per row: the first cell as its tag, the others "header: cell".
+      std::vector<std::vector<std::string>> rows;
+      for (; i < lines.size() && starts_with(lines[i], "|"); ++i) {
+        if (rows.size() == 1 && is_delimiter_row(table_cells(lines[i], Target::kTerminal))) continue;
+        auto cells = table_cells(lines[i], Target::kRoff);
+        rows.push_back(std::move(cells));
+      }
+      --i;
+      paragraph();
+      const auto& header = rows[0];
+      for (std::size_t r = 1; r < rows.size(); ++r) {
+        if (rows[r].empty()) continue;
+        out += ".TP\n" + roff_line(rows[r][0]);
+        bool first = true;
+        for (std::size_t c = 1; c < rows[r].size(); ++c) {
+          if (rows[r][c].empty()) continue;
+          if (!first) out += ".br\n";
+          first = false;
+          std::string label = header.size() > 2 && c < header.size() ? header[c] + ": " : std::string();
+          out += roff_line(label + rows[r][c]);
+        }
+      }
+      out += ".PP\n";
+      paragraph_open = false;
+      continue;
+    }
+    std::size_t text = line.find_first_not_of(' ');
+    if (text == std::string_view::npos) {
+      paragraph_open = true;
+      continue;
+    }
+    if (line.substr(text, 2) == "- " || line.substr(text, 2) == "* ") {
+      out += ".IP \\(bu 2\n" + roff_line(render_inline(line.substr(text + 2), Target::kRoff));
+      paragraph_open = true;
+      continue;
+    }
+    if (paragraph_open && out.size() >= 4 && out.substr(out.size() - 4) != ".PP\n") paragraph();
+    out += roff_line(render_inline(line.substr(text), Target::kRoff));
   }
+  return out;
+}
+
+std::string render_markdown_for_terminal(std::string_view md) {
+  std::vector<std::string_view> lines = split_lines(md);
   std::string out;
   bool in_fence = false;
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -235,7 +360,7 @@ std::string render_markdown_for_terminal(std::string_view md) {
     if (starts_with(line, "#")) {
       std::size_t level = line.find_first_not_of('#');
       if (level != std::string_view::npos && line[level] == ' ') {
-        std::string title = render_inline(line.substr(level + 1));
+        std::string title = render_inline(line.substr(level + 1), Target::kTerminal);
         out += title + "\n";
         if (level <= 2) out += std::string(display_width(title), level == 1 ? '=' : '-') + "\n";
         continue;
@@ -244,7 +369,7 @@ std::string render_markdown_for_terminal(std::string_view md) {
     if (starts_with(line, "|")) {
       std::vector<std::vector<std::string>> rows;
       for (; i < lines.size() && starts_with(lines[i], "|"); ++i) {
-        auto cells = table_cells(lines[i]);
+        auto cells = table_cells(lines[i], Target::kTerminal);
         if (rows.size() == 1 && is_delimiter_row(cells)) continue;
         rows.push_back(std::move(cells));
       }
@@ -252,7 +377,7 @@ std::string render_markdown_for_terminal(std::string_view md) {
       render_table(out, rows);
       continue;
     }
-    out += render_inline(line) + "\n";
+    out += render_inline(line, Target::kTerminal) + "\n";
   }
   // One blank line between blocks at most, none at the end.
   std::string tidy;

@@ -1,4 +1,4 @@
-// Markdown rendered for a terminal (`ppipe help expr`).
+// Markdown rendered for a terminal (`ppipe help expr`) and for the man page.
 #pragma once
 
 #include <string>
@@ -16,5 +16,17 @@ namespace ppipe {
 //  * from a line `<!-- contributors -->` to `<!-- /contributors -->` (or the end) nothing is shown:
 //    those sections are for people working on ppipe; other HTML comment lines are dropped.
 std::string render_markdown_for_terminal(std::string_view markdown);
+
+// The same Markdown as roff (man(7) macros) for the man page: ## headings become .SS, ###
+// headings bold lines, fenced code a no-fill block, table rows tagged paragraphs (.TP, the first
+// cell as the tag, the others as "header: cell"), list items .IP bullets; `code` and **strong**
+// are bold, *emphasis* italic. The contributors' sections are left out, as on the terminal.
+std::string render_markdown_for_man(std::string_view markdown);
+
+// Text for roff: backslashes and minus signs escaped.
+std::string roff_escape(std::string_view text);
+// A line of roff text, ending in '\n': one starting with '.' or '\'' (read as a request) gets '\&'
+// before it.
+std::string roff_line(std::string text);
 
 }  // namespace ppipe

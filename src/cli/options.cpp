@@ -6,13 +6,17 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <iostream>
+#include <iterator>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 #include <simdjson.h>
 #include <fmt/format.h>
 
+#include "src/cli/config_file.h"
+#include "src/cli/docgen.h"
 #include "src/cli/markdown.h"
 #include "src/expr/expr.h"
 #include "src/io/formats.h"
@@ -22,7 +26,8 @@
 
 namespace ppipe {
 
-extern const char* const kExprDoc;  // docs/expr.md, generated into the build
+extern const char* const kExprDoc;   // docs/expr.md, generated into the build
+extern const char* const kGitCommit;  // cmake/git_commit.cmake: "" when not built from a checkout
 
 namespace {
 
@@ -52,6 +57,23 @@ std::string stage_list_text() {
 
 std::string usage_footer() { return "Run 'ppipe --help' for usage, 'ppipe help STAGE' for a stage.\n"; }
 
+}  // namespace
+
+std::string chain_text() {
+  return "The chain: without --stages, 'parse' followed by one stage per stage option, in\n"
+         "command-line order: ppipe --filter A --map B --head 5 f  runs  parse,filter,map,head.\n"
+         "An option that only configures a stage (a flag) adds its stage where it first appears,\n"
+         "unless an option that runs that stage is given. With --stages too, the n-th occurrence\n"
+         "of a stage option configures the n-th stage of its kind, and 'parse' is added before\n"
+         "the first stage that reads JSON (filter, map) if none comes before. An option several\n"
+         "stages declare with one meaning (--max-groups: uniq, agg, merge) is given once and configures\n"
+         "each of them in the chain; it adds no stage. With --config FILE, the file's stage options\n"
+         "come first, in the file's order, then the command line's; a key given on the command line\n"
+         "replaces all of that key's values in the file. --print-config writes the chain as 'stages'.\n";
+}
+
+namespace {
+
 int print_help_topic(int argc, char** argv) {
   if (argc < 3) {
     std::cout << "Usage: ppipe help STAGE|expr\n\n" << stage_list_text()
@@ -62,6 +84,23 @@ int print_help_topic(int argc, char** argv) {
   if (topic == "--markdown-stages") {
     // Not in --help: the README's stage tables are this output (tests/e2e/checks/55-readme-stages.sh).
     std::cout << stages_markdown();
+    return kExitOk;
+  }
+  // Not in --help either: the build writes the man page and the shell completions with these
+  // (CMakeLists.txt), from the same declarations as --help.
+  if (topic == "--man") {
+    std::cout << man_page();
+    return kExitOk;
+  }
+  if (topic == "--completion") {
+    std::string error;
+    std::string script = argc >= 4 ? completion_script(argv[3], &error) : "";
+    if (argc < 4) error = "ppipe help --completion needs a shell: bash, zsh or fish";
+    if (!error.empty()) {
+      std::cerr << "ppipe: " << error << "\n";
+      return kExitUsage;
+    }
+    std::cout << script;
     return kExitOk;
   }
   if (topic == "expr") {
@@ -322,6 +361,7 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
 
   // The chain.
   std::vector<std::string> names = o.stages_given ? o.stages : default_chain(given, table);
+  plan->chain = names;
   // A shared option (declared by several stages, with one meaning) is given at most once: it
   // configures every stage of the chain that declares it.
   for (std::size_t i = 0; i < given.size(); ++i) {
@@ -497,31 +537,101 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
   return plan;
 }
 
-CliResult parse_command_line(int argc, char** argv) {
-  CliResult result;
-  if (argc >= 2 && std::string(argv[1]) == "help") {
-    result.exit_code = print_help_topic(argc, argv);
-    return result;
+std::string version_text() {
+  std::string commit = kGitCommit[0] ? fmt::format(" (commit {})", kGitCommit) : "";
+  return fmt::format("ppipe {}{}\nsimdjson {}.{}.{}, kernel {} (chosen at run time for this CPU)", PPIPE_VERSION, commit,
+                     int(simdjson::SIMDJSON_VERSION_MAJOR), int(simdjson::SIMDJSON_VERSION_MINOR),
+                     int(simdjson::SIMDJSON_VERSION_REVISION), simdjson::get_active_implementation()->name());
+}
+
+namespace {
+
+// CLI11's config reader for ppipe's format (src/cli/config_file.h). `check` returns "" for an entry that sets an option
+// the file may set, with values it can take, else what is wrong with it ("unknown key 'x' (did you
+// mean 'y'?)"); `path` gives the file's name for the messages. A syntax error or a bad entry
+// throws CLI::ConfigError "FILE line N: ..." (a usage error).
+class ConfigFileFormat : public CLI::Config {
+ public:
+  ConfigFileFormat(std::function<std::string(const ConfigEntry&)> check, std::function<std::string()> path)
+      : check_(std::move(check)), path_(std::move(path)) {}
+
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override;
+  // Not used: --print-config writes the file itself (CommandLine::config_text), in stage order.
+  std::string to_config(const CLI::App*, bool, bool, std::string) const override { return ""; }
+
+  // The entries of the file read (empty before), in the file's order.
+  const std::vector<ConfigEntry>& entries() const { return entries_; }
+
+ private:
+  std::function<std::string(const ConfigEntry&)> check_;
+  std::function<std::string()> path_;
+  mutable std::vector<ConfigEntry> entries_;  // from_config is const in CLI11's interface
+};
+
+std::vector<CLI::ConfigItem> ConfigFileFormat::from_config(std::istream& input) const {
+  std::string text{std::istreambuf_iterator<char>(input), std::istreambuf_iterator<char>()};
+  std::string error;
+  if (!parse_config_text(text, &entries_, &error)) throw CLI::ConfigError(fmt::format("{} {}", path_(), error));
+  std::vector<CLI::ConfigItem> items;
+  for (const ConfigEntry& e : entries_) {
+    if (std::string bad = check_(e); !bad.empty())
+      throw CLI::ConfigError(fmt::format("{} line {}: {}", path_(), e.line, bad));
+    CLI::ConfigItem item;
+    item.name = e.key;
+    item.inputs = e.values;
+    items.push_back(std::move(item));
   }
+  return items;
+}
+
+// The command line, declared once: parse_command_line parses with it, and --help, --print-config,
+// the man page and the completions (option_docs) are written from it. CLI11 keeps pointers to the
+// members it fills, so a CommandLine stays where it was made.
+struct CommandLine {
+  CommandLine();
+  CommandLine(const CommandLine&) = delete;
+  CommandLine& operator=(const CommandLine&) = delete;
 
   Options o;
+  std::string stages;
+  bool progress_flag = false;
+  bool print_config = false;
   CLI::App app{"ppipe: a parallel, order-preserving stream processor for JSON Lines.\n"
                "Reads FILEs (or stdin) and runs each record through a chain of stages.\n",
                "ppipe"};
-  app.set_version_flag("--version", fmt::format("ppipe {} (simdjson {}.{}.{})", PPIPE_VERSION, int(simdjson::SIMDJSON_VERSION_MAJOR),
-                                                   int(simdjson::SIMDJSON_VERSION_MINOR), int(simdjson::SIMDJSON_VERSION_REVISION)));
-  std::string stages;
+  CLI::Option* stages_opt = nullptr;
+  CLI::Option* workers_opt = nullptr;
+  CLI::Option* depth_opt = nullptr;
+  CLI::Option* progress_opt = nullptr;
+  CLI::Option* config_opt = nullptr;
+  std::vector<std::pair<CLI::Option*, const StageOption*>> stage_options;
+  std::shared_ptr<ConfigFileFormat> config_format;
+
+  // Whether a config file entry names an option the file may set, with values it takes: "" when
+  // it does, else the message.
+  std::string check_config_entry(const ConfigEntry& entry) const;
+  // The stage options given, in order: the config file's (in the file's order) that the command
+  // line does not give, then the command line's (in its order). "" for a flag.
+  std::vector<std::pair<std::string, std::string>> stage_args() const;
+  // The effective configuration, for --config.
+  std::string config_text(const std::vector<std::string>& chain) const;
+};
+
+CommandLine::CommandLine() {
+  app.set_version_flag("--version", std::function<std::string()>(version_text),
+                       "Print the version, the git commit and the simdjson kernel in use");
   app.formatter(std::make_shared<HelpFormatter>());
   // Unknown options are collected, not thrown, so that they get a hint (unknown_option_message).
   app.allow_extras();
-  auto* stages_opt =
+  app.get_help_ptr()->configurable(false);
+  stages_opt =
       app.add_option("--stages", stages, "Comma-separated stages, run in that order (default: see 'The chain')")
           ->type_name("LIST");
-  auto* workers_opt = app.add_option("-j,--workers", o.workers, "Worker threads (default: the number of cores)")->type_name("N");
+  workers_opt = app.add_option("-j,--workers", o.workers, "Worker threads (default: the number of cores)")->type_name("N");
   app.add_flag("--unordered", o.unordered, "Write batches as they finish instead of in input order");
   app.add_option("--batch-size", o.batch_size, "Bytes of input per batch (default 1M; K/M/G suffixes)")
       ->type_name("SIZE");
-  auto* depth_opt = app.add_option("--queue-depth", o.queue_depth, "Batches in flight at once (default 4 x workers)")
+  depth_opt = app.add_option("--queue-depth", o.queue_depth, "Batches in flight at once (default 4 x workers)")
       ->type_name("N");
   app.add_option("--max-record-size", o.max_record_size,
                  "Longer records go to the error stream (default 64M)")
@@ -539,12 +649,22 @@ CliResult parse_command_line(int argc, char** argv) {
       ->type_name("D");
   app.add_option("--stats-file", o.stats_file, "Write stats there instead of stderr; implies --stats")
       ->type_name("FILE");
-  bool progress_flag = false;
-  auto* progress_opt = app.add_flag("--progress,!--no-progress", progress_flag,
-                                    "Progress line on stderr, or none (default: when stderr is a terminal)");
+  progress_opt = app.add_flag("--progress,!--no-progress", progress_flag,
+                              "Progress line on stderr, or none (default: when stderr is a terminal)");
+  config_opt = app.set_config("--config", "",
+                              "Read options from FILE ('key = value' lines; key: a long option without --); "
+                              "the command line wins")
+                   ->type_name("FILE");
+  app.add_flag("--print-config", print_config,
+               "Print the effective options as a --config file (stages explicit) and exit")
+      ->configurable(false);
+  config_format = std::make_shared<ConfigFileFormat>(
+      [this](const ConfigEntry& entry) { return check_config_entry(entry); },
+      [this] { return config_opt->count() ? config_opt->results().back() : std::string("config file"); });
+  app.config_formatter(config_format);
+  app.allow_config_extras(CLI::config_extras_mode::error);
   // Stage options, from the stages' declarations: each occurrence of a value option takes one
   // value; the n-th occurrence configures the n-th stage that declares the option.
-  std::vector<std::pair<CLI::Option*, const StageOption*>> stage_options;
   std::vector<std::string_view> registered;
   for (const StageInfo* st : stage_table()) {
     for (const StageOption& so : st->options) {
@@ -564,20 +684,138 @@ CliResult parse_command_line(int argc, char** argv) {
       stage_options.emplace_back(opt, &so);
     }
   }
-  app.add_option("FILE", o.inputs, "Input files ('-' or none: stdin)")->type_name("");
-  app.footer(stage_list_text() +
-             "\nThe chain: without --stages, 'parse' followed by one stage per stage option, in\n"
-             "command-line order: ppipe --filter A --map B --head 5 f  runs  parse,filter,map,head.\n"
-             "An option that only configures a stage (a flag) adds its stage where it first appears,\n"
-             "unless an option that runs that stage is given. With --stages too, the n-th occurrence\n"
-             "of a stage option configures the n-th stage of its kind, and 'parse' is added before\n"
-             "the first stage that reads JSON (filter, map) if none comes before. An option several\n"
-             "stages declare with one meaning (--max-groups: uniq, agg, merge) is given once and configures\n"
-             "each of them in the chain; it adds no stage.\n"
+  app.add_option("FILE", o.inputs, "Input files ('-' or none: stdin)")->type_name("")->configurable(false);
+  app.footer(stage_list_text() + "\n" + chain_text() +
              "\nExit codes: 0 ok, 1 some records went to the error stream, 2 usage error,\n"
              "3 I/O error or --max-errors reached, 130/143 interrupted.\n"
              "'ppipe help STAGE' describes a stage, 'ppipe help expr' the expressions.");
+}
 
+std::string CommandLine::check_config_entry(const ConfigEntry& entry) const {
+  const std::string& key = entry.key;
+  // CLI11's lookup of a key: "--key", then "-k" for a one-letter key.
+  const CLI::Option* opt = app.get_option_no_throw("--" + key);
+  if (!opt && key.size() == 1) opt = app.get_option_no_throw("-" + key);
+  if (opt && opt->get_configurable()) {
+    const bool repeats = opt->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
+    if (!repeats && entry.values.size() != 1)
+      return fmt::format("'{}' takes one value, not an array of {}", key, entry.values.size());
+    if (opt->get_expected_min() == 0)
+      for (const auto& v : entry.values)
+        if (!config_flag_value(v)) return fmt::format("'{}' is a flag: true or false, not '{}'", key, v);
+    return "";
+  }
+  if (opt && opt == config_opt) return "'config' cannot be set in a config file (one file per run)";
+  if (opt) return fmt::format("'{}' cannot be set in a config file (give it on the command line)", key);
+  if (key == "FILE" || key == "files" || key == "inputs")
+    return fmt::format("unknown key '{}': input files are given on the command line, after the options", key);
+  std::vector<std::string> names;
+  for (const CLI::Option* o : app.get_options())
+    if (o->get_configurable())
+      for (const auto& n : o->get_lnames()) names.push_back(n);
+  std::string bare = key.substr(key.find_first_not_of('-') == std::string::npos ? 0 : key.find_first_not_of('-'));
+  std::string near = nearest_name(bare, names);
+  if (bare != key && std::find(names.begin(), names.end(), bare) != names.end())
+    return fmt::format("unknown key '{}': write it without the dashes, '{}'", key, bare);
+  return fmt::format("unknown key '{}'{}", key, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
+}
+
+std::vector<std::pair<std::string, std::string>> CommandLine::stage_args() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto stage_option = [&](const CLI::Option* opt) -> const StageOption* {
+    for (const auto& [o, so] : stage_options)
+      if (o == opt) return so;
+    return nullptr;
+  };
+  const auto& order = app.parse_order();
+  auto on_command_line = [&](const CLI::Option* opt) { return std::find(order.begin(), order.end(), opt) != order.end(); };
+  for (const ConfigEntry& e : config_format->entries()) {
+    const CLI::Option* opt = app.get_option_no_throw("--" + e.key);
+    const StageOption* so = opt ? stage_option(opt) : nullptr;
+    if (!so || on_command_line(opt)) continue;
+    for (const auto& v : e.values) {
+      if (so->kind == OptionKind::kValue) {
+        out.emplace_back(so->flag, v);
+      } else if (config_flag_value(v).value_or(false)) {  // checked by check_config_entry
+        out.emplace_back(so->flag, "");
+      }
+    }
+  }
+  std::vector<std::size_t> taken(stage_options.size(), 0);
+  for (const CLI::Option* opt : order) {
+    for (std::size_t i = 0; i < stage_options.size(); ++i) {
+      if (stage_options[i].first != opt) continue;
+      const StageOption& so = *stage_options[i].second;
+      if (so.kind == OptionKind::kFlag) {
+        out.emplace_back(so.flag, "");
+        continue;
+      }
+      const auto& values = opt->results();
+      if (taken[i] < values.size()) out.emplace_back(so.flag, values[taken[i]++]);
+    }
+  }
+  return out;
+}
+
+std::string CommandLine::config_text(const std::vector<std::string>& chain) const {
+  auto value = [](const std::string& v) {
+    // Numbers and sizes bare, as a person writes them; everything else quoted.
+    bool bare = !v.empty() && v.size() < 20 &&
+                std::all_of(v.begin(), v.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }) &&
+                std::isdigit(static_cast<unsigned char>(v[0]));
+    return bare ? v : config_quote(v);
+  };
+  std::string chain_list;
+  for (const auto& n : chain) chain_list += (chain_list.empty() ? "" : ",") + n;
+  std::string out = fmt::format(
+      "# ppipe {}: the effective options (ppipe --print-config); run with: ppipe --config FILE [FILE...]\n"
+      "# Keys are the long options without --; the command line overrides this file.\n"
+      "stages = {}\n",
+      PPIPE_VERSION, config_quote(chain_list));
+  for (const CLI::Option* opt : app.get_options()) {
+    if (!opt->get_configurable() || opt->get_positional() || opt == stages_opt || opt->get_lnames().empty()) continue;
+    const std::string key = opt->get_lnames().front();
+    const StageOption* so = nullptr;
+    for (const auto& [o2, s2] : stage_options)
+      if (o2 == opt) so = s2;
+    if (so) {
+      std::vector<std::string> values;
+      for (const auto& [flag, v] : o.stage_args)
+        if (flag == so->flag) values.push_back(v);
+      if (values.empty()) continue;
+      if (so->kind == OptionKind::kFlag) {
+        out += key + " = true\n";
+      } else if (values.size() == 1) {
+        out += key + " = " + value(values[0]) + "\n";
+      } else {
+        out += key + " = [";
+        for (std::size_t i = 0; i < values.size(); ++i) out += (i ? ", " : "") + config_quote(values[i]);
+        out += "]\n";
+      }
+      continue;
+    }
+    if (opt->count() == 0) continue;
+    if (opt->get_expected_min() == 0) {
+      out += key + " = " + (opt->as<bool>() ? "true" : "false") + "\n";
+    } else {
+      out += key + " = " + value(opt->results().back()) + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+CliResult parse_command_line(int argc, char** argv) {
+  CliResult result;
+  if (argc >= 2 && std::string(argv[1]) == "help") {
+    result.exit_code = print_help_topic(argc, argv);
+    return result;
+  }
+
+  auto cl = std::make_unique<CommandLine>();
+  CLI::App& app = cl->app;
+  Options& o = cl->o;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -610,25 +848,12 @@ CliResult parse_command_line(int argc, char** argv) {
     return result;
   }
 
-  o.stages_given = stages_opt->count() > 0;
-  o.workers_given = workers_opt->count() > 0;
-  o.queue_depth_given = depth_opt->count() > 0;
-  if (o.stages_given) o.stages = split_list(stages);
-  if (progress_opt->count() > 0) o.progress = progress_flag;
-  // Stage option values in command-line order ("" for a flag).
-  std::vector<std::size_t> taken(stage_options.size(), 0);
-  for (CLI::Option* opt : app.parse_order()) {
-    for (std::size_t i = 0; i < stage_options.size(); ++i) {
-      if (stage_options[i].first != opt) continue;
-      const StageOption& so = *stage_options[i].second;
-      if (so.kind == OptionKind::kFlag) {
-        o.stage_args.emplace_back(so.flag, "");
-        continue;
-      }
-      const auto& values = opt->results();
-      if (taken[i] < values.size()) o.stage_args.emplace_back(so.flag, values[taken[i]++]);
-    }
-  }
+  o.stages_given = cl->stages_opt->count() > 0;
+  o.workers_given = cl->workers_opt->count() > 0;
+  o.queue_depth_given = cl->depth_opt->count() > 0;
+  if (o.stages_given) o.stages = split_list(cl->stages);
+  if (cl->progress_opt->count() > 0) o.progress = cl->progress_flag;
+  o.stage_args = cl->stage_args();
 
   std::string error, help_stage;
   result.plan = build_plan(o, &error, &help_stage);
@@ -645,8 +870,32 @@ CliResult parse_command_line(int argc, char** argv) {
       std::cerr << usage_footer();
     }
     result.exit_code = kExitUsage;
+    return result;
+  }
+  if (cl->print_config) {
+    std::cout << cl->config_text(result.plan->chain) << std::flush;
+    result.plan.reset();
+    result.exit_code = kExitOk;
   }
   return result;
 }
+
+std::vector<OptionDoc> option_docs() {
+  CommandLine cl;
+  std::vector<OptionDoc> docs;
+  for (const CLI::Option* opt : cl.app.get_options()) {
+    if (opt->get_positional()) continue;
+    OptionDoc d;
+    for (const auto& n : opt->get_snames()) d.names.push_back("-" + n);
+    for (const auto& n : opt->get_lnames()) d.names.push_back("--" + n);
+    d.arg = opt->get_expected_min() == 0 ? "" : opt->get_type_name();
+    d.help = opt->get_description();
+    d.stage_option = opt->get_group() == "Stage options";
+    docs.push_back(std::move(d));
+  }
+  return docs;
+}
+
+std::string cli_description() { return CommandLine().app.get_description(); }
 
 }  // namespace ppipe

@@ -44,6 +44,9 @@ struct Options {
 
 struct Plan {
   EngineOptions engine;
+  // The chain as --stages names it, given or derived from the stage options (without a `parse`
+  // that build_plan added): what --print-config writes.
+  std::vector<std::string> chain;
   std::vector<std::unique_ptr<Stage>> stages;
   std::vector<std::string> source_names;
   std::string errors_path = "-";
@@ -61,7 +64,25 @@ struct CliResult {
   std::unique_ptr<Plan> plan;
 };
 
+// Also handles `ppipe help ...`, --help, --version, --config FILE and --print-config.
 CliResult parse_command_line(int argc, char** argv);
+
+// What --version prints: the version, the git commit it was built from (when it was built from a
+// checkout) and the simdjson kernel chosen at run time for this CPU.
+std::string version_text();
+
+// One option of the command line, as --help shows it: the man page and the shell completions
+// (src/cli/docgen.h) are written from these, so they cannot drift from --help.
+struct OptionDoc {
+  std::vector<std::string> names;  // "-j", "--workers"; "--progress", "--no-progress"
+  std::string arg;                 // "N", "FILE", "LIST"; "" for a flag
+  std::string help;
+  bool stage_option = false;       // declared by a stage (stages/), not by the engine
+};
+std::vector<OptionDoc> option_docs();
+// --help's first lines, and its paragraph on how the chain is made from the options.
+std::string cli_description();
+std::string chain_text();
 
 // Options -> Plan. On error returns nullptr and sets the message (one line, or for an expression
 // the line, the expression and a caret) and, where it helps, what to show after it: a stage name

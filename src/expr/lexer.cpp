@@ -1,5 +1,7 @@
 #include "src/expr/lexer.h"
 
+#include "src/util/text_util.h"
+
 namespace ppipe::expr {
 
 namespace {
@@ -9,24 +11,6 @@ bool is_ident_start(char c) {
 }
 bool is_ident_char(char c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-void append_utf8(std::uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 bool read_hex4(std::string_view s, std::size_t i, std::uint32_t& out) {
   if (i + 4 > s.size()) return false;
@@ -70,7 +54,7 @@ void replace_invalid_utf8(std::string& s) {
       out.append(s, i, n);
       i += n;
     } else {
-      append_utf8(0xFFFD, out);
+      append_utf8(out, 0xFFFD);
       i += good;
       changed = true;
     }
@@ -254,7 +238,7 @@ bool lex(std::string_view s, std::vector<Token>& tokens, CompileError& error) {
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
               cp = 0xFFFD;
             }
-            append_utf8(cp, t.str);
+            append_utf8(t.str, cp);
             i = next;
             continue;
           }

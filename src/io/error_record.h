@@ -23,6 +23,24 @@ struct ErrorInfo {
   std::uint64_t record_size = 0;    // set when `record` was truncated: the full size in bytes
 };
 
+// The fields of an error record, in the order written, for the man page (src/cli/docgen.cpp); a
+// unit test checks them against append_error_record.
+struct ErrorFieldDoc {
+  const char* name;
+  const char* meaning;
+};
+inline constexpr ErrorFieldDoc kErrorRecordFields[] = {
+    {"source", "the input file's name as given (<stdin> for standard input)"},
+    {"line", "1-based line number of the record in its source (blank lines count)"},
+    {"offset", "byte offset of the record in its source"},
+    {"stage", "the stage that failed the record (read, parse, filter, ...)"},
+    {"error", "what is wrong, in words"},
+    {"record_size", "only when the record was cut (longer than --max-record-size): its full size in bytes"},
+    {"truncated", "only with record_size: true, the record holds only the first 4 KiB"},
+    {"record", "the raw record, so that it can be fixed and replayed"},
+    {"record_base64", "replaces record when its bytes are not valid UTF-8"},
+};
+
 // Appends one line: {"source":...,"line":...,"offset":...,"stage":...,"error":...,"record":...}\n
 void append_error_record(std::string& out, const ErrorInfo& e);
 

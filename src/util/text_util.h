@@ -27,6 +27,13 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word`, if it is close enough to be a plausible typo; else "".
 std::string nearest_name(std::string_view word, const std::vector<std::string>& candidates);
 
+// Appends code point `cp` (at most 0x10FFFF) encoded as UTF-8.
+void append_utf8(std::string& out, std::uint32_t cp);
+
+// The lines of `text`, without their '\n' (a final line without one counts; no empty last line
+// after a final '\n').
+std::vector<std::string_view> split_lines(std::string_view text);
+
 // Length of the longest prefix of s that does not end inside a UTF-8 multi-byte sequence.
 std::size_t utf8_safe_prefix(std::string_view s);
 

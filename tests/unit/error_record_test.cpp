@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include <simdjson.h>
 
 #include "src/io/error_record.h"
@@ -81,4 +85,27 @@ TEST_CASE("invalid UTF-8 records travel as record_base64; truncated ones carry t
   REQUIRE(doc["record"].error() == simdjson::NO_SUCH_FIELD);
   REQUIRE(int64_t(doc["record_size"]) == 123456);
   REQUIRE(bool(doc["truncated"]));
+}
+
+TEST_CASE("kErrorRecordFields (the man page's list) are the fields append_error_record writes, in order", "[errors]") {
+  // Both shapes: a cut record with valid UTF-8, and a whole one that is not.
+  std::string out;
+  append_error_record(out, {"a.jsonl", 3, 10, "read", "too long", "{\"a\":1", 5000});
+  append_error_record(out, {"a.jsonl", 4, 20, "parse", "bad", "\xff", 0});
+  std::vector<std::string> keys;
+  simdjson::dom::parser parser;
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = out.find('\n', start)) != std::string::npos; start = nl + 1) {
+    simdjson::dom::object obj;
+    REQUIRE(parser.parse(out.substr(start, nl - start)).get(obj) == simdjson::SUCCESS);
+    for (auto field : obj) {
+      std::string key(field.key);
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+    }
+  }
+  std::vector<std::string> documented;
+  for (const ErrorFieldDoc& f : kErrorRecordFields) documented.push_back(f.name);
+  CHECK(keys == std::vector<std::string>{"source", "line", "offset", "stage", "error", "record_size", "truncated",
+                                         "record", "record_base64"});
+  CHECK(documented == keys);
 }

@@ -99,12 +99,7 @@ t_errors_file() {
 }
 register t_errors_file
 
-t_version() {
-  local out rc; out=$("$PPIPE" --version 2>&1); rc=$?
-  if [ "$rc" = 0 ] && [[ $out =~ ^ppipe\ [0-9]+\.[0-9]+\.[0-9]+ ]]; then ok "cli: --version ($out)"
-  else not_ok "cli: --version" "exit $rc: $out"; fi
-}
-register t_version
+# --version: checks/70-ship.sh.
 
 t_help() {
   local rc; "$PPIPE" --help > out 2> err; rc=$?
