@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
   {
     SignalWatcher signals(stop, diag);
     Chain chain(std::move(plan.stages), plan.source_names, plan.engine.reader.max_record_size);
-    chain.set_input_format(plan.engine.reader.format, plan.infer);
+    chain.set_input_format(plan.engine.reader.format, plan.infer, plan.engine.reader.delimiter);
     result = run_pipeline(plan.engine, chain, stop, STDOUT_FILENO, err_fd, err_name);
   }
   if (err_fd != STDERR_FILENO && close(err_fd) != 0 && result.fatal_error.empty()) {

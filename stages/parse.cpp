@@ -68,6 +68,9 @@ class ParseStage final : public RecordStage {
  public:
   std::string_view name() const override { return "parse"; }
   Verdict process(Record& rec, WorkerScratch& s, StageState*) const override {
+    // Text ppipe made itself (a csv/tsv/lines record decoded to JSON, a map's output) is valid
+    // JSON by construction: nothing to validate; a later stage parses it when it reads it.
+    if (rec.replaced()) return Verdict::kPass;
     std::string_view text = rec.text();
     if (s.dom.capacity() > kParserKeepCapacity && text.size() < kParserKeepCapacity)
       s.dom = simdjson::dom::parser();

@@ -492,12 +492,12 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     return nullptr;
   }
   if (!o.format.empty()) {
-    if (o.format == "csv" || o.format == "json") {
-      *error = fmt::format("--format {}: not built yet (jsonl, lines and tsv are)", o.format);
+    if (o.format == "json") {
+      *error = "--format json: not built yet (jsonl, lines, tsv and csv are)";
       return nullptr;
     }
     if (!parse_input_format(o.format, &e.reader.format)) {
-      *error = fmt::format("--format '{}': expected jsonl, lines or tsv", o.format);
+      *error = fmt::format("--format '{}': expected jsonl, lines, tsv or csv", o.format);
       return nullptr;
     }
   } else {
@@ -513,6 +513,23 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     e.reader.format = implied;
   }
   plan->infer = !o.no_infer;
+  if (!o.delimiter.empty()) {
+    std::string_view d = o.delimiter;
+    char c = d == "tab" || d == "\\t" ? '\t' : d.size() == 1 ? d[0] : 0;
+    if (e.reader.format != InputFormat::kCsv || c == 0 || c == '"' || c == '\n' || c == '\r') {
+      *error = e.reader.format != InputFormat::kCsv
+                   ? std::string("--delimiter is for --format csv")
+                   : fmt::format("--delimiter '{}': expected one character (or 'tab'), not a quote or a line break",
+                                 o.delimiter);
+      return nullptr;
+    }
+    e.reader.delimiter = c;
+  }
+  if (o.no_header && e.reader.format != InputFormat::kCsv) {
+    *error = "--no-header is for --format csv";
+    return nullptr;
+  }
+  e.reader.header = !o.no_header;
   e.reader.batch_size = static_cast<std::size_t>(*batch);
   e.reader.max_record_size = *max_record;
   e.ordered = !o.unordered;
@@ -637,9 +654,12 @@ CommandLine::CommandLine() {
                  "Longer records go to the error stream (default 64M)")
       ->type_name("SIZE");
   app.add_option("--format", o.format,
-                 "Input format: jsonl (default), lines (each line a string), tsv (header row; a .tsv name, also .tsv.gz, implies it)")
+                 "Input format: jsonl (default), lines (each line a string), tsv, csv (header row; a .tsv/.csv name, also "
+                 ".gz/.zst, implies it)")
       ->type_name("FMT");
-  app.add_flag("--no-infer", o.no_infer, "tsv: every field stays a string (default: JSON numbers become numbers)");
+  app.add_flag("--no-infer", o.no_infer, "tsv, csv: every field stays a string (default: JSON numbers become numbers)");
+  app.add_option("--delimiter", o.delimiter, "csv: the field separator (default ','; 'tab' for a tab)")->type_name("C");
+  app.add_flag("--no-header", o.no_header, "csv: no header row; the keys are the column numbers 1, 2, ...");
   app.add_option("--errors", o.errors_path, "Error stream destination (default '-': stderr)")->type_name("FILE");
   app.add_option("--max-errors", o.max_errors, "Stop (exit 3) once N records failed (default: no limit)")
       ->type_name("N");

@@ -29,6 +29,8 @@ struct Options {
   std::string max_record_size = "64M";
   std::string format;                  // empty: implied by the file names, else jsonl
   bool no_infer = false;
+  std::string delimiter;               // csv; empty: ','
+  bool no_header = false;
   std::string errors_path = "-";
   std::int64_t max_errors = 0;         // 0: no limit
   bool stats = false;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "src/io/csv.h"
 #include "src/io/error_record.h"
 #include "src/util/text_util.h"
 
@@ -79,6 +80,8 @@ bool Chain::decode(Batch& b, WorkerState& ws, std::string_view text, std::uint64
   bool ok = false;
   if (input_format_ == InputFormat::kLines) {
     ok = decode_line(text, &ws.decoded, &error);
+  } else if (input_format_ == InputFormat::kCsv) {
+    ok = decode_csv(text, b.header.get(), delimiter_, infer_, &ws.decoded, &error);  // no header: --no-header
   } else if (!b.header) {
     error = "no header row";  // (cannot happen: the framer takes the header before any record)
   } else {

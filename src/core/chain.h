@@ -44,9 +44,10 @@ class Chain {
 
   // Records of another input format than JSON Lines are decoded to JSON text before the first stage
   // (src/io/formats.h); infer: tsv fields that are JSON numbers become numbers.
-  void set_input_format(InputFormat format, bool infer) {
+  void set_input_format(InputFormat format, bool infer, char delimiter = ',') {
     input_format_ = format;
     infer_ = infer;
+    delimiter_ = delimiter;
   }
   std::size_t size() const { return stages_.size(); }
   const Stage& stage(std::size_t i) const { return *stages_[i]; }
@@ -86,6 +87,7 @@ class Chain {
   std::uint64_t max_record_size_;
   InputFormat input_format_ = InputFormat::kJsonLines;
   bool infer_ = true;
+  char delimiter_ = ',';
   std::size_t worker_end_ = 0;
   bool needs_order_ = false;
   bool speculate_finishing_ = false;  // the worker segment ends at a finishing stage, nothing ordered before it

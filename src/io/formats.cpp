@@ -3,7 +3,6 @@
 #include <simdjson.h>
 
 #include <string>
-#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -42,6 +41,7 @@ bool parse_input_format(std::string_view name, InputFormat* out) {
   if (name == "jsonl") *out = InputFormat::kJsonLines;
   else if (name == "lines") *out = InputFormat::kLines;
   else if (name == "tsv") *out = InputFormat::kTsv;
+  else if (name == "csv") *out = InputFormat::kCsv;
   else return false;
   return true;
 }
@@ -51,6 +51,7 @@ std::string_view input_format_name(InputFormat f) {
     case InputFormat::kJsonLines: return "jsonl";
     case InputFormat::kLines: return "lines";
     case InputFormat::kTsv: return "tsv";
+    case InputFormat::kCsv: return "csv";
   }
   return "jsonl";
 }
@@ -59,26 +60,29 @@ InputFormat format_from_name(std::string_view path) {
   for (std::string_view z : {".gz", ".zst"})
     if (ends_with(path, z)) path.remove_suffix(z.size());
   if (ends_with(path, ".tsv")) return InputFormat::kTsv;
+  if (ends_with(path, ".csv")) return InputFormat::kCsv;
   return InputFormat::kJsonLines;
+}
+
+void InputHeader::add(std::string_view name, std::size_t column) {
+  std::string base = name.empty() ? std::to_string(column) : utf8_replace_invalid(name);
+  // A repeated name gets the first free suffix: a, a_2, a_3 (and a_2 given later gets a_2_2).
+  std::string key = base;
+  for (int n = 2; seen_.count(key); ++n) key = fmt::format("{}_{}", base, n);
+  seen_.insert(key);
+  std::string json;
+  append_json_string(json, key);
+  keys_json.push_back(std::move(json));
 }
 
 std::shared_ptr<const InputHeader> tsv_header(std::string_view line) {
   auto h = std::make_shared<InputHeader>();
-  std::unordered_set<std::string> seen;
-  std::string field, name;
+  std::string field;
   std::size_t column = 0, start = 0;
   for (;;) {
     std::size_t tab = line.find('\t', start);
-    ++column;
     unescape_tsv(line.substr(start, tab == std::string_view::npos ? std::string_view::npos : tab - start), field);
-    name = field.empty() ? std::to_string(column) : utf8_replace_invalid(field);  // (names only)
-    // A repeated name gets the first free suffix: a, a_2, a_3 (and a_2 given later gets a_2_2).
-    std::string key = name;
-    for (int n = 2; seen.count(key); ++n) key = fmt::format("{}_{}", name, n);
-    seen.insert(key);
-    std::string json;
-    append_json_string(json, key);
-    h->keys_json.push_back(std::move(json));
+    h->add(field, ++column);
     if (tab == std::string_view::npos) break;
     start = tab + 1;
   }

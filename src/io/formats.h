@@ -8,28 +8,34 @@
 //          is a canonical JSON number becomes a number (`00501`, `1e5x`, `+1`, `.5` stay strings,
 //          as Miller infers), unless --no-infer; an empty field is an empty string. Blank lines
 //          are no records. A line with another number of fields than the header is a record error.
-// (csv comes with its quote-aware framer.)
+//   csv    RFC 4180, with its quote-aware framer: src/io/csv.h.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace ppipe {
 
-enum class InputFormat { kJsonLines, kLines, kTsv };
+enum class InputFormat { kJsonLines, kLines, kTsv, kCsv };
 
-// "jsonl", "lines", "tsv"; nothing for another name.
+// "jsonl", "lines", "tsv", "csv" (src/io/csv.h); false for another name.
 bool parse_input_format(std::string_view name, InputFormat* out);
 std::string_view input_format_name(InputFormat f);
-// The format a file name implies (`x.tsv`, also `x.tsv.gz`/`x.tsv.zst`), or jsonl.
+// The format a file name implies (`x.tsv`, `x.csv`, also under .gz/.zst), or jsonl.
 InputFormat format_from_name(std::string_view path);
 
 // A source's header row: the keys, each already written as a JSON string with its quotes.
 // A repeated name gets a suffix (`a`, `a_2`, `a_3`); an empty one is its column number (`3`).
 struct InputHeader {
   std::vector<std::string> keys_json;
+  // Appends the key of column `column` (1-based) named `name` (raw field text), by the rules above.
+  void add(std::string_view name, std::size_t column);
+
+ private:
+  std::unordered_set<std::string> seen_;
 };
 std::shared_ptr<const InputHeader> tsv_header(std::string_view line);
 

@@ -17,6 +17,21 @@ bool is_blank(const char* p, std::size_t n) {
 
 }  // namespace
 
+bool strip_bom(Batch& b, bool& pending, std::size_t* removed) {
+  *removed = 0;
+  if (!pending) return true;
+  // A BOM can only open the source: decided once its first 3 bytes are here (or finish()).
+  std::size_t size = b.input.size();
+  if (size < 3 && std::memcmp(b.input.data(), kBom, size) == 0) return false;
+  pending = false;
+  if (size >= 3 && std::memcmp(b.input.data(), kBom, 3) == 0) {
+    std::memmove(b.input.data(), b.input.data() + 3, size - 3);
+    b.input.resize(size - 3);
+    *removed = 3;
+  }
+  return true;
+}
+
 void JsonLinesFramer::start_source() {
   bom_pending_ = true;
   header_pending_ = header_line_;
@@ -44,19 +59,9 @@ inline void JsonLinesFramer::add_line(Batch& b, std::size_t begin, std::size_t e
 }
 
 std::size_t JsonLinesFramer::scan(Batch& b) {
-  std::size_t size = b.input.size();
   std::size_t removed = 0;
-  if (bom_pending_) {
-    // A BOM can only open the source: decided once its first 3 bytes are here (or finish()).
-    if (size < 3 && std::memcmp(b.input.data(), kBom, size) == 0) return 0;
-    bom_pending_ = false;
-    if (size >= 3 && std::memcmp(b.input.data(), kBom, 3) == 0) {
-      std::memmove(b.input.data(), b.input.data() + 3, size - 3);
-      size -= 3;
-      b.input.resize(size);
-      removed = 3;
-    }
-  }
+  if (!strip_bom(b, bom_pending_, &removed)) return 0;
+  const std::size_t size = b.input.size();
   const char* data = b.input.data();
   const char* p = data + scanned_;
   const char* end = data + size;

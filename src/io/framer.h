@@ -56,6 +56,11 @@ class Framer {
   virtual const std::shared_ptr<const InputHeader>& header() const = 0;
 };
 
+// At the start of a source (`pending`): removes a UTF-8 byte-order mark from b.input once its first
+// 3 bytes are there (*removed = 3) and clears `pending`. False while undecided (fewer than 3 bytes,
+// all a BOM's so far): scan() then returns and waits for more.
+bool strip_bom(Batch& b, bool& pending, std::size_t* removed);
+
 // The same framer serves the line-based input formats (src/io/formats.h): `lines` keeps blank
 // lines as records; `tsv` takes the first non-blank line of each source as its header (no record).
 class JsonLinesFramer final : public Framer {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "src/io/csv.h"
 #include "src/io/decompress.h"
 
 namespace ppipe {
@@ -15,6 +16,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+std::unique_ptr<Framer> make_framer(const ReaderOptions& o) {
+  if (o.format == InputFormat::kCsv) return std::make_unique<CsvFramer>(o.delimiter, o.header);
+  return std::make_unique<JsonLinesFramer>(o.format);
+}
+
 std::string read_error(const ByteSource& src) {
   return fmt::format("read error on '{}': {}", src.name(), src.error());
 }
@@ -22,7 +28,7 @@ std::string read_error(const ByteSource& src) {
 }  // namespace
 
 Reader::Reader(ReaderOptions options, std::vector<std::string> paths, StopToken& stop)
-    : options_(options), paths_(std::move(paths)), stop_(stop), framer_(std::make_unique<JsonLinesFramer>(options_.format)) {}
+    : options_(options), paths_(std::move(paths)), stop_(stop), framer_(make_framer(options_)) {}
 
 std::string Reader::run(const Acquire& acquire, const Emit& emit, const Release& release) {
   for (std::uint32_t i = 0; i < paths_.size(); ++i) {

@@ -37,6 +37,8 @@ struct ReaderOptions {
   int max_hold_ms = 25;
   std::size_t oversized_keep = kOversizedKeep;  // bytes of an oversized record kept for the error stream
   InputFormat format = InputFormat::kJsonLines;
+  char delimiter = ',';  // csv
+  bool header = true;    // csv: the first record of each source is the header
 };
 
 class Reader {

@@ -1,0 +1,63 @@
+// CSV input (RFC 4180): the framer that finds record ends outside quotes, and the decoder that
+// turns a record into a JSON object.
+//
+// Records end at a '\n' outside double quotes (a CR before it is not part of the record); a quoted
+// field may hold delimiters, "" for a quote, and line breaks, so one record may span several
+// physical lines (its error record names the first). The quote state is found 64 bytes at a time
+// (a quote mask and its prefix XOR, as simdjson finds strings), not byte by byte. Empty lines are
+// no records. The first record of each source is the header unless --no-header (then the keys are
+// the column numbers 1, 2, ...). A record with another number of fields than the header, a bare
+// quote in an unquoted field, text after a closing quote, bytes that are not UTF-8, or a quote
+// left open at the end of the input is an error record (stage `csv`); the run goes on.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "src/io/formats.h"
+#include "src/io/framer.h"
+
+namespace ppipe {
+
+class CsvFramer final : public Framer {
+ public:
+  CsvFramer(char delimiter, bool header) : delimiter_(delimiter), header_row_(header) {}
+  void start_source() override;
+  void start_batch(Batch& b) override;
+  std::size_t scan(Batch& b) override;
+  std::size_t cut() const override { return record_start_; }
+  std::uint64_t cut_lines() const override { return record_line_; }
+  void finish(Batch& b) override;
+  void start_skip(const char* p, std::size_t n) override;
+  std::size_t skip(const char* p, std::size_t n, bool* found) override;
+  std::uint64_t skipped_size() const override { return skipped_ - (skipped_cr_ ? 1 : 0); }
+  const std::shared_ptr<const InputHeader>& header() const override { return header_; }
+
+ private:
+  void add_record(Batch& b, std::size_t begin, std::size_t end);
+
+  char delimiter_;
+  bool header_row_;
+  bool header_pending_ = false;
+  std::shared_ptr<const InputHeader> header_;
+  bool bom_pending_ = false;
+  bool in_quotes_ = false;          // at scanned_
+  std::size_t scanned_ = 0;
+  std::size_t record_start_ = 0;    // the record not yet complete: the cut
+  std::uint32_t lines_ = 0;         // '\n's in input[0, scanned_)
+  std::uint32_t record_line_ = 0;   // '\n's in input[0, record_start_)
+  std::uint64_t skipped_ = 0;
+  bool skipped_cr_ = false;
+  bool skip_quotes_ = false;
+};
+
+// The header row's keys (repeats get _2, _3; an empty name is its column number; bytes that are not
+// UTF-8 become U+FFFD; a malformed header keeps its text as the names).
+std::shared_ptr<const InputHeader> csv_header(std::string_view record, char delimiter);
+
+// The record as a JSON object in *out; false with *error. header null: keys are column numbers.
+bool decode_csv(std::string_view record, const InputHeader* header, char delimiter, bool infer, std::string* out,
+                std::string* error);
+
+}  // namespace ppipe
