@@ -20,6 +20,7 @@
 #include "src/cli/markdown.h"
 #include "src/expr/expr.h"
 #include "src/io/formats.h"
+#include "src/io/output_format.h"
 #include "src/io/reader.h"
 #include "src/util/text_util.h"
 #include "stages/registry.h"
@@ -530,6 +531,12 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     return nullptr;
   }
   e.reader.header = !o.no_header;
+  if (!parse_output_format(o.output, &e.output_format)) {
+    *error = o.output == "pretty" || o.output == "table"
+                 ? fmt::format("--output {}: not built yet (jsonl, json, csv and tsv are)", o.output)
+                 : fmt::format("--output '{}': expected jsonl, json, csv or tsv", o.output);
+    return nullptr;
+  }
   e.reader.batch_size = static_cast<std::size_t>(*batch);
   e.reader.max_record_size = *max_record;
   e.ordered = !o.unordered;
@@ -658,6 +665,9 @@ CommandLine::CommandLine() {
                  ".gz/.zst, implies it)")
       ->type_name("FMT");
   app.add_flag("--no-infer", o.no_infer, "tsv, csv: every field stays a string (default: JSON numbers become numbers)");
+  app.add_option("--output", o.output,
+                 "Output format: jsonl (default), json (one array), csv, tsv (a header from the first record's keys)")
+      ->type_name("FMT");
   app.add_option("--delimiter", o.delimiter, "csv: the field separator (default ','; 'tab' for a tab)")->type_name("C");
   app.add_flag("--no-header", o.no_header, "csv: no header row; the keys are the column numbers 1, 2, ...");
   app.add_option("--errors", o.errors_path, "Error stream destination (default '-': stderr)")->type_name("FILE");

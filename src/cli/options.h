@@ -30,6 +30,7 @@ struct Options {
   std::string format;                  // empty: implied by the file names, else jsonl
   bool no_infer = false;
   std::string delimiter;               // csv; empty: ','
+  std::string output = "jsonl";
   bool no_header = false;
   std::string errors_path = "-";
   std::int64_t max_errors = 0;         // 0: no limit

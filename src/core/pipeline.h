@@ -19,6 +19,7 @@
 #include "src/core/chain.h"
 #include "src/core/stats.h"
 #include "src/core/stop_token.h"
+#include "src/io/output_format.h"
 #include "src/io/reader.h"
 
 namespace ppipe {
@@ -34,6 +35,7 @@ struct EngineOptions {
   bool progress_json = false;   // stderr is not a terminal: progress as JSON objects, one a second
   bool human_errors = false;    // error records as short lines for a terminal (see ErrorSink)
   std::uint64_t total_input_bytes = 0;  // for percent and ETA; 0 if unknown
+  OutputFormat output_format = OutputFormat::kJsonLines;
   double stats_interval = 0;            // --stats-interval in seconds (0: none)
   int stats_fd = 2;                     // where interval lines go (stderr, or --stats-file)
 };

@@ -66,8 +66,25 @@ int Output::writev_all(struct iovec* v, std::size_t count) {
   return 0;
 }
 
+int Output::finish_format() {
+  if (!formatter_ || error_) return error_;
+  formatted_.clear();
+  formatter_->finish(formatted_);
+  auto f = std::move(formatter_);  // once
+  return append(formatted_);
+}
+
 int Output::append(const struct iovec* pieces, std::size_t count, std::size_t total) {
   if (error_) return error_;
+  if (formatter_) {
+    formatted_.clear();
+    for (std::size_t i = 0; i < count; ++i)
+      formatter_->records(std::string_view(static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len), formatted_);
+    auto f = std::move(formatter_);  // the formatted bytes are written as they are
+    int e = append(formatted_);
+    formatter_ = std::move(f);
+    return e;
+  }
   if (pending_.size() + total < kFlushAt) {
     for (std::size_t i = 0; i < count; ++i) pending_.append(static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
     return 0;
@@ -78,6 +95,14 @@ int Output::append(const struct iovec* pieces, std::size_t count, std::size_t to
 }
 
 int Output::append(std::string_view data) {
+  if (formatter_ && !error_) {
+    std::string formatted;
+    formatter_->records(data, formatted);
+    auto f = std::move(formatter_);
+    int e = append(formatted);
+    formatter_ = std::move(f);
+    return e;
+  }
   if (error_) return error_;
   if (pending_.size() + data.size() < kFlushAt) {
     pending_.append(data);

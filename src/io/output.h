@@ -13,6 +13,10 @@
 
 #include <sys/uio.h>
 
+#include <memory>
+
+#include "src/io/output_format.h"
+
 namespace ppipe {
 
 class Output {
@@ -20,6 +24,10 @@ class Output {
   static constexpr std::size_t kFlushAt = 1 << 20;
 
   Output(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  // Records appended from now on are written in another format (src/io/output_format.h).
+  void set_formatter(std::unique_ptr<RecordFormatter> f) { formatter_ = std::move(f); }
+  // The format's closing bytes (the end of a JSON array); nothing without a formatter.
+  int finish_format();
   // Returns 0 or the errno of the failed write. After a failure every call returns that error.
   int append(std::string_view data);
   // Appends `count` pieces; when they are large they go out with writev, without being copied.
@@ -41,6 +49,8 @@ class Output {
   std::uint64_t bytes_ = 0;
   std::uint64_t write_ns_ = 0;
   int error_ = 0;
+  std::unique_ptr<RecordFormatter> formatter_;
+  std::string formatted_;
 };
 
 }  // namespace ppipe
