@@ -493,12 +493,8 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     return nullptr;
   }
   if (!o.format.empty()) {
-    if (o.format == "json") {
-      *error = "--format json: not built yet (jsonl, lines, tsv and csv are)";
-      return nullptr;
-    }
     if (!parse_input_format(o.format, &e.reader.format)) {
-      *error = fmt::format("--format '{}': expected jsonl, lines, tsv or csv", o.format);
+      *error = fmt::format("--format '{}': expected jsonl, json, lines, tsv or csv", o.format);
       return nullptr;
     }
   } else {
@@ -531,6 +527,11 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     return nullptr;
   }
   e.reader.header = !o.no_header;
+  if (o.unwrap && e.reader.format != InputFormat::kJson) {
+    *error = "--unwrap is for --format json";
+    return nullptr;
+  }
+  e.reader.unwrap = o.unwrap;
   if (!parse_output_format(o.output, &e.output_format)) {
     *error = o.output == "pretty" || o.output == "table"
                  ? fmt::format("--output {}: not built yet (jsonl, json, csv and tsv are)", o.output)
@@ -661,14 +662,15 @@ CommandLine::CommandLine() {
                  "Longer records go to the error stream (default 64M)")
       ->type_name("SIZE");
   app.add_option("--format", o.format,
-                 "Input format: jsonl (default), lines (each line a string), tsv, csv (header row; a .tsv/.csv name, also "
-                 ".gz/.zst, implies it)")
+                 "Input format: jsonl (default), json (values in any layout), lines (each line a string), tsv, csv (header "
+                 "row; a .tsv/.csv name, also .gz/.zst, implies it)")
       ->type_name("FMT");
   app.add_flag("--no-infer", o.no_infer, "tsv, csv: every field stays a string (default: JSON numbers become numbers)");
   app.add_option("--output", o.output,
                  "Output format: jsonl (default), json (one array), csv, tsv (a header from the first record's keys)")
       ->type_name("FMT");
   app.add_option("--delimiter", o.delimiter, "csv: the field separator (default ','; 'tab' for a tab)")->type_name("C");
+  app.add_flag("--unwrap", o.unwrap, "json: the elements of a top-level array are the records (streamed)");
   app.add_flag("--no-header", o.no_header, "csv: no header row; the keys are the column numbers 1, 2, ...");
   app.add_option("--errors", o.errors_path, "Error stream destination (default '-': stderr)")->type_name("FILE");
   app.add_option("--max-errors", o.max_errors, "Stop (exit 3) once N records failed (default: no limit)")

@@ -32,6 +32,7 @@ struct Options {
   std::string delimiter;               // csv; empty: ','
   std::string output = "jsonl";
   bool no_header = false;
+  bool unwrap = false;
   std::string errors_path = "-";
   std::int64_t max_errors = 0;         // 0: no limit
   bool stats = false;

@@ -7,6 +7,7 @@
 
 #include "src/io/csv.h"
 #include "src/io/error_record.h"
+#include "stages/json_diagnose.h"
 #include "src/util/text_util.h"
 
 namespace ppipe {
@@ -80,6 +81,19 @@ bool Chain::decode(Batch& b, WorkerState& ws, std::string_view text, std::uint64
   bool ok = false;
   if (input_format_ == InputFormat::kLines) {
     ok = decode_line(text, &ws.decoded, &error);
+  } else if (input_format_ == InputFormat::kJson) {
+    // A value of the stream, maybe over several lines: validated, then written on one line.
+    simdjson::dom::element doc;
+    simdjson::error_code e = ws.scratch.dom.parse(text.data(), text.size(), false).get(doc);
+    if (e && e != simdjson::NUMBER_ERROR) {  // (numbers beyond 64 bits are valid JSON, as parse says)
+      error = describe_invalid_json(text, e);
+    } else {
+      ws.decoded.resize(text.size());
+      std::size_t n = 0;
+      ok = simdjson::minify(text.data(), text.size(), ws.decoded.data(), n) == simdjson::SUCCESS;
+      ws.decoded.resize(n);
+      if (!ok) error = "invalid JSON";
+    }
   } else if (input_format_ == InputFormat::kCsv) {
     ok = decode_csv(text, b.header.get(), delimiter_, infer_, &ws.decoded, &error);  // no header: --no-header
   } else if (!b.header) {

@@ -42,6 +42,7 @@ bool parse_input_format(std::string_view name, InputFormat* out) {
   else if (name == "lines") *out = InputFormat::kLines;
   else if (name == "tsv") *out = InputFormat::kTsv;
   else if (name == "csv") *out = InputFormat::kCsv;
+  else if (name == "json") *out = InputFormat::kJson;
   else return false;
   return true;
 }
@@ -52,6 +53,7 @@ std::string_view input_format_name(InputFormat f) {
     case InputFormat::kLines: return "lines";
     case InputFormat::kTsv: return "tsv";
     case InputFormat::kCsv: return "csv";
+    case InputFormat::kJson: return "json";
   }
   return "jsonl";
 }

@@ -9,6 +9,7 @@
 //          as Miller infers), unless --no-infer; an empty field is an empty string. Blank lines
 //          are no records. A line with another number of fields than the header is a record error.
 //   csv    RFC 4180, with its quote-aware framer: src/io/csv.h.
+//   json   a stream of JSON values in any layout: src/io/json_stream.h.
 #pragma once
 
 #include <memory>
@@ -19,9 +20,9 @@
 
 namespace ppipe {
 
-enum class InputFormat { kJsonLines, kLines, kTsv, kCsv };
+enum class InputFormat { kJsonLines, kLines, kTsv, kCsv, kJson };
 
-// "jsonl", "lines", "tsv", "csv" (src/io/csv.h); false for another name.
+// "jsonl", "lines", "tsv", "csv", "json"; false for another name.
 bool parse_input_format(std::string_view name, InputFormat* out);
 std::string_view input_format_name(InputFormat f);
 // The format a file name implies (`x.tsv`, `x.csv`, also under .gz/.zst), or jsonl.

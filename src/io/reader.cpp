@@ -9,6 +9,7 @@
 
 #include "src/io/csv.h"
 #include "src/io/decompress.h"
+#include "src/io/json_stream.h"
 
 namespace ppipe {
 
@@ -18,6 +19,7 @@ using Clock = std::chrono::steady_clock;
 
 std::unique_ptr<Framer> make_framer(const ReaderOptions& o) {
   if (o.format == InputFormat::kCsv) return std::make_unique<CsvFramer>(o.delimiter, o.header);
+  if (o.format == InputFormat::kJson) return std::make_unique<JsonStreamFramer>(o.unwrap);
   return std::make_unique<JsonLinesFramer>(o.format);
 }
 

@@ -39,6 +39,7 @@ struct ReaderOptions {
   InputFormat format = InputFormat::kJsonLines;
   char delimiter = ',';  // csv
   bool header = true;    // csv: the first record of each source is the header
+  bool unwrap = false;   // json: a top-level array's elements are the records
 };
 
 class Reader {

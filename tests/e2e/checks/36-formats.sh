@@ -56,8 +56,8 @@ t_formats_lines() {
   printf 'a\n\xff\n' | "$PPIPE" --format lines --errors e.jsonl > /dev/null || rc=$?
   [ "$rc" = 1 ] && [ "$(jq -c '[.line, .stage]' e.jsonl)" = '[2,"lines"]' ] || msg+=("invalid UTF-8: exit $rc, $(cat e.jsonl)")
   rc=0
-  "$PPIPE" --format json l.txt > /dev/null 2> u.err || rc=$?
-  [ "$rc" = 2 ] && grep -q "not built yet" u.err || msg+=("--format json: exit $rc, $(head -c 200 u.err)")
+  "$PPIPE" --format xml l.txt > /dev/null 2> u.err || rc=$?
+  [ "$rc" = 2 ] && grep -q "expected jsonl, json, lines, tsv or csv" u.err || msg+=("--format xml: exit $rc, $(head -c 200 u.err)")
   if [ ${#msg[@]} -eq 0 ]; then ok "lines: each line (blank, CRLF, tabs, quotes) a string = jq -R; filters see strings"; else not_ok "lines" "${msg[@]}"; fi
 }
 register t_formats_lines

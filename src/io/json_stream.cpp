@@ -1,0 +1,180 @@
+#include "src/io/json_stream.h"
+
+namespace ppipe {
+
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool ends_scalar(char c) {
+  return is_space(c) || c == ',' || c == ']' || c == '}' || c == '[' || c == '{' || c == '"' || c == ':';
+}
+
+}  // namespace
+
+void JsonStreamFramer::start_source() {
+  bom_pending_ = true;
+  state_ = State::kBetween;
+  depth_ = 0;
+  array_depth_ = 0;
+  cut_array_depth_ = 0;
+  escape_ = false;
+}
+
+void JsonStreamFramer::start_batch(Batch& b) {
+  b.spans.clear();
+  scanned_ = 0;
+  cut_ = 0;
+  cut_lines_ = 0;
+  lines_ = 0;
+  // A batch starts at a cut: between values, inside the top-level array or not as it was there.
+  state_ = State::kBetween;
+  depth_ = 0;
+  escape_ = false;
+  array_depth_ = cut_array_depth_;
+}
+
+bool JsonStreamFramer::step(char c, bool* end_before) {
+  *end_before = false;
+  switch (state_) {
+    case State::kBetween:
+      if (is_space(c)) return false;
+      if (unwrap_ && array_depth_ == 0 && c == '[') {
+        array_depth_ = 1;
+        return false;
+      }
+      if (array_depth_ == 1 && c == ',') return false;
+      if (array_depth_ == 1 && c == ']') {
+        array_depth_ = 0;
+        return false;
+      }
+      if (c == '{' || c == '[') {
+        state_ = State::kContainer;
+        depth_ = 1;
+        return false;
+      }
+      if (c == '"') {
+        state_ = State::kString;
+        string_in_container_ = false;
+        return false;
+      }
+      if (c == '}' || c == ']' || c == ',' || c == ':') return true;  // a stray character: a record of its own
+      state_ = State::kScalar;
+      return false;
+    case State::kContainer:
+      if (c == '"') {
+        state_ = State::kString;
+        string_in_container_ = true;
+      } else if (c == '{' || c == '[') {
+        ++depth_;
+      } else if (c == '}' || c == ']') {
+        if (--depth_ == 0) {
+          state_ = State::kBetween;
+          return true;
+        }
+      }
+      return false;
+    case State::kString:
+      if (escape_) {
+        escape_ = false;
+      } else if (c == '\\') {
+        escape_ = true;
+      } else if (c == '"') {
+        if (string_in_container_) {
+          state_ = State::kContainer;
+        } else {
+          state_ = State::kBetween;
+          return true;
+        }
+      }
+      return false;
+    case State::kScalar:
+      if (!ends_scalar(c)) return false;
+      state_ = State::kBetween;
+      *end_before = true;
+      return true;
+  }
+  return false;
+}
+
+void JsonStreamFramer::emit(Batch& b, std::size_t begin, std::size_t end) {
+  b.spans.push_back(RecordSpan{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(end - begin), value_line_});
+}
+
+std::size_t JsonStreamFramer::scan(Batch& b) {
+  std::size_t removed = 0;
+  if (!strip_bom(b, bom_pending_, &removed)) return 0;
+  const std::size_t size = b.input.size();
+  const char* data = b.input.data();
+  auto ended = [&](std::size_t begin, std::size_t end) {
+    emit(b, begin, end);
+    cut_ = end;
+    cut_lines_ = lines_;
+    cut_array_depth_ = array_depth_;
+  };
+  for (std::size_t i = scanned_; i < size; ++i) {
+    const char c = data[i];
+    const State before = state_;
+    bool end_before = false;
+    if (step(c, &end_before)) {
+      if (end_before) {
+        ended(value_start_, i);  // a scalar, ended by c; c is looked at again, between values
+        bool again = false;
+        if (step(c, &again)) {
+          value_line_ = lines_;
+          ended(i, i + 1);  // a stray character right after it
+        } else if (state_ != State::kBetween) {
+          value_start_ = i;
+          value_line_ = lines_;
+        }
+      } else {
+        if (before == State::kBetween) {  // a stray character: a record of its own
+          value_start_ = i;
+          value_line_ = lines_;
+        }
+        ended(value_start_, i + 1);
+      }
+    } else if (before == State::kBetween && state_ != State::kBetween) {
+      value_start_ = i;
+      value_line_ = lines_;
+    }
+    if (c == '\n') ++lines_;
+  }
+  scanned_ = size;
+  return removed;
+}
+
+void JsonStreamFramer::finish(Batch& b) {
+  bom_pending_ = false;
+  const std::size_t size = b.input.size();
+  if (state_ != State::kBetween) {
+    // A scalar ends with the input; a container or string still open is one (bad) record.
+    emit(b, value_start_, size);
+    state_ = State::kBetween;
+  }
+  cut_ = size;
+  cut_lines_ = lines_;
+  cut_array_depth_ = 0;
+}
+
+void JsonStreamFramer::start_skip(const char*, std::size_t n) {
+  bom_pending_ = false;
+  skipped_ = n;
+}
+
+std::size_t JsonStreamFramer::skip(const char* p, std::size_t n, bool* found) {
+  *found = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    bool end_before = false;
+    if (step(p[i], &end_before)) {
+      *found = true;
+      std::size_t used = end_before ? i : i + 1;
+      skipped_ += used;
+      cut_array_depth_ = array_depth_;
+      return used;
+    }
+  }
+  skipped_ += n;
+  return n;
+}
+
+}  // namespace ppipe

@@ -1,0 +1,60 @@
+// `--format json`: a stream of JSON values in any layout (pretty-printed, concatenated, one per
+// line), each value a record, as jq reads its input; with --unwrap the elements of a top-level
+// array are the records, streamed (a 1 GiB array in bounded memory).
+//
+// The framer finds where each value ends without parsing it: it follows strings (with their
+// escapes) and the nesting of {} and [] byte by byte; a scalar (number, true, false, null) ends at
+// whitespace or a structural character. A record's line is the physical line where its value
+// starts. Values are validated and made compact (one line) on the workers before the first stage;
+// one that is not valid JSON is an error record of stage `json` with its text, and the next value
+// starts the next record. A value still open at the end of the input is one error record.
+#pragma once
+
+#include <memory>
+
+#include "src/io/framer.h"
+
+namespace ppipe {
+
+class JsonStreamFramer final : public Framer {
+ public:
+  explicit JsonStreamFramer(bool unwrap) : unwrap_(unwrap) {}
+  void start_source() override;
+  void start_batch(Batch& b) override;
+  std::size_t scan(Batch& b) override;
+  std::size_t cut() const override { return cut_; }
+  std::uint64_t cut_lines() const override { return cut_lines_; }
+  void finish(Batch& b) override;
+  // An oversized value: the rest of it is skipped by the same rules.
+  void start_skip(const char* p, std::size_t n) override;
+  std::size_t skip(const char* p, std::size_t n, bool* found) override;
+  std::uint64_t skipped_size() const override { return skipped_; }
+  const std::shared_ptr<const InputHeader>& header() const override { return no_header_; }
+
+ private:
+  enum class State { kBetween, kContainer, kString, kScalar };
+  // Feeds one byte; true when a value ended with it (inclusive) or just before it (a scalar:
+  // *end_before), or when it is a stray character (a record of one byte).
+  bool step(char c, bool* end_before);
+  void emit(Batch& b, std::size_t begin, std::size_t end);
+
+  bool unwrap_;
+  bool bom_pending_ = false;
+  std::shared_ptr<const InputHeader> no_header_;
+  // Scanning state (also carried through a skip).
+  State state_ = State::kBetween;
+  bool escape_ = false;
+  bool string_in_container_ = false;
+  int depth_ = 0;
+  int array_depth_ = 0;  // --unwrap: 1 inside a top-level array (its elements are the records)
+  int cut_array_depth_ = 0;  // ... at the cut, where the next batch starts
+  std::size_t scanned_ = 0;
+  std::size_t value_start_ = 0;
+  std::uint32_t value_line_ = 0;
+  std::uint32_t lines_ = 0;
+  std::size_t cut_ = 0;
+  std::uint32_t cut_lines_ = 0;
+  std::uint64_t skipped_ = 0;
+};
+
+}  // namespace ppipe

@@ -1,0 +1,58 @@
+# shellcheck shell=bash
+# --format json (issue 9): JSON values in any layout (pretty-printed, concatenated, one per line) are
+# the records, as jq reads them, for any batch size; --unwrap streams a top-level array's elements
+# in bounded memory; a bad value is an error record naming the line where it starts, and the run
+# goes on with the next value.
+
+t_json_stream_layouts() {
+  local msg=() bs
+  zcat "$DATA/flights/flights-20k.jsonl.gz" > fl.jsonl
+  jq . fl.jsonl > pretty.json                                          # pretty-printed, 7 lines each
+  { head -n 3 fl.jsonl | tr -d '\n'; printf ' 42 "s" true null [1,\n2]\n'; } > mixed.json  # concatenated
+  jq -c . pretty.json > want.jsonl
+  for bs in 100 1K 64K; do
+    "$PPIPE" -j 2 --batch-size $bs --format json pretty.json > got.jsonl 2>/dev/null
+    cmp -s want.jsonl got.jsonl || msg+=("pretty, --batch-size $bs:" "$(short_diff want.jsonl got.jsonl)")
+  done
+  jq -c . mixed.json > want-mixed.jsonl
+  "$PPIPE" --format json --batch-size 50 < mixed.json > got-mixed.jsonl 2>/dev/null
+  cmp -s want-mixed.jsonl got-mixed.jsonl || msg+=("concatenated values and scalars (stdin):" "$(short_diff want-mixed.jsonl got-mixed.jsonl)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "--format json = jq -c . (20k pretty-printed flights, batch sizes 100 B-64K; concatenated values, scalars)"; else not_ok "json stream layouts" "${msg[@]}"; fi
+}
+register t_json_stream_layouts
+
+t_json_stream_unwrap() {
+  local msg=() bs i
+  zcat "$DATA/flights/flights-20k.jsonl.gz" > fl.jsonl
+  jq -s . fl.jsonl > arr.json
+  for bs in 100 4K 1M; do
+    "$PPIPE" -j 2 --batch-size $bs --format json --unwrap arr.json > got.jsonl 2>/dev/null
+    cmp -s fl.jsonl got.jsonl || msg+=("--unwrap --batch-size $bs:" "$(short_diff fl.jsonl got.jsonl)")
+  done
+  # Bounded memory: an array 10 times larger takes no more memory to stream.
+  { echo '['; for i in 1 2 3 4 5 6 7 8 9; do sed 's/$/,/' fl.jsonl; done; sed '$!s/$/,/' fl.jsonl; echo ']'; } > big.json
+  local small big
+  /usr/bin/time -f '%M' -o small.rss "$PPIPE" -j 2 --format json --unwrap arr.json > /dev/null
+  /usr/bin/time -f '%M' -o big.rss "$PPIPE" -j 2 --format json --unwrap --stats big.json > /dev/null 2> big.stats
+  small=$(tail -n 1 small.rss) big=$(tail -n 1 big.rss)
+  [ "$(grep -o '"records_out":[0-9]*' big.stats | head -n 1)" = '"records_out":200000' ] || msg+=("big array: $(grep records_in big.stats | head -c 200)")
+  [ "$big" -lt $((small * 2 + 20000)) ] || msg+=("max RSS $big KiB for a 10x array, $small KiB for the 1x one")
+  if [ ${#msg[@]} -eq 0 ]; then ok "--unwrap = jq -c '.[]' for any batch size; a 10x larger array in bounded memory (max RSS $small / $big KiB)"; else not_ok "json --unwrap" "${msg[@]}"; fi
+}
+[ -x /usr/bin/time ] && register t_json_stream_unwrap
+
+t_json_stream_errors() {
+  local rc=0 msg=()
+  printf '{"a":1}\n{"b":\n}\n{"c":3} } {"d":4}\n{"e":' > bad.json
+  "$PPIPE" --format json --stats --errors e.jsonl bad.json > o.jsonl 2> s.err || rc=$?
+  [ "$rc" = 1 ] || msg+=("exit $rc")
+  [ "$(tr '\n' ' ' < o.jsonl)" = '{"a":1} {"c":3} {"d":4} ' ] || msg+=("output: $(cat o.jsonl)")
+  [ "$(jq -c '[.line, .stage, .record]' e.jsonl | tr '\n' ' ')" = '[2,"json","{\"b\":\n}"] [4,"json","}"] [5,"json","{\"e\":"] ' ] ||
+    msg+=("errors: $(jq -c '[.line, .stage, .record]' e.jsonl | tr '\n' ' ')")
+  [ "$(stats_of s.err '[.records_in, .records_out, .errors]')" = "[6,3,3]" ] || msg+=("stats: $(tail -n 1 s.err)")
+  rc=0
+  "$PPIPE" --unwrap bad.json > /dev/null 2> u.err || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "--unwrap is for --format json" u.err || msg+=("--unwrap without --format json: exit $rc")
+  if [ ${#msg[@]} -eq 0 ]; then ok "--format json: bad values are error records with their first line; the run goes on"; else not_ok "json stream errors" "${msg[@]}"; fi
+}
+register t_json_stream_errors
