@@ -532,12 +532,22 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     return nullptr;
   }
   e.reader.unwrap = o.unwrap;
-  if (!parse_output_format(o.output, &e.output_format)) {
-    *error = o.output == "pretty" || o.output == "table"
-                 ? fmt::format("--output {}: not built yet (jsonl, json, csv and tsv are)", o.output)
-                 : fmt::format("--output '{}': expected jsonl, json, csv or tsv", o.output);
+  if (!parse_output_format(o.output, &e.output.format)) {
+    *error = fmt::format("--output '{}': expected jsonl, json, pretty, csv, tsv or table", o.output);
     return nullptr;
   }
+  const bool rows = e.output.format == OutputFormat::kCsv || e.output.format == OutputFormat::kTsv ||
+                    e.output.format == OutputFormat::kTable;
+  if (o.fill && !rows) {
+    *error = "--fill is for --output csv, tsv or table";
+    return nullptr;
+  }
+  e.output.fill = o.fill;
+  if (o.table_rows < 1 || o.table_rows > 10'000'000) {
+    *error = "--table-rows must be from 1 to 10000000";
+    return nullptr;
+  }
+  e.output.table_rows = static_cast<std::size_t>(o.table_rows);
   e.reader.batch_size = static_cast<std::size_t>(*batch);
   e.reader.max_record_size = *max_record;
   e.ordered = !o.unordered;
@@ -667,8 +677,11 @@ CommandLine::CommandLine() {
       ->type_name("FMT");
   app.add_flag("--no-infer", o.no_infer, "tsv, csv: every field stays a string (default: JSON numbers become numbers)");
   app.add_option("--output", o.output,
-                 "Output format: jsonl (default), json (one array), csv, tsv (a header from the first record's keys)")
+                 "Output format: jsonl (default), json (one array), pretty (jq's layout), csv, tsv (a header from the first "
+                 "record's keys), table (aligned columns)")
       ->type_name("FMT");
+  app.add_flag("--fill", o.fill, "csv, tsv, table: a record with some of the header's keys is written under it, empty where it has none");
+  app.add_option("--table-rows", o.table_rows, "table: rows held to size the columns (default 1000)")->type_name("N");
   app.add_option("--delimiter", o.delimiter, "csv: the field separator (default ','; 'tab' for a tab)")->type_name("C");
   app.add_flag("--unwrap", o.unwrap, "json: the elements of a top-level array are the records (streamed)");
   app.add_flag("--no-header", o.no_header, "csv: no header row; the keys are the column numbers 1, 2, ...");

@@ -31,6 +31,8 @@ struct Options {
   bool no_infer = false;
   std::string delimiter;               // csv; empty: ','
   std::string output = "jsonl";
+  bool fill = false;
+  std::int64_t table_rows = 1000;
   bool no_header = false;
   bool unwrap = false;
   std::string errors_path = "-";

@@ -124,7 +124,7 @@ class PipelineRun {
         err_on_stderr_(err_fd == STDERR_FILENO),
         progress_(options.progress, options.progress_json, options.total_input_bytes),
         must_order_(options.ordered || chain.needs_order()) {
-    if (auto f = make_formatter(options.output_format)) out_.set_formatter(std::move(f));
+    if (auto f = make_formatter(options.output)) out_.set_formatter(std::move(f));
     if (options.stats_interval > 0) {
       interval_ns_ = static_cast<std::uint64_t>(options.stats_interval * 1e9);
       wake_every_ = std::min(wake_every_, std::chrono::milliseconds(std::max<std::uint64_t>(1, interval_ns_ / 1'000'000)));

@@ -35,7 +35,7 @@ struct EngineOptions {
   bool progress_json = false;   // stderr is not a terminal: progress as JSON objects, one a second
   bool human_errors = false;    // error records as short lines for a terminal (see ErrorSink)
   std::uint64_t total_input_bytes = 0;  // for percent and ETA; 0 if unknown
-  OutputFormat output_format = OutputFormat::kJsonLines;
+  OutputOptions output;  // --output, --fill, --table-rows
   double stats_interval = 0;            // --stats-interval in seconds (0: none)
   int stats_fd = 2;                     // where interval lines go (stderr, or --stats-file)
 };

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace ppipe {
@@ -34,14 +35,75 @@ class JsonArrayFormatter final : public RecordFormatter {
   bool first_ = true;
 };
 
+class PrettyFormatter final : public RecordFormatter {
+ public:
+  void records(std::string_view lines, std::string& out) override {
+    each_line(lines, [&](std::string_view rec) { pretty(rec, out); });
+  }
+  void finish(std::string&) override {}
+
+ private:
+  static std::size_t skip_space(std::string_view s, std::size_t i) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i;
+    return i;
+  }
+  static void indent(std::string& out, int depth) {
+    out.push_back('\n');
+    out.append(static_cast<std::size_t>(2 * depth), ' ');
+  }
+  static void pretty(std::string_view s, std::string& out) {
+    int depth = 0;
+    for (std::size_t i = skip_space(s, 0); i < s.size(); i = skip_space(s, i)) {
+      char c = s[i];
+      if (c == '"') {  // a string, copied with its escapes
+        std::size_t j = i + 1;
+        while (j < s.size() && s[j] != '"') j += s[j] == '\\' ? 2 : 1;
+        out.append(s.substr(i, j + 1 - i));
+        i = j + 1;
+      } else if (c == '{' || c == '[') {
+        std::size_t next = skip_space(s, i + 1);
+        if (next < s.size() && s[next] == (c == '{' ? '}' : ']')) {
+          out.push_back(c);
+          out.push_back(s[next]);
+          i = next + 1;
+        } else {
+          out.push_back(c);
+          indent(out, ++depth);
+          i = next;
+        }
+      } else if (c == '}' || c == ']') {
+        indent(out, --depth);
+        out.push_back(c);
+        ++i;
+      } else if (c == ',') {
+        out.push_back(',');
+        indent(out, depth);
+        ++i;
+      } else if (c == ':') {
+        out.append(": ");
+        ++i;
+      } else {  // a number or a literal
+        std::size_t j = i;
+        while (j < s.size() && std::string_view(",]} \t\r\n").find(s[j]) == std::string_view::npos) ++j;
+        out.append(s.substr(i, j - i));
+        i = j;
+      }
+    }
+    out.push_back('\n');
+  }
+};
+
 class DelimitedFormatter final : public RecordFormatter {
  public:
-  explicit DelimitedFormatter(bool tsv) : tsv_(tsv), sep_(tsv ? '\t' : ',') {}
+  enum class Mode { kCsv, kTsv, kTable };
+  DelimitedFormatter(Mode mode, bool fill, std::size_t table_rows)
+      : mode_(mode), tsv_(mode == Mode::kTsv), sep_(mode == Mode::kTsv ? '\t' : ','), fill_(fill),
+        table_rows_(std::max<std::size_t>(1, table_rows)) {}
 
   void records(std::string_view lines, std::string& out) override {
     each_line(lines, [&](std::string_view rec) { record(rec, out); });
   }
-  void finish(std::string&) override {}
+  void finish(std::string& out) override { flush_block(out); }
 
  private:
   void field(std::string_view s, std::string& out) const {
@@ -131,23 +193,81 @@ class DelimitedFormatter final : public RecordFormatter {
       set_single(t == simdjson::ondemand::json_type::string && !doc.get_string().get(s) ? s : rec);
     }
     if (!ok) set_single(rec);  // (cannot happen: the writer's records are valid JSON) one value
+    emit_row(out);
+  }
+
+  // The record in keys_/values_[0, n_): under the current header, or a new block.
+  void emit_row(std::string& out) {
+    const std::vector<std::string>* row = &values_;
     bool same = header_written_ && header_.size() == n_;
     for (std::size_t i = 0; same && i < n_; ++i) same = header_[i] == keys_[i];
+    if (!same && fill_ && header_written_ && fits_header()) {
+      row = &filled_;
+      same = true;
+    }
     if (!same) {
-      if (header_written_) out.push_back('\n');  // a new header block, as Miller writes it
+      flush_block(out);
+      if (mode_ != Mode::kTable) {
+        if (header_written_) out.push_back('\n');  // a new header block, as Miller writes it
+        for (std::size_t i = 0; i < n_; ++i) {
+          if (i) out.push_back(sep_);
+          field(keys_[i], out);
+        }
+        out.push_back('\n');
+      }
       header_.assign(keys_.begin(), keys_.begin() + static_cast<std::ptrdiff_t>(n_));
       header_written_ = true;
-      for (std::size_t i = 0; i < n_; ++i) {
-        if (i) out.push_back(sep_);
-        field(header_[i], out);
-      }
-      out.push_back('\n');
     }
-    for (std::size_t i = 0; i < n_; ++i) {
+    const std::size_t n = header_.size();
+    if (mode_ == Mode::kTable) {
+      block_.emplace_back(row->begin(), row->begin() + static_cast<std::ptrdiff_t>(n));
+      if (block_.size() >= table_rows_) flush_block(out);
+      return;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
       if (i) out.push_back(sep_);
-      field(values_[i], out);
+      field((*row)[i], out);
     }
     out.push_back('\n');
+  }
+
+  // --fill: every key of the record is in the header: its values in the header's order in filled_.
+  bool fits_header() {
+    filled_.assign(header_.size(), std::string());
+    for (std::size_t i = 0; i < n_; ++i) {
+      auto it = std::find(header_.begin(), header_.end(), keys_[i]);
+      if (it == header_.end()) return false;
+      filled_[static_cast<std::size_t>(it - header_.begin())] = values_[i];
+    }
+    return true;
+  }
+
+  static std::size_t width(std::string_view s) {
+    std::size_t w = 0;
+    for (char c : s) w += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    return w;
+  }
+
+  // table: the rows held, aligned, under their header.
+  void flush_block(std::string& out) {
+    if (mode_ != Mode::kTable || block_.empty()) return;
+    if (blocks_++) out.push_back('\n');
+    std::vector<std::size_t> widths(header_.size(), 1);
+    auto shown = [](const std::string& v) -> std::string_view { return v.empty() ? std::string_view("-") : v; };
+    for (std::size_t i = 0; i < header_.size(); ++i) widths[i] = std::max(widths[i], width(shown(header_[i])));
+    for (const auto& r : block_)
+      for (std::size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], width(shown(r[i])));
+    auto line = [&](const std::vector<std::string>& cells) {
+      for (std::size_t i = 0; i < cells.size(); ++i) {
+        std::string_view v = shown(cells[i]);
+        out.append(v);
+        if (i + 1 < cells.size()) out.append(widths[i] - width(v) + 1, ' ');
+      }
+      out.push_back('\n');
+    };
+    line(header_);
+    for (const auto& r : block_) line(r);
+    block_.clear();
   }
 
   void set_single(std::string_view value) {
@@ -160,8 +280,14 @@ class DelimitedFormatter final : public RecordFormatter {
     n_ = 1;
   }
 
+  Mode mode_;
   bool tsv_;
   char sep_;
+  bool fill_;
+  std::size_t table_rows_;
+  std::vector<std::string> filled_;
+  std::vector<std::vector<std::string>> block_;  // table: rows held to size the columns
+  std::size_t blocks_ = 0;
   simdjson::ondemand::parser parser_;
   std::string padded_, minified_;
   std::vector<std::string> keys_, values_, header_;
@@ -174,18 +300,23 @@ class DelimitedFormatter final : public RecordFormatter {
 bool parse_output_format(std::string_view name, OutputFormat* out) {
   if (name == "jsonl") *out = OutputFormat::kJsonLines;
   else if (name == "json") *out = OutputFormat::kJson;
+  else if (name == "pretty") *out = OutputFormat::kPretty;
+  else if (name == "table") *out = OutputFormat::kTable;
   else if (name == "csv") *out = OutputFormat::kCsv;
   else if (name == "tsv") *out = OutputFormat::kTsv;
   else return false;
   return true;
 }
 
-std::unique_ptr<RecordFormatter> make_formatter(OutputFormat format) {
-  switch (format) {
+std::unique_ptr<RecordFormatter> make_formatter(const OutputOptions& o) {
+  using Mode = DelimitedFormatter::Mode;
+  switch (o.format) {
     case OutputFormat::kJsonLines: return nullptr;
     case OutputFormat::kJson: return std::make_unique<JsonArrayFormatter>();
-    case OutputFormat::kCsv: return std::make_unique<DelimitedFormatter>(false);
-    case OutputFormat::kTsv: return std::make_unique<DelimitedFormatter>(true);
+    case OutputFormat::kPretty: return std::make_unique<PrettyFormatter>();
+    case OutputFormat::kCsv: return std::make_unique<DelimitedFormatter>(Mode::kCsv, o.fill, o.table_rows);
+    case OutputFormat::kTsv: return std::make_unique<DelimitedFormatter>(Mode::kTsv, o.fill, o.table_rows);
+    case OutputFormat::kTable: return std::make_unique<DelimitedFormatter>(Mode::kTable, o.fill, o.table_rows);
   }
   return nullptr;
 }

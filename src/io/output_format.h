@@ -9,6 +9,14 @@
 //          compact JSON text (Miller flattens them instead). A record that is not an object is one
 //          field under the header `value`.
 //   tsv    the same with tabs and the escapes \t \n \r \\ instead of quotes (as Miller's --otsv).
+//   pretty jq's default layout: two spaces of indent, `"key": value`, [] and {} when empty. Strings
+//          and numbers keep their text (jq prints them its own way: "\u00e9" as "é", 1e5 as 100000).
+//   table  aligned columns for people, as Miller's --opprint: values padded to the widest in their
+//          column (in characters), one space between, `-` for an empty value, a new block when the
+//          keys change; at most `table_rows` rows are held to size the columns, then they are
+//          written and the next rows start a new block.
+//   fill   (csv, tsv, table) a record whose keys are all in the current header is written under it
+//          in the header's order, empty where it has no value, instead of starting a new block.
 #pragma once
 
 #include <memory>
@@ -17,7 +25,7 @@
 
 namespace ppipe {
 
-enum class OutputFormat { kJsonLines, kJson, kCsv, kTsv };
+enum class OutputFormat { kJsonLines, kJson, kPretty, kCsv, kTsv, kTable };
 
 bool parse_output_format(std::string_view name, OutputFormat* out);
 
@@ -30,7 +38,13 @@ class RecordFormatter {
   virtual void finish(std::string& out) = 0;
 };
 
+struct OutputOptions {
+  OutputFormat format = OutputFormat::kJsonLines;
+  bool fill = false;
+  std::size_t table_rows = 1000;
+};
+
 // Null for jsonl (records are written as they are).
-std::unique_ptr<RecordFormatter> make_formatter(OutputFormat format);
+std::unique_ptr<RecordFormatter> make_formatter(const OutputOptions& options);
 
 }  // namespace ppipe

@@ -33,8 +33,35 @@ t_output_roundtrip_and_json() {
   [ "$(head -c 2 arr.json)" = "[" ] || true
   [ "$(printf '' | "$PPIPE" --output json)" = "[]" ] || msg+=("no records: $(printf '' | "$PPIPE" --output json)")
   local rc=0
-  "$PPIPE" --output table some.jsonl > /dev/null 2> u.err || rc=$?
-  [ "$rc" = 2 ] && grep -q "not built yet" u.err || msg+=("--output table: exit $rc, $(head -c 200 u.err)")
+  "$PPIPE" --output yaml some.jsonl > /dev/null 2> u.err || rc=$?
+  [ "$rc" = 2 ] && grep -q "expected jsonl, json, pretty, csv, tsv or table" u.err || msg+=("--output yaml: exit $rc, $(head -c 200 u.err)")
   if [ ${#msg[@]} -eq 0 ]; then ok "csv -> jsonl -> csv = identity on 5 canonical CSVs; --output json = jq -s"; else not_ok "output round trip / json" "${msg[@]}"; fi
 }
 register t_output_roundtrip_and_json
+
+t_output_pretty_table_fill() {
+  local msg=() got
+  zcat "$DATA/flights/flights-20k.jsonl.gz" > flights.jsonl
+  printf '%s\n' '{"a":[],"b":{},"c":[1,{"d":null,"e":[true]}],"s":"x, \"y\""}' '{"a":1,"bb":"x y","c":""}' '{"a":22,"bb":"z","c":"w"}' '{"q":1}' > odd.jsonl
+  "$PPIPE" -j 2 --output pretty flights.jsonl > got 2>/dev/null
+  jq . flights.jsonl > want
+  cmp -s want got || msg+=("pretty = jq . (flights):" "$(short_diff want got)")
+  "$PPIPE" --output pretty odd.jsonl > got 2>/dev/null
+  jq . odd.jsonl > want
+  cmp -s want got || msg+=("pretty = jq . (nesting, empty [] {}):" "$(short_diff want got)")
+  # Number texts are kept (jq 1.6 prints 3600.0 as 3600).
+  got=$(echo '{"n":3600.0,"m":1e5}' | "$PPIPE" --output pretty | tr -d ' \n')
+  [ "$got" = '{"n":3600.0,"m":1e5}' ] || msg+=("pretty keeps number texts: $got")
+  "$PPIPE" --output table --table-rows 100000 flights.jsonl > got 2>/dev/null
+  mlr --ijsonl --opprint cat flights.jsonl > want
+  cmp -s want got || msg+=("table = mlr --opprint (flights, one block):" "$(short_diff want got)")
+  tail -n +2 odd.jsonl > flat.jsonl  # (Miller flattens nested values into columns)
+  "$PPIPE" --output table flat.jsonl > got 2>/dev/null
+  mlr --ijsonl --opprint cat flat.jsonl > want
+  cmp -s want got || msg+=("table = mlr --opprint (empty values, key changes):" "$(short_diff want got)")
+  [ "$("$PPIPE" --output table flights.jsonl 2>/dev/null | grep -c '^date ')" = 20 ] || msg+=("table: not 20 blocks of 1000 rows")
+  got=$(printf '{"a":1,"b":2}\n{"b":3}\n{"c":4}\n' | "$PPIPE" --output csv --fill | tr '\n' '|')
+  [ "$got" = 'a,b|1,2|,3||c|4|' ] || msg+=("--fill: $got")
+  if [ ${#msg[@]} -eq 0 ]; then ok "--output pretty = jq . (number texts kept); table = mlr --opprint (blocks of --table-rows); --fill"; else not_ok "pretty/table/fill" "${msg[@]}"; fi
+}
+register t_output_pretty_table_fill
