@@ -22,7 +22,7 @@ bool strip_bom(Batch& b, bool& pending, std::size_t* removed) {
   if (!pending) return true;
   // A BOM can only open the source: decided once its first 3 bytes are here (or finish()).
   std::size_t size = b.input.size();
-  if (size < 3 && std::memcmp(b.input.data(), kBom, size) == 0) return false;
+  if (size < 3 && (size == 0 || std::memcmp(b.input.data(), kBom, size) == 0)) return false;
   pending = false;
   if (size >= 3 && std::memcmp(b.input.data(), kBom, 3) == 0) {
     std::memmove(b.input.data(), b.input.data() + 3, size - 3);

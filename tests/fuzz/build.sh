@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (expr_fuzz, parse_fuzz) with clang, ASan and UBSan into build-fuzz/.
+# Builds the libFuzzer targets (expr_fuzz, parse_fuzz, csv_fuzz) with clang, ASan and UBSan into build-fuzz/.
 #   tests/fuzz/build.sh            configure (first time) and build, incrementally
 # Environment: CXX (default clang++), BUILD_DIR (default build-fuzz at the repository root),
 # JOBS (default 1: the build machine is shared).
@@ -15,4 +15,4 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi
 nice -n 10 cmake --build "$build" -j "${JOBS:-1}"
-echo "built: $build/expr_fuzz $build/parse_fuzz"
+echo "built: $build/expr_fuzz $build/parse_fuzz $build/csv_fuzz"

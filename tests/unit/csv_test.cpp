@@ -19,6 +19,7 @@ struct Found {
 };
 
 void append(Batch& b, std::string_view s) {
+  if (s.empty()) return;  // (an empty buffer's data() may be null: no pointer arithmetic on it)
   std::size_t n = b.input.size();
   b.input.resize(n + s.size());
   std::memcpy(b.input.data() + n, s.data(), s.size());
