@@ -58,7 +58,7 @@ t_streaming_latency() {
     {
       # Let ppipe start first: the check measures how long a record waits inside ppipe, not how
       # long the process takes to start (which a loaded machine or an ASan build stretches).
-      sleep 0.5
+      sleep 1
       for i in 1 2 3 4 5 6 7 8 9 10; do
         printf '{"i":%d,"t":%s}\n' "$i" "$(date +%s%N)"
         sleep "0.2$((RANDOM % 10))"
