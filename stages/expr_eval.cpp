@@ -2,9 +2,47 @@
 
 namespace ppipe {
 
+namespace {
+std::vector<expr::NamedArg>& named_store() {
+  static std::vector<expr::NamedArg> args;
+  return args;
+}
+}  // namespace
+
+void set_named_args(std::vector<expr::NamedArg> args) { named_store() = std::move(args); }
+const std::vector<expr::NamedArg>& named_args() { return named_store(); }
+
+bool run_general(const expr::jq::Program& program, const Record& rec, WorkerScratch& s,
+                 const std::function<void(const expr::jq::J&, bool& stop)>& out) {
+  expr::jq::J input;
+  std::string perr;
+  if (!expr::jq::parse_json(rec.text(), input, &perr)) {
+    s.error = "invalid JSON: " + perr;
+    return false;
+  }
+  expr::jq::RunContext ctx;
+  ctx.line = rec.line();
+  constexpr std::uint64_t kEnough = ~std::uint64_t{0};
+  bool stop = false;
+  try {
+    bool ok = expr::jq::run(
+        program, input, ctx,
+        [&](const expr::jq::J& v) {
+          out(v, stop);
+          if (stop) throw expr::jq::Stop{kEnough};
+        },
+        &s.error);
+    return ok;
+  } catch (expr::jq::Stop&) {
+    return true;
+  }
+}
+
 std::shared_ptr<const expr::Program> compile_expression(std::string_view flag, const std::string& source,
                                                         std::string* error) {
-  auto result = expr::compile(source);
+  expr::CompileOptions options;
+  options.named = named_args();
+  auto result = expr::compile(source, options);
   if (auto* err = std::get_if<expr::CompileError>(&result)) {
     *error = expr::format_compile_error(source, *err);
     while (!error->empty() && error->back() == '\n') error->pop_back();

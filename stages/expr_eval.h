@@ -6,8 +6,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <functional>
+#include <vector>
 
 #include "src/expr/expr.h"
+#include "src/expr/jq/jq.h"
 #include "stages/registry.h"
 
 namespace ppipe {
@@ -17,6 +20,17 @@ struct ExprState final : StageState {
   std::string out;        // map's output, with padding so the next stage may parse it in place
   expr::Result result;    // map's value, handed to the next expression stage (Record::value)
 };
+
+// --arg NAME VALUE / --argjson NAME JSON, set once at plan time before the stages are made:
+// every expression of the run sees them as $NAME.
+void set_named_args(std::vector<expr::NamedArg> args);
+const std::vector<expr::NamedArg>& named_args();
+
+// A program for the general engine (expr::is_general), or the general twin of a fast one, run
+// on a record's JSON text: calls out(v) for each output. False (message in s.error) on an error.
+// `stop` set by out ends the run early (filter's first truthy output).
+bool run_general(const expr::jq::Program& program, const Record& rec, WorkerScratch& s,
+                 const std::function<void(const expr::jq::J&, bool& stop)>& out);
 
 // `source`, the expression of option `flag`; on a syntax error nullptr and "error in --flag
 // expression: ..." with the expression and a caret (registry.h: is_expression_error).

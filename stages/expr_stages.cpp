@@ -41,7 +41,8 @@ namespace {
 // record's document with errors turned into the record's error.
 class ExprStage : public RecordStage {
  public:
-  explicit ExprStage(std::shared_ptr<const expr::Program> p) : program_(std::move(p)) {}
+  explicit ExprStage(std::shared_ptr<const expr::Program> p)
+      : program_(std::move(p)), general_(expr::general_program(*program_)) {}
   bool needs_parsed() const override { return true; }
   std::unique_ptr<StageState> make_state() const override { return std::make_unique<ExprState>(); }
 
@@ -49,9 +50,18 @@ class ExprStage : public RecordStage {
   bool evaluate(Record& rec, WorkerScratch& s, ExprState& st, expr::Result& r) const {
     return evaluate_expression(*program_, rec, s, st, r);
   }
+  // The general engine runs the record: for what the fast path does not take, and for records
+  // without a document (numbers beyond 64 bits: jq 1.7 reads them, and unread ones keep their text).
+  const expr::jq::Program* general_for(const Record& rec) const {
+    if (expr::is_general(*program_)) return general_;
+    if (general_ && !rec.has_doc() && !rec.value() && !rec.replaced()) return general_;
+    return nullptr;
+  }
+  bool fans_out() const { return expr::is_general(*program_); }
 
  private:
   std::shared_ptr<const expr::Program> program_;
+  const expr::jq::Program* general_;
 };
 
 class FilterStage final : public ExprStage {
@@ -59,6 +69,13 @@ class FilterStage final : public ExprStage {
   using ExprStage::ExprStage;
   std::string_view name() const override { return "filter"; }
   Verdict process(Record& rec, WorkerScratch& s, StageState* state) const override {
+    if (const expr::jq::Program* g = general_for(rec)) {
+      // several values: kept when any is truthy (once), as `any(E; .)` (docs/expr.md)
+      bool keep = false;
+      if (!run_general(*g, rec, s, [&](const expr::jq::J& v, bool& stop) { stop = keep = v.truthy(); }))
+        return Verdict::kError;
+      return keep ? Verdict::kPass : Verdict::kDrop;
+    }
     expr::Result r;
     if (!evaluate(rec, s, static_cast<ExprState&>(*state), r)) return Verdict::kError;
     return expr::is_truthy(r) ? Verdict::kPass : Verdict::kDrop;
@@ -69,8 +86,24 @@ class MapStage final : public ExprStage {
  public:
   using ExprStage::ExprStage;
   std::string_view name() const override { return "map"; }
+  bool may_fan_out() const override { return fans_out(); }
   Verdict process(Record& rec, WorkerScratch& s, StageState* state) const override {
     auto& st = static_cast<ExprState&>(*state);
+    if (const expr::jq::Program* g = general_for(rec)) {
+      // each value its own record, in order (jq -c); none: dropped
+      st.out.clear();
+      std::uint32_t n = 0;
+      if (!run_general(*g, rec, s, [&](const expr::jq::J& v, bool&) {
+            if (n++) st.out.push_back('\n');
+            expr::jq::write(v, st.out);
+          }))
+        return Verdict::kError;
+      if (n == 0) return Verdict::kDrop;
+      st.out.reserve(st.out.size() + simdjson::SIMDJSON_PADDING);
+      rec.replace(st.out, nullptr);
+      rec.set_outputs(n);
+      return Verdict::kPass;
+    }
     if (!evaluate(rec, s, st, st.result)) return Verdict::kError;
     if (st.result.outcome == expr::Outcome::kEmpty) return Verdict::kDrop;
     st.out.clear();

@@ -63,8 +63,15 @@ class Record {
   // there is none.
   bool doc(WorkerScratch& scratch, simdjson::dom::element* out);
 
+  // A map whose expression gave several values: text() is all of them, one per line (compact JSON
+  // has no raw line break), and the record stands for `n` output records. Only the last stage of
+  // the workers' segment fans out (Chain cuts the segment after a stage that may).
+  void set_outputs(std::uint32_t n) { outputs_ = n; }
+  std::uint32_t outputs() const { return outputs_; }
+
   // map: new bytes (with SIMDJSON_PADDING readable after them) and, optionally, the value they print.
   void replace(std::string_view text, const expr::Value* value) {
+    outputs_ = 1;
     text_ = text;
     replaced_ = true;
     padded_ = true;
@@ -87,6 +94,7 @@ class Record {
   std::uint64_t offset_ = 0;
   std::uint64_t seq_ = 0;
   bool replaced_ = false;
+  std::uint32_t outputs_ = 1;
   bool padded_ = true;  // SIMDJSON_PADDING readable bytes after text_ (parse may read in place)
   bool has_doc_ = false;
   simdjson::dom::element doc_;

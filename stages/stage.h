@@ -61,6 +61,9 @@ class RecordStage : public Stage {
   StageMode mode() const final { return StageMode::kParallel; }
   // kError: the message is in scratch.error. Never throws.
   virtual Verdict process(Record& rec, WorkerScratch& scratch, StageState* state) const = 0;
+  // True when process() may turn one record into several (Record::set_outputs): a map with a jq
+  // generator. The engine then ends the workers' segment after this stage.
+  virtual bool may_fan_out() const { return false; }
 };
 
 // --- ordered

@@ -36,6 +36,13 @@ Chain::Chain(std::vector<std::unique_ptr<Stage>> stages, std::vector<std::string
       speculate_finishing_ = m == StageMode::kFinishing && !ordered_before;
     }
     if (m == StageMode::kOrdered) ordered_before = true;
+    // A stage that may turn a record into several ends the segment: what follows sees each of
+    // them as its own record, on the writer's thread (forwarded records are split per line).
+    if (worker_end_ == stages_.size() && m == StageMode::kParallel && i + 1 < stages_.size() &&
+        static_cast<const RecordStage&>(*stages_[i]).may_fan_out()) {
+      worker_end_ = i + 1;
+      needs_order_ = true;
+    }
   }
   tracing_ = needs_order_;
 }
@@ -148,7 +155,7 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
         t = after;
       }
       if (v == Verdict::kPass) {
-        ++c.out;
+        c.out += rec.outputs();
         continue;
       }
       end_stage = i;
@@ -383,14 +390,21 @@ void Chain::Run::take_over(Batch& b) {
       std::string_view text(output.data() + prev_out, t.out_end - prev_out - 1);  // without its '\n'
       std::string_view raw(b.input.data() + t.raw_begin, t.raw_len);
       std::uint64_t offset = b.offset + t.raw_begin;
-      if (job) {
-        job->ends.push_back(t.out_end - 1);
-        job->lines.push_back(t.line);
-        job->offsets.push_back(offset);
-      } else if (!stopped_) {
-        Record rec = Record::made(text, t.line, offset);
-        rec.set_seq(b.seq);
-        feed(k, rec, raw, source);
+      // One line per record: a map that fanned out left several (Record::set_outputs).
+      std::size_t begin = 0;
+      while (begin <= text.size()) {
+        std::size_t nl = text.find('\n', begin);
+        if (nl == std::string_view::npos) nl = text.size();
+        if (job) {
+          job->ends.push_back(prev_out + nl);
+          job->lines.push_back(t.line);
+          job->offsets.push_back(offset);
+        } else if (!stopped_) {
+          Record rec = Record::made(text.substr(begin, nl - begin), t.line, offset);
+          rec.set_seq(b.seq);
+          feed(k, rec, raw, source);
+        }
+        begin = nl + 1;
       }
     }
     prev_out = t.out_end;

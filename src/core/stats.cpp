@@ -90,6 +90,9 @@ void RunStats::update() {
     if (stages[i].mode == StageMode::kFinishing || stages[i].mode == StageMode::kAsync) {
       consumed += c.in - c.errors - (stages[i].mode == StageMode::kAsync ? c.dropped : 0);
       emitted += c.out;
+    } else if (c.out + c.dropped + c.errors > c.in) {
+      // a map with a generator: the records beyond one per input are emitted
+      emitted += c.out + c.dropped + c.errors - c.in;
     }
   }
 }

@@ -4,9 +4,11 @@
 //
 // Invariant: records_in + emitted == records_out + dropped + errors + consumed, where consumed
 // counts the records finishing stages (tail) and async stages (exec: records in, any number of
-// lines out) took in and emitted the records they made; for a chain without finishing or async
-// stages, records_in == records_out + dropped + errors. Each stage's own counts add up too:
-// in == out + dropped + errors for parallel and ordered stages, and in == consumed + dropped +
+// lines out) took in and emitted the records they made, and a map whose expression gave several
+// values emitted the records beyond the first; for a chain without finishing or async stages or
+// such a map, records_in == records_out + dropped + errors. Each stage's own counts add up too:
+// in == out + dropped + errors for parallel and ordered stages (out - in + dropped + errors are
+// the records a fanning-out map emitted), and in == consumed + dropped +
 // errors, out == emitted for a finishing or async stage.
 //
 // Time (what shows where the run waits): each stage's busy time summed over the threads that ran

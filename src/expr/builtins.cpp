@@ -6,8 +6,28 @@
 #include <cmath>
 
 #include "src/expr/internal.h"
+#include "src/expr/jq/value.h"
 
 namespace ppipe::expr {
+
+bool decimal_text(std::string_view s) {
+  std::size_t i = 0, n = s.size(), digits = 0;
+  if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+  while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  if (i < n && s[i] == '.') {
+    ++i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    std::size_t e = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i, ++e;
+    if (e == 0) return false;
+  }
+  return i == n;
+}
 
 namespace {
 
@@ -187,19 +207,8 @@ St fn_test(const Node* n, const Value& in, Value& out, Ctx& cx) {
 // ---- numbers from text ----
 
 bool parse_number(std::string_view s, Value& out) {
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  if (s.empty()) return false;
-  bool plus = s.front() == '+';
-  if (plus) s.remove_prefix(1);
-  if (s.empty() || s.front() == '+' || s.front() == ' ') return false;
-  // Only JSON-ish number characters: rejects "0x10", "1_000", "inf".
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+')) {
-      return s == "nan" ? (out = Value::number(std::nan("")), true) : false;
-    }
-  }
+  if (!decimal_text(s)) return false;
+  if (s.front() == '+') s.remove_prefix(1);
   std::int64_t i;
   auto ri = std::from_chars(s.data(), s.data() + s.size(), i);
   if (ri.ec == std::errc() && ri.ptr == s.data() + s.size()) {
@@ -239,6 +248,12 @@ St fn_fromjson(const Value& in, Value& out, Ctx& cx) {
   simdjson::dom::element e;
   auto err = s.parser->parse(s.padded.data(), text.size(), false).get(e);
   if (err) {
+    // what jq reads but simdjson does not (NaN, nan, Infinity, numbers beyond 64 bits)
+    jq::J j;
+    if (jq::parse_json(text, j, nullptr)) {
+      out = from_j(j, cx.arena);
+      return St::kOk;
+    }
     // jq: "<reason> (while parsing '<text>')"
     std::string& m = s.message;
     m.assign(simdjson::error_message(err));
@@ -649,19 +664,14 @@ St call_builtin(const Node* n, const Value& in, Value& out, Ctx& cx) {
       }
       if (!in.is_string()) return type_error(cx, in, "cannot be parsed as a number");
       if (parse_number(in.string_value(), out)) return St::kOk;
-      std::string& m = cx.s.message;
-      m.assign("Invalid numeric literal (while parsing '");
-      m.append(in.string_value());
-      m.append("')");
-      return message_error(cx.s);
+      return type_error(cx, in, "cannot be parsed as a number");
     }
     case Fn::kKeys: return fn_keys(in, out, cx, true);
     case Fn::kKeysUnsorted: return fn_keys(in, out, cx, false);
     case Fn::kNot: out = Value::boolean(!in.truthy()); return St::kOk;
     case Fn::kAdd: return fn_add(in, out, cx);
-    case Fn::kAbs:
-      if (!in.is_number()) return type_error(cx, in, "has no absolute value");
-      out = number_abs(in);
+    case Fn::kAbs:  // jq 1.8: anything but a number passes through
+      out = in.is_number() ? number_abs(in) : in;
       return St::kOk;
     case Fn::kFloor:
     case Fn::kCeil:
@@ -685,7 +695,7 @@ St call_builtin(const Node* n, const Value& in, Value& out, Ctx& cx) {
         std::string& m = cx.s.message;
         m.assign("Cannot index ");
         m.append(kind_name(in));
-        m.append(" with number");
+        m.append(n->fn == Fn::kFirst ? " with number (0)" : " with number (-1)");
         return message_error(cx.s);
       }
       std::int64_t index = n->fn == Fn::kFirst ? 0 : static_cast<std::int64_t>(container_size(in)) - 1;

@@ -24,23 +24,19 @@ St fail_value(Ctx& cx, const Value& v) {
 
 namespace {
 
-St cannot_index_with_key(Ctx& cx, const Value& v, std::string_view key) {
-  std::string& m = cx.s.message;
-  m.assign("Cannot index ");
-  m.append(kind_name(v));
-  m.append(" with string \"");
-  m.append(key);
-  m.push_back('"');
-  return message_error(cx.s);
-}
-
+// jq 1.8's wording: Cannot index number with string ("a")
 St cannot_index_with(Ctx& cx, const Value& v, const Value& k) {
   std::string& m = cx.s.message;
   m.assign("Cannot index ");
   m.append(kind_name(v));
   m.append(" with ");
-  m.append(kind_name(k));
+  if (k.is_object()) m.append("object");  // a slice
+  else append_kind_and_value(k, m, cx.s.buffer);
   return message_error(cx.s);
+}
+
+St cannot_index_with_key(Ctx& cx, const Value& v, std::string_view key) {
+  return cannot_index_with(cx, v, Value::string(key));
 }
 
 St index_key(const Value& v, std::string_view key, Value& out, Ctx& cx) {
@@ -431,6 +427,7 @@ Scratch::~Scratch() = default;
 Result evaluate_value(const Program& program, const Value& input, Scratch& scratch) {
   ScratchState& s = scratch.state();
   s.arena.reset();
+  if (program.general) return evaluate_general(program, input, s);
   Ctx cx{s, s.arena};
   Result r;
   St st = eval(program.root.get(), input, r.value, cx);
@@ -452,7 +449,7 @@ int compare(const Value& a, const Value& b, Scratch& scratch) {
 
 std::string_view leading_key(const Program& program) {
   const Node* n = program.root.get();
-  if (n->op != Op::kPath || !n->kids.empty() || n->steps.empty() || n->steps[0].is_index) return {};
+  if (!n || n->op != Op::kPath || !n->kids.empty() || n->steps.empty() || n->steps[0].is_index) return {};
   return n->steps[0].key;
 }
 
@@ -464,6 +461,10 @@ bool lookup_members(simdjson::dom::element input, const std::string_view* keys, 
 
 Result evaluate_from_member(const Program& program, const Value& member, Scratch& scratch) {
   ScratchState& s = scratch.state();
+  if (program.general) {  // (never: leading_key() is empty for general programs)
+    s.arena.reset();
+    return evaluate_general(program, member, s);
+  }
   s.arena.reset();
   Ctx cx{s, s.arena};
   const Node* n = program.root.get();
@@ -486,7 +487,7 @@ Result evaluate_from_member(const Program& program, const Value& member, Scratch
   return r;
 }
 
-bool is_identity(const Program& program) { return program.root->op == Op::kIdentity; }
+bool is_identity(const Program& program) { return program.root && program.root->op == Op::kIdentity; }
 
 std::string_view source_text(const Program& program) { return program.source; }
 

@@ -21,3 +21,14 @@ set(PPIPE_EXPR_TEST_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../../tests/unit/expr_eval_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../../tests/unit/expr_alloc_test.cpp
 )
+
+# The general engine (src/expr/jq): jq's whole language, for what the fast path does not take.
+target_sources(ppipe_expr PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/general.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/jq/builtins.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/jq/eval.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/jq/jq.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/jq/ops.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/jq/parse.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/jq/value.cpp
+)

@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "src/expr/value.h"
 
@@ -35,6 +36,32 @@ using CompileResult = std::variant<std::shared_ptr<const Program>, CompileError>
 
 // Never throws on bad input.
 CompileResult compile(std::string_view source);
+
+// --arg NAME VALUE / --argjson NAME JSON: visible as $NAME (and in $ARGS.named) everywhere.
+struct NamedArg {
+  std::string name;
+  std::string json;  // the value as JSON text (--arg: a JSON string)
+};
+struct CompileOptions {
+  std::vector<NamedArg> named;
+};
+// The whole jq language: single-valued expressions compile to the allocation-free fast path;
+// anything else (generators, variables, reduce, def, assignment, ...) to the general engine
+// (src/expr/jq), which is_general() reports. A bad --argjson value is a CompileError.
+CompileResult compile(std::string_view source, const CompileOptions& options);
+bool is_general(const Program& program);
+namespace jq {
+class Program;
+}
+// The general engine's program: the program itself when is_general(), else its general twin
+// (the same source compiled for the general engine, for records the fast path cannot read:
+// numbers beyond 64 bits), or null.
+const jq::Program* general_program(const Program& program);
+
+// Every output of `program` on one JSON text (e.g. a record), as compact JSON (`jq -c`), in
+// order. False when it raised an error, after the outputs before it; the message in *error.
+// For tests and tools: stages run programs through evaluate() / the general engine directly.
+bool run_text(const Program& program, std::string_view input, std::vector<std::string>& outputs, std::string* error);
 
 // "error in expression: MESSAGE\n  SOURCE-LINE\n  ^\n" with the caret under the column. No program
 // name: the caller prefixes its own.

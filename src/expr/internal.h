@@ -138,6 +138,8 @@ St fail(Ctx& cx, std::string_view message);
 St fail_value(Ctx& cx, const Value& v);
 
 // Builtins (builtins.cpp).
+// jq 1.8's tonumber grammar: [+-]digits[.digits][e[+-]digits] (or .digits), nothing around it.
+bool decimal_text(std::string_view s);
 St call_builtin(const Node* n, const Value& in, Value& out, Ctx& cx);
 // RE2 for jq's test(re; flags). Null with `error` set when the flags or the pattern are invalid.
 std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flags, std::string& error);
@@ -229,10 +231,25 @@ Value copy_dom(simdjson::dom::element e, Arena& arena);
 
 namespace ppipe::expr {
 
+namespace jq {
+class Program;
+class J;
+}
+
+// The single-valued fast path's compiler (parser.cpp); compile() tries it first.
+CompileResult compile_fast(std::string_view source);
+// evaluate() of a general program (general.cpp). Declared after Result.
+
+Result evaluate_general(const Program& program, const Value& input, ScratchState& s);
+// A general-engine value in the arena (general.cpp).
+Value from_j(const jq::J& j, Arena& arena);
+
 class Program {
  public:
   std::string source;
-  std::unique_ptr<Node> root;
+  std::unique_ptr<Node> root;                  // the fast path's tree; null for a general program
+  std::shared_ptr<const jq::Program> general;  // the general engine's program (general.cpp)
+  std::shared_ptr<const jq::Program> twin;     // a fast program's general twin
   Arena constants{1024};  // folded constant strings, arrays and objects; never reset
 };
 

@@ -940,6 +940,11 @@ void fold(NodeP& n, Program& program, ScratchState& scratch) {
     // Constant keys: turn computed constant keys into plain ones; note whether all differ.
     bool all_constant = true;
     for (ObjectEntry& e : n->entries) {
+      if (e.key_node && e.key_node->op == Op::kConst && !e.key_node->constant.is_string()) {
+        std::string m = "Cannot use ";
+        append_kind_and_value(e.key_node->constant, m, scratch.buffer);
+        throw ParseFailure{m + " as object key", e.key_node->column};
+      }
       if (e.key_node && e.key_node->op == Op::kConst && e.key_node->constant.is_string()) {
         e.key = std::string(e.key_node->constant.string_value());
         e.key_node.reset();
@@ -1026,7 +1031,7 @@ Node::~Node() {
   }  // each node is destroyed with no children left: no recursion
 }
 
-CompileResult compile(std::string_view source) {
+CompileResult compile_fast(std::string_view source) {
   std::vector<Token> tokens;
   CompileError lex_error;
   if (!lex(source, tokens, lex_error)) return lex_error;

@@ -139,13 +139,17 @@ void append_kind_and_value(const Value& v, std::string& out, std::string& tmp) {
   out.append(" (");
   tmp.clear();
   write_json(v, tmp);
-  // jq dumps into a 15-byte buffer: at most 14 bytes, the last 3 of them "..." when cut.
-  // We cut at a UTF-8 character boundary so the message stays valid UTF-8.
-  if (tmp.size() > 14) {
-    std::size_t cut = 11;
+  // jq 1.8 dumps into a 30-byte buffer: at most 29 bytes, cut to 26 and "..." when longer (a
+  // string loses one more character for its closing quote). Cut at a UTF-8 character boundary.
+  if (tmp.size() > 29) {
+    std::size_t cut = 26;
     while (cut > 0 && (static_cast<unsigned char>(tmp[cut]) & 0xC0) == 0x80) --cut;
+    if (v.is_string() && cut > 1) {
+      --cut;
+      while (cut > 0 && (static_cast<unsigned char>(tmp[cut]) & 0xC0) == 0x80) --cut;
+    }
     out.append(tmp.data(), cut);
-    out.append("...");
+    out.append(v.is_string() ? "...\"" : "...");
   } else {
     out.append(tmp);
   }
@@ -505,9 +509,9 @@ St binary_op(BinOp op, const Value& a, const Value& b, Value& out, Ctx& cx) {
       if ((a.is_string() && b.is_number()) || (a.is_number() && b.is_string())) {
         const Value& str = a.is_string() ? a : b;
         const Value& num = a.is_string() ? b : a;
-        // jq 1.6: n = (int)(num - 1); null when n < 0, else n + 1 copies.
-        double d = num.as_double() - 1;
-        if (!(d > -1)) {  // also NaN
+        // jq 1.8: floor(n) copies ("" for 0 <= n < 1); null when n < 0 or NaN.
+        double d = num.as_double();
+        if (!(d >= 0)) {
           out = Value::null();
           return St::kOk;
         }
@@ -518,7 +522,7 @@ St binary_op(BinOp op, const Value& a, const Value& b, Value& out, Ctx& cx) {
           out = str;
           return St::kOk;
         }
-        double copies = std::trunc(d) + 1;
+        double copies = std::floor(d);
         if (copies * static_cast<double>(s.size()) > static_cast<double>(1u << 30)) {
           return fail(cx, "Repeat string result too long");
         }

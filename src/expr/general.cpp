@@ -1,0 +1,199 @@
+// compile(): the fast path when it takes the expression, the general engine otherwise.
+#include "src/expr/internal.h"
+#include "src/expr/jq/jq.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace ppipe::expr {
+
+CompileResult compile(std::string_view source) { return compile(source, CompileOptions{}); }
+
+CompileResult compile(std::string_view source, const CompileOptions& options) {
+  bool uses_vars = false;
+  jq::J named = jq::J::object();
+  for (const NamedArg& a : options.named) {
+    jq::J v;
+    std::string err;
+    if (!jq::parse_json(a.json, v, &err)) return CompileError{"--argjson " + a.name + ": invalid JSON text: " + err, 0};
+    named.mut_obj().set(a.name, v);
+    uses_vars = true;
+  }
+  CompileResult fast = CompileError{};
+  if (!uses_vars) {
+    fast = compile_fast(source);
+    if (auto* p = std::get_if<std::shared_ptr<const Program>>(&fast)) {
+      jq::CompileFailure ignored;
+      auto twin = jq::compile(source, named, &ignored);
+      if (twin) std::const_pointer_cast<Program>(*p)->twin = std::move(twin);
+      return fast;
+    }
+  }
+  jq::CompileFailure failure;
+  auto general = jq::compile(source, named, &failure);
+  if (!general) {
+    // Both refuse it: the fast path's words are the more helpful ("'&&' is not an operator (use
+    // 'and')", "did you mean 'length'?"), unless it refused a construct the general engine knows.
+    if (const auto* f = std::get_if<CompileError>(&fast);
+        f && !uses_vars && f->message.find("not supported") == std::string::npos &&
+        f->message.find("is a generator") == std::string::npos)
+      return *f;
+    return CompileError{failure.message, failure.pos};
+  }
+  auto program = std::make_shared<Program>();
+  program->source.assign(source);
+  program->general = std::move(general);
+  return std::shared_ptr<const Program>(std::move(program));
+}
+
+bool is_general(const Program& program) { return program.general != nullptr; }
+
+const jq::Program* general_program(const Program& program) {
+  return program.general ? program.general.get() : program.twin.get();
+}
+
+jq::J to_j(const Value& v) {
+  switch (v.tag()) {
+    case Tag::kNull: return jq::J::null();
+    case Tag::kFalse: return jq::J::boolean(false);
+    case Tag::kTrue: return jq::J::boolean(true);
+    case Tag::kInt: {
+      std::string text;
+      write_int(v.int_value(), text);
+      return jq::J::number_text(static_cast<double>(v.int_value()), text);
+    }
+    case Tag::kUint: return jq::J::number_text(static_cast<double>(v.uint_value()), std::to_string(v.uint_value()));
+    case Tag::kDouble: return jq::J::number(v.double_value());
+    case Tag::kString: return jq::J::string(std::string(v.string_value()));
+    case Tag::kArray: {
+      std::vector<jq::J> items;
+      for_each_item(v, [&](const Value& x) {
+        items.push_back(to_j(x));
+        return true;
+      });
+      return jq::J::array(std::move(items));
+    }
+    case Tag::kObject: {
+      jq::J o = jq::J::object();
+      jq::JObj& m = o.mut_obj();
+      for_each_member(v, [&](std::string_view k, const Value& x) {
+        m.set(k, to_j(x));
+        return true;
+      });
+      return o;
+    }
+  }
+  return jq::J::null();
+}
+
+Value from_j(const jq::J& j, Arena& arena) {
+  switch (j.type()) {
+    case jq::T::kNull: return Value::null();
+    case jq::T::kFalse: return Value::boolean(false);
+    case jq::T::kTrue: return Value::boolean(true);
+    case jq::T::kNumber: {
+      double d = j.num();
+      if (d == std::trunc(d) && std::fabs(d) < 9007199254740992.0) return Value::integer(static_cast<std::int64_t>(d));
+      return Value::number(d);
+    }
+    case jq::T::kString: {
+      const std::string& s = j.str();
+      char* p = arena.alloc_chars(s.size());
+      std::memcpy(p, s.data(), s.size());
+      return Value::string({p, s.size()});
+    }
+    case jq::T::kArray: {
+      const auto& a = j.arr();
+      Value* items = arena.alloc_array<Value>(a.size());
+      for (std::size_t i = 0; i < a.size(); ++i) items[i] = from_j(a[i], arena);
+      return Value::array(items, static_cast<std::uint32_t>(a.size()));
+    }
+    case jq::T::kObject: {
+      const auto& m = j.obj().m;
+      Member* members = arena.alloc_array<Member>(m.size());
+      for (std::size_t i = 0; i < m.size(); ++i) {
+        char* p = arena.alloc_chars(m[i].first.size());
+        std::memcpy(p, m[i].first.data(), m[i].first.size());
+        members[i].key = std::string_view(p, m[i].first.size());
+        members[i].value = from_j(m[i].second, arena);
+      }
+      return Value::object(members, static_cast<std::uint32_t>(m.size()));
+    }
+  }
+  return Value::null();
+}
+
+// evaluate() of a general program where one value is expected (agg keys, uniq keys): its one
+// output; none is empty; several is an error.
+Result evaluate_general(const Program& program, const Value& input, ScratchState& s) {
+  Result r;
+  std::size_t n = 0;
+  jq::J first;
+  std::string error;
+  jq::RunContext ctx;
+  bool ok = jq::run(*program.general, to_j(input), ctx,
+                    [&](const jq::J& v) {
+                      if (n++ == 0) first = v;
+                    },
+                    &error);
+  if (!ok) {
+    s.message = error;
+    s.error_is_message = true;
+    r.outcome = Outcome::kError;
+    return r;
+  }
+  if (n > 1) {
+    s.message = "the expression gave " + std::to_string(n) + " values where one is expected";
+    s.error_is_message = true;
+    r.outcome = Outcome::kError;
+    return r;
+  }
+  if (n == 0) return r;
+  r.outcome = Outcome::kValue;
+  r.value = from_j(first, s.arena);
+  return r;
+}
+
+bool run_text(const Program& program, std::string_view input, std::vector<std::string>& outputs, std::string* error) {
+  if (program.general) {
+    jq::J in;
+    std::string perr;
+    if (!jq::parse_json(input, in, &perr)) {
+      if (error) *error = "invalid input: " + perr;
+      return false;
+    }
+    jq::RunContext ctx;
+    return jq::run(*program.general, in, ctx, [&](const jq::J& v) { outputs.push_back(jq::to_json(v)); }, error);
+  }
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(input);
+  simdjson::dom::element doc;
+  Scratch scratch;
+  Result r;
+  if (parser.parse(padded).get(doc) == simdjson::SUCCESS) {
+    r = evaluate(program, doc, scratch);
+  } else {
+    // what simdjson's DOM refuses but jq reads (a BOM, NaN, numbers beyond 64 bits)
+    jq::J in;
+    std::string perr;
+    if (!jq::parse_json(input, in, &perr)) {
+      if (error) *error = "invalid input: " + perr;
+      return false;
+    }
+    Arena input_memory;  // apart from the scratch arena, which evaluate_value() resets
+    Value v = from_j(in, input_memory);
+    r = evaluate_value(program, v, scratch);
+  }
+  if (r.outcome == Outcome::kError) {
+    if (error) *error = std::string(error_message(scratch));
+    return false;
+  }
+  if (r.outcome == Outcome::kValue) {
+    std::string out;
+    append_json(r, out);
+    outputs.push_back(std::move(out));
+  }
+  return true;
+}
+
+}  // namespace ppipe::expr

@@ -1,0 +1,592 @@
+#include "src/expr/jq/value.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+
+#include "src/expr/internal.h"
+#include "src/util/json_string.h"
+#include "src/util/text_util.h"
+
+namespace ppipe::expr::jq {
+
+J J::number_text(double d, std::string_view text) {
+  J j = number(d);
+  j.p_ = std::make_shared<const std::string>(text);
+  return j;
+}
+
+J J::string(std::string s) {
+  J j(T::kString);
+  j.p_ = std::make_shared<const std::string>(std::move(s));
+  return j;
+}
+
+J J::array(std::vector<J> items) {
+  J j(T::kArray);
+  auto a = std::make_shared<JArr>();
+  a->v = std::move(items);
+  j.p_ = std::move(a);
+  return j;
+}
+
+J J::object() {
+  J j(T::kObject);
+  j.p_ = std::make_shared<JObj>();
+  return j;
+}
+
+std::string& J::mut_str() {
+  if (p_.use_count() > 1) p_ = std::make_shared<const std::string>(str());
+  return const_cast<std::string&>(str());
+}
+
+std::vector<J>& J::mut_arr() {
+  if (p_.use_count() > 1) {
+    auto a = std::make_shared<JArr>();
+    a->v = arr();
+    p_ = std::move(a);
+  }
+  return const_cast<JArr*>(static_cast<const JArr*>(p_.get()))->v;
+}
+
+JObj& J::mut_obj() {
+  if (p_.use_count() > 1) {
+    auto o = std::make_shared<JObj>();
+    o->m = obj().m;
+    p_ = std::move(o);
+  }
+  return const_cast<JObj&>(obj());
+}
+
+std::size_t J::size() const {
+  if (t_ == T::kArray) return arr().size();
+  if (t_ == T::kObject) return obj().m.size();
+  return 0;
+}
+
+// ---------------------------------------------------------------- objects
+
+namespace {
+constexpr std::size_t kIndexFrom = 16;
+std::size_t hash_key(std::string_view k) { return std::hash<std::string_view>{}(k); }
+}  // namespace
+
+void JObj::reindex() const {
+  std::size_t cap = 32;
+  while (cap < m.size() * 2) cap *= 2;
+  index_.assign(cap, 0);
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    std::size_t h = hash_key(m[i].first) & (cap - 1);
+    while (index_[h] != 0) h = (h + 1) & (cap - 1);
+    index_[h] = static_cast<std::uint32_t>(i + 1);
+  }
+  indexed_ = m.size();
+}
+
+const J* JObj::find(std::string_view key) const {
+  if (m.size() < kIndexFrom) {
+    for (const auto& kv : m)
+      if (kv.first == key) return &kv.second;
+    return nullptr;
+  }
+  if (indexed_ != m.size() || index_.empty()) reindex();
+  std::size_t mask = index_.size() - 1, h = hash_key(key) & mask;
+  while (index_[h] != 0) {
+    const auto& kv = m[index_[h] - 1];
+    if (kv.first == key) return &kv.second;
+    h = (h + 1) & mask;
+  }
+  return nullptr;
+}
+
+J* JObj::find_mut(std::string_view key) { return const_cast<J*>(find(key)); }
+
+void JObj::set(std::string_view key, J value) {
+  if (J* v = find_mut(key)) {
+    *v = std::move(value);
+    return;
+  }
+  m.emplace_back(std::string(key), std::move(value));
+  if (!index_.empty() && indexed_ == m.size() - 1 && m.size() * 2 <= index_.size()) {
+    std::size_t mask = index_.size() - 1, h = hash_key(m.back().first) & mask;
+    while (index_[h] != 0) h = (h + 1) & mask;
+    index_[h] = static_cast<std::uint32_t>(m.size());
+    indexed_ = m.size();
+  }
+}
+
+bool JObj::erase(std::string_view key) {
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    if (it->first == key) {
+      m.erase(it);
+      index_.clear();
+      indexed_ = 0;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::size_t> JObj::sorted_order() const {
+  std::vector<std::size_t> order(m.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return m[a].first < m[b].first; });
+  return order;
+}
+
+// ---------------------------------------------------------------- order
+
+const char* type_name(const J& v) {
+  switch (v.type()) {
+    case T::kNull: return "null";
+    case T::kFalse:
+    case T::kTrue: return "boolean";
+    case T::kNumber: return "number";
+    case T::kString: return "string";
+    case T::kArray: return "array";
+    case T::kObject: return "object";
+  }
+  return "null";
+}
+
+int compare(const J& a, const J& b, const char* too_deep, int depth) {
+  if (depth > 10000) throw Error{J::string(too_deep)};
+  if (a.type() != b.type()) return a.type() < b.type() ? -1 : 1;
+  switch (a.type()) {
+    case T::kNull:
+    case T::kFalse:
+    case T::kTrue: return 0;
+    case T::kNumber: {
+      double x = a.num(), y = b.num();
+      // jq 1.7: nan compares below every number, itself included (so nan == nan is false)
+      if (std::isnan(x)) return -1;
+      if (std::isnan(y)) return 1;
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    case T::kString: {
+      int c = a.str().compare(b.str());
+      return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    case T::kArray: {
+      const auto &x = a.arr(), &y = b.arr();
+      for (std::size_t i = 0; i < x.size() && i < y.size(); ++i)
+        if (int c = compare(x[i], y[i], too_deep, depth + 1)) return c;
+      return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
+    }
+    case T::kObject: {
+      const JObj &x = a.obj(), &y = b.obj();
+      auto ox = x.sorted_order(), oy = y.sorted_order();
+      // first the sorted key lists
+      for (std::size_t i = 0; i < ox.size() && i < oy.size(); ++i) {
+        int c = x.m[ox[i]].first.compare(y.m[oy[i]].first);
+        if (c) return c < 0 ? -1 : 1;
+      }
+      if (ox.size() != oy.size()) return ox.size() < oy.size() ? -1 : 1;
+      for (std::size_t i = 0; i < ox.size(); ++i)
+        if (int c = compare(x.m[ox[i]].second, y.m[oy[i]].second, too_deep, depth + 1)) return c;
+      return 0;
+    }
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- writing
+
+namespace {
+
+void write_number(const J& v, std::string& out) {
+  if (const std::string* lit = v.literal()) {
+    // The literal of a number beyond double range prints as the double jq 1.7 gives, except
+    // that big integers keep their digits (jq 1.7 keeps literal precision).
+    if (std::isfinite(v.num())) {
+      out.append(*lit);
+      return;
+    }
+  }
+  write_double(v.num(), out);
+}
+
+void write_compact(const J& v, std::string& out, int depth = 0) {
+  if (depth > 10000) {  // jq 1.8
+    out.append("<skipped: too deep>");
+    return;
+  }
+  switch (v.type()) {
+    case T::kNull: out.append("null"); return;
+    case T::kFalse: out.append("false"); return;
+    case T::kTrue: out.append("true"); return;
+    case T::kNumber: write_number(v, out); return;
+    case T::kString: append_json_string_jq(out, v.str()); return;
+    case T::kArray: {
+      out.push_back('[');
+      bool first = true;
+      for (const J& x : v.arr()) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_compact(x, out, depth + 1);
+      }
+      out.push_back(']');
+      return;
+    }
+    case T::kObject: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& kv : v.obj().m) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json_string_jq(out, kv.first);
+        out.push_back(':');
+        write_compact(kv.second, out, depth + 1);
+      }
+      out.push_back('}');
+      return;
+    }
+  }
+}
+
+void newline(std::string& out, int indent, int depth) {
+  out.push_back('\n');
+  out.append(static_cast<std::size_t>(indent * depth), ' ');
+}
+
+void write_indented(const J& v, std::string& out, int indent, int depth, bool sort_keys) {
+  if (v.type() == T::kArray && !v.arr().empty()) {
+    out.push_back('[');
+    bool first = true;
+    for (const J& x : v.arr()) {
+      if (!first) out.push_back(',');
+      first = false;
+      newline(out, indent, depth + 1);
+      write_indented(x, out, indent, depth + 1, sort_keys);
+    }
+    newline(out, indent, depth);
+    out.push_back(']');
+  } else if (v.type() == T::kObject && !v.obj().m.empty()) {
+    out.push_back('{');
+    const JObj& o = v.obj();
+    std::vector<std::size_t> order;
+    if (sort_keys) {
+      order = o.sorted_order();
+    } else {
+      for (std::size_t i = 0; i < o.m.size(); ++i) order.push_back(i);
+    }
+    bool first = true;
+    for (std::size_t i : order) {
+      if (!first) out.push_back(',');
+      first = false;
+      newline(out, indent, depth + 1);
+      append_json_string_jq(out, o.m[i].first);
+      out.append(": ");
+      write_indented(o.m[i].second, out, indent, depth + 1, sort_keys);
+    }
+    newline(out, indent, depth);
+    out.push_back('}');
+  } else {
+    write_compact(v, out);
+  }
+}
+
+}  // namespace
+
+void write(const J& v, std::string& out) { write_compact(v, out); }
+
+void write_pretty(const J& v, std::string& out, int indent, bool sort_keys) {
+  write_indented(v, out, indent, 0, sort_keys);
+}
+
+std::string to_json(const J& v) {
+  std::string s;
+  write_compact(v, s);
+  return s;
+}
+
+std::string kind_and_value(const J& v) {
+  // jq 1.8: the value's JSON cut to fit 29 bytes with "...", on a character boundary
+  std::string text = to_json(v);
+  if (text.size() > 29) {  // as append_kind_and_value (values.cpp)
+    std::size_t cut = 26;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    if (v.is_string() && cut > 1) {
+      --cut;
+      while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    }
+    text = text.substr(0, cut) + (v.is_string() ? "...\"" : "...");
+  }
+  return std::string(type_name(v)) + " (" + text + ")";
+}
+
+// ---------------------------------------------------------------- reading
+
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+
+  bool value(J& out, int depth) {
+    ws();
+    if (p_ >= s_.size()) return fail("unexpected end of input");
+    if (depth >= 10000) return fail("Exceeds depth limit for parsing");
+    char c = s_[p_];
+    switch (c) {
+      case '{': {
+        ++p_;
+        J o = J::object();
+        JObj& m = o.mut_obj();
+        ws();
+        if (peek('}')) {
+          ++p_;
+          out = std::move(o);
+          return true;
+        }
+        for (;;) {
+          ws();
+          if (!peek('"')) return fail("object keys must be strings");
+          std::string key;
+          if (!string(key)) return false;
+          ws();
+          if (!peek(':')) return fail("':' expected after an object key");
+          ++p_;
+          J v;
+          if (!value(v, depth + 1)) return false;
+          m.set(key, std::move(v));
+          ws();
+          if (peek(',')) {
+            ++p_;
+            continue;
+          }
+          if (peek('}')) {
+            ++p_;
+            break;
+          }
+          return fail("',' or '}' expected in an object");
+        }
+        out = std::move(o);
+        return true;
+      }
+      case '[': {
+        ++p_;
+        std::vector<J> items;
+        ws();
+        if (peek(']')) {
+          ++p_;
+          out = J::array(std::move(items));
+          return true;
+        }
+        for (;;) {
+          J v;
+          if (!value(v, depth + 1)) return false;
+          items.push_back(std::move(v));
+          ws();
+          if (peek(',')) {
+            ++p_;
+            continue;
+          }
+          if (peek(']')) {
+            ++p_;
+            break;
+          }
+          return fail("',' or ']' expected in an array");
+        }
+        out = J::array(std::move(items));
+        return true;
+      }
+      case '"': {
+        std::string s;
+        if (!string(s)) return false;
+        out = J::string(std::move(s));
+        return true;
+      }
+      case 't': return word("true", J::boolean(true), out);
+      case 'f': return word("false", J::boolean(false), out);
+      case 'n':
+        if (s_.substr(p_, 3) == "nan") {  // jq reads nan (and prints it as null)
+          p_ += 3;
+          out = J::number(std::numeric_limits<double>::quiet_NaN());
+          return true;
+        }
+        return word("null", J::null(), out);
+      default:
+        if (special(out)) return true;
+        return number(out);
+    }
+  }
+
+  bool done() {
+    ws();
+    return p_ >= s_.size();
+  }
+  std::size_t pos() const { return p_; }
+  const std::string& error() const { return error_; }
+  bool fail(std::string_view what) {
+    if (error_.empty()) error_ = std::string(what) + " at byte " + std::to_string(p_);
+    return false;
+  }
+
+ private:
+  void ws() {
+    while (p_ < s_.size() && (s_[p_] == ' ' || s_[p_] == '\t' || s_[p_] == '\n' || s_[p_] == '\r')) ++p_;
+  }
+  bool peek(char c) const { return p_ < s_.size() && s_[p_] == c; }
+
+  bool word(std::string_view w, J v, J& out) {
+    if (s_.substr(p_, w.size()) != w) return fail("invalid literal");
+    p_ += w.size();
+    out = std::move(v);
+    return true;
+  }
+
+  // jq's extensions: NaN, -NaN, Infinity, -Infinity
+  bool special(J& out) {
+    std::size_t b = p_;
+    bool neg = peek('-');
+    std::size_t q = p_ + (neg ? 1 : 0);
+    if (s_.substr(q, 3) == "NaN" || s_.substr(q, 3) == "nan") {
+      p_ = q + 3;
+      out = J::number(std::numeric_limits<double>::quiet_NaN());
+      return true;
+    }
+    if (s_.substr(q, 8) == "Infinity") {
+      p_ = q + 8;
+      double m = std::numeric_limits<double>::max();
+      out = J::number(neg ? -m : m);
+      return true;
+    }
+    p_ = b;
+    return false;
+  }
+
+  bool number(J& out) {
+    std::size_t b = p_;
+    if (peek('-')) ++p_;
+    while (p_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[p_])) || s_[p_] == '.' || s_[p_] == 'e' ||
+                              s_[p_] == 'E' || ((s_[p_] == '+' || s_[p_] == '-') && (s_[p_ - 1] == 'e' || s_[p_ - 1] == 'E'))))
+      ++p_;
+    std::string_view tok = s_.substr(b, p_ - b);
+    if (!is_json_number(tok)) {
+      p_ = b;
+      return fail("invalid numeric literal");
+    }
+    std::string t(tok);
+    double d = std::strtod(t.c_str(), nullptr);  // overflow gives +-HUGE_VAL: jq 1.7 prints DBL_MAX
+    if (std::isinf(d)) d = d > 0 ? std::numeric_limits<double>::max() : -std::numeric_limits<double>::max();
+    out = J::number_text(d, tok);
+    return true;
+  }
+
+  static int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  bool u4(std::uint32_t& cp) {
+    if (p_ + 4 > s_.size()) return fail("invalid \\u escape");
+    cp = 0;
+    for (int i = 0; i < 4; ++i) {
+      int h = hex(s_[p_ + i]);
+      if (h < 0) return fail("invalid \\u escape");
+      cp = cp * 16 + static_cast<std::uint32_t>(h);
+    }
+    p_ += 4;
+    return true;
+  }
+
+  bool string(std::string& out) {
+    ++p_;  // '"'
+    for (;;) {
+      std::size_t b = p_;
+      while (p_ < s_.size() && s_[p_] != '"' && s_[p_] != '\\' && static_cast<unsigned char>(s_[p_]) >= 0x20) ++p_;
+      out.append(s_.data() + b, p_ - b);
+      if (p_ >= s_.size()) return fail("unfinished string");
+      char c = s_[p_];
+      if (c == '"') {
+        ++p_;
+        break;
+      }
+      if (c != '\\') return fail("control character in a string");
+      ++p_;
+      if (p_ >= s_.size()) return fail("unfinished string");
+      char e = s_[p_++];
+      switch (e) {
+        case '"': out.push_back('"'); break;
+        case '\\': out.push_back('\\'); break;
+        case '/': out.push_back('/'); break;
+        case 'b': out.push_back('\b'); break;
+        case 'f': out.push_back('\f'); break;
+        case 'n': out.push_back('\n'); break;
+        case 'r': out.push_back('\r'); break;
+        case 't': out.push_back('\t'); break;
+        case 'u': {
+          std::uint32_t cp = 0;
+          if (!u4(cp)) return false;
+          if (cp >= 0xD800 && cp < 0xDC00 && s_.substr(p_, 2) == "\\u") {
+            std::size_t save = p_;
+            p_ += 2;
+            std::uint32_t lo = 0;
+            if (u4(lo) && lo >= 0xDC00 && lo < 0xE000) {
+              cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            } else {
+              p_ = save;
+              error_.clear();
+              cp = 0xFFFD;
+            }
+          } else if (cp >= 0xD800 && cp < 0xE000) {
+            cp = 0xFFFD;
+          }
+          append_utf8(out, cp);
+          break;
+        }
+        default: return fail("invalid escape");
+      }
+    }
+    // invalid UTF-8 becomes U+FFFD, as jq does
+    for (unsigned char ch : out) {
+      if (ch >= 0x80) {
+        out = utf8_replace_invalid(out);
+        break;
+      }
+    }
+    return true;
+  }
+
+  std::string_view s_;
+  std::size_t p_ = 0;
+  std::string error_;
+};
+
+}  // namespace
+
+bool parse_json(std::string_view text, J& out, std::string* error) {
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a byte order mark
+  Reader r(text);
+  if (!r.value(out, 0)) {
+    if (error) *error = r.error();
+    return false;
+  }
+  if (!r.done()) {
+    r.fail("unexpected text after a JSON value");
+    if (error) *error = r.error();
+    return false;
+  }
+  return true;
+}
+
+bool parse_json_seq(std::string_view text, std::vector<J>& out, std::string* error) {
+  Reader r(text);
+  while (!r.done()) {
+    J v;
+    if (!r.value(v, 0)) {
+      if (error) *error = r.error();
+      return false;
+    }
+    out.push_back(std::move(v));
+  }
+  return true;
+}
+
+}  // namespace ppipe::expr::jq
