@@ -483,7 +483,16 @@ run_task() {
     if [[ $VERBOSE == 1 ]]; then echo "#   $PAIR_MSG"; diagnose "$in" "$d"; fi
   else
     echo "not ok - $title"; echo "#   $PAIR_MSG  ($(printf '%s' "${T_WHERE[i]}"))"
-    [[ $DIAG == 1 && $PAIR_MSG != "ppipe exit"* ]] && diagnose "$in" "$d"
+    if [[ $DIAG == 1 && $PAIR_MSG != "ppipe exit"* ]]; then
+      if [[ $ORACLE == stored ]]; then
+        live_jq "$in" "$d"; cut_err "$d/jq.err" > "$d/jq.cuterr"
+        local lrc=$JRC; stored_jq
+        if [[ $lrc != "$JRC" ]] || ! same_out "$d/jq.out" || ! cmp -s "$JQERR" "$d/jq.cuterr"; then
+          echo "#   NOTE: $jqver's answer now is not the stored one (expected/INDEX: $DSNAME ${G_NAME[$DSNAME$SEP$JQPROG]}): a stale expected/? (JQDIFF_LIVE=all shows it)"
+        fi
+      fi
+      diagnose "$in" "$d"
+    fi
   fi
 }
 
