@@ -55,11 +55,14 @@ gen_file() {  # gen_file NAME ARGS... -> path; stats in NAME.genstats
 # scratch files without touching the repo). Leaves $TMP/case.out, case.err, case.rc.
 run_case() {
   local dir=$1
-  local work="$TMP/casework/$(basename "$(dirname "$dir")")/$(basename "$dir")"
+  local group=${dir%/*}; group=${group##*/}
+  local work="$TMP/casework/$group/${dir##*/}"
   rm -rf "$work"; mkdir -p "$work"
   cp -R "$dir/." "$work/"
   rm -f "$work/expout" "$work/experr" "$work/expcode"
   local rc=0
-  (cd "$work" && exec timeout 60 bash -c "$(cat "$dir/cmd")") </dev/null >"$TMP/case.out" 2>"$TMP/case.err" || rc=$?
+  local cmd
+  cmd=$(< "$dir/cmd")
+  (cd "$work" && exec timeout 60 bash -c "$cmd") </dev/null >"$TMP/case.out" 2>"$TMP/case.err" || rc=$?
   echo "$rc" > "$TMP/case.rc"
 }

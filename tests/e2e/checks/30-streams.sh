@@ -59,13 +59,15 @@ t_streaming_latency() {
       # Let ppipe start first: the check measures how long a record waits inside ppipe, not how
       # long the process takes to start (which a loaded machine or an ASan build stretches).
       sleep 1
+      # Stamps in microseconds from bash's $EPOCHREALTIME: a `date` fork on the reading side was
+      # counted in the delay (tens of ms on a loaded machine).
       for i in 1 2 3 4 5 6 7 8 9 10; do
-        printf '{"i":%d,"t":%s}\n' "$i" "$(date +%s%N)"
+        printf '{"i":%d,"t":%s}\n' "$i" "${EPOCHREALTIME/./}"
         sleep "0.2$((RANDOM % 10))"
       done
     } | timeout 30 "$PPIPE" $args | while IFS= read -r l; do
-      now=$(date +%s%N); t=${l##*\"t\":}; t=${t%\}}
-      echo $(( (now - t) / 1000 ))
+      now=${EPOCHREALTIME/./}; t=${l##*\"t\":}; t=${t%\}}
+      echo $(( now - t ))
     done > delays
     local n max
     n=$(wc -l < delays); max=$(sort -n delays | tail -n 1)
@@ -86,9 +88,13 @@ t_steady_trickle_latency() {
   local name="streaming: a steady trickle (a line every ~3 ms, in two halves) comes out within 100 ms"
   {
     sleep 0.5  # let ppipe start first: measure the wait inside it, not process start-up (ASan)
+    # The 2 ms pause is read -t on a pipe nobody writes: a sleep without a fork. A `sleep 0.002`
+    # process took tens of ms on a loaded machine: inside the record (counted in its delay) and
+    # 300 times over (~20 s per run).
+    local fd; exec {fd}<> <(:)
     for i in $(seq 1 300); do
       printf '{"i":%d,"t":"%s","pad":"half one|' "$i" "$EPOCHREALTIME"
-      sleep 0.002
+      read -rt 0.002 -u "$fd"
       printf 'half two"}\n'
     done
   } | timeout 60 "$PPIPE" | while IFS= read -r l; do
