@@ -5,6 +5,11 @@
 //
 // A runtime error (e.g. `.a.b` on a string) ends that record: it goes to the error stream with the
 // message, as jq reports one error per input. A syntax error is a usage error found at plan time.
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 #include "stages/expr_eval.h"
 #include "stages/registry.h"
 
@@ -14,6 +19,7 @@ namespace {
 
 constexpr StageOption kFilterOptions[] = {
     {"--filter", OptionKind::kValue, "EXPR", nullptr, "keep the records for which EXPR is truthy", true},
+    {"--filter-file", OptionKind::kValue, "FILE", "", "the same, with EXPR read from FILE (jq -f)", false},
 };
 
 constexpr const char* kFilterHelp =
@@ -24,6 +30,7 @@ constexpr const char* kFilterHelp =
 
 constexpr StageOption kMapOptions[] = {
     {"--map", OptionKind::kValue, "EXPR", nullptr, "replace each record with the value of EXPR", true},
+    {"--map-file", OptionKind::kValue, "FILE", "", "the same, with EXPR read from FILE (jq -f)", false},
 };
 
 constexpr const char* kMapHelp =
@@ -114,14 +121,33 @@ class MapStage final : public ExprStage {
   }
 };
 
+// The expression of `flag`, or of `file_flag`'s file when that is given.
+std::shared_ptr<const expr::Program> stage_expression(const StageArgs& args, const char* flag, const char* file_flag,
+                                                      std::string* error) {
+  if (!args.given(file_flag)) return compile_stage_expression(args, flag, error);
+  if (args.given(flag)) {
+    *error = std::string("give ") + flag + " or " + file_flag + ", not both";
+    return nullptr;
+  }
+  std::string path = args.value(file_flag);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = std::string(file_flag) + " " + path + ": cannot read it (" + std::strerror(errno) + ")";
+    return nullptr;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return compile_expression(std::string(file_flag) + " " + path, text.str(), error);
+}
+
 std::unique_ptr<Stage> make_filter_stage(const StageArgs& args, std::string* error) {
-  auto p = compile_stage_expression(args, "--filter", error);
+  auto p = stage_expression(args, "--filter", "--filter-file", error);
   if (!p) return nullptr;
   return std::make_unique<FilterStage>(std::move(p));
 }
 
 std::unique_ptr<Stage> make_map_stage(const StageArgs& args, std::string* error) {
-  auto p = compile_stage_expression(args, "--map", error);
+  auto p = stage_expression(args, "--map", "--map-file", error);
   if (!p) return nullptr;
   return std::make_unique<MapStage>(std::move(p));
 }

@@ -22,7 +22,9 @@
 #include "src/io/formats.h"
 #include "src/io/output_format.h"
 #include "src/io/reader.h"
+#include "src/util/json_string.h"
 #include "src/util/text_util.h"
+#include "stages/expr_eval.h"
 #include "stages/registry.h"
 
 namespace ppipe {
@@ -132,17 +134,11 @@ constexpr JqFlag kJqFlags[] = {
      "ppipe streams records one by one; to aggregate over all records use an aggregation stage "
      "(e.g. --agg 'count, sum(.bytes)', optionally --group-by .host); --filter and --map need no -s"},
     {"-c", "--compact-output", "output is compact JSON Lines already; drop -c"},
-    {"-r", "--raw-output", "raw output is not supported yet; --map writes JSON, so strings keep their quotes"},
-    {"", "--join-output", "joined output is not supported; ppipe writes one JSON value per line"},  // jq -j; ppipe's -j is --workers
     {"-n", "--null-input", "running without input is not supported; ppipe reads records from FILEs or stdin"},
     {"-e", "--exit-status",
      "an exit status from the output is not supported yet; ppipe exits 0, or 1 when records went to "
      "the error stream"},
-    {"", "--arg", "variables ($name) are not supported yet; write the value into the expression"},
-    {"", "--argjson", "variables ($name) are not supported yet; write the value into the expression"},
-    {"-f", "--from-file",
-     "reading the expression from a file is not supported yet; pass it as --filter \"$(cat FILE)\" or "
-     "--map \"$(cat FILE)\""},
+    {"-f", "--from-file", "the expression of a stage comes from a file with --map-file FILE or --filter-file FILE"},
 };
 
 // The message for an argument CLI11 did not expect: a jq flag, a typo of an option, or neither.
@@ -339,6 +335,18 @@ unsigned usable_cores() {
 
 std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::string* help_stage,
                                  const StageTable& table) {
+  // --arg/--argjson: every expression of the plan sees them (set before the stages compile)
+  {
+    std::vector<expr::NamedArg> named;
+    for (const auto& [name, value] : o.args) {
+      std::string json;
+      append_json_string(json, value);
+      named.push_back({name, json});
+    }
+    for (const auto& [name, value] : o.argjson) named.push_back({name, value});
+    set_named_args(std::move(named));
+  }
+
   auto plan = std::make_unique<Plan>();
   EngineOptions& e = plan->engine;
 
@@ -410,7 +418,11 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
           break;
         }
       }
-      if (option.kind == OptionKind::kValue && !args.has(option.flag)) {
+    }
+    for (const StageOption& option : info->options) {
+      // (--map and --filter may come from a file instead: --map-file, --filter-file)
+      if (option.kind == OptionKind::kValue && !args.has(option.flag) &&
+          !args.given(std::string(option.flag) + "-file")) {
         *error = fmt::format("stage '{}' needs its option {} (one per '{}' stage)", name, option.flag, name);
         *help_stage = name;
         return nullptr;
@@ -532,8 +544,16 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     return nullptr;
   }
   e.reader.unwrap = o.unwrap;
-  if (!parse_output_format(o.output, &e.output.format)) {
-    *error = fmt::format("--output '{}': expected jsonl, json, pretty, csv, tsv or table", o.output);
+  std::string output = o.output;
+  if (o.raw_output || o.join_output) {
+    if (output != "jsonl" && output != "raw" && output != "raw0") {
+      *error = fmt::format("{} and --output {} do not go together", o.join_output ? "--join-output" : "--raw-output", output);
+      return nullptr;
+    }
+    output = o.join_output ? "raw0" : "raw";
+  }
+  if (!parse_output_format(output, &e.output.format)) {
+    *error = fmt::format("--output '{}': expected jsonl, json, pretty, csv, tsv, table, raw or raw0", output);
     return nullptr;
   }
   const bool rows = e.output.format == OutputFormat::kCsv || e.output.format == OutputFormat::kTsv ||
@@ -680,6 +700,12 @@ CommandLine::CommandLine() {
                  "Output format: jsonl (default), json (one array), pretty (jq's layout), csv, tsv (a header from the first "
                  "record's keys), table (aligned columns)")
       ->type_name("FMT");
+  app.add_flag("-r,--raw-output", o.raw_output, "Write string records without quotes, as jq -r (= --output raw)");
+  app.add_flag("--join-output", o.join_output, "As --raw-output, with nothing after each record (jq -j; = --output raw0)");
+  app.add_option("--arg", o.args, "Set $NAME to the string VALUE in every expression (as jq --arg; repeatable)")
+      ->type_name("NAME VALUE");
+  app.add_option("--argjson", o.argjson, "Set $NAME to the JSON value in every expression (as jq --argjson; repeatable)")
+      ->type_name("NAME JSON");
   app.add_flag("--fill", o.fill, "csv, tsv, table: a record with some of the header's keys is written under it, empty where it has none");
   app.add_option("--table-rows", o.table_rows, "table: rows held to size the columns (default 1000)")->type_name("N");
   app.add_option("--delimiter", o.delimiter, "csv: the field separator (default ','; 'tab' for a tab)")->type_name("C");

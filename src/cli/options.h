@@ -31,6 +31,10 @@ struct Options {
   bool no_infer = false;
   std::string delimiter;               // csv; empty: ','
   std::string output = "jsonl";
+  bool raw_output = false;             // -r: --output raw
+  bool join_output = false;            // --output raw0
+  std::vector<std::pair<std::string, std::string>> args;     // --arg NAME VALUE
+  std::vector<std::pair<std::string, std::string>> argjson;  // --argjson NAME JSON
   bool fill = false;
   std::int64_t table_rows = 1000;
   bool no_header = false;

@@ -132,8 +132,16 @@ std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flag
   }
   std::string stripped;
   if (extended) stripped = strip_extended(pattern);
-  re2::StringPiece piece = extended ? re2::StringPiece(stripped) : re2::StringPiece(pattern.data(), pattern.size());
-  auto re = std::make_unique<RE2>(piece, options);
+  // Oniguruma's syntax and Unicode classes for RE2 (\w matches 日本語, as in jq)
+  std::string terr;
+  std::string translated = translate_regex(extended ? stripped : std::string(pattern), terr);
+  if (!terr.empty()) {
+    error.assign(pattern);
+    error.append(" (at offset 0) is not a valid regex: ");
+    error.append(terr);
+    return nullptr;
+  }
+  auto re = std::make_unique<RE2>(re2::StringPiece(translated), options);
   if (!re->ok()) {
     error.assign(pattern);
     error.append(" (at offset 0) is not a valid regex: ");

@@ -141,6 +141,10 @@ St fail_value(Ctx& cx, const Value& v);
 // jq 1.8's tonumber grammar: [+-]digits[.digits][e[+-]digits] (or .digits), nothing around it.
 bool decimal_text(std::string_view s);
 St call_builtin(const Node* n, const Value& in, Value& out, Ctx& cx);
+// An Oniguruma pattern (jq's) as RE2's: (?<name>...) -> (?P<name>...); \d \w \s and their
+// negations match Unicode as Oniguruma's do. Constructs RE2 lacks (look-around, backreferences,
+// possessive quantifiers, atomic groups) set `error` naming them (jq/builtins.cpp).
+std::string translate_regex(const std::string& re, std::string& error);
 // RE2 for jq's test(re; flags). Null with `error` set when the flags or the pattern are invalid.
 std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flags, std::string& error);
 

@@ -295,6 +295,43 @@ class DelimitedFormatter final : public RecordFormatter {
   bool header_written_ = false;
 };
 
+// raw (jq -r): a record that is a JSON string is written as its text, unquoted and unescaped
+// (a line break in it is a line break); any other record as it is. raw0 (jq -j): the same with
+// nothing after each record.
+class RawFormatter final : public RecordFormatter {
+ public:
+  explicit RawFormatter(bool join) : join_(join) {}
+  void records(std::string_view lines, std::string& out) override {
+    std::size_t begin = 0;
+    while (begin < lines.size()) {
+      std::size_t nl = lines.find('\n', begin);
+      if (nl == std::string_view::npos) nl = lines.size();
+      std::string_view line = lines.substr(begin, nl - begin);
+      begin = nl + 1;
+      std::string_view text;
+      if (!line.empty() && line[0] == '"') {
+        padded_.assign(line);
+        padded_.append(simdjson::SIMDJSON_PADDING, '\0');
+        simdjson::dom::element e;
+        if (parser_.parse(padded_.data(), line.size(), false).get(e) == simdjson::SUCCESS && e.is_string())
+          text = e.get_string().value_unsafe();
+        else
+          text = line;
+      } else {
+        text = line;
+      }
+      out.append(text);
+      if (!join_) out.push_back('\n');
+    }
+  }
+  void finish(std::string&) override {}
+
+ private:
+  bool join_;
+  simdjson::dom::parser parser_;
+  std::string padded_;
+};
+
 }  // namespace
 
 bool parse_output_format(std::string_view name, OutputFormat* out) {
@@ -304,6 +341,8 @@ bool parse_output_format(std::string_view name, OutputFormat* out) {
   else if (name == "table") *out = OutputFormat::kTable;
   else if (name == "csv") *out = OutputFormat::kCsv;
   else if (name == "tsv") *out = OutputFormat::kTsv;
+  else if (name == "raw") *out = OutputFormat::kRaw;
+  else if (name == "raw0") *out = OutputFormat::kRawJoined;
   else return false;
   return true;
 }
@@ -317,6 +356,8 @@ std::unique_ptr<RecordFormatter> make_formatter(const OutputOptions& o) {
     case OutputFormat::kCsv: return std::make_unique<DelimitedFormatter>(Mode::kCsv, o.fill, o.table_rows);
     case OutputFormat::kTsv: return std::make_unique<DelimitedFormatter>(Mode::kTsv, o.fill, o.table_rows);
     case OutputFormat::kTable: return std::make_unique<DelimitedFormatter>(Mode::kTable, o.fill, o.table_rows);
+    case OutputFormat::kRaw: return std::make_unique<RawFormatter>(false);
+    case OutputFormat::kRawJoined: return std::make_unique<RawFormatter>(true);
   }
   return nullptr;
 }

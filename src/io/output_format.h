@@ -15,6 +15,9 @@
 //          column (in characters), one space between, `-` for an empty value, a new block when the
 //          keys change; at most `table_rows` rows are held to size the columns, then they are
 //          written and the next rows start a new block.
+//   raw    as `jq -r`: a record that is a JSON string is written as its text (unquoted, escapes
+//          decoded); other records as they are. raw0: the same with nothing after each record
+//          (`jq -j`).
 //   fill   (csv, tsv, table) a record whose keys are all in the current header is written under it
 //          in the header's order, empty where it has no value, instead of starting a new block.
 #pragma once
@@ -25,7 +28,7 @@
 
 namespace ppipe {
 
-enum class OutputFormat { kJsonLines, kJson, kPretty, kCsv, kTsv, kTable };
+enum class OutputFormat { kJsonLines, kJson, kPretty, kCsv, kTsv, kTable, kRaw, kRawJoined };
 
 bool parse_output_format(std::string_view name, OutputFormat* out);
 

@@ -16,6 +16,98 @@
 #include "src/util/json_string.h"
 #include "src/util/text_util.h"
 
+namespace ppipe::expr {
+
+// Oniguruma to RE2: named groups (?<n>...) -> (?P<n>...); \d \w \s (and their negations) outside
+// brackets match Unicode as Oniguruma's do. Constructs RE2 lacks (look-around, backreferences,
+// possessive and atomic groups) are refused with their name.
+std::string translate_regex(const std::string& re, std::string& error) {
+  std::string out;
+  bool in_class = false;
+  for (std::size_t i = 0; i < re.size(); ++i) {
+    char c = re[i];
+    if (c == '\\' && i + 1 < re.size()) {
+      char e = re[i + 1];
+      ++i;
+      if (!in_class) {
+        switch (e) {
+          case 'd': out += "\\p{Nd}"; continue;
+          case 'D': out += "\\P{Nd}"; continue;
+          case 'w': out += "[\\p{L}\\p{N}\\p{M}\\p{Pc}]"; continue;
+          case 'W': out += "[^\\p{L}\\p{N}\\p{M}\\p{Pc}]"; continue;
+          case 's': out += "[\\s\\p{Z}\\x{85}]"; continue;
+          case 'S': out += "[^\\s\\p{Z}\\x{85}]"; continue;
+          case 'h': out += "[0-9a-fA-F]"; continue;
+          default: break;
+        }
+      } else {
+        switch (e) {
+          case 'd': out += "\\p{Nd}"; continue;
+          case 'w': out += "\\p{L}\\p{N}\\p{M}\\p{Pc}"; continue;
+          case 's': out += "\\s\\p{Z}"; continue;
+          default: break;
+        }
+      }
+      if ((e == 'p' || e == 'P') && i + 1 < re.size() && re[i + 1] == '{') {  // \p{L}: copied whole
+        std::size_t close = re.find('}', i + 1);
+        if (close == std::string::npos) close = re.size() - 1;
+        out += '\\';
+        out.append(re, i, close - i + 1);
+        i = close;
+        continue;
+      }
+      if (e >= '1' && e <= '9' && !in_class) {
+        error = "backreferences (\\" + std::string(1, e) + ") are not supported (RE2)";
+        return "";
+      }
+      if (e == 'k' || e == 'g') {
+        error = "\\" + std::string(1, e) + " (named backreference or subexpression call) is not supported (RE2)";
+        return "";
+      }
+      out += '\\';
+      out += e;
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      out += c;
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      out += c;
+      if (i + 1 < re.size() && re[i + 1] == '^') out += re[++i];
+      if (i + 1 < re.size() && re[i + 1] == ']') out += re[++i];
+      continue;
+    }
+    if (c == '(' && i + 2 < re.size() && re[i + 1] == '?') {
+      char k = re[i + 2];
+      if (k == '<' && i + 3 < re.size() && re[i + 3] != '=' && re[i + 3] != '!') {
+        out += "(?P<";
+        i += 2;
+        continue;
+      }
+      const char* what = nullptr;
+      if (k == '=' ) what = "look-ahead (?=...)";
+      else if (k == '!') what = "negative look-ahead (?!...)";
+      else if (k == '<') what = "look-behind (?<=...)";
+      else if (k == '>') what = "atomic group (?>...)";
+      if (what) {
+        error = std::string(what) + " is not supported (RE2)";
+        return "";
+      }
+    }
+    if ((c == '+' || c == '*' || c == '?' || c == '}') && i + 1 < re.size() && re[i + 1] == '+') {
+      error = "possessive quantifiers (" + std::string(1, c) + "+) are not supported (RE2)";
+      return "";
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace ppipe::expr
+
 namespace ppipe::expr::jq {
 
 namespace {
@@ -543,86 +635,6 @@ J f_strptime(const J& in, const J& fmt) {
 
 // ---------------------------------------------------------------- regexes (RE2)
 
-// Oniguruma to RE2: named groups (?<n>...) -> (?P<n>...); \d \w \s (and their negations) outside
-// brackets match Unicode as Oniguruma's do. Constructs RE2 lacks (look-around, backreferences,
-// possessive and atomic groups) are refused with their name.
-std::string translate_regex(const std::string& re, std::string& error) {
-  std::string out;
-  bool in_class = false;
-  for (std::size_t i = 0; i < re.size(); ++i) {
-    char c = re[i];
-    if (c == '\\' && i + 1 < re.size()) {
-      char e = re[i + 1];
-      ++i;
-      if (!in_class) {
-        switch (e) {
-          case 'd': out += "\\p{Nd}"; continue;
-          case 'D': out += "\\P{Nd}"; continue;
-          case 'w': out += "[\\p{L}\\p{N}\\p{M}\\p{Pc}]"; continue;
-          case 'W': out += "[^\\p{L}\\p{N}\\p{M}\\p{Pc}]"; continue;
-          case 's': out += "[\\s\\p{Z}\\x{85}]"; continue;
-          case 'S': out += "[^\\s\\p{Z}\\x{85}]"; continue;
-          case 'h': out += "[0-9a-fA-F]"; continue;
-          default: break;
-        }
-      } else {
-        switch (e) {
-          case 'd': out += "\\p{Nd}"; continue;
-          case 'w': out += "\\p{L}\\p{N}\\p{M}\\p{Pc}"; continue;
-          case 's': out += "\\s\\p{Z}"; continue;
-          default: break;
-        }
-      }
-      if (e >= '1' && e <= '9' && !in_class) {
-        error = "backreferences (\\" + std::string(1, e) + ") are not supported (RE2)";
-        return "";
-      }
-      if (e == 'k' || e == 'g') {
-        error = "\\" + std::string(1, e) + " (named backreference or subexpression call) is not supported (RE2)";
-        return "";
-      }
-      out += '\\';
-      out += e;
-      continue;
-    }
-    if (in_class) {
-      if (c == ']') in_class = false;
-      out += c;
-      continue;
-    }
-    if (c == '[') {
-      in_class = true;
-      out += c;
-      if (i + 1 < re.size() && re[i + 1] == '^') out += re[++i];
-      if (i + 1 < re.size() && re[i + 1] == ']') out += re[++i];
-      continue;
-    }
-    if (c == '(' && i + 2 < re.size() && re[i + 1] == '?') {
-      char k = re[i + 2];
-      if (k == '<' && i + 3 < re.size() && re[i + 3] != '=' && re[i + 3] != '!') {
-        out += "(?P<";
-        i += 2;
-        continue;
-      }
-      const char* what = nullptr;
-      if (k == '=' ) what = "look-ahead (?=...)";
-      else if (k == '!') what = "negative look-ahead (?!...)";
-      else if (k == '<') what = "look-behind (?<=...)";
-      else if (k == '>') what = "atomic group (?>...)";
-      if (what) {
-        error = std::string(what) + " is not supported (RE2)";
-        return "";
-      }
-    }
-    if ((c == '+' || c == '*' || c == '?' || c == '}') && i + 1 < re.size() && re[i + 1] == '+') {
-      error = "possessive quantifiers (" + std::string(1, c) + "+) are not supported (RE2)";
-      return "";
-    }
-    out += c;
-  }
-  return out;
-}
-
 struct Compiled {
   std::unique_ptr<RE2> re;
   bool global = false;
@@ -645,12 +657,8 @@ const Compiled& regex_for(const J& re, const J& flags) {
       else if (f == 'n') c.skip_empty = true;
       else rest += f;
     }
-    std::string terr;
-    std::string translated = translate_regex(re.str(), terr);
-    if (!terr.empty()) {
-      c.error = re.str() + " (at offset 0) is not a valid regex: " + terr;
-    } else {
-      c.re = build_regex(translated, rest, c.error);
+    {
+      c.re = build_regex(re.str(), rest, c.error);
       if (!c.re && c.error.find("modifier") != std::string::npos) c.error = fl + " is not a valid modifier string";
       else if (!c.re) c.error = re.str() + " (at offset 0) is not a valid regex: " + c.error.substr(c.error.find(": ") + 2);
     }

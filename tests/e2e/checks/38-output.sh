@@ -34,7 +34,7 @@ t_output_roundtrip_and_json() {
   [ "$(printf '' | "$PPIPE" --output json)" = "[]" ] || msg+=("no records: $(printf '' | "$PPIPE" --output json)")
   local rc=0
   "$PPIPE" --output yaml some.jsonl > /dev/null 2> u.err || rc=$?
-  [ "$rc" = 2 ] && grep -q "expected jsonl, json, pretty, csv, tsv or table" u.err || msg+=("--output yaml: exit $rc, $(head -c 200 u.err)")
+  [ "$rc" = 2 ] && grep -q "expected jsonl, json, pretty, csv, tsv, table, raw or raw0" u.err || msg+=("--output yaml: exit $rc, $(head -c 200 u.err)")
   if [ ${#msg[@]} -eq 0 ]; then ok "csv -> jsonl -> csv = identity on 5 canonical CSVs; --output json = jq -s"; else not_ok "output round trip / json" "${msg[@]}"; fi
 }
 register t_output_roundtrip_and_json

@@ -1,0 +1,57 @@
+# shellcheck shell=bash
+# The jq language in full (issue 11), end to end against jq on real flights: raw output (-r,
+# --join-output), --arg/--argjson, --map-file/--filter-file, a map with several outputs per record
+# followed by ordered, finishing and parallel stages, and --stats counting the extra records.
+
+t_jq_raw_args_files() {
+  local msg=()
+  zcat "$DATA/flights/flights-20k.jsonl.gz" | head -n 2000 > fl.jsonl
+  local prog='"\(.origin)->\(.destination)\t\(.delay)"'
+  "$PPIPE" -j 2 --batch-size 8K -r --map "$prog" fl.jsonl > got 2>/dev/null
+  jq -r "$prog" fl.jsonl > want
+  cmp -s want got || msg+=("-r vs jq -r:" "$(short_diff want got)")
+  "$PPIPE" --join-output --map '.origin' fl.jsonl > got 2>/dev/null
+  jq -j '.origin' fl.jsonl > want
+  cmp -s want got || msg+=("--join-output vs jq -j differ")
+  "$PPIPE" --arg o LAX --argjson d 60 --filter '.origin == $o and .delay > $d' fl.jsonl > got 2>/dev/null
+  jq -c --arg o LAX --argjson d 60 'select(.origin == $o and .delay > $d)' fl.jsonl > want
+  cmp -s want got || msg+=("--arg/--argjson vs jq:" "$(short_diff want got)")
+  printf '%s\n' 'def late: .delay > 100;' '# a comment' 'select(late) | {origin, delay}' > prog.jq
+  "$PPIPE" --map-file prog.jq fl.jsonl > got 2>/dev/null
+  jq -c -f prog.jq fl.jsonl > want
+  cmp -s want got || msg+=("--map-file vs jq -f:" "$(short_diff want got)")
+  printf '%s\n' '.distance > 2000' > cond.jq
+  "$PPIPE" --filter-file cond.jq fl.jsonl > got 2>/dev/null
+  jq -c 'select(.distance > 2000)' fl.jsonl > want
+  cmp -s want got || msg+=("--filter-file vs jq:" "$(short_diff want got)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "jq language: -r, --join-output, --arg/--argjson, --map-file/--filter-file agree with jq on 2000 flights"; else not_ok "jq raw/args/files" "${msg[@]}"; fi
+}
+register t_jq_raw_args_files
+
+t_jq_generator_map_chain() {
+  local msg=() s
+  zcat "$DATA/flights/flights-20k.jsonl.gz" | head -n 3000 > fl.jsonl
+  # one record per output, in order, for every worker count; then head, uniq, agg and filter
+  local gen='.origin, .destination'
+  jq -c "$gen" fl.jsonl > want
+  for w in 1 2 4; do
+    "$PPIPE" -j $w --batch-size 4K --map "$gen" fl.jsonl > got 2>/dev/null
+    cmp -s want got || msg+=("-j $w --map '$gen' vs jq:" "$(short_diff want got)")
+  done
+  "$PPIPE" -j 2 --batch-size 4K --stages parse,map,head --map "$gen" --head 7 fl.jsonl > got 2>/dev/null
+  head -n 7 want > want7
+  cmp -s want7 got || msg+=("map generator then head 7:" "$(short_diff want7 got)")
+  "$PPIPE" -j 2 --batch-size 4K --stages parse,map,filter --map "$gen" --filter 'startswith("S")' fl.jsonl > got 2>/dev/null
+  jq -c "$gen | select(startswith(\"S\"))" fl.jsonl > wantf
+  cmp -s wantf got || msg+=("map generator then filter:" "$(short_diff wantf got)")
+  "$PPIPE" -j 2 --batch-size 4K --stages parse,map,agg --map "{airport: ($gen)}" --group-by .airport --agg count fl.jsonl > got 2>/dev/null
+  jq -c "{airport: ($gen)}" fl.jsonl | jq -s -c 'group_by(.airport) | map({airport: .[0].airport, count: length}) | .[]' > wanta
+  cmp -s wanta got || msg+=("map generator then agg:" "$(short_diff wanta got)")
+  # --stats: records_in + emitted = records_out + dropped + errors
+  "$PPIPE" -j 2 --batch-size 4K --stats --map 'select(.delay > 0) | (.origin, .destination)' fl.jsonl > got 2> st.err
+  s=$(tail -n 1 st.err)
+  [ "$(jq '.records_in + .emitted == .records_out + .dropped + .errors' <<<"$s")" = true ] || msg+=("stats do not reconcile: $s")
+  [ "$(jq .records_out <<<"$s")" = "$(wc -l < got)" ] || msg+=("records_out is not the lines written: $s")
+  if [ ${#msg[@]} -eq 0 ]; then ok "jq language: a generator map writes one record per output (= jq -c for -j 1/2/4), then head, filter and agg see each; --stats reconciles"; else not_ok "jq generator map chain" "${msg[@]}"; fi
+}
+register t_jq_generator_map_chain
