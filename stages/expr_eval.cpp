@@ -16,7 +16,7 @@ bool run_general(const expr::jq::Program& program, const Record& rec, WorkerScra
                  const std::function<void(const expr::jq::J&, bool& stop)>& out) {
   expr::jq::J input;
   std::string perr;
-  if (!expr::jq::parse_json(rec.text(), input, &perr)) {
+  if (!expr::jq::parse_json(rec.text(), input, &perr, /*valid_utf8=*/true)) {
     s.error = "invalid JSON: " + perr;
     return false;
   }

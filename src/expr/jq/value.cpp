@@ -1,6 +1,7 @@
 #include "src/expr/jq/value.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -324,7 +325,7 @@ namespace {
 
 class Reader {
  public:
-  explicit Reader(std::string_view s) : s_(s) {}
+  Reader(std::string_view s, bool trusted) : s_(s), trusted_(trusted) {}
 
   bool value(J& out, int depth) {
     ws();
@@ -470,10 +471,21 @@ class Reader {
       p_ = b;
       return fail("invalid numeric literal");
     }
-    std::string t(tok);
-    double d = std::strtod(t.c_str(), nullptr);  // overflow gives +-HUGE_VAL: jq 1.7 prints DBL_MAX
-    if (std::isinf(d)) d = d > 0 ? std::numeric_limits<double>::max() : -std::numeric_limits<double>::max();
-    out = J::number_text(d, tok);
+    double d = 0;
+    auto r = std::from_chars(tok.data(), tok.data() + tok.size(), d);
+    if (r.ec == std::errc::result_out_of_range) {  // jq 1.7 reads 1e400 as DBL_MAX, 1e-400 as 0
+      bool tiny = tok.find("e-") != std::string_view::npos || tok.find("E-") != std::string_view::npos;
+      d = tiny ? 0.0 : std::numeric_limits<double>::max();
+      if (tok[0] == '-') d = -d;
+    }
+    // The text is kept only where printing the double would not give it back (an exponent, a
+    // trailing zero, more digits than a double holds, -0): most numbers need no copy.
+    bool plain = tok.size() <= 15 && tok.find_first_of("eE") == std::string_view::npos && tok != "-0";
+    if (plain) {
+      std::size_t dot = tok.find('.');
+      if (dot != std::string_view::npos && tok.back() == '0') plain = false;
+    }
+    out = plain ? J::number(d) : J::number_text(d, tok);
     return true;
   }
 
@@ -545,25 +557,28 @@ class Reader {
       }
     }
     // invalid UTF-8 becomes U+FFFD, as jq does
-    for (unsigned char ch : out) {
-      if (ch >= 0x80) {
-        out = utf8_replace_invalid(out);
-        break;
+    if (!trusted_) {
+      for (unsigned char ch : out) {
+        if (ch >= 0x80) {
+          out = utf8_replace_invalid(out);
+          break;
+        }
       }
     }
     return true;
   }
 
   std::string_view s_;
+  bool trusted_;  // valid UTF-8 already (a record the parse stage checked)
   std::size_t p_ = 0;
   std::string error_;
 };
 
 }  // namespace
 
-bool parse_json(std::string_view text, J& out, std::string* error) {
+bool parse_json(std::string_view text, J& out, std::string* error, bool valid_utf8) {
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a byte order mark
-  Reader r(text);
+  Reader r(text, valid_utf8);
   if (!r.value(out, 0)) {
     if (error) *error = r.error();
     return false;
@@ -577,7 +592,7 @@ bool parse_json(std::string_view text, J& out, std::string* error) {
 }
 
 bool parse_json_seq(std::string_view text, std::vector<J>& out, std::string* error) {
-  Reader r(text);
+  Reader r(text, false);
   while (!r.done()) {
     J v;
     if (!r.value(v, 0)) {

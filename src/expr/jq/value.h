@@ -108,7 +108,8 @@ std::string kind_and_value(const J& v);
 
 // Reads one JSON text (whitespace around it allowed). False with a message on invalid input.
 // Numbers keep their literal text. Nesting deeper than 10,000 is an error.
-bool parse_json(std::string_view text, J& out, std::string* error);
+// valid_utf8: the text is known to be valid UTF-8 (a record `parse` checked): no second scan.
+bool parse_json(std::string_view text, J& out, std::string* error, bool valid_utf8 = false);
 // Reads every JSON text of a sequence (fromjson is one; --argjson one): used by tests.
 bool parse_json_seq(std::string_view text, std::vector<J>& out, std::string* error);
 
