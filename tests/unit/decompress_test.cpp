@@ -131,6 +131,19 @@ TEST_CASE("decompress: gzip members and zstd frames in pieces of any size, with 
   CHECK(drain("", 1, false).out.empty());
 }
 
+TEST_CASE("decompress: zstd into a destination larger than one output chunk", "[decompress]") {
+  // ZstdSource hands out at most one chunk per read() (so the reader frames it while it is in
+  // cache); what stays inside the decoder after a full chunk must come out with no more input.
+  const std::string a = lines(20000, 11), b = lines(9000, 13);  // about 1 MiB and 0.4 MiB
+  const std::string zs = zstd(a) + zstd(b);
+  for (std::size_t step : {std::size_t{4096}, std::size_t{1} << 22}) {
+    CAPTURE(step);
+    Drained z = drain(zs, step, false, std::size_t{1} << 21);
+    CHECK(z.end == ByteSource::Status::kEof);
+    CHECK(z.out == a + b);
+  }
+}
+
 TEST_CASE("decompress: truncated and corrupt streams are errors with the offset", "[decompress]") {
   const std::string a = lines(2000, 5);
   const std::string gz = gzip(a), zs = zstd(a);
