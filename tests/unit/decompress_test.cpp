@@ -142,6 +142,14 @@ TEST_CASE("decompress: zstd into a destination larger than one output chunk", "[
     CHECK(z.end == ByteSource::Status::kEof);
     CHECK(z.out == a + b);
   }
+  // Cut inside the second frame: all of the first comes out, then the error with its offset.
+  const std::string cut = zs.substr(0, zs.size() - 100);
+  Drained t = drain(cut, 4096, false, std::size_t{1} << 21);
+  CHECK(t.end == ByteSource::Status::kError);
+  CHECK(t.error == "truncated zstd data: the stream ends inside a frame (compressed byte " + std::to_string(cut.size()) + ")");
+  REQUIRE(t.out.size() >= a.size());
+  CHECK(t.out.compare(0, a.size(), a) == 0);
+  CHECK(b.compare(0, t.out.size() - a.size(), t.out, a.size()) == 0);
 }
 
 TEST_CASE("decompress: truncated and corrupt streams are errors with the offset", "[decompress]") {
