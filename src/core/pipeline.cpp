@@ -114,7 +114,7 @@ class PipelineRun {
       : options_(options),
         chain_(chain),
         stop_(stop),
-        free_batches_(options.queue_depth),
+        free_batches_(options.queue_depth, BoundedQueue<BatchPtr>::Order::kLifo),
         work_(options.queue_depth),
         events_(2 * options.queue_depth + 1),
         reader_(options.reader, options.inputs, stop),

@@ -14,6 +14,9 @@ namespace ppipe {
 namespace {
 
 constexpr std::size_t kInputChunk = 256 << 10;  // compressed bytes per read from the file
+// Decompressed bytes per read() at most, though the reader offers the rest of its batch: the
+// framer then scans each piece right after it was written, while it is still in the core's cache.
+constexpr std::size_t kOutputChunk = 128 << 10;
 
 constexpr unsigned char kGzipMagic[] = {0x1f, 0x8b};
 constexpr unsigned char kZstdMagic[] = {0x28, 0xb5, 0x2f, 0xfd};
@@ -195,14 +198,14 @@ class ZstdSource final : public DecompressingSource {
         continue;
       }
       ZSTD_inBuffer in{in_.data(), in_size_, pos_};
-      ZSTD_outBuffer out{dst, cap, 0};
+      ZSTD_outBuffer out{dst, std::min(cap, kOutputChunk), 0};
       std::size_t ret = ZSTD_decompressStream(ds_, &out, &in);
       if (ZSTD_isError(ret))
         return fail(fmt::format("corrupt zstd data near compressed byte {}: {}", offset_of(in.pos),
                                 ZSTD_getErrorName(ret)));
       pos_ = in.pos;
       hint_ = ret;
-      flush_ = out.pos == cap;  // maybe more is waiting inside, with no more input
+      flush_ = out.pos == out.size;  // maybe more is waiting inside, with no more input
       if (out.pos) return {Status::kOk, out.pos};
     }
   }

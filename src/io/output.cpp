@@ -85,7 +85,9 @@ int Output::append(const struct iovec* pieces, std::size_t count, std::size_t to
     formatter_ = std::move(f);
     return e;
   }
-  if (pending_.size() + total < kFlushAt) {
+  // A whole batch's output (about --batch-size) goes out as it is; copying it into pending_ would
+  // cost the writer a copy of every byte for no fewer writes.
+  if (pending_.size() + total < kFlushAt && total < kFlushAt / 4) {
     for (std::size_t i = 0; i < count; ++i) pending_.append(static_cast<const char*>(pieces[i].iov_base), pieces[i].iov_len);
     return 0;
   }

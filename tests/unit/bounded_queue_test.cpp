@@ -22,6 +22,21 @@ TEST_CASE("queue keeps FIFO order and drains after close", "[queue]") {
   REQUIRE_FALSE(q.pop(v));
 }
 
+TEST_CASE("a LIFO queue hands out the newest item first", "[queue]") {
+  // The pipeline's pool of free batches: the batch given back last is the one still in cache.
+  BoundedQueue<int> q(4, BoundedQueue<int>::Order::kLifo);
+  for (int i = 0; i < 3; ++i) REQUIRE(q.push(i));
+  int v = -1;
+  REQUIRE(q.try_pop(v));
+  CHECK(v == 2);
+  int x = 7;
+  REQUIRE(q.push(x));
+  REQUIRE(q.pop(v));
+  CHECK(v == 7);
+  REQUIRE(q.pop_for(v, std::chrono::milliseconds(1)) == BoundedQueue<int>::PopResult::kItem);
+  CHECK(v == 1);
+}
+
 TEST_CASE("queue blocks producers at capacity (backpressure)", "[queue]") {
   BoundedQueue<int> q(2);
   int a = 1, b = 2, c = 3;

@@ -131,6 +131,27 @@ TEST_CASE("decompress: gzip members and zstd frames in pieces of any size, with 
   CHECK(drain("", 1, false).out.empty());
 }
 
+TEST_CASE("decompress: zstd into a destination larger than one output chunk", "[decompress]") {
+  // ZstdSource hands out at most one chunk per read() (so the reader frames it while it is in
+  // cache); what stays inside the decoder after a full chunk must come out with no more input.
+  const std::string a = lines(20000, 11), b = lines(9000, 13);  // about 1 MiB and 0.4 MiB
+  const std::string zs = zstd(a) + zstd(b);
+  for (std::size_t step : {std::size_t{4096}, std::size_t{1} << 22}) {
+    CAPTURE(step);
+    Drained z = drain(zs, step, false, std::size_t{1} << 21);
+    CHECK(z.end == ByteSource::Status::kEof);
+    CHECK(z.out == a + b);
+  }
+  // Cut inside the second frame: all of the first comes out, then the error with its offset.
+  const std::string cut = zs.substr(0, zs.size() - 100);
+  Drained t = drain(cut, 4096, false, std::size_t{1} << 21);
+  CHECK(t.end == ByteSource::Status::kError);
+  CHECK(t.error == "truncated zstd data: the stream ends inside a frame (compressed byte " + std::to_string(cut.size()) + ")");
+  REQUIRE(t.out.size() >= a.size());
+  CHECK(t.out.compare(0, a.size(), a) == 0);
+  CHECK(b.compare(0, t.out.size() - a.size(), t.out, a.size()) == 0);
+}
+
 TEST_CASE("decompress: truncated and corrupt streams are errors with the offset", "[decompress]") {
   const std::string a = lines(2000, 5);
   const std::string gz = gzip(a), zs = zstd(a);
