@@ -1,4 +1,4 @@
-// Runs jq's own test files (tests/jqtest/jq.test, man.test: MIT, from jq 1.7.1; see
+// Runs jq's own test files (tests/jqtest/jq.test, man.test: MIT, from jq at commit 579e6f7; see
 // tests/data/SOURCES.md) against ppipe's expression language, in process.
 //
 //   ppipe-jqtest [--list FILE] [--min-accepted PCT] [--min-agree PCT] TESTFILE...
