@@ -1149,7 +1149,8 @@ std::size_t tree_height(const Node* root) {
   std::vector<std::pair<Node*, std::size_t>> work;
   if (root) work.emplace_back(const_cast<Node*>(root), 1);
   while (!work.empty()) {
-    auto [n, h] = work.back();
+    Node* n = work.back().first;
+    const std::size_t h = work.back().second;  // (clang 14 cannot capture a structured binding)
     work.pop_back();
     best = std::max(best, h);
     each_child(*n, [&](NodeP& c) {
