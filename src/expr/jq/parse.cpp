@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "src/expr/jq/ast.h"
+#include "src/util/json_string.h"
 #include "src/util/text_util.h"
 
 namespace ppipe::expr::jq {
@@ -250,7 +251,7 @@ class Lexer {
             ++p_;
           }
           if (depth != 0) return fail(err, "unterminated string interpolation");
-          t.pieces.push_back(std::move(cur));
+          t.pieces.push_back(utf8_replace_invalid(cur));  // raw invalid UTF-8 as U+FFFD, as jq
           cur.clear();
           t.interps.emplace_back(base_ + b, base_ + p_ - 1);
           break;
@@ -258,7 +259,7 @@ class Lexer {
         default: return fail_at(err, escape, std::string("invalid escape '\\") + e + "' in string");
       }
     }
-    t.pieces.push_back(std::move(cur));
+    t.pieces.push_back(utf8_replace_invalid(cur));
     return true;
   }
 
@@ -731,7 +732,9 @@ class Parser {
       }
       case Tk::kNumber: {
         NodeP n = make(NK::kLiteral, pos);
-        n->value = J::number_text(tok_.number, tok_.literal);
+        // the text is kept for output only when it is JSON (not `.5`, `1.`, `007`: jq 1.7 prints
+        // those canonically)
+        n->value = is_json_number(tok_.literal) ? J::number_text(tok_.number, tok_.literal) : J::number(tok_.number);
         if (!advance()) return nullptr;
         return n;
       }
