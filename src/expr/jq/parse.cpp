@@ -938,12 +938,14 @@ class Parser {
 
   // Postfix steps after a term: .name ."s" [e] [] [a:b] ?
   NodeP steps(NodeP t) {
+    bool step = false;  // t is the step just parsed (not a term in parentheses, not a `?`)
     for (;;) {
       if (tok_.kind == Tk::kField) {
         NodeP n = make(NK::kField, tok_.pos);
         n->name = tok_.text;
         n->kids.push_back(std::move(t));
         t = std::move(n);
+        step = true;
         if (!advance()) return nullptr;
         continue;
       }
@@ -954,6 +956,7 @@ class Parser {
           NodeP key = string_node(tok_, "text");
           if (!key || !advance()) return nullptr;
           t = index_node(std::move(t), std::move(key), pos);
+          step = true;
           continue;
         }
         if (!is_op("[")) return fail_tok("expected a name, a string or '[' after '.', found");
@@ -967,6 +970,7 @@ class Parser {
           NodeP n = make(NK::kIterate, pos);
           n->kids.push_back(std::move(t));
           t = std::move(n);
+          step = true;
           continue;
         }
         NodeP from, to;
@@ -975,6 +979,7 @@ class Parser {
           to = pipe();
           if (!to || !expect_op("]")) return nullptr;
           t = slice_node(std::move(t), nullptr, std::move(to), pos);
+          step = true;
           continue;
         }
         from = pipe();
@@ -987,13 +992,23 @@ class Parser {
           }
           if (!expect_op("]")) return nullptr;
           t = slice_node(std::move(t), std::move(from), std::move(to), pos);
+          step = true;
           continue;
         }
         if (!expect_op("]")) return nullptr;
         t = index_node(std::move(t), std::move(from), pos);
+        step = true;
         continue;
       }
       if (is_op("?")) {
+        if (step && !t->opt &&
+            (t->kind == NK::kField || t->kind == NK::kIndex || t->kind == NK::kSlice || t->kind == NK::kIterate)) {
+          t->opt = true;  // only this step's own error (jq: INDEX_OPT, EACH_OPT)
+          step = false;
+          if (!advance()) return nullptr;
+          continue;
+        }
+        step = false;
         NodeP n = make(NK::kTry, tok_.pos);
         n->kids.push_back(std::move(t));
         n->kids.push_back(nullptr);
