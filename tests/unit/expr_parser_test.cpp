@@ -447,4 +447,19 @@ TEST_CASE("expr: general engine fixes from fuzzing", "[expr][parser][fuzz]") {
   CHECK(run("(.[] | .a)?", "[1]") == "");  // a `?` after parentheses still covers the whole term
   CHECK(run("[3] | path(.[0].a?)") == "");
   CHECK(run("[1] | .a? = 3") == "[1]");
+  // An error in the left side of `//` is an error (jq 1.6 and 1.7), in eval and in path mode.
+  CHECK(run("def i: .; error(\"x\") // 1") == "error: x");
+  CHECK(run("def i: .; [.[] | .a // 1]", "[{\"a\":false},3]") == "error: Cannot index number with string (\"a\")");
+  CHECK(run("def i: .; [.[] | .a? // 1]", "[{\"a\":false},3]") == "[1,1]");
+  CHECK(run("def i: .; path(.a // .b)", "[]") == "error: Cannot index array with string (\"a\")");
+  CHECK(run("try error(0) // 1") == "1");  // (try error(0)) // 1
+  // join: numbers and booleans as JSON, null as "", anything else an error (jq 1.7's definition).
+  CHECK(run("def i: .; join(\",\")", "[\"1\",2,true,null]") == "\"1,2,true,\"");
+  CHECK(run("def i: .; join(\",\")", "[\"1\",\"2\",[3]]") == "error: string (\"1,2,\") and array ([3]) cannot be added");
+  // flatten of an object flattens its values (jq: `reduce .[] as $i ...`).
+  CHECK(run("def i: .; flatten", "{\"a\":[1,[2]],\"b\":3}") == "[1,2,3]");
+  CHECK(run("def i: .; flatten(1)", "{\"a\":[1,[2]],\"b\":{\"c\":[3]}}") == "[1,[2],{\"c\":[3]}]");
+  CHECK(run("def i: .; flatten", "\"x\"") == "error: Cannot iterate over string (\"x\")");
+  // The JSON reader on a text starting with '+' (read before the start of the text).
+  CHECK(run("def i: .; .", "+1") .rfind("error: invalid input", 0) == 0);
 }

@@ -200,20 +200,14 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
       return;
     }
     case NK::kAlt: {
+      // An error in the left side is an error (jq 1.6 and 1.7: `[[1]] | join(",")` fails although
+      // join ends in `// ""`); `.a? // d` defaults over it with a `?`.
       bool any = false;
-      guarded(
-          [&](std::uint64_t owner) {
-            eval(n->kid(0), in, env, [&](const J& v) {
-              if (!v.truthy()) return;
-              any = true;
-              try {
-                out(v);
-              } catch (Error& e) {
-                throw Passing{owner, std::move(e.value)};
-              }
-            });
-          },
-          [](Error&) {});
+      eval(n->kid(0), in, env, [&](const J& v) {
+        if (!v.truthy()) return;
+        any = true;
+        out(v);
+      });
       if (!any) eval(n->kid(1), in, env, out);
       return;
     }
@@ -781,20 +775,12 @@ void Interp::paths(const Node* n, const J& p, const J& in, const Env& env, PathO
       return;
     }
     case NK::kAlt: {
-      bool any = false;
-      guarded(
-          [&](std::uint64_t owner) {
-            paths(n->kid(0), p, in, env, [&](const J& tp, const J& v) {
-              if (!v.truthy()) return;
-              any = true;
-              try {
-                out(tp, v);
-              } catch (Error& e) {
-                throw Passing{owner, std::move(e.value)};
-              }
-            });
-          },
-          [](Error&) {});
+      bool any = false;  // (errors of the left side are errors, as in eval)
+      paths(n->kid(0), p, in, env, [&](const J& tp, const J& v) {
+        if (!v.truthy()) return;
+        any = true;
+        out(tp, v);
+      });
       if (!any) paths(n->kid(1), p, in, env, out);
       return;
     }
