@@ -8,7 +8,11 @@
 //  * a value is written by append_json() as valid JSON (valid UTF-8 included) that reads back and
 //    writes again to the same text (modulo -0, which simdjson reads as the integer 0; numbers
 //    beyond 64-bit integers, which simdjson refuses, are checked by json_oracle.h instead);
-//  * evaluating again with the same Scratch gives the same outcome, value and message.
+//  * evaluating again with the same Scratch gives the same outcome, value and message;
+//  * the general engine (src/expr/jq; a program's general twin when the fast path took it) runs
+//    the program too, to its end or its 50th output (infinite generators such as `repeat(1)` are
+//    stopped there; the engine's recursion guard bounds `def f: f; f`): an error has a message,
+//    and every output is valid JSON that reads back (jq::parse_json) and writes again the same.
 // Anything else is abort()ed, so libFuzzer keeps the input. ASan and UBSan watch the rest.
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +24,7 @@
 
 #include "src/expr/expr.h"
 #include "src/expr/internal.h"
+#include "src/expr/jq/jq.h"
 #include "tests/fuzz/json_oracle.h"
 
 namespace {
@@ -121,6 +126,68 @@ void check_json_output(const ppipe::expr::Program& identity, std::string_view js
   }
 }
 
+// As small_enough, for the general engine's values.
+bool small_enough_j(const ppipe::expr::jq::J& v, std::size_t& budget) {
+  if (budget == 0) return false;
+  --budget;
+  if (v.is_string()) {
+    std::size_t n = v.str().size() / 16;
+    if (n >= budget) return false;
+    budget -= n;
+    return true;
+  }
+  if (v.is_array()) {
+    for (const auto& x : v.arr())
+      if (!small_enough_j(x, budget)) return false;
+  } else if (v.is_object()) {
+    for (const auto& m : v.obj().m) {
+      if (m.first.size() / 16 >= budget) return false;
+      budget -= m.first.size() / 16;
+      if (!small_enough_j(m.second, budget)) return false;
+    }
+  }
+  return true;
+}
+
+void check_general_output(const ppipe::expr::jq::J& v) {
+  namespace jq = ppipe::expr::jq;
+  std::size_t budget = 1u << 20;
+  if (!small_enough_j(v, budget)) return;
+  std::string text = jq::to_json(v);
+  if (text.empty()) fail("jq::to_json wrote nothing");
+  if (!ppipe_fuzz::JsonOracle(text, 1 << 16).valid()) fail("the general engine wrote invalid JSON", text);
+  jq::J back;
+  std::string err;
+  if (!jq::parse_json(text, back, &err)) fail("general output does not read back", text, err);
+  std::string again = jq::to_json(back);
+  if (again != text) fail("general output does not write again the same", text, again);
+}
+
+// Every output of the general engine (at most kMaxOutputs), each checked; the outcome as text.
+std::string run_general(const ppipe::expr::jq::Program& program, std::string_view json) {
+  namespace jq = ppipe::expr::jq;
+  constexpr std::size_t kMaxOutputs = 50;
+  jq::J in;
+  std::string err;
+  if (!jq::parse_json(json, in, &err)) return "invalid input";
+  std::size_t n = 0;
+  std::string error;
+  bool ok = true;
+  try {
+    ok = jq::run(program, in, jq::RunContext{},
+                 [&](const jq::J& v) {
+                   check_general_output(v);
+                   if (++n == kMaxOutputs) throw jq::Stop{~std::uint64_t{0}};
+                 },
+                 &error);
+  } catch (jq::Stop&) {
+    return std::to_string(n) + " outputs (stopped)";
+  }
+  if (!ok && error.empty()) fail("general engine: an error without a message");
+  // (not the message itself: `error(now)` differs from run to run)
+  return std::to_string(n) + " outputs" + (ok ? "" : ", an error");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -141,6 +208,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto& program = std::get<std::shared_ptr<const ppipe::expr::Program>>(compiled);
   (void)ppipe::expr::is_identity(*program);
   if (ppipe::expr::source_text(*program) != source) fail("source_text differs from the source");
+
+  // The general engine: the program itself, or the fast path's general twin.
+  if (const auto* general = ppipe::expr::general_program(*program)) {
+    std::string a = run_general(*general, json);
+    std::string b = run_general(*general, json);
+    if (a != b) fail("two runs of the general engine differ", a, b);
+    // evaluate() of a general program takes every output (to report "several values"): not for
+    // an infinite generator.
+    if (a.ends_with("(stopped)")) return 0;
+  }
 
   static simdjson::dom::parser parser;
   simdjson::padded_string padded(json);

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 #include "src/expr/expr.h"
 
@@ -413,4 +414,52 @@ TEST_CASE("expr parser: deep chains are an error, not a stack overflow", "[expr]
   CHECK(eval_str(repeat("try ", 150) + "error(\"x\")") == "<empty>");
   CHECK(eval_str(repeat("null // ", 150) + "1") == "1");
   CHECK(eval_str("[" + repeat(".[]?", 150) + "]", "[[[1]]]") == "[]");
+}
+
+// Found by tests/fuzz (expr_fuzz on the general engine, and the differential run against jq:
+// tests/fuzz/README.md, regressions/expr/general-*).
+TEST_CASE("expr: general engine fixes from fuzzing", "[expr][parser][fuzz]") {
+  auto run = [](const std::string& expr, const std::string& input = "null") {
+    auto r = ppipe::expr::compile(expr);
+    REQUIRE(std::holds_alternative<std::shared_ptr<const Program>>(r));
+    std::vector<std::string> outs;
+    std::string err;
+    bool ok = ppipe::expr::run_text(*std::get<std::shared_ptr<const Program>>(r), input, outs, &err);
+    std::string joined;
+    for (std::size_t i = 0; i < outs.size(); ++i) joined += (i ? "\n" : "") + outs[i];
+    return ok ? joined : joined + (joined.empty() ? "" : "\n") + "error: " + err;
+  };
+  const std::string fffd = "\xEF\xBF\xBD";
+  // Raw invalid UTF-8 in a string literal of a general program: U+FFFD, as on the fast path.
+  CHECK(run("[\"a\xBB" "b\", {\"k\xFF\": 1}][]") == "\"a" + fffd + "b\"\n{\"k" + fffd + "\":1}");
+  CHECK(run("\"x\xFF\\(1)\xC3\"") == "\"x" + fffd + "1" + fffd + "\"");
+  // A number literal that is not JSON (`.5`, `1.`, `007`) is written as a number, not as its text.
+  CHECK(run("[.7777777777777777777, 1., 007, .5e1][]") == "0.7777777777777778\n1\n7\n5");
+  CHECK(run("[1.000, 100000000000000000001][]") == "1.000\n100000000000000000001");  // JSON text: kept
+  // `T[]?`, `T.a?`, `T[k]?`, `T[a:b]?` cover only their own step, not T (jq's EACH_OPT / INDEX_OPT).
+  CHECK(run("[1 | error(\"x\")][]?") == "error: x");
+  CHECK(run("(\"x y\"[] + \"ab\")[]?") == "error: Cannot iterate over string (\"x y\")");
+  // (`def i: .;` keeps these off the fast path, which has them right)
+  CHECK(run("def i: .; [(1, 2) | error(\"y\")].a?") == "error: y");
+  CHECK(run("def i: .; [.[] | (.a, \"s\")[0]?, ({} | .[0:1]?), (. | tostring)[]?]", "[{\"a\":[7]}]") == "[7]");
+  CHECK(run("def i: .; [.[][]?]", "[1,[2]]") == "[2]");
+  CHECK(run("def i: .; [.[] | .a?]", "[1,{\"a\":2}]") == "[2]");
+  CHECK(run("(.[] | .a)?", "[1]") == "");  // a `?` after parentheses still covers the whole term
+  CHECK(run("[3] | path(.[0].a?)") == "");
+  CHECK(run("[1] | .a? = 3") == "[1]");
+  // An error in the left side of `//` is an error (jq 1.6 and 1.7), in eval and in path mode.
+  CHECK(run("def i: .; error(\"x\") // 1") == "error: x");
+  CHECK(run("def i: .; [.[] | .a // 1]", "[{\"a\":false},3]") == "error: Cannot index number with string (\"a\")");
+  CHECK(run("def i: .; [.[] | .a? // 1]", "[{\"a\":false},3]") == "[1,1]");
+  CHECK(run("def i: .; path(.a // .b)", "[]") == "error: Cannot index array with string (\"a\")");
+  CHECK(run("try error(0) // 1") == "1");  // (try error(0)) // 1
+  // join: numbers and booleans as JSON, null as "", anything else an error (jq 1.7's definition).
+  CHECK(run("def i: .; join(\",\")", "[\"1\",2,true,null]") == "\"1,2,true,\"");
+  CHECK(run("def i: .; join(\",\")", "[\"1\",\"2\",[3]]") == "error: string (\"1,2,\") and array ([3]) cannot be added");
+  // flatten of an object flattens its values (jq: `reduce .[] as $i ...`).
+  CHECK(run("def i: .; flatten", "{\"a\":[1,[2]],\"b\":3}") == "[1,2,3]");
+  CHECK(run("def i: .; flatten(1)", "{\"a\":[1,[2]],\"b\":{\"c\":[3]}}") == "[1,[2],{\"c\":[3]}]");
+  CHECK(run("def i: .; flatten", "\"x\"") == "error: Cannot iterate over string (\"x\")");
+  // The JSON reader on a text starting with '+' (read before the start of the text).
+  CHECK(run("def i: .; .", "+1") .rfind("error: invalid input", 0) == 0);
 }

@@ -83,6 +83,9 @@ struct Node {
   NK kind = NK::kIdentity;
   Bin op = Bin::kAdd;
   char assign = '=';
+  // kField, kIndex, kSlice, kIterate directly followed by `?` (`T.a?`, `T[e]?`, `T[]?`): the `?`
+  // covers only this step, not T (jq's INDEX_OPT / EACH_OPT): errors of T itself pass.
+  bool opt = false;
   std::uint32_t pos = 0;  // byte offset in the source
   std::string name;       // field, call, var, label, format
   J value;                // literal

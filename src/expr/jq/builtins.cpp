@@ -435,6 +435,11 @@ J f_tojson(const J& in) { return J::string(to_json(in)); }
 // flatten(depth), iterative (a 10,000-deep array flattens without deep recursion).
 J f_flatten(const J& in, double depth) {  // depth -1: all the way
   if (depth < 0 && depth != -1) fail("flatten depth must not be negative");
+  if (in.is_object()) {  // jq: _flatten is `reduce .[] as $i ...`, so an object's values are flattened
+    std::vector<J> values;
+    for (const auto& kv : in.obj().m) values.push_back(kv.second);
+    return f_flatten(J::array(std::move(values)), depth);
+  }
   if (!in.is_array()) fail("Cannot iterate over " + kind_and_value(in));
   std::vector<J> out;
   struct Item {
@@ -1318,7 +1323,7 @@ def finites: select(isinfinite or isnan | not);
 def normals: select(isnormal);
 def join($x): reduce .[] as $i (null;
             (if . == null then "" else . + $x end) +
-            ($i | if . == null then "" elif type == "string" then . else tojson end)
+            ($i | if . == null then "" elif type == "boolean" or type == "number" then tojson else . end)
         ) // "";
 def range($x): range(0; $x);
 def fromdateiso8601: strptime("%Y-%m-%dT%H:%M:%SZ") | mktime;

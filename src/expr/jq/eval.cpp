@@ -52,6 +52,22 @@ void check_path(const J& p, const J& v, const J* key) {
   fail("Invalid path expression near attempt to iterate through " + trunc_json(v));
 }
 
+// One step (.a, .[k], .[a:b]) of `node`: v = step(). When the node is optional (`T.a?`), an error
+// of the step itself gives false (no output) instead.
+template <class F>
+bool optional_step(const Node* node, J& v, F step) {
+  if (!node->opt) {
+    v = step();
+    return true;
+  }
+  try {
+    v = step();
+    return true;
+  } catch (Error&) {
+    return false;
+  }
+}
+
 J append_path(const J& p, J key) {
   J r = p;
   r.mut_arr().push_back(std::move(key));
@@ -114,15 +130,31 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
       return;
     }
     case NK::kField:
-      eval(n->kid(0), in, env, [&](const J& t) { out(field(t, n->name)); });
+      eval(n->kid(0), in, env, [&](const J& t) {
+        J v;
+        if (!optional_step(n, v, [&] { return field(t, n->name); })) return;
+        out(v);
+      });
       return;
     case NK::kIndex:
       // the index is evaluated against the input (outer loop), then the target
-      eval(n->kid(1), in, env, [&](const J& k) { eval(n->kid(0), in, env, [&](const J& t) { out(index_value(t, k)); }); });
+      eval(n->kid(1), in, env, [&](const J& k) {
+        eval(n->kid(0), in, env, [&](const J& t) {
+          J v;
+          if (!optional_step(n, v, [&] { return index_value(t, k); })) return;
+          out(v);
+        });
+      });
       return;
     case NK::kSlice: {
       auto with_to = [&](const J& from) {
-        auto go = [&](const J& to) { eval(n->kid(0), in, env, [&](const J& t) { out(slice_value(t, from, to)); }); };
+        auto go = [&](const J& to) {
+          eval(n->kid(0), in, env, [&](const J& t) {
+            J v;
+            if (!optional_step(n, v, [&] { return slice_value(t, from, to); })) return;
+            out(v);
+          });
+        };
         if (n->kid(2)) eval(n->kid(2), in, env, go);
         else go(J::null());
       };
@@ -138,7 +170,7 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
         } else if (t.is_object()) {
           J keep = t;
           for (const auto& kv : keep.obj().m) out(kv.second);
-        } else {
+        } else if (!n->opt) {
           fail("Cannot iterate over " + (t.is_null() ? std::string("null") : kind_and_value(t)));
         }
       });
@@ -168,20 +200,14 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
       return;
     }
     case NK::kAlt: {
+      // An error in the left side is an error (jq 1.6 and 1.7: `[[1]] | join(",")` fails although
+      // join ends in `// ""`); `.a? // d` defaults over it with a `?`.
       bool any = false;
-      guarded(
-          [&](std::uint64_t owner) {
-            eval(n->kid(0), in, env, [&](const J& v) {
-              if (!v.truthy()) return;
-              any = true;
-              try {
-                out(v);
-              } catch (Error& e) {
-                throw Passing{owner, std::move(e.value)};
-              }
-            });
-          },
-          [](Error&) {});
+      eval(n->kid(0), in, env, [&](const J& v) {
+        if (!v.truthy()) return;
+        any = true;
+        out(v);
+      });
       if (!any) eval(n->kid(1), in, env, out);
       return;
     }
@@ -667,14 +693,17 @@ void Interp::paths(const Node* n, const J& p, const J& in, const Env& env, PathO
       paths(n->kid(0), p, in, env, [&](const J& tp, const J& t) {
         J key = J::string(n->name);
         check_path(tp, t, &key);
-        out(append_path(tp, key), field(t, n->name));
+        J v;
+        if (!optional_step(n, v, [&] { return field(t, n->name); })) return;
+        out(append_path(tp, key), v);
       });
       return;
     case NK::kIndex:
       eval(n->kid(1), in, env, [&](const J& k) {
         paths(n->kid(0), p, in, env, [&](const J& tp, const J& t) {
           check_path(tp, t, &k);
-          J v = index_value(t, k);
+          J v;
+          if (!optional_step(n, v, [&] { return index_value(t, k); })) return;
           out(append_path(tp, k), v);
         });
       });
@@ -687,7 +716,9 @@ void Interp::paths(const Node* n, const J& p, const J& in, const Env& env, PathO
             key.mut_obj().set("start", from);
             key.mut_obj().set("end", to);
             check_path(tp, t, &key);
-            out(append_path(tp, key), slice_value(t, from, to));
+            J v;
+            if (!optional_step(n, v, [&] { return slice_value(t, from, to); })) return;
+            out(append_path(tp, key), v);
           });
         };
         if (n->kid(2)) eval(n->kid(2), in, env, go);
@@ -709,7 +740,7 @@ void Interp::paths(const Node* n, const J& p, const J& in, const Env& env, PathO
           for (const auto& kv : keep.obj().m) out(append_path(tp, J::string(kv.first)), kv.second);
         } else if (t.is_null()) {
           // path(null | .[]) is empty, as jq
-        } else {
+        } else if (!n->opt) {
           fail("Cannot iterate over " + kind_and_value(t));
         }
       });
@@ -744,20 +775,12 @@ void Interp::paths(const Node* n, const J& p, const J& in, const Env& env, PathO
       return;
     }
     case NK::kAlt: {
-      bool any = false;
-      guarded(
-          [&](std::uint64_t owner) {
-            paths(n->kid(0), p, in, env, [&](const J& tp, const J& v) {
-              if (!v.truthy()) return;
-              any = true;
-              try {
-                out(tp, v);
-              } catch (Error& e) {
-                throw Passing{owner, std::move(e.value)};
-              }
-            });
-          },
-          [](Error&) {});
+      bool any = false;  // (errors of the left side are errors, as in eval)
+      paths(n->kid(0), p, in, env, [&](const J& tp, const J& v) {
+        if (!v.truthy()) return;
+        any = true;
+        out(tp, v);
+      });
       if (!any) paths(n->kid(1), p, in, env, out);
       return;
     }

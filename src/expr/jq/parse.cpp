@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "src/expr/jq/ast.h"
+#include "src/util/json_string.h"
 #include "src/util/text_util.h"
 
 namespace ppipe::expr::jq {
@@ -250,7 +251,7 @@ class Lexer {
             ++p_;
           }
           if (depth != 0) return fail(err, "unterminated string interpolation");
-          t.pieces.push_back(std::move(cur));
+          t.pieces.push_back(utf8_replace_invalid(cur));  // raw invalid UTF-8 as U+FFFD, as jq
           cur.clear();
           t.interps.emplace_back(base_ + b, base_ + p_ - 1);
           break;
@@ -258,7 +259,7 @@ class Lexer {
         default: return fail_at(err, escape, std::string("invalid escape '\\") + e + "' in string");
       }
     }
-    t.pieces.push_back(std::move(cur));
+    t.pieces.push_back(utf8_replace_invalid(cur));
     return true;
   }
 
@@ -731,7 +732,9 @@ class Parser {
       }
       case Tk::kNumber: {
         NodeP n = make(NK::kLiteral, pos);
-        n->value = J::number_text(tok_.number, tok_.literal);
+        // the text is kept for output only when it is JSON (not `.5`, `1.`, `007`: jq 1.7 prints
+        // those canonically)
+        n->value = is_json_number(tok_.literal) ? J::number_text(tok_.number, tok_.literal) : J::number(tok_.number);
         if (!advance()) return nullptr;
         return n;
       }
@@ -935,12 +938,14 @@ class Parser {
 
   // Postfix steps after a term: .name ."s" [e] [] [a:b] ?
   NodeP steps(NodeP t) {
+    bool step = false;  // t is the step just parsed (not a term in parentheses, not a `?`)
     for (;;) {
       if (tok_.kind == Tk::kField) {
         NodeP n = make(NK::kField, tok_.pos);
         n->name = tok_.text;
         n->kids.push_back(std::move(t));
         t = std::move(n);
+        step = true;
         if (!advance()) return nullptr;
         continue;
       }
@@ -951,6 +956,7 @@ class Parser {
           NodeP key = string_node(tok_, "text");
           if (!key || !advance()) return nullptr;
           t = index_node(std::move(t), std::move(key), pos);
+          step = true;
           continue;
         }
         if (!is_op("[")) return fail_tok("expected a name, a string or '[' after '.', found");
@@ -964,6 +970,7 @@ class Parser {
           NodeP n = make(NK::kIterate, pos);
           n->kids.push_back(std::move(t));
           t = std::move(n);
+          step = true;
           continue;
         }
         NodeP from, to;
@@ -972,6 +979,7 @@ class Parser {
           to = pipe();
           if (!to || !expect_op("]")) return nullptr;
           t = slice_node(std::move(t), nullptr, std::move(to), pos);
+          step = true;
           continue;
         }
         from = pipe();
@@ -984,13 +992,23 @@ class Parser {
           }
           if (!expect_op("]")) return nullptr;
           t = slice_node(std::move(t), std::move(from), std::move(to), pos);
+          step = true;
           continue;
         }
         if (!expect_op("]")) return nullptr;
         t = index_node(std::move(t), std::move(from), pos);
+        step = true;
         continue;
       }
       if (is_op("?")) {
+        if (step && !t->opt &&
+            (t->kind == NK::kField || t->kind == NK::kIndex || t->kind == NK::kSlice || t->kind == NK::kIterate)) {
+          t->opt = true;  // only this step's own error (jq: INDEX_OPT, EACH_OPT)
+          step = false;
+          if (!advance()) return nullptr;
+          continue;
+        }
+        step = false;
         NodeP n = make(NK::kTry, tok_.pos);
         n->kids.push_back(std::move(t));
         n->kids.push_back(nullptr);
@@ -1149,7 +1167,8 @@ std::size_t tree_height(const Node* root) {
   std::vector<std::pair<Node*, std::size_t>> work;
   if (root) work.emplace_back(const_cast<Node*>(root), 1);
   while (!work.empty()) {
-    auto [n, h] = work.back();
+    Node* n = work.back().first;
+    const std::size_t h = work.back().second;  // (clang 14 cannot capture a structured binding)
     work.pop_back();
     best = std::max(best, h);
     each_child(*n, [&](NodeP& c) {

@@ -464,7 +464,7 @@ class Reader {
     std::size_t b = p_;
     if (peek('-')) ++p_;
     while (p_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[p_])) || s_[p_] == '.' || s_[p_] == 'e' ||
-                              s_[p_] == 'E' || ((s_[p_] == '+' || s_[p_] == '-') && (s_[p_ - 1] == 'e' || s_[p_ - 1] == 'E'))))
+                              s_[p_] == 'E' || ((s_[p_] == '+' || s_[p_] == '-') && p_ > b && (s_[p_ - 1] == 'e' || s_[p_ - 1] == 'E'))))
       ++p_;
     std::string_view tok = s_.substr(b, p_ - b);
     if (!is_json_number(tok)) {
