@@ -169,6 +169,7 @@ bool run_text(const Program& program, std::string_view input, std::vector<std::s
   simdjson::padded_string padded(input);
   simdjson::dom::element doc;
   Scratch scratch;
+  Arena input_memory;  // the input when simdjson cannot read it; the result may point into it
   Result r;
   if (parser.parse(padded).get(doc) == simdjson::SUCCESS) {
     r = evaluate(program, doc, scratch);
@@ -180,8 +181,7 @@ bool run_text(const Program& program, std::string_view input, std::vector<std::s
       if (error) *error = "invalid input: " + perr;
       return false;
     }
-    Arena input_memory;  // apart from the scratch arena, which evaluate_value() resets
-    Value v = from_j(in, input_memory);
+    Value v = from_j(in, input_memory);  // apart from the scratch arena, which evaluate_value() resets
     r = evaluate_value(program, v, scratch);
   }
   if (r.outcome == Outcome::kError) {
