@@ -505,12 +505,25 @@ def ppipe_error_jq_none(*words):
     return pred
 
 
+def try_bug(p, i, a, b):
+    """The other faces of jq 1.6's try bug: its catch handler also ran for an error raised downstream
+    (jq has outputs more), or a `?` swallowed an error that ppipe's `try ... catch .` reports (ppipe has
+    message strings more)."""
+    if not ("?" in p or "try" in p):
+        return False
+    oa, ob = a.get("outputs") or [], b.get("outputs") or []
+    if "catch" in p and a.get("error") and b.get("error") and len(ob) < len(oa) and oa[:len(ob)] == ob:
+        return True
+    rest = [x for x in ob if not (x.startswith('"') and any(w in x for w in MESSAGE_WORDS))]
+    return rest == oa and len(rest) < len(ob)
+
+
 def jq_hangs_ppipe_guard(p, i, a, b):
     return a.get("hang") and "recursion too deep" in str(b.get("error"))
 
 
 def negated_binding(p, i, a, b):
-    return re.search(r"(^|[^\w.\])\"?])-\s*[^|,;]* as [\[{$]", p) is not None
+    return re.search(r"(^|[^\w.\])\"?])-\s*[\w.\"]+ as [\[{$]", p) is not None
 
 
 # Known differences, first match wins: (class, name, predicate(program, input, jq result, ppipe
@@ -535,14 +548,31 @@ KNOWN = [
      has("todate", "mktime", "strftime")),
     ("1.6-vs-1.7", "indices([]) / .[[]] on an array: null (ppipe's array_indices, as jq 1.7's "
      "jv_array_indexes), 1.6 []", has("indices(", "index(", ".[[")),
-    ("1.6-vs-1.7", "`a // b` ignores errors raised in a (jq 1.7: FORK_OPT; 1.6 raises them)",
-     jq_error_ppipe_none("//")),
     ("jq-1.6-bug", "try/`?` in jq 1.6 also catches errors raised downstream, after its body produced a "
-     "value (fixed in jq 1.7)", ppipe_error_jq_none("?", "try")),
+     "value (fixed in jq 1.7)", lambda p, i, a, b: ppipe_error_jq_none("?", "try")(p, i, a, b) or try_bug(p, i, a, b)),
+    ("jq-1.6-bug", "`break $label` inside a try/`?`/`?//` body: jq 1.6 implements break as an error, "
+     "which the try catches (its handler or alternative runs)",
+     lambda p, i, a, b: "break $" in p and any(w in p for w in ("try", "?"))),
+    ("1.6-vs-1.7", "formats jq 1.6 does not have (@base32d; a run-time error there)",
+     lambda p, i, a, b: "is not a valid format" in str(a.get("error"))),
+    ("1.6-vs-1.7", "`p |= f` with f empty: jq 1.7 deletes the path (1.6: other results)",
+     lambda p, i, a, b: any(w in p for w in ("|=", "map_values", "with_entries")) and
+     any(w in p for w in ("empty", "?", "select"))),
     ("jq-1.6-bug", "@base64d of bytes that are not UTF-8: jq 1.6's decoder swallows the byte after an "
      "invalid lead byte", has("@base64d")),
     ("deliberate", "unbounded recursion: jq runs until the timeout, ppipe stops at its stack guard",
      jq_hangs_ppipe_guard),
+    ("1.6-vs-1.7", "string repetition by 0 <= n < 1 is \"\" (jq 1.8; 1.6/1.7 null); reverse of a string reverses it "
+     "(jq 1.7.1; 1.6 [] for \"\")", lambda p, i, a, b: "*" in p and '""' in str(b.get("outputs")) and
+     ("null" in str(a.get("outputs")) or '"b"' in str(a.get("outputs"))) or
+     ("reverse" in p and '""' in str(b.get("outputs")))),
+    ("1.6-vs-1.7", "any(f)/all(f) evaluate f on every element (jq 1.7.1's builtin.jq: reduce; 1.6 stops at the "
+     "first decisive one), so a later element's error is raised", has("any(", "all(")),
+    ("deliberate", "a number literal keeps its text in tostring/tojson/interpolation (`1e3` -> \"1e3\"; jq 1.6 "
+     "\"1000\"; value.h)", lambda p, i, a, b: "1e3" in str(b.get("outputs")) and "1000" in str(a.get("outputs"))),
+    ("open", "path(.[]) on null: empty in ppipe (its eval.cpp: 'as jq'), an error in jq 1.6 (map_values, "
+     "|=, paths on null)", lambda p, i, a, b: "Cannot iterate over null" in str(a.get("error")) and
+     any(w in p for w in ("|=", "map_values", "paths", "path(", "del("))),
     ("open", "`-T as $x | body`: jq 1.6 negates the whole binding, -(T as $x | body); ppipe binds -T",
      negated_binding),
     ("deliberate", "regex flavour: RE2 vs Oniguruma (docs/expr.md)",
@@ -573,15 +603,22 @@ def main():
     ap.add_argument("--timeout", type=float, default=5)
     ap.add_argument("--print", type=int, default=0, help="print N generated programs and exit")
     ap.add_argument("--reclassify", metavar="FILE", help="classify the differences of FILE again and exit")
+    ap.add_argument("--recheck", action="store_true", help="with --reclassify: run each case through "
+                    "the current jq_driver again and count the ones that no longer differ")
     ap.add_argument("--show", metavar="CLASS", help="with --reclassify: print the cases of CLASS "
                     "(a prefix, e.g. UNCLASSIFIED or open)")
     args = ap.parse_args()
     if args.reclassify:
         counts = {}
+        drv = Driver(args.driver) if args.recheck else None
         for line in open(args.reclassify):
             d = json.loads(line)
             cls, name = classify(d["program"], d["input"], d["jq"], d["ppipe"], d["why"])
             key = f"{cls}: {name}" if cls else f"UNCLASSIFIED: {d['why']}"
+            if drv:
+                now = drv.ask(d["program"], d["input"], args.timeout)
+                if same(d["jq"], now, 100) is None:
+                    key = "FIXED (now as jq), was " + key
             counts[key] = counts.get(key, 0) + 1
             if args.show and key.startswith(args.show):
                 a, b = d["jq"], d["ppipe"]

@@ -460,6 +460,9 @@ TEST_CASE("expr: general engine fixes from fuzzing", "[expr][parser][fuzz]") {
   CHECK(run("def i: .; flatten", "{\"a\":[1,[2]],\"b\":3}") == "[1,2,3]");
   CHECK(run("def i: .; flatten(1)", "{\"a\":[1,[2]],\"b\":{\"c\":[3]}}") == "[1,[2],{\"c\":[3]}]");
   CHECK(run("def i: .; flatten", "\"x\"") == "error: Cannot iterate over string (\"x\")");
+  // foreach: an item whose update is empty leaves null as the state for the next (jq's LOADVN).
+  CHECK(run("[foreach (1, 2, 3) as $x (0; if $x == 2 then empty else (. // 100) + $x end)]") == "[1,103]");
+  CHECK(run("[foreach (1, 2) as $x (0; (., 10))]") == "[0,10,10,10]");
   // The JSON reader on a text starting with '+' (read before the start of the text).
   CHECK(run("def i: .; .", "+1") .rfind("error: invalid input", 0) == 0);
 }

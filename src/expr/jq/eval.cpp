@@ -280,7 +280,10 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
         J acc = init;
         eval(n->kid(0), in, env, [&](const J& item) {
           bind(pat, item, in, env, [&](const Env& e2) {
-            J cur = acc;
+            // jq loads the state with LOADVN (taking it): an item whose update is empty leaves
+            // null for the next one, as in reduce
+            J cur = std::move(acc);
+            acc = J::null();
             eval(n->kid(2), cur, e2, [&](const J& v) {
               acc = v;
               if (n->kid(3)) eval(n->kid(3), v, e2, out);
