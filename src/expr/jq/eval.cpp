@@ -591,50 +591,39 @@ Env with_closures(const FuncDef& def, const Env& def_env, const Node& call, cons
 
 }  // namespace
 
-void Interp::call_def(const FuncDef& def, const Env& def_env, const Node& call, const J& in, const Env& env,
-                      Out out) {
-  Env e = with_closures(def, def_env, call, env);
-  // $params: each bound to every value of its argument (the first one the outer loop)
+// Binds the $params of `def` (each to every value of its argument, the first one the outer
+// loop) on top of `e`, and calls k with each resulting environment.
+void Interp::bind_params(const FuncDef& def, const Node& call, const J& in, const Env& env, const Env& e,
+                         FnRef<void(const Env&)> k) {
   struct Vars {
     Interp& self;
     const FuncDef& def;
     const Node& call;
     const J& in;
     const Env& env;
-    Out out;
+    FnRef<void(const Env&)> k;
     void at(std::size_t i, const Env& e) {
       while (i < def.params.size() && !def.param_is_var[i]) ++i;
       if (i == def.params.size()) {
-        self.eval(def.body.get(), in, e, out);
+        k(e);
         return;
       }
       self.eval(call.kid(i), in, env, [&](const J& v) { at(i + 1, push_var(e, def.params[i], v)); });
     }
-  } v{*this, def, call, in, env, out};
+  } v{*this, def, call, in, env, k};
   v.at(0, e);
+}
+
+void Interp::call_def(const FuncDef& def, const Env& def_env, const Node& call, const J& in, const Env& env,
+                      Out out) {
+  bind_params(def, call, in, env, with_closures(def, def_env, call, env),
+              [&](const Env& e) { eval(def.body.get(), in, e, out); });
 }
 
 void Interp::call_def_paths(const FuncDef& def, const Env& def_env, const Node& call, const J& p, const J& in,
                             const Env& env, PathOut out) {
-  Env e = with_closures(def, def_env, call, env);
-  struct Vars {
-    Interp& self;
-    const FuncDef& def;
-    const Node& call;
-    const J& p;
-    const J& in;
-    const Env& env;
-    PathOut out;
-    void at(std::size_t i, const Env& e) {
-      while (i < def.params.size() && !def.param_is_var[i]) ++i;
-      if (i == def.params.size()) {
-        self.paths(def.body.get(), p, in, e, out);
-        return;
-      }
-      self.eval(call.kid(i), in, env, [&](const J& v) { at(i + 1, push_var(e, def.params[i], v)); });
-    }
-  } v{*this, def, call, p, in, env, out};
-  v.at(0, e);
+  bind_params(def, call, in, env, with_closures(def, def_env, call, env),
+              [&](const Env& e) { paths(def.body.get(), p, in, e, out); });
 }
 
 void Interp::call(const Node* n, const J& in, const Env& env, Out out) {

@@ -119,6 +119,8 @@ class Interp {
 
  private:
   void call(const Node* n, const J& in, const Env& env, Out out);
+  void bind_params(const FuncDef& def, const Node& call, const J& in, const Env& env, const Env& e,
+                   FnRef<void(const Env&)> k);
   void bind(const Pattern& p, const J& value, const J& in, const Env& env, FnRef<void(const Env&)> k);
   const RunContext& ctx_;
   std::uint64_t labels_ = 0;
