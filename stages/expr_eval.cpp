@@ -16,7 +16,10 @@ bool run_general(const expr::jq::Program& program, const Record& rec, WorkerScra
                  const std::function<void(const expr::jq::J&, bool& stop)>& out) {
   expr::jq::J input;
   std::string perr;
-  if (!expr::jq::parse_json(rec.text(), input, &perr, /*valid_utf8=*/true)) {
+  const bool read = program.reads_fields_only
+                        ? expr::jq::parse_json_fields(rec.text(), program.fields, input, &perr, /*valid_utf8=*/true)
+                        : expr::jq::parse_json(rec.text(), input, &perr, /*valid_utf8=*/true);
+  if (!read) {
     s.error = "invalid JSON: " + perr;
     return false;
   }

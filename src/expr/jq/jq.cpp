@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+
 namespace ppipe::expr::jq {
 
 bool resolve_program(Node* root, ParseError& err, std::string* internal_error);
@@ -32,7 +34,102 @@ std::shared_ptr<const Program> compile(std::string_view source, const J& named_a
   p->named_args = named_args;
   std::vector<const std::string*> scope;
   if (!check_vars(p->root.get(), scope, named_args, error)) return nullptr;
+  p->reads_fields_only = input_fields(p->root.get(), p->fields);
   return p;
+}
+
+namespace {
+
+bool literal_keys_only(const Pattern& p) {
+  for (const Pattern& e : p.elems)
+    if (!literal_keys_only(e)) return false;
+  for (const auto& e : p.entries) {
+    if (e.key && e.key->kind != NK::kLiteral) return false;
+    if (e.value && !literal_keys_only(*e.value)) return false;
+  }
+  return true;
+}
+
+void add_field(std::vector<std::string>& fields, const std::string& name) {
+  if (std::find(fields.begin(), fields.end(), name) == fields.end()) fields.push_back(name);
+}
+
+// n runs on the program's input (the record). Only nodes that do can see it: every other node's
+// input is a value computed from it, and variables can hold the record only through `. as $x`,
+// which is `.` on the input. Calls are refused whole (a function's body sees its caller's input).
+bool record_fields(const Node* n, std::vector<std::string>& fields) {
+  if (!n) return true;
+  auto all = [&](std::size_t from) {
+    for (std::size_t i = from; i < n->kids.size(); ++i)
+      if (!record_fields(n->kid(i), fields)) return false;
+    return true;
+  };
+  const Node* target = n->kid(0);
+  const bool on_input = target && target->kind == NK::kIdentity;
+  switch (n->kind) {
+    case NK::kLiteral:
+    case NK::kVar:
+    case NK::kBreak: return true;
+    case NK::kField:
+      if (on_input) {
+        add_field(fields, n->name);
+        return true;
+      }
+      return record_fields(target, fields);
+    case NK::kIndex:
+      if (on_input) {
+        const Node* k = n->kid(1);
+        if (!k || k->kind != NK::kLiteral || !k->value.is_string()) return false;
+        add_field(fields, k->value.str());
+        return true;
+      }
+      return all(0);
+    case NK::kSlice:
+    case NK::kIterate: return !on_input && all(0);
+    case NK::kPipe: return record_fields(n->kid(0), fields);  // the right side sees the left's outputs
+    case NK::kTry: return record_fields(n->kid(0), fields);   // the catch sees the error
+    case NK::kReduce:
+    case NK::kForeach:  // source and init see the input; the update and extract see the state
+      return literal_keys_only(n->patterns[0]) && record_fields(n->kid(0), fields) && record_fields(n->kid(1), fields);
+    case NK::kAs:
+      for (const Pattern& p : n->patterns)
+        if (!literal_keys_only(p)) return false;
+      return all(0);
+    case NK::kIf: return n->kids.size() % 2 == 1 && all(0);  // without else, `.` is an output
+    case NK::kDef: return record_fields(n->kid(0), fields);   // its body runs only where called
+    case NK::kComma:
+    case NK::kNeg:
+    case NK::kBinary:
+    case NK::kAnd:
+    case NK::kOr:
+    case NK::kAlt:
+    case NK::kLabel:
+    case NK::kArray: return all(0);
+    case NK::kObject:
+      for (const ObjEntry& e : n->entries)
+        if (!e.key || !e.value || !record_fields(e.key.get(), fields) || !record_fields(e.value.get(), fields))
+          return false;
+      return true;
+    case NK::kString:
+      for (const StrPart& p : n->parts)
+        if (p.expr && !record_fields(p.expr.get(), fields)) return false;
+      return true;
+    case NK::kIdentity:
+    case NK::kRecurseAll:
+    case NK::kFormat:
+    case NK::kCall:
+    case NK::kAssign: return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool input_fields(const Node* n, std::vector<std::string>& fields) {
+  fields.clear();
+  if (record_fields(n, fields)) return true;
+  fields.clear();
+  return false;
 }
 
 namespace {

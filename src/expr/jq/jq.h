@@ -20,6 +20,10 @@ class Program {
   std::string source;
   NodeP root;
   J named_args = J::object();
+  // The program reads its input only as these fields (`.name`, `."name"`, `.["name"]`, at the
+  // top of the program, never `.` itself): a record may be read with only them (parse_json_fields).
+  bool reads_fields_only = false;
+  std::vector<std::string> fields;
 };
 
 struct CompileFailure {
@@ -28,6 +32,11 @@ struct CompileFailure {
 };
 
 // named_args: an object of --arg/--argjson values, each visible as $name and in $ARGS.named.
+// The fields of its input a program reads, when it reads its input only through `.name` steps
+// (see Program::fields). False when it may use the input otherwise (`.`, a call on it, `..`, paths,
+// assignment, `@fmt`, a function or a destructuring key computed from it).
+bool input_fields(const Node* n, std::vector<std::string>& fields);
+
 std::shared_ptr<const Program> compile(std::string_view source, const J& named_args, CompileFailure* error);
 
 // Calls out(v) for each output of the program on `input`, in order. False when the program

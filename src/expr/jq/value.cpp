@@ -323,6 +323,18 @@ std::string kind_and_value(const J& v) {
 
 namespace {
 
+// Bytes skip() stops at: bit 1 quotes and brackets (in a container), bit 2 what ends a scalar.
+struct SkipClass {
+  std::uint8_t c[256];
+  constexpr SkipClass() : c() {
+    for (unsigned char x : {'"', '{', '}', '[', ']'}) c[x] = 1;
+    for (unsigned char x : {',', ' ', '\t', '\n', '\r'}) c[x] = 2;
+    c[static_cast<unsigned char>('}')] = 3;  // both
+    c[static_cast<unsigned char>(']')] = 3;
+  }
+};
+constexpr SkipClass kSkipClass{};
+
 class Reader {
  public:
   Reader(std::string_view s, bool trusted) : s_(s), trusted_(trusted) {}
@@ -419,6 +431,64 @@ class Reader {
   bool done() {
     ws();
     return p_ >= s_.size();
+  }
+
+  // An object with only the members named in `keys` read (the others skipped unread): for a
+  // program that reads its input only through those fields. False when the text is not an
+  // object, or anything about it is unexpected; the caller then reads it whole (and reports).
+  bool fields(J& out, const std::vector<std::string>& keys) {
+    ws();
+    if (!peek('{')) return false;
+    ++p_;
+    J o = J::object();
+    JObj& m = o.mut_obj();
+    std::string key;
+    ws();
+    if (peek('}')) {
+      ++p_;
+      out = std::move(o);
+      return true;
+    }
+    for (;;) {
+      ws();
+      if (!peek('"')) return false;
+      // A key without escapes is compared as it stands; one with escapes is decoded first.
+      std::string_view name;
+      const void* q = std::memchr(s_.data() + p_ + 1, '"', s_.size() - p_ - 1);
+      if (!q) return false;
+      std::string_view raw(s_.data() + p_ + 1, static_cast<const char*>(q) - (s_.data() + p_ + 1));
+      if (raw.find('\\') == std::string_view::npos) {
+        name = raw;
+        p_ += raw.size() + 2;
+      } else {
+        key.clear();
+        if (!string(key)) return false;
+        name = key;
+      }
+      ws();
+      if (!peek(':')) return false;
+      ++p_;
+      bool wanted = false;
+      for (const std::string& k : keys) wanted |= k == name;
+      if (wanted) {
+        J v;
+        if (!value(v, 1)) return false;
+        m.set(name, std::move(v));
+      } else if (!skip()) {
+        return false;
+      }
+      ws();
+      if (peek(',')) {
+        ++p_;
+        continue;
+      }
+      if (!peek('}')) return false;
+      ++p_;
+      break;
+    }
+    if (!done()) return false;
+    out = std::move(o);
+    return true;
   }
   std::size_t pos() const { return p_; }
   const std::string& error() const { return error_; }
@@ -568,6 +638,52 @@ class Reader {
     return true;
   }
 
+  // Steps over one value without reading it (fields()): strings to their closing quote,
+  // containers to their matching bracket, anything else to the next delimiter. It checks only
+  // what it needs to find the end; fields() is for text the parse stage has validated.
+  bool skip() {
+    ws();
+    if (p_ >= s_.size()) return false;
+    char c = s_[p_];
+    if (c == '"') return skip_string();
+    const auto* u = reinterpret_cast<const unsigned char*>(s_.data());
+    const std::size_t n = s_.size();
+    if (c == '{' || c == '[') {
+      std::size_t depth = 0;
+      while (p_ < n) {
+        while (p_ < n && !(kSkipClass.c[u[p_]] & 1)) ++p_;  // to the next quote or bracket
+        if (p_ >= n) return false;
+        c = s_[p_];
+        if (c == '"') {
+          if (!skip_string()) return false;
+          continue;
+        }
+        if (c == '{' || c == '[') ++depth;
+        else if (--depth == 0) {
+          ++p_;
+          return true;
+        }
+        ++p_;
+      }
+      return false;
+    }
+    std::size_t b = p_;
+    while (p_ < n && !(kSkipClass.c[u[p_]] & 2)) ++p_;  // a scalar: to the next delimiter
+    return p_ > b;
+  }
+  bool skip_string() {
+    ++p_;  // '"'
+    for (;;) {
+      const void* q = std::memchr(s_.data() + p_, '"', s_.size() - p_);
+      if (!q) return false;
+      std::size_t quote = static_cast<std::size_t>(static_cast<const char*>(q) - s_.data());
+      std::size_t backslashes = 0;
+      while (quote - backslashes > p_ && s_[quote - backslashes - 1] == '\\') ++backslashes;
+      p_ = quote + 1;
+      if (backslashes % 2 == 0) return true;
+    }
+  }
+
   std::string_view s_;
   bool trusted_;  // valid UTF-8 already (a record the parse stage checked)
   std::size_t p_ = 0;
@@ -589,6 +705,13 @@ bool parse_json(std::string_view text, J& out, std::string* error, bool valid_ut
     return false;
   }
   return true;
+}
+
+bool parse_json_fields(std::string_view text, const std::vector<std::string>& keys, J& out, std::string* error,
+                       bool valid_utf8) {
+  Reader r(text, valid_utf8);
+  if (r.fields(out, keys)) return true;
+  return parse_json(text, out, error, valid_utf8);
 }
 
 bool parse_json_seq(std::string_view text, std::vector<J>& out, std::string* error) {

@@ -110,6 +110,11 @@ std::string kind_and_value(const J& v);
 // Numbers keep their literal text. Nesting deeper than 10,000 is an error.
 // valid_utf8: the text is known to be valid UTF-8 (a record `parse` checked): no second scan.
 bool parse_json(std::string_view text, J& out, std::string* error, bool valid_utf8 = false);
+// Reads only the members named in `keys` of an object (the others are skipped unread, so the
+// value is not the whole input): for a program that reads its input only as those fields
+// (Program::fields). Anything else (not an object, unexpected text) is read as parse_json reads it.
+bool parse_json_fields(std::string_view text, const std::vector<std::string>& keys, J& out, std::string* error,
+                       bool valid_utf8 = false);
 // Reads every JSON text of a sequence (fromjson is one; --argjson one): used by tests.
 bool parse_json_seq(std::string_view text, std::vector<J>& out, std::string* error);
 
