@@ -453,10 +453,25 @@ std::string_view leading_key(const Program& program) {
   return n->steps[0].key;
 }
 
-bool lookup_members(simdjson::dom::element input, const std::string_view* keys, std::size_t n, Value* outs) {
-  if (!input.is_object() || n > kMaxMembers) return false;
-  tape::lookup_many(tape::ref_of(input), keys, n, outs);
+MemberKeys::MemberKeys(std::vector<std::string_view> k) : keys(std::move(k)) {
+  if (keys.size() > kMaxMembers) keys.resize(kMaxMembers);
+  for (std::size_t j = 0; j < keys.size(); ++j) {
+    by_length[std::min(keys[j].size(), kLengths - 1)] |= static_cast<std::uint16_t>(1u << j);
+    const std::size_t n = std::min<std::size_t>(keys[j].size(), 8);
+    std::memcpy(&head[j], keys[j].data(), n);
+    head_mask[j] = n == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * n)) - 1;  // little-endian
+  }
+}
+
+bool lookup_members(simdjson::dom::element input, const MemberKeys& keys, Value* outs) {
+  if (!input.is_object()) return false;
+  tape::lookup_many(tape::ref_of(input), keys, outs);
   return true;
+}
+
+bool is_single_field(const Program& program) {
+  const Node* n = program.root.get();
+  return !leading_key(program).empty() && n->steps.size() == 1;
 }
 
 Result evaluate_from_member(const Program& program, const Value& member, Scratch& scratch) {

@@ -127,7 +127,19 @@ std::string_view leading_key(const Program& program);
 // One scan of an object's members for up to kMaxMembers distinct keys: outs[j] is the value of
 // keys[j], or null when absent. False (outs untouched) when `input` is not an object.
 inline constexpr std::size_t kMaxMembers = 16;
-bool lookup_members(simdjson::dom::element input, const std::string_view* keys, std::size_t n, Value* outs);
+// The keys of one lookup_members scan, made once: indexed by length, so that a member whose
+// key has no wanted length costs one table read.
+struct MemberKeys {
+  static constexpr std::size_t kLengths = 64;  // lengths 0..62 each; 63: 63 and longer
+  std::vector<std::string_view> keys;          // at most kMaxMembers
+  std::uint16_t by_length[kLengths] = {};      // bit j: keys[j] has this length
+  std::uint64_t head[kMaxMembers] = {};        // keys[j]'s first 8 bytes (zeros past its end)
+  std::uint64_t head_mask[kMaxMembers] = {};   // which bytes of head[j] are the key's
+  explicit MemberKeys(std::vector<std::string_view> k = {});
+};
+bool lookup_members(simdjson::dom::element input, const MemberKeys& keys, Value* outs);
+// The program is one constant-key step (`.a`, `."k k"`): evaluate_from_member() is the member.
+bool is_single_field(const Program& program);
 // evaluate() of a program with a leading key, given the input object's member for that key (from
 // lookup_members): the same result as evaluate() on the object.
 Result evaluate_from_member(const Program& program, const Value& member, Scratch& scratch);

@@ -9,10 +9,12 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 
+#include "src/expr/expr.h"  // MemberKeys
 #include "src/expr/value.h"
 
 namespace ppipe::expr::tape {
@@ -122,20 +124,24 @@ inline bool lookup(const Ref& r, std::string_view key, Value& out) {
 
 // Several lookups in one scan of the object's members (the last of duplicate keys wins):
 // outs[j] is the value of keys[j], or null when absent. Keys should be distinct.
-inline void lookup_many(const Ref& r, const std::string_view* keys, std::size_t n, Value* outs) {
+inline void lookup_many(const Ref& r, const MemberKeys& keys, Value* outs) {
   const std::uint64_t* tape = r.tape;
   std::size_t end = static_cast<std::uint32_t>(tape[r.index]) - 1;  // the '}' word
-  constexpr std::size_t kMax = 16;
-  std::size_t found[kMax] = {};
-  if (n > kMax) n = kMax;  // callers pass at most kMax keys
+  std::size_t found[kMaxMembers] = {};
+  const std::size_t n = keys.keys.size();
   for (std::size_t i = r.index + 1; i < end;) {
     const std::uint8_t* p = r.strings + (tape[i] & simdjson::internal::JSON_VALUE_MASK);
     std::uint32_t len;
     std::memcpy(&len, p, sizeof(len));
-    for (std::size_t j = 0; j < n; ++j) {
-      // Length, then the first byte (in bounds: a key string is NUL-terminated), then the rest.
-      if (len == keys[j].size() && (len == 0 || (p[sizeof(len)] == static_cast<std::uint8_t>(keys[j][0]) &&
-                                                 std::memcmp(p + sizeof(len), keys[j].data(), len) == 0)))
+    for (std::uint32_t mask = keys.by_length[std::min<std::size_t>(len, MemberKeys::kLengths - 1)]; mask;
+         mask &= mask - 1) {
+      const std::size_t j = static_cast<std::size_t>(__builtin_ctz(mask));
+      // The first 8 bytes in one load (the string buffer is padded: reading past a short key's
+      // end stays inside it), the rest, if any, with memcmp.
+      std::uint64_t head;
+      std::memcpy(&head, p + sizeof(len), sizeof(head));
+      if (len == keys.keys[j].size() && (head & keys.head_mask[j]) == keys.head[j] &&
+          (len <= 8 || std::memcmp(p + sizeof(len) + 8, keys.keys[j].data() + 8, len - 8) == 0))
         found[j] = i + 1;
     }
     std::uint64_t v = tape[i + 1];

@@ -168,7 +168,7 @@ class AggStage final : public FinishingStage {
     auto st = std::make_unique<AggState>();
     for (std::size_t i = 0; i < exprs_.size(); ++i) st->scratches.push_back(std::make_unique<expr::Scratch>());
     st->results.resize(exprs_.size());
-    st->members.resize(lead_keys_.size());
+    st->members.resize(lead_keys_.keys.size());
     st->values.resize(items_.size());
     st->texts.resize(items_.size());
     return st;
@@ -187,13 +187,18 @@ class AggStage final : public FinishingStage {
     const bool use_value = !rec.has_doc() && rec.value();
     if (!use_value && !rec.doc(s, &doc)) return Verdict::kError;
     // Every distinct expression, keys first: the first error is the record's.
-    const bool members = !use_value && !lead_keys_.empty() &&
-                         expr::lookup_members(doc, lead_keys_.data(), lead_keys_.size(), st.members.data());
+    const bool members = !use_value && !lead_keys_.keys.empty() &&
+                         expr::lookup_members(doc, lead_keys_, st.members.data());
     for (std::size_t e = 0; e < exprs_.size(); ++e) {
       const Expression& x = exprs_[e];
       expr::Scratch& scratch = *st.scratches[e];
       expr::Result& r = st.results[e];
-      if (members && x.lead != kNoLead) r = expr::evaluate_from_member(*x.program, st.members[x.lead], scratch);
+      if (members && x.lead != kNoLead && x.single_field) {
+        r.outcome = expr::Outcome::kValue;
+        r.value = st.members[x.lead];
+      } else if (members && x.lead != kNoLead) {
+        r = expr::evaluate_from_member(*x.program, st.members[x.lead], scratch);
+      }
       else if (use_value) r = expr::evaluate_value(*x.program, *rec.value(), scratch);
       else r = expr::evaluate(*x.program, doc, scratch);
       if (r.outcome == expr::Outcome::kError) {
@@ -579,17 +584,18 @@ class AggStage final : public FinishingStage {
   // The distinct expressions of the keys and arguments (by source text), in order of first use,
   // and the leading keys of those that are paths, for one lookup_members scan per record.
   void plan_evaluation() {
+    std::vector<std::string_view> leads;
     auto use = [&](const std::shared_ptr<const expr::Program>& program, std::string what) {
       for (std::size_t e = 0; e < exprs_.size(); ++e)
         if (expr::source_text(*exprs_[e].program) == expr::source_text(*program)) return e;
-      Expression x{program, std::move(what), kNoLead};
+      Expression x{program, std::move(what), kNoLead, expr::is_single_field(*program)};
       std::string_view lead = expr::leading_key(*program);
       if (!lead.empty()) {
-        auto it = std::find(lead_keys_.begin(), lead_keys_.end(), lead);
-        if (it != lead_keys_.end()) x.lead = static_cast<std::size_t>(it - lead_keys_.begin());
-        else if (lead_keys_.size() < expr::kMaxMembers) {
-          x.lead = lead_keys_.size();
-          lead_keys_.push_back(lead);
+        auto it = std::find(leads.begin(), leads.end(), lead);
+        if (it != leads.end()) x.lead = static_cast<std::size_t>(it - leads.begin());
+        else if (leads.size() < expr::kMaxMembers) {
+          x.lead = leads.size();
+          leads.push_back(lead);
         }
       }
       exprs_.push_back(std::move(x));
@@ -598,6 +604,7 @@ class AggStage final : public FinishingStage {
     for (std::size_t k = 0; k < keys_.size(); ++k) key_expr_.push_back(use(key_programs_[k], "--group-by " + keys_[k].expr));
     for (std::size_t a = 0; a < items_.size(); ++a)
       arg_expr_.push_back(arg_programs_[a] ? use(arg_programs_[a], items_[a].text) : kNoLead);
+    lead_keys_ = expr::MemberKeys(std::move(leads));
   }
 
   std::unique_ptr<Group> new_group(std::string_view key, std::uint64_t hash) const {
@@ -621,9 +628,10 @@ class AggStage final : public FinishingStage {
     std::shared_ptr<const expr::Program> program;
     std::string what;  // for messages: "--group-by .host", "avg(.latency_ms)"
     std::size_t lead;  // index in lead_keys_, or kNoLead
+    bool single_field;  // the program is `.KEY`: its value is the member
   };
   std::vector<Expression> exprs_;
-  std::vector<std::string_view> lead_keys_;  // views into the programs
+  expr::MemberKeys lead_keys_;  // views into the programs
   std::vector<std::size_t> key_expr_;        // key k -> exprs_ index
   std::vector<std::size_t> arg_expr_;        // argument a -> exprs_ index (kNoLead: `count`)
 };

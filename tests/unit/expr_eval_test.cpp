@@ -486,13 +486,19 @@ TEST_CASE("expr compare: the public jq order agrees with `<` on every pair", "[e
 TEST_CASE("expr lookup_members + evaluate_from_member = evaluate", "[expr][eval]") {
   // Paths with a leading key, evaluated from one scan of the members, give what evaluate() gives:
   // duplicate keys (last wins), missing keys, nested objects, indices, and errors past the first key.
+  // Keys of one length (a, b, c, d, s; "ab", "ba"), one of 63 bytes and two longer ones (the
+  // length index's last slot) exercise MemberKeys.
+  const std::string k63 = "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkka", k70 = "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqz", k70b = "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqy";
   const std::vector<std::string> exprs = {".a", ".a.b", ".b", ".a.b.c", ".c[1]", ".d.x", ".\"k k\"", ".missing",
-                                          ".missing.x", ".s.x", ".c.x", ".a[0]"};
+                                          ".missing.x", ".s.x", ".c.x", ".a[0]", ".ab", ".ba", "." + k63,
+                                          "." + k70, "." + k70b + ".x"};
   const std::vector<std::string> docs = {
       R"({"a":{"b":1},"b":2,"c":[1,2,3],"d":{"x":"y"},"k k":true,"s":"str"})",
       R"({"a":1,"a":{"b":{"c":5}},"b":null,"b":7,"c":{"x":[1]},"d":{"x":1,"x":2}})",
       R"({})",
       R"({"c":[],"s":{"x":0}})",
+      "{\"ab\":1,\"ba\":2,\"" + k63 + "\":3,\"" + k70 + "\":4,\"" + k70b + "\":{\"x\":5},\"a\":6}",
+      "{\"" + k70b + "\":0,\"" + k70 + "\":[7],\"ba\":null}",
   };
   std::vector<std::shared_ptr<const ppipe::expr::Program>> programs;
   std::vector<std::string_view> keys;
@@ -519,7 +525,7 @@ TEST_CASE("expr lookup_members + evaluate_from_member = evaluate", "[expr][eval]
     simdjson::dom::element doc;
     REQUIRE_FALSE(parser.parse(d).get(doc));
     std::vector<ppipe::expr::Value> members(keys.size());
-    REQUIRE(ppipe::expr::lookup_members(doc, keys.data(), keys.size(), members.data()));
+    REQUIRE(ppipe::expr::lookup_members(doc, ppipe::expr::MemberKeys(keys), members.data()));
     for (std::size_t i = 0; i < exprs.size(); ++i) {
       INFO(d << "  " << exprs[i]);
       ppipe::expr::Scratch s1, s2;
@@ -527,11 +533,22 @@ TEST_CASE("expr lookup_members + evaluate_from_member = evaluate", "[expr][eval]
       std::string_view k = ppipe::expr::leading_key(*programs[i]);
       std::size_t j = static_cast<std::size_t>(std::find(keys.begin(), keys.end(), k) - keys.begin());
       CHECK(outcome_text(ppipe::expr::evaluate_from_member(*programs[i], members[j], s2), s2) == want);
+      if (ppipe::expr::is_single_field(*programs[i])) {
+        ppipe::expr::Result r;
+        r.outcome = Outcome::kValue;
+        r.value = members[j];
+        CHECK(outcome_text(r, s2) == want);
+      }
     }
   }
   simdjson::dom::parser parser;
   simdjson::dom::element arr;
   REQUIRE_FALSE(parser.parse(std::string("[1,2]")).get(arr));
   std::vector<ppipe::expr::Value> members(keys.size());
-  CHECK_FALSE(ppipe::expr::lookup_members(arr, keys.data(), keys.size(), members.data()));
+  CHECK_FALSE(ppipe::expr::lookup_members(arr, ppipe::expr::MemberKeys(keys), members.data()));
+  CHECK(ppipe::expr::is_single_field(*std::get<0>(ppipe::expr::compile(".a"))));
+  CHECK(ppipe::expr::is_single_field(*std::get<0>(ppipe::expr::compile(".\"k k\""))));
+  CHECK_FALSE(ppipe::expr::is_single_field(*std::get<0>(ppipe::expr::compile(".a.b"))));
+  CHECK_FALSE(ppipe::expr::is_single_field(*std::get<0>(ppipe::expr::compile(".a[0]"))));
+  CHECK_FALSE(ppipe::expr::is_single_field(*std::get<0>(ppipe::expr::compile("."))));
 }
