@@ -49,7 +49,7 @@ namespace {
 class ExprStage : public RecordStage {
  public:
   explicit ExprStage(std::shared_ptr<const expr::Program> p)
-      : program_(std::move(p)), general_(expr::general_program(*program_)) {}
+      : program_(std::move(p)) {}
   bool needs_parsed() const override { return true; }
   std::unique_ptr<StageState> make_state() const override { return std::make_unique<ExprState>(); }
 
@@ -60,15 +60,14 @@ class ExprStage : public RecordStage {
   // The general engine runs the record: for what the fast path does not take, and for records
   // without a document (numbers beyond 64 bits: jq 1.7 reads them, and unread ones keep their text).
   const expr::jq::Program* general_for(const Record& rec) const {
-    if (expr::is_general(*program_)) return general_;
-    if (general_ && !rec.has_doc() && !rec.value() && !rec.replaced()) return general_;
+    if (expr::is_general(*program_) || (!rec.has_doc() && !rec.value() && !rec.replaced()))
+      return expr::general_program(*program_);  // (a fast program's twin: compiled on first use)
     return nullptr;
   }
   bool fans_out() const { return expr::is_general(*program_); }
 
  private:
   std::shared_ptr<const expr::Program> program_;
-  const expr::jq::Program* general_;
 };
 
 class FilterStage final : public ExprStage {

@@ -22,12 +22,7 @@ CompileResult compile(std::string_view source, const CompileOptions& options) {
   CompileResult fast = CompileError{};
   if (!uses_vars) {
     fast = compile_fast(source);
-    if (auto* p = std::get_if<std::shared_ptr<const Program>>(&fast)) {
-      jq::CompileFailure ignored;
-      auto twin = jq::compile(source, named, &ignored);
-      if (twin) std::const_pointer_cast<Program>(*p)->twin = std::move(twin);
-      return fast;
-    }
+    if (std::get_if<std::shared_ptr<const Program>>(&fast)) return fast;  // its twin: general_program()
   }
   jq::CompileFailure failure;
   auto general = jq::compile(source, named, &failure);
@@ -49,7 +44,13 @@ CompileResult compile(std::string_view source, const CompileOptions& options) {
 bool is_general(const Program& program) { return program.general != nullptr; }
 
 const jq::Program* general_program(const Program& program) {
-  return program.general ? program.general.get() : program.twin.get();
+  if (program.general) return program.general.get();
+  // A fast program takes no --arg/--argjson (compile() sends those to the general engine).
+  std::call_once(program.twin_once, [&] {
+    jq::CompileFailure ignored;
+    program.twin = jq::compile(program.source, jq::J::object(), &ignored);
+  });
+  return program.twin.get();
 }
 
 jq::J to_j(const Value& v) {

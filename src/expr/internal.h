@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -253,7 +254,11 @@ class Program {
   std::string source;
   std::unique_ptr<Node> root;                  // the fast path's tree; null for a general program
   std::shared_ptr<const jq::Program> general;  // the general engine's program (general.cpp)
-  std::shared_ptr<const jq::Program> twin;     // a fast program's general twin
+  // A fast program's general twin, compiled when first asked for (general_program()): only a
+  // record the fast path cannot read (numbers beyond 64 bits) needs it, and compiling it reads
+  // the general engine's prelude, which a run of fast programs would otherwise pay at start.
+  mutable std::once_flag twin_once;
+  mutable std::shared_ptr<const jq::Program> twin;
   Arena constants{1024};  // folded constant strings, arrays and objects; never reset
 };
 
