@@ -17,7 +17,10 @@ namespace ppipe {
 template <typename T>
 class BoundedQueue {
  public:
-  explicit BoundedQueue(std::size_t capacity) : capacity_(capacity ? capacity : 1) {}
+  // newest_first: pops give the item pushed last (a free list: the buffer used last is still in
+  // the cache and mapped; a FIFO would cycle through every one, touching fresh memory).
+  explicit BoundedQueue(std::size_t capacity, bool newest_first = false)
+      : capacity_(capacity ? capacity : 1), newest_first_(newest_first) {}
 
   // Blocks while full. Returns false (and leaves `item` untouched) if the queue is closed.
   bool push(T& item) {
@@ -34,8 +37,7 @@ class BoundedQueue {
     std::unique_lock<std::mutex> lock(mu_);
     not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
     if (items_.empty()) return false;
-    out = std::move(items_.front());
-    items_.pop_front();
+    take(out);
     not_full_.notify_one();
     return true;
   }
@@ -44,8 +46,7 @@ class BoundedQueue {
   bool try_pop(T& out) {
     std::lock_guard<std::mutex> lock(mu_);
     if (items_.empty()) return false;
-    out = std::move(items_.front());
-    items_.pop_front();
+    take(out);
     not_full_.notify_one();
     return true;
   }
@@ -58,8 +59,7 @@ class BoundedQueue {
     if (!not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); }))
       return PopResult::kTimeout;
     if (items_.empty()) return PopResult::kClosed;
-    out = std::move(items_.front());
-    items_.pop_front();
+    take(out);
     not_full_.notify_one();
     return PopResult::kItem;
   }
@@ -77,7 +77,18 @@ class BoundedQueue {
   }
 
  private:
+  void take(T& out) {
+    if (newest_first_) {
+      out = std::move(items_.back());
+      items_.pop_back();
+    } else {
+      out = std::move(items_.front());
+      items_.pop_front();
+    }
+  }
+
   const std::size_t capacity_;
+  const bool newest_first_;
   mutable std::mutex mu_;
   std::condition_variable not_full_;
   std::condition_variable not_empty_;

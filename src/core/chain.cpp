@@ -400,6 +400,7 @@ void Chain::Run::take_over(Batch& b) {
   b.out_bytes = 0;
   if (job) {
     job->seq = b.seq;
+    job->pause = b.pause;
     job->input = output;  // kept: the batch waits for its job
     b.job = std::move(job);
   }
