@@ -22,6 +22,20 @@ TEST_CASE("queue keeps FIFO order and drains after close", "[queue]") {
   REQUIRE_FALSE(q.pop(v));
 }
 
+TEST_CASE("a newest-first queue (the free batches) gives back the item pushed last", "[queue]") {
+  BoundedQueue<int> q(4, true);
+  for (int i = 0; i < 3; ++i) REQUIRE(q.push(i));
+  int v = -1;
+  REQUIRE(q.try_pop(v));
+  REQUIRE(v == 2);
+  int x = 7;
+  REQUIRE(q.push(x));
+  REQUIRE(q.pop(v));
+  REQUIRE(v == 7);
+  REQUIRE(q.pop_for(v, std::chrono::milliseconds(1)) == BoundedQueue<int>::PopResult::kItem);
+  REQUIRE(v == 1);
+}
+
 TEST_CASE("queue blocks producers at capacity (backpressure)", "[queue]") {
   BoundedQueue<int> q(2);
   int a = 1, b = 2, c = 3;
