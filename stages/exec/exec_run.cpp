@@ -105,7 +105,9 @@ void ExecRun::reuse(AsyncJob& job) {
   // Only buffers a span's output needed (more than a batch's): the small ones stay with the job.
   if (job.out.capacity() < (4u << 20)) return;
   std::lock_guard<std::mutex> lock(mu_);
-  if (spare_out_.size() < concurrency_ + 1) spare_out_.push_back(std::move(job.out));
+  // Two are enough to go on without new memory (one call ends as the next starts); each is
+  // about a span, so keeping more would only hold memory.
+  if (spare_out_.size() < 2) spare_out_.push_back(std::move(job.out));
   job.out = std::string();
 }
 
