@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -413,10 +414,31 @@ void Chain::Run::take_over(Batch& b) {
   b.out_bytes = 0;
   if (job) {
     job->seq = b.seq;
+    job->pause = b.pause;
     job->input = output;  // kept: the batch waits for its job
     b.job = std::move(job);
   }
 }
+
+namespace {
+
+// The lines of `text` when each is a record as it is: not empty, not starting with a space, tab or
+// CR (it might be blank), not ending with a CR. Otherwise nothing.
+std::optional<std::uint64_t> plain_lines(std::string_view text) {
+  std::uint64_t lines = 0;
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    const char* e = nl ? nl : end;
+    if (e == p || *p == ' ' || *p == '\t' || *p == '\r' || e[-1] == '\r') return std::nullopt;
+    ++lines;
+    p = nl ? nl + 1 : end;
+  }
+  return lines;
+}
+
+}  // namespace
 
 std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, std::uint64_t max_failures) {
   const std::size_t k = chain_.worker_end_;
@@ -437,6 +459,17 @@ std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, st
     const auto& f = job.failures[i];
     chain_.add_error(err_, source, chain_.stages_[k]->name(), f.message, job.record(f.index), job.lines[f.index],
                      job.offsets[f.index], 0);
+  }
+  if (k + 1 == chain_.size() && keep == job.size() && out_.empty() && !job.out.empty() && !stopped_) {
+    // Nothing after the async stage and every line a record (no blank line, no CR): the output
+    // is written as it came, without a copy (exec's batch mode: the bulk of the bytes).
+    if (auto lines = plain_lines(job.out)) {
+      c.out += *lines;
+      out_records_ += *lines;
+      out_.swap(job.out);
+      if (!out_.empty() && out_.back() != '\n') out_.push_back('\n');
+      return 0;
+    }
   }
   std::uint64_t made = 0;
   while (!rest.empty()) {
