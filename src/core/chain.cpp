@@ -43,6 +43,7 @@ Chain::Chain(std::vector<std::unique_ptr<Stage>> stages, std::vector<std::string
         static_cast<const RecordStage&>(*stages_[i]).may_fan_out()) {
       worker_end_ = i + 1;
       needs_order_ = true;
+      fans_out_ = true;
     }
   }
   tracing_ = needs_order_;
@@ -391,10 +392,11 @@ void Chain::Run::take_over(Batch& b) {
       std::string_view text(output.data() + prev_out, t.out_end - prev_out - 1);  // without its '\n'
       std::string_view raw(b.input.data() + t.raw_begin, t.raw_len);
       std::uint64_t offset = b.offset + t.raw_begin;
-      // One line per record: a map that fanned out left several (Record::set_outputs).
+      // One line per record: a map that fanned out left several (Record::set_outputs). Without
+      // such a map a record is one line, and is not scanned (exec's batch mode: every byte).
       std::size_t begin = 0;
       while (begin <= text.size()) {
-        std::size_t nl = text.find('\n', begin);
+        std::size_t nl = chain_.fans_out_ ? text.find('\n', begin) : std::string_view::npos;
         if (nl == std::string_view::npos) nl = text.size();
         if (job) {
           job->ends.push_back(prev_out + nl);
