@@ -74,11 +74,16 @@ ExecRun::~ExecRun() {
     closing_ = true;
     cancel_requested_ = true;  // normally nothing is left; if something is, it must not outlive us
   }
+  wake();
+  thread_.join();
+  close_fd(wake_fd_);
+}
+
+// The I/O thread leaves poll() (eventfd: wake-ups add up, none is lost).
+void ExecRun::wake() {
   std::uint64_t one = 1;
   ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
   (void)ignored;
-  thread_.join();
-  close_fd(wake_fd_);
 }
 
 void ExecRun::submit(std::unique_ptr<AsyncJob> job) {
@@ -88,9 +93,7 @@ void ExecRun::submit(std::unique_ptr<AsyncJob> job) {
     std::lock_guard<std::mutex> lock(mu_);
     incoming_.push_back(std::move(js));
   }
-  std::uint64_t one = 1;
-  ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
-  (void)ignored;
+  wake();
 }
 
 void ExecRun::cancel() {
@@ -98,9 +101,7 @@ void ExecRun::cancel() {
     std::lock_guard<std::mutex> lock(mu_);
     cancel_requested_ = true;
   }
-  std::uint64_t one = 1;
-  ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
-  (void)ignored;
+  wake();
 }
 
 void ExecRun::end_of_input() {
@@ -108,9 +109,7 @@ void ExecRun::end_of_input() {
     std::lock_guard<std::mutex> lock(mu_);
     end_requested_ = true;
   }
-  std::uint64_t one = 1;
-  ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
-  (void)ignored;
+  wake();
 }
 
 void ExecRun::reuse(AsyncJob& job) {

@@ -102,6 +102,7 @@ class ExecRun final : public AsyncRun {
     std::size_t left = 0;
   };
 
+  void wake();
   void loop();
   void take_new_jobs(double now);
   void apply_cancel(double now);
