@@ -153,12 +153,16 @@ struct AsyncJob {
   };
   std::vector<Failure> failures;
   std::uint64_t dropped = 0;
+  // Set by the engine: the input paused or ended after this job's batch (a stalled pipe, the end of
+  // a source), so a stage that gathers consecutive jobs into one call should not wait for the next.
+  bool pause = false;
 
   // Empty again, keeping the buffers' room (the engine uses a job object again for a later batch:
   // fresh megabytes per batch cost page faults) unless one grew past `keep` bytes.
   void clear(std::size_t keep) {
     seq = 0;
     dropped = 0;
+    pause = false;
     input = {};
     for (std::string* s : {&own_input, &out}) {
       if (s->capacity() > keep) std::string().swap(*s);
@@ -187,6 +191,12 @@ class AsyncRun {
   // work, end what runs, and complete every job soon, also those submitted later (their records
   // as failures). On the drain thread, at most once.
   virtual void cancel() {}
+  // No job follows: the input ended, or head or --max-errors ended the stream. A stage that keeps a
+  // call open for later jobs ends its input now. On the drain thread; may come more than once.
+  virtual void end_of_input() {}
+  // The engine is done with a job that came back (its output is written) and will clear it: the
+  // stage may take back buffers of it to use again (exec: a span's output buffer). Drain thread.
+  virtual void reuse(AsyncJob& job) { (void)job; }
   // Extra fields for this stage's object in --stats (`"calls":12,"retries":1`, no braces), asked
   // once every job has come back.
   virtual std::string stats_fields() const { return ""; }
@@ -194,7 +204,8 @@ class AsyncRun {
 
 // What the engine tells an async stage when a run starts.
 struct AsyncContext {
-  unsigned workers = 1;  // CPU worker threads (--workers)
+  unsigned workers = 1;         // CPU worker threads (--workers)
+  std::size_t batch_size = 1;   // --batch-size: about the input bytes behind one job
 };
 
 class AsyncStage : public Stage {
@@ -202,6 +213,13 @@ class AsyncStage : public Stage {
   StageMode mode() const final { return StageMode::kAsync; }
   using Done = std::function<void(std::unique_ptr<AsyncJob>)>;
   virtual std::unique_ptr<AsyncRun> start(Done done, const AsyncContext& context) const = 0;
+  // How many jobs a run may hold at once beyond --queue-depth before it completes any (exec's batch
+  // mode gathers consecutive jobs into one call): the engine adds that many batches (tokens), so the
+  // reader can fill them. Memory grows by that many batches.
+  virtual std::size_t extra_jobs(const AsyncContext& context) const {
+    (void)context;
+    return 0;
+  }
 };
 
 }  // namespace ppipe

@@ -149,6 +149,7 @@ struct Batch {
   std::vector<RecordSpan> spans;  // the records in `input`, in order
   // A record longer than --max-record-size: `input` holds only its first bytes.
   bool oversized = false;
+  bool pause = false;  // the input paused or ended after it (not cut at --batch-size)
   std::uint64_t oversized_size = 0;
 
   // --- filled by the worker

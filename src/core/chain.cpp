@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -42,6 +43,7 @@ Chain::Chain(std::vector<std::unique_ptr<Stage>> stages, std::vector<std::string
         static_cast<const RecordStage&>(*stages_[i]).may_fan_out()) {
       worker_end_ = i + 1;
       needs_order_ = true;
+      fans_out_ = true;
     }
   }
   tracing_ = needs_order_;
@@ -390,10 +392,11 @@ void Chain::Run::take_over(Batch& b) {
       std::string_view text(output.data() + prev_out, t.out_end - prev_out - 1);  // without its '\n'
       std::string_view raw(b.input.data() + t.raw_begin, t.raw_len);
       std::uint64_t offset = b.offset + t.raw_begin;
-      // One line per record: a map that fanned out left several (Record::set_outputs).
+      // One line per record: a map that fanned out left several (Record::set_outputs). Without
+      // such a map a record is one line, and is not scanned (exec's batch mode: every byte).
       std::size_t begin = 0;
       while (begin <= text.size()) {
-        std::size_t nl = text.find('\n', begin);
+        std::size_t nl = chain_.fans_out_ ? text.find('\n', begin) : std::string_view::npos;
         if (nl == std::string_view::npos) nl = text.size();
         if (job) {
           job->ends.push_back(prev_out + nl);
@@ -413,10 +416,31 @@ void Chain::Run::take_over(Batch& b) {
   b.out_bytes = 0;
   if (job) {
     job->seq = b.seq;
+    job->pause = b.pause;
     job->input = output;  // kept: the batch waits for its job
     b.job = std::move(job);
   }
 }
+
+namespace {
+
+// The lines of `text` when each is a record as it is: not empty, not starting with a space, tab or
+// CR (it might be blank), not ending with a CR. Otherwise nothing.
+std::optional<std::uint64_t> plain_lines(std::string_view text) {
+  std::uint64_t lines = 0;
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    const char* e = nl ? nl : end;
+    if (e == p || *p == ' ' || *p == '\t' || *p == '\r' || e[-1] == '\r') return std::nullopt;
+    ++lines;
+    p = nl ? nl + 1 : end;
+  }
+  return lines;
+}
+
+}  // namespace
 
 std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, std::uint64_t max_failures) {
   const std::size_t k = chain_.worker_end_;
@@ -437,6 +461,17 @@ std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, st
     const auto& f = job.failures[i];
     chain_.add_error(err_, source, chain_.stages_[k]->name(), f.message, job.record(f.index), job.lines[f.index],
                      job.offsets[f.index], 0);
+  }
+  if (k + 1 == chain_.size() && keep == job.size() && out_.empty() && !job.out.empty() && !stopped_) {
+    // Nothing after the async stage and every line a record (no blank line, no CR): the output
+    // is written as it came, without a copy (exec's batch mode: the bulk of the bytes).
+    if (auto lines = plain_lines(job.out)) {
+      c.out += *lines;
+      out_records_ += *lines;
+      out_.swap(job.out);
+      if (!out_.empty() && out_.back() != '\n') out_.push_back('\n');
+      return 0;
+    }
   }
   std::uint64_t made = 0;
   while (!rest.empty()) {

@@ -103,6 +103,18 @@ class ProgressLine {
   bool shown_ = false;
 };
 
+AsyncContext async_context(const EngineOptions& options) {
+  AsyncContext context;
+  context.workers = options.workers;
+  context.batch_size = options.reader.batch_size;
+  return context;
+}
+
+std::size_t async_extra_jobs(const EngineOptions& options, const Chain& chain) {
+  const AsyncStage* a = chain.async_stage();
+  return a ? a->extra_jobs(async_context(options)) : 0;
+}
+
 // One run, as passes (mold's main is a list of passes):
 //   start_reader ─► start_workers ─► drain (in-order: ordered stages, --max-errors, the writer's
 //   segment, async jobs back in order, writing) ─► finish (finishing stages emit) ─► join, stats.
@@ -114,9 +126,10 @@ class PipelineRun {
       : options_(options),
         chain_(chain),
         stop_(stop),
-        free_batches_(options.queue_depth, BoundedQueue<BatchPtr>::Order::kLifo),
+        tokens_(options.queue_depth + async_extra_jobs(options, chain)),
+        free_batches_(tokens_, BoundedQueue<BatchPtr>::Order::kLifo),
         work_(options.queue_depth),
-        events_(2 * options.queue_depth + 1),
+        events_(2 * tokens_ + 1),
         reader_(options.reader, options.inputs, stop),
         out_(out_fd, "stdout"),
         err_(err_fd, err_name),
@@ -149,15 +162,13 @@ class PipelineRun {
       async_unordered_ = !options_.ordered;
       for (std::size_t i = chain_.worker_end() + 1; i < chain_.size(); ++i)
         async_unordered_ = async_unordered_ && chain_.modes()[i] == StageMode::kParallel;
-      AsyncContext context;
-      context.workers = options_.workers;
       async_ = a->start(
           [this](std::unique_ptr<AsyncJob> job) {
             Event e;
             e.job = std::move(job);
             events_.push(e);
           },
-          context);
+          async_context(options_));
     }
 
     start_reader();
@@ -200,7 +211,7 @@ class PipelineRun {
   };
 
   void start_reader() {
-    for (std::size_t i = 0; i < options_.queue_depth; ++i) {
+    for (std::size_t i = 0; i < tokens_; ++i) {
       BatchPtr b = std::make_unique<Batch>();
       free_batches_.push(b);
     }
@@ -286,6 +297,8 @@ class PipelineRun {
       if (r == BoundedQueue<Event>::PopResult::kClosed) break;
       if (e.workers_done) {
         workers_done = true;
+        // Every batch has been consumed (the events are in order): no job follows.
+        if (async_) async_->end_of_input();
       } else if (e.job) {
         --in_flight_;
         std::uint64_t seq = e.job->seq;
@@ -389,11 +402,12 @@ class PipelineRun {
       if (std::uint64_t cut = writer_part_->complete(*next->job, next->source, budget))
         result_.stats.forget_forwarded(cut, chain_.worker_end());
     }
+    write(*next);
     if (next->job) {
+      async_->reuse(*next->job);
       next->job->clear(options_.reader.batch_size * 4);
       next->spare_job = std::move(next->job);
     }
-    write(*next);
     recycle(std::move(next));
     if (options_.max_errors && result_.stats.errors >= options_.max_errors && !async_cut_) {
       // Jobs still out come after the cut: the commands are of no use any more.
@@ -470,6 +484,7 @@ class PipelineRun {
   void stop(StopReason why) {
     stop_.raise(why);
     discarding_ = true;
+    if (async_) async_->end_of_input();  // later batches are not submitted
   }
 
   void write_failed(int e, const Output& o) {
@@ -510,8 +525,8 @@ class PipelineRun {
     next_interval_ns_ = now + interval_ns_;
     refresh_stats();
     QueueState q;
-    q.depth = options_.queue_depth;
-    q.in_use = options_.queue_depth - std::min(options_.queue_depth, free_batches_.size());
+    q.depth = tokens_;
+    q.in_use = tokens_ - std::min(tokens_, free_batches_.size());
     q.to_workers = work_.size();
     std::string line = interval_json(interval_before_, result_.stats, q);
     line.push_back('\n');
@@ -568,6 +583,7 @@ class PipelineRun {
   const Chain& chain_;
   StopToken& stop_;
   RunResult result_;
+  const std::size_t tokens_;  // --queue-depth, and the jobs an async stage may gather (extra_jobs)
   BoundedQueue<BatchPtr> free_batches_;  // the tokens
   BoundedQueue<BatchPtr> work_;
   BoundedQueue<Event> events_;

@@ -85,13 +85,14 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     // follows a skipped oversized record may hold many.
     bool whole = framer.cut() > 0;
     bool eof = false, stopped = false, failed = false;
+    bool full = false;  // cut at --batch-size (not because the input paused or ended)
     // When the batch first held a whole record (pipes only): it is cut max_hold_ms after that.
     Clock::time_point whole_at = whole ? Clock::now() : Clock::time_point();
     for (;;) {
       std::size_t size = buf.size();
-      if (whole && size >= batch_size) break;
+      if (whole && size >= batch_size) { full = true; break; }
       if (size == buf.capacity()) {
-        if (whole || size > max_record) break;
+        if (whole || size > max_record) { full = true; break; }
         buf.reserve(std::min<std::uint64_t>(std::max(buf.capacity() * 2, batch_size), max_record + 1));
       }
       int timeout_ms = -1;
@@ -124,6 +125,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     b->offset = offset;
     b->oversized = false;
     b->oversized_size = 0;
+    b->pause = !full;
 
     if (!whole && size > max_record) {
       // One record longer than --max-record-size: keep its first bytes, skip the rest of it.
@@ -150,6 +152,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       b->spans.clear();
       b->oversized = true;
       b->oversized_size = framer.skipped_size();
+      b->pause = eof || stopped;
       line += 1;
       offset += consumed;
       b->bytes = offset - batch_start;

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,15 +38,28 @@ void close_fd(int& fd) {
   fd = -1;
 }
 
+// A span's output buffer (megabytes, touched once per call) asks for transparent huge pages: a
+// page fault costs microseconds on a VM, and 4 KiB pages make one per 4 KiB of output (most of
+// exec's time in batch mode went to them). Best effort: where THP is off, nothing changes.
+void back_with_huge_pages(std::string& buffer) {
+  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
+  const auto begin = reinterpret_cast<std::uintptr_t>(buffer.data());
+  const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
+  const std::uintptr_t last = (begin + buffer.capacity()) & ~(kHuge - 1);
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+}
+
 std::string plural(std::uint64_t n, std::string_view word) {
   return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
 }
 
 }  // namespace
 
-ExecRun::ExecRun(std::shared_ptr<const ExecConfig> config, std::size_t concurrency, AsyncStage::Done done)
+ExecRun::ExecRun(std::shared_ptr<const ExecConfig> config, std::size_t concurrency, std::size_t span_jobs,
+                 AsyncStage::Done done)
     : config_(std::move(config)),
       concurrency_(std::max<std::size_t>(1, concurrency)),
+      span_jobs_(std::max<std::size_t>(1, span_jobs)),
       done_(std::move(done)),
       wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       stderr_json_(isatty(STDERR_FILENO) != 1),
@@ -60,11 +74,16 @@ ExecRun::~ExecRun() {
     closing_ = true;
     cancel_requested_ = true;  // normally nothing is left; if something is, it must not outlive us
   }
+  wake();
+  thread_.join();
+  close_fd(wake_fd_);
+}
+
+// The I/O thread leaves poll() (eventfd: wake-ups add up, none is lost).
+void ExecRun::wake() {
   std::uint64_t one = 1;
   ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
   (void)ignored;
-  thread_.join();
-  close_fd(wake_fd_);
 }
 
 void ExecRun::submit(std::unique_ptr<AsyncJob> job) {
@@ -74,9 +93,7 @@ void ExecRun::submit(std::unique_ptr<AsyncJob> job) {
     std::lock_guard<std::mutex> lock(mu_);
     incoming_.push_back(std::move(js));
   }
-  std::uint64_t one = 1;
-  ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
-  (void)ignored;
+  wake();
 }
 
 void ExecRun::cancel() {
@@ -84,9 +101,25 @@ void ExecRun::cancel() {
     std::lock_guard<std::mutex> lock(mu_);
     cancel_requested_ = true;
   }
-  std::uint64_t one = 1;
-  ssize_t ignored = ::write(wake_fd_, &one, sizeof one);
-  (void)ignored;
+  wake();
+}
+
+void ExecRun::end_of_input() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    end_requested_ = true;
+  }
+  wake();
+}
+
+void ExecRun::reuse(AsyncJob& job) {
+  // Only buffers a span's output needed (more than a batch's): the small ones stay with the job.
+  if (job.out.capacity() < (4u << 20)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  // Two are enough to go on without new memory (one call ends as the next starts); each is
+  // about a span, so keeping more would only hold memory.
+  if (spare_out_.size() < 2) spare_out_.push_back(std::move(job.out));
+  job.out = std::string();
 }
 
 std::string ExecRun::stats_fields() const {
@@ -119,7 +152,7 @@ void ExecRun::loop() {
       cancel = cancel_requested_;
     }
     if (cancel && !cancelled_) apply_cancel(now);  // not under the lock: it may hand jobs back
-    take_new_jobs();
+    take_new_jobs(now);
     while (!backing_off_.empty() && backing_off_.begin()->first <= now) {
       ready_.push_front(backing_off_.begin()->second);
       backing_off_.erase(backing_off_.begin());
@@ -132,7 +165,7 @@ void ExecRun::loop() {
     fds.push_back({wake_fd_, POLLIN, 0});
     for (Call* c : running_) {
       Slot s{c};
-      if (c->child.stdin_fd >= 0) {
+      if (c->child.stdin_fd >= 0 && c->piece < pieces(*c)) {  // not while it waits for its next job
         s.in = static_cast<int>(fds.size());
         fds.push_back({c->child.stdin_fd, POLLOUT, 0});
       }
@@ -175,7 +208,9 @@ void ExecRun::loop() {
         }
       }
       // Timers. They also run after the process is reaped while something it started still
-      // holds its pipes open: the group gets the signals too.
+      // holds its pipes open: the group gets the signals too. Not once the attempt is over (a
+      // span's call waiting for its last jobs).
+      if (c.reaped && c.child.stdout_fd < 0 && c.child.stderr_fd < 0) continue;
       if (c.deadline > 0 && now >= c.deadline && c.kill_at == 0) {
         c.timed_out = true;
         terminate(c, now);
@@ -193,10 +228,11 @@ void ExecRun::loop() {
         }
       }
     }
-    // Calls whose process is reaped and whose pipes are closed are over.
+    // Calls whose process is reaped and whose pipes are closed are over (a span's, once it is
+    // complete: the jobs still to come are its input too, should it be retried).
     std::vector<Call*> still;
     for (Call* c : running_) {
-      if (c->reaped && c->child.stdout_fd < 0 && c->child.stderr_fd < 0) end_attempt(*c, now);
+      if (c->reaped && c->child.stdout_fd < 0 && c->child.stderr_fd < 0 && c->sealed) end_attempt(*c, now);
       else still.push_back(c);
     }
     running_.swap(still);
@@ -207,36 +243,88 @@ void ExecRun::loop() {
   }
 }
 
-void ExecRun::take_new_jobs() {
+void ExecRun::take_new_jobs(double now) {
   std::vector<std::unique_ptr<JobState>> fresh;
+  bool end = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     fresh.swap(incoming_);
+    end = end_requested_;  // after the jobs submitted before it
+    end_requested_ = false;
   }
   for (auto& js : fresh) {
     JobState& j = *js;
     const std::size_t n = j.job->size();
-    const std::size_t ncalls = n == 0 ? 0 : config_->record_mode ? n : 1;
-    for (std::size_t i = 0; i < ncalls; ++i) {
-      auto c = std::make_unique<Call>();
-      c->job = &j;
-      c->index = i;
-      c->first = config_->record_mode ? i : 0;
-      c->count = config_->record_mode ? 1 : n;
-      j.calls.push_back(std::move(c));
-    }
-    j.left = ncalls;
+    const bool pause = j.job->pause;
     jobs_.push_back(std::move(js));
-    if (ncalls == 0) {
-      finish_job(j);
+    if (config_->record_mode) {
+      for (std::size_t i = 0; i < n; ++i) {
+        auto c = std::make_shared<Call>();
+        c->jobs.push_back(&j);
+        c->first = i;
+        j.calls.push_back(std::move(c));
+      }
+      j.left = n;
+      if (n == 0) {
+        finish_job(j);
+        continue;
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        Call& c = *j.calls[i];
+        if (cancelled_) fail(c, "not run: the run was interrupted");  // may free the job
+        else ready_.push_back(&c);
+      }
       continue;
     }
-    for (std::size_t i = 0; i < ncalls; ++i) {
-      Call& c = *j.calls[i];
-      if (cancelled_) fail(c, "not run: the run was interrupted");  // may free the job
-      else ready_.push_back(&c);
+    // Batch mode: the job joins the open call's span, or starts a call.
+    if (n == 0) {
+      if (pause && open_) seal(*open_);
+      finish_job(j);  // nothing to run; the engine puts it back in order
+      continue;
     }
+    if (cancelled_) {
+      auto c = std::make_shared<Call>();
+      c->jobs.push_back(&j);
+      j.calls.push_back(c);
+      j.left = 1;
+      fail(*c, "not run: the run was interrupted");
+      continue;
+    }
+    if (!open_) {
+      open_ = std::make_shared<Call>();
+      open_->sealed = false;
+      ready_.push_back(open_.get());
+    }
+    Call& c = *open_;
+    c.jobs.push_back(&j);
+    j.calls.push_back(open_);
+    j.left = 1;
+    // --timeout: the time a call has counts from its last job (a span takes its jobs as they come).
+    if (c.deadline > 0 && c.kill_at == 0) c.deadline = now + config_->timeout_s;
+    if (c.jobs.size() >= span_jobs_ || pause) seal(c);
   }
+  if (end && open_) seal(*open_);
+}
+
+std::size_t ExecRun::pieces(const Call& c) const { return config_->record_mode ? 1 : c.jobs.size(); }
+
+// Input piece i of a call: record mode, its record and '\n'; batch mode, a job's input.
+std::string_view ExecRun::piece(const Call& c, std::size_t i) const {
+  const AsyncJob& job = *c.jobs[config_->record_mode ? 0 : i]->job;
+  if (!config_->record_mode) return job.input;
+  const std::size_t begin = c.first == 0 ? 0 : job.ends[c.first - 1] + 1;
+  return std::string_view(job.input).substr(begin, job.ends[c.first] + 1 - begin);
+}
+
+// The span is complete: the call takes no more jobs; its stdin ends once written.
+void ExecRun::seal(Call& c) {
+  c.sealed = true;
+  if (open_.get() == &c) open_.reset();
+  close_input_if_done(c);
+}
+
+void ExecRun::close_input_if_done(Call& c) {
+  if (c.sealed && c.child.stdin_fd >= 0 && c.piece >= pieces(c)) close_fd(c.child.stdin_fd);
 }
 
 void ExecRun::apply_cancel(double now) {
@@ -246,6 +334,7 @@ void ExecRun::apply_cancel(double now) {
     c->interrupted = true;
     if (c->kill_at == 0) terminate(*c, now);
   }
+  if (open_) seal(*open_);  // the jobs still to come fail as they arrive
   std::vector<Call*> waiting(ready_.begin(), ready_.end());
   for (auto& [t, c] : backing_off_) waiting.push_back(c);
   ready_.clear();
@@ -279,26 +368,38 @@ void ExecRun::start_calls(double now) {
 }
 
 void ExecRun::start(Call& c, double now) {
-  const AsyncJob& job = *c.job->job;
   std::string command_line;
   if (config_->tmpl) {
     std::string error;
-    if (!config_->tmpl->expand(job.record(c.first), parser_, &command_line, &error)) {
+    if (!config_->tmpl->expand(c.jobs[0]->job->record(c.first), parser_, &command_line, &error)) {
       fail(c, error);
       return;
     }
   }
-  const std::size_t begin = c.first == 0 ? 0 : job.ends[c.first - 1] + 1;
-  c.input = std::string_view(job.input).substr(begin, job.ends[c.first + c.count - 1] + 1 - begin);
+  c.piece = 0;
   c.written = 0;
   c.out.clear();
   if (!config_->record_mode) {
-    // Batch mode: the output goes to the job's buffer, whose room is kept from batch to batch by
-    // the engine; a filter's output is at most its input, mostly: room for that avoids copies as
-    // it grows. (Not per record: thousands of calls wait in a job, small outputs each.)
-    c.out.swap(c.job->job->out);
+    // Batch mode: the output goes to a buffer kept from call to call (one the engine gave back,
+    // or the first job's); a filter's output is at most its input, mostly: room for a whole span
+    // avoids copies as it grows (only the pages written are touched). Not per record: thousands
+    // of calls wait in a job, small outputs each.
+    if (c.out.capacity() < (4u << 20)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!spare_out_.empty()) {
+        c.out.swap(spare_out_.back());
+        spare_out_.pop_back();
+      }
+    }
+    if (c.out.capacity() < (4u << 20)) c.out.swap(c.jobs[0]->job->out);
     c.out.clear();
-    c.out.reserve(std::min<std::uint64_t>(config_->max_output, c.input.size() + 4096));
+    // Rounded up, so that a buffer of an earlier span fits the next (no new memory).
+    const std::uint64_t span = c.jobs[0]->job->input.size() * span_jobs_;
+    const std::uint64_t want = std::min<std::uint64_t>(config_->max_output, (span + span / 8 + (1 << 20)) & ~std::uint64_t{(1 << 20) - 1});
+    if (c.out.capacity() < want) {
+      c.out.reserve(want);
+      back_with_huge_pages(c.out);
+    }
   }
   c.err_line.clear();
   c.err_tail.clear();
@@ -320,17 +421,26 @@ void ExecRun::start(Call& c, double now) {
 
 void ExecRun::pump(Call& c, short in_events, short out_events, short err_events, double now) {
   if (c.child.stdin_fd >= 0 && in_events) {
-    while (c.written < c.input.size()) {
-      ssize_t w = ::write(c.child.stdin_fd, c.input.data() + c.written, c.input.size() - c.written);
+    const std::size_t n = pieces(c);
+    while (c.piece < n) {
+      std::string_view data = piece(c, c.piece).substr(c.written);
+      if (data.empty()) {
+        ++c.piece;
+        c.written = 0;
+        continue;
+      }
+      ssize_t w = ::write(c.child.stdin_fd, data.data(), data.size());
       if (w > 0) {
         c.written += static_cast<std::size_t>(w);
         continue;
       }
       if (w < 0 && errno == EINTR) continue;
       if (w < 0 && errno == EAGAIN) break;
-      c.written = c.input.size();  // EPIPE: the command does not read its stdin; that is its business
+      // EPIPE: the command does not read its stdin; that is its business (also the jobs to come).
+      close_fd(c.child.stdin_fd);
+      break;
     }
-    if (c.written >= c.input.size()) close_fd(c.child.stdin_fd);
+    close_input_if_done(c);
   }
   if (c.child.stdout_fd >= 0 && out_events) read_stdout(c, now);
   if (c.child.stderr_fd >= 0 && err_events) read_stderr(c);
@@ -450,31 +560,43 @@ void ExecRun::end_attempt(Call& c, double now) {
 }
 
 void ExecRun::fail(Call& c, std::string message) {
+  if (!c.sealed) seal(c);  // a span that never ran: the next job starts another call
   c.failure = std::move(message);
   call_done(c);
 }
 
 // A job whose calls are all over goes back to the engine: output lines and failures in input order.
+// A span's jobs all go back at once, in order.
 void ExecRun::call_done(Call& c) {
-  JobState& j = *c.job;
-  if (--j.left == 0) finish_job(j);
+  std::vector<JobState*> jobs = c.jobs;  // finish_job may free the call
+  for (JobState* j : jobs)
+    if (--j->left == 0) finish_job(*j);
 }
 
 void ExecRun::finish_job(JobState& j) {
   AsyncJob& job = *j.job;
-  if (j.calls.size() == 1 && !j.calls[0]->failure) {
-    job.out = std::move(j.calls[0]->out);  // batch mode: as it came, no copy
+  if (!config_->record_mode) {
+    if (!j.calls.empty()) {
+      Call& c = *j.calls[0];
+      if (c.failure) {
+        for (std::size_t i = 0; i < job.size(); ++i) job.failures.push_back({i, *c.failure});
+      } else if (c.jobs.back() == &j) {
+        job.out = std::move(c.out);  // the span's output, as it came, no copy
+      } else {
+        job.out.clear();  // it comes with the span's last job
+      }
+    }
   } else {
     // Whose output is whose, for a --max-errors cut after a failed record.
     job.out_ends.reserve(job.size());
     for (auto& call : j.calls) {
       if (call->failure) {
-        for (std::size_t i = call->first; i < call->first + call->count; ++i) job.failures.push_back({i, *call->failure});
+        job.failures.push_back({call->first, *call->failure});
       } else if (!call->out.empty()) {
         job.out.append(call->out);
         if (job.out.back() != '\n') job.out.push_back('\n');
       }
-      job.out_ends.resize(call->first + call->count, job.out.size());
+      job.out_ends.resize(call->first + 1, job.out.size());
     }
   }
   std::unique_ptr<AsyncJob> back = std::move(j.job);

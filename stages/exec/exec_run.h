@@ -1,6 +1,7 @@
 // exec's run: the processes of one ppipe run, driven by one I/O thread with poll().
 //
-//   submit(job) ──► calls (batch mode: one per job; record mode: one per record)
+//   submit(job) ──► calls (batch mode: one per span of consecutive jobs, see below; record mode:
+//                    │ one per record)
 //                    │ ready, in input order (retries first, after their backoff)
 //                    ▼ a free slot (--concurrency) and a rate token (--rate, --burst)
 //                 spawn /bin/sh -c CMD ──► write stdin, read stdout (capped) and stderr (passed on
@@ -10,6 +11,15 @@
 //
 // The engine bounds the jobs in flight (its tokens), so a slow command slows the reader and never
 // a CPU worker; within a job, record mode runs up to --concurrency records at once.
+//
+// Batch mode: a call takes consecutive jobs, its *span*, up to --exec-span of input (span_jobs_
+// jobs): starting a process costs milliseconds, so a 1 GiB input makes tens of calls, not a
+// thousand. The process starts with the first job; later ones are written to its stdin as they
+// come. The span ends (stdin is closed once written) when it is full, after a job whose input
+// paused or ended (AsyncJob::pause: slow input is not held back), or at end_of_input(); so it is
+// the same for every schedule, and the output is too. The call's output goes back with the last
+// job of its span; a failure sends every record of the span to the error stream. The engine adds
+// --concurrency spans of batches to its tokens (extra_jobs), so that many calls can fill theirs.
 #pragma once
 
 #include <atomic>
@@ -37,6 +47,7 @@ struct ExecConfig {
   bool record_mode = false;
   std::optional<CommandTemplate> tmpl;  // record mode with placeholders
   std::size_t concurrency = 0;          // 0: 2 x workers
+  std::uint64_t span = 16 << 20;        // batch mode: input bytes per call (about; whole batches)
   double timeout_s = 0;                 // 0: none
   double kill_grace_s = 1;              // after TERM, before KILL
   unsigned retries = 0;
@@ -50,26 +61,30 @@ struct ExecConfig {
 
 class ExecRun final : public AsyncRun {
  public:
-  ExecRun(std::shared_ptr<const ExecConfig> config, std::size_t concurrency, AsyncStage::Done done);
+  // span_jobs: batch mode, the most jobs one call takes (see above).
+  ExecRun(std::shared_ptr<const ExecConfig> config, std::size_t concurrency, std::size_t span_jobs,
+          AsyncStage::Done done);
   ~ExecRun() override;
   void submit(std::unique_ptr<AsyncJob> job) override;
   void cancel() override;
+  void end_of_input() override;
+  void reuse(AsyncJob& job) override;
   std::string stats_fields() const override;
 
  private:
   struct JobState;
   struct Call {
-    JobState* job = nullptr;
-    std::size_t index = 0;  // among the job's calls
-    std::size_t first = 0;  // its records: [first, first + count) of the job's
-    std::size_t count = 0;
+    // Record mode: one job, its record `first`. Batch mode: the jobs of its span, in order.
+    std::vector<JobState*> jobs;
+    std::size_t first = 0;
+    bool sealed = true;  // takes no more jobs (batch mode: the span is complete)
     unsigned attempts = 0;
     // The current attempt.
     ChildProcess child;
     bool reaped = false;
     int status = 0;
-    std::string_view input;  // into the job's input
-    std::size_t written = 0;
+    std::size_t piece = 0;    // the input piece being written (batch mode: a job's input)
+    std::size_t written = 0;  // of that piece
     std::string out;                    // stdout; on success, the call's output lines
     std::string err_line;               // stderr since its last line end
     std::deque<std::string> err_tail;   // its last lines, for the error record
@@ -83,15 +98,20 @@ class ExecRun final : public AsyncRun {
   };
   struct JobState {
     std::unique_ptr<AsyncJob> job;
-    std::vector<std::unique_ptr<Call>> calls;
+    std::vector<std::shared_ptr<Call>> calls;  // batch mode: one, shared by the jobs of its span
     std::size_t left = 0;
   };
 
+  void wake();
   void loop();
-  void take_new_jobs();
+  void take_new_jobs(double now);
   void apply_cancel(double now);
   void start_calls(double now);
   void start(Call& c, double now);
+  std::size_t pieces(const Call& c) const;
+  std::string_view piece(const Call& c, std::size_t i) const;
+  void seal(Call& c);
+  void close_input_if_done(Call& c);
   void pump(Call& c, short in_events, short out_events, short err_events, double now);
   void read_stdout(Call& c, double now);
   void read_stderr(Call& c);
@@ -105,6 +125,7 @@ class ExecRun final : public AsyncRun {
 
   std::shared_ptr<const ExecConfig> config_;
   const std::size_t concurrency_;
+  const std::size_t span_jobs_;
   AsyncStage::Done done_;
   int wake_fd_ = -1;
   const bool stderr_json_;  // ppipe's stderr is not a terminal: forwarded lines as JSON objects
@@ -112,10 +133,13 @@ class ExecRun final : public AsyncRun {
   std::mutex mu_;
   std::vector<std::unique_ptr<JobState>> incoming_;
   bool cancel_requested_ = false;
+  bool end_requested_ = false;
+  std::vector<std::string> spare_out_;  // output buffers of spans the engine gave back
   bool closing_ = false;
 
   // The I/O thread's own.
   std::vector<std::unique_ptr<JobState>> jobs_;
+  std::shared_ptr<Call> open_;  // batch mode: the call that takes the next job, until sealed
   std::deque<Call*> ready_;
   std::multimap<double, Call*> backing_off_;
   std::vector<Call*> running_;

@@ -13,7 +13,8 @@ namespace {
 constexpr StageOption kExecOptions[] = {
     {"--exec", OptionKind::kValue, "CMD", nullptr, "the command, as /bin/sh -c runs it", true},
     {"--exec-mode", OptionKind::kValue, "MODE", "batch",
-     "batch: one process per batch, its records on stdin; record: one process per record (see ppipe help exec)",
+     "batch: one process per run of batches (--exec-span), its records on stdin; record: one process per record "
+     "(see ppipe help exec)",
      false},
     {"--concurrency", OptionKind::kValue, "N", "", "processes running at once (default 2 x --workers)", false},
     {"--timeout", OptionKind::kValue, "D", "",
@@ -27,14 +28,18 @@ constexpr StageOption kExecOptions[] = {
     {"--burst", OptionKind::kValue, "B", "1", "with --rate: starts allowed at once after a pause", false},
     {"--exec-max-output", OptionKind::kValue, "SIZE", "64M",
      "a call whose stdout is larger fails (memory stays bounded)", false},
+    {"--exec-span", OptionKind::kValue, "SIZE", "16M",
+     "batch mode: input per process, in whole batches (a start costs milliseconds); memory holds up to "
+     "--concurrency of them",
+     false},
 };
 
 constexpr const char* kExecHelp =
     "  Runs CMD as /bin/sh -c runs it (a plain command, words of letters, digits and _./,:@%+=-\n"
     "  naming a program on PATH, is started directly: a shell start is half the cost of a call).\n"
-    "  In batch mode (the default) each batch's records are written to one process's stdin and its\n"
-    "  stdout lines are the output records (any number of lines; a later `parse` validates them if\n"
-    "  asked). In record mode one process runs per record, the record on its\n"
+    "  In batch mode (the default) the records of a span of batches (below) are written to one\n"
+    "  process's stdin and its stdout lines are the output records (any number of lines; a later\n"
+    "  `parse` validates them if asked). In record mode one process runs per record, the record on its\n"
     "  stdin; in CMD `{}` is the whole record and `{.path}` a field's value (a string as its text, other\n"
     "  values as JSON), each substituted as one single-quoted shell word: no record value can inject a\n"
     "  command. A missing path, or a value with a NUL byte, sends the record to the error stream.\n"
@@ -50,7 +55,14 @@ constexpr const char* kExecHelp =
     "\n"
     "  Each process runs in its own process group. SIGINT/SIGTERM stop new starts, send TERM to the\n"
     "  running groups (KILL 1 s later); records not done go to the error stream as interrupted.\n"
-    "  Batch mode runs at most --queue-depth processes at once (one per batch in flight).\n"
+    "  In batch mode a process takes consecutive batches, up to --exec-span of input (a process\n"
+    "  start costs milliseconds: a 1 GiB input makes tens of them); its stdin ends there, where the\n"
+    "  input pauses (a pipe that stalls: slow input is not held back) or where it ends, so the spans\n"
+    "  are the same from run to run on files. A failed call sends every record of its span to the\n"
+    "  error stream, and --timeout counts from the last batch it took. Memory: up to --concurrency\n"
+    "  spans of input are held (for retries and error records), and each call's output, up to\n"
+    "  --exec-max-output. For a slow command, a smaller --exec-span spreads the batches over more\n"
+    "  processes (--exec-span 1 gives each batch its own).\n"
     "  --stats adds calls, retries, timeouts, failures and rate_wait_seconds to the stage.\n"
     "  Examples: ppipe --stages parse,exec --exec 'gzip -c | wc -c' big.jsonl\n"
     "            ppipe --stages parse,exec --exec-mode record --exec 'curl -sf https://api/v1/{.id}' \\\n"
@@ -61,11 +73,24 @@ class ExecStage final : public AsyncStage {
   explicit ExecStage(std::shared_ptr<const ExecConfig> config) : config_(std::move(config)) {}
   std::string_view name() const override { return "exec"; }
   std::unique_ptr<AsyncRun> start(Done done, const AsyncContext& context) const override {
-    std::size_t concurrency = config_->concurrency ? config_->concurrency : 2 * std::size_t{context.workers};
-    return std::make_unique<ExecRun>(config_, concurrency, std::move(done));
+    return std::make_unique<ExecRun>(config_, concurrency(context), span_jobs(context), std::move(done));
+  }
+  // Batch mode: each running call may hold a whole span of jobs (batches) before any comes back.
+  std::size_t extra_jobs(const AsyncContext& context) const override {
+    if (config_->record_mode) return 0;
+    std::size_t n = span_jobs(context);
+    return n > 1 ? concurrency(context) * n : 0;
   }
 
  private:
+  std::size_t concurrency(const AsyncContext& context) const {
+    return config_->concurrency ? config_->concurrency : 2 * std::size_t{context.workers};
+  }
+  std::size_t span_jobs(const AsyncContext& context) const {
+    if (config_->record_mode) return 1;
+    return static_cast<std::size_t>(std::max<std::uint64_t>(1, config_->span / std::max<std::size_t>(1, context.batch_size)));
+  }
+
   std::shared_ptr<const ExecConfig> config_;
 };
 
@@ -147,6 +172,9 @@ std::unique_ptr<Stage> make_exec_stage(const StageArgs& args, std::string* error
   if (!max_output) return nullptr;
   config->max_output = *max_output;
   config->max_output_text = args.value("--exec-max-output");
+  auto span = args.size("--exec-span", std::uint64_t{4} << 30, error);
+  if (!span) return nullptr;
+  config->span = *span;
   return std::make_unique<ExecStage>(std::move(config));
 }
 

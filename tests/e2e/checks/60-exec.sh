@@ -31,8 +31,9 @@ exec_report() {
 t_exec_batch_and_retries() {
   local msg=() rc
   exec_in 2000 in.jsonl
-  # Batch mode: cat over many small batches gives the input back, in order.
-  "$PPIPE" --stats --batch-size 1K --exec cat in.jsonl > out 2> err; rc=$?
+  # Batch mode, a process per batch (--exec-span no more than a batch): cat over many small
+  # batches gives the input back, in order.
+  "$PPIPE" --stats --batch-size 1K --exec-span 1K --exec cat in.jsonl > out 2> err; rc=$?
   [ "$rc" = 0 ] || msg+=("exit $rc: $(head -c 300 err)")
   cmp -s in.jsonl out || msg+=("output differs from the input" "$(short_diff in.jsonl out)")
   exec_accounting err || msg+=("$(exec_accounting err)")
@@ -86,7 +87,7 @@ EOF
 
   # Fails always, in batch mode: each record of each batch is an error, 3 attempts each.
   msg=()
-  "$PPIPE" --stats --batch-size 4K --exec 'cat > /dev/null; echo oops >&2; exit 7' --retries 2 --backoff 1ms:2ms \
+  "$PPIPE" --stats --batch-size 4K --exec-span 4K --exec 'cat > /dev/null; echo oops >&2; exit 7' --retries 2 --backoff 1ms:2ms \
     --errors errs.jsonl in.jsonl > out 2> err; rc=$?
   [ "$rc" = 1 ] || msg+=("exit $rc, expected 1")
   [ ! -s out ] || msg+=("output not empty")
@@ -101,6 +102,44 @@ EOF
   exec_report "exec batch: fails always: every record to the error stream after 3 attempts" "${msg[@]}"
 }
 register t_exec_batch_and_retries
+
+t_exec_spans() {
+  local msg=() rc a b
+  exec_in 2000 in.jsonl
+  # A call takes consecutive batches up to --exec-span: fewer processes, the input back in order,
+  # and the spans (what each process got) the same for every schedule: `wc -l` prints one line
+  # per call, the records of its span.
+  "$PPIPE" --stats --batch-size 1K --exec-span 1K --exec true in.jsonl 2> err
+  b=$(exec_stat err calls)  # batches
+  "$PPIPE" --stats --batch-size 1K --exec-span 2K --exec cat in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc: $(head -c 300 err)")
+  cmp -s in.jsonl out || msg+=("output differs from the input" "$(short_diff in.jsonl out)")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  a=$(exec_stat err calls)
+  [ "$b" -ge 4 ] && [ "$a" = $(((b + 1) / 2)) ] || msg+=("calls: $a, expected one per 2 of the $b batches")
+  "$PPIPE" -j 1 --concurrency 1 --batch-size 1K --exec-span 2K --exec 'wc -l' in.jsonl > a 2> err || msg+=("-j 1: $(head -c 300 err)")
+  "$PPIPE" -j 3 --concurrency 8 --batch-size 1K --exec-span 2K --exec 'sleep 0.$((RANDOM % 3)); wc -l' in.jsonl > b 2> err ||
+    msg+=("-j 3: $(head -c 300 err)")
+  cmp -s a b || msg+=("spans differ between schedules: $(tr '\n' ' ' < a) vs $(tr '\n' ' ' < b)")
+  [ "$(awk '{ s += $1 } END { print s }' a)" = 2000 ] || msg+=("span sizes do not add up to 2000: $(tr '\n' ' ' < a)")
+  # A span that fails on its first attempt is retried whole: every record of it, in order.
+  mkdir -p state
+  cat > flaky-span.sh <<'EOF'
+#!/bin/sh
+t=$(mktemp -p state); cat > "$t"; k=$(head -n 1 "$t" | tr -dc 0-9)
+if [ ! -e "state/k$k" ]; then : > "state/k$k"; exit 1; fi
+cat "$t"
+EOF
+  chmod +x flaky-span.sh
+  "$PPIPE" --stats --batch-size 1K --exec-span 2K --exec ./flaky-span.sh --retries 1 --backoff 1ms in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("retry: exit $rc: $(grep -v '"stderr"' err | head -c 300)")
+  cmp -s in.jsonl out || msg+=("retry: output differs" "$(short_diff in.jsonl out)")
+  exec_accounting err || msg+=("retry: $(exec_accounting err)")
+  a=$(exec_stat err calls); b=$(exec_stat err retries)
+  [ "$a" = $((2 * b)) ] && [ "$b" -ge 2 ] || msg+=("retry: calls $a, retries $b: expected 2 calls per span")
+  exec_report "exec batch: a call spans batches (--exec-span): in order, same spans for any schedule, retried whole" "${msg[@]}"
+}
+register t_exec_spans
 
 t_exec_max_errors() {
   local msg=() rc
@@ -262,7 +301,7 @@ t_exec_order_and_rate() {
   # --unordered: a batch whose command is slow no longer holds back the ones after it.
   msg=()
   exec_in 2000 in2k.jsonl
-  "$PPIPE" --stats --unordered --batch-size 1K \
+  "$PPIPE" --stats --unordered --batch-size 1K --exec-span 1K \
     --exec 'read -r first; case "$first" in *\"i\":1}) sleep 1;; esac; echo "$first"; cat' in2k.jsonl > out 2> err; rc=$?
   [ "$rc" = 0 ] || msg+=("exit $rc")
   cmp -s <(sort in2k.jsonl) <(sort out) || msg+=("not the same records")
