@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "src/expr/expr.h"
+#include "src/expr/jq/jq.h"
 
 namespace {
 
@@ -397,6 +398,32 @@ TEST_CASE("expr eval: one program, many threads, one scratch each", "[expr][eval
   }
   for (auto& th : threads) th.join();
   for (int f : failures) CHECK(f == 0);
+}
+
+// A fast program's general twin (for records the fast path cannot read) is compiled on first use,
+// which may be on several worker threads at once: one compile, the same twin for all.
+TEST_CASE("expr eval: the general twin, first asked for by many threads", "[expr][eval]") {
+  auto program = std::get<0>(ppipe::expr::compile("{a: .a, n: (.n + 1)}"));
+  REQUIRE_FALSE(ppipe::expr::is_general(*program));
+  std::vector<std::thread> threads;
+  std::vector<const ppipe::expr::jq::Program*> seen(4, nullptr);
+  std::vector<std::string> outs(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      seen[t] = ppipe::expr::general_program(*program);
+      namespace jq = ppipe::expr::jq;
+      jq::J in;
+      std::string err;
+      if (seen[t] && jq::parse_json(R"({"a":100000000000000000001,"n":1})", in, &err))
+        jq::run(*seen[t], in, jq::RunContext{}, [&](const jq::J& v) { outs[t] += jq::to_json(v); }, &err);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) {
+    CHECK(seen[t] != nullptr);
+    CHECK(seen[t] == seen[0]);
+    CHECK(outs[t] == R"({"a":100000000000000000001,"n":2})");
+  }
 }
 
 // Found by review, confirmed under tests/fuzz/expr_fuzz (regressions/expr/slice-nan-bound):
