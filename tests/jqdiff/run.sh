@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Differential test: ppipe --filter/--map against jq 1.6 on small slices of real data.
+# Differential test: ppipe --filter/--map (and -r, --join-output) against jq 1.6 on small slices
+# of real data.
 #
 #   tests/jqdiff/run.sh PPIPE [PPIPE_GEN]            ppipe against jq's stored answers (expected/)
 #   tests/jqdiff/run.sh --update PPIPE [PPIPE_GEN]   run jq 1.6 on every case and rewrite expected/
 #
 # PPIPE_GEN (default: ppipe-gen next to PPIPE) generates the access-log dataset "gen";
 # without it the "gen" runs are reported as failures (they cannot be skipped silently).
-# jq's answer for a case is what `jq -c PROGRAM < DATASET` writes and exits with; expected/ holds
-# them (README.md), so a run starts one ppipe per case and no jq, except to normalize a ppipe
-# output that is not byte-identical to jq's and to diagnose a difference.
+# jq's answer for a case is what `jq -c PROGRAM < DATASET` (raw cases: `jq -r -c`, join cases:
+# `jq -j -c`) writes and exits with; expected/ holds them (README.md), so a run starts one ppipe
+# per case and no jq, except to normalize a ppipe output that is not byte-identical to jq's and
+# to diagnose a difference.
 # Environment:
 #   JQ=/usr/bin/jq        jq 1.6: the oracle for --update and JQDIFF_LIVE, the normalizer always
 #   JQDIFF_LIVE=0         0: jq's answers from expected/ only. N: also run jq live on every N-th
@@ -20,8 +22,8 @@
 #   JQDIFF_DIAG=1         on a difference, bisect the dataset to the first input line that
 #                         differs and show that line with both tools' results (0: off; runs jq)
 #   JQDIFF_VERBOSE=1      also print the diagnostics of deliberate differences
-# Case files (see README.md): filters.txt, maps.txt, chains.txt, rejects.txt; accepted
-# differences: deliberate.txt. Exit status: 0 when every case is ok, 1 otherwise, 2 usage.
+# Case files (see README.md): filters.txt, maps.txt, chains.txt, raws.txt, joins.txt,
+# rejects.txt; accepted differences: deliberate.txt. Exit status: 0 when every case is ok, 1 otherwise, 2 usage.
 set -u
 export LC_ALL=C
 
@@ -91,8 +93,8 @@ while read -r sum f; do
 done < <(sha256sum "${DSFILE[@]}")
 
 # ---- case files ------------------------------------------------------------------------
-# Each case: kind (filter|map|chain|reject), dataset, the expression as written (the key in
-# deliberate.txt), the ppipe stage arguments and the jq program.
+# Each case: kind (filter|map|chain|raw|join|reject), dataset, the expression as written (the key
+# in deliberate.txt), the ppipe stage arguments and jq's key (jq_args).
 T_KIND=() T_DS=() T_EXPR=() T_PPARGS=() T_JQ=() T_WHERE=()
 SEP=$'\x1f'
 
@@ -121,6 +123,13 @@ parse_chain() {
   done
 }
 
+# is_ds_list "a,b": is every name a dataset (or all)? (no subshell: BASH_REMATCH survives)
+is_ds_list() {
+  local n; local -a ns
+  IFS=, read -ra ns <<< "$1"
+  for n in "${ns[@]}"; do [[ $n == all || " ${ALL_DS[*]} " == *" $n "* ]] || return 1; done
+}
+
 load_cases() {
   local kind=$1 file=$HERE/$2 lineno=0 line defds="edge" dsl expr jqexpr ds
   [[ -f $file ]] || return 0
@@ -133,7 +142,8 @@ load_cases() {
       continue
     fi
     dsl=$defds
-    if [[ $kind != chain && $line =~ ^@([a-z,]+)[[:space:]]+(.*)$ ]]; then
+    # A leading @word is a dataset tag only when it names datasets: `@sh "\(.a)"` is jq's.
+    if [[ $kind != chain && $line =~ ^@([a-z,]+)[[:space:]]+(.*)$ ]] && is_ds_list "${BASH_REMATCH[1]}"; then
       dsl=${BASH_REMATCH[1]} line=${BASH_REMATCH[2]}
     elif [[ $kind == chain && $line =~ ^@([a-z,]+)[[:space:]]+(@(filter|map)[[:space:]].*)$ ]] \
          && [[ ${BASH_REMATCH[1]} != filter && ${BASH_REMATCH[1]} != map ]]; then
@@ -150,6 +160,8 @@ load_cases() {
       map)    pp="--map$SEP$expr";    jqp=${jqexpr:-$expr} ;;
       chain)  parse_chain "$expr" || { echo "# bad chain line $2:$lineno: $line" >&2; BAD=1; continue; }
               pp=$CH_PP; jqp=${jqexpr:-$CH_JQ} ;;
+      raw)    pp="--map$SEP$expr$SEP-r";            jqp="-rc ${jqexpr:-$expr}" ;;
+      join)   pp="--map$SEP$expr$SEP--join-output"; jqp="-jc ${jqexpr:-$expr}" ;;
       reject) pp="--map$SEP$expr"; jqp="" ;;
     esac
     IFS=, read -ra dss <<< "$dsl"
@@ -168,6 +180,8 @@ BAD=0
 load_cases filter filters.txt
 load_cases map maps.txt
 load_cases chain chains.txt
+load_cases raw raws.txt
+load_cases join joins.txt
 load_cases reject rejects.txt
 
 # deliberate.txt: KIND|DATASET|REASON|EXPRESSION (expression last: it may contain '|')
@@ -186,13 +200,24 @@ fi
 # ---- jq's answers ------------------------------------------------------------------------
 # expected/INDEX: one line per (dataset, jq program):
 #   DATASET TAB NAME TAB EXIT-STATUS TAB STDOUT TAB PROGRAM
-# NAME: the first 16 hex digits of the program's sha1. STDOUT: "file" when jq's stdout is stored
+# PROGRAM: the jq program, or "-rc PROGRAM" / "-jc PROGRAM" for raw / join cases (jq_args).
+# NAME: the first 16 hex digits of PROGRAM's sha1. STDOUT: "file" when jq's stdout is stored
 # in expected/DATASET/NAME.out (up to OUT_MAX bytes), else "sha256:HEX:LINES" (its digest and line
 # count: 35 MB of outputs in all). expected/DATASET/NAME.err: jq's stderr with each runtime error
 # cut after its "(at <stdin>:N)" (messages are not compared), absent when empty.
 # expected/DATASETS: jq's version and the sha256 of every dataset the answers were made from
 # (gen is made by ppipe-gen at test time).
 OUT_MAX=4096
+# jq_args KEY: JQ_ARGS = jq's arguments for a case's key. The key is the jq program, run with -c,
+# or "-rc PROGRAM" / "-jc PROGRAM" for raw / join cases, so that a raw case's answer (in INDEX,
+# named by the key's sha1) never stands for the map case of the same expression.
+jq_args() {
+  case $1 in
+    "-rc "*) JQ_ARGS=(-r -c "${1#-rc }") ;;
+    "-jc "*) JQ_ARGS=(-j -c "${1#-jc }") ;;
+    *)       JQ_ARGS=(-c "$1") ;;
+  esac
+}
 cut_err() { sed 's/^\(jq: error (at [^)]*)\).*/\1/' "$@"; }
 declare -A G_NAME G_RC G_OUT G_SEEN DS_STALE
 if (( UPDATE )); then
@@ -225,7 +250,8 @@ if (( UPDATE )); then
       for ((k = s; k < ${#U_KEYS[@]}; k += JOBS)); do
         key=${U_KEYS[k]} ds=${U_KEYS[k]%%"$SEP"*} prog=${U_KEYS[k]#*"$SEP"}
         f=$NEW/$ds/${U_NAME[$key]}
-        "$JQ" -c "$prog" < "${DSFILE[$ds]}" > "$f.out" 2> "$f.rawerr"; rc=$?
+        jq_args "$prog"
+        "$JQ" "${JQ_ARGS[@]}" < "${DSFILE[$ds]}" > "$f.out" 2> "$f.rawerr"; rc=$?
         out=file
         if (( $(wc -c < "$f.out") > OUT_MAX )); then
           out=$(sha256sum < "$f.out"); out="sha256:${out%% *}:$(wc -l < "$f.out")"
@@ -275,7 +301,8 @@ done
 # JQSUM ("" or the digest "sha256:HEX:LINES"), JQERR (a file of its stderr, or of its cut_err) and
 # JRC. live_jq IN DIR sets them by running jq, stored_jq from expected/ (1: no stored answer).
 live_jq() {
-  "$JQ" -c "$JQPROG" < "$1" > "$2/jq.out" 2> "$2/jq.err"; JRC=$?
+  jq_args "$JQPROG"
+  "$JQ" "${JQ_ARGS[@]}" < "$1" > "$2/jq.out" 2> "$2/jq.err"; JRC=$?
   JQOUT=$2/jq.out JQSUM="" JQERR=$2/jq.err
 }
 stored_jq() {
@@ -354,6 +381,9 @@ run_pair() {
   # not byte-identical to an input line is a failure in itself.
   if same_out "$d/pp.raw"; then
     ppout=same
+  elif [[ $KIND == raw || $KIND == join ]]; then
+    # Raw output is not JSON: byte for byte, nothing to normalize.
+    ppout=$d/pp.raw
   elif [[ $KIND == filter ]]; then
     ((NORMALIZED++))
     norm_ds "$DSNAME" > "$d/norm.msg" || { PAIR_STATUS=harness PAIR_MSG=$(< "$d/norm.msg"); return; }
@@ -396,7 +426,8 @@ run_pair() {
 }
 
 # First N characters (not bytes) of the first lines of a file, on one line.
-cut_line() { head -n "${3:-1}" "$1" | "$JQ" -Rrs --argjson n "${2:-300}" 'rtrimstr("\n") | gsub("\n"; " | ") | .[0:$n]' 2>/dev/null; }
+# A NUL (raw output may hold one) is shown as <NUL>: bash drops it from a $(...).
+cut_line() { head -n "${3:-1}" "$1" | "$JQ" -Rrs --argjson n "${2:-300}" 'rtrimstr("\n") | gsub("\n"; " | ") | .[0:$n]' 2>/dev/null | sed 's/\x00/<NUL>/g'; }
 
 # Bisect INPUT to the first line whose prefix differs; print it with both results (runs jq live).
 diagnose() {
