@@ -345,41 +345,7 @@ class Reader {
     if (depth >= 10000) return fail("Exceeds depth limit for parsing");
     char c = s_[p_];
     switch (c) {
-      case '{': {
-        ++p_;
-        J o = J::object();
-        JObj& m = o.mut_obj();
-        ws();
-        if (peek('}')) {
-          ++p_;
-          out = std::move(o);
-          return true;
-        }
-        for (;;) {
-          ws();
-          if (!peek('"')) return fail("object keys must be strings");
-          std::string key;
-          if (!string(key)) return false;
-          ws();
-          if (!peek(':')) return fail("':' expected after an object key");
-          ++p_;
-          J v;
-          if (!value(v, depth + 1)) return false;
-          m.set(key, std::move(v));
-          ws();
-          if (peek(',')) {
-            ++p_;
-            continue;
-          }
-          if (peek('}')) {
-            ++p_;
-            break;
-          }
-          return fail("',' or '}' expected in an object");
-        }
-        out = std::move(o);
-        return true;
-      }
+      case '{': return object(out, depth, nullptr);
       case '[': {
         ++p_;
         std::vector<J> items;
@@ -433,13 +399,11 @@ class Reader {
     return p_ >= s_.size();
   }
 
-  // An object with only the members named in `keys` read (the others skipped unread): for a
-  // program that reads its input only through those fields. False when the text is not an
-  // object, or anything about it is unexpected; the caller then reads it whole (and reports).
-  bool fields(J& out, const std::vector<std::string>& keys) {
-    ws();
-    if (!peek('{')) return false;
-    ++p_;
+  // An object; with `only`, just the members named there are read (the others are stepped over
+  // unread: for a program that reads its input only through those fields, and text the parse
+  // stage has validated).
+  bool object(J& out, int depth, const std::vector<std::string>* only) {
+    ++p_;  // '{'
     J o = J::object();
     JObj& m = o.mut_obj();
     std::string key;
@@ -451,13 +415,13 @@ class Reader {
     }
     for (;;) {
       ws();
-      if (!peek('"')) return false;
-      // A key without escapes is compared as it stands; one with escapes is decoded first.
+      if (!peek('"')) return fail("object keys must be strings");
+      // A key without escapes or control characters is taken as it stands; others are decoded.
       std::string_view name;
       const void* q = std::memchr(s_.data() + p_ + 1, '"', s_.size() - p_ - 1);
-      if (!q) return false;
-      std::string_view raw(s_.data() + p_ + 1, static_cast<const char*>(q) - (s_.data() + p_ + 1));
-      if (raw.find('\\') == std::string_view::npos) {
+      std::string_view raw = q ? std::string_view(s_.data() + p_ + 1, static_cast<const char*>(q) - (s_.data() + p_ + 1))
+                               : std::string_view();
+      if (q && plain_key(raw)) {
         name = raw;
         p_ += raw.size() + 2;
       } else {
@@ -466,29 +430,37 @@ class Reader {
         name = key;
       }
       ws();
-      if (!peek(':')) return false;
+      if (!peek(':')) return fail("':' expected after an object key");
       ++p_;
-      bool wanted = false;
-      for (const std::string& k : keys) wanted |= k == name;
+      bool wanted = !only;
+      if (only)
+        for (const std::string& k : *only) wanted |= k == name;
       if (wanted) {
         J v;
-        if (!value(v, 1)) return false;
+        if (!value(v, depth + 1)) return false;
         m.set(name, std::move(v));
       } else if (!skip()) {
-        return false;
+        return fail("unreadable value");
       }
       ws();
       if (peek(',')) {
         ++p_;
         continue;
       }
-      if (!peek('}')) return false;
-      ++p_;
-      break;
+      if (peek('}')) {
+        ++p_;
+        break;
+      }
+      return fail("',' or '}' expected in an object");
     }
-    if (!done()) return false;
     out = std::move(o);
     return true;
+  }
+  // The record's top-level object with only `keys` read (see object()); false when the text is
+  // not an object or anything about it is unexpected (the caller then reads it whole).
+  bool fields(J& out, const std::vector<std::string>& keys) {
+    ws();
+    return peek('{') && object(out, 0, &keys) && done();
   }
   std::size_t pos() const { return p_; }
   const std::string& error() const { return error_; }
@@ -635,6 +607,14 @@ class Reader {
         }
       }
     }
+    return true;
+  }
+
+  // A key's bytes that string() would return unchanged: no escape, no control character, and
+  // valid UTF-8 (trusted text) or ASCII.
+  bool plain_key(std::string_view raw) const {
+    for (unsigned char ch : raw)
+      if (ch == '\\' || ch < 0x20 || (!trusted_ && ch >= 0x80)) return false;
     return true;
   }
 
