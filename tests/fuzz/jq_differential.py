@@ -34,6 +34,15 @@ class Gen:
     def __init__(self, rng):
         self.r = rng
 
+    def weighted(self, opts):
+        """One of the (weight, function) pairs' functions, by weight (None in the rare float miss)."""
+        x = self.r.uniform(0, sum(w for w, _ in opts))
+        for w, f in opts:
+            x -= w
+            if x <= 0:
+                return f
+        return None
+
     def choice(self, xs):
         return self.r.choice(xs)
 
@@ -63,13 +72,8 @@ class Gen:
             (2, lambda: f"label $out | {self.expr(d - 1, vs)} | ., break $out"),
             (2, lambda: f"label $out | foreach ({self.expr(d - 1, vs)}) as $i (0; . + 1; if . > {self.r.randint(0, 3)} then ., break $out else $i end)"),
         ]
-        total = sum(w for w, _ in ops)
-        x = self.r.uniform(0, total)
-        for w, f in ops:
-            x -= w
-            if x <= 0:
-                return f()
-        return ops[0][1]()
+        f = self.weighted(ops)
+        return f() if f else ops[0][1]()
 
     # A postfix term, safe as an operand of a binary operator.
     def post(self, d, vs):
@@ -111,13 +115,8 @@ class Gen:
         ]
         if d <= 0:
             opts = opts[:2] + opts[5:6]
-        total = sum(w for w, _ in opts)
-        x = self.r.uniform(0, total)
-        for w, f in opts:
-            x -= w
-            if x <= 0:
-                return f()
-        return "."
+        f = self.weighted(opts)
+        return f() if f else "."
 
     def obj(self, d, vs):
         n = self.r.randint(0, 3)
