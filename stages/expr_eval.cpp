@@ -62,16 +62,37 @@ std::shared_ptr<const expr::Program> compile_stage_expression(const StageArgs& a
   return compile_expression(flag, args.value(flag), error);
 }
 
+namespace {
+
+// The record as the expression's input: the value a map left, or its parsed document.
+bool input_value(Record& rec, WorkerScratch& s, expr::Value& in) {
+  if (!rec.has_doc() && rec.value()) {
+    in = *rec.value();
+    return true;
+  }
+  simdjson::dom::element doc;
+  if (!rec.doc(s, &doc)) return false;
+  in = expr::Value::from_dom(doc);
+  return true;
+}
+
+}  // namespace
+
 bool evaluate_expression(const expr::Program& program, Record& rec, WorkerScratch& s, ExprState& st,
                          expr::Result& r) {
-  if (!rec.has_doc() && rec.value()) {
-    r = expr::evaluate_value(program, *rec.value(), st.scratch);
-  } else {
-    simdjson::dom::element doc;
-    if (!rec.doc(s, &doc)) return false;
-    r = expr::evaluate(program, doc, st.scratch);
-  }
+  expr::Value in;
+  if (!input_value(rec, s, in)) return false;
+  r = expr::evaluate_value(program, in, st.scratch);
   if (r.outcome != expr::Outcome::kError) return true;
+  s.error.assign(expr::error_message(st.scratch));
+  return false;
+}
+
+bool evaluate_expression_all(const expr::Program& program, Record& rec, WorkerScratch& s, ExprState& st,
+                             std::span<const expr::Value>& values) {
+  expr::Value in;
+  if (!input_value(rec, s, in)) return false;
+  if (expr::evaluate_all_value(program, in, st.scratch, values) != expr::Outcome::kError) return true;
   s.error.assign(expr::error_message(st.scratch));
   return false;
 }

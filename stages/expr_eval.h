@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <functional>
@@ -43,5 +44,8 @@ std::shared_ptr<const expr::Program> compile_stage_expression(const StageArgs& a
 // False (with the message in s.error) when the record fails.
 bool evaluate_expression(const expr::Program& program, Record& rec, WorkerScratch& s, ExprState& st,
                          expr::Result& r);
+// The same for a program that may give several values (expr::is_multi): all of them, in order.
+bool evaluate_expression_all(const expr::Program& program, Record& rec, WorkerScratch& s, ExprState& st,
+                             std::span<const expr::Value>& values);
 
 }  // namespace ppipe

@@ -64,7 +64,11 @@ class ExprStage : public RecordStage {
       return expr::general_program(*program_);  // (a fast program's twin: compiled on first use)
     return nullptr;
   }
-  bool fans_out() const { return expr::is_general(*program_); }
+  bool fans_out() const { return expr::is_general(*program_) || expr::is_multi(*program_); }
+  bool multi() const { return expr::is_multi(*program_); }
+  bool evaluate_all(Record& rec, WorkerScratch& s, ExprState& st, std::span<const expr::Value>& values) const {
+    return evaluate_expression_all(*program_, rec, s, st, values);
+  }
 
  private:
   std::shared_ptr<const expr::Program> program_;
@@ -81,6 +85,13 @@ class FilterStage final : public ExprStage {
       if (!run_general(*g, rec, s, [&](const expr::jq::J& v, bool& stop) { stop = keep = v.truthy(); }))
         return Verdict::kError;
       return keep ? Verdict::kPass : Verdict::kDrop;
+    }
+    if (multi()) {  // the fast path's generators: the same rule
+      std::span<const expr::Value> values;
+      if (!evaluate_all(rec, s, static_cast<ExprState&>(*state), values)) return Verdict::kError;
+      for (const expr::Value& v : values)
+        if (v.truthy()) return Verdict::kPass;
+      return Verdict::kDrop;
     }
     expr::Result r;
     if (!evaluate(rec, s, static_cast<ExprState&>(*state), r)) return Verdict::kError;
@@ -110,7 +121,26 @@ class MapStage final : public ExprStage {
       rec.set_outputs(n);
       return Verdict::kPass;
     }
-    if (!evaluate(rec, s, st, st.result)) return Verdict::kError;
+    if (multi()) {  // the fast path's generators: each value its own record, in order
+      std::span<const expr::Value> values;
+      if (!evaluate_all(rec, s, st, values)) return Verdict::kError;
+      if (values.empty()) return Verdict::kDrop;
+      if (values.size() > 1) {
+        st.out.clear();
+        for (std::size_t i = 0; i < values.size(); ++i) {
+          if (i) st.out.push_back('\n');
+          expr::append_json(values[i], st.out);
+        }
+        st.out.reserve(st.out.size() + simdjson::SIMDJSON_PADDING);
+        rec.replace(st.out, nullptr);
+        rec.set_outputs(static_cast<std::uint32_t>(values.size()));
+        return Verdict::kPass;
+      }
+      st.result.outcome = expr::Outcome::kValue;
+      st.result.value = values[0];
+    } else if (!evaluate(rec, s, st, st.result)) {
+      return Verdict::kError;
+    }
     if (st.result.outcome == expr::Outcome::kEmpty) return Verdict::kDrop;
     st.out.clear();
     expr::append_json(st.result, st.out);

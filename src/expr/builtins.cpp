@@ -64,12 +64,16 @@ Value number_abs(const Value& v) {
   return Value::number(std::fabs(v.double_value()));
 }
 
+}  // namespace
+
 Value tojson_value(const Value& v, Ctx& cx) {
   std::string& b = cx.s.buffer2;
   b.clear();
   write_json(v, b);
   return Value::string(make_string(cx, b));
 }
+
+namespace {
 
 // ---- regular expressions (RE2) ----
 

@@ -1,6 +1,8 @@
 // The evaluator: a recursive walk over the compiled node tree. Errors are values (St::kError with
 // the message in the scratch state), never exceptions, so workers can evaluate concurrently.
 #include <cmath>
+#include <cstring>
+#include <span>
 
 #include "src/expr/internal.h"
 #include "src/expr/tape.h"
@@ -357,6 +359,53 @@ St eval(const Node* n, const Value& in, Value& out, Ctx& cx) {
     }
     case Op::kCall:
       return call_builtin(n, in, out, cx);
+    case Op::kInterp: {
+      // Each value as tostring gives it (a string as it is, anything else as JSON). jq runs
+      // the last interpolation first: its error is the one reported.
+      const std::size_t k = n->kids.size();
+      Value* parts = cx.arena.alloc_array<Value>(k);
+      std::size_t total = 0;
+      for (const std::string& t : n->texts) total += t.size();
+      for (std::size_t i = k; i-- > 0;) {
+        St s = eval(n->kids[i].get(), in, parts[i], cx);
+        if (s != St::kOk) return s;
+        if (!parts[i].is_string()) parts[i] = tojson_value(parts[i], cx);
+        total += parts[i].string_value().size();
+      }
+      char* text = cx.arena.alloc_chars(total);
+      char* w = text;
+      for (std::size_t i = 0; i <= k; ++i) {
+        const std::string& t = n->texts[i];
+        if (!t.empty()) std::memcpy(w, t.data(), t.size());
+        w += t.size();
+        if (i == k) break;
+        std::string_view v = parts[i].string_value();
+        if (!v.empty()) std::memcpy(w, v.data(), v.size());
+        w += v.size();
+      }
+      out = Value::string({text, total});
+      return St::kOk;
+    }
+    case Op::kVar:
+      out = cx.vars[n->slot];
+      return St::kOk;
+    case Op::kReduce: {
+      // jq: an UPDATE that gives no value makes the state null, and the reduction goes on.
+      St s = eval(n->kids[1].get(), in, out, cx);
+      if (s != St::kOk) return s;
+      ArenaVec<Value> items(cx.arena);
+      s = collect(n->kids[0].get(), in, items, cx);
+      if (s != St::kOk) return s;
+      const Node* update = n->kids[2].get();
+      for (std::uint32_t i = 0; i < items.size(); ++i) {
+        cx.vars[n->slot] = items[i];
+        Value next;
+        s = eval(update, out, next, cx);
+        if (s == St::kError) return s;
+        out = s == St::kOk ? next : Value::null();
+      }
+      return St::kOk;
+    }
     case Op::kIterate:
     case Op::kComma:
       return fail(cx, "internal error: generator in a single-valued position");
@@ -424,15 +473,76 @@ St collect(const Node* n, const Value& in, ArenaVec<Value>& out, Ctx& cx) {
 Scratch::Scratch() : state_(std::make_unique<ScratchState>()) {}
 Scratch::~Scratch() = default;
 
+namespace {
+
+// The evaluation context of a run of `program`, its variables' frame in the (reset) arena.
+Ctx fresh_ctx(const Program& program, ScratchState& s) {
+  s.arena.reset();
+  return Ctx{s, s.arena, program.var_slots ? s.arena.alloc_array<Value>(program.var_slots) : nullptr};
+}
+
+// A fast generator's values, in the scratch arena (on an error, those before it).
+St collect_all(const Program& program, const Value& input, ScratchState& s, std::span<const Value>& values) {
+  Ctx cx = fresh_ctx(program, s);
+  ArenaVec<Value> out(s.arena);
+  St st = collect(program.root.get(), input, out, cx);
+  values = std::span<const Value>(out.data(), out.size());
+  return st;
+}
+
+}  // namespace
+
 Result evaluate_value(const Program& program, const Value& input, Scratch& scratch) {
   ScratchState& s = scratch.state();
-  s.arena.reset();
-  if (program.general) return evaluate_general(program, input, s);
-  Ctx cx{s, s.arena};
   Result r;
+  if (program.multi) {
+    // One value is expected here (agg keys, uniq keys): none is empty, several an error, as
+    // evaluate_general() says.
+    std::span<const Value> values;
+    if (collect_all(program, input, s, values) == St::kError) {
+      r.outcome = Outcome::kError;
+    } else if (values.size() > 1) {
+      s.message = "the expression gave " + std::to_string(values.size()) + " values where one is expected";
+      s.error_is_message = true;
+      r.outcome = Outcome::kError;
+    } else if (values.size() == 1) {
+      r.outcome = Outcome::kValue;
+      r.value = values[0];
+    }
+    return r;
+  }
+  if (program.general) {
+    s.arena.reset();
+    return evaluate_general(program, input, s);
+  }
+  Ctx cx = fresh_ctx(program, s);
   St st = eval(program.root.get(), input, r.value, cx);
   r.outcome = st == St::kOk ? Outcome::kValue : (st == St::kEmpty ? Outcome::kEmpty : Outcome::kError);
   return r;
+}
+
+Outcome evaluate_all(const Program& program, simdjson::dom::element input, Scratch& scratch,
+                     std::span<const Value>& values) {
+  return evaluate_all_value(program, Value::from_dom(input), scratch, values);
+}
+
+Outcome evaluate_all_value(const Program& program, const Value& input, Scratch& scratch,
+                           std::span<const Value>& values) {
+  ScratchState& s = scratch.state();
+  if (!program.multi) {
+    // (the single-valued form as a list of at most one, kept in the scratch arena)
+    Result r = evaluate_value(program, input, scratch);
+    values = {};
+    if (r.outcome == Outcome::kValue) {
+      Value* one = s.arena.alloc_array<Value>(1);
+      *one = r.value;
+      values = std::span<const Value>(one, 1);
+    }
+    return r.outcome;
+  }
+  St st = collect_all(program, input, s, values);
+  if (st == St::kError) return Outcome::kError;
+  return values.empty() ? Outcome::kEmpty : Outcome::kValue;
 }
 
 Result evaluate(const Program& program, simdjson::dom::element input, Scratch& scratch) {
@@ -480,8 +590,7 @@ Result evaluate_from_member(const Program& program, const Value& member, Scratch
     s.arena.reset();
     return evaluate_general(program, member, s);
   }
-  s.arena.reset();
-  Ctx cx{s, s.arena};
+  Ctx cx = fresh_ctx(program, s);
   const Node* n = program.root.get();
   Result r;
   Value cur = member;
@@ -501,6 +610,8 @@ Result evaluate_from_member(const Program& program, const Value& member, Scratch
   r.outcome = Outcome::kValue;
   return r;
 }
+
+bool is_multi(const Program& program) { return program.multi; }
 
 bool is_identity(const Program& program) { return program.root && program.root->op == Op::kIdentity; }
 

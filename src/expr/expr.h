@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -96,6 +97,19 @@ struct Result {
 Result evaluate(const Program& program, simdjson::dom::element input, Scratch& scratch);
 // Same, for an input that is already a Value (e.g. a constant or a value from another program).
 Result evaluate_value(const Program& program, const Value& input, Scratch& scratch);
+
+// Every value of the program, in order: a fast program may be a generator at its top
+// (`.tags[]?`, `.a, .b`, `.items[] | .id`: is_multi()); a single-valued one gives at most one.
+// kValue when it gave at least one (in `values`, valid as a Result's value), kEmpty for none,
+// kError on an error (then `values` are those before it: a stage drops them, as the record
+// goes to the error stream; run_text() keeps them, as jq writes them).
+// Not for general programs (their stages run them through the general engine).
+Outcome evaluate_all(const Program& program, simdjson::dom::element input, Scratch& scratch,
+                     std::span<const Value>& values);
+Outcome evaluate_all_value(const Program& program, const Value& input, Scratch& scratch,
+                           std::span<const Value>& values);
+// The fast program may give several values (evaluate_all()); evaluate() of it expects one.
+bool is_multi(const Program& program);
 
 // Valid until the next evaluate() with this scratch. Matches jq 1.6's wording where practical,
 // without jq's "jq: error (at ...)" prefix.

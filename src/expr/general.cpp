@@ -170,10 +170,11 @@ bool run_text(const Program& program, std::string_view input, std::vector<std::s
   simdjson::padded_string padded(input);
   simdjson::dom::element doc;
   Scratch scratch;
-  Arena input_memory;  // the input when simdjson cannot read it; the result may point into it
-  Result r;
+  Arena input_memory;  // the input when simdjson cannot read it; the values may point into it
+  std::span<const Value> values;
+  Outcome outcome;
   if (parser.parse(padded).get(doc) == simdjson::SUCCESS) {
-    r = evaluate(program, doc, scratch);
+    outcome = evaluate_all(program, doc, scratch, values);
   } else {
     // what simdjson's DOM refuses but jq reads (a BOM, NaN, numbers beyond 64 bits)
     jq::J in;
@@ -182,17 +183,17 @@ bool run_text(const Program& program, std::string_view input, std::vector<std::s
       if (error) *error = "invalid input: " + perr;
       return false;
     }
-    Value v = from_j(in, input_memory);  // apart from the scratch arena, which evaluate_value() resets
-    r = evaluate_value(program, v, scratch);
+    Value v = from_j(in, input_memory);  // apart from the scratch arena, which evaluation resets
+    outcome = evaluate_all_value(program, v, scratch, values);
   }
-  if (r.outcome == Outcome::kError) {
+  for (const Value& v : values) {
+    std::string out;
+    append_json(v, out);
+    outputs.push_back(std::move(out));
+  }
+  if (outcome == Outcome::kError) {
     if (error) *error = std::string(error_message(scratch));
     return false;
-  }
-  if (r.outcome == Outcome::kValue) {
-    std::string out;
-    append_json(r, out);
-    outputs.push_back(std::move(out));
   }
   return true;
 }

@@ -41,6 +41,9 @@ enum class Op : std::uint8_t {
   kIf,       // kids_: cond, then, cond, then, ..., else (else absent: identity)
   kBinary,   // binop_ on kids_[0], kids_[1]
   kCall,     // builtin fn_ with kids_ as arguments
+  kInterp,   // "texts_[0]\(kids_[0])texts_[1]...\(kids_[n-1])texts_[n]"
+  kVar,      // $name: the frame's slot
+  kReduce,   // reduce kids_[0] as $slot (kids_[1]; kids_[2])
 };
 
 enum class BinOp : std::uint8_t { kAdd, kSub, kMul, kDiv, kMod, kEq, kNe, kLt, kLe, kGt, kGe };
@@ -72,12 +75,14 @@ struct Node {
   BinOp binop = BinOp::kAdd;
   Fn fn = Fn::kLength;
   std::uint16_t arity = 0;
+  std::uint16_t slot = 0;  // kVar, kReduce: the variable's slot in the frame (Ctx::vars)
   std::uint32_t column = 0;
   std::vector<std::unique_ptr<Node>> kids;
   Value constant;                       // kConst
   std::unique_ptr<std::string> owned;   // backing bytes of a constant string
   std::vector<PathStep> steps;          // kPath
   std::vector<ObjectEntry> entries;     // kObject
+  std::vector<std::string> texts;       // kInterp: the text around the interpolations
   bool keys_distinct_constant = false;  // kObject: no duplicate-key check needed at run time
   std::unique_ptr<RE2> regex;           // kCall test(): compiled when the pattern is a literal
 
@@ -126,6 +131,7 @@ inline St message_error(ScratchState& s) {
 struct Ctx {
   ScratchState& s;
   Arena& arena;
+  Value* vars = nullptr;  // the frame: one slot per variable of the program (Program::var_slots)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -137,6 +143,8 @@ St collect(const Node* n, const Value& in, ArenaVec<Value>& out, Ctx& cx);
 // Sets the current error to a formatted message.
 St fail(Ctx& cx, std::string_view message);
 St fail_value(Ctx& cx, const Value& v);
+// tojson of v, a string in the arena (builtins.cpp).
+Value tojson_value(const Value& v, Ctx& cx);
 
 // Builtins (builtins.cpp).
 // jq 1.8's tonumber grammar: [+-]digits[.digits][e[+-]digits] (or .digits), nothing around it.
@@ -253,6 +261,10 @@ class Program {
  public:
   std::string source;
   std::unique_ptr<Node> root;                  // the fast path's tree; null for a general program
+  // The fast tree is a generator at its top (`.tags[]?`, `.a, .b`, `.items[] | .id`): its values
+  // come from collect(), not eval(). Generators inside other forms go to the general engine.
+  bool multi = false;
+  std::uint16_t var_slots = 0;  // variables bound by reduce: the frame's size
   std::shared_ptr<const jq::Program> general;  // the general engine's program (general.cpp)
   // A fast program's general twin, compiled when first asked for (general_program()): only a
   // record the fast path cannot read (numbers beyond 64 bits) needs it, and compiling it reads

@@ -12,6 +12,47 @@ bool is_ident_start(char c) {
 bool is_ident_char(char c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+constexpr std::size_t kNpos = std::string_view::npos;
+std::size_t string_end(std::string_view s, std::size_t i, int depth);
+
+// From just after `\(`: the index of its closing ')', or kNpos. Strings inside may hold
+// parentheses and interpolations of their own; comments run to the end of the line.
+std::size_t interpolation_end(std::string_view s, std::size_t i, int depth) {
+  if (depth > 64) return kNpos;  // (the parser would refuse such nesting anyway)
+  int parens = 1;
+  while (i < s.size()) {
+    const char c = s[i];
+    if (c == '"') {
+      i = string_end(s, i + 1, depth + 1);
+      if (i == kNpos) return kNpos;
+      continue;
+    }
+    if (c == '#') {
+      while (i < s.size() && s[i] != '\n') ++i;
+      continue;
+    }
+    if (c == '(') ++parens;
+    if (c == ')' && --parens == 0) return i;
+    ++i;
+  }
+  return kNpos;
+}
+
+// From just after an opening quote: the index after the closing one, or kNpos.
+std::size_t string_end(std::string_view s, std::size_t i, int depth) {
+  while (i < s.size()) {
+    if (s[i] == '"') return i + 1;
+    if (s[i] == '\\' && i + 1 < s.size() && s[i + 1] == '(') {
+      i = interpolation_end(s, i + 2, depth);
+      if (i == kNpos) return kNpos;
+      ++i;
+      continue;
+    }
+    i += s[i] == '\\' ? 2 : 1;
+  }
+  return kNpos;
+}
+
 bool read_hex4(std::string_view s, std::size_t i, std::uint32_t& out) {
   if (i + 4 > s.size()) return false;
   out = 0;
@@ -187,15 +228,8 @@ bool lex(std::string_view s, std::vector<Token>& tokens, CompileError& error) {
       t.begin = b;
       ++i;
       bool closed = false;
-      int depth = 0;  // inside \( ... ): skip to the matching paren, reject later
       while (i < s.size()) {
         char d = s[i];
-        if (depth > 0) {
-          if (d == '(') ++depth;
-          if (d == ')') --depth;
-          ++i;
-          continue;
-        }
         if (d == '"') {
           closed = true;
           ++i;
@@ -217,11 +251,18 @@ bool lex(std::string_view s, std::vector<Token>& tokens, CompileError& error) {
           case 'n': t.str.push_back('\n'); break;
           case 'r': t.str.push_back('\r'); break;
           case 't': t.str.push_back('\t'); break;
-          case '(':
+          case '(': {
+            // An interpolation: its expression is parsed by the parser from its source range.
+            const std::size_t end = interpolation_end(s, i + 2, 0);
+            if (end == kNpos) return fail("unterminated string interpolation \\(...)", i);
             t.has_interpolation = true;
-            depth = 1;
-            i += 2;
+            replace_invalid_utf8(t.str);
+            t.pieces.push_back(std::move(t.str));
+            t.str.clear();
+            t.holes.emplace_back(i + 2, end);
+            i = end + 1;
             continue;
+          }
           case 'u': {
             std::uint32_t cp;
             if (!read_hex4(s, i + 2, cp)) return fail("invalid \\u escape in string (need 4 hex digits)", i);

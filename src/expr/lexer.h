@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "src/expr/expr.h"
@@ -36,8 +37,12 @@ struct Token {
   std::size_t begin = 0;
   std::size_t end = 0;
   std::string_view text;
-  std::string str;  // kString
+  std::string str;  // kString (after the last interpolation, when it has any)
   bool has_interpolation = false;
+  // kString with interpolations: the text before each `\(...)` (decoded) and the source range
+  // [first, second) of the expression inside it; `str` is the text after the last one.
+  std::vector<std::string> pieces;
+  std::vector<std::pair<std::size_t, std::size_t>> holes;
 };
 
 // Lexes the whole source. On failure returns false and fills `error`.

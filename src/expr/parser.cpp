@@ -119,9 +119,22 @@ NodeP make(Op op, std::size_t column) {
   return n;
 }
 
+// The variables in scope (innermost last) and their slots in the program's frame.
+struct VarScope {
+  std::vector<std::pair<std::string_view, std::uint16_t>> names;
+  std::uint16_t slots = 0;
+  std::uint16_t bind(std::string_view name) {
+    names.emplace_back(name, slots);
+    return slots++;
+  }
+};
+
 class Parser {
  public:
-  explicit Parser(std::vector<Token> tokens) : toks_(std::move(tokens)) {}
+  // `source` is the whole expression (token positions are offsets into it); `depth` the nesting
+  // of the string interpolation this parser reads, if any.
+  Parser(std::vector<Token> tokens, std::string_view source, VarScope& scope, int depth = 0)
+      : toks_(std::move(tokens)), source_(source), scope_(&scope), depth_(depth) {}
 
   NodeP parse_program() {
     NodeP n = parse_pipe();
@@ -460,6 +473,7 @@ class Parser {
         n->kids.push_back(std::move(term));
         term = std::move(n);
       } else if (t.kind == Tok::kIdent && t.text == "as") {
+        if (reduce_source_ > 0) return term;  // `reduce TERM as $x (...)`
         error("variable bindings ('as $name') are not supported", t.begin);
       } else {
         return term;
@@ -533,12 +547,21 @@ class Parser {
         return number_literal(t);
       case Tok::kString:
         next();
-        if (t.has_interpolation) error("string interpolation \\(...) is not supported", t.begin);
+        if (t.has_interpolation) return interpolation(t);
         return string_constant(t.str, t.begin);
       case Tok::kFormat:
         error("format strings (" + std::string(t.text) + ") are not supported", t.begin);
-      case Tok::kVar:
+      case Tok::kVar: {
+        // bound by an enclosing reduce; others ($ENV, $__loc__, undefined): the general engine
+        for (auto it = scope_->names.rbegin(); it != scope_->names.rend(); ++it) {
+          if (it->first != t.text) continue;
+          next();
+          NodeP n = make(Op::kVar, t.begin);
+          n->slot = it->second;
+          return n;
+        }
         error("variables (" + std::string(t.text) + ") are not supported", t.begin);
+      }
       case Tok::kLParen: {
         next();
         NodeP n = parse_pipe();
@@ -559,6 +582,54 @@ class Parser {
       default:
         unexpected(t);
     }
+  }
+
+  // "a\(E)b": the pieces of text, and each E parsed from its own range of the source (its
+  // tokens keep their columns in the whole expression, for error carets).
+  NodeP interpolation(const Token& t) {
+    NodeP n = make(Op::kInterp, t.begin);
+    for (std::size_t i = 0; i < t.holes.size(); ++i) {
+      const auto [begin, end] = t.holes[i];
+      std::vector<Token> tokens;
+      CompileError lex_error;
+      if (!lex(source_.substr(begin, end - begin), tokens, lex_error)) error(lex_error.message, begin + lex_error.column);
+      for (Token& k : tokens) {
+        k.begin += begin;
+        k.end += begin;
+        for (auto& h : k.holes) {
+          h.first += begin;
+          h.second += begin;
+        }
+      }
+      Parser inner(std::move(tokens), source_, *scope_, depth_ + 1);
+      n->texts.push_back(t.pieces[i]);
+      n->kids.push_back(inner.parse_program());
+    }
+    n->texts.push_back(t.str);
+    return n;
+  }
+
+  // reduce SOURCE as $name (INIT; UPDATE): SOURCE may be a generator; INIT and UPDATE are
+  // single-valued (else the general engine takes it), $name is seen by UPDATE only.
+  NodeP parse_reduce(std::size_t col) {
+    DepthGuard guard(*this);
+    NodeP n = make(Op::kReduce, col);
+    ++reduce_source_;
+    NodeP source = parse_postfix();
+    --reduce_source_;
+    expect_word("as");
+    const Token& var = peek();
+    if (var.kind != Tok::kVar) error("destructuring patterns are not supported", var.begin);
+    next();
+    expect(Tok::kLParen, "'('");
+    n->kids.push_back(std::move(source));
+    n->kids.push_back(parse_pipe());
+    expect(Tok::kSemicolon, "';'");
+    n->slot = scope_->bind(var.text);
+    n->kids.push_back(parse_pipe());
+    scope_->names.pop_back();
+    expect(Tok::kRParen, "')'");
+    return n;
   }
 
   NodeP parse_object() {
@@ -653,9 +724,8 @@ class Parser {
       }
       return n;
     }
-    if (w == "reduce" || w == "foreach") {
-      error("'" + std::string(w) + "' is not supported (expressions are single-valued)", t.begin);
-    }
+    if (w == "reduce") return parse_reduce(t.begin);
+    if (w == "foreach") error("'foreach' is not supported (expressions are single-valued)", t.begin);
     if (w == "def") error("function definitions (def) are not supported", t.begin);
     if (w == "label" || w == "import" || w == "include" || w == "module" || w == "__loc__") {
       error("'" + std::string(w) + "' is not supported", t.begin);
@@ -738,6 +808,9 @@ class Parser {
   }
 
   std::vector<Token> toks_;
+  std::string_view source_;
+  VarScope* scope_;
+  int reduce_source_ = 0;  // > 0 while a reduce's SOURCE is read: `as` ends it
   std::size_t pos_ = 0;
   int depth_ = 0;
 };
@@ -834,6 +907,11 @@ void check_single(const Node* n, std::string_view src, const Node* compare) {
     case Op::kArray:
       if (!n->kids.empty()) check_multi(n->kids[0].get(), src);
       return;
+    case Op::kReduce:
+      check_multi(n->kids[0].get(), src);
+      check_single(n->kids[1].get(), src);
+      check_single(n->kids[2].get(), src);
+      return;
     case Op::kCall:
       if (n->fn == Fn::kMap) {
         check_multi(n->kids[0].get(), src);
@@ -874,6 +952,8 @@ bool reads_input(const Node* n) {
     case Op::kIdentity:
     case Op::kCall:
     case Op::kIterate:
+    case Op::kVar:     // (no frame at compile time)
+    case Op::kReduce:
     case Op::kTry: return true;
     case Op::kPath: return n->kids.empty() || reads_input(n->kids[0].get());
     case Op::kPipe: return reads_input(n->kids[0].get());
@@ -1038,10 +1118,14 @@ CompileResult compile_fast(std::string_view source) {
   auto program = std::make_shared<Program>();
   program->source.assign(source);
   try {
-    Parser parser(std::move(tokens));
+    VarScope scope;
+    Parser parser(std::move(tokens), source, scope);
     NodeP root = parser.parse_program();
+    program->var_slots = scope.slots;
     check_height(root.get());
-    check_single(root.get(), source);
+    program->multi = contains_generator(root.get());
+    if (program->multi) check_multi(root.get(), source);
+    else check_single(root.get(), source);
     ScratchState scratch;
     fold(root, *program, scratch);
     prepare_regexes(root.get());

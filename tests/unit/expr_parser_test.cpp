@@ -263,18 +263,92 @@ TEST_CASE("expr: jq constructs beyond the fast path run on the general engine", 
     for (std::size_t i = 0; i < outs.size(); ++i) joined += (i ? "\n" : "") + outs[i];
     CHECK(joined == c.outputs);
   }
-  for (const char* general : {".[]", "reduce .[] as $x (0; . + $x)", "\"\\(.a)\"", ".a |= 1", "def f: 1; f", "$__loc__"}) {
+  for (const char* general : {".[] as $x | $x", "reduce .[] as [$x] (0; . + $x)", "foreach .[] as $x (0; . + $x)",
+                              "reduce .[] as $x (0, 1; . + $x)", "\"\\(.a[])\"", "\"\\(.a, .b)\"",
+                              "[.a, .b] | .[] as $x | $x", ".a |= 1", "def f: 1; f", "$__loc__", "@csv \"\\(.a)\""}) {
     INFO(general);
     auto r = ppipe::expr::compile(general);
     REQUIRE(std::holds_alternative<std::shared_ptr<const Program>>(r));
     CHECK(ppipe::expr::is_general(*std::get<std::shared_ptr<const Program>>(r)));
   }
   // what the fast path takes stays on it
-  for (const char* fast : {".a", ".status >= 500", "{host, n: (.x | length)}", "[.a[] | .b]", "map(.x)"}) {
+  for (const char* fast : {".a", ".status >= 500", "{host, n: (.x | length)}", "[.a[] | .b]", "map(.x)", ".[]",
+                           ".tags[]?", ".a, .b", ".[] | .x", "(.a, .b) | length", "\"\\(.a)\"",
+                           "\"\\(.host):\\(.port | tostring)!\"", "reduce .[] as $x (0; . + $x)",
+                           "reduce .tags[]? as $t (0; . + ($t | length))", "[reduce (.a, .b) as $v ({}; . + $v)]"}) {
     INFO(fast);
     auto r = ppipe::expr::compile(fast);
     REQUIRE(std::holds_alternative<std::shared_ptr<const Program>>(r));
     CHECK_FALSE(ppipe::expr::is_general(*std::get<std::shared_ptr<const Program>>(r)));
+  }
+  // a generator at the top of a fast program: is_multi(), and evaluate() (one value expected)
+  // says so for several values, as the general engine does
+  for (const auto& [text, multi] : std::initializer_list<std::pair<const char*, bool>>{
+           {".[]", true}, {".a, .b", true}, {".a | .b", false}, {"[.[]]", false}, {"\"\\(.a)\"", false}}) {
+    INFO(text);
+    auto r = ppipe::expr::compile(text);
+    REQUIRE(std::holds_alternative<std::shared_ptr<const Program>>(r));
+    CHECK(ppipe::expr::is_multi(*std::get<std::shared_ptr<const Program>>(r)) == multi);
+  }
+  {
+    auto r = ppipe::expr::compile(".[]");
+    const Program& p = *std::get<std::shared_ptr<const Program>>(r);
+    simdjson::dom::parser parser;
+    ppipe::expr::Scratch scratch;
+    auto one = ppipe::expr::evaluate(p, parser.parse(std::string("[7]")).value(), scratch);
+    REQUIRE(one.outcome == ppipe::expr::Outcome::kValue);
+    CHECK(one.value.int_value() == 7);
+    CHECK(ppipe::expr::evaluate(p, parser.parse(std::string("[]")).value(), scratch).outcome ==
+          ppipe::expr::Outcome::kEmpty);
+    CHECK(ppipe::expr::evaluate(p, parser.parse(std::string("[1,2]")).value(), scratch).outcome ==
+          ppipe::expr::Outcome::kError);
+    CHECK(ppipe::expr::error_message(scratch) == "the expression gave 2 values where one is expected");
+  }
+}
+
+// Every output of `expr` on `input` (run_text), one per line, then "error: MESSAGE" if it failed.
+std::string run_outputs(const std::string& expr, const std::string& input) {
+  auto r = ppipe::expr::compile(expr);
+  REQUIRE(std::holds_alternative<std::shared_ptr<const Program>>(r));
+  std::vector<std::string> outs;
+  std::string err;
+  bool ok = ppipe::expr::run_text(*std::get<std::shared_ptr<const Program>>(r), input, outs, &err);
+  std::string joined;
+  for (std::size_t i = 0; i < outs.size(); ++i) joined += (i ? "\n" : "") + outs[i];
+  return ok ? joined : joined + (joined.empty() ? "" : "\n") + "error: " + err;
+}
+
+// The fast path's top-level generators and string interpolation give what the general engine
+// gives (the same source with `def i: .;` in front, which keeps it off the fast path), outputs
+// and errors, on records of every kind. (Numbers print the same where the input text is the
+// shortest form: the general engine keeps other texts, docs/expr.md.)
+TEST_CASE("expr: fast generators and interpolation agree with the general engine", "[expr][parser]") {
+  const char* programs[] = {
+      ".[]", ".[]?", ".a[]", ".a[]?", ".a, .b", ".a, .b, .a", ".[] | .a", ".[]? | .a?", "(.a, .b) | length",
+      ".a[] | select(. > 1)", ".a[], .b", "(.a[]?, .b) | tostring", ".[] | .[]?", ".a, error(\"x\"), .b",
+      "\"\\(.a)\"", "\"<\\(.a)|\\(.b)>\"", "\"\\(.a) \\(.b | length) \\(.c)\"", "\"x\\(\"y\\(.a)z\")w\"",
+      "\"\\(error(\"a\"))\\(error(\"b\"))\"", "\"\\(.a.x)\"", "\"\\(empty)\"", "\"\\(\")\")\\(.a)\"",
+      "[.a[] | \"#\\(.)\"]", "{k: \"\\(.a)\"}", ".a[] | \"v=\\(.)\"", "\"\\u00e9\\(.a)\\n\"",
+      "reduce .[] as $x (0; . + $x)", "reduce .[]? as $x (null; . + $x)", "reduce .a[]? as $x ([]; [$x] + .)",
+      "reduce .[] as $x (0; empty)", "reduce .[]? as $x (0; if $x == 2 then empty else . + 1 end)",
+      "reduce .a as $x (.; [$x, .b])", "reduce (.a[]?, .b) as $x (0; . + ($x | length))",
+      "reduce .[]? as $x (0; reduce .[]? as $y (.; . + 1))", "reduce .[]? as $x (0; reduce $x as $x (.; $x))",
+      "[.[]? | reduce .a as $v (1; $v)]", "\"\\(reduce .[]? as $x (0; . + 1))\"", "reduce .[]? as $x (0; error(\"e\"))",
+  };
+  const char* inputs[] = {
+      "null", "1", "\"s\"", "[]", "[1,2,3]", "{\"a\":[1,2,3],\"b\":\"x\"}", "{\"a\":\"str\",\"b\":null}",
+      "{\"a\":{\"x\":1,\"y\":[true,null]},\"b\":[{\"a\":1},{\"a\":2}],\"c\":-2.5}",
+      "[{\"a\":1},{\"a\":\"\u00e9\"},{\"b\":2}]", "{\"a\":[0.5,1e-07,-3],\"b\":{}}",
+  };
+  for (const char* program : programs) {
+    auto fast = ppipe::expr::compile(program);
+    REQUIRE(std::holds_alternative<std::shared_ptr<const Program>>(fast));
+    INFO(program);
+    CHECK_FALSE(ppipe::expr::is_general(*std::get<std::shared_ptr<const Program>>(fast)));
+    for (const char* input : inputs) {
+      INFO(input);
+      CHECK(run_outputs(program, input) == run_outputs(std::string("def i: .; ") + program, input));
+    }
   }
 }
 
@@ -419,23 +493,14 @@ TEST_CASE("expr parser: deep chains are an error, not a stack overflow", "[expr]
 // Found by tests/fuzz (expr_fuzz on the general engine, and the differential run against jq:
 // tests/fuzz/README.md, regressions/expr/general-*).
 TEST_CASE("expr: general engine fixes from fuzzing", "[expr][parser][fuzz]") {
-  auto run = [](const std::string& expr, const std::string& input = "null") {
-    auto r = ppipe::expr::compile(expr);
-    REQUIRE(std::holds_alternative<std::shared_ptr<const Program>>(r));
-    std::vector<std::string> outs;
-    std::string err;
-    bool ok = ppipe::expr::run_text(*std::get<std::shared_ptr<const Program>>(r), input, outs, &err);
-    std::string joined;
-    for (std::size_t i = 0; i < outs.size(); ++i) joined += (i ? "\n" : "") + outs[i];
-    return ok ? joined : joined + (joined.empty() ? "" : "\n") + "error: " + err;
-  };
+  auto run = [](const std::string& expr, const std::string& input = "null") { return run_outputs(expr, input); };
   const std::string fffd = "\xEF\xBF\xBD";
   // Raw invalid UTF-8 in a string literal of a general program: U+FFFD, as on the fast path.
   CHECK(run("[\"a\xBB" "b\", {\"k\xFF\": 1}][]") == "\"a" + fffd + "b\"\n{\"k" + fffd + "\":1}");
   CHECK(run("\"x\xFF\\(1)\xC3\"") == "\"x" + fffd + "1" + fffd + "\"");
   // A number literal that is not JSON (`.5`, `1.`, `007`) is written as a number, not as its text.
   CHECK(run("[.7777777777777777777, 1., 007, .5e1][]") == "0.7777777777777778\n1\n7\n5");
-  CHECK(run("[1.000, 100000000000000000001][]") == "1.000\n100000000000000000001");  // JSON text: kept
+  CHECK(run("[1.000, 100000000000000000001][] as $x | $x") == "1.000\n100000000000000000001");  // JSON text: kept
   // `T[]?`, `T.a?`, `T[k]?`, `T[a:b]?` cover only their own step, not T (jq's EACH_OPT / INDEX_OPT).
   CHECK(run("[1 | error(\"x\")][]?") == "error: x");
   CHECK(run("(\"x y\"[] + \"ab\")[]?") == "error: Cannot iterate over string (\"x y\")");

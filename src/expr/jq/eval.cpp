@@ -171,7 +171,7 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
           J keep = t;
           for (const auto& kv : keep.obj().m) out(kv.second);
         } else if (!n->opt) {
-          fail("Cannot iterate over " + (t.is_null() ? std::string("null") : kind_and_value(t)));
+          fail("Cannot iterate over " + kind_and_value(t));  // jq 1.6: "null (null)", as the fast path
         }
       });
       return;
@@ -431,36 +431,38 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
     }
     case NK::kFormat: out(J::string(format_value(n->name, in))); return;
     case NK::kString: {
+      // jq runs the last interpolation outermost: "\(1,2)-\(3,4)" gives 1-3, 2-3, 1-4, 2-4, and
+      // the last one's error is the one reported.
       struct Str {
         Interp& self;
         const Node* n;
         const J& in;
         const Env& env;
         Out out;
-        void at(std::size_t i, std::string& acc) {
-          if (i == n->parts.size()) {
+        std::vector<std::string> text;  // each part's text for the values chosen so far
+        void at(std::size_t i) {  // parts [i, end) are chosen
+          if (i == 0) {
+            std::string acc;
+            for (const std::string& t : text) acc += t;
             out(J::string(acc));
             return;
           }
-          const StrPart& p = n->parts[i];
+          const StrPart& p = n->parts[i - 1];
           if (!p.expr) {
-            std::size_t mark = acc.size();
-            acc.append(p.text);
-            at(i + 1, acc);
-            acc.resize(mark);
+            at(i - 1);
             return;
           }
           self.eval(p.expr.get(), in, env, [&](const J& v) {
-            std::size_t mark = acc.size();
-            acc.append(n->name == "text" ? tostring(v) : format_value(n->name, v));
-            at(i + 1, acc);
-            acc.resize(mark);
+            text[i - 1] = n->name == "text" ? tostring(v) : format_value(n->name, v);
+            at(i - 1);
           });
         }
-      } s{*this, n, in, env, out};
+      } s{*this, n, in, env, out, {}};
       if (n->name != "text") format_value(n->name, J::array());  // an unknown format is an error
-      std::string acc;
-      s.at(0, acc);
+      s.text.resize(n->parts.size());
+      for (std::size_t i = 0; i < n->parts.size(); ++i)
+        if (!n->parts[i].expr) s.text[i] = n->parts[i].text;
+      s.at(n->parts.size());
       return;
     }
     case NK::kAssign: {
