@@ -202,20 +202,20 @@ void ExactSum::add(double x) {
     return;
   }
   Parts p = decompose(x);
-  add_mag(p.mant, p.exp2, p.negative);
+  add_mag64(p.mant, p.exp2, p.negative);
 }
 
 void ExactSum::add(std::int64_t x) {
   any_ = true;
   all_neg_zero_ = false;
   std::uint64_t mag = x < 0 ? 0 - static_cast<std::uint64_t>(x) : static_cast<std::uint64_t>(x);
-  add_mag(mag, 0, x < 0);
+  add_mag64(mag, 0, x < 0);
 }
 
 void ExactSum::add(std::uint64_t x) {
   any_ = true;
   all_neg_zero_ = false;
-  add_mag(x, 0, false);
+  add_mag64(x, 0, false);
 }
 
 void ExactSum::add_square(double x) {
@@ -255,6 +255,25 @@ void ExactSum::ensure(int lo, int hi) {
   }
   int cur_hi = lo_ + static_cast<int>(limbs_.size());
   if (hi > cur_hi) limbs_.resize(static_cast<std::size_t>(hi - lo_));
+}
+
+void ExactSum::add_mag64(std::uint64_t mag, int exp2, bool negative) {
+  if (mag == 0) return;
+  const auto pos = static_cast<unsigned>(exp2 + kBias);
+  const int k = static_cast<int>(pos / kLimbBits);
+  // The same chunks as add_mag(): the low 32 bits of mag << shift, then the rest while nonzero.
+  const unsigned __int128 m = static_cast<unsigned __int128>(mag) << (pos % kLimbBits);
+  const auto c0 = static_cast<std::int64_t>(static_cast<std::uint32_t>(m));
+  const auto c1 = static_cast<std::int64_t>(static_cast<std::uint32_t>(m >> 32));
+  const auto c2 = static_cast<std::int64_t>(static_cast<std::uint32_t>(m >> 64));  // m < 2^96
+  const int n = c2 != 0 ? 3 : (c1 != 0 ? 2 : 1);
+  if (limbs_.empty() || k < lo_ || k + n > lo_ + static_cast<int>(limbs_.size())) ensure(k, k + n);
+  std::int64_t* l = limbs_.data() + (k - lo_);
+  const std::int64_t sign = negative ? -1 : 1;
+  l[0] += sign * c0;
+  if (n > 1) l[1] += sign * c1;
+  if (n > 2) l[2] += sign * c2;
+  if (++pending_ >= kMaxPending) normalize();
 }
 
 void ExactSum::add_mag(unsigned __int128 mag, int exp2, bool negative) {

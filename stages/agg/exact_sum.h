@@ -212,6 +212,8 @@ class ExactSum {
 
   // Adds +-mag * 2^exp2 (mag < 2^128, exp2 >= -kBias).
   void add_mag(unsigned __int128 mag, int exp2, bool negative);
+  // The same for mag < 2^64 (a double's mantissa, an integer): the per-value path.
+  void add_mag64(std::uint64_t mag, int exp2, bool negative);
   void ensure(int lo, int hi);  // limbs [lo, hi) are in the window
   void normalize() const;       // carries: every limb in [0, 2^32) but the top, which is 0 or -1
   void note_double(double x);
