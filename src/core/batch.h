@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include <sys/mman.h>
+
 #include <simdjson.h>
 
 #include "stages/stage.h"
@@ -108,6 +110,7 @@ class PaddedBuffer {
     if (n <= capacity_) return;
     char* p = static_cast<char*>(std::realloc(data_, n + simdjson::SIMDJSON_PADDING));
     if (!p) throw std::bad_alloc();
+    if (n >= kPopulateAt) populate(p + size_, n - size_);
     data_ = p;
     capacity_ = n;
   }
@@ -122,6 +125,21 @@ class PaddedBuffer {
   }
 
  private:
+  // A batch's room is written soon, all of it: its pages faulted in with one call, not one page
+  // fault per 4 KiB (each costs microseconds on a VM). Best effort (Linux 5.14).
+  static constexpr std::size_t kPopulateAt = 256 << 10;
+  static void populate(char* p, std::size_t n) {
+#ifdef MADV_POPULATE_WRITE
+    const std::uintptr_t page = 4096;
+    std::uintptr_t first = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
+    std::uintptr_t last = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(page - 1);
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE);
+#else
+    (void)p;
+    (void)n;
+#endif
+  }
+
   char* data_ = nullptr;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;

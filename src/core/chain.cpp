@@ -462,14 +462,17 @@ std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, st
     chain_.add_error(err_, source, chain_.stages_[k]->name(), f.message, job.record(f.index), job.lines[f.index],
                      job.offsets[f.index], 0);
   }
-  if (k + 1 == chain_.size() && keep == job.size() && out_.empty() && !job.out.empty() && !stopped_) {
+  if (k + 1 == chain_.size() && keep == job.size() && out_.empty() && passed_.empty() && !job.out.empty() &&
+      !stopped_) {
     // Nothing after the async stage and every line a record (no blank line, no CR): the output
-    // is written as it came, without a copy (exec's batch mode: the bulk of the bytes).
+    // is written as it came, from the job's buffer (exec's batch mode: the bulk of the bytes). Not
+    // swapped into out_: the stage gets its buffer back once it is written, and the writer holds
+    // none (exec's span buffers are megabytes of fresh pages each).
     if (auto lines = plain_lines(job.out)) {
       c.out += *lines;
       out_records_ += *lines;
-      out_.swap(job.out);
-      if (!out_.empty() && out_.back() != '\n') out_.push_back('\n');
+      if (job.out.back() != '\n') job.out.push_back('\n');
+      passed_ = job.out;
       return 0;
     }
   }

@@ -128,6 +128,10 @@ class Chain::Run {
   // What the writer's part produced since the last call: output lines and error-stream lines.
   std::string& out() { return out_; }
   std::string& err() { return err_; }
+  // An async job's output taken as it came (complete()), written before out(): a view of the job's
+  // buffer, which the engine holds until it is written, then gives back to the stage. The writer
+  // empties it.
+  std::string_view& passed() { return passed_; }
   std::uint64_t out_records() const { return out_records_; }
   // True once an ordered stage on the writer's part ended the stream.
   bool stopped() const { return stopped_; }
@@ -155,6 +159,7 @@ class Chain::Run {
   std::string key_;
   std::string output_;  // take_over: the forwarded records of a batch (its room kept)
   std::string out_, err_;
+  std::string_view passed_;
   std::uint64_t out_records_ = 0;
   bool stopped_ = false;
   std::string failure_;

@@ -435,7 +435,10 @@ class PipelineRun {
   void write_writer_part() {
     std::string& o = writer_part_->out();
     std::string& e = writer_part_->err();
+    std::string_view& passed = writer_part_->passed();
     if (!discarding_by_failure_) {
+      if (!passed.empty())
+        if (int err = out_.append(passed)) write_failed(err, out_);
       if (!o.empty())
         if (int err = out_.append(o)) write_failed(err, out_);
       if (!e.empty()) write_errors(e);
@@ -447,6 +450,7 @@ class PipelineRun {
       if (writer_part_->stopped()) stop(StopReason::kHead);
       if (options_.max_errors && result_.stats.errors >= options_.max_errors) stop(StopReason::kMaxErrors);
     }
+    passed = {};
     o.clear();
     e.clear();
   }

@@ -17,6 +17,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The most one read takes: the framer scans what came while it is still in the core's cache (a
+// whole 1 MiB batch is not, once other threads stream megabytes: exec's pipes and processes).
+constexpr std::size_t kReadChunk = 256 << 10;
+
 std::unique_ptr<Framer> make_framer(const ReaderOptions& o) {
   if (o.format == InputFormat::kCsv) return std::make_unique<CsvFramer>(o.delimiter, o.header);
   if (o.format == InputFormat::kJson) return std::make_unique<JsonStreamFramer>(o.unwrap);
@@ -101,7 +105,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
         if (held >= options_.max_hold_ms) break;  // a steady trickle: send what we have
         timeout_ms = static_cast<int>(std::min<long long>(options_.stall_ms, options_.max_hold_ms - held));
       }
-      auto [status, got] = read_some(src, buf.data() + size, buf.capacity() - size, timeout_ms);
+      auto [status, got] = read_some(src, buf.data() + size, std::min(buf.capacity() - size, kReadChunk), timeout_ms);
       if (status == ByteSource::Status::kError) {
         // (A corrupt compressed stream.) What came before is framed, counted and written first,
         // a last partial line as the last record; then the run stops with the error.
