@@ -187,6 +187,36 @@ bool is_generator(const Node* n) {
   return n->op == Op::kComma || n->op == Op::kIterate || n->op == Op::kPipe;
 }
 
+// A kPath's steps from `first` on, from `cur`.
+St path_steps(const Node* n, std::size_t first, Value cur, Value& out, Ctx& cx) {
+  for (std::size_t i = first; i < n->steps.size(); ++i) {
+    const PathStep& step = n->steps[i];
+    if (!step.is_index && cur.is_dom() && cur.is_object()) {  // the hot case: a field of the input
+      if (!tape::lookup(tape::ref_of(cur.dom()), step.key, cur)) cur = Value::null();
+      continue;
+    }
+    St s = step.is_index ? index_number(cur, step.index, cur, cx) : index_key(cur, step.key, cur, cx);
+    if (s != St::kOk) return s;
+  }
+  out = cur;
+  return St::kOk;
+}
+
+// The input's members that n's parts read (Node::leads), in the arena: null unless the input is
+// a parsed object (then each part runs as it is, errors and all).
+const Value* find_leads(const Node* n, const Value& in, Ctx& cx) {
+  if (!n->leads || !in.is_dom() || !in.is_object()) return nullptr;
+  Value* members = cx.arena.alloc_array<Value>(n->leads->keys.size());
+  tape::lookup_many(tape::ref_of(in.dom()), *n->leads, members);
+  return members;
+}
+
+St eval_part(const Node* n, std::size_t i, const Node* part, const Value* leads, const Value& in, Value& out,
+             Ctx& cx) {
+  if (leads && n->lead[i] >= 0) return path_steps(part, 1, leads[n->lead[i]], out, cx);
+  return eval(part, in, out, cx);
+}
+
 }  // namespace
 
 St eval(const Node* n, const Value& in, Value& out, Ctx& cx) {
@@ -203,16 +233,7 @@ St eval(const Node* n, const Value& in, Value& out, Ctx& cx) {
         St s = eval(n->kids[0].get(), in, cur, cx);
         if (s != St::kOk) return s;
       }
-      for (const PathStep& step : n->steps) {
-        if (!step.is_index && cur.is_dom() && cur.is_object()) {  // the hot case: a field of the input
-          if (!tape::lookup(tape::ref_of(cur.dom()), step.key, cur)) cur = Value::null();
-          continue;
-        }
-        St s = step.is_index ? index_number(cur, step.index, cur, cx) : index_key(cur, step.key, cur, cx);
-        if (s != St::kOk) return s;
-      }
-      out = cur;
-      return St::kOk;
+      return path_steps(n, 0, cur, out, cx);
     }
     case Op::kIndex: {
       Value k, v;
@@ -266,7 +287,9 @@ St eval(const Node* n, const Value& in, Value& out, Ctx& cx) {
       auto count = static_cast<std::uint32_t>(n->entries.size());
       Member* members = cx.arena.alloc_array<Member>(count);
       std::uint32_t used = 0;
-      for (const ObjectEntry& e : n->entries) {
+      const Value* leads = find_leads(n, in, cx);
+      for (std::size_t i = 0; i < n->entries.size(); ++i) {
+        const ObjectEntry& e = n->entries[i];
         std::string_view key = e.key;
         if (e.key_node) {
           Value k;
@@ -282,7 +305,7 @@ St eval(const Node* n, const Value& in, Value& out, Ctx& cx) {
           key = k.string_value();
         }
         Value v;
-        St s = eval(e.value.get(), in, v, cx);
+        St s = eval_part(n, i, e.value.get(), leads, in, v, cx);
         if (s != St::kOk) return s;
         bool replaced = false;
         if (!n->keys_distinct_constant) {
@@ -366,8 +389,9 @@ St eval(const Node* n, const Value& in, Value& out, Ctx& cx) {
       Value* parts = cx.arena.alloc_array<Value>(k);
       std::size_t total = 0;
       for (const std::string& t : n->texts) total += t.size();
+      const Value* leads = find_leads(n, in, cx);
       for (std::size_t i = k; i-- > 0;) {
-        St s = eval(n->kids[i].get(), in, parts[i], cx);
+        St s = eval_part(n, i, n->kids[i].get(), leads, in, parts[i], cx);
         if (s != St::kOk) return s;
         if (!parts[i].is_string()) parts[i] = tojson_value(parts[i], cx);
         total += parts[i].string_value().size();
@@ -593,21 +617,8 @@ Result evaluate_from_member(const Program& program, const Value& member, Scratch
   Ctx cx = fresh_ctx(program, s);
   const Node* n = program.root.get();
   Result r;
-  Value cur = member;
-  for (std::size_t i = 1; i < n->steps.size(); ++i) {
-    const PathStep& step = n->steps[i];
-    if (!step.is_index && cur.is_dom() && cur.is_object()) {
-      if (!tape::lookup(tape::ref_of(cur.dom()), step.key, cur)) cur = Value::null();
-      continue;
-    }
-    St st = step.is_index ? index_number(cur, step.index, cur, cx) : index_key(cur, step.key, cur, cx);
-    if (st != St::kOk) {
-      r.outcome = st == St::kEmpty ? Outcome::kEmpty : Outcome::kError;
-      return r;
-    }
-  }
-  r.value = cur;
-  r.outcome = Outcome::kValue;
+  St st = path_steps(n, 1, member, r.value, cx);
+  r.outcome = st == St::kOk ? Outcome::kValue : (st == St::kEmpty ? Outcome::kEmpty : Outcome::kError);
   return r;
 }
 

@@ -83,6 +83,11 @@ struct Node {
   std::vector<PathStep> steps;          // kPath
   std::vector<ObjectEntry> entries;     // kObject
   std::vector<std::string> texts;       // kInterp: the text around the interpolations
+  // kInterp, kObject: the input's fields its parts read as paths (`.host`, `.a.b`), found in one
+  // scan of the input's members instead of a scan each; lead[i] is part i's key there, or -1
+  // (parts: kids of kInterp, entry values of kObject). Null when fewer than two parts are such.
+  std::unique_ptr<MemberKeys> leads;
+  std::vector<std::int8_t> lead;
   bool keys_distinct_constant = false;  // kObject: no duplicate-key check needed at run time
   std::unique_ptr<RE2> regex;           // kCall test(): compiled when the pattern is a literal
 

@@ -1058,15 +1058,52 @@ void fold(NodeP& n, Program& program, ScratchState& scratch) {
   n = std::move(c);
 }
 
-// Literal regexes are compiled once here; a bad one is a compile error.
-void prepare_regexes(Node* n) {
+// f(child) for every child node of n (kids, computed keys, entry values).
+template <class F>
+void for_each_child(Node* n, F f) {
   for (auto& k : n->kids) {
-    if (k) prepare_regexes(k.get());
+    if (k) f(k.get());
   }
   for (ObjectEntry& e : n->entries) {
-    if (e.key_node) prepare_regexes(e.key_node.get());
-    prepare_regexes(e.value.get());
+    if (e.key_node) f(e.key_node.get());
+    f(e.value.get());
   }
+}
+
+// Node::leads for the string interpolations and object constructions of the tree.
+void prepare_leads(Node* n) {
+  for_each_child(n, prepare_leads);
+  std::vector<const Node*> parts;
+  if (n->op == Op::kInterp) {
+    for (const auto& k : n->kids) parts.push_back(k.get());
+  } else if (n->op == Op::kObject) {
+    for (const ObjectEntry& e : n->entries) parts.push_back(e.value.get());
+  } else {
+    return;
+  }
+  std::vector<std::string_view> keys;
+  std::vector<std::int8_t> lead(parts.size(), -1);
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const Node* p = parts[i];
+    if (p->op != Op::kPath || !p->kids.empty() || p->steps.empty() || p->steps[0].is_index) continue;
+    std::string_view key = p->steps[0].key;  // (the node outlives the program's use of it)
+    auto at = std::find(keys.begin(), keys.end(), key);
+    if (at == keys.end()) {
+      if (keys.size() == kMaxMembers) continue;
+      at = keys.insert(keys.end(), key);
+    }
+    lead[i] = static_cast<std::int8_t>(at - keys.begin());
+    ++found;
+  }
+  if (found < 2) return;
+  n->leads = std::make_unique<MemberKeys>(std::move(keys));
+  n->lead = std::move(lead);
+}
+
+// Literal regexes are compiled once here; a bad one is a compile error.
+void prepare_regexes(Node* n) {
+  for_each_child(n, prepare_regexes);
   if (n->op != Op::kCall || n->fn != Fn::kTest) return;
   const Node* pattern = n->kids[0].get();
   const Node* flags = n->kid(1);
@@ -1129,6 +1166,7 @@ CompileResult compile_fast(std::string_view source) {
     ScratchState scratch;
     fold(root, *program, scratch);
     prepare_regexes(root.get());
+    prepare_leads(root.get());
     program->root = std::move(root);
   } catch (const ParseFailure& f) {
     return CompileError{f.message, f.column};
