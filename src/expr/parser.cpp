@@ -969,10 +969,11 @@ bool reads_input(const Node* n) {
   return false;
 }
 
-// Nodes whose evaluation must be left to run time even when constant.
+// Nodes whose evaluation must be left to run time even when constant. A variable has no value
+// at compile time, wherever it is (`1 | $x` does not read its input, and is not constant).
 bool has_effects(const Node* n) {
   if (n->op == Op::kCall && (n->fn == Fn::kError || n->fn == Fn::kEmpty)) return true;
-  if (n->op == Op::kTry || n->op == Op::kIterate || n->op == Op::kComma) return true;
+  if (n->op == Op::kTry || n->op == Op::kIterate || n->op == Op::kComma || n->op == Op::kVar) return true;
   for (const auto& k : n->kids) {
     if (k && has_effects(k.get())) return true;
   }

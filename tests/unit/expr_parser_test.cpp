@@ -334,6 +334,9 @@ TEST_CASE("expr: fast generators and interpolation agree with the general engine
       "reduce .a as $x (.; [$x, .b])", "reduce (.a[]?, .b) as $x (0; . + ($x | length))",
       "reduce .[]? as $x (0; reduce .[]? as $y (.; . + 1))", "reduce .[]? as $x (0; reduce $x as $x (.; $x))",
       "[.[]? | reduce .a as $v (1; $v)]", "\"\\(reduce .[]? as $x (0; . + 1))\"", "reduce .[]? as $x (0; error(\"e\"))",
+      // a variable under a part that does not read the input is not folded at compile time
+      "reduce .[]? as $x (0; 1 | $x)", "reduce .[]? as $x (0; \"a\" | \"\\($x)\")",
+      "reduce .[]? as $x (0; [1,2] | map($x))", "reduce .[]? as $x ([]; . + [1 | if $x == 1 then 0 else 2 end])",
       // parts that read input fields: one scan of the members for all of them (Node::leads)
       "{a, b}", "{x: .a, y: .b.x, z: .a, w: .c[0]?}", "{a: .a, a: .b}", "\"\\(.a.x) \\(.a.y) \\(.b)\"",
       "[.[]? | {a, b: .b, c: (.a | length)}]", "\"\\(.b[0].a)-\\(.b[1].a)-\\(.c)\"", "{(.b | tostring): .a, c: .c}",
