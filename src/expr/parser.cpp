@@ -123,9 +123,12 @@ NodeP make(Op op, std::size_t column) {
 struct VarScope {
   std::vector<std::pair<std::string_view, std::uint16_t>> names;
   std::uint16_t slots = 0;
-  std::uint16_t bind(std::string_view name) {
+  // False when the frame is full (a frame of 65,535 slots: only a generated program gets there).
+  bool bind(std::string_view name, std::uint16_t* slot) {
+    if (slots == UINT16_MAX) return false;
     names.emplace_back(name, slots);
-    return slots++;
+    *slot = slots++;
+    return true;
   }
 };
 
@@ -625,7 +628,7 @@ class Parser {
     n->kids.push_back(std::move(source));
     n->kids.push_back(parse_pipe());
     expect(Tok::kSemicolon, "';'");
-    n->slot = scope_->bind(var.text);
+    if (!scope_->bind(var.text, &n->slot)) error("too many variables", var.begin);
     n->kids.push_back(parse_pipe());
     scope_->names.pop_back();
     expect(Tok::kRParen, "')'");

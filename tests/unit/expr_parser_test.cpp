@@ -537,3 +537,17 @@ TEST_CASE("expr: general engine fixes from fuzzing", "[expr][parser][fuzz]") {
   // The JSON reader on a text starting with '+' (read before the start of the text).
   CHECK(run("def i: .; .", "+1") .rfind("error: invalid input", 0) == 0);
 }
+
+// A reduce takes a slot of the fast path's frame; 65,535 of them fill it. More is a compile
+// error there (it was memory corruption: the slot numbers wrapped past the frame).
+TEST_CASE("expr: more variables than the fast path's frame holds", "[expr][parser]") {
+  std::string source = "[";
+  for (int i = 0; i < 70000; ++i) source += (i ? ", " : "") + std::string("reduce .[] as $x (0; . + $x)");
+  source += "] | length";
+  auto r = ppipe::expr::compile(source);
+  if (const auto* e = std::get_if<ppipe::expr::CompileError>(&r)) {
+    CHECK(e->message == "too many variables");
+  } else {
+    CHECK(run_outputs(source, "[1]") == "70000");
+  }
+}
