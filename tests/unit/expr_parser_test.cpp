@@ -265,14 +265,14 @@ TEST_CASE("expr: jq constructs beyond the fast path run on the general engine", 
   }
   for (const char* general : {".[] as $x | $x", "reduce .[] as [$x] (0; . + $x)", "foreach .[] as $x (0; . + $x)",
                               "reduce .[] as $x (0, 1; . + $x)", "\"\\(.a[])\"", "\"\\(.a, .b)\"",
-                              "[.a, .b] | .[] as $x | $x", ".a |= 1", "def f: 1; f", "$__loc__", "@csv \"\\(.a)\""}) {
+                              "[.a, .b] | .[] as $x | $x", ".a[] + 1", "{k: .a[]}", ".a |= 1", "def f: 1; f", "$__loc__", "@csv \"\\(.a)\""}) {
     INFO(general);
     auto r = ppipe::expr::compile(general);
     REQUIRE(std::holds_alternative<std::shared_ptr<const Program>>(r));
     CHECK(ppipe::expr::is_general(*std::get<std::shared_ptr<const Program>>(r)));
   }
   // what the fast path takes stays on it
-  for (const char* fast : {".a", ".status >= 500", "{host, n: (.x | length)}", "[.a[] | .b]", "map(.x)", ".[]",
+  for (const char* fast : {".a", ".status >= 500", "{host, n: (.x | length)}", "[.a[] | .b]", "map(.x)", ".[]", "[.a[] | . + 1]", ".a[] | . + 1",
                            ".tags[]?", ".a, .b", ".[] | .x", "(.a, .b) | length", "\"\\(.a)\"",
                            "\"\\(.host):\\(.port | tostring)!\"", "reduce .[] as $x (0; . + $x)",
                            "reduce .tags[]? as $t (0; . + ($t | length))", "[reduce (.a, .b) as $v ({}; . + $v)]"}) {
