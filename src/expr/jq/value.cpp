@@ -355,20 +355,11 @@ class Reader {
           out = J::array(std::move(items));
           return true;
         }
-        for (;;) {
+        for (bool end = false; !end;) {
           J v;
           if (!value(v, depth + 1)) return false;
           items.push_back(std::move(v));
-          ws();
-          if (peek(',')) {
-            ++p_;
-            continue;
-          }
-          if (peek(']')) {
-            ++p_;
-            break;
-          }
-          return fail("',' or ']' expected in an array");
+          if (!after_item(']', "',' or ']' expected in an array", end)) return false;
         }
         out = J::array(std::move(items));
         return true;
@@ -402,6 +393,18 @@ class Reader {
   // An object; with `only`, just the members named there are read (the others are stepped over
   // unread: for a program that reads its input only through those fields, and text the parse
   // stage has validated).
+  // After an item of an array or object: ',' (another comes) or `close` (end set); anything
+  // else is the error `expected`.
+  bool after_item(char close, const char* expected, bool& end) {
+    ws();
+    if (peek(',') || peek(close)) {
+      end = peek(close);
+      ++p_;
+      return true;
+    }
+    return fail(expected);
+  }
+
   bool object(J& out, int depth, const std::vector<std::string>* only) {
     ++p_;  // '{'
     J o = J::object();
@@ -413,7 +416,7 @@ class Reader {
       out = std::move(o);
       return true;
     }
-    for (;;) {
+    for (bool end = false; !end;) {
       ws();
       if (!peek('"')) return fail("object keys must be strings");
       // A key without escapes or control characters is taken as it stands; others are decoded.
@@ -442,16 +445,7 @@ class Reader {
       } else if (!skip()) {
         return fail("unreadable value");
       }
-      ws();
-      if (peek(',')) {
-        ++p_;
-        continue;
-      }
-      if (peek('}')) {
-        ++p_;
-        break;
-      }
-      return fail("',' or '}' expected in an object");
+      if (!after_item('}', "',' or '}' expected in an object", end)) return false;
     }
     out = std::move(o);
     return true;
