@@ -116,10 +116,7 @@ class MapStage final : public ExprStage {
           }))
         return Verdict::kError;
       if (n == 0) return Verdict::kDrop;
-      st.out.reserve(st.out.size() + simdjson::SIMDJSON_PADDING);
-      rec.replace(st.out, nullptr);
-      rec.set_outputs(n);
-      return Verdict::kPass;
+      return take_out(rec, st, n, nullptr);
     }
     if (multi()) {  // the fast path's generators: each value its own record, in order
       std::span<const expr::Value> values;
@@ -131,10 +128,7 @@ class MapStage final : public ExprStage {
           if (i) st.out.push_back('\n');
           expr::append_json(values[i], st.out);
         }
-        st.out.reserve(st.out.size() + simdjson::SIMDJSON_PADDING);
-        rec.replace(st.out, nullptr);
-        rec.set_outputs(static_cast<std::uint32_t>(values.size()));
-        return Verdict::kPass;
+        return take_out(rec, st, static_cast<std::uint32_t>(values.size()), nullptr);
       }
       st.result.outcome = expr::Outcome::kValue;
       st.result.value = values[0];
@@ -144,8 +138,16 @@ class MapStage final : public ExprStage {
     if (st.result.outcome == expr::Outcome::kEmpty) return Verdict::kDrop;
     st.out.clear();
     expr::append_json(st.result, st.out);
+    return take_out(rec, st, 1, &st.result.value);
+  }
+
+ private:
+  // st.out, n output records a line each, becomes the record, with padding so that the next
+  // stage may parse it in place; `value` is what it prints when it is one fast-path value.
+  static Verdict take_out(Record& rec, ExprState& st, std::uint32_t n, const expr::Value* value) {
     st.out.reserve(st.out.size() + simdjson::SIMDJSON_PADDING);
-    rec.replace(st.out, &st.result.value);
+    rec.replace(st.out, value);
+    rec.set_outputs(n);
     return Verdict::kPass;
   }
 };

@@ -526,9 +526,7 @@ Result evaluate_value(const Program& program, const Value& input, Scratch& scrat
     if (collect_all(program, input, s, values) == St::kError) {
       r.outcome = Outcome::kError;
     } else if (values.size() > 1) {
-      s.message = "the expression gave " + std::to_string(values.size()) + " values where one is expected";
-      s.error_is_message = true;
-      r.outcome = Outcome::kError;
+      r.outcome = several_values(s, values.size());
     } else if (values.size() == 1) {
       r.outcome = Outcome::kValue;
       r.value = values[0];

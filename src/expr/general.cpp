@@ -124,6 +124,12 @@ Value from_j(const jq::J& j, Arena& arena) {
   return Value::null();
 }
 
+Outcome several_values(ScratchState& s, std::size_t n) {
+  s.message = "the expression gave " + std::to_string(n) + " values where one is expected";
+  s.error_is_message = true;
+  return Outcome::kError;
+}
+
 // evaluate() of a general program where one value is expected (agg keys, uniq keys): its one
 // output; none is empty; several is an error.
 Result evaluate_general(const Program& program, const Value& input, ScratchState& s) {
@@ -144,9 +150,7 @@ Result evaluate_general(const Program& program, const Value& input, ScratchState
     return r;
   }
   if (n > 1) {
-    s.message = "the expression gave " + std::to_string(n) + " values where one is expected";
-    s.error_is_message = true;
-    r.outcome = Outcome::kError;
+    r.outcome = several_values(s, n);
     return r;
   }
   if (n == 0) return r;

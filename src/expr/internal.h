@@ -259,6 +259,8 @@ CompileResult compile_fast(std::string_view source);
 // evaluate() of a general program (general.cpp). Declared after Result.
 
 Result evaluate_general(const Program& program, const Value& input, ScratchState& s);
+// The error where one value is expected and a program gave n > 1 (general.cpp): kError.
+Outcome several_values(ScratchState& s, std::size_t n);
 // A general-engine value in the arena (general.cpp).
 Value from_j(const jq::J& j, Arena& arena);
 
