@@ -10,6 +10,9 @@
 #include <atomic>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -60,65 +63,100 @@ constexpr const char* kAggHelp =
 using agg::AggItemSpec;
 using agg::KeySpec;
 
-// Where a group's aggregates live in its block (see Group).
+// A group: its key and its aggregates, in one block of its partial's arena (a group is made for
+// every distinct key of every batch, so with many groups per-group allocations, their frees on
+// another thread and their page faults were most of what the run spent):
+// [Group][aggregate 0][aggregate 1]...[key bytes]
+struct Group {
+  std::uint64_t hash = 0;  // of `key`
+  std::string_view key;    // "[k1,k2]": the key values as compact JSON, in the block
+};
+
+// Where a group's aggregates live in its block; makes and destroys groups.
 struct GroupLayout {
   std::vector<agg::AggregateSpec> specs;
   std::vector<std::size_t> offsets;  // of each aggregate from the start of the block
-  std::size_t size = 0;              // of the block
+  std::size_t size = 0;              // of the block without the key
 
   explicit GroupLayout(const std::vector<AggItemSpec>& items);
-};
 
-// A group: its key and its aggregates, in one allocation (a group is made for every distinct
-// key of every batch, so with many groups the allocations are what the workers spend time on):
-// [Group][Aggregate* x n][aggregate 0][aggregate 1]...
-struct Group {
-  std::uint64_t hash = 0;  // of `key`
-  std::string key;         // "[k1,k2]": the key values as compact JSON
-  std::size_t n = 0;
-
-  static std::unique_ptr<Group> make(const GroupLayout& layout, std::string_view key, std::uint64_t hash) {
-    void* block = ::operator new(layout.size);
-    std::unique_ptr<Group> g(new (block) Group);
+  agg::Aggregate& agg(const Group& g, std::size_t i) const {
+    // construct_aggregate returned the block address itself (checked in the constructor).
+    return *std::launder(reinterpret_cast<agg::Aggregate*>(reinterpret_cast<char*>(const_cast<Group*>(&g)) + offsets[i]));
+  }
+  Group* make(agg::GroupArena& arena, std::string_view key, std::uint64_t hash) const {
+    char* block = static_cast<char*>(arena.allocate(size + key.size()));
+    Group* g = new (block) Group;
     g->hash = hash;
-    g->key = key;
-    auto** ptrs = g->pointers();
-    for (std::size_t i = 0; i < layout.specs.size(); ++i) {
-      ptrs[i] = agg::construct_aggregate(layout.specs[i], static_cast<char*>(block) + layout.offsets[i]);
-      g->n = i + 1;  // constructed so far, for the destructor if a later one throws
+    if (!key.empty()) std::memcpy(block + size, key.data(), key.size());
+    g->key = std::string_view(block + size, key.size());
+    std::size_t i = 0;
+    try {
+      for (; i < specs.size(); ++i) agg::construct_aggregate(specs[i], block + offsets[i]);
+    } catch (...) {
+      while (i-- > 0) agg(*g, i).~Aggregate();
+      throw;
     }
     return g;
   }
-  ~Group() {
-    for (std::size_t i = 0; i < n; ++i) pointers()[i]->~Aggregate();
-  }
-  static void operator delete(void* p) { ::operator delete(p); }
-
-  agg::Aggregate& agg(std::size_t i) const { return *pointers()[i]; }
-
- private:
-  Group() = default;
-  agg::Aggregate** pointers() const {
-    return reinterpret_cast<agg::Aggregate**>(const_cast<char*>(reinterpret_cast<const char*>(this)) + sizeof(Group));
+  void destroy(Group& g) const {
+    for (std::size_t i = 0; i < specs.size(); ++i) agg(g, i).~Aggregate();
   }
 };
 
 GroupLayout::GroupLayout(const std::vector<AggItemSpec>& items) {
-  static_assert(alignof(Group) <= alignof(std::max_align_t) && sizeof(Group) % alignof(agg::Aggregate*) == 0);
-  size = sizeof(Group) + items.size() * sizeof(agg::Aggregate*);
+  static_assert(alignof(Group) <= alignof(std::max_align_t));
+  size = sizeof(Group);
   for (const auto& item : items) {
     agg::AggregateLayout l = agg::aggregate_layout(item.spec);
-    if (l.align > alignof(std::max_align_t)) std::abort();  // ::operator new aligns to max_align_t only
+    if (l.align > alignof(std::max_align_t)) std::abort();  // the arena aligns blocks to max_align_t
     size = (size + l.align - 1) / l.align * l.align;
     specs.push_back(item.spec);
     offsets.push_back(size);
     size += l.size;
+    // agg() finds an aggregate at its offset: the Aggregate base must be at the object's address.
+    alignas(std::max_align_t) char probe[512];
+    if (l.size > sizeof(probe)) std::abort();
+    agg::Aggregate* a = agg::construct_aggregate(item.spec, probe);
+    const bool at_start = static_cast<void*>(a) == static_cast<void*>(probe);
+    a->~Aggregate();
+    if (!at_start) std::abort();
   }
+  size = (size + alignof(std::max_align_t) - 1) / alignof(std::max_align_t) * alignof(std::max_align_t);
 }
 
+// The groups of a partial and the arena they live in; a batch's store is used again for later
+// batches (AggStage keeps the spare ones), so a batch costs no allocation once warm.
+struct GroupStore {
+  agg::GroupTable<Group> table;
+  agg::GroupArena arena;
+};
+
 struct AggPartial final : Partial {
-  agg::GroupTable<Group> groups;
+  const GroupLayout* layout = nullptr;  // of the stage that filled it (set with the first group)
+  std::unique_ptr<GroupStore> store = std::make_unique<GroupStore>();
   bool overflow = false;  // a group past --max-groups was refused
+
+  AggPartial() = default;
+  AggPartial(const AggPartial&) = delete;
+  AggPartial& operator=(const AggPartial&) = delete;
+  ~AggPartial() override { destroy_groups(); }
+
+  const std::vector<Group*>& groups() const { return store->table.groups(); }
+  std::size_t size() const { return store->table.size(); }
+  Group* find(std::string_view key, std::uint64_t hash) const { return store->table.find(key, hash); }
+  Group* add(const GroupLayout& l, std::string_view key, std::uint64_t hash) {
+    layout = &l;
+    return store->table.insert(l.make(store->arena, key, hash));
+  }
+  // Destroys the groups; the store is empty, its table and arena kept for use again.
+  void destroy_groups() {
+    if (!store) return;
+    if (layout)
+      for (Group* g : store->table.groups()) layout->destroy(*g);
+    store->table.clear();
+    store->arena.reset();
+  }
 };
 
 struct AggState final : StageState {
@@ -175,8 +213,17 @@ class AggStage final : public FinishingStage {
   }
   std::unique_ptr<Partial> new_partial() const override {
     auto p = std::make_unique<AggPartial>();
+    p->layout = &layout_;
+    {
+      std::lock_guard<std::mutex> lock(spare_mu_);
+      if (!spare_.empty()) {
+        p->store = std::move(spare_.back());
+        spare_.pop_back();
+        return p;
+      }
+    }
     // A batch has about as many groups as the batches before it (none to grow into, by default).
-    p->groups.reserve(std::min<std::size_t>(batch_groups_hint_.load(std::memory_order_relaxed), 1u << 16));
+    p->store->table.reserve(std::min<std::size_t>(batch_groups_hint_.load(std::memory_order_relaxed), 1u << 16));
     return p;
   }
 
@@ -248,19 +295,19 @@ class AggStage final : public FinishingStage {
     }
     // The group.
     const std::uint64_t hash = agg::GroupTable<Group>::hash_of(st.key);
-    Group* found = p.groups.find(st.key, hash);
+    Group* found = p.find(st.key, hash);
     if (!found) {
-      if (p.groups.size() >= max_groups_) {
+      if (p.size() >= max_groups_) {
         p.overflow = true;
         return Verdict::kPass;
       }
-      found = p.groups.insert(new_group(st.key, hash));
+      found = p.add(layout_, st.key, hash);
     }
     Group& g = *found;
     agg::Position pos{0, rec.seq(), rec.line()};
     for (std::size_t a = 0; a < items_.size(); ++a) {
       std::string err;
-      if (!g.agg(a).add(st.values[a], pos, &err)) {
+      if (!layout_.agg(g, a).add(st.values[a], pos, &err)) {
         // Not expected after the checks above; the record is then only partly applied.
         s.error = fmt::format("{}: {}", items_[a].text, err);
         return Verdict::kError;
@@ -272,25 +319,30 @@ class AggStage final : public FinishingStage {
   void merge(Partial& into, Partial& later) const override {
     auto& a = static_cast<AggPartial&>(into);
     auto& b = static_cast<AggPartial&>(later);
-    batch_groups_hint_.store(b.groups.size(), std::memory_order_relaxed);
+    batch_groups_hint_.store(b.size(), std::memory_order_relaxed);
     a.overflow |= b.overflow;
-    auto& later_groups = b.groups.groups();
+    const auto& later_groups = b.groups();
     constexpr std::size_t kAhead = 8;
     for (std::size_t j = 0; j < later_groups.size(); ++j) {
-      if (j + kAhead < later_groups.size()) a.groups.prefetch(later_groups[j + kAhead]->hash);
-      auto& g = later_groups[j];
-      Group* have = a.groups.find(g->key, g->hash);
+      if (j + kAhead < later_groups.size()) a.store->table.prefetch(later_groups[j + kAhead]->hash);
+      const Group& g = *later_groups[j];
+      Group* have = a.find(g.key, g.hash);
       if (!have) {
-        if (a.groups.size() >= max_groups_) {
+        if (a.size() >= max_groups_) {
           a.overflow = true;
           continue;
         }
-        a.groups.insert(std::move(g));
-      } else {
-        for (std::size_t i = 0; i < items_.size(); ++i) have->agg(i).merge(g->agg(i));
+        // A new group of `into`'s own (an empty one, merged into): `later`'s arena is used again.
+        have = a.add(layout_, g.key, g.hash);
       }
+      for (std::size_t i = 0; i < items_.size(); ++i) layout_.agg(*have, i).merge(layout_.agg(g, i));
     }
-    b.groups.clear();
+    // `later` is spent: its store goes back for another batch (kept small: a batch of an
+    // unusual size does not pin its memory).
+    b.destroy_groups();
+    std::lock_guard<std::mutex> lock(spare_mu_);
+    if (spare_.size() < kMaxSpare) spare_.push_back(std::move(b.store));
+    b.store = std::make_unique<GroupStore>();
   }
 
   bool finish(Partial& all, const Emit& emit, std::string* error) const override {
@@ -308,15 +360,15 @@ class AggStage final : public FinishingStage {
     }
     // Without --group-by there is one group, input or not: `--agg count` of nothing is
     // {"count":0} (as SQL's count(*) and jq's reduce), in partials too, so a merge of empty parts agrees.
-    if (keys_.empty() && p.groups.empty()) p.groups.insert(new_group("[]", agg::GroupTable<Group>::hash_of("[]")));
+    if (keys_.empty() && p.size() == 0) p.add(layout_, "[]", agg::GroupTable<Group>::hash_of("[]"));
     if (partial) return write_partials(p, emit);
-    const auto& groups = p.groups.groups();
+    const auto& groups = p.groups();
     const std::size_t n = groups.size();
     const std::size_t nkeys = keys_.size();
     // A failed aggregate (collect past its limit) fails the run before anything is written.
     for (const auto& g : groups)
       for (std::size_t a = 0; a < items_.size(); ++a)
-        if (!g->agg(a).ok(error)) {
+        if (!layout_.agg(*g, a).ok(error)) {
           *error = fmt::format("agg: {}: {}", items_[a].text, *error);
           return false;
         }
@@ -380,7 +432,7 @@ class AggStage final : public FinishingStage {
     };
     std::vector<Row> rows(n);
     for (std::uint32_t i = 0; i < n; ++i)
-      rows[i] = Row{sort_ ? sort_values[i] : (nkeys ? comps[i * nkeys] : expr::Value::null()), groups[i].get(), i};
+      rows[i] = Row{sort_ ? sort_values[i] : (nkeys ? comps[i * nkeys] : expr::Value::null()), groups[i], i};
     std::sort(rows.begin(), rows.end(), [&](const Row& x, const Row& y) {
       int r = cmp(x.first, y.first);
       if (r != 0) return r < 0;
@@ -429,15 +481,15 @@ class AggStage final : public FinishingStage {
       expr::append_json(expr::Value::from_dom(e), key_text);
     }
     key_text.push_back(']');
-    auto g = new_group(key_text, agg::GroupTable<Group>::hash_of(key_text));
+    std::unique_ptr<Partial> one = new_partial();
+    auto& p = static_cast<AggPartial&>(*one);
+    Group* g = p.add(layout_, key_text, agg::GroupTable<Group>::hash_of(key_text));
     std::size_t a = 0;
     for (simdjson::dom::element e : state_items) {
-      if (!g->agg(a).read_partial(e, part, error)) return false;
+      if (!layout_.agg(*g, a).read_partial(e, part, error)) return false;
       ++a;
     }
-    AggPartial one;
-    one.groups.insert(std::move(g));
-    merge(into, one);
+    merge(into, p);
     return true;
   }
 
@@ -445,14 +497,14 @@ class AggStage final : public FinishingStage {
   bool write_partials(AggPartial& p, const Emit& emit) const {
     // In key-text order, so that the partial text does not depend on the hash map.
     std::vector<const Group*> groups;
-    for (const auto& g : p.groups.groups()) groups.push_back(g.get());
+    for (const Group* g : p.groups()) groups.push_back(g);
     std::sort(groups.begin(), groups.end(), [](const Group* a, const Group* b) { return a->key < b->key; });
     std::string line;
     for (const Group* g : groups) {
       line = fmt::format("{{\"ppipe_agg_partial\":{},\"spec\":{},\"key\":{},\"states\":[", kPartialFormat, spec_, g->key);
-      for (std::size_t a = 0; a < g->n; ++a) {
+      for (std::size_t a = 0; a < items_.size(); ++a) {
         if (a) line.push_back(',');
-        g->agg(a).write_partial(&line);
+        layout_.agg(*g, a).write_partial(&line);
       }
       line += "]}";
       emit(line);
@@ -482,7 +534,7 @@ class AggStage final : public FinishingStage {
       out.push_back(':');
       if (spans) (*spans)[keys_.size() + a].first = out.size();
       std::string err;
-      if (!g.agg(a).result(&out, &err)) {
+      if (!layout_.agg(g, a).result(&out, &err)) {
         *error = fmt::format("agg: {}: {}", items_[a].text, err);
         return false;
       }
@@ -495,7 +547,7 @@ class AggStage final : public FinishingStage {
   // The value of a one-value key text ("[42]", "[\"web-01\"]", "[1.5]", "[null]") without a JSON
   // parser: numbers as the writer printed them (they read back to the same value), strings
   // without escapes as views into `key`. False for anything else (the caller then parses).
-  static bool scalar_key(const std::string& key, expr::Value* out) {
+  static bool scalar_key(std::string_view key, expr::Value* out) {
     if (key.size() < 3) return false;
     std::string_view v(key.data() + 1, key.size() - 2);
     if (v == "null") *out = expr::Value::null();
@@ -511,7 +563,7 @@ class AggStage final : public FinishingStage {
   }
 
   // The end of the compact JSON value that starts at `pos` in `text` (an array's item).
-  static std::size_t value_end(const std::string& text, std::size_t pos) {
+  static std::size_t value_end(std::string_view text, std::size_t pos) {
     int depth = 0;
     bool in_string = false;
     for (std::size_t i = pos; i < text.size(); ++i) {
@@ -534,7 +586,7 @@ class AggStage final : public FinishingStage {
   }
 
   // For --sort: every group's object, and the value of the sort expression on it.
-  bool sorted_objects(const std::vector<std::unique_ptr<Group>>& groups, std::vector<std::string>* objects,
+  bool sorted_objects(const std::vector<Group*>& groups, std::vector<std::string>* objects,
                       std::vector<expr::Value>* sort_values, simdjson::dom::parser* sort_parser,
                       std::string* error) const {
     // Each field's value as an expression value. Parsed field by field, because an integer sum
@@ -607,10 +659,6 @@ class AggStage final : public FinishingStage {
     lead_keys_ = expr::MemberKeys(std::move(leads));
   }
 
-  std::unique_ptr<Group> new_group(std::string_view key, std::uint64_t hash) const {
-    return Group::make(layout_, key, hash);
-  }
-
   std::string spec_;
   bool partial_;
   std::vector<KeySpec> keys_;
@@ -622,6 +670,10 @@ class AggStage final : public FinishingStage {
   std::uint64_t max_groups_;
   GroupLayout layout_;
   mutable std::atomic<std::size_t> batch_groups_hint_{0};  // groups in the last batch merged
+  // Stores of merged batches, for new ones (new_partial on the workers, merge on the writer).
+  static constexpr std::size_t kMaxSpare = 64;
+  mutable std::mutex spare_mu_;
+  mutable std::vector<std::unique_ptr<GroupStore>> spare_;
   // The evaluation plan (plan_evaluation).
   static constexpr std::size_t kNoLead = static_cast<std::size_t>(-1);
   struct Expression {

@@ -1,19 +1,24 @@
-// The groups of one agg partial: the groups in a vector (insertion order), found by their key text
-// through an open-addressing index (linear probing, at most half full). Compared with a node-based
-// std::unordered_map<std::string, ...>, a group costs no hash node, a lookup touches one slot array
-// (each slot holds the top half of the hash, so a mismatch rarely reads the group), and merging
-// or finishing walks a vector.
+// The groups of one agg partial: pointers to the groups in a vector (insertion order), found by
+// their key text through an open-addressing index (linear probing, at most half full). Compared
+// with a node-based std::unordered_map<std::string, ...>, a group costs no hash node, a lookup
+// touches one slot array (each slot holds the top half of the hash, so a mismatch rarely reads the
+// group), and merging or finishing walks a vector. The table does not own the groups (agg keeps
+// them in an arena).
 #pragma once
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <functional>
-#include <memory>
 #include <string_view>
 #include <vector>
 
 namespace ppipe::agg {
 
-// G needs `std::uint64_t hash` and `std::string key` (or anything comparable to a string_view).
+// G needs `std::uint64_t hash` and `key` (a std::string_view, or anything convertible to one).
 template <class G>
 class GroupTable {
  public:
@@ -28,20 +33,19 @@ class GroupTable {
       const std::uint64_t s = slots_[i];
       if (s == 0) return nullptr;
       if (static_cast<std::uint32_t>(s >> 32) == tag) {
-        G* g = groups_[static_cast<std::uint32_t>(s) - 1].get();
+        G* g = groups_[static_cast<std::uint32_t>(s) - 1];
         if (g->hash == hash && std::string_view(g->key) == key) return g;
       }
     }
   }
 
   // Adds a group whose key is not in the table (g->hash must be set).
-  G* insert(std::unique_ptr<G> g) {
+  G* insert(G* g) {
     if ((groups_.size() + 1) * 2 > slots_.size()) grow();
-    G* raw = g.get();
-    hashes_.push_back(raw->hash);
-    groups_.push_back(std::move(g));
-    place(raw->hash, static_cast<std::uint32_t>(groups_.size()));
-    return raw;
+    hashes_.push_back(g->hash);
+    groups_.push_back(g);
+    place(g->hash, static_cast<std::uint32_t>(groups_.size()));
+    return g;
   }
 
   // A hint that find(.., hash) comes soon (a merge walks a batch's groups: their slots in a
@@ -64,13 +68,13 @@ class GroupTable {
 
   std::size_t size() const { return groups_.size(); }
   bool empty() const { return groups_.empty(); }
-  // In insertion order. Moving groups out leaves the table to be cleared.
-  std::vector<std::unique_ptr<G>>& groups() { return groups_; }
-  const std::vector<std::unique_ptr<G>>& groups() const { return groups_; }
+  // In insertion order.
+  const std::vector<G*>& groups() const { return groups_; }
+  // Empty, keeping its slots (a table used again for the next batch does not grow again).
   void clear() {
     groups_.clear();
     hashes_.clear();
-    slots_.clear();
+    std::fill(slots_.begin(), slots_.end(), 0);
   }
 
  private:
@@ -86,9 +90,94 @@ class GroupTable {
     for (std::uint32_t k = 0; k < hashes_.size(); ++k) place(hashes_[k], k + 1);
   }
 
-  std::vector<std::unique_ptr<G>> groups_;
+  std::vector<G*> groups_;
   std::vector<std::uint64_t> hashes_;  // groups_[k]->hash, so that growing reads no group
   std::vector<std::uint64_t> slots_;  // 0: empty; else (hash >> 32) << 32 | (index into groups_ + 1)
+};
+
+// Memory for groups: a bump allocator over blocks that never move (pointers stay valid until
+// reset()). Blocks double from 64 KiB; those of 2 MiB and more are mapped with a hint for
+// transparent huge pages, because a table of a million groups touches hundreds of MB for the
+// first time, and one fault per 4 KiB page cost more than the aggregation itself.
+class GroupArena {
+ public:
+  GroupArena() = default;
+  GroupArena(const GroupArena&) = delete;
+  GroupArena& operator=(const GroupArena&) = delete;
+  ~GroupArena() {
+    for (const Block& b : blocks_) release(b);
+  }
+
+  // `bytes` aligned to alignof(std::max_align_t).
+  void* allocate(std::size_t bytes) {
+    bytes = (bytes + kAlign - 1) & ~(kAlign - 1);
+    if (static_cast<std::size_t>(end_ - ptr_) < bytes) next_block(bytes);
+    void* p = ptr_;
+    ptr_ += bytes;
+    return p;
+  }
+
+  // Forgets every allocation; keeps the first blocks (up to kKeepBytes) for use again.
+  void reset() {
+    std::size_t kept = 0, keep = 0;
+    for (; keep < blocks_.size(); ++keep) {
+      if (keep > 0 && kept + blocks_[keep].size > kKeepBytes) break;
+      kept += blocks_[keep].size;
+    }
+    for (std::size_t i = keep; i < blocks_.size(); ++i) release(blocks_[i]);
+    blocks_.resize(keep);
+    current_ = 0;
+    ptr_ = blocks_.empty() ? nullptr : blocks_[0].data;
+    end_ = blocks_.empty() ? nullptr : blocks_[0].data + blocks_[0].size;
+  }
+
+ private:
+  static constexpr std::size_t kAlign = alignof(std::max_align_t);
+  static constexpr std::size_t kFirst = 64u << 10;
+  static constexpr std::size_t kLargest = 64u << 20;
+  static constexpr std::size_t kHuge = 2u << 20;
+  static constexpr std::size_t kKeepBytes = 8u << 20;
+  struct Block {
+    char* data;
+    std::size_t size;
+    bool mapped;
+  };
+
+  void next_block(std::size_t bytes) {
+    // A block kept by reset() first.
+    while (current_ + 1 < blocks_.size()) {
+      ++current_;
+      ptr_ = blocks_[current_].data;
+      end_ = ptr_ + blocks_[current_].size;
+      if (static_cast<std::size_t>(end_ - ptr_) >= bytes) return;
+    }
+    std::size_t size = blocks_.empty() ? kFirst : std::min(blocks_.back().size * 2, kLargest);
+    while (size < bytes) size *= 2;
+    Block b{nullptr, size, size >= kHuge};
+    if (b.mapped) {
+      void* m = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (m == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+      ::madvise(m, size, MADV_HUGEPAGE);
+#endif
+      b.data = static_cast<char*>(m);
+    } else {
+      b.data = static_cast<char*>(::operator new(size, std::align_val_t{kAlign}));
+    }
+    blocks_.push_back(b);
+    current_ = blocks_.size() - 1;
+    ptr_ = b.data;
+    end_ = b.data + size;
+  }
+  static void release(const Block& b) {
+    if (b.mapped) ::munmap(b.data, b.size);
+    else ::operator delete(b.data, std::align_val_t{kAlign});
+  }
+
+  std::vector<Block> blocks_;
+  std::size_t current_ = 0;
+  char* ptr_ = nullptr;
+  char* end_ = nullptr;
 };
 
 }  // namespace ppipe::agg

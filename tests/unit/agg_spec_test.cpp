@@ -129,6 +129,7 @@ TEST_CASE("group table: finds what was inserted, through growth and colliding ha
   };
   using Table = ppipe::agg::GroupTable<G>;
   Table t;
+  std::vector<std::unique_ptr<G>> owned;  // the table does not own its groups
   CHECK(t.find("[1]", Table::hash_of("[1]")) == nullptr);
   // Half the keys get a forced hash, so that they collide in the slots and in the tag.
   auto hash = [](std::size_t i, const std::string& k) { return i % 2 ? std::uint64_t{0xabcdef0000000007} : Table::hash_of(k); };
@@ -137,7 +138,8 @@ TEST_CASE("group table: finds what was inserted, through growth and colliding ha
     g->key = "[" + std::to_string(i) + "]";
     g->hash = hash(i, g->key);
     REQUIRE(t.find(g->key, g->hash) == nullptr);
-    G* raw = t.insert(std::move(g));
+    G* raw = t.insert(g.get());
+    owned.push_back(std::move(g));
     REQUIRE(t.find(raw->key, raw->hash) == raw);
   }
   CHECK(t.size() == 5000);
@@ -146,7 +148,7 @@ TEST_CASE("group table: finds what was inserted, through growth and colliding ha
     G* g = t.find(k, hash(i, k));
     REQUIRE(g != nullptr);
     CHECK(g->key == k);
-    CHECK(t.groups()[i].get() == g);  // insertion order
+    CHECK(t.groups()[i] == g);  // insertion order
   }
   CHECK(t.find("[5000]", Table::hash_of("[5000]")) == nullptr);
   CHECK(t.find("[5001]", 0xabcdef0000000007) == nullptr);
@@ -154,15 +156,21 @@ TEST_CASE("group table: finds what was inserted, through growth and colliding ha
   t.reserve(20000);
   for (std::size_t i = 0; i < 5000; i += 7) {
     std::string k = "[" + std::to_string(i) + "]";
-    REQUIRE(t.find(k, hash(i, k)) == t.groups()[i].get());
+    REQUIRE(t.find(k, hash(i, k)) == t.groups()[i]);
   }
+  // clear() keeps the slots (a batch's table is used again) but forgets every group.
   t.clear();
   CHECK(t.empty());
-  CHECK(t.find("[1]", Table::hash_of("[1]")) == nullptr);
+  for (std::size_t i = 0; i < 5000; i += 13) {
+    std::string k = "[" + std::to_string(i) + "]";
+    CHECK(t.find(k, hash(i, k)) == nullptr);
+  }
   t.reserve(100);
   auto g = std::make_unique<G>();
   g->key = "[1]";
   g->hash = Table::hash_of(g->key);
-  G* raw = t.insert(std::move(g));
+  G* raw = t.insert(g.get());
   CHECK(t.find("[1]", Table::hash_of("[1]")) == raw);
+  CHECK(t.size() == 1);
+  CHECK(t.groups()[0] == raw);
 }
