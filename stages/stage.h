@@ -108,6 +108,11 @@ class Partial {
 // Records a finishing stage emits at the end, each a complete JSON text without terminator.
 using Emit = std::function<void(std::string_view record)>;
 
+// What the engine tells a finishing stage when the stream ends.
+struct FinishContext {
+  unsigned threads = 1;  // threads finish() may keep busy (--workers: the CPU workers are idle by then)
+};
+
 class FinishingStage : public Stage {
  public:
   StageMode mode() const final { return StageMode::kFinishing; }
@@ -117,8 +122,9 @@ class FinishingStage : public Stage {
   virtual Verdict accumulate(Record& rec, WorkerScratch& scratch, StageState* state, Partial& into) const = 0;
   // `later` holds records that come after those of `into` in input order.
   virtual void merge(Partial& into, Partial& later) const = 0;
-  // End of stream: emit the result. False (message in *error) ends the run with a fatal error.
-  virtual bool finish(Partial& all, const Emit& emit, std::string* error) const = 0;
+  // End of stream: emit the result (from this thread, in order). False (message in *error) ends
+  // the run with a fatal error.
+  virtual bool finish(Partial& all, const Emit& emit, const FinishContext& context, std::string* error) const = 0;
 };
 
 // --- async

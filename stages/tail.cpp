@@ -56,7 +56,7 @@ class TailStage final : public FinishingStage {
     b.last.clear();
   }
 
-  bool finish(Partial& all, const Emit& emit, std::string*) const override {
+  bool finish(Partial& all, const Emit& emit, const FinishContext&, std::string*) const override {
     for (const auto& s : static_cast<TailPartial&>(all).last) emit(s);
     return true;
   }

@@ -121,9 +121,9 @@ class Chain::Run {
   // False (message in *error) when a stage cannot finish. `flush`, when given, is called whenever
   // out() and err() hold kFinishFlushBytes or more, to write and clear them (a million groups
   // are not held as one text); it returns false when the output is gone (a closed pipe), and
-  // the stages then stop emitting.
+  // the stages then stop emitting. `context` is handed to the finishing stages.
   static constexpr std::size_t kFinishFlushBytes = 1 << 20;
-  bool finish(std::string* error, const std::function<bool()>& flush = {});
+  bool finish(std::string* error, const std::function<bool()>& flush = {}, const FinishContext& context = {});
 
   // What the writer's part produced since the last call: output lines and error-stream lines.
   std::string& out() { return out_; }

@@ -473,7 +473,9 @@ class PipelineRun {
       StopReason r = stop_.reason();  // finish runs after head and interrupts too; not past these
       return r != StopReason::kBrokenPipe && r != StopReason::kFatalIo && r != StopReason::kMaxErrors;
     };
-    if (!writer_part_->finish(&error, flush)) {
+    FinishContext context;
+    context.threads = options_.workers;
+    if (!writer_part_->finish(&error, flush, context)) {
       if (stop_.raise(StopReason::kFatalIo) || result_.fatal_error.empty()) result_.fatal_error = error;
     }
     write_writer_part();

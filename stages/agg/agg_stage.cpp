@@ -7,12 +7,15 @@
 // in the order given, groups in jq's order of their keys (or of --sort EXPR, ties by key).
 // Output is byte-identical for every --workers, --batch-size and --unordered.
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <condition_variable>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -198,6 +201,12 @@ class AggStage final : public FinishingStage {
         max_groups_(max_groups),
         layout_(items_) {
     plan_evaluation();
+    for (std::size_t f = 0; f < keys_.size() + items_.size(); ++f) {
+      std::string prefix = f ? "," : "";
+      append_json_string_jq(prefix, f < keys_.size() ? keys_[f].name : items_[f - keys_.size()].name);
+      prefix.push_back(':');
+      field_prefix_.push_back(std::move(prefix));
+    }
   }
 
   std::string_view name() const override { return "agg"; }
@@ -345,13 +354,13 @@ class AggStage final : public FinishingStage {
     b.store = std::make_unique<GroupStore>();
   }
 
-  bool finish(Partial& all, const Emit& emit, std::string* error) const override {
-    return finish_as(all, emit, error, partial_);
+  bool finish(Partial& all, const Emit& emit, const FinishContext& context, std::string* error) const override {
+    return finish_as(all, emit, error, partial_, context.threads);
   }
 
   // finish, writing the groups' results, or their partial states when `partial` (agg --partial,
   // merge --partial).
-  bool finish_as(Partial& all, const Emit& emit, std::string* error, bool partial) const {
+  bool finish_as(Partial& all, const Emit& emit, std::string* error, bool partial, unsigned threads) const {
     auto& p = static_cast<AggPartial&>(all);
     if (p.overflow) {
       *error = fmt::format("agg: more than {} groups (--max-groups {}); raise --max-groups, or group by fewer keys",
@@ -424,12 +433,6 @@ class AggStage final : public FinishingStage {
       }
       return expr::compare(x, y, scratch);
     };
-    // Rows carry the first value compared, so that most comparisons read only the row array.
-    struct Row {
-      expr::Value first;
-      const Group* g;       // the group itself, not an index: one memory read less when emitting
-      std::uint32_t group;  // its index
-    };
     std::vector<Row> rows(n);
     for (std::uint32_t i = 0; i < n; ++i)
       rows[i] = Row{sort_ ? sort_values[i] : (nkeys ? comps[i * nkeys] : expr::Value::null()), groups[i], i};
@@ -445,22 +448,11 @@ class AggStage final : public FinishingStage {
     });
     std::size_t count = n;
     if (top_ && *top_ < count) count = static_cast<std::size_t>(*top_);
-    std::string obj;
-    constexpr std::size_t kAhead = 8;  // groups are read in key order, not memory order: prefetch
-    for (std::size_t i = 0; i < count; ++i) {
-      if (sort_) {
-        emit(objects[rows[i].group]);
-        continue;
-      }
-      if (i + kAhead < count) {
-        const char* next = reinterpret_cast<const char*>(rows[i + kAhead].g);
-        for (std::size_t line = 0; line < layout_.size; line += 64) __builtin_prefetch(next + line);
-      }
-      obj.clear();
-      if (!append_object(*rows[i].g, obj, nullptr, error)) return false;
-      emit(obj);
+    if (sort_) {
+      for (std::size_t i = 0; i < count; ++i) emit(objects[rows[i].group]);
+      return true;
     }
-    return true;
+    return write_rows(rows, count, emit, threads, error);
   }
 
   // The spec as JSON text: what a partial line carries and `merge` compares.
@@ -519,9 +511,7 @@ class AggStage final : public FinishingStage {
     out.push_back('{');
     std::size_t begin = 1;  // past the key's '['
     for (std::size_t k = 0; k < keys_.size(); ++k) {
-      if (k) out.push_back(',');
-      append_json_string_jq(out, keys_[k].name);
-      out.push_back(':');
+      out += field_prefix_[k];
       std::size_t end = value_end(g.key, begin);
       if (spans) (*spans)[k].first = out.size();
       out.append(g.key, begin, end - begin);
@@ -529,9 +519,7 @@ class AggStage final : public FinishingStage {
       begin = end + 1;
     }
     for (std::size_t a = 0; a < items_.size(); ++a) {
-      if (a || !keys_.empty()) out.push_back(',');
-      append_json_string_jq(out, items_[a].name);
-      out.push_back(':');
+      out += field_prefix_[keys_.size() + a];
       if (spans) (*spans)[keys_.size() + a].first = out.size();
       std::string err;
       if (!layout_.agg(g, a).result(&out, &err)) {
@@ -583,6 +571,119 @@ class AggStage final : public FinishingStage {
       }
     }
     return text.size();
+  }
+
+  // Rows carry the first value compared, so that most comparisons read only the row array.
+  struct Row {
+    expr::Value first;
+    const Group* g;       // the group itself, not an index: one memory read less when writing
+    std::uint32_t group;  // its index
+  };
+
+  // Makes the objects of rows [begin, end) into `text`, each ending at its entry of `ends`.
+  bool make_objects(const std::vector<Row>& rows, std::size_t begin, std::size_t end, std::string& text,
+                    std::vector<std::size_t>& ends, std::string* error) const {
+    constexpr std::size_t kAhead = 8;  // groups are read in key order, not memory order: prefetch
+    text.clear();
+    ends.clear();
+    for (std::size_t i = begin; i < end; ++i) {
+      if (i + kAhead < end) {
+        const char* next = reinterpret_cast<const char*>(rows[i + kAhead].g);
+        for (std::size_t line = 0; line < layout_.size; line += 64) __builtin_prefetch(next + line);
+      }
+      if (!append_object(*rows[i].g, text, nullptr, error)) return false;
+      ends.push_back(text.size());
+    }
+    return true;
+  }
+
+  // Writes the objects of the first `count` rows, in row order. With more than one thread, a
+  // helper makes every other chunk of objects while this thread makes the others and writes
+  // them all: reading a million groups in key order is mostly waiting for memory, and the CPU
+  // workers are idle by now.
+  bool write_rows(const std::vector<Row>& rows, std::size_t count, const Emit& emit, unsigned threads,
+                  std::string* error) const {
+    constexpr std::size_t kChunk = 1024, kRing = 4;
+    const std::size_t chunks = (count + kChunk - 1) / kChunk;
+    std::string text;
+    std::vector<std::size_t> ends;
+    auto write = [&emit](const std::string& t, const std::vector<std::size_t>& e) {
+      std::size_t at = 0;
+      for (std::size_t end : e) {
+        emit(std::string_view(t.data() + at, end - at));
+        at = end;
+      }
+    };
+    if (threads < 2 || chunks < 4) {
+      for (std::size_t c = 0; c < chunks; ++c) {
+        if (!make_objects(rows, c * kChunk, std::min(count, (c + 1) * kChunk), text, ends, error)) return false;
+        write(text, ends);
+      }
+      return true;
+    }
+    struct Made {
+      std::string text;
+      std::vector<std::size_t> ends;
+      bool ready = false;  // made, not yet written
+    };
+    std::array<Made, kRing> ring;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool quit = false, failed = false;
+    std::string helper_error;
+    std::thread helper([&] {
+      for (std::size_t c = 1; c < chunks; c += 2) {
+        Made& m = ring[(c / 2) % kRing];
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return !m.ready || quit; });
+          if (quit) return;
+        }
+        std::string err;
+        bool ok = make_objects(rows, c * kChunk, std::min(count, (c + 1) * kChunk), m.text, m.ends, &err);
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!ok) {
+            failed = true;
+            helper_error = std::move(err);
+          }
+          m.ready = true;
+        }
+        cv.notify_all();
+        if (!ok) return;
+      }
+    });
+    bool ok = true;
+    for (std::size_t c = 0; c < chunks && ok; ++c) {
+      if (c % 2 == 0) {
+        ok = make_objects(rows, c * kChunk, std::min(count, (c + 1) * kChunk), text, ends, error);
+        if (ok) write(text, ends);
+        continue;
+      }
+      Made& m = ring[(c / 2) % kRing];
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return m.ready; });
+        if (failed) {
+          *error = helper_error;
+          ok = false;
+          break;
+        }
+      }
+      write(m.text, m.ends);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        m.ready = false;
+      }
+      cv.notify_all();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      quit = true;
+    }
+    cv.notify_all();
+    helper.join();
+    return ok;
   }
 
   // For --sort: every group's object, and the value of the sort expression on it.
@@ -669,6 +770,7 @@ class AggStage final : public FinishingStage {
   std::optional<std::uint64_t> top_;
   std::uint64_t max_groups_;
   GroupLayout layout_;
+  std::vector<std::string> field_prefix_;  // `"name":` of each key and aggregate, after a ',' but the first
   mutable std::atomic<std::size_t> batch_groups_hint_{0};  // groups in the last batch merged
   // Stores of merged batches, for new ones (new_partial on the workers, merge on the writer).
   static constexpr std::size_t kMaxSpare = 64;
@@ -837,7 +939,7 @@ class MergeStage final : public FinishingStage {
     a.stage->merge(a.inner, b.inner);
   }
 
-  bool finish(Partial& all, const Emit& emit, std::string* error) const override {
+  bool finish(Partial& all, const Emit& emit, const FinishContext& context, std::string* error) const override {
     auto& p = static_cast<MergePartial&>(all);
     if (!p.conflict.empty()) {
       *error = "merge: " + p.conflict;
@@ -849,7 +951,7 @@ class MergeStage final : public FinishingStage {
       return false;
     }
     if (!p.stage) return true;
-    return p.stage->finish_as(p.inner, emit, error, partial_);
+    return p.stage->finish_as(p.inner, emit, error, partial_, context.threads);
   }
 
  private:

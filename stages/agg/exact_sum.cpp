@@ -1,6 +1,7 @@
 #include "stages/agg/exact_sum.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -343,6 +344,13 @@ void ExactSum::merge(const ExactSum& other) {
   if (++pending_ >= kMaxPending) normalize();
 }
 
+// The digits a result is read through: one per thread, so that reading the results of a million
+// groups costs no allocation each (exact() clears it; nothing else keeps it between calls).
+BigNat& ExactSum::scratch_nat() {
+  thread_local BigNat nat;
+  return nat;
+}
+
 void ExactSum::exact(BigNat* mag, bool* negative, std::int64_t* exp2) const {
   normalize();
   mag->d.clear();
@@ -366,7 +374,9 @@ void ExactSum::exact(BigNat* mag, bool* negative, std::int64_t* exp2) const {
   mag->trim();
   if (mag->is_zero()) return;
   std::uint64_t tz = 0;
-  while (mag->bits(tz, 1) == 0) ++tz;
+  std::size_t k = 0;
+  while (mag->d[k] == 0) ++k;  // not zero, so some digit is not
+  tz = 32 * static_cast<std::uint64_t>(k) + static_cast<std::uint64_t>(std::countr_zero(mag->d[k]));
   mag->shift_right(tz);
   *negative = neg;
   *exp2 = static_cast<std::int64_t>(lo_) * kLimbBits - kBias + static_cast<std::int64_t>(tz);
@@ -376,7 +386,7 @@ double ExactSum::to_double() const {
   if (nan_ || (pos_inf_ && neg_inf_)) return std::numeric_limits<double>::quiet_NaN();
   if (pos_inf_) return std::numeric_limits<double>::infinity();
   if (neg_inf_) return -std::numeric_limits<double>::infinity();
-  BigNat mag;
+  BigNat& mag = scratch_nat();
   bool neg;
   std::int64_t e;
   exact(&mag, &neg, &e);
@@ -388,7 +398,7 @@ double ExactSum::to_double() const {
 // magnitude fits in 64 bits (zero has no sign).
 bool ExactSum::integer_magnitude(std::uint64_t* magnitude, bool* negative) const {
   if (saw_double_ || !finite()) return false;
-  BigNat mag;
+  BigNat& mag = scratch_nat();
   std::int64_t e;
   exact(&mag, negative, &e);
   if (mag.is_zero()) {
@@ -422,7 +432,7 @@ std::optional<std::int64_t> ExactSum::to_int64() const {
 
 double ExactSum::quotient(std::uint64_t n) const {
   if (!finite()) return to_double() / static_cast<double>(n);  // NaN or +-Inf
-  BigNat mag;
+  BigNat& mag = scratch_nat();
   bool neg;
   std::int64_t e;
   exact(&mag, &neg, &e);

@@ -206,6 +206,7 @@ class ExactSum {
 
  private:
   bool integer_magnitude(std::uint64_t* magnitude, bool* negative) const;
+  static BigNat& scratch_nat();
   static constexpr int kBias = 2176;        // bit 0 of limb 0 weighs 2^-kBias
   static constexpr int kLimbBits = 32;
   static constexpr std::uint32_t kMaxPending = 1u << 20;

@@ -206,7 +206,7 @@ t_agg_key_values() {
 register t_agg_key_values
 
 t_agg_many_groups() {
-  local name="agg: 200,000 groups in key order, written as they are emitted (past several 1 MiB flushes); | head -1 exits 0, quietly"
+  local name="agg: 200,000 groups in key order with 1 and 2 workers, written as they are emitted (past several 1 MiB flushes); | head -1 exits 0, quietly"
   command -v python3 >/dev/null || { not_ok "$name" "python3 is required"; return; }
   python3 -c '
 import json, random
@@ -218,6 +218,9 @@ with open("many.jsonl", "w") as f, open("want", "w") as w:
   local msg=() rc
   "$PPIPE" -j 2 --group-by .id --agg 'count, sum(.x)' many.jsonl > got 2> err || msg+=("exit $?: $(head -c 300 err)")
   cmp -s want got || msg+=("differs from the expected groups" "$(short_diff want got)")
+  # One worker writes the groups on one thread; two make them on two (chunks written in turn).
+  "$PPIPE" -j 1 --group-by .id --agg 'count, sum(.x)' many.jsonl > got1 2> err || msg+=("-j 1: exit $?: $(head -c 300 err)")
+  cmp -s want got1 || msg+=("-j 1 differs from the expected groups" "$(short_diff want got1)")
   "$PPIPE" -j 2 --group-by .id --agg 'count, sum(.x)' many.jsonl 2> err | head -n 1 > first
   rc=${PIPESTATUS[0]}
   [ "$rc" = 0 ] || msg+=("| head -1: exit $rc, want 0")
