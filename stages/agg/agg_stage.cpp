@@ -145,7 +145,7 @@ struct AggPartial final : Partial {
   AggPartial& operator=(const AggPartial&) = delete;
   ~AggPartial() override { destroy_groups(); }
 
-  const std::vector<Group*>& groups() const { return store->table.groups(); }
+  const agg::HugeVector<Group*>& groups() const { return store->table.groups(); }
   std::size_t size() const { return store->table.size(); }
   Group* find(std::string_view key, std::uint64_t hash) const { return store->table.find(key, hash); }
   Group* add(const GroupLayout& l, std::string_view key, std::uint64_t hash) {
@@ -384,7 +384,7 @@ class AggStage final : public FinishingStage {
     // Every group's key values. One scalar key (the common case, and the one with millions of
     // groups) is read from each key's text, values viewing the groups' keys; else one parse of
     // all the key texts.
-    std::vector<expr::Value> comps;  // group i's key k: comps[i * nkeys + k]
+    agg::HugeVector<expr::Value> comps;  // group i's key k: comps[i * nkeys + k]
     comps.reserve(n * nkeys);
     if (nkeys == 1) {
       for (std::size_t i = 0; i < n; ++i) {
@@ -433,7 +433,7 @@ class AggStage final : public FinishingStage {
       }
       return expr::compare(x, y, scratch);
     };
-    std::vector<Row> rows(n);
+    agg::HugeVector<Row> rows(n);
     for (std::uint32_t i = 0; i < n; ++i)
       rows[i] = Row{sort_ ? sort_values[i] : (nkeys ? comps[i * nkeys] : expr::Value::null()), groups[i], i};
     std::sort(rows.begin(), rows.end(), [&](const Row& x, const Row& y) {
@@ -581,7 +581,7 @@ class AggStage final : public FinishingStage {
   };
 
   // Makes the objects of rows [begin, end) into `text`, each ending at its entry of `ends`.
-  bool make_objects(const std::vector<Row>& rows, std::size_t begin, std::size_t end, std::string& text,
+  bool make_objects(const agg::HugeVector<Row>& rows, std::size_t begin, std::size_t end, std::string& text,
                     std::vector<std::size_t>& ends, std::string* error) const {
     constexpr std::size_t kAhead = 8;  // groups are read in key order, not memory order: prefetch
     text.clear();
@@ -601,7 +601,7 @@ class AggStage final : public FinishingStage {
   // helper makes every other chunk of objects while this thread makes the others and writes
   // them all: reading a million groups in key order is mostly waiting for memory, and the CPU
   // workers are idle by now.
-  bool write_rows(const std::vector<Row>& rows, std::size_t count, const Emit& emit, unsigned threads,
+  bool write_rows(const agg::HugeVector<Row>& rows, std::size_t count, const Emit& emit, unsigned threads,
                   std::string* error) const {
     constexpr std::size_t kChunk = 1024, kRing = 4;
     const std::size_t chunks = (count + kChunk - 1) / kChunk;
@@ -687,7 +687,7 @@ class AggStage final : public FinishingStage {
   }
 
   // For --sort: every group's object, and the value of the sort expression on it.
-  bool sorted_objects(const std::vector<Group*>& groups, std::vector<std::string>* objects,
+  bool sorted_objects(const agg::HugeVector<Group*>& groups, std::vector<std::string>* objects,
                       std::vector<expr::Value>* sort_values, simdjson::dom::parser* sort_parser,
                       std::string* error) const {
     // Each field's value as an expression value. Parsed field by field, because an integer sum

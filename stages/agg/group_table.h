@@ -18,6 +18,42 @@
 
 namespace ppipe::agg {
 
+// Maps `bytes` of fresh memory, asking for transparent huge pages: on this kind of VM a first
+// touch costs a page fault per 4 KiB page, which for the hundreds of MB of a million groups was
+// more than the aggregation itself. Throws std::bad_alloc.
+inline void* map_huge(std::size_t bytes) {
+  void* m = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  ::madvise(m, bytes, MADV_HUGEPAGE);
+#endif
+  return m;
+}
+
+// An allocator for big arrays (a table's slots, the rows a million groups are sorted by):
+// arrays of 2 MiB and more are mapped by map_huge, smaller ones come from operator new.
+template <class T>
+struct HugeAllocator {
+  using value_type = T;
+  static constexpr std::size_t kHuge = 2u << 20;
+  HugeAllocator() = default;
+  template <class U>
+  HugeAllocator(const HugeAllocator<U>&) {}  // NOLINT: converting, as allocators are
+  T* allocate(std::size_t n) {
+    if (n * sizeof(T) >= kHuge) return static_cast<T*>(map_huge(n * sizeof(T)));
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t n) {
+    if (n * sizeof(T) >= kHuge) ::munmap(p, n * sizeof(T));
+    else ::operator delete(p);
+  }
+  template <class U>
+  bool operator==(const HugeAllocator<U>&) const { return true; }
+};
+
+template <class T>
+using HugeVector = std::vector<T, HugeAllocator<T>>;
+
 // G needs `std::uint64_t hash` and `key` (a std::string_view, or anything convertible to one).
 template <class G>
 class GroupTable {
@@ -69,7 +105,7 @@ class GroupTable {
   std::size_t size() const { return groups_.size(); }
   bool empty() const { return groups_.empty(); }
   // In insertion order.
-  const std::vector<G*>& groups() const { return groups_; }
+  const HugeVector<G*>& groups() const { return groups_; }
   // Empty, keeping its slots (a table used again for the next batch does not grow again).
   void clear() {
     groups_.clear();
@@ -90,9 +126,9 @@ class GroupTable {
     for (std::uint32_t k = 0; k < hashes_.size(); ++k) place(hashes_[k], k + 1);
   }
 
-  std::vector<G*> groups_;
-  std::vector<std::uint64_t> hashes_;  // groups_[k]->hash, so that growing reads no group
-  std::vector<std::uint64_t> slots_;  // 0: empty; else (hash >> 32) << 32 | (index into groups_ + 1)
+  HugeVector<G*> groups_;
+  HugeVector<std::uint64_t> hashes_;  // groups_[k]->hash, so that growing reads no group
+  HugeVector<std::uint64_t> slots_;  // 0: empty; else (hash >> 32) << 32 | (index into groups_ + 1)
 };
 
 // Memory for groups: a bump allocator over blocks that never move (pointers stay valid until
@@ -155,12 +191,7 @@ class GroupArena {
     while (size < bytes) size *= 2;
     Block b{nullptr, size, size >= kHuge};
     if (b.mapped) {
-      void* m = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (m == MAP_FAILED) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-      ::madvise(m, size, MADV_HUGEPAGE);
-#endif
-      b.data = static_cast<char*>(m);
+      b.data = static_cast<char*>(map_huge(size));
     } else {
       b.data = static_cast<char*>(::operator new(size, std::align_val_t{kAlign}));
     }
