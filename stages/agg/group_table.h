@@ -1,15 +1,16 @@
 // The groups of one agg partial: pointers to the groups in a vector (insertion order), found by
 // their key text through an open-addressing index (linear probing, at most half full). Compared
-// with a node-based std::unordered_map<std::string, ...>, a group costs no hash node, a lookup
-// touches one slot array (each slot holds the top half of the hash, so a mismatch rarely reads the
-// group), and merging or finishing walks a vector. The table does not own the groups (agg keeps
-// them in an arena).
+// with a node-based std::unordered_map<std::string, ...>, a group costs no hash node, and a
+// lookup touches one slot array: each slot holds the group's address and the top of its hash, so
+// a mismatch rarely reads the group and a match goes straight to it. Merging or finishing walks
+// a vector. The table does not own the groups (agg keeps them in an arena).
 #pragma once
 
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
 #include <new>
 #include <functional>
@@ -64,12 +65,12 @@ class GroupTable {
   G* find(std::string_view key, std::uint64_t hash) const {
     if (slots_.empty()) return nullptr;
     const std::uint64_t mask = slots_.size() - 1;
-    const std::uint32_t tag = static_cast<std::uint32_t>(hash >> 32);
+    const std::uint64_t tag = hash & kTagMask;
     for (std::uint64_t i = hash & mask;; i = (i + 1) & mask) {
       const std::uint64_t s = slots_[i];
       if (s == 0) return nullptr;
-      if (static_cast<std::uint32_t>(s >> 32) == tag) {
-        G* g = groups_[static_cast<std::uint32_t>(s) - 1];
+      if ((s & kTagMask) == tag) {
+        G* g = reinterpret_cast<G*>(s & ~kTagMask);
         if (g->hash == hash && std::string_view(g->key) == key) return g;
       }
     }
@@ -78,16 +79,23 @@ class GroupTable {
   // Adds a group whose key is not in the table (g->hash must be set).
   G* insert(G* g) {
     if ((groups_.size() + 1) * 2 > slots_.size()) grow();
+    if (reinterpret_cast<std::uintptr_t>(g) & kTagMask) std::abort();  // not a 48-bit user address
     hashes_.push_back(g->hash);
     groups_.push_back(g);
-    place(g->hash, static_cast<std::uint32_t>(groups_.size()));
+    place(g->hash, g);
     return g;
   }
 
-  // A hint that find(.., hash) comes soon (a merge walks a batch's groups: their slots in a
-  // big table are cache misses one after another otherwise).
+  // Hints that find(.., hash) comes soon (a merge walks a batch's groups: in a big table their
+  // slots and groups are cache misses one after another otherwise). prefetch() asks for the
+  // slot; prefetch_group(), called later for the same hash, for the group its slot names.
   void prefetch(std::uint64_t hash) const {
     if (!slots_.empty()) __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+  }
+  void prefetch_group(std::uint64_t hash) const {
+    if (slots_.empty()) return;
+    const std::uint64_t s = slots_[hash & (slots_.size() - 1)];
+    if (s != 0 && (s & kTagMask) == (hash & kTagMask)) __builtin_prefetch(reinterpret_cast<const void*>(s & ~kTagMask));
   }
 
   // Room for n groups without growing.
@@ -98,7 +106,7 @@ class GroupTable {
     hashes_.reserve(n);
     if (want > slots_.size()) {
       slots_.assign(want, 0);
-      for (std::uint32_t k = 0; k < hashes_.size(); ++k) place(hashes_[k], k + 1);
+      for (std::size_t k = 0; k < hashes_.size(); ++k) place(hashes_[k], groups_[k]);
     }
   }
 
@@ -114,21 +122,25 @@ class GroupTable {
   }
 
  private:
-  void place(std::uint64_t hash, std::uint32_t index1) {
+  // A slot holds the group's address (user addresses fit in 48 bits) and, in the top 16 bits,
+  // the top of its hash: a mismatch rarely reads the group, a match reads no other array.
+  static constexpr std::uint64_t kTagMask = 0xffffull << 48;
+
+  void place(std::uint64_t hash, G* g) {
     const std::uint64_t mask = slots_.size() - 1;
     std::uint64_t i = hash & mask;
     while (slots_[i] != 0) i = (i + 1) & mask;
-    slots_[i] = (hash >> 32 << 32) | index1;
+    slots_[i] = (hash & kTagMask) | reinterpret_cast<std::uintptr_t>(g);
   }
   void grow() {
     std::size_t n = slots_.empty() ? 16 : slots_.size() * 2;
     slots_.assign(n, 0);
-    for (std::uint32_t k = 0; k < hashes_.size(); ++k) place(hashes_[k], k + 1);
+    for (std::size_t k = 0; k < hashes_.size(); ++k) place(hashes_[k], groups_[k]);
   }
 
   HugeVector<G*> groups_;
   HugeVector<std::uint64_t> hashes_;  // groups_[k]->hash, so that growing reads no group
-  HugeVector<std::uint64_t> slots_;  // 0: empty; else (hash >> 32) << 32 | (index into groups_ + 1)
+  HugeVector<std::uint64_t> slots_;  // 0: empty; else (hash & kTagMask) | the group's address
 };
 
 // Memory for groups: a bump allocator over blocks that never move (pointers stay valid until
