@@ -71,8 +71,11 @@ using agg::KeySpec;
 // another thread and their page faults were most of what the run spent):
 // [Group][aggregate 0][aggregate 1]...[key bytes]
 struct Group {
-  std::uint64_t hash = 0;  // of `key`
-  std::string_view key;    // "[k1,k2]": the key values as compact JSON, in the block
+  std::uint64_t hash = 0;     // of key()
+  std::uint32_t key_at = 0;   // where the key's bytes are in the block
+  std::uint32_t key_size = 0;
+  // "[k1,k2]": the key values as compact JSON.
+  std::string_view key() const { return {reinterpret_cast<const char*>(this) + key_at, key_size}; }
 };
 
 // Where a group's aggregates live in its block; makes and destroys groups.
@@ -88,11 +91,13 @@ struct GroupLayout {
     return *std::launder(reinterpret_cast<agg::Aggregate*>(reinterpret_cast<char*>(const_cast<Group*>(&g)) + offsets[i]));
   }
   Group* make(agg::GroupArena& arena, std::string_view key, std::uint64_t hash) const {
+    if (key.size() > UINT32_MAX) throw std::length_error("agg: a group key of 4 GiB or more");
     char* block = static_cast<char*>(arena.allocate(size + key.size()));
     Group* g = new (block) Group;
     g->hash = hash;
     if (!key.empty()) std::memcpy(block + size, key.data(), key.size());
-    g->key = std::string_view(block + size, key.size());
+    g->key_at = static_cast<std::uint32_t>(size);
+    g->key_size = static_cast<std::uint32_t>(key.size());
     std::size_t i = 0;
     try {
       for (; i < specs.size(); ++i) agg::construct_aggregate(specs[i], block + offsets[i]);
@@ -108,11 +113,11 @@ struct GroupLayout {
 };
 
 GroupLayout::GroupLayout(const std::vector<AggItemSpec>& items) {
-  static_assert(alignof(Group) <= alignof(std::max_align_t));
+  static_assert(alignof(Group) <= agg::GroupArena::kAlign);
   size = sizeof(Group);
   for (const auto& item : items) {
     agg::AggregateLayout l = agg::aggregate_layout(item.spec);
-    if (l.align > alignof(std::max_align_t)) std::abort();  // the arena aligns blocks to max_align_t
+    if (l.align > agg::GroupArena::kAlign) std::abort();  // the arena aligns blocks to kAlign
     size = (size + l.align - 1) / l.align * l.align;
     specs.push_back(item.spec);
     offsets.push_back(size);
@@ -125,7 +130,6 @@ GroupLayout::GroupLayout(const std::vector<AggItemSpec>& items) {
     a->~Aggregate();
     if (!at_start) std::abort();
   }
-  size = (size + alignof(std::max_align_t) - 1) / alignof(std::max_align_t) * alignof(std::max_align_t);
 }
 
 // The groups of a partial and the arena they live in; a batch's store is used again for later
@@ -339,14 +343,14 @@ class AggStage final : public FinishingStage {
       if (j + 2 * kAhead < later_groups.size()) table.prefetch(later_groups[j + 2 * kAhead]->hash);
       if (j + kAhead < later_groups.size()) table.prefetch_group(later_groups[j + kAhead]->hash);
       const Group& g = *later_groups[j];
-      Group* have = a.find(g.key, g.hash);
+      Group* have = a.find(g.key(), g.hash);
       if (!have) {
         if (a.size() >= max_groups_) {
           a.overflow = true;
           continue;
         }
         // A new group of `into`'s own (an empty one, merged into): `later`'s arena is used again.
-        have = a.add(layout_, g.key, g.hash);
+        have = a.add(layout_, g.key(), g.hash);
       }
       for (std::size_t i = 0; i < items_.size(); ++i) layout_.agg(*have, i).merge(layout_.agg(g, i));
     }
@@ -393,7 +397,7 @@ class AggStage final : public FinishingStage {
     if (nkeys == 1) {
       for (std::size_t i = 0; i < n; ++i) {
         expr::Value v;
-        if (!scalar_key(groups[i]->key, &v)) break;
+        if (!scalar_key(groups[i]->key(), &v)) break;
         comps.push_back(v);
       }
     }
@@ -403,7 +407,7 @@ class AggStage final : public FinishingStage {
       std::string all_keys = "[";
       for (std::size_t i = 0; i < n; ++i) {
         if (i) all_keys.push_back(',');
-        all_keys += groups[i]->key;
+        all_keys += groups[i]->key();
       }
       all_keys.push_back(']');
       simdjson::dom::array key_arrays;
@@ -448,7 +452,7 @@ class AggStage final : public FinishingStage {
         r = cmp(comps[a * nkeys + k], comps[b * nkeys + k]);
         if (r != 0) return r < 0;
       }
-      return x.g->key < y.g->key;
+      return x.g->key() < y.g->key();
     });
     std::size_t count = n;
     if (top_ && *top_ < count) count = static_cast<std::size_t>(*top_);
@@ -494,10 +498,10 @@ class AggStage final : public FinishingStage {
     // In key-text order, so that the partial text does not depend on the hash map.
     std::vector<const Group*> groups;
     for (const Group* g : p.groups()) groups.push_back(g);
-    std::sort(groups.begin(), groups.end(), [](const Group* a, const Group* b) { return a->key < b->key; });
+    std::sort(groups.begin(), groups.end(), [](const Group* a, const Group* b) { return a->key() < b->key(); });
     std::string line;
     for (const Group* g : groups) {
-      line = fmt::format("{{\"ppipe_agg_partial\":{},\"spec\":{},\"key\":{},\"states\":[", kPartialFormat, spec_, g->key);
+      line = fmt::format("{{\"ppipe_agg_partial\":{},\"spec\":{},\"key\":{},\"states\":[", kPartialFormat, spec_, g->key());
       for (std::size_t a = 0; a < items_.size(); ++a) {
         if (a) line.push_back(',');
         layout_.agg(*g, a).write_partial(&line);
@@ -516,9 +520,9 @@ class AggStage final : public FinishingStage {
     std::size_t begin = 1;  // past the key's '['
     for (std::size_t k = 0; k < keys_.size(); ++k) {
       out += field_prefix_[k];
-      std::size_t end = value_end(g.key, begin);
+      std::size_t end = value_end(g.key(), begin);
       if (spans) (*spans)[k].first = out.size();
-      out.append(g.key, begin, end - begin);
+      out.append(g.key().substr(begin, end - begin));
       if (spans) (*spans)[k].second = out.size();
       begin = end + 1;
     }

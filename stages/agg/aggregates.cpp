@@ -188,15 +188,17 @@ void write_rank(std::uint64_t rank, std::string& out) {
 
 // --- the aggregates
 
+// count (records) and count(E) (non-null values): a template, so that the state is the count
+// alone (agg keeps one per group, and a million groups).
+template <bool kValuesOnly>
 class Count final : public Aggregate {
  public:
-  explicit Count(bool values_only) : values_only_(values_only) {}
-  AggregateKind kind() const override { return values_only_ ? AggregateKind::kCountValues : AggregateKind::kCount; }
+  AggregateKind kind() const override { return kValuesOnly ? AggregateKind::kCountValues : AggregateKind::kCount; }
   bool add(const Value& v, const Position&, std::string*) override {
-    if (!values_only_ || v.type != Type::kNull) ++n_;
+    if (!kValuesOnly || v.type != Type::kNull) ++n_;
     return true;
   }
-  void merge(Aggregate& other) override { n_ += static_cast<Count&>(other).n_; }
+  void merge(Aggregate& other) override { n_ += static_cast<Count&>(other).n_; }  // the same kValuesOnly
   bool result(std::string* out, std::string*) const override {
     write_uint(n_, *out);
     return true;
@@ -208,7 +210,6 @@ class Count final : public Aggregate {
   }
 
  private:
-  bool values_only_;
   std::uint64_t n_ = 0;
 };
 
@@ -744,8 +745,8 @@ namespace {
 template <class F>
 auto with_aggregate_type(const AggregateSpec& spec, F&& f) {
   switch (spec.kind) {
-    case AggregateKind::kCount: return f.template operator()<Count>(false);
-    case AggregateKind::kCountValues: return f.template operator()<Count>(true);
+    case AggregateKind::kCount: return f.template operator()<Count<false>>();
+    case AggregateKind::kCountValues: return f.template operator()<Count<true>>();
     case AggregateKind::kSum: return f.template operator()<Sum>();
     case AggregateKind::kMin: return f.template operator()<MinMax>(false);
     case AggregateKind::kMax: return f.template operator()<MinMax>(true);

@@ -85,8 +85,8 @@ class LimbVec {
 
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  std::int64_t* data() { return heap_ ? heap_ : inline_; }
-  const std::int64_t* data() const { return heap_ ? heap_ : inline_; }
+  std::int64_t* data() { return cap_ ? u_.heap : u_.limbs; }
+  const std::int64_t* data() const { return cap_ ? u_.heap : u_.limbs; }
   std::int64_t& operator[](std::size_t i) { return data()[i]; }
   std::int64_t operator[](std::size_t i) const { return data()[i]; }
   std::int64_t* begin() { return data(); }
@@ -102,7 +102,7 @@ class LimbVec {
   void resize(std::size_t n) {
     reserve(n);
     for (std::size_t i = size_; i < n; ++i) data()[i] = 0;
-    size_ = n;
+    size_ = static_cast<std::uint32_t>(n);
   }
   void push_back(std::int64_t v) {
     reserve(size_ + 1);
@@ -115,29 +115,28 @@ class LimbVec {
     std::int64_t* d = data();
     for (std::size_t i = size_; i-- > 0;) d[i + n] = d[i];
     for (std::size_t i = 0; i < n; ++i) d[i] = 0;
-    size_ += n;
+    size_ += static_cast<std::uint32_t>(n);
   }
   // Drops the first n limbs.
   void erase_front(std::size_t n) {
     std::int64_t* d = data();
     for (std::size_t i = n; i < size_; ++i) d[i - n] = d[i];
-    size_ -= n;
+    size_ -= static_cast<std::uint32_t>(n);
   }
 
  private:
   void reserve(std::size_t n) {
-    std::size_t cap = heap_ ? cap_ : kInline;
+    std::size_t cap = cap_ ? cap_ : kInline;
     if (n <= cap) return;
     std::size_t grown = cap * 2 > n ? cap * 2 : n;
     auto* p = new std::int64_t[grown];
     for (std::size_t i = 0; i < size_; ++i) p[i] = data()[i];
     release();
-    heap_ = p;
-    cap_ = grown;
+    u_.heap = p;
+    cap_ = static_cast<std::uint32_t>(grown);
   }
   void release() {
-    delete[] heap_;
-    heap_ = nullptr;
+    if (cap_) delete[] u_.heap;
     cap_ = 0;
   }
   void copy_from(const LimbVec& o) {
@@ -147,21 +146,24 @@ class LimbVec {
   }
   void take(LimbVec& o) {
     size_ = o.size_;
-    if (o.heap_) {
-      heap_ = o.heap_;
+    if (o.cap_) {
+      u_.heap = o.u_.heap;
       cap_ = o.cap_;
-      o.heap_ = nullptr;
       o.cap_ = 0;
     } else {
-      for (std::size_t i = 0; i < size_; ++i) inline_[i] = o.inline_[i];
+      for (std::size_t i = 0; i < size_; ++i) u_.limbs[i] = o.u_.limbs[i];
     }
     o.size_ = 0;
   }
 
-  std::int64_t inline_[kInline] = {};
-  std::int64_t* heap_ = nullptr;  // when more than kInline limbs were needed
-  std::size_t cap_ = 0;           // of heap_
-  std::size_t size_ = 0;
+  // The limbs inline, or on the heap when more than kInline were needed (agg keeps a million
+  // groups with two sums each: every byte here is two MB there).
+  union {
+    std::int64_t limbs[kInline] = {};
+    std::int64_t* heap;
+  } u_;
+  std::uint32_t cap_ = 0;  // of u_.heap; 0: the limbs are inline
+  std::uint32_t size_ = 0;
 };
 
 class ExactSum {
