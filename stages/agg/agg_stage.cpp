@@ -267,7 +267,8 @@ class AggStage final : public FinishingStage {
       }
     }
     // Keys.
-    st.key.assign("[");
+    st.key.clear();
+    st.key.push_back('[');
     for (std::size_t k = 0; k < keys_.size(); ++k) {
       if (k) st.key.push_back(',');
       const expr::Result& r = st.results[key_expr_[k]];
@@ -383,26 +384,35 @@ class AggStage final : public FinishingStage {
     const std::size_t n = groups.size();
     const std::size_t nkeys = keys_.size();
     // A failed aggregate (collect past its limit) fails the run before anything is written.
-    for (const auto& g : groups)
-      for (std::size_t a = 0; a < items_.size(); ++a)
+    for (std::size_t a = 0; a < items_.size(); ++a) {
+      if (items_[a].spec.kind != agg::AggregateKind::kCollect) continue;  // the only one that fails
+      for (const auto& g : groups)
         if (!layout_.agg(*g, a).ok(error)) {
           *error = fmt::format("agg: {}: {}", items_[a].text, *error);
           return false;
         }
-    // Every group's key values. One scalar key (the common case, and the one with millions of
-    // groups) is read from each key's text, values viewing the groups' keys; else one parse of
-    // all the key texts.
+    }
+    // The rows to sort. One scalar key ordered by key (the common case, and the one with millions
+    // of groups): each row's value is read from its group's key text, viewing it.
+    agg::HugeVector<Row> rows(n);
+    bool rows_made = nkeys == 1 && !sort_;
+    for (std::uint32_t i = 0; i < n && rows_made; ++i) {
+      rows[i].g = groups[i];
+      rows[i].group = i;
+      rows_made = scalar_key(groups[i]->key(), &rows[i].first);
+    }
+    // Else every group's key values: from the key texts when scalar, else by one parse of them all.
     agg::HugeVector<expr::Value> comps;  // group i's key k: comps[i * nkeys + k]
-    comps.reserve(n * nkeys);
-    if (nkeys == 1) {
-      for (std::size_t i = 0; i < n; ++i) {
+    simdjson::dom::parser key_parser;
+    if (!rows_made) {
+      comps.reserve(n * nkeys);
+      for (std::size_t i = 0; i < n && nkeys == 1; ++i) {
         expr::Value v;
         if (!scalar_key(groups[i]->key(), &v)) break;
         comps.push_back(v);
       }
     }
-    simdjson::dom::parser key_parser;
-    if (comps.size() != n * nkeys) {
+    if (!rows_made && comps.size() != n * nkeys) {
       comps.clear();
       std::string all_keys = "[";
       for (std::size_t i = 0; i < n; ++i) {
@@ -441,9 +451,9 @@ class AggStage final : public FinishingStage {
       }
       return expr::compare(x, y, scratch);
     };
-    agg::HugeVector<Row> rows(n);
-    for (std::uint32_t i = 0; i < n; ++i)
-      rows[i] = Row{sort_ ? sort_values[i] : (nkeys ? comps[i * nkeys] : expr::Value::null()), groups[i], i};
+    if (!rows_made)
+      for (std::uint32_t i = 0; i < n; ++i)
+        rows[i] = Row{sort_ ? sort_values[i] : (nkeys ? comps[i * nkeys] : expr::Value::null()), groups[i], i};
     std::sort(rows.begin(), rows.end(), [&](const Row& x, const Row& y) {
       int r = cmp(x.first, y.first);
       if (r != 0) return r < 0;
