@@ -35,11 +35,14 @@ struct Run {
 };
 
 Run run(const std::string& input_path, unsigned workers, std::size_t batch, std::size_t depth, bool ordered,
-        const char* head = nullptr) {
+        const char* head = nullptr, bool agg = false) {
   std::vector<std::unique_ptr<Stage>> stages;
   std::string e;
   stages.push_back(make_stage("parse", {}, &e));
   if (head) stages.push_back(make_stage("head", {{"--head", head}}, &e));
+  if (agg)
+    stages.push_back(make_stage("agg", {{"--group-by", ".k"}, {"--agg", "count, sum(.x), avg(.y), max(.y), first(.i)"}}, &e));
+  REQUIRE(e.empty());
   Chain chain(std::move(stages), {"in.jsonl"}, 1 << 20);
   EngineOptions opt;
   opt.inputs = {input_path};
@@ -127,6 +130,48 @@ TEST_CASE("head gives the same prefix and stats for any workers and batch size",
       REQUIRE(r.err == ref.err);
       REQUIRE(r.stats.records_in == ref.stats.records_in);
       REQUIRE(r.stats.records_in == r.stats.records_out + r.stats.errors);
+    }
+  }
+  std::remove(in_path.c_str());
+}
+
+// agg with many groups: workers fill batch partials from stores the writer hands back, and
+// finish makes the objects on as many threads as workers (chunks of 1,024 groups in turn).
+// The output must not depend on any of it (and TSan watches the hand-overs).
+TEST_CASE("agg over many groups gives the same output for any workers and batch size", "[pipeline]") {
+  std::string in_path = temp_path("in4");
+  const int kGroups = 9000;
+  {
+    std::ofstream f(in_path, std::ios::binary);
+    for (int i = 0; i < 30000; ++i) {
+      int k = (i * 7919) % kGroups;
+      f << "{\"k\":" << k << ",\"x\":" << i % 13 << ",\"y\":" << (i % 17) * 0.25 << ",\"i\":" << i << "}\n";
+    }
+  }
+  Run ref = run(in_path, 1, 1 << 20, 4, true, nullptr, true);
+  REQUIRE(ref.err.empty());
+  REQUIRE(std::count(ref.out.begin(), ref.out.end(), '\n') == kGroups);
+  // Group 0 holds the records i with i * 7919 % 9000 == 0: i = 0, 9000, 18000, 27000.
+  REQUIRE(ref.out.substr(0, ref.out.find('\n')) ==
+          "{\"k\":0,\"count\":4,\"sum_x\":" + std::to_string(0 + 9000 % 13 + 18000 % 13 + 27000 % 13) +
+              ",\"avg_y\":" + [] {
+                char buf[32];
+                std::snprintf(buf, sizeof buf, "%.17g", (0 + (9000 % 17) * 0.25 + (18000 % 17) * 0.25 + (27000 % 17) * 0.25) / 4);
+                return std::string(buf);
+              }() + ",\"max_y\":" + [] {
+                char buf[32];
+                double m = 0;
+                for (int i : {0, 9000, 18000, 27000}) m = std::max(m, (i % 17) * 0.25);
+                std::snprintf(buf, sizeof buf, "%g", m);
+                return std::string(buf);
+              }() + ",\"first_i\":0}");
+  for (unsigned w : {2u, 3u}) {
+    for (std::size_t batch : {100ul, 4096ul, 1ul << 20}) {
+      Run r = run(in_path, w, batch, 8, batch != 4096, nullptr, true);
+      CAPTURE(w, batch);
+      REQUIRE(r.out == ref.out);
+      REQUIRE(r.err.empty());
+      REQUIRE(r.stats.records_in == 30000);
     }
   }
   std::remove(in_path.c_str());
