@@ -35,11 +35,10 @@ inline bool word_needs_escape(std::uint64_t x) {
   return hit != 0;
 }
 
+// The length of s's prefix that needs no escape.
 template <bool kEscapeDel>
-void append_escaped(std::string& out, std::string_view s) {
+std::size_t plain_prefix(std::string_view s) {
   const EscapeTable& escape = kEscapeDel ? kEscapeJq : kEscapeRaw;
-  // Most strings need no escape: checked first, then written with one resize and one copy
-  // (agg writes a group key for every record, and push_back per part cost more than the check).
   std::size_t clean = 0;
   while (clean + 8 <= s.size()) {
     std::uint64_t word;
@@ -48,7 +47,15 @@ void append_escaped(std::string& out, std::string_view s) {
     clean += 8;
   }
   while (clean < s.size() && !escape.t[static_cast<unsigned char>(s[clean])]) ++clean;
-  if (clean == s.size()) {
+  return clean;
+}
+
+template <bool kEscapeDel>
+void append_escaped(std::string& out, std::string_view s) {
+  const EscapeTable& escape = kEscapeDel ? kEscapeJq : kEscapeRaw;
+  // Most strings need no escape: checked first, then written with one resize and one copy
+  // (agg writes a group key for every record, and push_back per part cost more than the check).
+  if (plain_prefix<kEscapeDel>(s) == s.size()) {
     const std::size_t at = out.size();
     out.resize(at + s.size() + 2);
     char* d = out.data() + at;
@@ -101,6 +108,8 @@ void append_escaped(std::string& out, std::string_view s) {
 void append_json_string(std::string& out, std::string_view s) { append_escaped<false>(out, s); }
 
 void append_json_string_jq(std::string& out, std::string_view s) { append_escaped<true>(out, s); }
+
+bool json_string_is_plain_jq(std::string_view s) { return plain_prefix<true>(s) == s.size(); }
 
 namespace {
 bool digit(char c) { return c >= '0' && c <= '9'; }

@@ -16,6 +16,8 @@ namespace ppipe {
 
 void append_json_string(std::string& out, std::string_view s);
 void append_json_string_jq(std::string& out, std::string_view s);
+// True when append_json_string_jq writes s unchanged between the quotes (nothing to escape).
+bool json_string_is_plain_jq(std::string_view s);
 
 // A JSON number token (RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?), of any length.
 bool is_json_number(std::string_view token);

@@ -140,6 +140,7 @@ struct GroupStore {
 };
 
 struct AggPartial final : Partial {
+  std::uint64_t number = 0;             // unique in the process (new_partial), for AggState's cache
   const GroupLayout* layout = nullptr;  // of the stage that filled it (set with the first group)
   std::unique_ptr<GroupStore> store = std::make_unique<GroupStore>();
   bool overflow = false;  // a group past --max-groups was refused
@@ -167,6 +168,19 @@ struct AggPartial final : Partial {
 };
 
 struct AggState final : StageState {
+  // The worker's recent groups of one-string keys (see accumulate).
+  struct Cached {
+    std::uint64_t partial = 0;  // AggPartial::number; 0: empty
+    Group* group = nullptr;
+  };
+  static constexpr std::size_t kCacheSlots = 64;
+  static std::size_t cache_slot(std::string_view raw) {
+    std::uint64_t head = 0, tail = 0;
+    std::memcpy(&head, raw.data(), std::min<std::size_t>(raw.size(), 8));
+    if (raw.size() > 8) std::memcpy(&tail, raw.data() + raw.size() - 8, 8);
+    return static_cast<std::size_t>(((head ^ (tail * 31) ^ raw.size()) * 0x9e3779b97f4a7c15ull) >> 58);
+  }
+  Cached cache[kCacheSlots];
   std::vector<std::unique_ptr<expr::Scratch>> scratches;  // one per expression: results live side by side
   std::vector<expr::Result> results;
   std::vector<agg::Value> values;
@@ -225,7 +239,9 @@ class AggStage final : public FinishingStage {
     return st;
   }
   std::unique_ptr<Partial> new_partial() const override {
+    static std::atomic<std::uint64_t> partials{0};
     auto p = std::make_unique<AggPartial>();
+    p->number = partials.fetch_add(1, std::memory_order_relaxed) + 1;
     p->layout = &layout_;
     {
       std::lock_guard<std::mutex> lock(spare_mu_);
@@ -266,18 +282,6 @@ class AggStage final : public FinishingStage {
         return Verdict::kError;
       }
     }
-    // Keys.
-    st.key.clear();
-    st.key.push_back('[');
-    for (std::size_t k = 0; k < keys_.size(); ++k) {
-      if (k) st.key.push_back(',');
-      const expr::Result& r = st.results[key_expr_[k]];
-      // Numbers group by value: 1 and 1.0 print alike; -0.0 (printed -0) joins 0.
-      if (r.outcome != expr::Outcome::kValue) st.key.append("null");
-      else if (r.value.tag() == expr::Tag::kDouble && r.value.double_value() == 0) st.key.push_back('0');
-      else expr::append_json(r.value, st.key);
-    }
-    st.key.push_back(']');
     // Arguments: all evaluated and checked before any is applied (a record counts whole or not at all).
     for (std::size_t a = 0; a < items_.size(); ++a) {
       agg::Value& v = st.values[a];
@@ -307,20 +311,52 @@ class AggStage final : public FinishingStage {
         return Verdict::kError;
       }
     }
-    // The group.
-    const std::uint64_t hash = agg::GroupTable<Group>::hash_of(st.key);
-    Group* found = p.find(st.key, hash);
-    if (!found) {
-      if (p.size() >= max_groups_) {
-        p.overflow = true;
-        return Verdict::kPass;
+    // The group. One string key (a host, a country) is looked up in the worker's small cache
+    // first: with few groups it hits nearly always, and skips the key text, its hash and the
+    // table. An entry is trusted only for the partial it was made in (by its number), and only
+    // groups of strings with nothing to escape are cached: their key is ["string"], so equal
+    // bytes between the quotes mean an equal string.
+    Group* found = nullptr;
+    AggState::Cached* cached = nullptr;
+    std::string_view raw;
+    if (keys_.size() == 1 && p.number != 0) {
+      const expr::Result& r = st.results[key_expr_[0]];
+      if (r.outcome == expr::Outcome::kValue && r.value.tag() == expr::Tag::kString) {
+        raw = r.value.string_value();
+        cached = &st.cache[AggState::cache_slot(raw)];
+        if (cached->partial == p.number && cached->group->key_size == raw.size() + 4 &&
+            std::memcmp(cached->group->key().data() + 2, raw.data(), raw.size()) == 0)
+          found = cached->group;
       }
-      found = p.add(layout_, st.key, hash);
+    }
+    if (!found) {
+      // Keys.
+      st.key.clear();
+      st.key.push_back('[');
+      for (std::size_t k = 0; k < keys_.size(); ++k) {
+        if (k) st.key.push_back(',');
+        const expr::Result& r = st.results[key_expr_[k]];
+        // Numbers group by value: 1 and 1.0 print alike; -0.0 (printed -0) joins 0.
+        if (r.outcome != expr::Outcome::kValue) st.key.append("null");
+        else if (r.value.tag() == expr::Tag::kDouble && r.value.double_value() == 0) st.key.push_back('0');
+        else expr::append_json(r.value, st.key);
+      }
+      st.key.push_back(']');
+      const std::uint64_t hash = agg::GroupTable<Group>::hash_of(st.key);
+      found = p.find(st.key, hash);
+      if (!found) {
+        if (p.size() >= max_groups_) {
+          p.overflow = true;
+          return Verdict::kPass;
+        }
+        found = p.add(layout_, st.key, hash);
+      }
+      if (cached && json_string_is_plain_jq(raw)) *cached = AggState::Cached{p.number, found};
     }
     Group& g = *found;
     agg::Position pos{0, rec.seq(), rec.line()};
+    std::string err;
     for (std::size_t a = 0; a < items_.size(); ++a) {
-      std::string err;
       if (!layout_.agg(g, a).add(st.values[a], pos, &err)) {
         // Not expected after the checks above; the record is then only partly applied.
         s.error = fmt::format("{}: {}", items_[a].text, err);

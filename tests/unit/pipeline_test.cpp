@@ -176,3 +176,61 @@ TEST_CASE("agg over many groups gives the same output for any workers and batch 
   }
   std::remove(in_path.c_str());
 }
+
+// A worker remembers recent groups of one-string keys (agg's key cache): strings that differ
+// only where one is escaped, strings that share a cache slot, and the same strings in later
+// batches must still land in their own groups.
+TEST_CASE("agg by a string key counts every key apart, escapes and cache slots alike", "[pipeline]") {
+  std::string in_path = temp_path("in5");
+  // 40 plain keys (more than enough to share some of the 64 cache slots), and pairs that are
+  // equal between the quotes only once escaped: a newline and a backslash-n, quotes.
+  std::vector<std::string> keys_json;  // as written in the input (JSON string bodies)
+  for (int i = 0; i < 40; ++i) keys_json.push_back("host-" + std::to_string(i));
+  keys_json.push_back("a\\nb");    // a, newline, b
+  keys_json.push_back("a\\\\nb");  // a, backslash, n, b
+  keys_json.push_back("q\\\"");    // q, quote
+  keys_json.push_back("q\\\\\\\"");  // q, backslash, quote
+  // These two share a cache slot: "k<newline>20" is k\n20 once escaped, the bytes of the other.
+  keys_json.push_back("k\\n20");    // k, newline, 2, 0
+  keys_json.push_back("k\\\\n20");  // k, backslash, n, 2, 0
+  std::vector<int> counts(keys_json.size(), 0);
+  {
+    std::ofstream f(in_path, std::ios::binary);
+    for (int i = 0; i < 20000; ++i) {
+      std::size_t k = static_cast<std::size_t>((i * 31 + i / 7) % static_cast<int>(keys_json.size()));
+      ++counts[k];
+      f << "{\"k\":\"" << keys_json[k] << "\"}\n";
+    }
+  }
+  std::vector<std::unique_ptr<Stage>> unused;
+  for (unsigned w : {1u, 2u}) {
+    for (std::size_t batch : {64ul, 1ul << 20}) {
+      std::vector<std::unique_ptr<Stage>> stages;
+      std::string e;
+      stages.push_back(make_stage("parse", {}, &e));
+      stages.push_back(make_stage("agg", {{"--group-by", ".k"}}, &e));
+      REQUIRE(e.empty());
+      Chain chain(std::move(stages), {"in.jsonl"}, 1 << 20);
+      EngineOptions opt;
+      opt.inputs = {in_path};
+      opt.workers = w;
+      opt.reader.batch_size = batch;
+      opt.reader.max_record_size = 1 << 20;
+      std::string out_path = temp_path("out5");
+      int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      StopToken stop;
+      run_pipeline(opt, chain, stop, out_fd, out_fd, "err");
+      close(out_fd);
+      std::string out = slurp(out_path);
+      std::remove(out_path.c_str());
+      CAPTURE(w, batch, out.substr(0, 400));
+      REQUIRE(std::count(out.begin(), out.end(), '\n') == static_cast<long>(keys_json.size()));
+      for (std::size_t k = 0; k < keys_json.size(); ++k) {
+        std::string line = "{\"k\":\"" + keys_json[k] + "\",\"count\":" + std::to_string(counts[k]) + "}\n";
+        CAPTURE(line);
+        REQUIRE(out.find(line) != std::string::npos);
+      }
+    }
+  }
+  std::remove(in_path.c_str());
+}
