@@ -80,7 +80,6 @@ class GroupTable {
   G* insert(G* g) {
     if ((groups_.size() + 1) * 2 > slots_.size()) grow();
     if (reinterpret_cast<std::uintptr_t>(g) & kTagMask) std::abort();  // not a 48-bit user address
-    hashes_.push_back(g->hash);
     groups_.push_back(g);
     place(g->hash, g);
     return g;
@@ -103,10 +102,9 @@ class GroupTable {
     std::size_t want = 16;
     while (want < n * 2) want *= 2;
     groups_.reserve(n);
-    hashes_.reserve(n);
     if (want > slots_.size()) {
       slots_.assign(want, 0);
-      for (std::size_t k = 0; k < hashes_.size(); ++k) place(hashes_[k], groups_[k]);
+      for (G* g : groups_) place(g->hash, g);
     }
   }
 
@@ -117,7 +115,6 @@ class GroupTable {
   // Empty, keeping its slots (a table used again for the next batch does not grow again).
   void clear() {
     groups_.clear();
-    hashes_.clear();
     std::fill(slots_.begin(), slots_.end(), 0);
   }
 
@@ -135,11 +132,11 @@ class GroupTable {
   void grow() {
     std::size_t n = slots_.empty() ? 16 : slots_.size() * 2;
     slots_.assign(n, 0);
-    for (std::size_t k = 0; k < hashes_.size(); ++k) place(hashes_[k], groups_[k]);
+    // The groups are read in insertion order, which is the order agg's arena gave them out.
+    for (G* g : groups_) place(g->hash, g);
   }
 
   HugeVector<G*> groups_;
-  HugeVector<std::uint64_t> hashes_;  // groups_[k]->hash, so that growing reads no group
   HugeVector<std::uint64_t> slots_;  // 0: empty; else (hash & kTagMask) | the group's address
 };
 
