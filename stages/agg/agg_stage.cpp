@@ -428,8 +428,27 @@ class AggStage final : public FinishingStage {
           return false;
         }
     }
-    // The rows to sort. One scalar key ordered by key (the common case, and the one with millions
-    // of groups): each row's value is read from its group's key text, viewing it.
+    std::size_t count = n;
+    if (top_ && *top_ < count) count = static_cast<std::size_t>(*top_);
+    // One integer key ordered by key (a user id: the case with millions of groups): its value
+    // from the key text, sorted in 16-byte rows. Integer keys are unique (1 and 1.0 group
+    // together), so no tie is left to break.
+    if (nkeys == 1 && !sort_) {
+      agg::HugeVector<IntRow> ints(n);
+      bool all_int = true;
+      for (std::uint32_t i = 0; i < n && all_int; ++i) {
+        expr::Value v;
+        all_int = scalar_key(groups[i]->key(), &v) && v.tag() == expr::Tag::kInt;
+        ints[i] = IntRow{all_int ? v.int_value() : 0, i};
+      }
+      if (all_int) {
+        std::sort(ints.begin(), ints.end(), [](const IntRow& x, const IntRow& y) { return x.key < y.key; });
+        return write_rows([&](std::size_t i) -> const Group* { return groups[ints[i].group]; }, count, emit, threads,
+                          error);
+      }
+    }
+    // The rows to sort. One scalar key ordered by key: each row's value is read from its
+    // group's key text, viewing it.
     agg::HugeVector<Row> rows(n);
     bool rows_made = nkeys == 1 && !sort_;
     for (std::uint32_t i = 0; i < n && rows_made; ++i) {
@@ -500,13 +519,11 @@ class AggStage final : public FinishingStage {
       }
       return x.g->key() < y.g->key();
     });
-    std::size_t count = n;
-    if (top_ && *top_ < count) count = static_cast<std::size_t>(*top_);
     if (sort_) {
       for (std::size_t i = 0; i < count; ++i) emit(objects[rows[i].group]);
       return true;
     }
-    return write_rows(rows, count, emit, threads, error);
+    return write_rows([&rows](std::size_t i) { return rows[i].g; }, count, emit, threads, error);
   }
 
   // The spec as JSON text: what a partial line carries and `merge` compares.
@@ -634,28 +651,38 @@ class AggStage final : public FinishingStage {
     std::uint32_t group;  // its index
   };
 
-  // Makes the objects of rows [begin, end) into `text`, each ending at its entry of `ends`.
-  bool make_objects(const agg::HugeVector<Row>& rows, std::size_t begin, std::size_t end, std::string& text,
+  // One integer key, in order: 16 bytes a group to sort instead of a Row's 40 (the rows of a
+  // million groups are fresh memory, and that costs here).
+  struct IntRow {
+    std::int64_t key;
+    std::uint32_t group;
+  };
+
+  // Makes the objects of the groups at(begin) .. at(end - 1) into `text`, each ending at its
+  // entry of `ends`.
+  template <class At>
+  bool make_objects(const At& at, std::size_t begin, std::size_t end, std::string& text,
                     std::vector<std::size_t>& ends, std::string* error) const {
     constexpr std::size_t kAhead = 8;  // groups are read in key order, not memory order: prefetch
     text.clear();
     ends.clear();
     for (std::size_t i = begin; i < end; ++i) {
       if (i + kAhead < end) {
-        const char* next = reinterpret_cast<const char*>(rows[i + kAhead].g);
+        const char* next = reinterpret_cast<const char*>(at(i + kAhead));
         for (std::size_t line = 0; line < layout_.size; line += 64) __builtin_prefetch(next + line);
       }
-      if (!append_object(*rows[i].g, text, nullptr, error)) return false;
+      if (!append_object(*at(i), text, nullptr, error)) return false;
       ends.push_back(text.size());
     }
     return true;
   }
 
-  // Writes the objects of the first `count` rows, in row order. With more than one thread, a
+  // Writes the objects of the groups rows(0) .. rows(count - 1), in that order. With more than one thread, a
   // helper makes every other chunk of objects while this thread makes the others and writes
   // them all: reading a million groups in key order is mostly waiting for memory, and the CPU
   // workers are idle by now.
-  bool write_rows(const agg::HugeVector<Row>& rows, std::size_t count, const Emit& emit, unsigned threads,
+  template <class At>
+  bool write_rows(const At& rows, std::size_t count, const Emit& emit, unsigned threads,
                   std::string* error) const {
     constexpr std::size_t kChunk = 1024, kRing = 4;
     const std::size_t chunks = (count + kChunk - 1) / kChunk;
