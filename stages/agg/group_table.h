@@ -10,10 +10,10 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstdlib>
 #include <cstdint>
-#include <new>
+#include <cstdlib>
 #include <functional>
+#include <new>
 #include <string_view>
 #include <vector>
 
