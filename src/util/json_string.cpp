@@ -55,7 +55,8 @@ void append_escaped(std::string& out, std::string_view s) {
   const EscapeTable& escape = kEscapeDel ? kEscapeJq : kEscapeRaw;
   // Most strings need no escape: checked first, then written with one resize and one copy
   // (agg writes a group key for every record, and push_back per part cost more than the check).
-  if (plain_prefix<kEscapeDel>(s) == s.size()) {
+  const std::size_t plain = plain_prefix<kEscapeDel>(s);
+  if (plain == s.size()) {
     const std::size_t at = out.size();
     out.resize(at + s.size() + 2);
     char* d = out.data() + at;
@@ -65,9 +66,9 @@ void append_escaped(std::string& out, std::string_view s) {
     return;
   }
   out.push_back('"');
-  const char* p = s.data();
-  const char* end = p + s.size();
-  const char* run = p;  // start of the pending run of bytes that need no escape
+  const char* run = s.data();  // start of the pending run of bytes that need no escape
+  const char* p = run + plain;  // (the prefix checked above is part of that run)
+  const char* end = run + s.size();
   while (p < end) {
     if (end - p >= 8) {
       std::uint64_t word;

@@ -457,12 +457,14 @@ class AggStage final : public FinishingStage {
       rows[i].group = i;
       rows_made = scalar_key(groups[i]->key(), &rows[i].first);
     }
-    // Else every group's key values: from the key texts when scalar, else by one parse of them all.
+    // Else every group's key values: from the key texts when scalar (one key, ordered by --sort:
+    // without --sort, the loop above already found a key that is not), else by one parse of
+    // them all.
     agg::HugeVector<expr::Value> comps;  // group i's key k: comps[i * nkeys + k]
     simdjson::dom::parser key_parser;
     if (!rows_made) {
       comps.reserve(n * nkeys);
-      for (std::size_t i = 0; i < n && nkeys == 1; ++i) {
+      for (std::size_t i = 0; i < n && nkeys == 1 && sort_; ++i) {
         expr::Value v;
         if (!scalar_key(groups[i]->key(), &v)) break;
         comps.push_back(v);
