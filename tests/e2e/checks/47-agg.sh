@@ -230,6 +230,36 @@ with open("many.jsonl", "w") as f, open("want", "w") as w:
 }
 register t_agg_many_groups
 
+t_agg_int_keys() {
+  local name="agg: integer keys (negative, beyond 2^53, near the int64 ends) in numeric order with 1 and 2 workers, and --top"
+  command -v python3 >/dev/null || { not_ok "$name" "python3 is required"; return; }
+  python3 -c '
+import json, random
+r = random.Random(11)
+pool = [r.randrange(-10**15, 10**15) for _ in range(4000)] + [r.randrange(-2**63, 2**63) for _ in range(1000)]
+pool += [-2**63, 2**63 - 1, -1, 0, 1, 2**53 + 1, -(2**53 + 1)]
+count, total = {}, {}
+with open("ints.jsonl", "w") as f:
+    for i in range(30000):
+        k = pool[r.randrange(len(pool))] if i >= len(pool) else pool[i]
+        f.write(json.dumps({"k": k, "x": i % 5}) + "\n")
+        count[k] = count.get(k, 0) + 1
+        total[k] = total.get(k, 0) + i % 5
+with open("want", "w") as w:
+    for k in sorted(count): w.write(json.dumps({"k": k, "count": count[k], "sum_x": total[k]}, separators=(",", ":")) + "\n")
+'
+  local msg=() j
+  for j in 1 2; do
+    "$PPIPE" -j $j --group-by .k --agg 'count, sum(.x)' ints.jsonl > got 2> err || msg+=("-j $j: exit $?: $(head -c 300 err)")
+    cmp -s want got || msg+=("-j $j: differs from the expected groups" "$(short_diff want got)")
+  done
+  "$PPIPE" -j 2 --group-by .k --agg 'count, sum(.x)' --top 7 ints.jsonl > got 2> err || msg+=("--top 7: exit $?: $(head -c 300 err)")
+  head -n 7 want > want7
+  cmp -s want7 got || msg+=("--top 7 differs from the first 7 groups" "$(short_diff want7 got)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_int_keys
+
 t_agg_empty_input() {
   local name="agg without --group-by: one group even on no input ({\"count\":0}, as jq's reduce), also through --partial | merge; with keys: no group"
   : > empty.jsonl
