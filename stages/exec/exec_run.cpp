@@ -379,7 +379,8 @@ void ExecRun::start(Call& c, double now) {
   }
   c.piece = 0;
   c.written = 0;
-  c.out.clear();
+  c.out_len = 0;
+  if (config_->record_mode) c.out.clear();
   if (!config_->record_mode) {
     // Batch mode: the output goes to a buffer kept from call to call (one the engine gave back,
     // or the first job's); a filter's output is at most its input, mostly: room for a whole span
@@ -393,14 +394,17 @@ void ExecRun::start(Call& c, double now) {
       }
     }
     if (c.out.capacity() < (4u << 20)) c.out.swap(c.jobs[0]->job->out);
-    c.out.clear();
     // Rounded up, so that a buffer of an earlier span fits the next (no new memory).
     const std::uint64_t span = c.jobs[0]->job->input.size() * span_jobs_;
     const std::uint64_t want = std::min<std::uint64_t>(config_->max_output, (span + span / 8 + (1 << 20)) & ~std::uint64_t{(1 << 20) - 1});
     if (c.out.capacity() < want) {
+      c.out.clear();  // nothing to copy
       c.out.reserve(want);
       back_with_huge_pages(c.out);
     }
+    // stdout is read straight into the buffer (read_stdout), so it is sized to its room: only what
+    // lies past the last call's output is zeroed (a buffer given back keeps that output's size).
+    c.out.resize(c.out.capacity());
   }
   c.err_line.clear();
   c.err_tail.clear();
@@ -450,6 +454,30 @@ void ExecRun::pump(Call& c, short in_events, short out_events, short err_events,
 void ExecRun::read_stdout(Call& c, double now) {
   // At most a few chunks per wake-up, so that one flood does not starve the other calls.
   for (int round = 0; round < 16; ++round) {
+    if (!config_->record_mode) {
+      // Batch mode: into the call's buffer, whose first out_len bytes are the output so far (one
+      // copy less than through buffer_: the span's output is the bulk of exec's bytes).
+      if (c.out_len == c.out.size()) {
+        const std::uint64_t grown = std::max<std::uint64_t>(std::uint64_t{2} * c.out.size(), kReadChunk);
+        c.out.resize(std::min<std::uint64_t>(grown, config_->max_output + 1));
+      }
+      const std::size_t room = std::min(c.out.size() - c.out_len, kReadChunk);
+      ssize_t n = room ? ::read(c.child.stdout_fd, c.out.data() + c.out_len, room) : 0;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return;
+      if (n > 0) c.out_len += static_cast<std::size_t>(n);
+      if (n > 0 && c.out_len <= config_->max_output) continue;
+      if (n > 0) {  // past --exec-max-output
+        c.overflow = true;
+        close_fd(c.child.stdout_fd);
+        std::string().swap(c.out);
+        c.out_len = 0;
+        if (!c.reaped && c.kill_at == 0) terminate(c, now);
+        return;
+      }
+      close_fd(c.child.stdout_fd);
+      return;
+    }
     ssize_t n = ::read(c.child.stdout_fd, buffer_.data(), buffer_.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
@@ -582,6 +610,7 @@ void ExecRun::finish_job(JobState& j) {
       if (c.failure) {
         for (std::size_t i = 0; i < job.size(); ++i) job.failures.push_back({i, *c.failure});
       } else if (c.jobs.back() == &j) {
+        c.out.resize(c.out_len);
         job.out = std::move(c.out);  // the span's output, as it came, no copy
       } else {
         job.out.clear();  // it comes with the span's last job

@@ -86,6 +86,7 @@ class ExecRun final : public AsyncRun {
     std::size_t piece = 0;    // the input piece being written (batch mode: a job's input)
     std::size_t written = 0;  // of that piece
     std::string out;                    // stdout; on success, the call's output lines
+    std::size_t out_len = 0;            // batch mode: out's first out_len bytes (it is sized to its room)
     std::string err_line;               // stderr since its last line end
     std::deque<std::string> err_tail;   // its last lines, for the error record
     double deadline = 0;                // --timeout, or 0

@@ -235,6 +235,30 @@ EOF
 }
 register t_exec_faults
 
+t_exec_output_growth() {
+  local msg=() rc n
+  # Output larger than the room a call's buffer starts with (its span and an eighth, rounded up to
+  # 1 MiB): three lines for each, over 1 MiB spans; read straight into the buffer as it grows.
+  awk 'BEGIN { for (i = 1; i <= 30000; i++) printf "{\"i\":%d,\"pad\":\"%080d\"}\n", i, i }' > in.jsonl
+  awk '{ print; print; print }' in.jsonl > want
+  for j in 1 2; do
+    "$PPIPE" -j "$j" --batch-size 256K --exec-span 1M --exec "awk '{ print; print; print }'" in.jsonl > out 2> err; rc=$?
+    [ "$rc" = 0 ] || msg+=("-j $j: exit $rc: $(head -c 300 err)")
+    cmp -s want out || msg+=("-j $j: output differs" "$(short_diff want out)")
+  done
+  # --exec-max-output is the largest output allowed: a call printing exactly that passes, one
+  # byte more fails.
+  head -n 3 in.jsonl > small.jsonl
+  n=$(wc -c < small.jsonl)
+  "$PPIPE" --stats --exec cat --exec-max-output "$n" small.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] && cmp -s small.jsonl out || msg+=("output of exactly --exec-max-output $n: exit $rc: $(head -c 300 err)")
+  "$PPIPE" --stats --exec cat --exec-max-output $((n - 1)) --errors errs.jsonl small.jsonl > out 2> err; rc=$?
+  [ "$rc" = 1 ] && [ ! -s out ] || msg+=("output one byte over --exec-max-output: exit $rc, $(wc -c < out) bytes out")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  exec_report "exec batch: output 3x the input grows the call's buffer, in order; --exec-max-output is inclusive" "${msg[@]}"
+}
+register t_exec_output_growth
+
 t_exec_flood_and_stderr() {
   local msg=() rc rss
   exec_in 100 in.jsonl
