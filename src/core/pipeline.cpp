@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <semaphore>
 #include <thread>
 
 #include <fmt/format.h>
@@ -137,6 +138,8 @@ class PipelineRun {
         err_on_stderr_(err_fd == STDERR_FILENO),
         progress_(options.progress, options.progress_json, options.total_input_bytes),
         must_order_(options.ordered || chain.needs_order()) {
+    if (tokens_ > options.queue_depth)
+      front_ = std::make_unique<std::counting_semaphore<>>(static_cast<std::ptrdiff_t>(options.queue_depth));
     if (auto f = make_formatter(options.output)) out_.set_formatter(std::move(f));
     if (options.stats_interval > 0) {
       interval_ns_ = static_cast<std::uint64_t>(options.stats_interval * 1e9);
@@ -225,6 +228,13 @@ class PipelineRun {
       read_error_ = reader_.run(
           [&]() -> BatchPtr {
             BatchPtr b;
+            // With an async stage, first a place in front of it (see front_).
+            if (front_ && !front_->try_acquire()) {
+              std::uint64_t t0 = now_ns();
+              queue_full_waits_.fetch_add(1, std::memory_order_relaxed);
+              front_->acquire();
+              reader_wait_ns_.fetch_add(now_ns() - t0, std::memory_order_relaxed);
+            }
             if (!free_batches_.try_pop(b)) {
               // Every batch is in use downstream: backpressure.
               std::uint64_t t0 = now_ns();
@@ -243,6 +253,7 @@ class PipelineRun {
           [&](BatchPtr b) {
             held();
             free_batches_.push(b);
+            if (front_) front_->release();
           });
       if (!read_error_.empty()) stop_.raise(StopReason::kFatalIo);
       work_.close();
@@ -341,6 +352,7 @@ class PipelineRun {
   // segment; then it is written, or waits for its async job.
   void consume(BatchPtr b) {
     StopReason stop_after = StopReason::kNone;  // this batch is written, then the stream ends
+    if (front_) front_->release();  // in order at the writer: no longer in front of the async stage
     if (!discarding_) {
       if (writer_part_->admit(*b)) stop_after = StopReason::kHead;
       if (!writer_part_->failure().empty()) {
@@ -591,6 +603,12 @@ class PipelineRun {
   RunResult result_;
   const std::size_t tokens_;  // --queue-depth, and the jobs an async stage may gather (extra_jobs)
   BoundedQueue<BatchPtr> free_batches_;  // the tokens
+  // With an async stage: at most --queue-depth batches between the reader and the writer's
+  // in-order point (consume()), as without one. The extra tokens are for the jobs the async stage
+  // holds, and are not used by a reader running ahead of slow workers: every batch taken is
+  // memory touched (fresh pages cost microseconds each on a VM; exec's batch mode gathered 68 MiB
+  // of input in flight where its calls held 20).
+  std::unique_ptr<std::counting_semaphore<>> front_;
   BoundedQueue<BatchPtr> work_;
   BoundedQueue<Event> events_;
   Reader reader_;

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,6 +55,8 @@ class BurnStage final : public RecordStage {
 };
 
 struct SleepStats {
+  std::chrono::milliseconds submit_delay{0};  // submit() (on the writer's thread) takes this long
+  std::vector<std::pair<double, std::size_t>> submitted;  // when each job was submitted, its records
   std::atomic<int> running{0};
   std::atomic<int> max_running{0};
   std::atomic<int> jobs{0};
@@ -77,6 +80,11 @@ class SleepRun final : public AsyncRun {
   }
   void submit(std::unique_ptr<AsyncJob> job) override {
     ++stats_->jobs;
+    if (stats_->submit_delay.count() > 0) std::this_thread::sleep_for(stats_->submit_delay);
+    {
+      std::lock_guard<std::mutex> lock(stats_->mu);
+      stats_->submitted.emplace_back(now_ms(), job->size());
+    }
     auto* j = job.release();
     std::lock_guard<std::mutex> lock(mu_);
     if (j->size() == 0) {
@@ -157,17 +165,19 @@ class SleepRun final : public AsyncRun {
 
 class SleepStage final : public AsyncStage {
  public:
-  SleepStage(std::size_t concurrency, std::chrono::milliseconds delay, SleepStats* stats)
-      : concurrency_(concurrency), delay_(delay), stats_(stats) {}
+  SleepStage(std::size_t concurrency, std::chrono::milliseconds delay, SleepStats* stats, std::size_t extra_jobs = 0)
+      : concurrency_(concurrency), delay_(delay), stats_(stats), extra_jobs_(extra_jobs) {}
   std::string_view name() const override { return "sleep"; }
   std::unique_ptr<AsyncRun> start(Done done, const AsyncContext&) const override {
     return std::make_unique<SleepRun>(concurrency_, delay_, std::move(done), stats_);
   }
+  std::size_t extra_jobs(const AsyncContext&) const override { return extra_jobs_; }
 
  private:
   std::size_t concurrency_;
   std::chrono::milliseconds delay_;
   SleepStats* stats_;
+  std::size_t extra_jobs_;
 };
 
 std::string slurp(const std::string& path) {
@@ -177,6 +187,46 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
+
+// parse, burn (a CPU stage), then the sleep stage.
+std::vector<std::unique_ptr<Stage>> parse_burn_sleep(std::vector<double>* passed_at, SleepStats* stats,
+                                                     std::size_t concurrency, std::chrono::milliseconds delay,
+                                                     std::size_t extra_jobs) {
+  std::vector<std::unique_ptr<Stage>> stages;
+  std::string e;
+  stages.push_back(make_stage("parse", {}, &e));
+  stages.push_back(std::make_unique<BurnStage>(passed_at));
+  stages.push_back(std::make_unique<SleepStage>(concurrency, delay, stats, extra_jobs));
+  return stages;
+}
+
+// 2 workers, batches cut at the last whole record of each read.
+EngineOptions two_workers(const std::string& input, std::size_t queue_depth) {
+  EngineOptions opt;
+  opt.inputs = {input};
+  opt.workers = 2;
+  opt.queue_depth = queue_depth;
+  opt.reader.batch_size = 1;
+  opt.reader.max_record_size = 1 << 20;
+  return opt;
+}
+
+// Runs the chain on opt.inputs, stdout and the error stream into files: their contents.
+RunResult run_to_strings(const EngineOptions& opt, const Chain& chain, const std::string& stem, std::string* out,
+                         std::string* err) {
+  std::string out_path = stem + ".out", err_path = stem + ".err";
+  int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  StopToken stop;
+  RunResult r = run_pipeline(opt, chain, stop, out_fd, err_fd, "err");
+  close(out_fd);
+  close(err_fd);
+  *out = slurp(out_path);
+  *err = slurp(err_path);
+  std::remove(out_path.c_str());
+  std::remove(err_path.c_str());
+  return r;
+}
 }  // namespace
 
 TEST_CASE("an async stage waits at its own concurrency, the CPU workers go on, output stays in order",
@@ -195,34 +245,16 @@ TEST_CASE("an async stage waits at its own concurrency, the CPU workers go on, o
   }
   std::vector<double> passed_at;
   SleepStats stats;
-  std::vector<std::unique_ptr<Stage>> stages;
-  std::string e;
-  stages.push_back(make_stage("parse", {}, &e));
-  stages.push_back(std::make_unique<BurnStage>(&passed_at));
-  stages.push_back(std::make_unique<SleepStage>(32, std::chrono::milliseconds(50), &stats));
-  Chain chain(std::move(stages), {"in.jsonl"}, 1 << 20);
+  Chain chain(parse_burn_sleep(&passed_at, &stats, 32, std::chrono::milliseconds(50), 0), {"in.jsonl"}, 1 << 20);
   REQUIRE(chain.async_stage() != nullptr);
   REQUIRE(chain.worker_end() == 2);
 
-  EngineOptions opt;
-  opt.inputs = {in_path};
-  opt.workers = 2;
-  opt.queue_depth = 64;
-  opt.reader.batch_size = 1;  // cut at the last whole record of each read
-  opt.reader.max_record_size = 1 << 20;
-  std::string out_path = in_path + ".out", err_path = in_path + ".err";
-  int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  StopToken stop;
+  EngineOptions opt = two_workers(in_path, 64);
+  std::string out, err;
   double t0 = now_ms();
-  RunResult r = run_pipeline(opt, chain, stop, out_fd, err_fd, "err");
+  RunResult r = run_to_strings(opt, chain, in_path, &out, &err);
   double elapsed = now_ms() - t0;
-  close(out_fd);
-  close(err_fd);
-  std::string out = slurp(out_path), err = slurp(err_path);
   std::remove(in_path.c_str());
-  std::remove(out_path.c_str());
-  std::remove(err_path.c_str());
 
   // (3) Every record, in input order, nothing on the error stream, counts that add up.
   REQUIRE(out == expected);
@@ -248,4 +280,72 @@ TEST_CASE("an async stage waits at its own concurrency, the CPU workers go on, o
   INFO("burn-stage passes inside waits: " << overlapped << "; burn from " << passed_at.front() << " to "
                                           << passed_at.back() << " ms, first wait at " << first_wait << " ms");
   REQUIRE(overlapped >= static_cast<std::size_t>(kRecords));
+}
+
+// The extra tokens an async stage asks for (exec's batch mode: its calls' spans) are for the jobs
+// it holds, not for a reader running ahead of a busy writer: between the reader and the writer's
+// in-order point (where jobs are submitted) there are at most --queue-depth batches, as without an
+// async stage. Fed through a pipe of one page, to a writer that takes 3 ms per submission: the
+// reader is never far ahead of the submissions.
+TEST_CASE("an async stage's extra jobs do not let the reader run ahead of the writer", "[async][pipeline]") {
+  const int kRecords = 200;
+  std::string fifo = "/tmp/ppipe_async_front_" + std::to_string(getpid());
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  std::vector<double> written_at(kRecords);
+  std::string expected;
+  for (int i = 0; i < kRecords; ++i)
+    expected += "{\"i\":" + std::to_string(i) + ",\"pad\":\"" + std::string(1000, 'x') + "\"}\n";
+  std::thread feeder([&] {
+    int fd = open(fifo.c_str(), O_WRONLY);
+    if (fd < 0) return;
+    std::size_t at = 0;
+    for (int i = 0; i < kRecords; ++i) {
+      // One page, again before each record: ppipe's reader makes the pipes it reads 1 MiB (when
+      // it opens the input, maybe after our first write).
+      fcntl(fd, F_SETPIPE_SZ, 4096);
+      std::size_t end = expected.find('\n', at) + 1;
+      for (std::size_t p = at; p < end;) {
+        ssize_t w = write(fd, expected.data() + p, end - p);
+        if (w <= 0) break;
+        p += static_cast<std::size_t>(w);
+      }
+      written_at[i] = now_ms();
+      at = end;
+    }
+    close(fd);
+  });
+  SleepStats stats;
+  stats.submit_delay = std::chrono::milliseconds(3);
+  std::vector<std::unique_ptr<Stage>> stages;
+  std::string e;
+  stages.push_back(make_stage("parse", {}, &e));
+  stages.push_back(std::make_unique<SleepStage>(8, std::chrono::milliseconds(1), &stats, 64));
+  Chain chain(std::move(stages), {"in.jsonl"}, 1 << 20);
+
+  EngineOptions opt = two_workers(fifo, 2);
+  std::string out, err;
+  RunResult r = run_to_strings(opt, chain, fifo, &out, &err);
+  feeder.join();
+  std::remove(fifo.c_str());
+
+  REQUIRE(out == expected);
+  REQUIRE(err.empty());
+  REQUIRE(r.stats.records_out == kRecords);
+  // When record i had gone into the pipe, how many records before it had not been submitted:
+  // the pipe's page (4 records), the batches in front (2, each at most a pipe's page), the one
+  // being submitted and the one being written. 64 extra tokens let the reader take 64 batches more.
+  std::vector<double> submitted_at;  // one entry per record
+  for (const auto& [t, n] : stats.submitted) submitted_at.insert(submitted_at.end(), n, t);
+  std::sort(submitted_at.begin(), submitted_at.end());
+  REQUIRE(submitted_at.size() == static_cast<std::size_t>(kRecords));
+  long ahead = 0;
+  for (int i = 0; i < kRecords; ++i) {
+    long done = std::upper_bound(submitted_at.begin(), submitted_at.end(), written_at[i]) - submitted_at.begin();
+    ahead = std::max(ahead, static_cast<long>(i + 1) - done);
+  }
+  INFO("records written but not submitted at most: " << ahead << "; written from " << written_at.front() << " to "
+                                                      << written_at.back() << " ms, submitted from "
+                                                      << submitted_at.front() << " to " << submitted_at.back()
+                                                      << " ms");
+  REQUIRE(ahead <= 24);
 }
