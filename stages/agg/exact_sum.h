@@ -221,14 +221,17 @@ class ExactSum {
   void normalize() const;       // carries: every limb in [0, 2^32) but the top, which is 0 or -1
   void note_double(double x);
 
+  // 48 bytes (agg keeps a million groups with two of these each): the counter and the flags share
+  // one 32-bit word.
   mutable LimbVec limbs_;
-  mutable int lo_ = 0;                // absolute index of limbs_[0]
-  mutable std::uint32_t pending_ = 0; // additions since the last normalize()
-  bool any_ = false;
-  bool saw_double_ = false;
-  bool all_neg_zero_ = true;  // every addend so far was -0.0 (vacuous when !any_)
-  bool nan_ = false, pos_inf_ = false, neg_inf_ = false;
+  mutable int lo_ = 0;                    // absolute index of limbs_[0]
+  mutable std::uint32_t pending_ : 24 = 0;  // additions since the last normalize() (< kMaxPending)
+  std::uint32_t any_ : 1 = false;
+  std::uint32_t saw_double_ : 1 = false;
+  std::uint32_t all_neg_zero_ : 1 = true;  // every addend so far was -0.0 (vacuous when !any_)
+  std::uint32_t nan_ : 1 = false, pos_inf_ : 1 = false, neg_inf_ : 1 = false;
 };
+static_assert(sizeof(ExactSum) == 48);
 
 // Sample variance sum((x - mean)^2) / (n - 1) from n, S1 = sum(x) and S2 = sum(x*x), all exact:
 // (n*S2 - S1^2) / (n*(n-1)), computed exactly in big integers and rounded once. n >= 2.
