@@ -111,6 +111,9 @@ using Emit = std::function<void(std::string_view record)>;
 // What the engine tells a finishing stage when the stream ends.
 struct FinishContext {
   unsigned threads = 1;  // threads finish() may keep busy (--workers: the CPU workers are idle by then)
+  // Where finish() may put the stage's own --stats fields: JSON members, comma-separated, no
+  // braces (agg: its groups and their memory). Null: nobody asks.
+  std::string* stats_fields = nullptr;
 };
 
 class FinishingStage : public Stage {

@@ -563,6 +563,7 @@ void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
 }
 
 bool Chain::Run::finish(std::string* error, const std::function<bool()>& flush, const FinishContext& context) {
+  stats_fields_.assign(chain_.size(), std::string());
   for (std::size_t k = 0; k < chain_.size(); ++k) {
     if (!partials_[k] || stopped_) continue;
     const Stage& stage = *chain_.stages_[k];
@@ -584,7 +585,9 @@ bool Chain::Run::finish(std::string* error, const std::function<bool()>& flush, 
     };
     // The stage's own time: finish() less what the stages after it and the writing took.
     const std::uint64_t t0 = now_ns(), fed0 = feed_ns_;
-    bool ok = finishing(stage).finish(*partials_[k], emit, context, error);
+    FinishContext own = context;
+    own.stats_fields = &stats_fields_[k];
+    bool ok = finishing(stage).finish(*partials_[k], emit, own, error);
     std::uint64_t spent = now_ns() - t0, other = elsewhere + (feed_ns_ - fed0);
     busy_ns_[k] += spent > other ? spent - other : 0;
     if (!ok) return false;

@@ -141,6 +141,8 @@ class Chain::Run {
   const std::vector<StageCounts>& counts() const { return counts_; }
   // Nanoseconds each stage ran on the writer thread (its ordered decisions, merges, records fed).
   const std::vector<std::uint64_t>& busy_ns() const { return busy_ns_; }
+  // The finishing stages' own --stats fields (FinishContext::stats_fields), per stage index.
+  const std::vector<std::string>& stats_fields() const { return stats_fields_; }
 
  private:
   // Runs a record through stages [from, n) on this thread.
@@ -155,6 +157,7 @@ class Chain::Run {
   std::vector<std::unique_ptr<Partial>> partials_;    // per stage index, null if not finishing
   std::vector<StageCounts> counts_;
   std::vector<std::uint64_t> busy_ns_;
+  std::vector<std::string> stats_fields_;
   std::uint64_t feed_ns_ = 0;  // all of feed()'s time, so finish() can tell its own apart
   std::string key_;
   std::string output_;  // take_over: the forwarded records of a batch (its room kept)

@@ -578,6 +578,9 @@ class PipelineRun {
     s.bytes_out = out_.bytes_written();
     const auto& busy = writer_part_->busy_ns();
     for (std::size_t i = 0; i < s.stages.size() && i < busy.size(); ++i) s.stages[i].writer_ns = busy[i];
+    const auto& fields = writer_part_->stats_fields();
+    for (std::size_t i = 0; i < s.stages.size() && i < fields.size(); ++i)
+      if (!fields[i].empty()) s.stages[i].extra = fields[i];
     if (async_ns_) s.stages[chain_.worker_end()].writer_ns += async_ns_;
     EngineTimes& e = s.engine;
     e.reader_ns = reader_ns_.load(std::memory_order_relaxed);

@@ -401,13 +401,19 @@ class AggStage final : public FinishingStage {
   }
 
   bool finish(Partial& all, const Emit& emit, const FinishContext& context, std::string* error) const override {
-    return finish_as(all, emit, error, partial_, context.threads);
+    return finish_as(all, emit, error, partial_, context);
   }
 
   // finish, writing the groups' results, or their partial states when `partial` (agg --partial,
   // merge --partial).
-  bool finish_as(Partial& all, const Emit& emit, std::string* error, bool partial, unsigned threads) const {
+  bool finish_as(Partial& all, const Emit& emit, std::string* error, bool partial, const FinishContext& context) const {
     auto& p = static_cast<AggPartial&>(all);
+    const unsigned threads = context.threads;
+    // --stats: the groups and the memory they hold, beside the run's peak RSS (the rest of which is
+    // the engine's). Not the heap parts of percentiles, distinct counts and collect.
+    if (context.stats_fields)
+      *context.stats_fields = fmt::format("\"groups\":{},\"group_bytes\":{},\"group_table_bytes\":{}", p.size(),
+                                          p.store->arena.bytes(), p.store->table.bytes());
     if (p.overflow) {
       *error = fmt::format("agg: more than {} groups (--max-groups {}); raise --max-groups, or group by fewer keys",
                            max_groups_, max_groups_);
@@ -1035,7 +1041,7 @@ class MergeStage final : public FinishingStage {
       return false;
     }
     if (!p.stage) return true;
-    return p.stage->finish_as(p.inner, emit, error, partial_, context.threads);
+    return p.stage->finish_as(p.inner, emit, error, partial_, context);
   }
 
  private:

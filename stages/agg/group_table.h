@@ -110,6 +110,8 @@ class GroupTable {
 
   std::size_t size() const { return groups_.size(); }
   bool empty() const { return groups_.empty(); }
+  // Its own memory: the slots and the insertion-order index (for --stats).
+  std::size_t bytes() const { return slots_.capacity() * sizeof(std::uint64_t) + groups_.capacity() * sizeof(G*); }
   // In insertion order.
   const HugeVector<G*>& groups() const { return groups_; }
   // Empty, keeping its slots (a table used again for the next batch does not grow again).
@@ -163,6 +165,13 @@ class GroupArena {
     void* p = ptr_;
     ptr_ += bytes;
     return p;
+  }
+
+  // The blocks' bytes (for --stats; a block's pages are touched as it is used).
+  std::size_t bytes() const {
+    std::size_t n = 0;
+    for (const Block& b : blocks_) n += b.size;
+    return n;
   }
 
   // Forgets every allocation; keeps the first blocks (up to kKeepBytes) for use again.
