@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <type_traits>
 #include <stdexcept>
 #include <thread>
 
@@ -437,21 +438,43 @@ class AggStage final : public FinishingStage {
     }
     std::size_t count = n;
     if (top_ && *top_ < count) count = static_cast<std::size_t>(*top_);
-    // One integer key ordered by key (a user id: the case with millions of groups): its value
-    // from the key text, sorted in 16-byte rows. Integer keys are unique (1 and 1.0 group
-    // together), so no tie is left to break.
-    if (nkeys == 1 && !sort_) {
-      agg::HugeVector<IntRow> ints(n);
-      bool all_int = true;
-      for (std::uint32_t i = 0; i < n && all_int; ++i) {
-        expr::Value v;
-        all_int = scalar_key(groups[i]->key(), &v) && v.tag() == expr::Tag::kInt;
-        ints[i] = IntRow{all_int ? v.int_value() : 0, i};
-      }
-      if (all_int) {
-        std::sort(ints.begin(), ints.end(), [](const IntRow& x, const IntRow& y) { return x.key < y.key; });
-        return write_rows([&](std::size_t i) -> const Group* { return groups[ints[i].group]; }, count, emit, threads,
-                          error);
+    // One key ordered by key, mostly integers (a user id: the case with millions of groups): the
+    // integers' values from the key texts, sorted as 16-byte rows made in the table's slot array
+    // (done with: 16 bytes a group at least), so sorting needs no new memory. Integer keys are
+    // unique (1 and 1.0 group together): no tie to break. The few groups keyed by null, a boolean
+    // (before the numbers in jq's order) or a plain string (after them) are sorted apart; any
+    // other key (a fraction, an array, an escaped string) takes the general way below.
+    if (nkeys == 1 && !sort_ && n > 0) {
+      agg::HugeVector<std::uint64_t> room = p.store->table.take_slots();
+      static_assert(std::is_trivially_copyable_v<IntRow> && alignof(IntRow) <= alignof(std::uint64_t));
+      if (room.size() * sizeof(std::uint64_t) >= n * sizeof(IntRow)) {
+        auto* ints = reinterpret_cast<IntRow*>(room.data());
+        std::vector<Row> before, after;
+        std::size_t m = 0;
+        bool plain = true;
+        for (std::uint32_t i = 0; i < n && plain; ++i) {
+          expr::Value v;
+          plain = scalar_key(groups[i]->key(), &v);
+          if (!plain) break;
+          if (v.tag() == expr::Tag::kInt) new (&ints[m++]) IntRow{v.int_value(), i};
+          else if (v.tag() == expr::Tag::kString) after.push_back(Row{v, groups[i], i});
+          else before.push_back(Row{v, groups[i], i});  // null, false, true
+        }
+        if (plain) {
+          ints = std::launder(ints);
+          std::sort(ints, ints + m, [](const IntRow& x, const IntRow& y) { return x.key < y.key; });
+          expr::Scratch order_scratch;
+          auto by_value = [&](const Row& x, const Row& y) { return expr::compare(x.first, y.first, order_scratch) < 0; };
+          std::sort(before.begin(), before.end(), by_value);
+          std::sort(after.begin(), after.end(), by_value);
+          return write_rows(
+              [&](std::size_t i) -> const Group* {
+                if (i < before.size()) return before[i].g;
+                i -= before.size();
+                return i < m ? groups[ints[i].group] : after[i - m].g;
+              },
+              count, emit, threads, error);
+        }
       }
     }
     // The rows to sort. One scalar key ordered by key: each row's value is read from its

@@ -114,6 +114,15 @@ class GroupTable {
   std::size_t bytes() const { return slots_.capacity() * sizeof(std::uint64_t) + groups_.capacity() * sizeof(G*); }
   // In insertion order.
   const HugeVector<G*>& groups() const { return groups_; }
+  // Its slot array, for a caller done with lookups (agg's finish sorts its rows in that memory:
+  // a million groups' rows need no new pages). The table still lists its groups; finds none
+  // until it grows again.
+  HugeVector<std::uint64_t> take_slots() {
+    HugeVector<std::uint64_t> s;
+    s.swap(slots_);
+    return s;
+  }
+
   // Empty, keeping its slots (a table used again for the next batch does not grow again).
   void clear() {
     groups_.clear();
@@ -133,6 +142,7 @@ class GroupTable {
   }
   void grow() {
     std::size_t n = slots_.empty() ? 16 : slots_.size() * 2;
+    while (n < (groups_.size() + 1) * 2) n *= 2;  // (after take_slots(), the groups are still there)
     slots_.assign(n, 0);
     // The groups are read in insertion order, which is the order agg's arena gave them out.
     for (G* g : groups_) place(g->hash, g);

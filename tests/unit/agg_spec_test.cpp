@@ -159,6 +159,24 @@ TEST_CASE("group table: finds what was inserted, through growth and colliding ha
     std::string k = "[" + std::to_string(i) + "]";
     REQUIRE(t.find(k, hash(i, k)) == t.groups()[i]);
   }
+  // take_slots() hands the slot array over (agg's finish sorts in it): at least 16 bytes a group;
+  // the groups are still listed, none is found, and an insert grows the slots again.
+  {
+    const std::size_t n = t.size();
+    auto room = t.take_slots();
+    CHECK(room.size() * sizeof(room[0]) >= 16 * n);
+    CHECK(t.size() == n);
+    CHECK(t.groups()[3]->key() == "[3]");
+    CHECK(t.find("[3]", hash(3, "[3]")) == nullptr);
+    CHECK(t.bytes() == t.groups().capacity() * sizeof(G*));
+    auto g = std::make_unique<G>();
+    g->text = "[5000]";
+    g->hash = Table::hash_of(g->text);
+    G* raw = t.insert(g.get());
+    owned.push_back(std::move(g));
+    CHECK(t.find("[5000]", Table::hash_of("[5000]")) == raw);
+    CHECK(t.find("[3]", hash(3, "[3]")) == t.groups()[3]);  // re-placed as the slots grew
+  }
   // clear() keeps the slots (a batch's table is used again) but forgets every group.
   t.clear();
   CHECK(t.empty());

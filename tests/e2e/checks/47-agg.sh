@@ -267,6 +267,34 @@ with open("want", "w") as w:
 }
 register t_agg_int_keys
 
+t_agg_mostly_int_keys() {
+  local name="agg: integer keys with a few null, boolean and string keys (sorted apart) in jq's order; a fraction or an escaped string key as well"
+  # Integers (sorted as rows in the table's memory) and, apart, null (also missing), false, true
+  # before them and plain strings (digits too, empty, not ASCII) after; then one key of the
+  # general way added. Against jq's group_by, which orders by jq's order too.
+  awk 'BEGIN {
+    for (i = 0; i < 6000; i++) printf "{\"k\":%d,\"x\":%d}\n", (i * 7919) % 2003 - 1000, i % 5
+    print "{\"x\":1}"; print "{\"k\":null,\"x\":2}"; print "{\"k\":true,\"x\":3}"; print "{\"k\":false,\"x\":4}"
+    print "{\"k\":\"10\",\"x\":1}"; print "{\"k\":\"-5\",\"x\":1}"; print "{\"k\":\"\",\"x\":1}"
+    print "{\"k\":\"\u00e9t\u00e9\",\"x\":1}"; print "{\"k\":\"abc\",\"x\":1}"; print "{\"k\":\"10\",\"x\":1}"
+  }' > mixed.jsonl
+  { cat mixed.jsonl; echo '{"k":2.5,"x":1}'; } > frac.jsonl
+  { cat mixed.jsonl; echo '{"k":"a\"b","x":1}'; } > esc.jsonl
+  local msg=() f j
+  for f in mixed frac esc; do
+    jq -s -c 'group_by(.k)[] | {k: .[0].k, count: length, sum_x: (map(.x) | add)}' $f.jsonl > want
+    for j in 1 2; do
+      "$PPIPE" -j $j --group-by .k --agg 'count, sum(.x)' $f.jsonl > got 2> err || msg+=("$f -j $j: exit $?: $(head -c 300 err)")
+      cmp -s want got || msg+=("$f -j $j: differs from jq" "$(short_diff want got)")
+    done
+  done
+  "$PPIPE" --group-by .k --agg 'count, sum(.x)' --top 4 mixed.jsonl > got 2> err
+  jq -s -c 'group_by(.k)[] | {k: .[0].k, count: length, sum_x: (map(.x) | add)}' mixed.jsonl | head -n 4 > want
+  cmp -s want got || msg+=("--top 4 differs from jq's first 4 groups" "$(short_diff want got)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_mostly_int_keys
+
 t_agg_empty_input() {
   local name="agg without --group-by: one group even on no input ({\"count\":0}, as jq's reduce), also through --partial | merge; with keys: no group"
   : > empty.jsonl
