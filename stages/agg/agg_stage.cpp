@@ -175,12 +175,27 @@ struct AggState final : StageState {
     std::uint64_t partial = 0;  // AggPartial::number; 0: empty
     Group* group = nullptr;
   };
-  static constexpr std::size_t kCacheSlots = 64;
+  // 256 slots (4 KiB): 20 hosts in 64 slots shared 3 slots, and a pair in one slot misses on
+  // every other record.
+  static constexpr std::size_t kCacheSlots = 256;
   static std::size_t cache_slot(std::string_view raw) {
+    // The first and last 8 bytes (or 4, or 3 single bytes), with fixed-size loads: no call.
+    const char* p = raw.data();
+    const std::size_t n = raw.size();
     std::uint64_t head = 0, tail = 0;
-    std::memcpy(&head, raw.data(), std::min<std::size_t>(raw.size(), 8));
-    if (raw.size() > 8) std::memcpy(&tail, raw.data() + raw.size() - 8, 8);
-    return static_cast<std::size_t>(((head ^ (tail * 31) ^ raw.size()) * 0x9e3779b97f4a7c15ull) >> 58);
+    if (n >= 8) {
+      std::memcpy(&head, p, 8);
+      std::memcpy(&tail, p + n - 8, 8);
+    } else if (n >= 4) {
+      std::uint32_t a, b;
+      std::memcpy(&a, p, 4);
+      std::memcpy(&b, p + n - 4, 4);
+      head = a | (std::uint64_t{b} << 32);
+    } else if (n > 0) {
+      head = static_cast<unsigned char>(p[0]) | (static_cast<unsigned char>(p[n / 2]) << 8) |
+             (static_cast<unsigned char>(p[n - 1]) << 16);
+    }
+    return static_cast<std::size_t>(((head ^ (tail * 31) ^ n) * 0x9e3779b97f4a7c15ull) >> 56);
   }
   Cached cache[kCacheSlots];
   std::vector<std::unique_ptr<expr::Scratch>> scratches;  // one per expression: results live side by side

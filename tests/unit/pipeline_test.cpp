@@ -182,17 +182,18 @@ TEST_CASE("agg over many groups gives the same output for any workers and batch 
 // batches must still land in their own groups.
 TEST_CASE("agg by a string key counts every key apart, escapes and cache slots alike", "[pipeline]") {
   std::string in_path = temp_path("in5");
-  // 40 plain keys (more than enough to share some of the 64 cache slots), and pairs that are
-  // equal between the quotes only once escaped: a newline and a backslash-n, quotes.
+  // 60 plain keys (enough to share some of the 256 cache slots), and pairs that are equal
+  // between the quotes only once escaped: a newline and a backslash-n, quotes.
   std::vector<std::string> keys_json;  // as written in the input (JSON string bodies)
-  for (int i = 0; i < 40; ++i) keys_json.push_back("host-" + std::to_string(i));
+  for (int i = 0; i < 60; ++i) keys_json.push_back("host-" + std::to_string(i));
   keys_json.push_back("a\\nb");    // a, newline, b
   keys_json.push_back("a\\\\nb");  // a, backslash, n, b
   keys_json.push_back("q\\\"");    // q, quote
   keys_json.push_back("q\\\\\\\"");  // q, backslash, quote
-  // These two share a cache slot: "k<newline>20" is k\n20 once escaped, the bytes of the other.
-  keys_json.push_back("k\\n20");    // k, newline, 2, 0
-  keys_json.push_back("k\\\\n20");  // k, backslash, n, 2, 0
+  // These two share a cache slot (found by trying numbers with AggState::cache_slot's hash):
+  // "k<newline>860" is k\n860 once escaped, the bytes of the other.
+  keys_json.push_back("k\\n860");    // k, newline, 8, 6, 0
+  keys_json.push_back("k\\\\n860");  // k, backslash, n, 8, 6, 0
   std::vector<int> counts(keys_json.size(), 0);
   {
     std::ofstream f(in_path, std::ios::binary);
