@@ -592,6 +592,7 @@ MemberKeys::MemberKeys(std::vector<std::string_view> k) : keys(std::move(k)) {
     const std::size_t n = std::min<std::size_t>(keys[j].size(), 8);
     std::memcpy(&head[j], keys[j].data(), n);
     head_mask[j] = n == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * n)) - 1;  // little-endian
+    if (keys[j].size() > 8 && keys[j].size() <= 16) std::memcpy(&tail[j], keys[j].data() + keys[j].size() - 8, 8);
   }
 }
 

@@ -149,6 +149,7 @@ struct MemberKeys {
   std::uint16_t by_length[kLengths] = {};      // bit j: keys[j] has this length
   std::uint64_t head[kMaxMembers] = {};        // keys[j]'s first 8 bytes (zeros past its end)
   std::uint64_t head_mask[kMaxMembers] = {};   // which bytes of head[j] are the key's
+  std::uint64_t tail[kMaxMembers] = {};        // keys of 9 to 16 bytes: their last 8 bytes
   explicit MemberKeys(std::vector<std::string_view> k = {});
 };
 bool lookup_members(simdjson::dom::element input, const MemberKeys& keys, Value* outs);

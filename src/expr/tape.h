@@ -127,8 +127,9 @@ inline bool lookup(const Ref& r, std::string_view key, Value& out) {
 inline void lookup_many(const Ref& r, const MemberKeys& keys, Value* outs) {
   const std::uint64_t* tape = r.tape;
   std::size_t end = static_cast<std::uint32_t>(tape[r.index]) - 1;  // the '}' word
-  std::size_t found[kMaxMembers] = {};
   const std::size_t n = keys.keys.size();
+  std::size_t found[kMaxMembers];
+  for (std::size_t j = 0; j < n; ++j) found[j] = 0;
   for (std::size_t i = r.index + 1; i < end;) {
     const std::uint8_t* p = r.strings + (tape[i] & simdjson::internal::JSON_VALUE_MASK);
     std::uint32_t len;
@@ -137,11 +138,12 @@ inline void lookup_many(const Ref& r, const MemberKeys& keys, Value* outs) {
          mask &= mask - 1) {
       const std::size_t j = static_cast<std::size_t>(__builtin_ctz(mask));
       // The first 8 bytes in one load (the string buffer is padded: reading past a short key's
-      // end stays inside it), the rest, if any, with memcmp.
-      std::uint64_t head;
+      // end stays inside it); up to 16, the last 8 in another; the rest of a longer key with memcmp.
+      std::uint64_t head, tail;
       std::memcpy(&head, p + sizeof(len), sizeof(head));
       if (len == keys.keys[j].size() && (head & keys.head_mask[j]) == keys.head[j] &&
-          (len <= 8 || std::memcmp(p + sizeof(len) + 8, keys.keys[j].data() + 8, len - 8) == 0))
+          (len <= 8 || (len <= 16 ? (std::memcpy(&tail, p + sizeof(len) + len - 8, 8), tail == keys.tail[j])
+                                  : std::memcmp(p + sizeof(len) + 8, keys.keys[j].data() + 8, len - 8) == 0)))
         found[j] = i + 1;
     }
     std::uint64_t v = tape[i + 1];

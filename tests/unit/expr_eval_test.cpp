@@ -513,12 +513,14 @@ TEST_CASE("expr compare: the public jq order agrees with `<` on every pair", "[e
 TEST_CASE("expr lookup_members + evaluate_from_member = evaluate", "[expr][eval]") {
   // Paths with a leading key, evaluated from one scan of the members, give what evaluate() gives:
   // duplicate keys (last wins), missing keys, nested objects, indices, and errors past the first key.
-  // Keys of one length (a, b, c, d, s; "ab", "ba"), one of 63 bytes and two longer ones (the
+  // Keys of one length (a, b, c, d, s; "ab", "ba"), of 9 to 16 bytes alike but for their last
+  // byte (compared as a first and a last 8 bytes), one of 63 bytes and two longer ones (the
   // length index's last slot) exercise MemberKeys.
   const std::string k63 = "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkka", k70 = "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqz", k70b = "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqy";
   const std::vector<std::string> exprs = {".a", ".a.b", ".b", ".a.b.c", ".c[1]", ".d.x", ".\"k k\"", ".missing",
                                           ".missing.x", ".s.x", ".c.x", ".a[0]", ".ab", ".ba", "." + k63,
-                                          "." + k70, "." + k70b + ".x"};
+                                          "." + k70, "." + k70b + ".x", ".latency_ms", ".latency_mx",
+                                          ".abcdefghijklmnop", ".abcdefghijklmnoq"};
   const std::vector<std::string> docs = {
       R"({"a":{"b":1},"b":2,"c":[1,2,3],"d":{"x":"y"},"k k":true,"s":"str"})",
       R"({"a":1,"a":{"b":{"c":5}},"b":null,"b":7,"c":{"x":[1]},"d":{"x":1,"x":2}})",
@@ -526,6 +528,8 @@ TEST_CASE("expr lookup_members + evaluate_from_member = evaluate", "[expr][eval]
       R"({"c":[],"s":{"x":0}})",
       "{\"ab\":1,\"ba\":2,\"" + k63 + "\":3,\"" + k70 + "\":4,\"" + k70b + "\":{\"x\":5},\"a\":6}",
       "{\"" + k70b + "\":0,\"" + k70 + "\":[7],\"ba\":null}",
+      R"({"latency_ms":1.5,"latency_mz":2,"abcdefghijklmnop":3,"latency_ms":4.5,"abcdefghijklmnor":5})",
+      R"({"latency_mx":[1],"abcdefghijklmnoq":{"x":1},"latency_m":6,"latency_mss":7,"abcdefghijklmno":8})",
   };
   std::vector<std::shared_ptr<const ppipe::expr::Program>> programs;
   std::vector<std::string_view> keys;
