@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -156,6 +157,9 @@ struct AsyncJob {
   // Optional, when the stage knows and there are failures: where the output of record i ends in
   // `out`, so that --max-errors can cut the job right after its N-th failed record.
   std::vector<std::size_t> out_ends;
+  // Optional, when the stage counted them as it read `out`: its lines, each a record as it is
+  // (src/util/plain_lines.h); the engine then writes `out` as it came without a scan of its own.
+  std::optional<std::uint64_t> out_plain_lines;
   struct Failure {
     std::size_t index;      // the record's
     std::string message;
@@ -170,6 +174,7 @@ struct AsyncJob {
   // fresh megabytes per batch cost page faults) unless one grew past `keep` bytes.
   void clear(std::size_t keep) {
     seq = 0;
+    out_plain_lines.reset();
     dropped = 0;
     pause = false;
     input = {};

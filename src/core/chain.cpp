@@ -9,6 +9,7 @@
 #include "src/io/csv.h"
 #include "src/io/error_record.h"
 #include "stages/json_diagnose.h"
+#include "src/util/plain_lines.h"
 #include "src/util/text_util.h"
 
 namespace ppipe {
@@ -422,26 +423,6 @@ void Chain::Run::take_over(Batch& b) {
   }
 }
 
-namespace {
-
-// The lines of `text` when each is a record as it is: not empty, not starting with a space, tab or
-// CR (it might be blank), not ending with a CR. Otherwise nothing.
-std::optional<std::uint64_t> plain_lines(std::string_view text) {
-  std::uint64_t lines = 0;
-  const char* p = text.data();
-  const char* const end = p + text.size();
-  while (p < end) {
-    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-    const char* e = nl ? nl : end;
-    if (e == p || *p == ' ' || *p == '\t' || *p == '\r' || e[-1] == '\r') return std::nullopt;
-    ++lines;
-    p = nl ? nl + 1 : end;
-  }
-  return lines;
-}
-
-}  // namespace
-
 std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, std::uint64_t max_failures) {
   const std::size_t k = chain_.worker_end_;
   std::string_view source = chain_.source_names_[source_index];
@@ -468,7 +449,7 @@ std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, st
     // is written as it came, from the job's buffer (exec's batch mode: the bulk of the bytes). Not
     // swapped into out_: the stage gets its buffer back once it is written, and the writer holds
     // none (exec's span buffers are megabytes of fresh pages each).
-    if (auto lines = plain_lines(job.out)) {
+    if (auto lines = job.out_plain_lines ? job.out_plain_lines : plain_lines(job.out)) {
       c.out += *lines;
       out_records_ += *lines;
       if (job.out.back() != '\n') job.out.push_back('\n');

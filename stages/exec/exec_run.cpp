@@ -380,6 +380,7 @@ void ExecRun::start(Call& c, double now) {
   c.piece = 0;
   c.written = 0;
   c.out_len = 0;
+  c.out_lines.reset();
   if (config_->record_mode) c.out.clear();
   if (!config_->record_mode) {
     // Batch mode: the output goes to a buffer kept from call to call (one the engine gave back,
@@ -466,7 +467,10 @@ void ExecRun::read_stdout(Call& c, double now) {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) return;
       if (n > 0) c.out_len += static_cast<std::size_t>(n);
-      if (n > 0 && c.out_len <= config_->max_output) continue;
+      if (n > 0 && c.out_len <= config_->max_output) {
+        c.out_lines.scan(c.out.data(), c.out_len);  // what was just read, still in cache
+        continue;
+      }
       if (n > 0) {  // past --exec-max-output
         c.overflow = true;
         close_fd(c.child.stdout_fd);
@@ -610,6 +614,7 @@ void ExecRun::finish_job(JobState& j) {
       if (c.failure) {
         for (std::size_t i = 0; i < job.size(); ++i) job.failures.push_back({i, *c.failure});
       } else if (c.jobs.back() == &j) {
+        job.out_plain_lines = c.out_lines.finish(c.out.data(), c.out_len);
         c.out.resize(c.out_len);
         job.out = std::move(c.out);  // the span's output, as it came, no copy
       } else {

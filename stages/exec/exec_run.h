@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "src/util/plain_lines.h"
 #include "stages/exec/process.h"
 #include "stages/exec/rate.h"
 #include "stages/exec/template.h"
@@ -87,6 +88,7 @@ class ExecRun final : public AsyncRun {
     std::size_t written = 0;  // of that piece
     std::string out;                    // stdout; on success, the call's output lines
     std::size_t out_len = 0;            // batch mode: out's first out_len bytes (it is sized to its room)
+    PlainLines out_lines;               // batch mode: out's lines, counted as they are read (in cache)
     std::string err_line;               // stderr since its last line end
     std::deque<std::string> err_tail;   // its last lines, for the error record
     double deadline = 0;                // --timeout, or 0

@@ -1,6 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <optional>
+#include <string>
+
 #include "src/cli/markdown.h"
+#include "src/util/plain_lines.h"
 #include "src/util/text_util.h"
 
 using namespace ppipe;
@@ -142,4 +147,49 @@ TEST_CASE("utf8_replace_invalid: every byte outside a valid sequence becomes U+F
   CHECK(utf8_replace_invalid("\xC0\xAF") == r + r);          // overlong
   CHECK(utf8_replace_invalid("\xED\xA0\x80") == r + r + r);  // a surrogate
   CHECK(utf8_replace_invalid("\xF4\x90\x80\x80") == r + r + r + r);  // above U+10FFFF
+}
+
+// PlainLines counts the lines of a text that can be written as it came (each a record as it is),
+// fed in any pieces: the count and the verdict are those of the whole text at once, and those of
+// a plain reference written here.
+TEST_CASE("PlainLines: lines each a record as it is, fed whole or in pieces", "[util]") {
+  auto reference = [](const std::string& t) -> std::optional<std::uint64_t> {
+    std::uint64_t n = 0;
+    std::size_t at = 0;
+    while (at < t.size()) {
+      std::size_t nl = t.find('\n', at);
+      std::string line = t.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+      if (line.empty() || line[0] == ' ' || line[0] == '\t' || line[0] == '\r' || line.back() == '\r') return std::nullopt;
+      ++n;
+      at = nl == std::string::npos ? t.size() : nl + 1;
+    }
+    return n;
+  };
+  CHECK(ppipe::plain_lines("") == std::optional<std::uint64_t>(0));
+  CHECK(ppipe::plain_lines("{}\n{}\n") == std::optional<std::uint64_t>(2));
+  CHECK(ppipe::plain_lines("{}\n{}") == std::optional<std::uint64_t>(2));
+  CHECK_FALSE(ppipe::plain_lines("{}\n\n{}\n"));
+  CHECK_FALSE(ppipe::plain_lines("{}\r\n"));
+  CHECK_FALSE(ppipe::plain_lines(" {}\n"));
+  CHECK_FALSE(ppipe::plain_lines("{}\n\t"));
+  CHECK_FALSE(ppipe::plain_lines("\n"));
+  const char alphabet[] = {'a', 'b', '\n', '\n', ' ', '\t', '\r', '{', '}'};
+  std::uint64_t seed = 7;
+  auto next = [&] { return seed = seed * 6364136223846793005ull + 1442695040888963407ull, seed >> 33; };
+  for (int round = 0; round < 2000; ++round) {
+    std::string t;
+    const std::size_t len = next() % 40;
+    // Mostly plain lines, sometimes a byte that makes one not.
+    for (std::size_t i = 0; i < len; ++i) t.push_back(next() % 4 ? "ab\n{}"[next() % 5] : alphabet[next() % 9]);
+    INFO(round << ": " << t);
+    const auto want = reference(t);
+    CHECK(ppipe::plain_lines(t) == want);
+    ppipe::PlainLines p;
+    std::size_t fed = 0;
+    while (fed < t.size()) {
+      fed = std::min(t.size(), fed + 1 + next() % 7);
+      p.scan(t.data(), fed);
+    }
+    CHECK(p.finish(t.data(), t.size()) == want);
+  }
 }
