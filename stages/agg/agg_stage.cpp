@@ -84,13 +84,13 @@ struct Group {
 struct GroupLayout {
   std::vector<agg::AggregateSpec> specs;
   std::vector<std::size_t> offsets;  // of each aggregate from the start of the block
+  std::vector<const agg::AggregateOps*> ops;  // of each aggregate (the same for every group)
   std::size_t size = 0;              // of the block without the key
 
   explicit GroupLayout(const std::vector<AggItemSpec>& items);
 
-  agg::Aggregate& agg(const Group& g, std::size_t i) const {
-    // construct_aggregate returned the block address itself (checked in the constructor).
-    return *std::launder(reinterpret_cast<agg::Aggregate*>(reinterpret_cast<char*>(const_cast<Group*>(&g)) + offsets[i]));
+  agg::AggregateRef agg(const Group& g, std::size_t i) const {
+    return agg::AggregateRef(ops[i], reinterpret_cast<char*>(const_cast<Group*>(&g)) + offsets[i]);
   }
   Group* make(agg::GroupArena& arena, std::string_view key, std::uint64_t hash) const {
     if (key.size() > UINT32_MAX) throw std::length_error("agg: a group key of 4 GiB or more");
@@ -104,13 +104,13 @@ struct GroupLayout {
     try {
       for (; i < specs.size(); ++i) agg::construct_aggregate(specs[i], block + offsets[i]);
     } catch (...) {
-      while (i-- > 0) agg(*g, i).~Aggregate();
+      while (i-- > 0) agg(*g, i).destroy();
       throw;
     }
     return g;
   }
   void destroy(Group& g) const {
-    for (std::size_t i = 0; i < specs.size(); ++i) agg(g, i).~Aggregate();
+    for (std::size_t i = 0; i < specs.size(); ++i) agg(g, i).destroy();
   }
 };
 
@@ -124,13 +124,11 @@ GroupLayout::GroupLayout(const std::vector<AggItemSpec>& items) {
     specs.push_back(item.spec);
     offsets.push_back(size);
     size += l.size;
-    // agg() finds an aggregate at its offset: the Aggregate base must be at the object's address.
+    // Its operations: from one built and destroyed aside.
     alignas(std::max_align_t) char probe[512];
     if (l.size > sizeof(probe)) std::abort();
-    agg::Aggregate* a = agg::construct_aggregate(item.spec, probe);
-    const bool at_start = static_cast<void*>(a) == static_cast<void*>(probe);
-    a->~Aggregate();
-    if (!at_start) std::abort();
+    ops.push_back(agg::construct_aggregate(item.spec, probe));
+    ops.back()->destroy(probe);
   }
 }
 

@@ -199,24 +199,32 @@ void write_rank(std::uint64_t rank, std::string& out) {
 }
 
 // --- the aggregates
+//
+// Each is a class template on its base: Aggregate for make_aggregate (virtual calls), or
+// InlineBase, empty, for the groups' blocks, where a table of functions per type stands for the
+// vtable (AggregateOps): no pointer in each aggregate of each group.
+
+struct InlineBase {
+  bool ok(std::string*) const { return true; }
+};
 
 // count (records) and count(E) (non-null values): a template, so that the state is the count
 // alone (agg keeps one per group, and a million groups).
-template <bool kValuesOnly>
-class Count final : public Aggregate {
+template <bool kValuesOnly, class Base>
+class CountT final : public Base {
  public:
-  AggregateKind kind() const override { return kValuesOnly ? AggregateKind::kCountValues : AggregateKind::kCount; }
-  bool add(const Value& v, const Position&, std::string*) override {
+  AggregateKind kind() const { return kValuesOnly ? AggregateKind::kCountValues : AggregateKind::kCount; }
+  bool add(const Value& v, const Position&, std::string*) {
     if (!kValuesOnly || v.type != Type::kNull) ++n_;
     return true;
   }
-  void merge(Aggregate& other) override { n_ += static_cast<Count&>(other).n_; }  // the same kValuesOnly
-  bool result(std::string* out, std::string*) const override {
+  void merge(Base& other) { n_ += static_cast<CountT&>(other).n_; }  // the same kValuesOnly
+  bool result(std::string* out, std::string*) const {
     write_uint(n_, *out);
     return true;
   }
-  void write_partial(std::string* out) const override { write_uint(n_, *out); }
-  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+  void write_partial(std::string* out) const { write_uint(n_, *out); }
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) {
     if (e.get(n_)) return bad_partial("count", error);
     return true;
   }
@@ -225,17 +233,18 @@ class Count final : public Aggregate {
   std::uint64_t n_ = 0;
 };
 
-class Sum final : public Aggregate {
+template <class Base>
+class SumT final : public Base {
  public:
-  AggregateKind kind() const override { return AggregateKind::kSum; }
-  bool add(const Value& v, const Position&, std::string* error) override {
+  AggregateKind kind() const { return AggregateKind::kSum; }
+  bool add(const Value& v, const Position&, std::string* error) {
     if (v.type == Type::kNull) return true;
     if (!is_number(v)) return type_error("sum", v, error);
     add_sum_value(s_, v);
     return true;
   }
-  void merge(Aggregate& other) override { s_.merge(static_cast<Sum&>(other).s_); }
-  bool result(std::string* out, std::string*) const override {
+  void merge(Base& other) { s_.merge(static_cast<SumT&>(other).s_); }
+  bool result(std::string* out, std::string*) const {
     if (s_.empty()) {
       *out += "null";
     } else if (auto i = s_.to_int64()) {
@@ -247,10 +256,10 @@ class Sum final : public Aggregate {
     }
     return true;
   }
-  void write_partial(std::string* out) const override {
+  void write_partial(std::string* out) const {
     *out += "{\"s\":\"" + s_.to_text() + "\"}";
   }
-  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) {
     if (!get_sum(e, "s", &s_)) return bad_partial("sum", error);
     return true;
   }
@@ -259,30 +268,31 @@ class Sum final : public Aggregate {
   ExactSum s_;
 };
 
-class MinMax final : public Aggregate {
+template <class Base>
+class MinMaxT final : public Base {
  public:
-  explicit MinMax(bool max) : max_(max) {}
-  AggregateKind kind() const override { return max_ ? AggregateKind::kMax : AggregateKind::kMin; }
-  bool add(const Value& v, const Position&, std::string* error) override {
+  explicit MinMaxT(bool max) : max_(max) {}
+  AggregateKind kind() const { return max_ ? AggregateKind::kMax : AggregateKind::kMin; }
+  bool add(const Value& v, const Position&, std::string* error) {
     if (v.type == Type::kNull) return true;
     if (!is_number(v)) return type_error(max_ ? "max" : "min", v, error);
     offer(Number::of(v));
     return true;
   }
-  void merge(Aggregate& other) override {
-    auto& o = static_cast<MinMax&>(other);
+  void merge(Base& other) {
+    auto& o = static_cast<MinMaxT&>(other);
     if (o.has_) offer(o.best());
   }
-  bool result(std::string* out, std::string*) const override {
+  bool result(std::string* out, std::string*) const {
     if (!has_) *out += "null";
     else write_number(best(), *out);
     return true;
   }
-  void write_partial(std::string* out) const override {
+  void write_partial(std::string* out) const {
     if (!has_) *out += "null";
     else *out += "\"" + best().text() + "\"";
   }
-  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) {
     has_ = false;
     if (e.is_null()) return true;
     std::string_view s;
@@ -318,32 +328,33 @@ class MinMax final : public Aggregate {
   bool has_ = false;
 };
 
-class Avg final : public Aggregate {
+template <class Base>
+class AvgT final : public Base {
  public:
-  AggregateKind kind() const override { return AggregateKind::kAvg; }
-  bool add(const Value& v, const Position&, std::string* error) override {
+  AggregateKind kind() const { return AggregateKind::kAvg; }
+  bool add(const Value& v, const Position&, std::string* error) {
     if (v.type == Type::kNull) return true;
     if (!is_number(v)) return type_error("avg", v, error);
     add_sum_value(s_, v);
     ++n_;
     return true;
   }
-  void merge(Aggregate& other) override {
-    auto& o = static_cast<Avg&>(other);
+  void merge(Base& other) {
+    auto& o = static_cast<AvgT&>(other);
     s_.merge(o.s_);
     n_ += o.n_;
   }
-  bool result(std::string* out, std::string*) const override {
+  bool result(std::string* out, std::string*) const {
     if (n_ == 0) *out += "null";
     else expr::write_double(s_.quotient(n_), *out);
     return true;
   }
-  void write_partial(std::string* out) const override {
+  void write_partial(std::string* out) const {
     *out += "{\"n\":";
     write_uint(n_, *out);
     *out += ",\"s\":\"" + s_.to_text() + "\"}";
   }
-  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) {
     if (e["n"].get(n_) || !get_sum(e, "s", &s_)) return bad_partial("avg", error);
     return true;
   }
@@ -353,11 +364,12 @@ class Avg final : public Aggregate {
   std::uint64_t n_ = 0;
 };
 
-class Variance final : public Aggregate {
+template <class Base>
+class VarianceT final : public Base {
  public:
-  explicit Variance(bool stddev) : stddev_(stddev) {}
-  AggregateKind kind() const override { return stddev_ ? AggregateKind::kStddev : AggregateKind::kVar; }
-  bool add(const Value& v, const Position&, std::string* error) override {
+  explicit VarianceT(bool stddev) : stddev_(stddev) {}
+  AggregateKind kind() const { return stddev_ ? AggregateKind::kStddev : AggregateKind::kVar; }
+  bool add(const Value& v, const Position&, std::string* error) {
     if (v.type == Type::kNull) return true;
     if (!is_number(v)) return type_error(stddev_ ? "stddev" : "var", v, error);
     add_sum_value(s1_, v);
@@ -365,23 +377,23 @@ class Variance final : public Aggregate {
     ++n_;
     return true;
   }
-  void merge(Aggregate& other) override {
-    auto& o = static_cast<Variance&>(other);
+  void merge(Base& other) {
+    auto& o = static_cast<VarianceT&>(other);
     s1_.merge(o.s1_);
     s2_.merge(o.s2_);
     n_ += o.n_;
   }
-  bool result(std::string* out, std::string*) const override {
+  bool result(std::string* out, std::string*) const {
     if (n_ < 2) *out += "null";
     else expr::write_double(stddev_ ? exact_stddev(s1_, s2_, n_) : exact_variance(s1_, s2_, n_), *out);
     return true;
   }
-  void write_partial(std::string* out) const override {
+  void write_partial(std::string* out) const {
     *out += "{\"n\":";
     write_uint(n_, *out);
     *out += ",\"s\":\"" + s1_.to_text() + "\",\"q\":\"" + s2_.to_text() + "\"}";
   }
-  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) {
     if (e["n"].get(n_) || !get_sum(e, "s", &s1_) || !get_sum(e, "q", &s2_)) {
       return bad_partial(stddev_ ? "stddev" : "var", error);
     }
@@ -394,11 +406,12 @@ class Variance final : public Aggregate {
   std::uint64_t n_ = 0;
 };
 
-class Percentile final : public Aggregate {
+template <class Base>
+class PercentileT final : public Base {
  public:
-  Percentile(double p, std::string name) : p_(p), name_(std::move(name)) {}
-  AggregateKind kind() const override { return AggregateKind::kPercentile; }
-  bool add(const Value& v, const Position&, std::string* error) override {
+  PercentileT(double p, std::string name) : p_(p), name_(std::move(name)) {}
+  AggregateKind kind() const { return AggregateKind::kPercentile; }
+  bool add(const Value& v, const Position&, std::string* error) {
     if (v.type == Type::kNull) return true;
     if (!is_number(v)) return type_error(name_.c_str(), v, error);
     double d = v.type == Type::kInt ? static_cast<double>(v.i)
@@ -407,8 +420,8 @@ class Percentile final : public Aggregate {
     values_.push_back(d);
     return true;
   }
-  void merge(Aggregate& other) override {
-    auto& o = static_cast<Percentile&>(other);
+  void merge(Base& other) {
+    auto& o = static_cast<PercentileT&>(other);
     if (values_.empty()) {
       values_.swap(o.values_);
     } else {
@@ -416,7 +429,7 @@ class Percentile final : public Aggregate {
       o.values_.clear();
     }
   }
-  bool result(std::string* out, std::string*) const override {
+  bool result(std::string* out, std::string*) const {
     if (values_.empty()) {
       *out += "null";
       return true;
@@ -425,7 +438,7 @@ class Percentile final : public Aggregate {
     expr::write_double(percentile_of_sorted(v, p_), *out);
     return true;
   }
-  void write_partial(std::string* out) const override {
+  void write_partial(std::string* out) const {
     *out += '[';
     bool comma = false;
     for (double d : sorted()) {
@@ -437,7 +450,7 @@ class Percentile final : public Aggregate {
     }
     *out += ']';
   }
-  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) {
     values_.clear();
     simdjson::dom::array a;
     if (e.get(a)) return bad_partial(name_.c_str(), error);
@@ -461,24 +474,25 @@ class Percentile final : public Aggregate {
   std::vector<double> values_;
 };
 
-class CountDistinct final : public Aggregate {
+template <class Base>
+class CountDistinctT final : public Base {
  public:
-  AggregateKind kind() const override { return AggregateKind::kCountDistinct; }
-  bool add(const Value& v, const Position&, std::string*) override {
+  AggregateKind kind() const { return AggregateKind::kCountDistinct; }
+  bool add(const Value& v, const Position&, std::string*) {
     if (v.type == Type::kNull) return true;
     keys_.insert(canonical(v));
     return true;
   }
-  void merge(Aggregate& other) override {
-    auto& o = static_cast<CountDistinct&>(other);
+  void merge(Base& other) {
+    auto& o = static_cast<CountDistinctT&>(other);
     if (keys_.size() < o.keys_.size()) keys_.swap(o.keys_);
     keys_.merge(o.keys_);
   }
-  bool result(std::string* out, std::string*) const override {
+  bool result(std::string* out, std::string*) const {
     write_uint(keys_.size(), *out);  // a count, as count(E): 0, not null
     return true;
   }
-  void write_partial(std::string* out) const override {
+  void write_partial(std::string* out) const {
     std::vector<std::string_view> sorted(keys_.begin(), keys_.end());
     std::sort(sorted.begin(), sorted.end());
     *out += '[';
@@ -488,7 +502,7 @@ class CountDistinct final : public Aggregate {
     }
     *out += ']';
   }
-  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) override {
+  bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) {
     keys_.clear();
     simdjson::dom::array a;
     if (e.get(a)) return bad_partial("count_distinct", error);
@@ -526,11 +540,12 @@ class CountDistinct final : public Aggregate {
   std::unordered_set<std::string> keys_;
 };
 
-class FirstLast final : public Aggregate {
+template <class Base>
+class FirstLastT final : public Base {
  public:
-  explicit FirstLast(bool last) : last_(last) {}
-  AggregateKind kind() const override { return last_ ? AggregateKind::kLast : AggregateKind::kFirst; }
-  bool add(const Value& v, const Position& pos, std::string*) override {
+  explicit FirstLastT(bool last) : last_(last) {}
+  AggregateKind kind() const { return last_ ? AggregateKind::kLast : AggregateKind::kFirst; }
+  bool add(const Value& v, const Position& pos, std::string*) {
     if (v.type == Type::kNull) return true;
     if (wins(pos)) {
       pos_ = pos;
@@ -540,19 +555,19 @@ class FirstLast final : public Aggregate {
     }
     return true;
   }
-  void merge(Aggregate& other) override {
-    auto& o = static_cast<FirstLast&>(other);
+  void merge(Base& other) {
+    auto& o = static_cast<FirstLastT&>(other);
     if (o.has_ && wins(o.pos_)) {
       pos_ = o.pos_;
       has_ = true;
       json_.swap(o.json_);
     }
   }
-  bool result(std::string* out, std::string*) const override {
+  bool result(std::string* out, std::string*) const {
     *out += has_ ? json_ : std::string("null");
     return true;
   }
-  void write_partial(std::string* out) const override {
+  void write_partial(std::string* out) const {
     if (!has_) {
       *out += "null";
       return;
@@ -563,7 +578,7 @@ class FirstLast final : public Aggregate {
     append_json_string_jq(*out, json_);
     *out += '}';
   }
-  bool read_partial(simdjson::dom::element e, std::uint64_t part, std::string* error) override {
+  bool read_partial(simdjson::dom::element e, std::uint64_t part, std::string* error) {
     has_ = false;
     if (e.is_null()) return true;
     std::string_view v;
@@ -584,19 +599,20 @@ class FirstLast final : public Aggregate {
   std::string json_;
 };
 
-class Collect final : public Aggregate {
+template <class Base>
+class CollectT final : public Base {
  public:
-  explicit Collect(std::uint64_t limit) : limit_(limit) {}
-  AggregateKind kind() const override { return AggregateKind::kCollect; }
-  bool add(const Value& v, const Position& pos, std::string*) override {
+  explicit CollectT(std::uint64_t limit) : limit_(limit) {}
+  AggregateKind kind() const { return AggregateKind::kCollect; }
+  bool add(const Value& v, const Position& pos, std::string*) {
     if (v.type == Type::kNull || over_) return true;
     items_.emplace_back(pos, std::string());
     write_value(v, items_.back().second);
     check_limit();
     return true;
   }
-  void merge(Aggregate& other) override {
-    auto& o = static_cast<Collect&>(other);
+  void merge(Base& other) {
+    auto& o = static_cast<CollectT&>(other);
     over_ = over_ || o.over_;
     if (!over_) {
       for (auto& it : o.items_) items_.push_back(std::move(it));
@@ -604,11 +620,11 @@ class Collect final : public Aggregate {
     o.items_.clear();
     check_limit();
   }
-  bool ok(std::string* error) const override {
+  bool ok(std::string* error) const {
     if (over_) *error = fmt::format("collect: more than {} values in a group (raise --collect-limit)", limit_);
     return !over_;
   }
-  bool result(std::string* out, std::string* error) const override {
+  bool result(std::string* out, std::string* error) const {
     if (!ok(error)) return false;
     if (items_.empty()) {
       *out += "null";
@@ -624,7 +640,7 @@ class Collect final : public Aggregate {
     *out += ']';
     return true;
   }
-  void write_partial(std::string* out) const override {
+  void write_partial(std::string* out) const {
     if (over_) {
       *out += "{\"over\":true}";
       return;
@@ -641,7 +657,7 @@ class Collect final : public Aggregate {
     }
     *out += "]}";
   }
-  bool read_partial(simdjson::dom::element e, std::uint64_t part, std::string* error) override {
+  bool read_partial(simdjson::dom::element e, std::uint64_t part, std::string* error) {
     items_.clear();
     over_ = false;
     bool over = false;
@@ -763,45 +779,69 @@ std::optional<AggregateSpec> parse_aggregate_name(std::string_view name, std::st
 
 namespace {
 
-// Calls f.template operator()<T>(constructor arguments...) for the aggregate class of `spec`.
-template <class F>
+// Calls f.template operator()<T>(constructor arguments...) for the aggregate class of `spec`,
+// built on Base: Aggregate (make_aggregate's, with a vtable) or InlineBase (in a group's block).
+template <class Base, class F>
 auto with_aggregate_type(const AggregateSpec& spec, F&& f) {
   switch (spec.kind) {
-    case AggregateKind::kCount: return f.template operator()<Count<false>>();
-    case AggregateKind::kCountValues: return f.template operator()<Count<true>>();
-    case AggregateKind::kSum: return f.template operator()<Sum>();
-    case AggregateKind::kMin: return f.template operator()<MinMax>(false);
-    case AggregateKind::kMax: return f.template operator()<MinMax>(true);
-    case AggregateKind::kAvg: return f.template operator()<Avg>();
-    case AggregateKind::kVar: return f.template operator()<Variance>(false);
-    case AggregateKind::kStddev: return f.template operator()<Variance>(true);
+    case AggregateKind::kCount: return f.template operator()<CountT<false, Base>>();
+    case AggregateKind::kCountValues: return f.template operator()<CountT<true, Base>>();
+    case AggregateKind::kSum: return f.template operator()<SumT<Base>>();
+    case AggregateKind::kMin: return f.template operator()<MinMaxT<Base>>(false);
+    case AggregateKind::kMax: return f.template operator()<MinMaxT<Base>>(true);
+    case AggregateKind::kAvg: return f.template operator()<AvgT<Base>>();
+    case AggregateKind::kVar: return f.template operator()<VarianceT<Base>>(false);
+    case AggregateKind::kStddev: return f.template operator()<VarianceT<Base>>(true);
     case AggregateKind::kPercentile:
-      return f.template operator()<Percentile>(spec.p, spec.name.empty() ? std::string("percentile") : spec.name);
-    case AggregateKind::kCountDistinct: return f.template operator()<CountDistinct>();
-    case AggregateKind::kFirst: return f.template operator()<FirstLast>(false);
-    case AggregateKind::kLast: return f.template operator()<FirstLast>(true);
+      return f.template operator()<PercentileT<Base>>(spec.p, spec.name.empty() ? std::string("percentile") : spec.name);
+    case AggregateKind::kCountDistinct: return f.template operator()<CountDistinctT<Base>>();
+    case AggregateKind::kFirst: return f.template operator()<FirstLastT<Base>>(false);
+    case AggregateKind::kLast: return f.template operator()<FirstLastT<Base>>(true);
     case AggregateKind::kCollect: break;
   }
-  return f.template operator()<Collect>(spec.collect_limit);
+  return f.template operator()<CollectT<Base>>(spec.collect_limit);
 }
+
+// The operations of an inline aggregate of type T.
+template <class T>
+constexpr AggregateOps kInlineOps = {
+    [](void* self) { static_cast<T*>(self)->~T(); },
+    [](void* self, const Value& v, const Position& pos, std::string* error) {
+      return static_cast<T*>(self)->add(v, pos, error);
+    },
+    [](void* self, void* other) { static_cast<T*>(self)->merge(*static_cast<T*>(other)); },
+    [](const void* self, std::string* out, std::string* error) { return static_cast<const T*>(self)->result(out, error); },
+    [](const void* self, std::string* error) { return static_cast<const T*>(self)->ok(error); },
+    [](const void* self, std::string* out) { static_cast<const T*>(self)->write_partial(out); },
+    [](void* self, simdjson::dom::element e, std::uint64_t part, std::string* error) {
+      return static_cast<T*>(self)->read_partial(e, part, error);
+    },
+};
 
 }  // namespace
 
 std::unique_ptr<Aggregate> make_aggregate(const AggregateSpec& spec) {
-  return with_aggregate_type(spec, []<class T>(auto&&... args) -> std::unique_ptr<Aggregate> {
+  return with_aggregate_type<Aggregate>(spec, []<class T>(auto&&... args) -> std::unique_ptr<Aggregate> {
     return std::make_unique<T>(std::forward<decltype(args)>(args)...);
   });
 }
 
 AggregateLayout aggregate_layout(const AggregateSpec& spec) {
-  return with_aggregate_type(spec, []<class T>(auto&&...) { return AggregateLayout{sizeof(T), alignof(T)}; });
+  return with_aggregate_type<InlineBase>(spec, []<class T>(auto&&...) { return AggregateLayout{sizeof(T), alignof(T)}; });
 }
 
-Aggregate* construct_aggregate(const AggregateSpec& spec, void* where) {
-  return with_aggregate_type(spec, [where]<class T>(auto&&... args) -> Aggregate* {
-    return new (where) T(std::forward<decltype(args)>(args)...);
+const AggregateOps* construct_aggregate(const AggregateSpec& spec, void* where) {
+  return with_aggregate_type<InlineBase>(spec, [where]<class T>(auto&&... args) -> const AggregateOps* {
+    new (where) T(std::forward<decltype(args)>(args)...);
+    return &kInlineOps<T>;
   });
 }
+
+namespace {
+// The inline aggregates are the same classes as make_aggregate's, less the vtable pointer.
+static_assert(sizeof(SumT<InlineBase>) + sizeof(void*) == sizeof(SumT<Aggregate>));
+static_assert(sizeof(CountT<false, InlineBase>) == sizeof(std::uint64_t));
+}  // namespace
 
 bool read_partial_text(Aggregate& agg, std::string_view json, std::uint64_t part, std::string* error) {
   simdjson::dom::parser parser;

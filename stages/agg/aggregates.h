@@ -128,14 +128,45 @@ class Aggregate {
 
 std::unique_ptr<Aggregate> make_aggregate(const AggregateSpec& spec);
 
-// The same aggregate built in place, for a stage that keeps a group's aggregates in one block:
-// `where` has aggregate_layout(spec).size bytes aligned to .align; destroy with ~Aggregate().
+// The same aggregate built in place, for a stage that keeps a group's aggregates in one block,
+// without a vtable pointer (agg keeps millions of groups of several aggregates): the same class
+// on an empty base, its operations in a table of functions per type (one per aggregate kind,
+// shared by every group). `where` has aggregate_layout(spec).size bytes aligned to .align;
+// construct_aggregate returns the table, AggregateRef calls through it (destroy() at the end).
 struct AggregateLayout {
   std::size_t size;
   std::size_t align;
 };
+struct AggregateOps {
+  void (*destroy)(void* self);
+  bool (*add)(void* self, const Value& v, const Position& pos, std::string* error);
+  void (*merge)(void* self, void* other);
+  bool (*result)(const void* self, std::string* out, std::string* error);
+  bool (*ok)(const void* self, std::string* error);
+  void (*write_partial)(const void* self, std::string* out);
+  bool (*read_partial)(void* self, simdjson::dom::element e, std::uint64_t part, std::string* error);
+};
 AggregateLayout aggregate_layout(const AggregateSpec& spec);
-Aggregate* construct_aggregate(const AggregateSpec& spec, void* where);
+const AggregateOps* construct_aggregate(const AggregateSpec& spec, void* where);
+
+// An aggregate in place and its operations: Aggregate's calls (merge: one of the same spec).
+class AggregateRef {
+ public:
+  AggregateRef(const AggregateOps* ops, void* self) : ops_(ops), self_(self) {}
+  bool add(const Value& v, const Position& pos, std::string* error) const { return ops_->add(self_, v, pos, error); }
+  void merge(const AggregateRef& other) const { ops_->merge(self_, other.self_); }
+  bool result(std::string* out, std::string* error) const { return ops_->result(self_, out, error); }
+  bool ok(std::string* error) const { return ops_->ok(self_, error); }
+  void write_partial(std::string* out) const { ops_->write_partial(self_, out); }
+  bool read_partial(simdjson::dom::element e, std::uint64_t part, std::string* error) const {
+    return ops_->read_partial(self_, e, part, error);
+  }
+  void destroy() const { ops_->destroy(self_); }
+
+ private:
+  const AggregateOps* ops_;
+  void* self_;
+};
 
 // read_partial from text (parses with a parser of its own: for tests and tools; the merge stage
 // should hand elements of the records it already parsed).

@@ -174,15 +174,13 @@ class GroupArena {
     if (static_cast<std::size_t>(end_ - ptr_) < bytes) next_block(bytes);
     void* p = ptr_;
     ptr_ += bytes;
+    used_ += bytes;
     return p;
   }
 
-  // The blocks' bytes (for --stats; a block's pages are touched as it is used).
-  std::size_t bytes() const {
-    std::size_t n = 0;
-    for (const Block& b : blocks_) n += b.size;
-    return n;
-  }
+  // The bytes handed out since the last reset() (for --stats: a block's pages are touched as it
+  // is used, so this, not the blocks' size, is what the groups hold).
+  std::size_t bytes() const { return used_; }
 
   // Forgets every allocation; keeps the first blocks (up to kKeepBytes) for use again.
   void reset() {
@@ -194,6 +192,7 @@ class GroupArena {
     for (std::size_t i = keep; i < blocks_.size(); ++i) release(blocks_[i]);
     blocks_.resize(keep);
     current_ = 0;
+    used_ = 0;
     ptr_ = blocks_.empty() ? nullptr : blocks_[0].data;
     end_ = blocks_.empty() ? nullptr : blocks_[0].data + blocks_[0].size;
   }
@@ -239,6 +238,7 @@ class GroupArena {
   std::size_t current_ = 0;
   char* ptr_ = nullptr;
   char* end_ = nullptr;
+  std::size_t used_ = 0;  // bytes handed out since reset()
 };
 
 }  // namespace ppipe::agg

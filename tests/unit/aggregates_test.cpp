@@ -739,3 +739,65 @@ TEST_CASE("LimbVec: inline then heap, front insertion and erasure, copies and mo
     same(v);
   }
 }
+
+// Inside a group's block an aggregate has no vtable pointer and its calls go through a table of
+// functions (AggregateOps): for every aggregate, the same values through an inline pair and a
+// make_aggregate pair, merged, give the same result, partial and ok(); read_partial and destroy
+// go through the table too.
+TEST_CASE("inline aggregates (no vtable pointer) behave as make_aggregate's", "[agg]") {
+  const std::vector<std::string> names = {"count", "sum", "min", "max", "avg", "var", "stddev", "median", "p99",
+                                          "count_distinct", "first", "last", "collect"};
+  std::vector<Value> vals;
+  for (int i = 0; i < 40; ++i) {
+    if (i % 7 == 3) vals.push_back(Value::null());
+    else if (i % 3 == 0) vals.push_back(Value::of(static_cast<std::int64_t>(i * 37 % 23) - 11));
+    else vals.push_back(Value::of(i * 0.37 - 5.5));
+  }
+  for (const auto& name : names) {
+    INFO(name);
+    std::string err;
+    auto spec = ppipe::agg::parse_aggregate_name(name, &err);
+    REQUIRE(spec);
+    spec->collect_limit = name == "collect" ? 20 : 1000;  // collect goes past its limit: ok() is false
+    const auto layout = ppipe::agg::aggregate_layout(*spec);
+    auto virt = make(name, spec->collect_limit);
+    alignas(16) unsigned char a_mem[512], b_mem[512], c_mem[512];
+    REQUIRE(layout.size <= sizeof(a_mem));
+    const ppipe::agg::AggregateOps* ops = ppipe::agg::construct_aggregate(*spec, a_mem);
+    REQUIRE(ppipe::agg::construct_aggregate(*spec, b_mem) == ops);  // one table per type
+    ppipe::agg::AggregateRef a(ops, a_mem), b(ops, b_mem);
+    auto virt_b = make(name, spec->collect_limit);
+    for (std::size_t i = 0; i < vals.size(); ++i) {
+      const bool first_half = i < vals.size() / 2;
+      REQUIRE((first_half ? a : b).add(vals[i], Position{0, 0, i}, &err));
+      REQUIRE((first_half ? *virt : *virt_b).add(vals[i], Position{0, 0, i}, &err));
+    }
+    a.merge(b);
+    virt->merge(*virt_b);
+    std::string want_err, got_err;
+    const bool want_ok = virt->ok(&want_err);
+    CHECK(a.ok(&got_err) == want_ok);
+    CHECK(got_err == want_err);
+    CHECK(want_ok == (name != "collect"));
+    std::string want, got;
+    CHECK(virt->result(&want, &want_err) == a.result(&got, &got_err));
+    CHECK(got == want);
+    std::string want_partial, got_partial;
+    virt->write_partial(&want_partial);
+    a.write_partial(&got_partial);
+    CHECK(got_partial == want_partial);
+    // A partial read back into a fresh inline one.
+    ppipe::agg::construct_aggregate(*spec, c_mem);
+    ppipe::agg::AggregateRef c(ops, c_mem);
+    simdjson::dom::parser parser;
+    simdjson::dom::element e;
+    REQUIRE_FALSE(parser.parse(got_partial).get(e));
+    REQUIRE(c.read_partial(e, 0, &err));
+    std::string again;
+    c.write_partial(&again);
+    CHECK(again == got_partial);
+    a.destroy();
+    b.destroy();
+    c.destroy();
+  }
+}
