@@ -381,8 +381,9 @@ void ExecRun::start(Call& c, double now) {
   c.written = 0;
   c.out_len = 0;
   c.out_lines.reset();
-  if (config_->record_mode) c.out.clear();
-  if (!config_->record_mode) {
+  if (config_->record_mode) {
+    c.out.clear();
+  } else {
     // Batch mode: the output goes to a buffer kept from call to call (one the engine gave back,
     // or the first job's); a filter's output is at most its input, mostly: room for a whole span
     // avoids copies as it grows (only the pages written are touched). Not per record: thousands
@@ -471,15 +472,8 @@ void ExecRun::read_stdout(Call& c, double now) {
         c.out_lines.scan(c.out.data(), c.out_len);  // what was just read, still in cache
         continue;
       }
-      if (n > 0) {  // past --exec-max-output
-        c.overflow = true;
-        close_fd(c.child.stdout_fd);
-        std::string().swap(c.out);
-        c.out_len = 0;
-        if (!c.reaped && c.kill_at == 0) terminate(c, now);
-        return;
-      }
-      close_fd(c.child.stdout_fd);
+      if (n > 0) output_overflow(c, now);
+      else close_fd(c.child.stdout_fd);
       return;
     }
     ssize_t n = ::read(c.child.stdout_fd, buffer_.data(), buffer_.size());
@@ -490,15 +484,21 @@ void ExecRun::read_stdout(Call& c, double now) {
       return;
     }
     if (c.out.size() + static_cast<std::size_t>(n) > config_->max_output) {
-      // Memory stays bounded: stop reading (the command gets EPIPE) and end the call.
-      c.overflow = true;
-      close_fd(c.child.stdout_fd);
-      std::string().swap(c.out);
-      if (!c.reaped && c.kill_at == 0) terminate(c, now);
+      output_overflow(c, now);
       return;
     }
     c.out.append(buffer_.data(), static_cast<std::size_t>(n));
   }
+}
+
+// Past --exec-max-output. Memory stays bounded: stop reading (the command gets EPIPE), drop what
+// came, and end the call (it fails).
+void ExecRun::output_overflow(Call& c, double now) {
+  c.overflow = true;
+  close_fd(c.child.stdout_fd);
+  std::string().swap(c.out);
+  c.out_len = 0;
+  if (!c.reaped && c.kill_at == 0) terminate(c, now);
 }
 
 void ExecRun::read_stderr(Call& c) {

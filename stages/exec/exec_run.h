@@ -117,6 +117,7 @@ class ExecRun final : public AsyncRun {
   void close_input_if_done(Call& c);
   void pump(Call& c, short in_events, short out_events, short err_events, double now);
   void read_stdout(Call& c, double now);
+  void output_overflow(Call& c, double now);
   void read_stderr(Call& c);
   void stderr_line(Call& c, std::string_view line);
   void end_attempt(Call& c, double now);
