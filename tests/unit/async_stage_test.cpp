@@ -23,6 +23,7 @@
 
 #include "src/core/pipeline.h"
 #include "stages/registry.h"
+#include "tests/unit/run_to_files.h"
 
 using namespace ppipe;
 using Clock = std::chrono::steady_clock;
@@ -180,14 +181,6 @@ class SleepStage final : public AsyncStage {
   std::size_t extra_jobs_;
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-
 // parse, burn (a CPU stage), then the sleep stage.
 std::vector<std::unique_ptr<Stage>> parse_burn_sleep(std::vector<double>* passed_at, SleepStats* stats,
                                                      std::size_t concurrency, std::chrono::milliseconds delay,
@@ -211,21 +204,14 @@ EngineOptions two_workers(const std::string& input, std::size_t queue_depth) {
   return opt;
 }
 
-// Runs the chain on opt.inputs, stdout and the error stream into files: their contents.
+// Runs the chain on opt.inputs: its stdout and error stream.
 RunResult run_to_strings(const EngineOptions& opt, const Chain& chain, const std::string& stem, std::string* out,
                          std::string* err) {
-  std::string out_path = stem + ".out", err_path = stem + ".err";
-  int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   StopToken stop;
-  RunResult r = run_pipeline(opt, chain, stop, out_fd, err_fd, "err");
-  close(out_fd);
-  close(err_fd);
-  *out = slurp(out_path);
-  *err = slurp(err_path);
-  std::remove(out_path.c_str());
-  std::remove(err_path.c_str());
-  return r;
+  test::FileRun r = test::run_to_files(opt, chain, stem, stop);
+  *out = std::move(r.out);
+  *err = std::move(r.err);
+  return r.result;
 }
 }  // namespace
 

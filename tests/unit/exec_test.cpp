@@ -20,6 +20,7 @@
 #include "stages/exec/rate.h"
 #include "stages/exec/template.h"
 #include "stages/registry.h"
+#include "tests/unit/run_to_files.h"
 
 using namespace ppipe;
 
@@ -320,23 +321,14 @@ ExecRunResult run_exec(const std::string& input, std::initializer_list<std::pair
   opt.queue_depth = 8;
   opt.reader.batch_size = 256;
   opt.reader.max_record_size = 1 << 20;
-  int out_fd = open((base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  int err_fd = open((base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   auto t0 = std::chrono::steady_clock::now();
-  RunResult r = run_pipeline(opt, chain, stop, out_fd, err_fd, "err");
+  test::FileRun r = test::run_to_files(opt, chain, base, stop);
   ExecRunResult result;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  close(out_fd);
-  close(err_fd);
-  for (auto [suffix, into] : {std::pair{".out", &result.out}, {".err", &result.err}}) {
-    std::ifstream f(base + suffix, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    *into = ss.str();
-    std::remove((base + suffix).c_str());
-  }
   std::remove((base + ".in").c_str());
-  result.stats = r.stats;
+  result.out = std::move(r.out);
+  result.err = std::move(r.err);
+  result.stats = r.result.stats;
   return result;
 }
 

@@ -12,6 +12,7 @@
 
 #include "src/core/pipeline.h"
 #include "stages/registry.h"
+#include "tests/unit/run_to_files.h"
 
 using namespace ppipe;
 
@@ -21,12 +22,6 @@ std::string temp_path(const char* tag) {
   return std::string("/tmp/ppipe_pipeline_test_") + tag + "_" + std::to_string(getpid());
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 struct Run {
   std::string out, err;
@@ -50,17 +45,9 @@ Run run(const std::string& input_path, unsigned workers, std::size_t batch, std:
   opt.ordered = ordered;
   opt.reader.batch_size = batch;
   opt.reader.max_record_size = 1 << 20;
-  std::string out_path = temp_path("out"), err_path = temp_path("err");
-  int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   StopToken stop;
-  RunResult r = run_pipeline(opt, chain, stop, out_fd, err_fd, "err");
-  close(out_fd);
-  close(err_fd);
-  Run result{slurp(out_path), slurp(err_path), r.stats, r.stop};
-  std::remove(out_path.c_str());
-  std::remove(err_path.c_str());
-  return result;
+  test::FileRun r = test::run_to_files(opt, chain, temp_path("run"), stop);
+  return Run{std::move(r.out), std::move(r.err), r.result.stats, r.result.stop};
 }
 
 std::string make_input() {
