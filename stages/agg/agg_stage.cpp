@@ -109,6 +109,20 @@ struct GroupLayout {
     }
     return g;
   }
+  // A group like `from` in `arena`, its aggregates moved from `from`'s (left only to be destroyed): what merging
+  // `from` into a new empty group gives, without making the aggregates and merging them.
+  Group* relocate(agg::GroupArena& arena, Group& from) const {
+    const std::string_view key = from.key();
+    char* block = static_cast<char*>(arena.allocate(size + key.size()));
+    Group* g = new (block) Group;
+    g->hash = from.hash;
+    if (!key.empty()) std::memcpy(block + size, key.data(), key.size());
+    g->key_at = static_cast<std::uint32_t>(size);
+    g->key_size = static_cast<std::uint32_t>(key.size());
+    char* source = reinterpret_cast<char*>(&from);
+    for (std::size_t i = 0; i < specs.size(); ++i) ops[i]->relocate(block + offsets[i], source + offsets[i]);
+    return g;
+  }
   void destroy(Group& g) const {
     for (std::size_t i = 0; i < specs.size(); ++i) agg(g, i).destroy();
   }
@@ -156,6 +170,11 @@ struct AggPartial final : Partial {
   Group* add(const GroupLayout& l, std::string_view key, std::uint64_t hash) {
     layout = &l;
     return store->table.insert(l.make(store->arena, key, hash));
+  }
+  // A group of another partial's, its aggregates moved here (see GroupLayout::relocate).
+  Group* adopt(const GroupLayout& l, Group& from) {
+    layout = &l;
+    return store->table.insert(l.relocate(store->arena, from));
   }
   // Destroys the groups; the store is empty, its table and arena kept for use again.
   void destroy_groups() {
@@ -394,15 +413,17 @@ class AggStage final : public FinishingStage {
     for (std::size_t j = 0; j < later_groups.size(); ++j) {
       if (j + 2 * kAhead < later_groups.size()) table.prefetch(later_groups[j + 2 * kAhead]->hash);
       if (j + kAhead < later_groups.size()) table.prefetch_group(later_groups[j + kAhead]->hash);
-      const Group& g = *later_groups[j];
+      Group& g = *later_groups[j];
       Group* have = a.find(g.key(), g.hash);
       if (!have) {
         if (a.size() >= max_groups_) {
           a.overflow = true;
           continue;
         }
-        // A new group of `into`'s own (an empty one, merged into): `later`'s arena is used again.
-        have = a.add(layout_, g.key(), g.hash);
+        // A new group of `into`'s own, its aggregates moved from `later`'s (whose arena is used
+        // again): the same as an empty group merged into, with half the work.
+        a.adopt(layout_, g);
+        continue;
       }
       for (std::size_t i = 0; i < items_.size(); ++i) layout_.agg(*have, i).merge(layout_.agg(g, i));
     }
@@ -470,7 +491,7 @@ class AggStage final : public FinishingStage {
           expr::Value v;
           plain = scalar_key(groups[i]->key(), &v);
           if (!plain) break;
-          if (v.tag() == expr::Tag::kInt) new (&ints[m++]) IntRow{v.int_value(), i};
+          if (v.tag() == expr::Tag::kInt) new (&ints[m++]) IntRow{v.int_value(), groups[i]};
           else if (v.tag() == expr::Tag::kString) after.push_back(Row{v, groups[i], i});
           else before.push_back(Row{v, groups[i], i});  // null, false, true
         }
@@ -485,7 +506,7 @@ class AggStage final : public FinishingStage {
               [&](std::size_t i) -> const Group* {
                 if (i < before.size()) return before[i].g;
                 i -= before.size();
-                return i < m ? groups[ints[i].group] : after[i - m].g;
+                return i < m ? ints[i].g : after[i - m].g;
               },
               count, emit, threads, error);
         }
@@ -701,7 +722,7 @@ class AggStage final : public FinishingStage {
   // table's slot array (at least 16 bytes a group), so a million groups' rows need no fresh memory.
   struct IntRow {
     std::int64_t key;
-    std::uint32_t group;
+    const Group* g;  // not its index: writing in key order then reads no random entry of groups()
   };
 
   // Makes the objects of the groups at(begin) .. at(end - 1) into `text`, each ending at its

@@ -816,6 +816,7 @@ constexpr AggregateOps kInlineOps = {
     [](void* self, simdjson::dom::element e, std::uint64_t part, std::string* error) {
       return static_cast<T*>(self)->read_partial(e, part, error);
     },
+    [](void* where, void* from) { new (where) T(std::move(*static_cast<T*>(from))); },
 };
 
 }  // namespace

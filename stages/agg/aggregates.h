@@ -145,6 +145,9 @@ struct AggregateOps {
   bool (*ok)(const void* self, std::string* error);
   void (*write_partial)(const void* self, std::string* out);
   bool (*read_partial)(void* self, simdjson::dom::element e, std::uint64_t part, std::string* error);
+  // Builds the aggregate at `where` from `from` (same spec), moving its state: the same as an empty
+  // one with `from` merged in, without the work. `from` is left only to be destroyed.
+  void (*relocate)(void* where, void* from);
 };
 AggregateLayout aggregate_layout(const AggregateSpec& spec);
 const AggregateOps* construct_aggregate(const AggregateSpec& spec, void* where);

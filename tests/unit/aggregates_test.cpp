@@ -740,19 +740,40 @@ TEST_CASE("LimbVec: inline then heap, front insertion and erasure, copies and mo
   }
 }
 
+// One name of each aggregate kind.
+const std::vector<std::string>& every_aggregate() {
+  static const std::vector<std::string> names = {"count", "sum", "min", "max", "avg", "var", "stddev", "median",
+                                                 "p99", "count_distinct", "first", "last", "collect"};
+  return names;
+}
+
+// n values: nulls, small integers and doubles (the doubles scaled by 2^(spread * (i % 5))).
+std::vector<Value> mixed_values(int n, int spread) {
+  std::vector<Value> vals;
+  for (int i = 0; i < n; ++i) {
+    if (i % 7 == 3) vals.push_back(Value::null());
+    else if (i % 3 == 0) vals.push_back(Value::of(static_cast<std::int64_t>(i * 37 % 23) - 11));
+    else vals.push_back(Value::of(std::ldexp(i * 0.37 - 5.5, (i % 5) * spread)));
+  }
+  return vals;
+}
+
+// Reads a partial's text into an inline aggregate.
+void read_partial_into(const ppipe::agg::AggregateRef& agg, const std::string& partial) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element e;
+  REQUIRE_FALSE(parser.parse(partial).get(e));
+  std::string err;
+  REQUIRE(agg.read_partial(e, 0, &err));
+}
+
 // Inside a group's block an aggregate has no vtable pointer and its calls go through a table of
 // functions (AggregateOps): for every aggregate, the same values through an inline pair and a
 // make_aggregate pair, merged, give the same result, partial and ok(); read_partial and destroy
 // go through the table too.
 TEST_CASE("inline aggregates (no vtable pointer) behave as make_aggregate's", "[agg]") {
-  const std::vector<std::string> names = {"count", "sum", "min", "max", "avg", "var", "stddev", "median", "p99",
-                                          "count_distinct", "first", "last", "collect"};
-  std::vector<Value> vals;
-  for (int i = 0; i < 40; ++i) {
-    if (i % 7 == 3) vals.push_back(Value::null());
-    else if (i % 3 == 0) vals.push_back(Value::of(static_cast<std::int64_t>(i * 37 % 23) - 11));
-    else vals.push_back(Value::of(i * 0.37 - 5.5));
-  }
+  const std::vector<std::string>& names = every_aggregate();
+  const std::vector<Value> vals = mixed_values(40, 0);
   for (const auto& name : names) {
     INFO(name);
     std::string err;
@@ -789,15 +810,49 @@ TEST_CASE("inline aggregates (no vtable pointer) behave as make_aggregate's", "[
     // A partial read back into a fresh inline one.
     ppipe::agg::construct_aggregate(*spec, c_mem);
     ppipe::agg::AggregateRef c(ops, c_mem);
-    simdjson::dom::parser parser;
-    simdjson::dom::element e;
-    REQUIRE_FALSE(parser.parse(got_partial).get(e));
-    REQUIRE(c.read_partial(e, 0, &err));
+    read_partial_into(c, got_partial);
     std::string again;
     c.write_partial(&again);
     CHECK(again == got_partial);
     a.destroy();
     b.destroy();
     c.destroy();
+  }
+}
+
+// agg's writer moves a batch's group into the run's table when the key is new there (relocate)
+// instead of merging it into an empty group: for every aggregate, the two give the same result and
+// partial.
+TEST_CASE("relocate = merge into an empty aggregate", "[agg]") {
+  const std::vector<std::string>& names = every_aggregate();
+  const std::vector<Value> vals = mixed_values(30, 40);  // doubles over a window of many limbs
+  for (const auto& name : names) {
+    INFO(name);
+    std::string err;
+    auto spec = ppipe::agg::parse_aggregate_name(name, &err);
+    REQUIRE(spec);
+    alignas(16) unsigned char src_mem[512], merged_mem[512], moved_mem[512];
+    const ppipe::agg::AggregateOps* ops = ppipe::agg::construct_aggregate(*spec, src_mem);
+    ppipe::agg::construct_aggregate(*spec, merged_mem);
+    ppipe::agg::AggregateRef src(ops, src_mem), merged(ops, merged_mem);
+    for (std::size_t i = 0; i < vals.size(); ++i) REQUIRE(src.add(vals[i], Position{0, 3, i}, &err));
+    // The reference: a copy of the state (through its partial) merged into an empty one.
+    std::string src_partial;
+    src.write_partial(&src_partial);
+    alignas(16) unsigned char copy_mem[512];
+    ppipe::agg::construct_aggregate(*spec, copy_mem);
+    ppipe::agg::AggregateRef copy(ops, copy_mem);
+    read_partial_into(copy, src_partial);
+    merged.merge(copy);
+    ops->relocate(moved_mem, src_mem);
+    ppipe::agg::AggregateRef moved(ops, moved_mem);
+    std::string want, got, want_partial, got_partial;
+    CHECK(merged.result(&want, &err) == moved.result(&got, &err));
+    CHECK(got == want);
+    CHECK(got != "null");
+    merged.write_partial(&want_partial);
+    moved.write_partial(&got_partial);
+    CHECK(got_partial == want_partial);
+    for (auto* r : {&src, &merged, &moved, &copy}) r->destroy();
   }
 }
