@@ -382,10 +382,66 @@ void ExactSum::exact(BigNat* mag, bool* negative, std::int64_t* exp2) const {
   *exp2 = static_cast<std::int64_t>(lo_) * kLimbBits - kBias + static_cast<std::int64_t>(tz);
 }
 
+namespace {
+
+int bit_length128(unsigned __int128 x) {
+  const auto hi = static_cast<std::uint64_t>(x >> 64);
+  return hi ? 128 - std::countl_zero(hi) : 64 - std::countl_zero(static_cast<std::uint64_t>(x));
+}
+
+// round_to_double for a magnitude of at most 127 bits, when the result is a normal double far from
+// overflow (the last mantissa bit weighs 2^-1000 .. 2^900); false otherwise (the caller then takes
+// the big-integer way, which handles subnormals and overflow).
+bool round128(unsigned __int128 q, std::int64_t exp2, bool sticky, bool negative, double* out) {
+  const int len = bit_length128(q);
+  const std::int64_t ulp = exp2 + len - 53;
+  if (ulp < -1000 || ulp > 900) return false;
+  std::uint64_t m;
+  if (len <= 53) {
+    m = static_cast<std::uint64_t>(q) << (53 - len);  // exact; sticky is below the last bit
+    if (sticky) {
+      // Bits were dropped below q itself: q has at least 55 bits whenever sticky is set (callers
+      // scale so), so this does not happen; be safe.
+      return false;
+    }
+  } else {
+    const int drop = len - 53;
+    m = static_cast<std::uint64_t>(q >> drop);
+    const bool round_bit = ((q >> (drop - 1)) & 1) != 0;
+    const unsigned __int128 below = q & ((static_cast<unsigned __int128>(1) << (drop - 1)) - 1);
+    if (round_bit && (sticky || below != 0 || (m & 1))) ++m;
+  }
+  const double r = std::ldexp(static_cast<double>(m), static_cast<int>(ulp));
+  *out = negative ? -r : r;
+  return true;
+}
+
+}  // namespace
+
+bool ExactSum::small(unsigned __int128* mag, bool* negative, std::int64_t* exp2) const {
+  normalize();
+  const std::size_t n = limbs_.size();
+  if (n == 0 || n > 3) return false;
+  // Limbs below the top are in [0, 2^32); the top one carries the sign (-1: negative).
+  __int128 v = static_cast<__int128>(limbs_[n - 1]);
+  for (std::size_t i = n - 1; i-- > 0;) v = v * (static_cast<__int128>(1) << 32) + limbs_[i];
+  *negative = v < 0;
+  *mag = static_cast<unsigned __int128>(v < 0 ? -v : v);
+  *exp2 = static_cast<std::int64_t>(lo_) * kLimbBits - kBias;
+  return true;
+}
+
 double ExactSum::to_double() const {
   if (nan_ || (pos_inf_ && neg_inf_)) return std::numeric_limits<double>::quiet_NaN();
   if (pos_inf_) return std::numeric_limits<double>::infinity();
   if (neg_inf_) return -std::numeric_limits<double>::infinity();
+  {
+    unsigned __int128 m;
+    bool negative;
+    std::int64_t e;
+    double r;
+    if (small(&m, &negative, &e) && round128(m, e, false, negative, &r)) return r;
+  }
   BigNat& mag = scratch_nat();
   bool neg;
   std::int64_t e;
@@ -398,6 +454,23 @@ double ExactSum::to_double() const {
 // magnitude fits in 64 bits (zero has no sign).
 bool ExactSum::integer_magnitude(std::uint64_t* magnitude, bool* negative) const {
   if (saw_double_ || !finite()) return false;
+  unsigned __int128 m;
+  if (std::int64_t e; small(&m, negative, &e)) {
+    // An integer: every bit below 2^0 is zero.
+    if (e < 0) {
+      if (e <= -128 || (m & ((static_cast<unsigned __int128>(1) << -e) - 1)) != 0) return false;
+      m >>= -e;
+      e = 0;
+    }
+    if (m == 0) {
+      *magnitude = 0;
+      *negative = false;
+      return true;
+    }
+    if (bit_length128(m) + e > 64) return false;
+    *magnitude = static_cast<std::uint64_t>(m) << e;
+    return true;
+  }
   BigNat& mag = scratch_nat();
   std::int64_t e;
   exact(&mag, negative, &e);
@@ -432,6 +505,20 @@ std::optional<std::int64_t> ExactSum::to_int64() const {
 
 double ExactSum::quotient(std::uint64_t n) const {
   if (!finite()) return to_double() / static_cast<double>(n);  // NaN or +-Inf
+  {
+    unsigned __int128 m;
+    bool negative;
+    std::int64_t e;
+    if (small(&m, &negative, &e) && m != 0) {
+      // m < 2^96 scaled to 127 bits; divided by n < 2^64 that leaves at least 63 quotient bits, so
+      // the remainder only decides the sticky bit (as below).
+      const int s = 127 - bit_length128(m);
+      const unsigned __int128 scaled = m << s;
+      const unsigned __int128 q = scaled / n;
+      double r;
+      if (round128(q, e - s, scaled % n != 0, negative, &r)) return r;
+    }
+  }
   BigNat& mag = scratch_nat();
   bool neg;
   std::int64_t e;

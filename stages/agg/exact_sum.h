@@ -208,6 +208,9 @@ class ExactSum {
 
  private:
   bool integer_magnitude(std::uint64_t* magnitude, bool* negative) const;
+  // The finite part as +-mag * 2^exp2 when it fits in 96 bits (three limbs: typical sums), with
+  // no big-integer work; mag may be even. False: use exact().
+  bool small(unsigned __int128* mag, bool* negative, std::int64_t* exp2) const;
   static BigNat& scratch_nat();
   static constexpr int kBias = 2176;        // bit 0 of limb 0 weighs 2^-kBias
   static constexpr int kLimbBits = 32;

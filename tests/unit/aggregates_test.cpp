@@ -452,6 +452,51 @@ TEST_CASE("exact quotient (avg) is rounded once", "[agg]") {
   CHECK(std::signbit(sum_of({-0.0}).quotient(3)));
 }
 
+// Most sums fit three limbs (96 bits: values of similar magnitudes, as latencies or byte counts);
+// ExactSum reads those without big integers (a 128-bit way). The same oracle as above, on narrow
+// windows placed anywhere in the range, positive and negative, with divisors up to 2^64 - 1; and
+// integer sums near the int64 limits.
+TEST_CASE("exact sum and quotient on narrow windows (the 128-bit way) round as the oracle", "[agg]") {
+  std::mt19937_64 rng(23);
+  for (int round = 0; round < 400; ++round) {
+    const int base = static_cast<int>(rng() % 1900) - 1000;  // normal results only: subnormals go the other way
+    const int width = 1 + static_cast<int>(rng() % 40);
+    std::vector<double> v = random_doubles(rng, 1 + rng() % 8, base, base + width);
+    const Big sum = exact_sum(v);
+    ExactSum s = sum_of(v);
+    INFO("round " << round << " base " << base << " width " << width);
+    const double r = s.to_double();
+    REQUIRE(rounds(r, sum, Big::from_u64(1)));
+    REQUIRE_FALSE(rounds(std::nextafter(r, INFINITY), sum, Big::from_u64(1)));
+    REQUIRE_FALSE(rounds(std::nextafter(r, -INFINITY), sum, Big::from_u64(1)));
+    for (std::uint64_t n : {std::uint64_t{1}, std::uint64_t{3}, std::uint64_t{v.size()}, rng() | 1,
+                            ~std::uint64_t{0}}) {
+      const double q = s.quotient(n);
+      INFO("n " << n);
+      REQUIRE(rounds(q, sum, Big::from_u64(n)));
+      REQUIRE_FALSE(rounds(std::nextafter(q, INFINITY), sum, Big::from_u64(n)));
+      REQUIRE_FALSE(rounds(std::nextafter(q, -INFINITY), sum, Big::from_u64(n)));
+    }
+  }
+  // Integers: exact, and refused past int64 (uint64 for to_uint64), either sign.
+  for (std::int64_t a : {std::int64_t{0}, std::int64_t{1}, std::int64_t{-1}, INT64_MAX, INT64_MIN, INT64_MAX / 2 + 1,
+                         std::int64_t{1} << 40, -(std::int64_t{1} << 62)}) {
+    for (std::int64_t b : {std::int64_t{0}, std::int64_t{1}, std::int64_t{-1}, INT64_MAX, INT64_MIN}) {
+      ExactSum s;
+      s.add(a);
+      s.add(b);
+      const __int128 want = static_cast<__int128>(a) + b;
+      INFO(a << " + " << b);
+      const bool fits = want >= INT64_MIN && want <= INT64_MAX;
+      REQUIRE(s.to_int64().has_value() == fits);
+      if (fits) CHECK(*s.to_int64() == static_cast<std::int64_t>(want));
+      const bool fits_u = want >= 0 && want <= static_cast<__int128>(UINT64_MAX);
+      REQUIRE(s.to_uint64().has_value() == fits_u);
+      if (fits_u) CHECK(*s.to_uint64() == static_cast<std::uint64_t>(want));
+    }
+  }
+}
+
 TEST_CASE("exact variance and standard deviation", "[agg]") {
   auto var = [](const std::vector<double>& v) {
     ExactSum s1, s2;
