@@ -55,3 +55,29 @@ t_jq_generator_map_chain() {
   if [ ${#msg[@]} -eq 0 ]; then ok "jq language: a generator map writes one record per output (= jq -c for -j 1/2/4), then head, filter and agg see each; --stats reconciles"; else not_ok "jq generator map chain" "${msg[@]}"; fi
 }
 register t_jq_generator_map_chain
+
+# Doubles the program computes (not the input's own text) print as jq 1.6 prints them: shortest
+# round-trip digits in jq's layout (1e+20, 1e-05, 0.00012, -0, 1.7976931348623157e+308), on
+# doubles of random bit patterns, random decimals and every magnitude.
+t_jq_double_printing() {
+  python3 - > dbl.jsonl <<'PY'
+import math, random, struct
+random.seed(11)
+for i in range(30000):
+    if i % 3 == 0:
+        x = struct.unpack('d', struct.pack('Q', random.getrandbits(64)))[0]
+        if math.isnan(x) or math.isinf(x):
+            continue
+    elif i % 3 == 1:
+        x = round(random.uniform(-1e6, 1e6), random.randint(0, 6))
+    else:
+        x = random.uniform(0, 1) * 10 ** random.randint(-30, 30)
+    print(repr(x))
+print("-0.0\n5e-324\n1e300\n-1e-5\n0.1")
+PY
+  jq -c '. * 1, . / 3' dbl.jsonl > want
+  "$PPIPE" -j 2 --map '. * 1, . / 3' dbl.jsonl > got 2>/dev/null
+  if cmp -s want got; then ok "computed doubles print as jq prints them ($(wc -l < want) values)"
+  else not_ok "double printing vs jq" "$(short_diff want got)"; fi
+}
+register t_jq_double_printing
