@@ -497,7 +497,7 @@ class AggStage final : public FinishingStage {
         }
         if (plain) {
           ints = std::launder(ints);
-          std::sort(ints, ints + m, [](const IntRow& x, const IntRow& y) { return x.key < y.key; });
+          sort_int_rows(ints, m, threads);
           expr::Scratch order_scratch;
           auto by_value = [&](const Row& x, const Row& y) { return expr::compare(x.first, y.first, order_scratch) < 0; };
           std::sort(before.begin(), before.end(), by_value);
@@ -724,6 +724,23 @@ class AggStage final : public FinishingStage {
     std::int64_t key;
     const Group* g;  // not its index: writing in key order then reads no random entry of groups()
   };
+
+  // Sorts rows by key. A million of them take 0.1 s on one core, when the workers are idle: with
+  // two threads or more, split at the median (nth_element) and sort the halves side by side. Keys
+  // are unique, so the order is the same either way.
+  static void sort_int_rows(IntRow* rows, std::size_t n, unsigned threads) {
+    auto by_key = [](const IntRow& x, const IntRow& y) { return x.key < y.key; };
+    constexpr std::size_t kSplitFrom = 1u << 16;
+    if (threads < 2 || n < kSplitFrom) {
+      std::sort(rows, rows + n, by_key);
+      return;
+    }
+    IntRow* mid = rows + n / 2;
+    std::nth_element(rows, mid, rows + n, by_key);
+    std::thread other([&] { std::sort(rows, mid, by_key); });
+    std::sort(mid, rows + n, by_key);
+    other.join();
+  }
 
   // Makes the objects of the groups at(begin) .. at(end - 1) into `text`, each ending at its
   // entry of `ends`.
