@@ -240,6 +240,9 @@ std::uint32_t codepoint_count(std::string_view s);
 void write_json(const Value& v, std::string& out);
 void write_json_dom(simdjson::dom::element e, std::string& out);
 void write_double(double d, std::string& out);
+// The same with Dragonbox for every double: the reference write_double's short-decimal way is
+// tested against.
+void write_double_dragonbox(double d, std::string& out);
 void write_int(std::int64_t i, std::string& out);
 
 // Deep copy of a parsed DOM element into the arena (for fromjson, whose parser is reused).

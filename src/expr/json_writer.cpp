@@ -28,7 +28,41 @@ static void write_uint(std::uint64_t u, std::string& out) {
   out.append(buf, r.ptr);
 }
 
-void write_double(double d, std::string& out) {
+namespace {
+
+// A positive non-integral double that is a short decimal (43.385, 0.25, 1234.5: most numbers in
+// data), as n x 10^-k with the fewest decimals k <= 10: Dragonbox's shortest digits, found with a
+// multiplication per k. Exact while s = a*10^k < 2^50:
+// - an n that reads back as a is within ulp(a)*10^k/2 <= s*2^-53 of the exact product, and the
+//   product is rounded by at most s*2^-53: so |s - n| <= s*2^-52 (< 1/4), rounding s gives n,
+//   and the filter below never skips it;
+// - n / 10^k is one correctly rounded division of two exact doubles: what reading "n e-k" gives;
+// - a's rounding interval, scaled, is narrower than s*2^-52 < 1/4: one n at most reads back,
+//   so there is no closer one to prefer; with fewer decimals none did: no shorter digits exist.
+// False: use Dragonbox.
+bool short_decimal(double a, std::uint64_t* n, int* k) {
+  static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10};
+  constexpr double kLimit = 1125899906842624.0;  // 2^50
+  for (int i = 1; i <= 10; ++i) {
+    const double scaled = a * kPow10[i];
+    if (scaled >= kLimit) return false;
+    const auto m = static_cast<std::uint64_t>(scaled + 0.5);  // the nearest integer (0 < s < 2^50)
+    const double r = static_cast<double>(m);
+    // Farther from an integer than s*2^-52 (see above): no n at this k.
+    if (std::fabs(scaled - r) > scaled * 0x1p-50) continue;
+    if (static_cast<double>(m) / kPow10[i] != a) continue;
+    *n = m;
+    *k = i;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// short_decimal: the fast way when it applies; Dragonbox for every other double, or for all of
+// them when !short_ways (the reference the tests hold the fast way to).
+static void write_double_as(double d, std::string& out, bool short_ways) {
   if (std::isnan(d)) {
     out.append("null");
     return;
@@ -48,6 +82,9 @@ void write_double(double d, std::string& out) {
   int decpt = 1;  // the value is 0.DIGITS x 10^decpt
   if (d == 0) {
     digits[0] = '0';
+  } else if (std::uint64_t n = 0; short_ways && short_decimal(std::fabs(d), &n, &decpt)) {
+    nd = static_cast<int>(std::to_chars(digits, digits + sizeof(digits), n).ptr - digits);
+    decpt = nd - decpt;  // decpt held the decimals k
   } else {
     const auto dec = fmt::detail::dragonbox::to_decimal(std::fabs(d));
     nd = static_cast<int>(std::to_chars(digits, digits + sizeof(digits), dec.significand).ptr - digits);
@@ -92,6 +129,9 @@ void write_double(double d, std::string& out) {
     }
   }
 }
+
+void write_double(double d, std::string& out) { write_double_as(d, out, true); }
+void write_double_dragonbox(double d, std::string& out) { write_double_as(d, out, false); }
 
 void write_json_dom(simdjson::dom::element e, std::string& out) {
   using simdjson::dom::element_type;
