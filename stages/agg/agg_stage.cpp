@@ -93,13 +93,8 @@ struct GroupLayout {
     return agg::AggregateRef(ops[i], reinterpret_cast<char*>(const_cast<Group*>(&g)) + offsets[i]);
   }
   Group* make(agg::GroupArena& arena, std::string_view key, std::uint64_t hash) const {
-    if (key.size() > UINT32_MAX) throw std::length_error("agg: a group key of 4 GiB or more");
-    char* block = static_cast<char*>(arena.allocate(size + key.size()));
-    Group* g = new (block) Group;
-    g->hash = hash;
-    if (!key.empty()) std::memcpy(block + size, key.data(), key.size());
-    g->key_at = static_cast<std::uint32_t>(size);
-    g->key_size = static_cast<std::uint32_t>(key.size());
+    Group* g = make_block(arena, key, hash);
+    char* block = reinterpret_cast<char*>(g);
     std::size_t i = 0;
     try {
       for (; i < specs.size(); ++i) agg::construct_aggregate(specs[i], block + offsets[i]);
@@ -109,18 +104,25 @@ struct GroupLayout {
     }
     return g;
   }
-  // A group like `from` in `arena`, its aggregates moved from `from`'s (left only to be destroyed): what merging
-  // `from` into a new empty group gives, without making the aggregates and merging them.
+  // A group like `from` in `arena`, its aggregates moved from `from`'s (left only to be
+  // destroyed): what merging `from` into a new empty group gives, without making the aggregates
+  // and merging them.
   Group* relocate(agg::GroupArena& arena, Group& from) const {
-    const std::string_view key = from.key();
+    Group* g = make_block(arena, from.key(), from.hash);
+    char* block = reinterpret_cast<char*>(g);
+    char* source = reinterpret_cast<char*>(&from);
+    for (std::size_t i = 0; i < specs.size(); ++i) ops[i]->relocate(block + offsets[i], source + offsets[i]);
+    return g;
+  }
+  // A block in `arena` with its header and key; the aggregates are the caller's to build.
+  Group* make_block(agg::GroupArena& arena, std::string_view key, std::uint64_t hash) const {
+    if (key.size() > UINT32_MAX) throw std::length_error("agg: a group key of 4 GiB or more");
     char* block = static_cast<char*>(arena.allocate(size + key.size()));
     Group* g = new (block) Group;
-    g->hash = from.hash;
+    g->hash = hash;
     if (!key.empty()) std::memcpy(block + size, key.data(), key.size());
     g->key_at = static_cast<std::uint32_t>(size);
     g->key_size = static_cast<std::uint32_t>(key.size());
-    char* source = reinterpret_cast<char*>(&from);
-    for (std::size_t i = 0; i < specs.size(); ++i) ops[i]->relocate(block + offsets[i], source + offsets[i]);
     return g;
   }
   void destroy(Group& g) const {
