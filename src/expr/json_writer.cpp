@@ -80,11 +80,13 @@ static void write_double_as(double d, std::string& out, bool short_ways) {
   char digits[24];
   int nd = 1;
   int decpt = 1;  // the value is 0.DIGITS x 10^decpt
+  std::uint64_t n = 0;  // short_decimal's n x 10^-k
+  int k = 0;
   if (d == 0) {
     digits[0] = '0';
-  } else if (std::uint64_t n = 0; short_ways && short_decimal(std::fabs(d), &n, &decpt)) {
+  } else if (short_ways && short_decimal(std::fabs(d), &n, &k)) {
     nd = static_cast<int>(std::to_chars(digits, digits + sizeof(digits), n).ptr - digits);
-    decpt = nd - decpt;  // decpt held the decimals k
+    decpt = nd - k;
   } else {
     const auto dec = fmt::detail::dragonbox::to_decimal(std::fabs(d));
     nd = static_cast<int>(std::to_chars(digits, digits + sizeof(digits), dec.significand).ptr - digits);
