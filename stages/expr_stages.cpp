@@ -18,7 +18,7 @@ namespace ppipe {
 namespace {
 
 constexpr StageOption kFilterOptions[] = {
-    {"--filter", OptionKind::kValue, "EXPR", nullptr, "keep the records for which EXPR is truthy", true},
+    {"--filter", OptionKind::kValue, "EXPR", ".", "keep the records for which EXPR is truthy", true},
     {"--filter-file", OptionKind::kValue, "FILE", "", "the same, with EXPR read from FILE (jq -f)", false},
 };
 
@@ -26,6 +26,8 @@ constexpr const char* kFilterHelp =
     "  Keeps the records for which EXPR is truthy (anything but false and null), byte for byte;\n"
     "  drops the others. EXPR is the body of a jq select(): `ppipe help expr` has the language.\n"
     "  A runtime error (wrong type, division by zero) sends the record to the error stream.\n"
+    "  Without an expression EXPR is `.` (as jq's default program): every record but null and false\n"
+    "  is kept, so `ppipe --stages parse,filter,agg` runs as typed.\n"
     "  Example: ppipe --filter '.status >= 500 and (.path | startswith(\"/api\"))' logs.jsonl\n";
 
 constexpr StageOption kMapOptions[] = {
