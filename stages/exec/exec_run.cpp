@@ -3,7 +3,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -436,7 +438,17 @@ void ExecRun::pump(Call& c, short in_events, short out_events, short err_events,
         c.written = 0;
         continue;
       }
-      ssize_t w = ::write(c.child.stdin_fd, data.data(), data.size());
+      // vmsplice: the pipe takes references to the pages instead of a copy of the bytes (in
+      // batch mode every input byte: a copy of 1 GiB is ~0.1 s of CPU, and the pipe's own pages
+      // are allocated and freed again). The bytes stay ours and unchanged until the call is over:
+      // a job's input is kept until then, and end_attempt() empties the pipe before it is.
+      ssize_t w = -1;
+      if (c.splice) {
+        struct iovec iov{const_cast<char*>(data.data()), data.size()};
+        w = ::vmsplice(c.child.stdin_fd, &iov, 1, SPLICE_F_NONBLOCK);
+        if (w < 0 && errno != EINTR && errno != EAGAIN && errno != EPIPE) c.splice = false;  // then write()
+      }
+      if (!c.splice) w = ::write(c.child.stdin_fd, data.data(), data.size());
       if (w > 0) {
         c.written += static_cast<std::size_t>(w);
         continue;
@@ -559,9 +571,24 @@ void ExecRun::terminate(Call& c, double now) {
   c.kill_at = now + config_->kill_grace_s;
 }
 
+// What the command left unread in its stdin pipe (ours is the only write end, closed by now), read
+// and dropped: the pipe may hold pages of our buffers (vmsplice), which must not be read by
+// anything (a process the command left behind with its stdin) after we reuse them.
+void ExecRun::drain_stdin(Call& c) {
+  if (c.child.stdin_read_fd < 0) return;
+  // With no write end left, read() never blocks: it returns 0 once the pipe is empty.
+  for (;;) {
+    ssize_t n = ::read(c.child.stdin_read_fd, buffer_.data(), buffer_.size());
+    if (n > 0 || (n < 0 && errno == EINTR)) continue;
+    break;
+  }
+  close_fd(c.child.stdin_read_fd);
+}
+
 // The process is reaped and its pipes are closed: success, a retry, or a failure.
 void ExecRun::end_attempt(Call& c, double now) {
   close_fd(c.child.stdin_fd);
+  drain_stdin(c);
   close_fd(c.child.pid_fd);
   const bool ok = !c.timed_out && !c.overflow && !c.interrupted && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0;
   if (c.timed_out) ++timeouts_;

@@ -86,6 +86,7 @@ class ExecRun final : public AsyncRun {
     int status = 0;
     std::size_t piece = 0;    // the input piece being written (batch mode: a job's input)
     std::size_t written = 0;  // of that piece
+    bool splice = true;       // stdin is written with vmsplice (false: it failed once, write())
     std::string out;                    // stdout; on success, the call's output lines
     std::size_t out_len = 0;            // batch mode: out's first out_len bytes (it is sized to its room)
     PlainLines out_lines;               // batch mode: out's lines, counted as they are read (in cache)
@@ -120,6 +121,7 @@ class ExecRun final : public AsyncRun {
   void output_overflow(Call& c, double now);
   void read_stderr(Call& c);
   void stderr_line(Call& c, std::string_view line);
+  void drain_stdin(Call& c);
   void end_attempt(Call& c, double now);
   void fail(Call& c, std::string message);
   void call_done(Call& c);

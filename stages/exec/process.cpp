@@ -158,12 +158,13 @@ bool spawn_program(const SpawnPlan& plan, ChildProcess* child, std::string* erro
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return fail(fmt::format("cannot start {}", plan.path), rc);
 
-  close_fd(in[0]);
   close_fd(out[1]);
   close_fd(err[1]);
+  // (Not in[0]: its file description is the child's stdin too.)
   for (int fd : {in[1], out[0], err[0]}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   child->pid = pid;
   child->stdin_fd = in[1];
+  child->stdin_read_fd = in[0];
   child->stdout_fd = out[0];
   child->stderr_fd = err[0];
   child->pid_fd = open_pidfd(pid);

@@ -17,6 +17,11 @@ namespace ppipe {
 struct ChildProcess {
   pid_t pid = -1;   // also its process group id
   int stdin_fd = -1;   // ours: non-blocking, close-on-exec
+  // The read end of the stdin pipe, kept open by us too (close-on-exec; blocking, as it is the
+  // child's stdin too, but read only once stdin_fd, the only write end, is closed): exec lends
+  // its buffers' pages to the pipe (vmsplice) instead of copying them in, and empties the pipe
+  // through this end when the call is over, before those buffers are reused (see ExecRun::pump).
+  int stdin_read_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
   int pid_fd = -1;  // readable when the child exits (pidfd_open), or -1 where the kernel has none

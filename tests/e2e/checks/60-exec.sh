@@ -141,6 +141,37 @@ EOF
 }
 register t_exec_spans
 
+t_exec_leftover_reader() {
+  local msg=() rc f
+  # exec lends its buffers' pages to a command's stdin pipe (vmsplice) and reuses them once the
+  # call is over. A command may leave a process behind that still holds its stdin: what it reads
+  # then must never be bytes of another call (ppipe empties the pipe when the call ends). Here
+  # each call reads 100 bytes and leaves a reader that starts after the run has moved on.
+  awk 'BEGIN { for (i = 1; i <= 3000; i++) printf "{\"i\":%d,\"pad\":\"%s\"}\n", i, substr("abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz", 1 + i % 26, 20) }' > in.jsonl
+  mkdir -p left
+  cat > leave.sh <<'EOF'
+#!/bin/sh
+exec 3<&0
+( sleep 0.3; cat <&3 > "left/$$" ) < /dev/null > /dev/null 2>&1 &
+head -c 100 > /dev/null
+echo done
+EOF
+  chmod +x leave.sh
+  "$PPIPE" --stats --batch-size 4K --exec-span 4K --exec ./leave.sh in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc: $(head -c 300 err)")
+  [ "$(exec_stat err calls)" -ge 20 ] || msg+=("calls: $(exec_stat err calls), expected one per 4K span")
+  [ "$(grep -c '^done$' out)" = "$(exec_stat err calls)" ] || msg+=("output: $(sort out | uniq -c | head -c 200)")
+  sleep 0.8  # the readers left behind are done
+  [ "$(ls left | wc -l)" = "$(exec_stat err calls)" ] || msg+=("$(ls left | wc -l) readers left behind wrote, expected one per call")
+  for f in left/*; do
+    [ -s "$f" ] || continue
+    python3 -c 'import sys; sys.exit(0 if open(sys.argv[1], "rb").read() in open(sys.argv[2], "rb").read() else 1)' "$f" in.jsonl ||
+      msg+=("a reader left behind read bytes that are not its call's input: $(head -c 120 "$f")")
+  done
+  exec_report "exec: a process a command leaves behind with its stdin never reads another call's bytes" "${msg[@]}"
+}
+register t_exec_leftover_reader
+
 t_exec_max_errors() {
   local msg=() rc
   # Every 4th record fails: --max-errors 3 ends the run right after record 12, the third failure,
