@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -576,11 +577,13 @@ void ExecRun::terminate(Call& c, double now) {
 // anything (a process the command left behind with its stdin) after we reuse them.
 void ExecRun::drain_stdin(Call& c) {
   if (c.child.stdin_read_fd < 0) return;
-  // With no write end left, read() never blocks: it returns 0 once the pipe is empty.
+  // Only what FIONREAD says is there (usually nothing: one ioctl). With no write end left, a
+  // read() would not block anyway: it returns 0 once the pipe is empty.
   for (;;) {
-    ssize_t n = ::read(c.child.stdin_read_fd, buffer_.data(), buffer_.size());
-    if (n > 0 || (n < 0 && errno == EINTR)) continue;
-    break;
+    int avail = 0;
+    if (::ioctl(c.child.stdin_read_fd, FIONREAD, &avail) != 0 || avail <= 0) break;
+    ssize_t n = ::read(c.child.stdin_read_fd, buffer_.data(), std::min(buffer_.size(), static_cast<std::size_t>(avail)));
+    if (n == 0 || (n < 0 && errno != EINTR)) break;
   }
   close_fd(c.child.stdin_read_fd);
 }
