@@ -95,6 +95,40 @@ struct StepTable {
 };
 inline constexpr StepTable kStep;
 
+// The next member's key word after the member whose key word is at i. On the scan's critical
+// path (each step needs the last), so computed from the value's type byte with compares rather
+// than a table: a load less in the chain, about a quarter of a member's latency.
+inline std::size_t next_member(const std::uint64_t* tape, std::size_t i) {
+  const std::uint64_t v = tape[i + 1];
+  const std::uint64_t t = v >> 56;
+  if (t == '{' || t == '[') return static_cast<std::uint32_t>(v);
+  return i + 2 + static_cast<std::size_t>((t == 'l') | (t == 'u') | (t == 'd'));
+}
+
+// decode(r, i) into `out`, or null for i == 0, each case stored as a whole: a Value built in one
+// place and copied (the switch's common temporary) made a store-forwarding stall per value.
+inline void decode_into(const Ref& r, std::size_t i, Value& out) {
+  if (i == 0) {
+    out = Value::null();
+    return;
+  }
+  switch (type_at(r, i)) {
+    case 'n': out = Value::null(); return;
+    case 't': out = Value::boolean(true); return;
+    case 'f': out = Value::boolean(false); return;
+    case 'l': out = Value::integer(static_cast<std::int64_t>(r.tape[i + 1])); return;
+    case 'u': out = Value::uinteger(r.tape[i + 1]); return;
+    case 'd': {
+      double d;
+      std::memcpy(&d, &r.tape[i + 1], sizeof(d));
+      out = Value::number(d);
+      return;
+    }
+    case '"': out = Value::string(string_at(r, i)); return;
+    default: out = Value::from_dom(element_at(r, i)); return;  // arrays, objects
+  }
+}
+
 // Member lookup in the object that starts at r.index; the last of duplicate keys wins, so the
 // whole object is scanned. Per member: one tape word for the key, the key's length, and one tape
 // word to step over the value.
@@ -146,11 +180,9 @@ inline void lookup_many(const Ref& r, const MemberKeys& keys, Value* outs) {
                                   : std::memcmp(p + sizeof(len) + 8, keys.keys[j].data() + 8, len - 8) == 0)))
         found[j] = i + 1;
     }
-    std::uint64_t v = tape[i + 1];
-    std::uint8_t step = kStep.step[v >> 56];
-    i = step != 0 ? i + 1 + step : static_cast<std::uint32_t>(v);
+    i = next_member(tape, i);
   }
-  for (std::size_t j = 0; j < n; ++j) outs[j] = found[j] ? decode(r, found[j]) : Value::null();
+  for (std::size_t j = 0; j < n; ++j) decode_into(r, found[j], outs[j]);
 }
 
 }  // namespace ppipe::expr::tape

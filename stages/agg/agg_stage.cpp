@@ -219,6 +219,7 @@ struct AggState final : StageState {
   Cached cache[kCacheSlots];
   std::vector<std::unique_ptr<expr::Scratch>> scratches;  // one per expression: results live side by side
   std::vector<expr::Result> results;
+  std::vector<const expr::Value*> vals;  // per expression: its value (see accumulate)
   std::vector<agg::Value> values;
   std::vector<std::string> texts;  // compact JSON of non-scalar argument values
   std::vector<expr::Value> members;  // the leading keys' members of the record
@@ -269,6 +270,7 @@ class AggStage final : public FinishingStage {
     auto st = std::make_unique<AggState>();
     for (std::size_t i = 0; i < exprs_.size(); ++i) st->scratches.push_back(std::make_unique<expr::Scratch>());
     st->results.resize(exprs_.size());
+    st->vals.resize(exprs_.size());
     st->members.resize(lead_keys_.keys.size());
     st->values.resize(items_.size());
     st->texts.resize(items_.size());
@@ -298,52 +300,55 @@ class AggStage final : public FinishingStage {
     simdjson::dom::element doc;
     const bool use_value = !rec.has_doc() && rec.value();
     if (!use_value && !rec.doc(s, &doc)) return Verdict::kError;
-    // Every distinct expression, keys first: the first error is the record's.
+    // Every distinct expression, keys first: the first error is the record's. vals[e] is the
+    // value of expression e (the record's member itself for `.KEY`, else its result), or nullptr
+    // when it gave none.
     const bool members = !use_value && !lead_keys_.keys.empty() &&
                          expr::lookup_members(doc, lead_keys_, st.members.data());
+    const expr::Value** vals = st.vals.data();
     for (std::size_t e = 0; e < exprs_.size(); ++e) {
       const Expression& x = exprs_[e];
+      if (members && x.lead != kNoLead && x.single_field) {
+        vals[e] = &st.members[x.lead];
+        continue;
+      }
       expr::Scratch& scratch = *st.scratches[e];
       expr::Result& r = st.results[e];
-      if (members && x.lead != kNoLead && x.single_field) {
-        r.outcome = expr::Outcome::kValue;
-        r.value = st.members[x.lead];
-      } else if (members && x.lead != kNoLead) {
-        r = expr::evaluate_from_member(*x.program, st.members[x.lead], scratch);
-      }
+      if (members && x.lead != kNoLead) r = expr::evaluate_from_member(*x.program, st.members[x.lead], scratch);
       else if (use_value) r = expr::evaluate_value(*x.program, *rec.value(), scratch);
       else r = expr::evaluate(*x.program, doc, scratch);
       if (r.outcome == expr::Outcome::kError) {
         s.error = fmt::format("{}: {}", x.what, expr::error_message(scratch));
         return Verdict::kError;
       }
+      vals[e] = r.outcome == expr::Outcome::kValue ? &r.value : nullptr;
     }
     // Arguments: all evaluated and checked before any is applied (a record counts whole or not at all).
     for (std::size_t a = 0; a < items_.size(); ++a) {
       agg::Value& v = st.values[a];
-      v = agg::Value::null();
-      if (!arg_programs_[a]) continue;
-      const expr::Result& r = st.results[arg_expr_[a]];
-      if (r.outcome != expr::Outcome::kValue) continue;
-      const expr::Value& x = r.value;
-      switch (x.tag()) {
-        case expr::Tag::kNull: break;
-        case expr::Tag::kInt: v = agg::Value::of(x.int_value()); break;
-        case expr::Tag::kUint: v = agg::Value::of_uint(x.uint_value()); break;
-        case expr::Tag::kDouble: v = agg::Value::of(x.double_value()); break;
-        case expr::Tag::kString: v = agg::Value::string(x.string_value()); break;
+      const expr::Value* x = arg_expr_[a] == kNoLead ? nullptr : vals[arg_expr_[a]];  // kNoLead: `count`
+      if (!x) {
+        v = agg::Value::null();
+        continue;
+      }
+      switch (x->tag()) {
+        case expr::Tag::kNull: v = agg::Value::null(); break;
+        case expr::Tag::kInt: v = agg::Value::of(x->int_value()); break;
+        case expr::Tag::kUint: v = agg::Value::of_uint(x->uint_value()); break;
+        case expr::Tag::kDouble: v = agg::Value::of(x->double_value()); break;
+        case expr::Tag::kString: v = agg::Value::string(x->string_value()); break;
         default:
           st.texts[a].clear();
-          expr::append_json(x, st.texts[a]);
+          expr::append_json(*x, st.texts[a]);
           v = agg::Value::json(st.texts[a]);
           break;
       }
       if (needs_number(items_[a].spec.kind) &&
           (v.type == agg::Value::Type::kString || v.type == agg::Value::Type::kJson)) {
         s.error = items_[a].spec.kind == agg::AggregateKind::kSum
-                      ? fmt::format("{}: cannot sum a {}", items_[a].text, type_word(x))
+                      ? fmt::format("{}: cannot sum a {}", items_[a].text, type_word(*x))
                       : fmt::format("{}: {} needs numbers, got a {}", items_[a].text, items_[a].spec.name,
-                                    type_word(x));
+                                    type_word(*x));
         return Verdict::kError;
       }
     }
@@ -356,9 +361,9 @@ class AggStage final : public FinishingStage {
     AggState::Cached* cached = nullptr;
     std::string_view raw;
     if (keys_.size() == 1 && p.number != 0) {
-      const expr::Result& r = st.results[key_expr_[0]];
-      if (r.outcome == expr::Outcome::kValue && r.value.tag() == expr::Tag::kString) {
-        raw = r.value.string_value();
+      const expr::Value* kv = vals[key_expr_[0]];
+      if (kv && kv->tag() == expr::Tag::kString) {
+        raw = kv->string_value();
         cached = &st.cache[AggState::cache_slot(raw)];
         if (cached->partial == p.number && cached->group->key_size == raw.size() + 4 &&
             std::memcmp(cached->group->key().data() + 2, raw.data(), raw.size()) == 0)
@@ -371,11 +376,11 @@ class AggStage final : public FinishingStage {
       st.key.push_back('[');
       for (std::size_t k = 0; k < keys_.size(); ++k) {
         if (k) st.key.push_back(',');
-        const expr::Result& r = st.results[key_expr_[k]];
+        const expr::Value* kv = vals[key_expr_[k]];
         // Numbers group by value: 1 and 1.0 print alike; -0.0 (printed -0) joins 0.
-        if (r.outcome != expr::Outcome::kValue) st.key.append("null");
-        else if (r.value.tag() == expr::Tag::kDouble && r.value.double_value() == 0) st.key.push_back('0');
-        else expr::append_json(r.value, st.key);
+        if (!kv) st.key.append("null");
+        else if (kv->tag() == expr::Tag::kDouble && kv->double_value() == 0) st.key.push_back('0');
+        else expr::append_json(*kv, st.key);
       }
       st.key.push_back(']');
       const std::uint64_t hash = agg::GroupTable<Group>::hash_of(st.key);
