@@ -64,23 +64,6 @@ inline std::size_t skip(const Ref& r, std::size_t i) {
   }
 }
 
-inline Value decode(const Ref& r, std::size_t i) {
-  switch (type_at(r, i)) {
-    case 'n': return Value::null();
-    case 't': return Value::boolean(true);
-    case 'f': return Value::boolean(false);
-    case 'l': return Value::integer(static_cast<std::int64_t>(r.tape[i + 1]));
-    case 'u': return Value::uinteger(r.tape[i + 1]);
-    case 'd': {
-      double d;
-      std::memcpy(&d, &r.tape[i + 1], sizeof(d));
-      return Value::number(d);
-    }
-    case '"': return Value::string(string_at(r, i));
-    default: return Value::from_dom(element_at(r, i));  // arrays, objects
-  }
-}
-
 // Words to step over a value, by its type byte; 0 for containers (their word says where they end).
 struct StepTable {
   std::uint8_t step[256];
@@ -105,8 +88,8 @@ inline std::size_t next_member(const std::uint64_t* tape, std::size_t i) {
   return i + 2 + static_cast<std::size_t>((t == 'l') | (t == 'u') | (t == 'd'));
 }
 
-// decode(r, i) into `out`, or null for i == 0, each case stored as a whole: a Value built in one
-// place and copied (the switch's common temporary) made a store-forwarding stall per value.
+// The value whose word is at i, into `out` (null for i == 0). Each case stores its own Value: one
+// built in a common temporary and then copied stalled store forwarding, once per value.
 inline void decode_into(const Ref& r, std::size_t i, Value& out) {
   if (i == 0) {
     out = Value::null();
@@ -152,7 +135,7 @@ inline bool lookup(const Ref& r, std::string_view key, Value& out) {
     i = step != 0 ? i + 1 + step : static_cast<std::uint32_t>(v);
   }
   if (found == 0) return false;
-  out = decode(r, found);
+  decode_into(r, found, out);
   return true;
 }
 
