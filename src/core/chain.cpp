@@ -537,9 +537,7 @@ void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
     stopped_ |= stop_after;
     return;
   }
-  out_.append(rec.text());
-  out_.push_back('\n');
-  ++out_records_;
+  write_line(rec.text());
   stopped_ |= stop_after;
 }
 
@@ -558,9 +556,7 @@ bool Chain::Run::finish(std::string* error, const std::function<bool()>& flush, 
       if (last) {
         // Nothing after the stage: the record is output as it is (what feed() would do, without
         // a copy, a Record and two clock reads for each of a million groups).
-        out_.append(record);
-        out_.push_back('\n');
-        ++out_records_;
+        write_line(record);
       } else {
         text.assign(record);
         Record rec = Record::made(text, ++made, 0);

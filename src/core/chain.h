@@ -147,6 +147,12 @@ class Chain::Run {
  private:
   // Runs a record through stages [from, n) on this thread.
   void feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source);
+  // A record past the last stage: a line of the output.
+  void write_line(std::string_view text) {
+    out_.append(text);
+    out_.push_back('\n');
+    ++out_records_;
+  }
   bool admit_records(Batch& b);
   void rebuild(Batch& b, const std::vector<std::uint8_t>& keep_effects, std::size_t keep_records);
   void recount(Batch& b) const;
