@@ -132,9 +132,10 @@ std::string ExecRun::stats_fields() const {
 }
 
 void ExecRun::loop() {
-  // A command that exits without reading its stdin makes our write fail with EPIPE; the SIGPIPE
-  // that comes with it stays blocked on this thread (and is taken back below), whatever the
-  // process does with SIGPIPE.
+  // We keep each stdin pipe's read end (see drain_stdin), so a command that exits without reading
+  // its stdin leaves our writes waiting on a full pipe until its call ends, not failing with
+  // EPIPE. Should a write to a pipe still raise SIGPIPE, it stays blocked on this thread (and is
+  // taken back below), whatever the process does with SIGPIPE.
   sigset_t pipe_set;
   sigemptyset(&pipe_set);
   sigaddset(&pipe_set, SIGPIPE);
@@ -456,7 +457,8 @@ void ExecRun::pump(Call& c, short in_events, short out_events, short err_events,
       }
       if (w < 0 && errno == EINTR) continue;
       if (w < 0 && errno == EAGAIN) break;
-      // EPIPE: the command does not read its stdin; that is its business (also the jobs to come).
+      // Any other error (not EPIPE: we hold a read end): the command gets no more of its input;
+      // whether it succeeds without it is its business (also for the jobs to come).
       close_fd(c.child.stdin_fd);
       break;
     }
