@@ -50,7 +50,7 @@ bool short_decimal(double a, std::uint64_t* n, int* k) {
     const double r = static_cast<double>(m);
     // Farther from an integer than s*2^-52 (see above): no n at this k.
     if (std::fabs(scaled - r) > scaled * 0x1p-50) continue;
-    if (static_cast<double>(m) / kPow10[i] != a) continue;
+    if (r / kPow10[i] != a) continue;
     *n = m;
     *k = i;
     return true;
