@@ -27,15 +27,19 @@ struct Run {
   std::string out, err;
   RunStats stats;
   StopReason stop;
+  std::string fatal;
 };
 
 Run run(const std::string& input_path, unsigned workers, std::size_t batch, std::size_t depth, bool ordered,
-        const char* head = nullptr, const char* agg = nullptr) {
+        const char* head = nullptr, const char* agg = nullptr, const char* max_groups = nullptr) {
   std::vector<std::unique_ptr<Stage>> stages;
   std::string e;
   stages.push_back(make_stage("parse", {}, &e));
   if (head) stages.push_back(make_stage("head", {{"--head", head}}, &e));
-  if (agg) stages.push_back(make_stage("agg", {{"--group-by", ".k"}, {"--agg", agg}}, &e));
+  if (agg && max_groups)
+    stages.push_back(make_stage("agg", {{"--group-by", ".k"}, {"--agg", agg}, {"--max-groups", max_groups}}, &e));
+  else if (agg)
+    stages.push_back(make_stage("agg", {{"--group-by", ".k"}, {"--agg", agg}}, &e));
   REQUIRE(e.empty());
   Chain chain(std::move(stages), {"in.jsonl"}, 1 << 20);
   EngineOptions opt;
@@ -47,7 +51,7 @@ Run run(const std::string& input_path, unsigned workers, std::size_t batch, std:
   opt.reader.max_record_size = 1 << 20;
   StopToken stop;
   test::FileRun r = test::run_to_files(opt, chain, temp_path("run"), stop);
-  return Run{std::move(r.out), std::move(r.err), r.result.stats, r.result.stop};
+  return Run{std::move(r.out), std::move(r.err), r.result.stats, r.result.stop, r.result.fatal_error};
 }
 
 std::string make_input() {
@@ -159,6 +163,32 @@ TEST_CASE("agg over many groups gives the same output for any workers and batch 
       REQUIRE(r.out == ref.out);
       REQUIRE(r.err.empty());
       REQUIRE(r.stats.records_in == 30000);
+    }
+  }
+  std::remove(in_path.c_str());
+}
+
+// --max-groups is checked where groups are added: in each batch's partial on the workers, and
+// where the writer merges them. How many get in must not depend on how the input was cut into
+// batches or spread over workers: 9,000 groups pass at --max-groups 9000 and fail the run at
+// 8999, whatever the workers and batch size (a merge that let one group too many in failed it).
+TEST_CASE("agg's --max-groups decides the same for any workers and batch size", "[pipeline]") {
+  std::string in_path = temp_path("in6");
+  {
+    std::ofstream f(in_path, std::ios::binary);
+    for (int i = 0; i < 20000; ++i) f << "{\"k\":" << (i * 7919) % 9000 << ",\"x\":" << i << "}\n";
+  }
+  Run ref = run(in_path, 1, 1 << 20, 4, true, nullptr, "count, sum(.x)");
+  REQUIRE(std::count(ref.out.begin(), ref.out.end(), '\n') == 9000);
+  for (unsigned w : {1u, 2u, 3u}) {
+    for (std::size_t batch : {64ul, 4096ul}) {
+      CAPTURE(w, batch);
+      Run fits = run(in_path, w, batch, 8, true, nullptr, "count, sum(.x)", "9000");
+      REQUIRE(fits.fatal.empty());
+      REQUIRE(fits.out == ref.out);
+      Run over = run(in_path, w, batch, 8, true, nullptr, "count, sum(.x)", "8999");
+      REQUIRE(over.fatal.find("more than 8999 groups") != std::string::npos);
+      REQUIRE(over.out.empty());
     }
   }
   std::remove(in_path.c_str());
