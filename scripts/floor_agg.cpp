@@ -40,6 +40,8 @@
 
 #include <simdjson.h>
 
+#include "src/util/json_string.h"  // strings escaped as ppipe (and jq -c) escape them
+
 namespace {
 
 struct Agg {
@@ -353,31 +355,6 @@ void worker(int fd, std::size_t file_size, std::atomic<std::size_t>& next, const
 
 // Output ---------------------------------------------------------------------------------------
 
-void put_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", u);
-          out += b;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
 void put_int(std::string& out, std::int64_t i) {
   char b[24];
   out.append(b, std::to_chars(b, b + sizeof b, i).ptr);
@@ -488,7 +465,7 @@ int main(int argc, char** argv) {
     valid += g.valid, invalid += g.invalid;
   }
   std::string prefix = "{";  // {"NAME":
-  put_json_string(prefix, path.back());
+  ppipe::append_json_string_jq(prefix, path.back());
   prefix += ':';
   std::string out;
   out.reserve(8 << 20);
@@ -565,7 +542,7 @@ int main(int argc, char** argv) {
   for (auto* l : str_lists) str_runs.emplace_back(l->data(), l->data() + l->size());
   merge_runs(str_runs, [&](const std::string& k, const Agg& a) {
     out += prefix;
-    put_json_string(out, k);
+    ppipe::append_json_string_jq(out, k);
     put_rest(out, a);
     if (out.size() >= (4 << 20)) write_out(out);
   });
