@@ -31,15 +31,12 @@ struct Run {
 };
 
 Run run(const std::string& input_path, unsigned workers, std::size_t batch, std::size_t depth, bool ordered,
-        const char* head = nullptr, const char* agg = nullptr, const char* max_groups = nullptr) {
+        const char* head = nullptr, const char* agg = nullptr, const char* max_groups = kMaxGroupsDefault) {
   std::vector<std::unique_ptr<Stage>> stages;
   std::string e;
   stages.push_back(make_stage("parse", {}, &e));
   if (head) stages.push_back(make_stage("head", {{"--head", head}}, &e));
-  if (agg && max_groups)
-    stages.push_back(make_stage("agg", {{"--group-by", ".k"}, {"--agg", agg}, {"--max-groups", max_groups}}, &e));
-  else if (agg)
-    stages.push_back(make_stage("agg", {{"--group-by", ".k"}, {"--agg", agg}}, &e));
+  if (agg) stages.push_back(make_stage("agg", {{"--group-by", ".k"}, {"--agg", agg}, {"--max-groups", max_groups}}, &e));
   REQUIRE(e.empty());
   Chain chain(std::move(stages), {"in.jsonl"}, 1 << 20);
   EngineOptions opt;
