@@ -621,7 +621,9 @@ class CollectT final : public Base {
     check_limit();
   }
   bool ok(std::string* error) const {
-    if (over_) *error = fmt::format("collect: more than {} values in a group (raise --collect-limit)", limit_);
+    if (over_)
+      *error = fmt::format("collect: more than {} value{} in a group (raise --collect-limit)", limit_,
+                           limit_ == 1 ? "" : "s");
     return !over_;
   }
   bool result(std::string* out, std::string* error) const {

@@ -678,6 +678,11 @@ TEST_CASE("collect fails past its limit, however the input is split", "[agg]") {
   auto b = make("collect", 10);
   for (std::size_t i = 0; i < vals.size(); ++i) b->add(vals[i], Position{0, 0, i}, &err);
   CHECK(result_of(*b) == "[1,1,1,1,1,1,1,1,1,1]");
+  auto one = make("collect", 1);
+  one->add(vals[0], Position{0, 0, 0}, &err);
+  one->add(vals[1], Position{0, 0, 1}, &err);
+  CHECK_FALSE(one->result(&out, &err));
+  CHECK(err == "collect: more than 1 value in a group (raise --collect-limit)");
 }
 
 TEST_CASE("partial text round-trips and merges to the single run for every aggregate", "[agg]") {
