@@ -356,6 +356,8 @@ class AvgT final : public Base {
   }
   bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) {
     if (e["n"].get(n_) || !get_sum(e, "s", &s_)) return bad_partial("avg", error);
+    // A value counted is a value summed: no count without a sum, nor a sum without a count.
+    if ((n_ == 0) != s_.empty()) return bad_partial("avg (its count and its sum disagree)", error);
     return true;
   }
 
@@ -396,6 +398,10 @@ class VarianceT final : public Base {
   bool read_partial(simdjson::dom::element e, std::uint64_t, std::string* error) {
     if (e["n"].get(n_) || !get_sum(e, "s", &s1_) || !get_sum(e, "q", &s2_)) {
       return bad_partial(stddev_ ? "stddev" : "var", error);
+    }
+    if ((n_ == 0) != s1_.empty() || s1_.empty() != s2_.empty()) {
+      return bad_partial(stddev_ ? "stddev (its count and its sums disagree)" : "var (its count and its sums disagree)",
+                         error);
     }
     return true;
   }
@@ -508,7 +514,7 @@ class CountDistinctT final : public Base {
     if (e.get(a)) return bad_partial("count_distinct", error);
     for (auto x : a) {
       std::string_view s;
-      if (x.get(s)) return bad_partial("count_distinct", error);
+      if (x.get(s) || !is_canonical(s)) return bad_partial("count_distinct", error);
       keys_.emplace(s);
     }
     return true;
@@ -517,6 +523,24 @@ class CountDistinctT final : public Base {
  private:
   // A type letter, then: numbers by value (integral values in int64/uint64 range as integers, so
   // 1 == 1.0 and -0.0 == 0; others the shortest round-trip text), strings by bytes, JSON as given.
+  // A key canonical() can give: one written otherwise ("n1.0" for "n1") would count twice.
+  static bool is_canonical(std::string_view k) {
+    if (k.empty()) return false;
+    const std::string_view rest = k.substr(1);
+    if (k[0] == 's' || k[0] == 'j') return k[0] == 's' || !rest.empty();
+    if (k[0] != 'n' || rest.empty()) return false;
+    const char* end = rest.data() + rest.size();
+    std::int64_t i;
+    std::uint64_t u;
+    double d;
+    if (auto r = std::from_chars(rest.data(), end, i); r.ec == std::errc() && r.ptr == end) {
+      return canonical(Value::of(i)) == k;
+    }
+    if (auto r = std::from_chars(rest.data(), end, u); r.ec == std::errc() && r.ptr == end) {
+      return canonical(Value::of_uint(u)) == k;
+    }
+    return parse_double_text(rest, &d) && canonical(Value::of(d)) == k;
+  }
   static std::string canonical(const Value& v) {
     std::string k;
     switch (v.type) {

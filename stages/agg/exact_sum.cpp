@@ -605,7 +605,12 @@ bool ExactSum::from_text(std::string_view text) {
       default: return false;
     }
   }
-  all_neg_zero_ = !any_ || text.substr(semi + 1).find('z') != std::string_view::npos;
+  const bool neg_zeros = text.substr(semi + 1).find('z') != std::string_view::npos;
+  all_neg_zero_ = !any_ || neg_zeros;
+  // Flags that no sum can have: anything but zero with nothing added; "every addend was -0.0"
+  // with a value, or without the mark of a double (to_text never writes these).
+  if (!any_ && (!mag.is_zero() || saw_double_ || nan_ || pos_inf_ || neg_inf_ || neg_zeros)) return false;
+  if (neg_zeros && (!mag.is_zero() || !saw_double_ || nan_ || pos_inf_ || neg_inf_)) return false;
   if (mag.is_zero()) return true;
   std::int64_t len = static_cast<std::int64_t>(mag.bit_length());
   if (e < -kBias || e + len > 2400) return false;

@@ -733,6 +733,45 @@ TEST_CASE("partial text round-trips and merges to the single run for every aggre
   CHECK_FALSE(ppipe::agg::read_partial_text(*first, "[1,", 0, &err));
 }
 
+TEST_CASE("partial states no aggregate can write are refused", "[agg]") {
+  using ppipe::agg::read_partial_text;
+  std::string err;
+  auto accepts = [&](const char* name, const char* json) {
+    auto a = make(name);
+    err.clear();
+    return read_partial_text(*a, json, 0, &err);
+  };
+  // What the aggregates write: all-null groups, one value, -0.0 alone, integers, a NaN.
+  CHECK(accepts("avg", R"({"n":0,"s":"0p0;"})"));
+  CHECK(accepts("avg", R"({"n":2,"s":"7p-1;ad"})"));
+  CHECK(accepts("sum", R"({"s":"0p0;adz"})"));
+  CHECK(accepts("sum", R"({"s":"0p0;adn"})"));
+  CHECK(accepts("var", R"({"n":0,"s":"0p0;","q":"0p0;"})"));
+  CHECK(accepts("var", R"({"n":2,"s":"7p-1;ad","q":"19p-2;ad"})"));
+  CHECK(accepts("count_distinct", R"(["n1","n-3","n1.5","n18446744073709551615","nnan","s","sx","j[1]"])"));
+  // A count without a sum, or a sum without a count.
+  CHECK_FALSE(accepts("avg", R"({"n":0,"s":"7p-1;ad"})"));
+  CHECK(err == "malformed partial state: avg (its count and its sum disagree)");
+  CHECK_FALSE(accepts("avg", R"({"n":3,"s":"0p0;"})"));
+  CHECK_FALSE(accepts("var", R"({"n":0,"s":"7p-1;ad","q":"19p-2;ad"})"));
+  CHECK(err == "malformed partial state: var (its count and its sums disagree)");
+  CHECK_FALSE(accepts("stddev", R"({"n":2,"s":"7p-1;ad","q":"0p0;"})"));
+  // Sums whose flags contradict their value: nothing added yet a value or a mark; "every
+  // addend was -0.0" with a value, a NaN, or no double.
+  CHECK_FALSE(accepts("sum", R"({"s":"7p-1;"})"));
+  CHECK(err == "malformed partial state: sum");
+  CHECK_FALSE(accepts("sum", R"({"s":"0p0;d"})"));
+  CHECK_FALSE(accepts("sum", R"({"s":"0p0;n"})"));
+  CHECK_FALSE(accepts("sum", R"({"s":"7p-1;adz"})"));
+  CHECK_FALSE(accepts("sum", R"({"s":"0p0;az"})"));
+  CHECK_FALSE(accepts("sum", R"({"s":"0p0;adzn"})"));
+  // Distinct keys written another way than canonical() writes them would count twice.
+  for (const char* key : {"n1.0", "n01", "n-0", "n1e0", "n+1", "n", "x1", "", "j", "n2.0", "n9223372036854775808.5"}) {
+    INFO(key);
+    CHECK_FALSE(accepts("count_distinct", ("[\"" + std::string(key) + "\"]").c_str()));
+  }
+}
+
 TEST_CASE("LimbVec: inline then heap, front insertion and erasure, copies and moves", "[agg]") {
   using ppipe::agg::LimbVec;
   std::vector<std::int64_t> model;
