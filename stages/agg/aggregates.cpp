@@ -18,6 +18,7 @@
 #include "src/expr/internal.h"
 #include "src/util/json_string.h"
 #include "stages/agg/exact_sum.h"
+#include "stages/json_diagnose.h"
 
 namespace ppipe::agg {
 
@@ -87,6 +88,22 @@ bool parse_double_text(std::string_view s, double* d) {
 bool bad_partial(const char* what, std::string* error) {
   *error = fmt::format("malformed partial state: {}", what);
   return false;
+}
+
+// One JSON value in compact form, as first/last and collect keep their values (their partials
+// carry that text, and the result writes it out as it is): anything else in a partial would make
+// the output invalid JSON.
+bool is_compact_json_value(std::string_view text) {
+  thread_local simdjson::dom::parser parser;  // not the caller's: its document stays valid
+  simdjson::dom::element ignored;
+  const simdjson::error_code e = parser.parse(text.data(), text.size(), true).get(ignored);
+  // Numbers simdjson cannot hold (integers beyond 64 bits, as jq writes 1e25) are valid JSON:
+  // then the grammar is checked as parse does for such records.
+  if (e != simdjson::SUCCESS && (e != simdjson::NUMBER_ERROR || diagnose_json(text).found())) return false;
+  std::string min(text.size() + 1, '\0');
+  std::size_t n = 0;
+  return simdjson::minify(text.data(), text.size(), min.data(), n) == simdjson::SUCCESS &&
+         std::string_view(min.data(), n) == text;
 }
 
 // A tagged number for min/max and their partials: "i-5", "u18446744073709551615", "d1.5".
@@ -607,7 +624,7 @@ class FirstLastT final : public Base {
     if (e.is_null()) return true;
     std::string_view v;
     simdjson::dom::element p;
-    if (e["p"].get(p) || !get_position(p, part, &pos_) || e["v"].get(v)) {
+    if (e["p"].get(p) || !get_position(p, part, &pos_) || e["v"].get(v) || !is_compact_json_value(v)) {
       return bad_partial(last_ ? "last" : "first", error);
     }
     json_.assign(v);
@@ -699,7 +716,7 @@ class CollectT final : public Base {
       std::string_view v;
       Position pos;
       if (x.get(pair) || pair.size() != 2 || pair.at(0).get(p) || !get_position(p, part, &pos) ||
-          pair.at(1).get(v)) {
+          pair.at(1).get(v) || !is_compact_json_value(v)) {
         return bad_partial("collect", error);
       }
       items_.emplace_back(pos, std::string(v));

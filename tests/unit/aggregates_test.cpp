@@ -765,6 +765,19 @@ TEST_CASE("partial states no aggregate can write are refused", "[agg]") {
   CHECK_FALSE(accepts("sum", R"({"s":"7p-1;adz"})"));
   CHECK_FALSE(accepts("sum", R"({"s":"0p0;az"})"));
   CHECK_FALSE(accepts("sum", R"({"s":"0p0;adzn"})"));
+  // first/last and collect write their values' text out as it is: it must be one compact JSON value.
+  CHECK(accepts("first", R"({"p":[0,0],"v":"{\"a\":[1,\"x y\"]}"})"));
+  CHECK(accepts("collect", R"({"v":[[[0,0],"1.5"],[[0,1],"\"\u00e9\""]]})"));
+  CHECK(accepts("last", R"({"p":[0,0],"v":"-5754486901365635000000000"})"));  // jq's text of -5.75e24
+  CHECK(accepts("last", R"({"p":[0,0],"v":"[1e400,123456789012345678901234567890]"})"));
+  CHECK_FALSE(accepts("last", R"({"p":[0,0],"v":"[1e400,01]"})"));
+  CHECK_FALSE(accepts("first", R"({"p":[0,0],"v":"{"})"));
+  CHECK(err == "malformed partial state: first");
+  CHECK_FALSE(accepts("last", R"({"p":[0,0],"v":"1 2"})"));
+  CHECK_FALSE(accepts("last", R"({"p":[0,0],"v":"[1, 2]"})"));
+  CHECK_FALSE(accepts("last", R"({"p":[0,0],"v":""})"));
+  CHECK_FALSE(accepts("collect", R"({"v":[[[0,0],"1.5,]"]]})"));
+  CHECK(err == "malformed partial state: collect");
   // Distinct keys written another way than canonical() writes them would count twice.
   for (const char* key : {"n1.0", "n01", "n-0", "n1e0", "n+1", "n", "x1", "", "j", "n2.0", "n9223372036854775808.5"}) {
     INFO(key);
