@@ -69,13 +69,14 @@ class ParseStage final : public RecordStage {
   std::string_view name() const override { return "parse"; }
   Verdict process(Record& rec, WorkerScratch& s, StageState*) const override {
     // Text ppipe made itself (a csv/tsv/lines record decoded to JSON, a map's output) is valid
-    // JSON by construction: nothing to validate; a later stage parses it when it reads it.
-    if (rec.replaced()) return Verdict::kPass;
+    // JSON by construction: nothing to validate; a later stage parses it when it reads it. Text
+    // from elsewhere is checked wherever parse stands (after exec: the command's output).
+    if (rec.valid_json()) return Verdict::kPass;
     std::string_view text = rec.text();
     if (s.dom.capacity() > kParserKeepCapacity && text.size() < kParserKeepCapacity)
       s.dom = simdjson::dom::parser();
     simdjson::dom::element doc;
-    error_code e = s.dom.parse(text.data(), text.size(), false).get(doc);
+    error_code e = s.dom.parse(text.data(), text.size(), !rec.padded()).get(doc);
     if (e == simdjson::SUCCESS) {
       rec.set_doc(doc);
       return Verdict::kPass;

@@ -46,6 +46,12 @@ class Record {
   std::uint64_t seq() const { return seq_; }
   void set_seq(std::uint64_t seq) { seq_ = seq; }
   bool replaced() const { return replaced_; }
+  // The text is JSON ppipe wrote itself (a map's output, a CSV/TSV/lines record decoded to JSON):
+  // parse has nothing to check. Not so for text handed on from elsewhere (a command's output,
+  // records a finishing stage such as tail kept as they came).
+  bool valid_json() const { return valid_json_; }
+  // SIMDJSON_PADDING readable bytes follow text() (the DOM parser may read in place).
+  bool padded() const { return padded_; }
 
   // parse: the text is valid JSON and this is its document (valid until the worker parses again).
   void set_doc(simdjson::dom::element doc) {
@@ -74,15 +80,18 @@ class Record {
     outputs_ = 1;
     text_ = text;
     replaced_ = true;
+    valid_json_ = true;
     padded_ = true;
     has_doc_ = false;
     value_ = value;
   }
-  // A record handed on by the engine (forwarded to the writer's segment, or emitted by a finishing
-  // stage): its text is JSON that earlier stages made or validated, parsed again on first use.
-  static Record made(std::string_view text, std::uint64_t line, std::uint64_t offset) {
+  // A record handed on by the engine (forwarded to the writer's segment, emitted by a finishing
+  // stage, a line of an async stage's output, a decoded CSV line), parsed again on first use.
+  // valid_json: ppipe wrote the text as JSON (see valid_json()); else a later parse checks it.
+  static Record made(std::string_view text, std::uint64_t line, std::uint64_t offset, bool valid_json) {
     Record r(text, line, offset);
     r.replaced_ = true;
+    r.valid_json_ = valid_json;
     r.padded_ = false;
     return r;
   }
@@ -94,6 +103,7 @@ class Record {
   std::uint64_t offset_ = 0;
   std::uint64_t seq_ = 0;
   bool replaced_ = false;
+  bool valid_json_ = false;
   std::uint32_t outputs_ = 1;
   bool padded_ = true;  // SIMDJSON_PADDING readable bytes after text_ (parse may read in place)
   bool has_doc_ = false;

@@ -133,7 +133,7 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
     end_stage = 0;
     fate = Fate::kFailedBeforeChain;
   } else {
-    Record rec = input_format_ == InputFormat::kJsonLines ? Record(text, line, offset) : Record::made(ws.decoded, line, offset);
+    Record rec = input_format_ == InputFormat::kJsonLines ? Record(text, line, offset) : Record::made(ws.decoded, line, offset, true);
     rec.set_seq(b.seq);
     std::uint64_t t = timed ? now_ns() : 0;
     for (std::size_t i = 0; i < end; ++i) {
@@ -404,7 +404,7 @@ void Chain::Run::take_over(Batch& b) {
           job->lines.push_back(t.line);
           job->offsets.push_back(offset);
         } else if (!stopped_) {
-          Record rec = Record::made(text.substr(begin, nl - begin), t.line, offset);
+          Record rec = Record::made(text.substr(begin, nl - begin), t.line, offset, false);
           rec.set_seq(b.seq);
           feed(k, rec, raw, source);
         }
@@ -466,7 +466,7 @@ std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, st
     if (text.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank: no record
     ++c.out;
     if (stopped_) continue;
-    Record rec = Record::made(text, ++made, 0);
+    Record rec = Record::made(text, ++made, 0, false);  // the command's output: unchecked
     rec.set_seq(job.seq);
     feed(k + 1, rec, text, chain_.stages_[k]->name());
   }
@@ -559,7 +559,7 @@ bool Chain::Run::finish(std::string* error, const std::function<bool()>& flush, 
         write_line(record);
       } else {
         text.assign(record);
-        Record rec = Record::made(text, ++made, 0);
+        Record rec = Record::made(text, ++made, 0, false);  // tail's are input lines as they came
         rec.set_seq(UINT64_MAX);  // after every input record
         feed(k + 1, rec, text, stage.name());
       }

@@ -97,6 +97,21 @@ t_tail_stats_reconcile() {
 }
 register t_tail_stats_reconcile
 
+t_tail_then_parse() {
+  # tail keeps input lines as they came: a parse after it checks them.
+  printf '{"a":1}\nbad line\n{"a":3}\n' > tp.jsonl
+  local msg=() rc
+  "$PPIPE" --stats --stages tail,parse --tail 2 --errors errs.jsonl tp.jsonl > out 2> err; rc=$?
+  [ "$rc" = 1 ] || msg+=("exit $rc, expected 1")
+  [ "$(cat out)" = '{"a":3}' ] || msg+=("output: $(head -c 200 out)")
+  jq -e -s 'length == 1 and .[0].stage == "parse" and .[0].record == "bad line"' errs.jsonl > /dev/null \
+    || msg+=("errors: $(head -c 300 errs.jsonl)")
+  tail -n 1 err | jq -e '.records_in + .emitted == .records_out + .dropped + .errors + .consumed and .errors == 1' \
+    > /dev/null || msg+=("stats: $(tail -n 1 err | head -c 300)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "tail then parse: the kept lines are validated"; else not_ok "tail then parse: the kept lines are validated" "${msg[@]}"; fi
+}
+register t_tail_then_parse
+
 t_tail_after_sigint() {
   local name="tail after SIGINT: exit 130, emits the last N of the records read so far"
   ( printf '{"i":1}\n{"i":2}\n{"i":3}\n'; sleep 6; printf '{"i":4}\n' ) 2>/dev/null | "$PPIPE" --no-progress --tail 2 > got 2> err &

@@ -103,6 +103,24 @@ EOF
 }
 register t_exec_batch_and_retries
 
+t_exec_output_parsed() {
+  local msg=() rc
+  # parse after exec checks the command's output lines (they are the command's business, not
+  # JSON ppipe wrote): a line it corrupts goes to the error stream with its output line number.
+  exec_in 20 in.jsonl
+  grep -v '"i":7}' in.jsonl > want
+  "$PPIPE" --stats --stages parse,exec,parse --batch-size 64 --exec 'sed "s/^{\"i\":7}\$/{i:7}/"' \
+    --errors errs.jsonl in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 1 ] || msg+=("exit $rc, expected 1 (an invalid output line)")
+  cmp -s want out || msg+=("output differs" "$(short_diff want out)")
+  jq -e -s 'length == 1 and .[0].stage == "parse" and .[0].source == "exec" and .[0].record == "{i:7}"
+            and (.[0].error | startswith("invalid JSON"))' errs.jsonl > /dev/null || msg+=("errors: $(head -c 300 errs.jsonl)")
+  tail -n 1 err | jq -e '.records_in == 20 and .records_out == 19 and .errors == 1' > /dev/null || msg+=("stats: $(tail -n 1 err | head -c 300)")
+  exec_accounting err || msg+=("$(exec_accounting err)")
+  exec_report "exec then parse: the command's output lines are validated" "${msg[@]}"
+}
+register t_exec_output_parsed
+
 t_exec_spans() {
   local msg=() rc a b
   exec_in 2000 in.jsonl
