@@ -199,7 +199,8 @@ void ExactSum::add(double x) {
     return;
   }
   if (std::isinf(x)) {
-    (x > 0 ? pos_inf_ : neg_inf_) = true;
+    if (x > 0) pos_inf_ = true;  // (not `(c ? a : b) = true`: clang 14 cannot compile that for bit-fields)
+    else neg_inf_ = true;
     return;
   }
   Parts p = decompose(x);
