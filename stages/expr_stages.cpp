@@ -105,6 +105,7 @@ class MapStage final : public ExprStage {
  public:
   using ExprStage::ExprStage;
   std::string_view name() const override { return "map"; }
+  Output output() const override { return Output::kJson; }
   bool may_fan_out() const override { return fans_out(); }
   Verdict process(Record& rec, WorkerScratch& s, StageState* state) const override {
     auto& st = static_cast<ExprState&>(*state);

@@ -67,6 +67,7 @@ constexpr std::size_t kParserKeepCapacity = 16u << 20;
 class ParseStage final : public RecordStage {
  public:
   std::string_view name() const override { return "parse"; }
+  Output output() const override { return Output::kJson; }
   Verdict process(Record& rec, WorkerScratch& s, StageState*) const override {
     // Text ppipe made itself (a csv/tsv/lines record decoded to JSON, a map's output) is valid
     // JSON by construction: nothing to validate; a later stage parses it when it reads it. Text

@@ -54,6 +54,11 @@ class Stage {
   virtual StageMode mode() const = 0;
   // True when the stage reads the parsed document (so `parse` must come before it).
   virtual bool needs_parsed() const { return false; }
+  // What its output records are: the records it was given (filter, head, tail, uniq), JSON that
+  // it checked or wrote (parse, map, agg, merge), or text from elsewhere that nobody checked (exec:
+  // a command's output lines). An --output other than jsonl needs checked JSON (build_plan).
+  enum class Output { kAsGiven, kJson, kForeign };
+  virtual Output output() const { return Output::kAsGiven; }
   virtual std::unique_ptr<StageState> make_state() const { return nullptr; }
 };
 

@@ -568,6 +568,21 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     return nullptr;
   }
   e.output.table_rows = static_cast<std::size_t>(o.table_rows);
+  // An --output other than jsonl reads every record as JSON. Where the chain may hand the writer
+  // text nobody checked (input lines with no parse, a command's output lines), it ends with a parse:
+  // a record that is not JSON goes to the error stream instead of into the output.
+  if (e.output.format != OutputFormat::kJsonLines) {
+    bool checked = e.reader.format != InputFormat::kJsonLines;  // decoded records: JSON ppipe wrote
+    for (const auto& s : plan->stages) {
+      if (s->output() == Stage::Output::kJson) checked = true;
+      else if (s->output() == Stage::Output::kForeign) checked = false;
+    }
+    if (const StageInfo* parse = checked ? nullptr : find_stage("parse", table)) {
+      std::string parse_error;
+      plan->stages.push_back(parse->make(StageArgs(parse->options), &parse_error));
+      plan->parse_added = true;
+    }
+  }
   e.reader.batch_size = static_cast<std::size_t>(*batch);
   e.reader.max_record_size = *max_record;
   e.ordered = !o.unordered;

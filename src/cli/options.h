@@ -63,8 +63,9 @@ struct Plan {
   bool stats = false;               // the final line (also implied by --stats-interval, --stats-file)
   std::string stats_path = "-";     // where stats go: "-" is stderr
   bool infer = true;  // tsv: fields that are JSON numbers become numbers
-  // --stages named a stage that reads parsed JSON (filter, map) with no `parse` before it, and
-  // build_plan put one there; it shows in the stats' stages like any other.
+  // --stages named a stage that reads parsed JSON (filter, map) with no `parse` before it, or an
+  // --output other than jsonl could get lines nobody checked, and build_plan put a `parse` there
+  // (before that stage; at the end of the chain); it shows in the stats' stages like any other.
   bool parse_added = false;
 };
 

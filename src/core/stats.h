@@ -63,7 +63,7 @@ struct RunStats {
   unsigned workers = 0;
   std::uint64_t max_rss_kib = 0;  // peak resident memory of the process (getrusage)
   std::string stopped_by = "end";
-  bool parse_added = false;  // --stages lacked the parse its stages need; the plan put it in
+  bool parse_added = false;  // --stages lacked the parse its stages or --output need; the plan put it in
   std::vector<StageStats> stages;
   std::size_t worker_stages = 0;  // stages [0, worker_stages) run on the workers
   std::size_t queue_depth = 0;

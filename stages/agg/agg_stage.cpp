@@ -265,6 +265,7 @@ class AggStage final : public FinishingStage {
   }
 
   std::string_view name() const override { return "agg"; }
+  Output output() const override { return Output::kJson; }
   bool needs_parsed() const override { return true; }
   std::unique_ptr<StageState> make_state() const override {
     auto st = std::make_unique<AggState>();
@@ -1082,6 +1083,7 @@ class MergeStage final : public FinishingStage {
  public:
   MergeStage(std::uint64_t max_groups, bool partial) : max_groups_(max_groups), partial_(partial) {}
   std::string_view name() const override { return "merge"; }
+  Output output() const override { return Output::kJson; }
   bool needs_parsed() const override { return true; }
   std::unique_ptr<StageState> make_state() const override { return std::make_unique<MergeState>(); }
   std::unique_ptr<Partial> new_partial() const override { return std::make_unique<MergePartial>(); }

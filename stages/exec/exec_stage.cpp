@@ -71,6 +71,7 @@ constexpr const char* kExecHelp =
 class ExecStage final : public AsyncStage {
  public:
   explicit ExecStage(std::shared_ptr<const ExecConfig> config) : config_(std::move(config)) {}
+  Output output() const override { return Output::kForeign; }  // the command's output lines
   std::string_view name() const override { return "exec"; }
   std::unique_ptr<AsyncRun> start(Done done, const AsyncContext& context) const override {
     return std::make_unique<ExecRun>(config_, concurrency(context), span_jobs(context), std::move(done));

@@ -112,6 +112,36 @@ TEST_CASE("a stage that reads JSON gets 'parse' put before it", "[cli]") {
   CHECK(plan->stages.size() == 2);
 }
 
+TEST_CASE("an --output other than jsonl ends the chain with 'parse' where text may be unchecked", "[cli]") {
+  std::string err, help;
+  auto chain_of = [&](std::vector<std::string> stages, std::vector<std::pair<std::string, std::string>> args,
+                      const std::string& output, const std::string& format = "") {
+    Options o;
+    o.stages = std::move(stages);
+    o.stages_given = true;
+    o.stage_args = std::move(args);
+    o.output = output;
+    o.format = format;
+    auto plan = build_plan(o, &err, &help);
+    std::string names;
+    if (!plan) return std::string("error: ") + err;
+    for (const auto& st : plan->stages) names += (names.empty() ? "" : ",") + std::string(st->name());
+    return names + (plan->parse_added ? " (added)" : "");
+  };
+  // Unchecked: raw lines, a command's output (also after a parse), tail's lines with no parse.
+  CHECK(chain_of({"head"}, {{"--head", "3"}}, "csv") == "head,parse (added)");
+  CHECK(chain_of({"exec"}, {{"--exec", "cat"}}, "json") == "exec,parse (added)");
+  CHECK(chain_of({"parse", "exec"}, {{"--exec", "cat"}}, "pretty") == "parse,exec,parse (added)");
+  CHECK(chain_of({"tail"}, {{"--tail", "3"}}, "raw") == "tail,parse (added)");
+  // Checked: parse after the last unchecked stage, JSON a stage writes, decoded input, jsonl output.
+  CHECK(chain_of({"parse", "head", "tail"}, {{"--head", "3"}, {"--tail", "2"}}, "table") == "parse,head,tail");
+  CHECK(chain_of({"exec", "parse"}, {{"--exec", "cat"}}, "tsv") == "exec,parse");
+  CHECK(chain_of({"exec", "map"}, {{"--exec", "cat"}, {"--map", ".a"}}, "csv") == "exec,parse,map (added)");
+  CHECK(chain_of({"agg"}, {}, "csv") == "parse,agg (added)");
+  CHECK(chain_of({"head"}, {{"--head", "3"}}, "csv", "csv") == "head");
+  CHECK(chain_of({"exec"}, {{"--exec", "cat"}}, "jsonl") == "exec");
+}
+
 TEST_CASE("an expression's compile error points to 'ppipe help expr', not to the stage help", "[cli]") {
   std::string err, help;
   Options o;

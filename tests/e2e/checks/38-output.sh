@@ -39,6 +39,28 @@ t_output_roundtrip_and_json() {
 }
 register t_output_roundtrip_and_json
 
+t_output_checks_unchecked_text() {
+  # --output json/pretty/csv read every record as JSON: lines nobody checked (no parse in the
+  # chain, a command's output) go through a parse at the end, so a line that is not JSON becomes
+  # an error record instead of breaking the array or being reflowed.
+  local msg=() rc fmt
+  printf '{"a":1}\nnot json\n{"a":3}\n' > mixed.jsonl
+  for fmt in json pretty csv; do
+    for chain in "--stages head --head 3" "--stages exec --exec cat" "--stages parse,exec --exec cat" "--stages tail --tail 3"; do
+      # shellcheck disable=SC2086
+      "$PPIPE" --stats $chain --output $fmt --errors errs.jsonl mixed.jsonl > out 2> err; rc=$?
+      [ "$rc" = 1 ] || msg+=("[$chain --output $fmt] exit $rc, expected 1")
+      jq -e -s 'length == 1 and .[0].stage == "parse" and .[0].record == "not json"' errs.jsonl > /dev/null \
+        || msg+=("[$chain --output $fmt] errors: $(head -c 200 errs.jsonl)")
+      tail -n 1 err | jq -e '.records_out == 2 and .errors == 1' > /dev/null || msg+=("[$chain --output $fmt] stats: $(tail -n 1 err | head -c 200)")
+      grep -q 'not' out && msg+=("[$chain --output $fmt] the line is in the output: $(head -c 200 out)")
+      if [ "$fmt" = json ]; then jq -e 'length == 2' out > /dev/null || msg+=("[$chain --output json] not an array of 2: $(head -c 200 out)"); fi
+    done
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "--output json/pretty/csv: unchecked lines are parsed first, not written as they are"; else not_ok "--output with unchecked lines" "${msg[@]}"; fi
+}
+register t_output_checks_unchecked_text
+
 t_output_pretty_table_fill() {
   local msg=() got
   zcat "$DATA/flights/flights-20k.jsonl.gz" > flights.jsonl
