@@ -50,7 +50,9 @@ for t in "${targets[@]}"; do
   resource=()
   while (( SECONDS - start < seconds )); do
     left=$(( seconds - (SECONDS - start) ))
-    nice -n 10 "$bin" "$build/corpus/$t" "$fuzz/corpus/$t" "${dict[@]}" \
+    seeds=()
+    [[ -d "$fuzz/corpus/$t" ]] && seeds=("$fuzz/corpus/$t")  # (csv has no kept corpus)
+    nice -n 10 "$bin" "$build/corpus/$t" "${seeds[@]}" "${dict[@]}" \
       -max_total_time="$left" -max_len=4096 -timeout=10 -rss_limit_mb=3072 -malloc_limit_mb=2048 \
       -artifact_prefix="$build/artifacts/$t/" -print_final_stats=1 >>"$log" 2>&1
     rc=$?
