@@ -1,5 +1,6 @@
 #include "stages/record.h"
 
+#include "stages/json_diagnose.h"
 #include "stages/stage.h"
 
 namespace ppipe {
@@ -11,7 +12,9 @@ bool Record::doc(WorkerScratch& scratch, simdjson::dom::element* out) {
       return false;
     }
     if (auto e = scratch.dom.parse(text_.data(), text_.size(), !padded_).get(doc_)) {
-      scratch.error = std::string("cannot read the previous stage's output: ") + simdjson::error_message(e);
+      // Text from elsewhere (a command's output) is checked here when no parse came after it:
+      // the same words as parse's ("invalid JSON: ... at column N").
+      scratch.error = "the previous stage's output is " + describe_invalid_json(text_, e);
       return false;
     }
     has_doc_ = true;

@@ -117,6 +117,14 @@ t_exec_output_parsed() {
             and (.[0].error | startswith("invalid JSON"))' errs.jsonl > /dev/null || msg+=("errors: $(head -c 300 errs.jsonl)")
   tail -n 1 err | jq -e '.records_in == 20 and .records_out == 19 and .errors == 1' > /dev/null || msg+=("stats: $(tail -n 1 err | head -c 300)")
   exec_accounting err || msg+=("$(exec_accounting err)")
+  # A filter after exec (no parse between) reads the lines itself, and says what is wrong the same way.
+  "$PPIPE" --stages parse,exec,filter --exec 'sed "s/^{\"i\":7}\$/{i:7}/"' --filter 'true' \
+    --errors errs.jsonl in.jsonl > out 2> err; rc=$?
+  [ "$rc" = 1 ] || msg+=("filter: exit $rc, expected 1")
+  cmp -s want out || msg+=("filter: output differs" "$(short_diff want out)")
+  jq -e -s 'length == 1 and .[0].stage == "filter" and .[0].record == "{i:7}"
+            and (.[0].error | startswith("the previous stage'"'"'s output is invalid JSON: ") and contains("column 2"))' errs.jsonl > /dev/null \
+    || msg+=("filter: errors: $(head -c 300 errs.jsonl)")
   exec_report "exec then parse: the command's output lines are validated" "${msg[@]}"
 }
 register t_exec_output_parsed
