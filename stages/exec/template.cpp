@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "src/util/text_util.h"
+#include "stages/json_diagnose.h"
 
 namespace ppipe {
 
@@ -158,7 +159,12 @@ bool CommandTemplate::expand(std::string_view record, simdjson::dom::parser& par
     } else {
       if (!parsed) {
         if (auto err = parser.parse(record.data(), record.size(), true).get(doc)) {
-          *error = fmt::format("--exec {}: the record is not valid JSON ({})", p.text, simdjson::error_message(err));
+          // In parse's words ("invalid JSON: ... at column N"); a number beyond 64 bits is valid
+          // JSON that the path cannot read.
+          *error = err == simdjson::NUMBER_ERROR && !diagnose_json(record).found()
+                       ? fmt::format("--exec {}: the record holds a number outside the 64-bit range, which a "
+                                     "{{.path}} cannot read", p.text)
+                       : fmt::format("--exec {}: the record is {}", p.text, describe_invalid_json(record, err));
           return false;
         }
         parsed = true;
