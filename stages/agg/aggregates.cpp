@@ -540,24 +540,6 @@ class CountDistinctT final : public Base {
  private:
   // A type letter, then: numbers by value (integral values in int64/uint64 range as integers, so
   // 1 == 1.0 and -0.0 == 0; others the shortest round-trip text), strings by bytes, JSON as given.
-  // A key canonical() can give: one written otherwise ("n1.0" for "n1") would count twice.
-  static bool is_canonical(std::string_view k) {
-    if (k.empty()) return false;
-    const std::string_view rest = k.substr(1);
-    if (k[0] == 's' || k[0] == 'j') return k[0] == 's' || !rest.empty();
-    if (k[0] != 'n' || rest.empty()) return false;
-    const char* end = rest.data() + rest.size();
-    std::int64_t i;
-    std::uint64_t u;
-    double d;
-    if (auto r = std::from_chars(rest.data(), end, i); r.ec == std::errc() && r.ptr == end) {
-      return canonical(Value::of(i)) == k;
-    }
-    if (auto r = std::from_chars(rest.data(), end, u); r.ec == std::errc() && r.ptr == end) {
-      return canonical(Value::of_uint(u)) == k;
-    }
-    return parse_double_text(rest, &d) && canonical(Value::of(d)) == k;
-  }
   static std::string canonical(const Value& v) {
     std::string k;
     switch (v.type) {
@@ -577,6 +559,24 @@ class CountDistinctT final : public Base {
       case Type::kNull: break;
     }
     return k;
+  }
+  // A key canonical() can give: one written otherwise ("n1.0" for "n1") would count twice.
+  static bool is_canonical(std::string_view k) {
+    if (k.empty()) return false;
+    const std::string_view rest = k.substr(1);
+    if (k[0] == 's' || k[0] == 'j') return k[0] == 's' || !rest.empty();
+    if (k[0] != 'n' || rest.empty()) return false;
+    const char* end = rest.data() + rest.size();
+    std::int64_t i;
+    std::uint64_t u;
+    double d;
+    if (auto r = std::from_chars(rest.data(), end, i); r.ec == std::errc() && r.ptr == end) {
+      return canonical(Value::of(i)) == k;
+    }
+    if (auto r = std::from_chars(rest.data(), end, u); r.ec == std::errc() && r.ptr == end) {
+      return canonical(Value::of_uint(u)) == k;
+    }
+    return parse_double_text(rest, &d) && canonical(Value::of(d)) == k;
   }
   std::unordered_set<std::string> keys_;
 };
