@@ -214,10 +214,6 @@ class PipelineRun {
   };
 
   void start_reader() {
-    for (std::size_t i = 0; i < tokens_; ++i) {
-      BatchPtr b = std::make_unique<Batch>();
-      free_batches_.push(b);
-    }
     reader_thread_ = std::thread([this] {
       // reader_holding_since_: when the reader took the batch it is filling (0: none), so that a
       // reader blocked on a silent pipe shows as busy in the interval lines while it waits.
@@ -235,7 +231,14 @@ class PipelineRun {
               front_->acquire();
               reader_wait_ns_.fetch_add(now_ns() - t0, std::memory_order_relaxed);
             }
-            if (!free_batches_.try_pop(b)) {
+            if (!free_batches_.try_pop(b) && made_batches_.load(std::memory_order_relaxed) < tokens_) {
+              // The batches are made as they are first needed, up to the tokens: an async stage's
+              // tokens (a span of small batches per call) can be a million more than a short
+              // input ever uses.
+              made_batches_.fetch_add(1, std::memory_order_relaxed);
+              b = std::make_unique<Batch>();
+            }
+            if (!b) {
               // Every batch is in use downstream: backpressure.
               std::uint64_t t0 = now_ns();
               queue_full_waits_.fetch_add(1, std::memory_order_relaxed);
@@ -544,7 +547,8 @@ class PipelineRun {
     refresh_stats();
     QueueState q;
     q.depth = tokens_;
-    q.in_use = tokens_ - std::min(tokens_, free_batches_.size());
+    const std::size_t made = made_batches_.load(std::memory_order_relaxed);
+    q.in_use = made - std::min(made, free_batches_.size());
     q.to_workers = work_.size();
     std::string line = interval_json(interval_before_, result_.stats, q);
     line.push_back('\n');
@@ -606,6 +610,7 @@ class PipelineRun {
   RunResult result_;
   const std::size_t tokens_;  // --queue-depth, and the jobs an async stage may gather (extra_jobs)
   BoundedQueue<BatchPtr> free_batches_;  // the tokens
+  std::atomic<std::size_t> made_batches_{0};  // batches made so far (by the reader), at most tokens_
   // With an async stage: at most --queue-depth batches between the reader and the writer's
   // in-order point (consume()), as without one. The extra tokens are for the jobs the async stage
   // holds, and are not used by a reader running ahead of slow workers: every batch taken is

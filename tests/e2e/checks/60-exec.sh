@@ -129,6 +129,22 @@ t_exec_output_parsed() {
 }
 register t_exec_output_parsed
 
+t_exec_small_batches_small_memory() {
+  # A span of 64-byte batches is 262,144 of them: what a span may hold, not what a short input
+  # uses. Batches and a call's output room are made as they are needed (it was 681 MiB for 10
+  # records at -j 3, all of it batches made up front and an output buffer zeroed for a whole span).
+  local msg=() j rss
+  exec_in 10 in.jsonl
+  for j in 1 3; do
+    "$PPIPE" --stats -j $j --batch-size 64 --exec cat in.jsonl > out 2> err || msg+=("-j $j: exit $?")
+    cmp -s in.jsonl out || msg+=("-j $j: output differs")
+    rss=$(tail -n 1 err | jq '.max_rss_kib')
+    [ "${rss:-999999}" -lt 65536 ] || msg+=("-j $j: peak RSS ${rss} KiB for 10 records (expected < 64 MiB)")
+  done
+  exec_report "exec with 64-byte batches: 10 records take no span-sized memory" "${msg[@]}"
+}
+register t_exec_small_batches_small_memory
+
 t_exec_spans() {
   local msg=() rc a b
   exec_in 2000 in.jsonl
