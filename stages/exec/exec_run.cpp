@@ -408,9 +408,10 @@ void ExecRun::start(Call& c, double now) {
       c.out.reserve(want);
       back_with_huge_pages(c.out);
     }
-    // stdout is read straight into the buffer (read_stdout), so it is sized to its room: only what
-    // lies past the last call's output is zeroed (a buffer given back keeps that output's size).
-    c.out.resize(c.out.capacity());
+    // stdout is read straight into the buffer (read_stdout), which sizes it as the output comes:
+    // only bytes past an earlier call's output are zeroed (a buffer given back keeps that output's
+    // size), and a short input's call touches no more pages than its output needs (the room
+    // reserved is for a whole span: with 64-byte batches, a span is 262,144 of them).
   }
   c.err_line.clear();
   c.err_tail.clear();
@@ -475,7 +476,9 @@ void ExecRun::read_stdout(Call& c, double now) {
       // Batch mode: into the call's buffer, whose first out_len bytes are the output so far (one
       // copy less than through buffer_: the span's output is the bulk of exec's bytes).
       if (c.out_len == c.out.size()) {
-        const std::uint64_t grown = std::max<std::uint64_t>(std::uint64_t{2} * c.out.size(), kReadChunk);
+        std::uint64_t grown = std::max<std::uint64_t>(std::uint64_t{2} * c.out.size(), kReadChunk);
+        // Up to the room reserved for the span first (no copy), then doubling past it.
+        if (c.out.size() < c.out.capacity()) grown = std::min<std::uint64_t>(grown, c.out.capacity());
         c.out.resize(std::min<std::uint64_t>(grown, config_->max_output + 1));
       }
       const std::size_t room = std::min(c.out.size() - c.out_len, kReadChunk);
