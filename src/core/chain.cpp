@@ -372,15 +372,16 @@ void Chain::Run::recount(Batch& b) const {
   }
 }
 
-void Chain::Run::take_over(Batch& b) {
+Chain::Run::Untaken Chain::Run::take_over(Batch& b) {
+  Untaken untaken;
   const std::size_t k = chain_.worker_end_;
-  if (k == chain_.size()) return;
+  if (k == chain_.size()) return untaken;
   if (chain_.speculate_finishing_) {
     const std::uint64_t t0 = now_ns();
     if (b.partial) finishing(*chain_.stages_[k]).merge(*partials_[k], *b.partial);
     busy_ns_[k] += now_ns() - t0;
     b.partial.reset();
-    return;
+    return untaken;
   }
   // The forwarded records, as the worker segment left them.
   std::unique_ptr<AsyncJob> job;
@@ -396,6 +397,7 @@ void Chain::Run::take_over(Batch& b) {
       // One line per record: a map that fanned out left several (Record::set_outputs). Without
       // such a map a record is one line, and is not scanned (exec's batch mode: every byte).
       std::size_t begin = 0;
+      std::uint64_t lines = 0, taken = 0;
       while (begin <= text.size()) {
         std::size_t nl = chain_.fans_out_ ? text.find('\n', begin) : std::string_view::npos;
         if (nl == std::string_view::npos) nl = text.size();
@@ -403,13 +405,16 @@ void Chain::Run::take_over(Batch& b) {
           job->ends.push_back(prev_out + nl);
           job->lines.push_back(t.line);
           job->offsets.push_back(offset);
-        } else if (!stopped_) {
+        } else {
+          ++lines;
           Record rec = Record::made(text.substr(begin, nl - begin), t.line, offset, false);
           rec.set_seq(b.seq);
-          feed(k, rec, raw, source);
+          if (!stopped_ && feed(k, rec, raw, source)) ++taken;
         }
         begin = nl + 1;
       }
+      if (taken == 0 && lines > 0) ++untaken.records;
+      untaken.lines += lines - taken;
     }
     prev_out = t.out_end;
   }
@@ -421,6 +426,7 @@ void Chain::Run::take_over(Batch& b) {
     job->input = output;  // kept: the batch waits for its job
     b.job = std::move(job);
   }
+  return untaken;
 }
 
 std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, std::uint64_t max_failures) {
@@ -464,16 +470,16 @@ std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, st
     rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     if (text.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank: no record
+    if (stopped_) continue;  // after the stream ended: never emitted
     ++c.out;
-    if (stopped_) continue;
     Record rec = Record::made(text, ++made, 0, false);  // the command's output: unchecked
     rec.set_seq(job.seq);
-    feed(k + 1, rec, text, chain_.stages_[k]->name());
+    if (!feed(k + 1, rec, text, chain_.stages_[k]->name())) --c.out;
   }
   return job.size() - keep;
 }
 
-void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source) {
+bool Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source) {
   const std::size_t n = chain_.size();
   bool stop_after = false;
   // Every record here is timed: the writer's segment sees few records (tail's, agg's groups) or
@@ -501,10 +507,13 @@ void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
           Admit a = ordered_[i]->admit(key_);
           if (a == Admit::kFail && failure_.empty()) failure_ = ordered_[i]->failure();
           if (a == Admit::kStop || a == Admit::kFail) {
-            --c.in;  // as if never read
+            // As if never read, here and by the stages it passed on the way (the caller takes
+            // back what brought it: an emit, a forwarded line).
+            for (std::size_t j = from; j <= i; ++j) --counts_[j].in;
+            for (std::size_t j = from; j < i; ++j) --counts_[j].out;
             stopped_ = true;
             charge(i);
-            return;
+            return false;
           }
           v = a == Admit::kDrop ? Verdict::kDrop : Verdict::kPass;
           stop_after |= a == Admit::kKeepLast;
@@ -515,7 +524,7 @@ void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
         if (v == Verdict::kPass) {
           stopped_ |= stop_after;
           charge(i);
-          return;  // consumed
+          return true;  // consumed
         }
         break;
       case StageMode::kAsync:
@@ -535,10 +544,11 @@ void Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
       chain_.add_error(err_, source, stage.name(), ws_.scratch.error, raw, rec.line(), rec.offset(), 0);
     }
     stopped_ |= stop_after;
-    return;
+    return true;
   }
   write_line(rec.text());
   stopped_ |= stop_after;
+  return true;
 }
 
 bool Chain::Run::finish(std::string* error, const std::function<bool()>& flush, const FinishContext& context) {
@@ -561,7 +571,7 @@ bool Chain::Run::finish(std::string* error, const std::function<bool()>& flush, 
         text.assign(record);
         Record rec = Record::made(text, ++made, 0, false);  // tail's are input lines as they came
         rec.set_seq(UINT64_MAX);  // after every input record
-        feed(k + 1, rec, text, stage.name());
+        if (!feed(k + 1, rec, text, stage.name())) --counts_[k].out;  // not taken: never emitted
       }
       if (flush && out_.size() + err_.size() >= kFinishFlushBytes) {
         std::uint64_t w0 = now_ns();

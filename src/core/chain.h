@@ -109,8 +109,14 @@ class Chain::Run {
   bool cut_after_errors(Batch& b, std::uint64_t n);
   // After admit: hands what the batch carries for the rest of the chain to it (merges its partial;
   // or feeds its forwarded records; or, for an async stage, moves them into b.job for the engine to
-  // submit). Its output then holds only what is to be written.
-  void take_over(Batch& b);
+  // submit). Its output then holds only what is to be written. Returns what an ordered stage here
+  // (head) did not take because it had ended the stream: forwarded records and lines, which the
+  // stats forget (as if never read; a map that fans out leaves several lines per record).
+  struct Untaken {
+    std::uint64_t records = 0;  // input records none of whose lines was taken
+    std::uint64_t lines = 0;    // lines not taken
+  };
+  Untaken take_over(Batch& b);
   // An async job came back (in sequence order): its records go on through the rest of the chain,
   // its failures to the error stream. The job ends right after its `max_failures`-th failed record
   // (UINT64_MAX: no limit; 0: before its first record), its output there when the job says whose
@@ -145,8 +151,9 @@ class Chain::Run {
   const std::vector<std::string>& stats_fields() const { return stats_fields_; }
 
  private:
-  // Runs a record through stages [from, n) on this thread.
-  void feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source);
+  // Runs a record through stages [from, n) on this thread. False when it was not taken: an ordered
+  // stage had ended the stream (or ends it at this record, which it leaves as if never read).
+  bool feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source);
   // A record past the last stage: a line of the output.
   void write_line(std::string_view text) {
     out_.append(text);

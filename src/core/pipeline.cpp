@@ -366,7 +366,8 @@ class PipelineRun {
       if (options_.max_errors && writer_part_->cut_after_errors(*b, options_.max_errors - result_.stats.errors))
         stop_after = StopReason::kMaxErrors;
       result_.stats.add_batch(*b, chain_.worker_end() == chain_.size());
-      writer_part_->take_over(*b);
+      if (Chain::Run::Untaken u = writer_part_->take_over(*b); u.lines > 0)
+        result_.stats.forget_forwarded(u.records, u.lines, chain_.worker_end());
       if (b->job) {
         ++in_flight_;
         max_in_flight_ = std::max(max_in_flight_, in_flight_);
@@ -415,7 +416,7 @@ class PipelineRun {
       std::uint64_t budget = UINT64_MAX;
       if (options_.max_errors) budget = options_.max_errors - std::min(options_.max_errors, result_.stats.errors);
       if (std::uint64_t cut = writer_part_->complete(*next->job, next->source, budget))
-        result_.stats.forget_forwarded(cut, chain_.worker_end());
+        result_.stats.forget_forwarded(cut, cut, chain_.worker_end());
     }
     write(*next);
     if (next->job) {

@@ -12,11 +12,11 @@ void RunStats::add_batch(const Batch& b, bool to_output) { tally(b, to_output, t
 
 void RunStats::remove_batch(const Batch& b, bool to_output) { tally(b, to_output, false); }
 
-void RunStats::forget_forwarded(std::uint64_t n, std::size_t n_stages) {
+void RunStats::forget_forwarded(std::uint64_t n, std::uint64_t lines, std::size_t n_stages) {
   records_in -= n;
   for (std::size_t i = 0; i < n_stages && i < batch_counts_.size(); ++i) {
     batch_counts_[i].in -= n;
-    batch_counts_[i].out -= n;
+    batch_counts_[i].out -= i + 1 == n_stages ? lines : n;  // only the last can fan out
   }
   update();
 }

@@ -81,9 +81,10 @@ struct RunStats {
   // Takes back what add_batch added: the batch is discarded as if never read (an async job's
   // batch behind a --max-errors cut).
   void remove_batch(const Batch& b, bool to_output);
-  // `n` records that passed the first `stages` stages (on the workers) are forgotten: an async job
-  // was cut after them.
-  void forget_forwarded(std::uint64_t n, std::size_t stages);
+  // `n` records that passed the first `stages` stages (on the workers), as `lines` lines (more
+  // when the last of those stages fans out), are forgotten: an async job was cut after them, or
+  // head on the writer's part had ended the stream.
+  void forget_forwarded(std::uint64_t n, std::uint64_t lines, std::size_t stages);
   // The counts of the writer's part of the chain so far (Chain::Run), replacing the last ones.
   void set_writer_counts(const std::vector<StageCounts>& counts, std::uint64_t records_out);
   std::string to_json() const;

@@ -27,6 +27,37 @@ t_stats_bytes_of_records_read() {
 }
 register t_stats_bytes_of_records_read
 
+# head after a stage that makes records (tail, agg, exec, a map that fans out): what head did not
+# take once it had ended the stream is as if never read or emitted, so the counts still add up,
+# and each stage's `in` is the `out` of the stage before it, for any -j.
+t_stats_head_after_emitters() {
+  local name="--stats: head after tail/agg/exec/a fanning map: records_in + emitted = out + dropped + errors + consumed, stage by stage"
+  awk 'BEGIN { for (i = 1; i <= 10; i++) printf "{\"a\":%d}\n", i }' > ten.jsonl
+  local msg=() chain s j
+  local -a chains=(
+    "--stages tail,head --tail 3 --head 0"
+    "--stages tail,filter,head --tail 5 --filter true --head 2"
+    "--stages parse,map,head --map .a,.a --head 3"
+    "--stages parse,agg,map,head --map .a,.a --head 0"
+    "--stages exec,head,parse --exec cat --head 1"
+    "--stages exec,filter,head --exec cat --filter true --head 2"
+  )
+  for chain in "${chains[@]}"; do
+    for j in "-j 1" "-j 3 --batch-size 16"; do
+      # shellcheck disable=SC2086
+      "$PPIPE" --stats $j $chain ten.jsonl > out 2> err
+      s=$(tail -n 1 err)
+      echo "$s" | jq -e '(.records_in + (.emitted // 0) == .records_out + .dropped + .errors + (.consumed // 0))
+                         and ([range(1; .stages | length) as $i | .stages[$i].in == .stages[$i - 1].out] | all)
+                         and .records_out == (.stages[-1].out)' > /dev/null \
+        || msg+=("[$j $chain] $(echo "$s" | jq -c '{records_in, records_out, consumed, emitted, stages: [.stages[] | [.name, .in, .out]]}')")
+      [ "$(wc -l < out)" = "$(echo "$s" | jq .records_out)" ] || msg+=("[$j $chain] $(wc -l < out) lines written")
+    done
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_stats_head_after_emitters
+
 t_stats_time_fields() {
   local name="--stats: busy_seconds per stage, the engine's waits and a bottleneck, all numbers >= 0"
   local F; F=$(gen_file g5 "${G5_ARGS[@]}")
