@@ -218,6 +218,8 @@ struct Batch {
   void truncate_output(std::uint64_t bytes);
   // Keeps output bytes [begin, end) of the current output, appended to `into`'s segments.
   void copy_output_range(std::uint64_t begin, std::uint64_t end, std::vector<OutSegment>& into) const;
+  // The lines ('\n') in output bytes [begin, end): the records a map that fanned out left there.
+  std::uint64_t count_output_lines(std::uint64_t begin, std::uint64_t end) const;
   // The output as one string (tests, diagnostics).
   // The output records, one after the other, appended to s.
   void append_output(std::string& s) const;
@@ -284,6 +286,21 @@ inline void Batch::copy_output_range(std::uint64_t begin, std::uint64_t end, std
     if (seg_end >= end) break;
     pos = seg_end;
   }
+}
+
+inline std::uint64_t Batch::count_output_lines(std::uint64_t begin, std::uint64_t end) const {
+  std::uint64_t pos = 0, lines = 0;
+  for (const auto& seg : segments) {
+    const std::uint64_t seg_end = pos + seg.len;
+    if (seg_end > begin && pos < end) {
+      const std::uint64_t from = std::max(pos, begin), to = std::min(seg_end, end);
+      const char* p = (seg.in_input ? input.data() : out.data()) + seg.begin + (from - pos);
+      lines += static_cast<std::uint64_t>(std::count(p, p + (to - from), '\n'));
+    }
+    if (seg_end >= end) break;
+    pos = seg_end;
+  }
+  return lines;
 }
 
 inline void Batch::append_output(std::string& s) const {

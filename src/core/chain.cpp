@@ -31,6 +31,7 @@ Chain::Chain(std::vector<std::unique_ptr<Stage>> stages, std::vector<std::string
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     StageMode m = stages_[i]->mode();
     modes_.push_back(m);
+    may_fan_out_.push_back(m == StageMode::kParallel && static_cast<const RecordStage&>(*stages_[i]).may_fan_out());
     if (m != StageMode::kParallel) needs_order_ = true;
     if (worker_end_ != stages_.size()) continue;
     if (m == StageMode::kFinishing || m == StageMode::kAsync) {
@@ -358,12 +359,19 @@ void Chain::Run::rebuild(Batch& b, const std::vector<std::uint8_t>& removed, std
 void Chain::Run::recount(Batch& b) const {
   const std::size_t n = chain_.size();
   b.counts.assign(n, StageCounts{});
+  std::uint64_t prev_out = 0;
   for (const RecordTrace& t : b.trace) {
+    const std::uint64_t out_begin = prev_out;
+    prev_out = t.out_end;
     if (t.fate == Fate::kFailedBeforeChain) continue;  // no stage saw it
     for (std::size_t i = 0; i < t.end_stage && i < n; ++i) {
       ++b.counts[i].in;
       ++b.counts[i].out;
     }
+    // A map that fans out is the last stage of the workers' segment: its out is the lines it left.
+    if ((t.fate == Fate::kPassed || t.fate == Fate::kForwarded) && t.end_stage > 0 && t.end_stage <= n &&
+        chain_.may_fan_out_[t.end_stage - 1])
+      b.counts[t.end_stage - 1].out += b.count_output_lines(out_begin, t.out_end) - 1;
     if (t.fate == Fate::kPassed || t.fate == Fate::kForwarded) continue;
     StageCounts& c = b.counts[t.end_stage];
     ++c.in;

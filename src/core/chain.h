@@ -90,6 +90,7 @@ class Chain {
   char delimiter_ = ',';
   std::size_t worker_end_ = 0;
   bool needs_order_ = false;
+  std::vector<bool> may_fan_out_;  // per stage: a parallel stage that may make several records of one
   bool fans_out_ = false;  // the worker segment ends after a stage that may make several records of one
   bool speculate_finishing_ = false;  // the worker segment ends at a finishing stage, nothing ordered before it
   bool tracing_ = false;  // the chain needs the per-record trace (a stage that is not parallel)

@@ -29,10 +29,11 @@ register t_stats_bytes_of_records_read
 
 # head after a stage that makes records (tail, agg, exec, a map that fans out): what head did not
 # take once it had ended the stream is as if never read or emitted, so the counts still add up,
-# and each stage's `in` is the `out` of the stage before it, for any -j.
+# and each stage's `in` is the `out` of the stage before it, for any -j. Also a map that fans out
+# after uniq (whose decisions recount the batch: the map's out is the lines it left).
 t_stats_head_after_emitters() {
-  local name="--stats: head after tail/agg/exec/a fanning map: records_in + emitted = out + dropped + errors + consumed, stage by stage"
-  awk 'BEGIN { for (i = 1; i <= 10; i++) printf "{\"a\":%d}\n", i }' > ten.jsonl
+  local name="--stats: head after tail/agg/exec/a fanning map, a fanning map after uniq: records_in + emitted = out + dropped + errors + consumed, stage by stage"
+  awk 'BEGIN { for (i = 1; i <= 10; i++) printf "{\"a\":%d,\"b\":%d}\n", i, int(i / 3) }' > ten.jsonl  # uniq .b: 4 runs
   local msg=() chain s j
   local -a chains=(
     "--stages tail,head --tail 3 --head 0"
@@ -41,6 +42,9 @@ t_stats_head_after_emitters() {
     "--stages parse,agg,map,head --map .a,.a --head 0"
     "--stages exec,head,parse --exec cat --head 1"
     "--stages exec,filter,head --exec cat --filter true --head 2"
+    "--stages parse,uniq,map --uniq .b --map .a,.a"
+    "--stages parse,uniq,map,filter --uniq .b --map .a,.a+10 --filter .>2"
+    "--stages parse,uniq,map,tail --uniq .b --map .a,.a --tail 4"
   )
   for chain in "${chains[@]}"; do
     for j in "-j 1" "-j 3 --batch-size 16"; do
