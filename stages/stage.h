@@ -59,6 +59,12 @@ class Stage {
   // a command's output lines). An --output other than jsonl needs checked JSON (build_plan).
   enum class Output { kAsGiven, kJson, kForeign };
   virtual Output output() const { return Output::kAsGiven; }
+  // The batch size the stage works best with when --batch-size is not given (0: the default). A
+  // batch is the unit of output order: exec's record mode asks for small ones, so that each
+  // record's output comes out soon after its call, not when a megabyte of calls is done.
+  virtual std::size_t preferred_batch_size() const { return 0; }
+  // The same for the records a batch holds at most (0: as many as fit).
+  virtual std::size_t preferred_batch_records() const { return 0; }
   virtual std::unique_ptr<StageState> make_state() const { return nullptr; }
 };
 

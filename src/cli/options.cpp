@@ -584,6 +584,13 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     }
   }
   e.reader.batch_size = static_cast<std::size_t>(*batch);
+  if (!o.batch_size_given) {
+    for (const auto& s : plan->stages) {
+      if (std::size_t p = s->preferred_batch_size()) e.reader.batch_size = std::min(e.reader.batch_size, p);
+      if (std::size_t r = s->preferred_batch_records())
+        e.reader.max_records = e.reader.max_records ? std::min(e.reader.max_records, r) : r;
+    }
+  }
   e.reader.max_record_size = *max_record;
   e.ordered = !o.unordered;
   e.max_errors = static_cast<std::uint64_t>(o.max_errors);
@@ -672,6 +679,7 @@ struct CommandLine {
   CLI::Option* stages_opt = nullptr;
   CLI::Option* workers_opt = nullptr;
   CLI::Option* depth_opt = nullptr;
+  CLI::Option* batch_opt = nullptr;
   CLI::Option* progress_opt = nullptr;
   CLI::Option* config_opt = nullptr;
   std::vector<std::pair<CLI::Option*, const StageOption*>> stage_options;
@@ -699,8 +707,9 @@ CommandLine::CommandLine() {
           ->type_name("LIST");
   workers_opt = app.add_option("-j,--workers", o.workers, "Worker threads (default: the number of cores)")->type_name("N");
   app.add_flag("--unordered", o.unordered, "Write batches as they finish instead of in input order");
-  app.add_option("--batch-size", o.batch_size, "Bytes of input per batch (default 1M; K/M/G suffixes)")
-      ->type_name("SIZE");
+  batch_opt = app.add_option("--batch-size", o.batch_size,
+                             "Bytes of input per batch (default 1M; 4K with exec --exec-mode record; K/M/G suffixes)")
+                  ->type_name("SIZE");
   depth_opt = app.add_option("--queue-depth", o.queue_depth, "Batches in flight at once (default 4 x workers)")
       ->type_name("N");
   app.add_option("--max-record-size", o.max_record_size,
@@ -937,6 +946,7 @@ CliResult parse_command_line(int argc, char** argv) {
   o.stages_given = cl->stages_opt->count() > 0;
   o.workers_given = cl->workers_opt->count() > 0;
   o.queue_depth_given = cl->depth_opt->count() > 0;
+  o.batch_size_given = cl->batch_opt->count() > 0;
   if (o.stages_given) o.stages = split_list(cl->stages);
   if (cl->progress_opt->count() > 0) o.progress = cl->progress_flag;
   o.stage_args = cl->stage_args();

@@ -47,6 +47,7 @@ struct Options {
   std::optional<bool> progress;
   bool workers_given = false;
   bool queue_depth_given = false;
+  bool batch_size_given = false;  // else a stage may ask for smaller batches (Stage::preferred_batch_size)
   // Stage options in command-line order: (flag, value), e.g. ("--head", "10"); a flag option's
   // value is "".
   std::vector<std::pair<std::string, std::string>> stage_args;

@@ -38,6 +38,20 @@ void JsonLinesFramer::start_source() {
   header_.reset();
 }
 
+bool JsonLinesFramer::limit(Batch& b, std::size_t n) {
+  if (n == 0 || b.spans.size() <= n) return false;
+  // Records after the n-th follow it, so its line has its '\n' before the cut.
+  const RecordSpan& last = b.spans[n - 1];
+  const std::size_t end = last.begin + last.len;
+  const void* nl = std::memchr(b.input.data() + end, '\n', line_start_ - end);
+  if (!nl) return false;
+  line_start_ = static_cast<std::size_t>(static_cast<const char*>(nl) - b.input.data()) + 1;
+  scanned_ = line_start_;
+  line_ = last.line + 1;
+  b.spans.resize(n);
+  return true;
+}
+
 void JsonLinesFramer::start_batch(Batch& b) {
   b.spans.clear();
   scanned_ = 0;

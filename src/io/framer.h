@@ -54,6 +54,14 @@ class Framer {
   virtual std::uint64_t skipped_size() const = 0;
   // The current source's header row (tsv, csv), once scanned; null before it and for other formats.
   virtual const std::shared_ptr<const InputHeader>& header() const = 0;
+  // Moves the cut back to the end of the batch's n-th record (n > 0) when it holds more: the rest
+  // is carried into the next batch and scanned again there. True when it did. Framers that keep
+  // state across records (csv quotes, a JSON stream's nesting) do not: false.
+  virtual bool limit(Batch& b, std::size_t n) {
+    (void)b;
+    (void)n;
+    return false;
+  }
 };
 
 // At the start of a source (`pending`): removes a UTF-8 byte-order mark from b.input once its first
@@ -78,6 +86,7 @@ class JsonLinesFramer final : public Framer {
   void start_skip(const char* p, std::size_t n) override;
   std::size_t skip(const char* p, std::size_t n, bool* found) override;
   std::uint64_t skipped_size() const override { return skipped_ - (skipped_cr_ ? 1 : 0); }
+  bool limit(Batch& b, std::size_t n) override;
 
  private:
   void add_line(Batch& b, std::size_t begin, std::size_t end);  // input[begin, end), terminator excluded

@@ -95,6 +95,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     for (;;) {
       std::size_t size = buf.size();
       if (whole && size >= batch_size) { full = true; break; }
+      if (whole && options_.max_records && b->spans.size() >= options_.max_records) { full = true; break; }
       if (size == buf.capacity()) {
         if (whole || size > max_record) { full = true; break; }
         buf.reserve(std::min<std::uint64_t>(std::max(buf.capacity() * 2, batch_size), max_record + 1));
@@ -170,6 +171,12 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     // At end of input the last record counts even without its terminator. When stopped, a partial
     // last record was never whole: it is dropped.
     if (eof) framer.finish(*b);
+    // --- a batch of at most max_records: the rest is carried (also at the end of the input: the
+    // source is then read again, which gives its end again, until the carried records are sent).
+    if (options_.max_records && !stopped && !failed && framer.limit(*b, options_.max_records)) {
+      b->pause = false;  // cut, not a pause of the input
+      eof = false;
+    }
     const std::size_t cut = framer.cut();
     if (!stopped && cut < size) {
       carry_.resize(size - cut);

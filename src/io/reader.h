@@ -32,6 +32,9 @@ namespace ppipe {
 
 struct ReaderOptions {
   std::size_t batch_size = 1 << 20;
+  // At most this many records a batch (0: no limit), where the framer can cut between any two
+  // (JSON Lines, lines, tsv): exec's record mode, whose output waits for its whole batch.
+  std::size_t max_records = 0;
   std::uint64_t max_record_size = 64ull << 20;
   int stall_ms = 10;
   int max_hold_ms = 25;

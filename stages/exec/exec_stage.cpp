@@ -10,6 +10,15 @@ namespace ppipe {
 
 namespace {
 
+// Record mode's batch when --batch-size is not given: at most 8 records in 4 KiB, so that output
+// comes out as calls finish (and `| head -1` ends the run after the first few), where a 1 MiB
+// batch held every output until its thousands of calls were done. (The reader cuts batches by
+// record for JSON Lines, lines and tsv input; csv and json input keep the 4 KiB.) Measured with
+// 20,000 calls of `true`, 4 alternating runs: 8.11 s against 7.96 s with 1 MiB batches; with 4
+// records a batch it was 4% slower.
+constexpr std::size_t kRecordModeBatch = 4 << 10;
+constexpr std::size_t kRecordModeRecords = 8;
+
 constexpr StageOption kExecOptions[] = {
     {"--exec", OptionKind::kValue, "CMD", nullptr, "the command, as /bin/sh -c runs it", true},
     {"--exec-mode", OptionKind::kValue, "MODE", "batch",
@@ -72,13 +81,17 @@ class ExecStage final : public AsyncStage {
  public:
   explicit ExecStage(std::shared_ptr<const ExecConfig> config) : config_(std::move(config)) {}
   Output output() const override { return Output::kForeign; }  // the command's output lines
+  std::size_t preferred_batch_size() const override { return config_->record_mode ? kRecordModeBatch : 0; }
+  std::size_t preferred_batch_records() const override { return config_->record_mode ? kRecordModeRecords : 0; }
   std::string_view name() const override { return "exec"; }
   std::unique_ptr<AsyncRun> start(Done done, const AsyncContext& context) const override {
     return std::make_unique<ExecRun>(config_, concurrency(context), span_jobs(context), std::move(done));
   }
   // Batch mode: each running call may hold a whole span of jobs (batches) before any comes back.
+  // Record mode: its batches are small (8 records), and --concurrency calls must find their records
+  // queued while others run: twice that many batches.
   std::size_t extra_jobs(const AsyncContext& context) const override {
-    if (config_->record_mode) return 0;
+    if (config_->record_mode) return 2 * concurrency(context);
     std::size_t n = span_jobs(context);
     return n > 1 ? concurrency(context) * n : 0;
   }

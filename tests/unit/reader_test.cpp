@@ -67,6 +67,43 @@ TEST_CASE("reader splits at line ends for every batch size, with exact positions
   }
 }
 
+TEST_CASE("reader cuts batches at max_records, with exact positions, blank lines and a last line without '\\n'", "[reader]") {
+  std::string text;
+  for (int i = 0; i < 57; ++i) text += (i % 9 == 4 ? "\n  \r\n" : "") + std::string("{\"i\":") + std::to_string(i) + "}\r\n";
+  text += "{\"i\":57}";  // the last record, without its line end
+  TempFile f(text);
+  for (std::size_t max : {1, 2, 4, 10, 100}) {
+    for (std::size_t batch : {16, 4096, 1 << 20}) {
+      INFO("max_records " << max << ", batch_size " << batch);
+      ReaderOptions opt;
+      opt.batch_size = batch;
+      opt.max_records = max;
+      auto batches = read_all({f.path}, opt);
+      std::string joined;
+      std::uint64_t line = 1, offset = 0, seq = 0, records = 0;
+      for (auto& b : batches) {
+        REQUIRE(b->seq == seq++);
+        REQUIRE(b->first_line == line);
+        REQUIRE(b->offset == offset);
+        REQUIRE(b->spans.size() <= max);
+        REQUIRE(b->spans.size() >= 1);
+        for (const auto& sp : b->spans) {
+          const std::string rec(b->input.data() + sp.begin, sp.len);
+          REQUIRE(rec == "{\"i\":" + std::to_string(records) + "}");  // in order, none lost, no CR
+          ++records;
+        }
+        std::string s = input_of(*b);
+        for (char c : s) line += c == '\n';
+        offset += s.size();
+        joined += s;
+      }
+      REQUIRE(records == 58);
+      REQUIRE(joined == text);
+      if (max < 58) REQUIRE(batches.size() >= (58 + max - 1) / max);
+    }
+  }
+}
+
 TEST_CASE("reader strips a UTF-8 BOM at the start of each file only", "[reader]") {
   TempFile a("\xEF\xBB\xBF{\"a\":1}\n\xEF\xBB\xBF{\"b\":2}\n");
   TempFile b("\xEF\xBB\xBF[1]\n");

@@ -145,6 +145,26 @@ t_exec_small_batches_small_memory() {
 }
 register t_exec_small_batches_small_memory
 
+t_exec_record_mode_streams() {
+  # Record mode cuts batches at 8 records (the unit of output order): each output comes out soon
+  # after its call, and `| head -2` ends the run after the first few calls. It waited for the
+  # whole 1 MiB batch: 100 calls of 0.25 s at --concurrency 4 took 6.3 s before the first line.
+  local msg=() t0 t1 got
+  exec_in 100 in.jsonl
+  t0=$(date +%s%N)
+  got=$("$PPIPE" --exec-mode record --exec 'sleep 0.25; echo {.i}' --concurrency 4 in.jsonl 2> err | head -n 2 | tr '\n' ' ')
+  t1=$(date +%s%N)
+  [ "$got" = "1 2 " ] || msg+=("head -2 got: '$got'")
+  [ $(( (t1 - t0) / 1000000 )) -lt 3000 ] || msg+=("| head -2 took $(( (t1 - t0) / 1000000 )) ms (expected well under the 6,250 ms of all the calls)")
+  # Cut at 8 records, the whole output is still in input order and complete (stdin and file).
+  "$PPIPE" --exec-mode record --exec 'echo {.i}' --concurrency 8 in.jsonl > out 2> err || msg+=("exit $?")
+  [ "$(tr '\n' ' ' < out)" = "$(seq 1 100 | tr '\n' ' ')" ] || msg+=("file: output not 1..100 in order")
+  "$PPIPE" --exec-mode record --exec 'echo {.i}' --concurrency 8 < in.jsonl > out 2> err || msg+=("stdin: exit $?")
+  [ "$(tr '\n' ' ' < out)" = "$(seq 1 100 | tr '\n' ' ')" ] || msg+=("stdin: output not 1..100 in order")
+  exec_report "exec record mode: output streams in batches of 8 records; | head -2 ends the run early" "${msg[@]}"
+}
+register t_exec_record_mode_streams
+
 t_exec_spans() {
   local msg=() rc a b
   exec_in 2000 in.jsonl
