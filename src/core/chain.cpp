@@ -472,6 +472,7 @@ std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, st
     }
   }
   std::uint64_t made = 0;
+  const std::uint64_t errors_before = feed_errors_;
   while (!rest.empty()) {
     std::size_t nl = rest.find('\n');
     std::string_view text = rest.substr(0, nl);
@@ -483,6 +484,10 @@ std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, st
     Record rec = Record::made(text, ++made, 0, false);  // the command's output: unchecked
     rec.set_seq(job.seq);
     if (!feed(k + 1, rec, text, chain_.stages_[k]->name())) --c.out;
+    // --max-errors counts the failures of the stages after this one too: the job's output ends
+    // right after the one that reaches it (the rest was consumed by the command, never emitted).
+    const std::uint64_t later = feed_errors_ - errors_before;
+    if (max_failures != UINT64_MAX && later > 0 && failures + later >= max_failures) break;
   }
   return job.size() - keep;
 }
@@ -549,6 +554,7 @@ bool Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
       ++c.dropped;
     } else {
       ++c.errors;
+      ++feed_errors_;
       chain_.add_error(err_, source, stage.name(), ws_.scratch.error, raw, rec.line(), rec.offset(), 0);
     }
     stopped_ |= stop_after;

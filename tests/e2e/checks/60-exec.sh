@@ -19,6 +19,12 @@ exec_accounting() {
     { echo "stats do not add up: $s"; return 1; }
 }
 
+# exec_accounting_consumed ERRFILE: records_in + emitted = out + dropped + errors + consumed (a
+# stage after exec may fail output lines, so records_in = out + dropped + errors need not hold).
+exec_accounting_consumed() {
+  tail -n 1 "$1" | jq -e '(.records_in + (.emitted // 0)) == (.records_out + .dropped + .errors + (.consumed // 0))' > /dev/null 2>&1
+}
+
 # exec_stat ERRFILE FIELD: a field of the exec stage's stats object.
 exec_stat() { tail -n 1 "$1" | jq -r ".stages[] | select(.name == \"exec\") | .$2"; }
 
@@ -253,6 +259,20 @@ t_exec_max_errors() {
   [ "$rc" = 3 ] || msg+=("batch: exit $rc, expected 3")
   [ "$(wc -l < errs.jsonl)" = 3 ] || msg+=("batch: $(wc -l < errs.jsonl) error records, expected 3")
   exec_accounting err || msg+=("batch: $(exec_accounting err)")
+  # Failures of a stage after exec (filter on output lines that are not JSON) count too: the
+  # output ends right after the 2nd, whatever the batch size (a job's whole output was fed).
+  awk 'BEGIN { for (i = 1; i <= 30; i++) printf (i % 7 == 0 ? "not json %d\n" : "{\"i\":%d}\n"), i }' > mixed.jsonl
+  awk 'NR < 14 && !/not/' mixed.jsonl > want
+  local bs
+  for bs in "" "--batch-size 64" "--batch-size 1M"; do
+    # shellcheck disable=SC2086
+    "$PPIPE" --stats $bs --stages exec,filter --exec-mode record --exec cat --filter '.i > 0' --max-errors 2 \
+      --errors errs.jsonl mixed.jsonl > out 2> err; rc=$?
+    [ "$rc" = 3 ] || msg+=("filter after exec [$bs]: exit $rc, expected 3")
+    cmp -s want out || msg+=("filter after exec [$bs]: output differs from records 1..13 without 7" "$(short_diff want out)")
+    [ "$(wc -l < errs.jsonl)" = 2 ] || msg+=("filter after exec [$bs]: $(wc -l < errs.jsonl) error records, expected 2")
+    exec_accounting_consumed err || msg+=("filter after exec [$bs]: $(tail -n 1 err | head -c 300)")
+  done
   exec_report "exec --max-errors 3: the run ends right after the 3rd failed record, also inside a job" "${msg[@]}"
 }
 register t_exec_max_errors
