@@ -60,11 +60,15 @@ class ExprStage : public RecordStage {
     return evaluate_expression(*program_, rec, s, st, r);
   }
   // The general engine runs the record: for what the fast path does not take, and for records
-  // without a document (numbers beyond 64 bits: jq 1.7 reads them, and unread ones keep their text).
-  const expr::jq::Program* general_for(const Record& rec) const {
-    if (expr::is_general(*program_) || (!rec.has_doc() && !rec.value() && !rec.replaced()))
-      return expr::general_program(*program_);  // (a fast program's twin: compiled on first use)
-    return nullptr;
+  // without a document (numbers beyond 64 bits: jq 1.7 reads them, and unread ones keep their text),
+  // also text no parse has seen (a command's output), found so when it is parsed here.
+  const expr::jq::Program* general_for(Record& rec, WorkerScratch& s) const {
+    bool general = expr::is_general(*program_);
+    if (!general && !rec.has_doc() && !rec.value()) {
+      simdjson::dom::element doc;
+      general = !rec.replaced() || rec.big_numbers() || (!rec.doc(s, &doc) && rec.big_numbers());
+    }
+    return general ? expr::general_program(*program_) : nullptr;  // (a fast program's twin: compiled on first use)
   }
   bool fans_out() const { return expr::is_general(*program_) || expr::is_multi(*program_); }
   bool multi() const { return expr::is_multi(*program_); }
@@ -81,7 +85,7 @@ class FilterStage final : public ExprStage {
   using ExprStage::ExprStage;
   std::string_view name() const override { return "filter"; }
   Verdict process(Record& rec, WorkerScratch& s, StageState* state) const override {
-    if (const expr::jq::Program* g = general_for(rec)) {
+    if (const expr::jq::Program* g = general_for(rec, s)) {
       // several values: kept when any is truthy (once), as `any(E; .)` (docs/expr.md)
       bool keep = false;
       if (!run_general(*g, rec, s, [&](const expr::jq::J& v, bool& stop) { stop = keep = v.truthy(); }))
@@ -109,7 +113,7 @@ class MapStage final : public ExprStage {
   bool may_fan_out() const override { return fans_out(); }
   Verdict process(Record& rec, WorkerScratch& s, StageState* state) const override {
     auto& st = static_cast<ExprState&>(*state);
-    if (const expr::jq::Program* g = general_for(rec)) {
+    if (const expr::jq::Program* g = general_for(rec, s)) {
       // each value its own record, in order (jq -c); none: dropped
       st.out.clear();
       std::uint32_t n = 0;

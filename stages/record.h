@@ -57,13 +57,18 @@ class Record {
   void set_doc(simdjson::dom::element doc) {
     doc_ = doc;
     has_doc_ = true;
+    big_numbers_ = false;
     value_ = nullptr;  // a map's value may point into a document parsed here before
   }
   // parse accepted the text without a document (numbers simdjson's DOM cannot hold).
   void set_no_doc() {
     has_doc_ = false;
     value_ = nullptr;
+    big_numbers_ = true;
   }
+  // parse accepted it so (set_no_doc): expressions read it with the general engine, also when the
+  // text is not the reader's (a command's output).
+  bool big_numbers() const { return big_numbers_; }
   bool has_doc() const { return has_doc_; }
   // The document, parsed from replaced text on first use. False (message in scratch.error) when
   // there is none.
@@ -83,6 +88,7 @@ class Record {
     valid_json_ = true;
     padded_ = true;
     has_doc_ = false;
+    big_numbers_ = false;
     value_ = value;
   }
   // A record handed on by the engine (forwarded to the writer's segment, emitted by a finishing
@@ -104,6 +110,7 @@ class Record {
   std::uint64_t seq_ = 0;
   bool replaced_ = false;
   bool valid_json_ = false;
+  bool big_numbers_ = false;
   std::uint32_t outputs_ = 1;
   bool padded_ = true;  // SIMDJSON_PADDING readable bytes after text_ (parse may read in place)
   bool has_doc_ = false;

@@ -131,6 +131,16 @@ t_exec_output_parsed() {
   jq -e -s 'length == 1 and .[0].stage == "filter" and .[0].record == "{i:7}"
             and (.[0].error | startswith("the previous stage'"'"'s output is invalid JSON: ") and contains("column 2"))' errs.jsonl > /dev/null \
     || msg+=("filter: errors: $(head -c 300 errs.jsonl)")
+  # Numbers beyond 64 bits are valid JSON in a command's output as in the input: a filter reads them
+  # with the general engine, with or without a parse after exec.
+  printf '%s\n' '{"a":123456789012345678901234567890}' '{"a":1}' '{"a":1e400}' > big.jsonl
+  "$PPIPE" --stages parse,filter --filter '.a > 1' big.jsonl > want 2> /dev/null
+  local chain
+  for chain in "parse,exec,filter" "exec,parse,filter" "exec,filter"; do
+    "$PPIPE" --stages $chain --exec cat --filter '.a > 1' big.jsonl > out 2> err || msg+=("[$chain] exit $?: $(head -c 200 err)")
+    cmp -s want out || msg+=("[$chain] big numbers: output differs from parse,filter" "$(short_diff want out)")
+  done
+  [ "$(wc -l < want)" = 2 ] || msg+=("parse,filter kept $(wc -l < want) of the big numbers, expected 2")
   exec_report "exec then parse: the command's output lines are validated" "${msg[@]}"
 }
 register t_exec_output_parsed
