@@ -437,13 +437,32 @@ Chain::Run::Untaken Chain::Run::take_over(Batch& b) {
   return untaken;
 }
 
-std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, std::uint64_t max_failures) {
+std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, std::uint64_t max_failures,
+                                   const std::vector<std::uint64_t>& worker_error_lines) {
   const std::size_t k = chain_.worker_end_;
   std::string_view source = chain_.source_names_[source_index];
   std::size_t keep = job.size(), failures = job.failures.size();
   std::string_view rest = job.out;
-  if (failures >= max_failures) {
-    failures = max_failures;
+  // The job's failures and the batch's earlier ones in line order: the job ends right after the
+  // max_failures-th of them all (max_failures 0: before its first record). The batch's own failures
+  // after its last kept record were cut away with it (cut_after_errors), so they come first only
+  // when their line does.
+  std::size_t cut_at = failures;  // index of the first failure not kept
+  if (max_failures == 0) {
+    cut_at = 0;
+  } else if (max_failures != UINT64_MAX) {
+    std::size_t before = 0;  // the batch's failures on lines before this one
+    for (std::size_t f = 0; f < failures; ++f) {
+      const std::uint64_t line = job.lines[job.failures[f].index];
+      while (before < worker_error_lines.size() && worker_error_lines[before] < line) ++before;
+      if (before + f + 1 >= max_failures) {
+        cut_at = f + 1;
+        break;
+      }
+    }
+  }
+  if (cut_at < failures || max_failures == 0) {
+    failures = cut_at;
     keep = failures == 0 ? 0 : job.failures[failures - 1].index + 1;
     if (keep == 0) rest = {};
     else if (keep - 1 < job.out_ends.size()) rest = rest.substr(0, job.out_ends[keep - 1]);
@@ -487,7 +506,7 @@ std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, st
     // --max-errors counts the failures of the stages after this one too: the job's output ends
     // right after the one that reaches it (the rest was consumed by the command, never emitted).
     const std::uint64_t later = feed_errors_ - errors_before;
-    if (max_failures != UINT64_MAX && later > 0 && failures + later >= max_failures) break;
+    if (max_failures != UINT64_MAX && later > 0 && failures + worker_error_lines.size() + later >= max_failures) break;
   }
   return job.size() - keep;
 }

@@ -123,7 +123,10 @@ class Chain::Run {
   // (UINT64_MAX: no limit; 0: before its first record), its output there when the job says whose
   // output is whose (AsyncJob::out_ends; else all of it stays). Returns how many records were cut
   // away: as if never read.
-  std::uint64_t complete(AsyncJob& job, std::uint32_t source, std::uint64_t max_failures);
+  // `worker_error_lines`: the lines of the batch's records that failed before the async stage
+  // (sorted), which max_failures counts too: they precede or follow the job's failures by line.
+  std::uint64_t complete(AsyncJob& job, std::uint32_t source, std::uint64_t max_failures,
+                         const std::vector<std::uint64_t>& worker_error_lines = {});
   // End of stream: finishing stages emit their records, which run through the stages after them.
   // False (message in *error) when a stage cannot finish. `flush`, when given, is called whenever
   // out() and err() hold kFinishFlushBytes or more, to write and clear them (a million groups

@@ -412,11 +412,24 @@ class PipelineRun {
       result_.stats.remove_batch(*next, false);
       next->discard = true;
     }
-    if (next->job && !next->discard) {
-      std::uint64_t budget = UINT64_MAX;
-      if (options_.max_errors) budget = options_.max_errors - std::min(options_.max_errors, result_.stats.errors);
-      if (std::uint64_t cut = writer_part_->complete(*next->job, next->source, budget))
-        result_.stats.forget_forwarded(cut, cut, chain_.worker_end());
+    if (!next->discard) {
+      // --max-errors in input order: the errors of the batches before this one (finished here in
+      // order; the stats count batches when they are consumed, which runs ahead of their jobs),
+      // then this batch's own (before the async stage, by line) and its job's.
+      worker_error_lines_.clear();
+      if (options_.max_errors)
+        for (const RecordTrace& t : next->trace)
+          if (t.failed()) worker_error_lines_.push_back(t.line);
+      std::uint64_t job_errors = 0;
+      if (next->job) {
+        std::uint64_t budget = UINT64_MAX;
+        if (options_.max_errors) budget = options_.max_errors - std::min(options_.max_errors, ordered_errors_);
+        const std::uint64_t before = writer_errors();
+        if (std::uint64_t cut = writer_part_->complete(*next->job, next->source, budget, worker_error_lines_))
+          result_.stats.forget_forwarded(cut, cut, chain_.worker_end());
+        job_errors = writer_errors() - before;
+      }
+      ordered_errors_ += worker_error_lines_.size() + job_errors;
     }
     write(*next);
     if (next->job) {
@@ -425,7 +438,7 @@ class PipelineRun {
       next->spare_job = std::move(next->job);
     }
     recycle(std::move(next));
-    if (options_.max_errors && result_.stats.errors >= options_.max_errors && !async_cut_) {
+    if (options_.max_errors && ordered_errors_ >= options_.max_errors && !async_cut_) {
       // Jobs still out come after the cut: the commands are of no use any more.
       async_cut_ = true;
       if (!async_cancelled_) {
@@ -611,7 +624,14 @@ class PipelineRun {
   RunResult result_;
   const std::size_t tokens_;  // --queue-depth, and the jobs an async stage may gather (extra_jobs)
   BoundedQueue<BatchPtr> free_batches_;  // the tokens
-  std::atomic<std::size_t> made_batches_{0};  // batches made so far (by the reader), at most tokens_
+  std::atomic<std::size_t> made_batches_{0};
+  std::vector<std::uint64_t> worker_error_lines_;  // finish_async's, kept for its room
+  std::uint64_t ordered_errors_ = 0;  // finish_async: errors of the batches finished so far
+  std::uint64_t writer_errors() const {
+    std::uint64_t n = 0;
+    for (const StageCounts& c : writer_part_->counts()) n += c.errors;
+    return n;
+  }  // batches made so far (by the reader), at most tokens_
   // With an async stage: at most --queue-depth batches between the reader and the writer's
   // in-order point (consume()), as without one. The extra tokens are for the jobs the async stage
   // holds, and are not used by a reader running ahead of slow workers: every batch taken is

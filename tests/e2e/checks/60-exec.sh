@@ -283,6 +283,20 @@ t_exec_max_errors() {
     [ "$(wc -l < errs.jsonl)" = 2 ] || msg+=("filter after exec [$bs]: $(wc -l < errs.jsonl) error records, expected 2")
     exec_accounting_consumed err || msg+=("filter after exec [$bs]: $(tail -n 1 err | head -c 300)")
   done
+  # Failures before exec (lines that are not JSON, failed by the parse before the filter) count in
+  # input order with the jobs: the output is that of the records before the 2nd, whatever the batch
+  # size (the jobs of batches before the cut were lost, or cut by errors counted ahead of them).
+  awk 'BEGIN { for (i = 1; i <= 200; i++) printf (i % 50 == 0 ? "not json %d\n" : "{\"i\":%d}\n"), i }' > mixed200.jsonl
+  awk 'NR < 100 && !/not/' mixed200.jsonl > want
+  for bs in "" "--batch-size 64" "--batch-size 1M"; do
+    # shellcheck disable=SC2086
+    "$PPIPE" --stats $bs --stages filter,exec --filter '.i > 0' --exec-mode record --exec 'echo {}' --max-errors 2 \
+      --errors errs.jsonl mixed200.jsonl > out 2> err; rc=$?
+    [ "$rc" = 3 ] || msg+=("errors before exec [$bs]: exit $rc, expected 3")
+    cmp -s want out || msg+=("errors before exec [$bs]: output differs from records 1..99 without 50" "$(short_diff want out)")
+    [ "$(wc -l < errs.jsonl)" = 2 ] || msg+=("errors before exec [$bs]: $(wc -l < errs.jsonl) error records, expected 2")
+    exec_accounting_consumed err || msg+=("errors before exec [$bs]: $(tail -n 1 err | head -c 300)")
+  done
   exec_report "exec --max-errors 3: the run ends right after the 3rd failed record, also inside a job" "${msg[@]}"
 }
 register t_exec_max_errors
