@@ -250,6 +250,22 @@ EOF
 }
 register t_exec_leftover_reader
 
+# exec_max_errors_2 LABEL INPUT ARGS...: record mode, --filter '.i > 0', --max-errors 2, for three
+# batch sizes: exit 3, the output `want`, 2 error records, the counts add up (into msg).
+exec_max_errors_2() {
+  local label=$1 input=$2 bs rc
+  shift 2
+  for bs in "" "--batch-size 64" "--batch-size 1M"; do
+    # shellcheck disable=SC2086
+    "$PPIPE" --stats $bs "$@" --exec-mode record --filter '.i > 0' --max-errors 2 --errors errs.jsonl "$input" > out 2> err
+    rc=$?
+    [ "$rc" = 3 ] || msg+=("$label [$bs]: exit $rc, expected 3")
+    cmp -s want out || msg+=("$label [$bs]: output differs" "$(short_diff want out)")
+    [ "$(wc -l < errs.jsonl)" = 2 ] || msg+=("$label [$bs]: $(wc -l < errs.jsonl) error records, expected 2")
+    exec_accounting_consumed err || msg+=("$label [$bs]: $(tail -n 1 err | head -c 300)")
+  done
+}
+
 t_exec_max_errors() {
   local msg=() rc
   # Every 4th record fails: --max-errors 3 ends the run right after record 12, the third failure,
@@ -273,30 +289,13 @@ t_exec_max_errors() {
   # output ends right after the 2nd, whatever the batch size (a job's whole output was fed).
   awk 'BEGIN { for (i = 1; i <= 30; i++) printf (i % 7 == 0 ? "not json %d\n" : "{\"i\":%d}\n"), i }' > mixed.jsonl
   awk 'NR < 14 && !/not/' mixed.jsonl > want
-  local bs
-  for bs in "" "--batch-size 64" "--batch-size 1M"; do
-    # shellcheck disable=SC2086
-    "$PPIPE" --stats $bs --stages exec,filter --exec-mode record --exec cat --filter '.i > 0' --max-errors 2 \
-      --errors errs.jsonl mixed.jsonl > out 2> err; rc=$?
-    [ "$rc" = 3 ] || msg+=("filter after exec [$bs]: exit $rc, expected 3")
-    cmp -s want out || msg+=("filter after exec [$bs]: output differs from records 1..13 without 7" "$(short_diff want out)")
-    [ "$(wc -l < errs.jsonl)" = 2 ] || msg+=("filter after exec [$bs]: $(wc -l < errs.jsonl) error records, expected 2")
-    exec_accounting_consumed err || msg+=("filter after exec [$bs]: $(tail -n 1 err | head -c 300)")
-  done
+  exec_max_errors_2 "filter after exec" mixed.jsonl --stages exec,filter --exec cat
   # Failures before exec (lines that are not JSON, failed by the parse before the filter) count in
   # input order with the jobs: the output is that of the records before the 2nd, whatever the batch
   # size (the jobs of batches before the cut were lost, or cut by errors counted ahead of them).
   awk 'BEGIN { for (i = 1; i <= 200; i++) printf (i % 50 == 0 ? "not json %d\n" : "{\"i\":%d}\n"), i }' > mixed200.jsonl
   awk 'NR < 100 && !/not/' mixed200.jsonl > want
-  for bs in "" "--batch-size 64" "--batch-size 1M"; do
-    # shellcheck disable=SC2086
-    "$PPIPE" --stats $bs --stages filter,exec --filter '.i > 0' --exec-mode record --exec 'echo {}' --max-errors 2 \
-      --errors errs.jsonl mixed200.jsonl > out 2> err; rc=$?
-    [ "$rc" = 3 ] || msg+=("errors before exec [$bs]: exit $rc, expected 3")
-    cmp -s want out || msg+=("errors before exec [$bs]: output differs from records 1..99 without 50" "$(short_diff want out)")
-    [ "$(wc -l < errs.jsonl)" = 2 ] || msg+=("errors before exec [$bs]: $(wc -l < errs.jsonl) error records, expected 2")
-    exec_accounting_consumed err || msg+=("errors before exec [$bs]: $(tail -n 1 err | head -c 300)")
-  done
+  exec_max_errors_2 "errors before exec" mixed200.jsonl --stages filter,exec --exec 'echo {}'
   exec_report "exec --max-errors 3: the run ends right after the 3rd failed record, also inside a job" "${msg[@]}"
 }
 register t_exec_max_errors
