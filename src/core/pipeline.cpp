@@ -624,14 +624,15 @@ class PipelineRun {
   RunResult result_;
   const std::size_t tokens_;  // --queue-depth, and the jobs an async stage may gather (extra_jobs)
   BoundedQueue<BatchPtr> free_batches_;  // the tokens
-  std::atomic<std::size_t> made_batches_{0};
+  std::atomic<std::size_t> made_batches_{0};  // batches made so far (by the reader), at most tokens_
   std::vector<std::uint64_t> worker_error_lines_;  // finish_async's, kept for its room
   std::uint64_t ordered_errors_ = 0;  // finish_async: errors of the batches finished so far
+  // The writer's part's errors so far (its stages after the async one).
   std::uint64_t writer_errors() const {
     std::uint64_t n = 0;
     for (const StageCounts& c : writer_part_->counts()) n += c.errors;
     return n;
-  }  // batches made so far (by the reader), at most tokens_
+  }
   // With an async stage: at most --queue-depth batches between the reader and the writer's
   // in-order point (consume()), as without one. The extra tokens are for the jobs the async stage
   // holds, and are not used by a reader running ahead of slow workers: every batch taken is
