@@ -370,8 +370,10 @@ void Chain::Run::recount(Batch& b) const {
     }
     // A map that fans out is the last stage of the workers' segment: its out is the lines it left.
     if ((t.fate == Fate::kPassed || t.fate == Fate::kForwarded) && t.end_stage > 0 && t.end_stage <= n &&
-        chain_.may_fan_out_[t.end_stage - 1])
-      b.counts[t.end_stage - 1].out += b.count_output_lines(out_begin, t.out_end) - 1;
+        chain_.may_fan_out_[t.end_stage - 1]) {
+      const std::uint64_t lines = b.count_output_lines(out_begin, t.out_end);
+      if (lines > 1) b.counts[t.end_stage - 1].out += lines - 1;
+    }
     if (t.fate == Fate::kPassed || t.fate == Fate::kForwarded) continue;
     StageCounts& c = b.counts[t.end_stage];
     ++c.in;
