@@ -317,6 +317,12 @@ bool Chain::Run::cut_after_errors(Batch& b, std::uint64_t n) {
   return false;
 }
 
+void Chain::Run::cut_after_line(Batch& b, std::uint64_t line) {
+  std::size_t keep = 0;
+  while (keep < b.trace.size() && b.trace[keep].line <= line) ++keep;
+  if (keep < b.trace.size()) rebuild(b, std::vector<std::uint8_t>(keep, 0), keep);
+}
+
 // Keeps records [0, keep_records), and of those the output and errors of the ones not marked in
 // `removed`; the trace follows, and the counts are made again from it.
 void Chain::Run::rebuild(Batch& b, const std::vector<std::uint8_t>& removed, std::size_t keep_records) {
@@ -449,21 +455,22 @@ std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, st
   // max_failures-th of them all (max_failures 0: before its first record). The batch's own failures
   // after its last kept record were cut away with it (cut_after_errors), so they come first only
   // when their line does.
-  std::size_t cut_at = failures;  // index of the first failure not kept
-  if (max_failures == 0) {
+  std::size_t cut_at = failures;  // the failures kept
+  bool cut = max_failures == 0;   // the job ends right after its cut_at-th failure (0: before it starts)
+  if (cut) {
     cut_at = 0;
   } else if (max_failures != UINT64_MAX) {
     std::size_t before = 0;  // the batch's failures on lines before this one
-    for (std::size_t f = 0; f < failures; ++f) {
+    for (std::size_t f = 0; f < failures && !cut; ++f) {
       const std::uint64_t line = job.lines[job.failures[f].index];
       while (before < worker_error_lines.size() && worker_error_lines[before] < line) ++before;
       if (before + f + 1 >= max_failures) {
         cut_at = f + 1;
-        break;
+        cut = true;
       }
     }
   }
-  if (cut_at < failures || max_failures == 0) {
+  if (cut) {
     failures = cut_at;
     keep = failures == 0 ? 0 : job.failures[failures - 1].index + 1;
     if (keep == 0) rest = {};

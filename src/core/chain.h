@@ -108,6 +108,9 @@ class Chain::Run {
   // --max-errors: if the batch holds n or more failed records, cuts it right after the n-th and
   // returns true.
   bool cut_after_errors(Batch& b, std::uint64_t n);
+  // Cuts the batch after its records on lines up to `line` (an async job's --max-errors cut fell
+  // before some of them): the rest, their output and errors, as if never read.
+  void cut_after_line(Batch& b, std::uint64_t line);
   // After admit: hands what the batch carries for the rest of the chain to it (merges its partial;
   // or feeds its forwarded records; or, for an async stage, moves them into b.job for the engine to
   // submit). Its output then holds only what is to be written. Returns what an ordered stage here

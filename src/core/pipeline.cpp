@@ -425,8 +425,22 @@ class PipelineRun {
         std::uint64_t budget = UINT64_MAX;
         if (options_.max_errors) budget = options_.max_errors - std::min(options_.max_errors, ordered_errors_);
         const std::uint64_t before = writer_errors();
-        if (std::uint64_t cut = writer_part_->complete(*next->job, next->source, budget, worker_error_lines_))
-          result_.stats.forget_forwarded(cut, cut, chain_.worker_end());
+        if (std::uint64_t cut = writer_part_->complete(*next->job, next->source, budget, worker_error_lines_)) {
+          // The job ends before its last records. When the batch's own failures come after that,
+          // the batch is cut there too (its later records as if never read); else only the job's
+          // records after the cut are forgotten.
+          const AsyncJob& job = *next->job;
+          const std::size_t keep = job.size() - cut;
+          const std::uint64_t last = keep ? job.lines[keep - 1] : job.lines[0] - 1;
+          if (!worker_error_lines_.empty() && worker_error_lines_.back() > last) {
+            result_.stats.remove_batch(*next, false);
+            writer_part_->cut_after_line(*next, last);
+            result_.stats.add_batch(*next, false);
+            while (!worker_error_lines_.empty() && worker_error_lines_.back() > last) worker_error_lines_.pop_back();
+          } else {
+            result_.stats.forget_forwarded(cut, cut, chain_.worker_end());
+          }
+        }
         job_errors = writer_errors() - before;
       }
       ordered_errors_ += worker_error_lines_.size() + job_errors;

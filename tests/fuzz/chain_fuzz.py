@@ -20,6 +20,7 @@ import tempfile
 
 P = sys.argv[1]; rounds = int(sys.argv[2]); rng = random.Random(int(sys.argv[3]))
 KEEP = sys.argv[4] if len(sys.argv) > 4 else tempfile.mkdtemp(prefix="ppipe-chain-fuzz-")
+os.makedirs(KEEP, exist_ok=True)
 stage_opts = {
   "parse": [], "filter": ["--filter", None], "map": ["--map", None], "head": ["--head", None], "tail": ["--tail", None],
   "uniq": ["--uniq", None], "exec": ["--exec", None], "agg": None, "recexec": None,

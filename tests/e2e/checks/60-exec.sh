@@ -296,6 +296,12 @@ t_exec_max_errors() {
   awk 'BEGIN { for (i = 1; i <= 200; i++) printf (i % 50 == 0 ? "not json %d\n" : "{\"i\":%d}\n"), i }' > mixed200.jsonl
   awk 'NR < 100 && !/not/' mixed200.jsonl > want
   exec_max_errors_2 "errors before exec" mixed200.jsonl --stages filter,exec --exec 'echo {}'
+  # The job's own failures (calls that fail, records 7 and 9) reach the limit before the batch's
+  # later ones (lines 20 and 25, not JSON): the batch ends at record 9, and those are never read.
+  awk 'BEGIN { for (i = 1; i <= 30; i++) printf (i == 20 || i == 25 ? "not json %d\n" : "{\"i\":%d}\n"), i }' > mixed30.jsonl
+  printf '%s\n' 1 2 3 4 5 6 8 > want
+  exec_max_errors_2 "calls failing before later errors" mixed30.jsonl --stages filter,exec \
+    --exec '[ {.i} -ne 7 ] && [ {.i} -ne 9 ] && echo {.i}'
   exec_report "exec --max-errors 3: the run ends right after the 3rd failed record, also inside a job" "${msg[@]}"
 }
 register t_exec_max_errors
