@@ -428,6 +428,10 @@ std::string coarse_json_error(simdjson::error_code e) {
   }
 }
 
+bool refused_only_for_numbers(std::string_view text, simdjson::error_code e) {
+  return e == simdjson::NUMBER_ERROR && !diagnose_json(text).found();
+}
+
 std::string describe_invalid_json(std::string_view line, simdjson::error_code e) {
   JsonProblem p = diagnose_json(line);
   if (!p.found()) return coarse_json_error(e);

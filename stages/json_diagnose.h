@@ -53,6 +53,10 @@ std::string describe_invalid_json(std::string_view line, simdjson::error_code e)
 // The coarse message for a simdjson error code, without a column ("invalid JSON: bad number").
 std::string coarse_json_error(simdjson::error_code e);
 
+// simdjson's DOM refused `text` with `e` only for a number it cannot hold (an integer beyond 64
+// bits, 1e400): the text is valid JSON all the same, as parse accepts it.
+bool refused_only_for_numbers(std::string_view text, simdjson::error_code e);
+
 // is_json_number (RFC 8259's number grammar, parse checks the numbers simdjson's DOM cannot hold
 // with it) is in src/util/json_string.h.
 

@@ -15,7 +15,7 @@ bool Record::doc(WorkerScratch& scratch, simdjson::dom::element* out) {
       // Text from elsewhere (a command's output) is checked here when no parse came after it:
       // the same words as parse's ("invalid JSON: ... at column N"). Valid JSON with a number
       // beyond 64 bits is marked (big_numbers): expressions then read it with the general engine.
-      if (e == simdjson::NUMBER_ERROR && !diagnose_json(text_).found()) {
+      if (refused_only_for_numbers(text_, e)) {
         big_numbers_ = true;
         scratch.error = "the previous stage's output holds a number outside the 64-bit range";
       } else {

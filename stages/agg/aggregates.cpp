@@ -99,7 +99,7 @@ bool is_compact_json_value(std::string_view text) {
   const simdjson::error_code e = parser.parse(text.data(), text.size(), true).get(ignored);
   // Numbers simdjson cannot hold (integers beyond 64 bits, as jq writes 1e25) are valid JSON:
   // then the grammar is checked as parse does for such records.
-  if (e != simdjson::SUCCESS && (e != simdjson::NUMBER_ERROR || diagnose_json(text).found())) return false;
+  if (e != simdjson::SUCCESS && !refused_only_for_numbers(text, e)) return false;
   std::string min(text.size() + 1, '\0');
   std::size_t n = 0;
   return simdjson::minify(text.data(), text.size(), min.data(), n) == simdjson::SUCCESS &&

@@ -161,7 +161,7 @@ bool CommandTemplate::expand(std::string_view record, simdjson::dom::parser& par
         if (auto err = parser.parse(record.data(), record.size(), true).get(doc)) {
           // In parse's words ("invalid JSON: ... at column N"); a number beyond 64 bits is valid
           // JSON that the path cannot read.
-          *error = err == simdjson::NUMBER_ERROR && !diagnose_json(record).found()
+          *error = refused_only_for_numbers(record, err)
                        ? fmt::format("--exec {}: the record holds a number outside the 64-bit range, which a "
                                      "{{.path}} cannot read", p.text)
                        : fmt::format("--exec {}: the record is {}", p.text, describe_invalid_json(record, err));
