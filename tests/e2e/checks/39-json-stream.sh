@@ -50,6 +50,13 @@ t_json_stream_errors() {
   [ "$(jq -c '[.line, .stage, .record]' e.jsonl | tr '\n' ' ')" = '[2,"json","{\"b\":\n}"] [4,"json","}"] [5,"json","{\"e\":"] ' ] ||
     msg+=("errors: $(jq -c '[.line, .stage, .record]' e.jsonl | tr '\n' ' ')")
   [ "$(stats_of s.err '[.records_in, .records_out, .errors]')" = "[6,3,3]" ] || msg+=("stats: $(tail -n 1 s.err)")
+  # Numbers: beyond 64 bits is valid JSON; a malformed number (1., 01, -) is not, as for parse.
+  printf '[1.]\n{"a":01}\n[-]\n{"a":123456789012345678901234567890}\n[1e400]\n' > nums.json
+  rc=0
+  "$PPIPE" --format json --errors e.jsonl nums.json > o.jsonl 2> /dev/null || rc=$?
+  [ "$rc" = 1 ] || msg+=("numbers: exit $rc")
+  [ "$(tr '\n' ' ' < o.jsonl)" = '{"a":123456789012345678901234567890} [1e400] ' ] || msg+=("numbers output: $(cat o.jsonl)")
+  [ "$(jq -c '.line' e.jsonl | tr '\n' ' ')" = '1 2 3 ' ] || msg+=("numbers errors: $(jq -c '[.line, .error]' e.jsonl | tr '\n' ' ')")
   rc=0
   "$PPIPE" --unwrap bad.json > /dev/null 2> u.err || rc=$?
   [ "$rc" = 2 ] && grep -q -- "--unwrap is for --format json" u.err || msg+=("--unwrap without --format json: exit $rc")
