@@ -6,8 +6,8 @@
 //          later line is one object with those keys in order. Fields are separated by tabs, with
 //          the escapes \t \n \r \\ (a backslash before anything else stays as it is). A field that
 //          is a canonical JSON number becomes a number (`00501`, `1e5x`, `+1`, `.5` stay strings,
-//          as Miller infers), unless --no-infer; an empty field is an empty string. Blank lines
-//          are no records. A line with another number of fields than the header is a record error.
+//          as Miller infers), unless --no-infer; an empty field is an empty string. Empty lines
+//          are no records (a line of spaces or tabs is one: "\t" is two empty fields). A line with another number of fields than the header is a record error.
 //   csv    RFC 4180, with its quote-aware framer: src/io/csv.h.
 //   json   a stream of JSON values in any layout: src/io/json_stream.h.
 #pragma once

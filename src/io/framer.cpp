@@ -63,12 +63,13 @@ inline void JsonLinesFramer::add_line(Batch& b, std::size_t begin, std::size_t e
   const char* p = b.input.data() + begin;
   std::size_t len = end - begin;
   if (len && p[len - 1] == '\r') --len;
-  if (header_pending_ && !is_blank(p, len)) {
+  const bool blank = only_empty_blank_ ? len == 0 : is_blank(p, len);
+  if (header_pending_ && !blank) {
     header_ = tsv_header(std::string_view(p, len));
     header_pending_ = false;
     return;
   }
-  if (keep_blank_ || !is_blank(p, len))
+  if (keep_blank_ || !blank)
     b.spans.push_back(RecordSpan{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(len), line_});
 }
 

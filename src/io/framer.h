@@ -70,12 +70,15 @@ class Framer {
 bool strip_bom(Batch& b, bool& pending, std::size_t* removed);
 
 // The same framer serves the line-based input formats (src/io/formats.h): `lines` keeps blank
-// lines as records; `tsv` takes the first non-blank line of each source as its header (no record).
+// lines as records; `tsv` takes the first non-empty line of each source as its header (no record),
+// and skips only empty lines.
 class JsonLinesFramer final : public Framer {
  public:
   JsonLinesFramer() = default;
   explicit JsonLinesFramer(InputFormat format)
-      : keep_blank_(format == InputFormat::kLines), header_line_(format == InputFormat::kTsv) {}
+      : keep_blank_(format == InputFormat::kLines),
+        only_empty_blank_(format == InputFormat::kTsv),
+        header_line_(format == InputFormat::kTsv) {}
   const std::shared_ptr<const InputHeader>& header() const override { return header_; }
   void start_source() override;
   void start_batch(Batch& b) override;
@@ -92,6 +95,9 @@ class JsonLinesFramer final : public Framer {
   void add_line(Batch& b, std::size_t begin, std::size_t end);  // input[begin, end), terminator excluded
 
   bool keep_blank_ = false;
+  // tsv: only an empty line is blank. Spaces and tabs are fields there ("\t" is a row of two
+  // empty strings), so such a line is a record, or an error record if its fields do not match.
+  bool only_empty_blank_ = false;
   bool header_line_ = false;
   bool header_pending_ = false;  // the source's header line is still to come
   std::shared_ptr<const InputHeader> header_;

@@ -22,10 +22,16 @@ t_formats_tsv_vs_miller() {
   mlr --itsv --ojsonl cat odd.tsv | jq -c . > want-odd.jsonl
   "$PPIPE" odd.tsv > got-odd.jsonl 2>/dev/null
   cmp -s want-odd.jsonl got-odd.jsonl || msg+=("escapes and header names:" "$(short_diff want-odd.jsonl got-odd.jsonl)")
+  # Rows of empty or space fields are records, as Miller reads them ("\t" is two empty strings;
+  # these were once skipped as blank lines, silently).
+  printf 'a\tb\n1\t2\n\t\n \t \n3\t4\n' > spaces.tsv
+  mlr --itsv --ojsonl cat spaces.tsv | jq -c . > want-sp.jsonl
+  "$PPIPE" spaces.tsv > got-sp.jsonl 2>/dev/null
+  cmp -s want-sp.jsonl got-sp.jsonl || msg+=("rows of empty or space fields:" "$(short_diff want-sp.jsonl got-sp.jsonl)")
   # Where ppipe differs on purpose (README): an empty header name is its column number (Miller: "").
   printf 'a\t\n1\t2\n' > empty-name.tsv
   [ "$("$PPIPE" empty-name.tsv 2>&1)" = '{"a":1,"2":2}' ] || msg+=("empty name: $("$PPIPE" empty-name.tsv 2>&1)")
-  if [ ${#msg[@]} -eq 0 ]; then ok "tsv = Miller (flights 20k by name, .tsv.gz, --no-infer; escapes, repeated names); empty name = column number"; else not_ok "tsv vs Miller" "${msg[@]}"; fi
+  if [ ${#msg[@]} -eq 0 ]; then ok "tsv = Miller (flights 20k by name, .tsv.gz, --no-infer; escapes, repeated names, rows of empty fields); empty name = column number"; else not_ok "tsv vs Miller" "${msg[@]}"; fi
 }
 register t_formats_tsv_vs_miller
 
