@@ -66,9 +66,29 @@ St index_number(const Value& v, std::int64_t index, Value& out, Ctx& cx) {
   return cannot_index_with(cx, v, Value::integer(index));
 }
 
+// `.[k]` for an array k on an array: where the run of k's elements starts in v (as indices/1 and
+// the general engine's; k empty: null, as jq 1.7, where jq 1.6 gives []).
+St index_subarray(const Value& v, const Value& k, Value& out, Ctx& cx) {
+  ArenaVec<Value> hay(cx.arena), needle(cx.arena), hits(cx.arena);
+  for_each_item(v, [&](const Value& e) { hay.push_back(e); return true; });
+  for_each_item(k, [&](const Value& e) { needle.push_back(e); return true; });
+  if (needle.size() == 0) {
+    out = Value::null();
+    return St::kOk;
+  }
+  for (std::uint32_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    bool match = true;
+    for (std::uint32_t j = 0; j < needle.size() && match; ++j) match = equal(hay[i + j], needle[j], cx.arena);
+    if (match) hits.push_back(Value::integer(i));
+  }
+  out = Value::array(hits.data(), hits.size());
+  return St::kOk;
+}
+
 // `.[k]` with a computed k.
 St index_dynamic(const Value& v, const Value& k, Value& out, Ctx& cx) {
   if (k.is_string()) return index_key(v, k.string_value(), out, cx);
+  if (k.is_array() && v.is_array()) return index_subarray(v, k, out, cx);
   if (k.is_number() && (v.is_array() || v.is_null())) {
     double d = k.as_double();
     if (k.tag() == Tag::kInt) return index_number(v, k.int_value(), out, cx);

@@ -340,6 +340,9 @@ TEST_CASE("expr: fast generators and interpolation agree with the general engine
       // parts that read input fields: one scan of the members for all of them (Node::leads)
       "{a, b}", "{x: .a, y: .b.x, z: .a, w: .c[0]?}", "{a: .a, a: .b}", "\"\\(.a.x) \\(.a.y) \\(.b)\"",
       "[.[]? | {a, b: .b, c: (.a | length)}]", "\"\\(.b[0].a)-\\(.b[1].a)-\\(.c)\"", "{(.b | tostring): .a, c: .c}",
+      // an array indexed by an array: where that run of elements starts (the fast path said
+      // "Cannot index array with array")
+      ".[[1]]", ".[[]]", ".[[2, 3]]", ".a[[1, 2]]", "[.[]?] | .[[{\"a\": 1}]]", ".[[[1]]]",
   };
   const char* inputs[] = {
       "null", "1", "\"s\"", "[]", "[1,2,3]", "{\"a\":[1,2,3],\"b\":\"x\"}", "{\"a\":\"str\",\"b\":null}",
