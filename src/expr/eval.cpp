@@ -261,7 +261,9 @@ St eval(const Node* n, const Value& in, Value& out, Ctx& cx) {
       if (s != St::kOk) return s;
       s = eval(n->kids[0].get(), in, v, cx);
       if (s != St::kOk) return s;
-      return index_dynamic(v, k, out, cx);
+      s = index_dynamic(v, k, out, cx);
+      // `T[e]?` covers the indexing only, as in jq: errors in T and e are errors.
+      return s == St::kError && n->arity == 1 ? St::kEmpty : s;
     }
     case Op::kSlice: {
       Value v, from, to;
@@ -276,7 +278,8 @@ St eval(const Node* n, const Value& in, Value& out, Ctx& cx) {
       }
       s = eval(n->kids[0].get(), in, v, cx);
       if (s != St::kOk) return s;
-      return slice(v, from, to, out, cx);
+      s = slice(v, from, to, out, cx);
+      return s == St::kError && n->arity == 1 ? St::kEmpty : s;  // `T[a:b]?`, as `T[e]?`
     }
     case Op::kTry: {
       St s = eval(n->kids[0].get(), in, out, cx);

@@ -89,6 +89,7 @@ struct Node {
   std::unique_ptr<MemberKeys> leads;
   std::vector<std::int8_t> lead;
   bool keys_distinct_constant = false;  // kObject: no duplicate-key check needed at run time
+  bool parenthesized = false;           // written `( ... )`, no suffix after: `?` covers all of it
   std::unique_ptr<RE2> regex;           // kCall test(): compiled when the pattern is a literal
 
   const Node* kid(std::size_t i) const { return i < kids.size() ? kids[i].get() : nullptr; }

@@ -432,11 +432,13 @@ class Parser {
       if (t.kind == Tok::kField) {
         next();
         term = key_step(std::move(term), std::string(t.text), t.begin);
+        term->parenthesized = false;
       } else if (t.kind == Tok::kDot && peek(1).kind == Tok::kString) {
         next();
         const Token& s = next();
         if (s.has_interpolation) error("string interpolation \\(...) is not supported", s.begin);
         term = key_step(std::move(term), s.str, t.begin);
+        term->parenthesized = false;
       } else if (t.kind == Tok::kLBracket || (t.kind == Tok::kDot && peek(1).kind == Tok::kLBracket)) {
         if (t.kind == Tok::kDot) next();
         std::size_t col = next().begin;
@@ -456,9 +458,12 @@ class Parser {
           return pipe;
         }
         term = std::move(indexed);
+        term->parenthesized = false;
       } else if (t.kind == Tok::kQuestion) {
         next();
-        if (term->op == Op::kPath && (term->steps.size() > 1 || !term->kids.empty())) {
+        if (term->parenthesized) {
+          // `(.a.b)?`, `(.a[1:])?`: the whole term, as jq
+        } else if (term->op == Op::kPath && (term->steps.size() > 1 || !term->kids.empty())) {
           // As jq: `?` after a path step covers that step only, `.a.b?` is `.a | .b?`: an error
           // in `.a` is still an error.
           PathStep last = std::move(term->steps.back());
@@ -470,6 +475,9 @@ class Parser {
           pipe->kids.push_back(std::move(inner));
           pipe->kids.push_back(std::move(n));
           term = std::move(pipe);
+          continue;
+        } else if ((term->op == Op::kIndex || term->op == Op::kSlice) && term->arity == 0) {
+          term->arity = 1;  // `T[e]?`, `T[a:b]?`: the indexing only (eval), as jq
           continue;
         }
         NodeP n = make(Op::kTry, t.begin);
@@ -569,6 +577,7 @@ class Parser {
         next();
         NodeP n = parse_pipe();
         expect(Tok::kRParen, "')'");
+        n->parenthesized = true;
         return n;
       }
       case Tok::kLBracket: {

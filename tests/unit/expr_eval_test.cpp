@@ -583,3 +583,32 @@ TEST_CASE("expr lookup_members + evaluate_from_member = evaluate", "[expr][eval]
   CHECK_FALSE(ppipe::expr::is_single_field(*std::get<0>(ppipe::expr::compile(".a[0]"))));
   CHECK_FALSE(ppipe::expr::is_single_field(*std::get<0>(ppipe::expr::compile("."))));
 }
+
+// Found by tests/fuzz/jq_differential.py: `T[e]?` and `T[a:b]?` covered errors in T and e too
+// (jq: the indexing only), and `(T)?` after a path covered only its last step (jq: all of T).
+// Expected values from jq 1.6.
+TEST_CASE("expr eval: what `?` covers after an index, a slice and parentheses", "[expr][eval]") {
+  CHECK(run(".a.b[1:]?", "[]") == "error: Cannot index array with string (\"a\")");
+  CHECK(run(".a[1:]?", "5") == "error: Cannot index number with string (\"a\")");
+  CHECK(run(".[1:]?", "5") == "<empty>");
+  CHECK(run(".a[1:]?", R"({"a":"xyz"})") == "\"yz\"");
+  CHECK(run(".a[1:]?", R"({"a":5})") == "<empty>");
+  CHECK(run(".[.x]?", "[]") == "error: Cannot index array with string (\"x\")");
+  CHECK(run(".a[.x]?", R"({"a":[1],"x":"k"})") == "<empty>");
+  CHECK(run(".a[.x]?", R"({"a":{"k":2},"x":"k"})") == "2");
+  CHECK(run("(.a.b)?", "[]") == "<empty>");
+  CHECK(run("(.a.b[0])?", "[]") == "<empty>");
+  CHECK(run("(.a[1:])?", "[]") == "<empty>");
+  CHECK(run("(.a).b?", "[]") == "error: Cannot index array with string (\"a\")");
+  CHECK(run("((.a).b)?", "[]") == "<empty>");
+  CHECK(run("(.a | .b).c?", R"({"a":5})") == "error: Cannot index number with string (\"b\")");
+  CHECK(run("(.a)[1:]?", R"({"a":5})") == "<empty>");
+  CHECK(run("(.a)[1:]?", "[]") == "error: Cannot index array with string (\"a\")");
+}
+
+// Found by tests/fuzz/jq_differential.py: NaN in @csv and @tsv is an empty field, as jq writes it
+// (it was "null").
+TEST_CASE("expr eval: NaN in @csv and @tsv", "[expr][eval]") {
+  CHECK(run("[1, (-1 | sqrt), \"a\", null] | @csv") == R"("1,,\"a\",")");
+  CHECK(run("[(-1 | sqrt), 2] | @tsv") == R"("\t2")");
+}

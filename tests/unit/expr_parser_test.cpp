@@ -343,6 +343,8 @@ TEST_CASE("expr: fast generators and interpolation agree with the general engine
       // an array indexed by an array: where that run of elements starts (the fast path said
       // "Cannot index array with array")
       ".[[1]]", ".[[]]", ".[[2, 3]]", ".a[[1, 2]]", "[.[]?] | .[[{\"a\": 1}]]", ".[[[1]]]",
+      // isnan of a non-number: false on both (the general engine raised an error)
+      "isnan", ".a | isnan", "[.[]? | isnan]",
   };
   const char* inputs[] = {
       "null", "1", "\"s\"", "[]", "[1,2,3]", "{\"a\":[1,2,3],\"b\":\"x\"}", "{\"a\":\"str\",\"b\":null}",

@@ -604,7 +604,9 @@ std::string format_value(const std::string& fmt, const J& v) {
         case T::kNull: break;
         case T::kTrue: out += "true"; break;
         case T::kFalse: out += "false"; break;
-        case T::kNumber: out += number_text(x); break;
+        case T::kNumber:
+          if (!std::isnan(x.num())) out += number_text(x);  // NaN: an empty field, as jq
+          break;
         case T::kString:
           if (csv) {
             out += '"';
