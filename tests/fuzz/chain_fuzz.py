@@ -30,6 +30,7 @@ maps = ['.', '{a: .a, c: 1}', '.a', '.b', '[.a, .b]', '.a, .a', 'empty', 'select
 uniqs = ['.', '.a', '.b']
 execs = ['cat', 'sort', 'head -n 3', 'grep -v 5', 'sed "s/1/x/"', 'tac']
 bad = 0
+merged = 0
 for r in range(rounds):
     lines = []
     for i in range(rng.randint(0, rng.choice([40, 400]))):
@@ -97,5 +98,29 @@ for r in range(rounds):
         bad += 1; print("UNORDERED SET DIFFERS", common); open(os.path.join(KEEP, f"chain-{r}.in"), "wb").write(data)
     if len(res) == 2 and res[0] != res[1] and "--unordered" not in common:
         bad += 1; print("NONDET", common, res[0][0], res[1][0], res[0][1][:120], "|", res[1][1][:120]); open(os.path.join(KEEP, f"chain-{r}.in"), "wb").write(data)
-print("rounds", rounds, "bad", bad, "kept in", KEEP if bad else "-")
+    # agg at the end after record-local stages only: agg --partial over 1-4 pieces of the input,
+    # then merge, must equal the single run (as the e2e checks do for fixed specs).
+    local_execs = {"cat", "grep -v 5", 'sed "s/1/x/"'}
+    agg_last = chain and chain[-1] == "agg" and chain.count("agg") == 1
+    record_local = all(c in ("parse", "filter", "map", "exec") for c in chain[:-1])
+    execs_local = all(a in local_execs for a, prev in zip(args[1:], args) if prev == "--exec") or "--exec-mode" in args
+    if agg_last and record_local and execs_local and "--max-errors" not in common and len(res) == 2 and res[0][0] in (0, 1):
+        lines_in = data.split(b"\n")
+        k = rng.randint(1, 4)
+        cuts = sorted(rng.randint(0, len(lines_in)) for _ in range(k - 1))
+        pieces = [b"\n".join(lines_in[a:b]) for a, b in zip([0] + cuts, cuts + [len(lines_in)])]
+        partial_args = [a for a in common if a not in ("--unordered",)]
+        partial_args = partial_args[:partial_args.index("--output")] + ["--partial"]
+        parts = b""
+        for piece in pieces:
+            if piece and not piece.endswith(b"\n"): piece += b"\n"
+            q = subprocess.run([P, "-j", "2"] + partial_args, input=piece, capture_output=True, timeout=60)
+            parts += q.stdout
+        merge_args = ["--stages", "merge", "--output", out_fmt]  # the spec comes with the lines
+        q = subprocess.run([P, "-j", "2"] + merge_args, input=parts, capture_output=True, timeout=60)
+        merged += 1
+        if q.returncode != 0 or q.stdout != res[0][1]:
+            bad += 1; print("PARTIAL+MERGE DIFFERS", k, common, q.returncode, q.stderr[-200:], q.stdout[:150], "|", res[0][1][:150])
+            open(os.path.join(KEEP, f"chain-{r}.in"), "wb").write(data)
+print("rounds", rounds, "bad", bad, "partial+merge checks", merged, "kept in", KEEP if bad else "-")
 sys.exit(1 if bad else 0)
