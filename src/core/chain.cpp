@@ -445,79 +445,131 @@ Chain::Run::Untaken Chain::Run::take_over(Batch& b) {
   return untaken;
 }
 
-std::uint64_t Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, std::uint64_t max_failures,
-                                   const std::vector<std::uint64_t>& worker_error_lines) {
+Chain::Run::Cut Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, std::uint64_t max_failures,
+                                     const std::vector<std::uint64_t>& worker_error_lines) {
   const std::size_t k = chain_.worker_end_;
   std::string_view source = chain_.source_names_[source_index];
-  std::size_t keep = job.size(), failures = job.failures.size();
-  std::string_view rest = job.out;
-  // The job's failures and the batch's earlier ones in line order: the job ends right after the
-  // max_failures-th of them all (max_failures 0: before its first record). The batch's own failures
-  // after its last kept record were cut away with it (cut_after_errors), so they come first only
-  // when their line does.
-  std::size_t cut_at = failures;  // the failures kept
-  bool cut = max_failures == 0;   // the job ends right after its cut_at-th failure (0: before it starts)
-  if (cut) {
-    cut_at = 0;
-  } else if (max_failures != UINT64_MAX) {
-    std::size_t before = 0;  // the batch's failures on lines before this one
-    for (std::size_t f = 0; f < failures && !cut; ++f) {
-      const std::uint64_t line = job.lines[job.failures[f].index];
-      while (before < worker_error_lines.size() && worker_error_lines[before] < line) ++before;
-      if (before + f + 1 >= max_failures) {
-        cut_at = f + 1;
-        cut = true;
-      }
-    }
-  }
-  if (cut) {
-    failures = cut_at;
-    keep = failures == 0 ? 0 : job.failures[failures - 1].index + 1;
-    if (keep == 0) rest = {};
-    else if (keep - 1 < job.out_ends.size()) rest = rest.substr(0, job.out_ends[keep - 1]);
-  }
   StageCounts& c = counts_[k];
-  c.in += keep;
-  c.errors += failures;
   c.dropped += job.dropped;
-  for (std::size_t i = 0; i < failures; ++i) {
-    const auto& f = job.failures[i];
-    chain_.add_error(err_, source, chain_.stages_[k]->name(), f.message, job.record(f.index), job.lines[f.index],
-                     job.offsets[f.index], 0);
+  const std::size_t n = job.size();
+  const std::size_t failures = job.failures.size();
+  const bool limited = max_failures != UINT64_MAX;
+  err_marks_.clear();
+  err_marks_base_ = err_.size();
+  Cut cut;
+  if (limited && max_failures == 0) {  // the budget was spent before this batch: none of it
+    cut.cut = true;
+    cut.records = n;
+    cut.line = 0;
+    return cut;
   }
-  if (k + 1 == chain_.size() && keep == job.size() && out_.empty() && passed_.empty() && !job.out.empty() &&
-      !stopped_) {
-    // Nothing after the async stage and every line a record (no blank line, no CR): the output
-    // is written as it came, from the job's buffer (exec's batch mode: the bulk of the bytes). Not
-    // swapped into out_: the stage gets its buffer back once it is written, and the writer holds
-    // none (exec's span buffers are megabytes of fresh pages each).
+  if (k + 1 == chain_.size() && failures == 0 && out_.empty() && passed_.empty() && !job.out.empty() && !stopped_) {
+    // Nothing after the async stage and no failure: the output is written as it came, from the
+    // job's buffer (exec's batch mode: the bulk of the bytes), if every line is a record (no blank
+    // line, no CR). Not swapped into out_: the stage gets its buffer back once it is written, and
+    // the writer holds none (exec's span buffers are megabytes of fresh pages each).
     if (auto lines = job.out_plain_lines ? job.out_plain_lines : plain_lines(job.out)) {
+      c.in += n;
       c.out += *lines;
       out_records_ += *lines;
       if (job.out.back() != '\n') job.out.push_back('\n');
       passed_ = job.out;
-      return 0;
+      return cut;
     }
   }
+  // The job's records in input order, each a failure (one error) or its output lines through the
+  // rest of the chain (a later stage may fail some). Errors are counted with the batch's own
+  // (worker_error_lines, before the async stage) by line, and the job ends right after the one
+  // that spends max_failures: the rest as if never read (its output consumed, never emitted).
+  // Without out_ends (batch mode) the output cannot be told apart by record: it comes after the
+  // job's last record.
+  const bool per_record = !job.out_ends.empty();
+  std::size_t worker_before = 0;  // the batch's own failures on lines before the current record
+  std::uint64_t errors = 0;       // the job's failures and the later stages' errors so far
+  std::size_t f = 0, out_pos = 0;
+  std::size_t i_now = 0;  // the record whose output feed_lines() reads (per_record)
   std::uint64_t made = 0;
-  const std::uint64_t errors_before = feed_errors_;
-  while (!rest.empty()) {
-    std::size_t nl = rest.find('\n');
-    std::string_view text = rest.substr(0, nl);
-    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-    if (text.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank: no record
-    if (stopped_) continue;  // after the stream ended: never emitted
-    ++c.out;
-    Record rec = Record::made(text, ++made, 0, false);  // the command's output: unchecked
-    rec.set_seq(job.seq);
-    if (!feed(k + 1, rec, text, chain_.stages_[k]->name())) --c.out;
-    // --max-errors counts the failures of the stages after this one too: the job's output ends
-    // right after the one that reaches it (the rest was consumed by the command, never emitted).
-    const std::uint64_t later = feed_errors_ - errors_before;
-    if (max_failures != UINT64_MAX && later > 0 && failures + worker_error_lines.size() + later >= max_failures) break;
+  auto spent = [&] { return limited && worker_before + errors >= max_failures; };
+  auto mark = [&](std::uint64_t line) {
+    if (err_.size() > (err_marks_.empty() ? err_marks_base_ : err_marks_.back().second))
+      err_marks_.push_back({line, err_.size()});
+  };
+  // Feeds the output lines in job.out[from, to); false once the budget is spent.
+  auto feed_lines = [&](std::size_t from, std::size_t to, std::uint64_t line) {
+    std::string_view rest = std::string_view(job.out).substr(from, to - from);
+    while (!rest.empty()) {
+      std::size_t nl = rest.find('\n');
+      std::string_view text = rest.substr(0, nl);
+      rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+      if (text.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank: no record
+      if (stopped_) continue;  // after the stream ended: never emitted
+      ++c.out;
+      // The command's output: unchecked. Whose it is, when the job says (record mode): an error
+      // of a later stage names the input record's source, line and offset; else the stage and
+      // the output line.
+      ++made;
+      Record rec = per_record ? Record::made(text, line, job.offsets[i_now], false) : Record::made(text, made, 0, false);
+      rec.set_seq(job.seq);
+      const std::uint64_t before = feed_errors_;
+      if (!feed(k + 1, rec, text, per_record ? source : chain_.stages_[k]->name())) --c.out;
+      errors += feed_errors_ - before;
+      mark(line);
+      if (spent()) return false;
+    }
+    return true;
+  };
+  std::size_t i = 0;
+  bool done = false;  // the budget is spent: cut after cut.line
+  for (; i < n && !done; ++i) {
+    const std::uint64_t line = job.lines[i];
+    while (worker_before < worker_error_lines.size() && worker_error_lines[worker_before] < line) {
+      ++worker_before;
+      if (spent()) {
+        cut.line = worker_error_lines[worker_before - 1];
+        done = true;
+        break;
+      }
+    }
+    if (done) break;  // record i is after the cut
+    ++c.in;
+    if (f < failures && job.failures[f].index == i) {
+      const auto& fl = job.failures[f++];
+      ++c.errors;
+      ++errors;
+      chain_.add_error(err_, source, chain_.stages_[k]->name(), fl.message, job.record(i), line, job.offsets[i], 0);
+      mark(line);
+    } else if (per_record) {
+      const std::size_t end = std::max(out_pos, i < job.out_ends.size() ? job.out_ends[i] : job.out.size());
+      i_now = i;
+      feed_lines(out_pos, end, line);
+      out_pos = end;
+    }
+    if (spent()) {
+      cut.line = line;
+      done = true;
+    }
   }
-  return job.size() - keep;
+  if (!done) {
+    // The output that is no record's, then the batch's own failures after the job's last record.
+    const std::uint64_t last = n ? job.lines[n - 1] : 0;
+    if (!per_record && !job.out.empty() && !feed_lines(0, job.out.size(), last)) {
+      cut.line = last;
+      done = true;
+    }
+    while (!done && worker_before < worker_error_lines.size()) {
+      ++worker_before;
+      if (spent()) {
+        cut.line = worker_error_lines[worker_before - 1];
+        done = true;
+      }
+    }
+  }
+  if (done) {
+    cut.cut = true;
+    cut.records = n - i;
+  }
+  return cut;
 }
 
 bool Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source) {

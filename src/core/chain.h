@@ -123,13 +123,24 @@ class Chain::Run {
   Untaken take_over(Batch& b);
   // An async job came back (in sequence order): its records go on through the rest of the chain,
   // its failures to the error stream. The job ends right after its `max_failures`-th failed record
-  // (UINT64_MAX: no limit; 0: before its first record), its output there when the job says whose
-  // output is whose (AsyncJob::out_ends; else all of it stays). Returns how many records were cut
-  // away: as if never read.
+  // (UINT64_MAX: no limit; 0: before its first record), failures of the stages after it counted
+  // too, all in the order of the records they came from, when the job says whose output is whose
+  // (AsyncJob::out_ends; else its output comes after its last record). Returns where the batch is
+  // cut: the rest as if never read.
   // `worker_error_lines`: the lines of the batch's records that failed before the async stage
   // (sorted), which max_failures counts too: they precede or follow the job's failures by line.
-  std::uint64_t complete(AsyncJob& job, std::uint32_t source, std::uint64_t max_failures,
-                         const std::vector<std::uint64_t>& worker_error_lines = {});
+  struct Cut {
+    bool cut = false;           // the budget was spent in this batch
+    std::uint64_t line = 0;     // after the error on this line: the rest as if never read
+    std::uint64_t records = 0;  // the job's records after that line
+  };
+  Cut complete(AsyncJob& job, std::uint32_t source, std::uint64_t max_failures,
+               const std::vector<std::uint64_t>& worker_error_lines = {});
+  // The errors complete() put in err(), by the line of the record they came from (sorted): the
+  // end in err() of each record's errors. The writer interleaves them with the batch's own.
+  const std::vector<std::pair<std::uint64_t, std::size_t>>& err_marks() const { return err_marks_; }
+  std::size_t err_marks_base() const { return err_marks_base_; }
+  void clear_err_marks() { err_marks_.clear(); }
   // End of stream: finishing stages emit their records, which run through the stages after them.
   // False (message in *error) when a stage cannot finish. `flush`, when given, is called whenever
   // out() and err() hold kFinishFlushBytes or more, to write and clear them (a million groups
@@ -183,6 +194,8 @@ class Chain::Run {
   std::string key_;
   std::string output_;  // take_over: the forwarded records of a batch (its room kept)
   std::string out_, err_;
+  std::vector<std::pair<std::uint64_t, std::size_t>> err_marks_;
+  std::size_t err_marks_base_ = 0;
   std::string_view passed_;
   std::uint64_t out_records_ = 0;
   bool stopped_ = false;

@@ -425,20 +425,18 @@ class PipelineRun {
         std::uint64_t budget = UINT64_MAX;
         if (options_.max_errors) budget = options_.max_errors - std::min(options_.max_errors, ordered_errors_);
         const std::uint64_t before = writer_errors();
-        if (std::uint64_t cut = writer_part_->complete(*next->job, next->source, budget, worker_error_lines_)) {
-          // The job ends before its last records. When the batch's own failures come after that,
-          // the batch is cut there too (its later records as if never read); else only the job's
+        const Chain::Run::Cut cut = writer_part_->complete(*next->job, next->source, budget, worker_error_lines_);
+        if (cut.cut) {
+          // The budget was spent at cut.line. When the batch's own failures come after that, the
+          // batch is cut there too (its later records as if never read); else only the job's
           // records after the cut are forgotten.
-          const AsyncJob& job = *next->job;
-          const std::size_t keep = job.size() - cut;
-          const std::uint64_t last = keep ? job.lines[keep - 1] : job.lines[0] - 1;
-          if (!worker_error_lines_.empty() && worker_error_lines_.back() > last) {
+          if (!worker_error_lines_.empty() && worker_error_lines_.back() > cut.line) {
             result_.stats.remove_batch(*next, false);
-            writer_part_->cut_after_line(*next, last);
+            writer_part_->cut_after_line(*next, cut.line);
             result_.stats.add_batch(*next, false);
-            while (!worker_error_lines_.empty() && worker_error_lines_.back() > last) worker_error_lines_.pop_back();
-          } else {
-            result_.stats.forget_forwarded(cut, cut, chain_.worker_end());
+            while (!worker_error_lines_.empty() && worker_error_lines_.back() > cut.line) worker_error_lines_.pop_back();
+          } else if (cut.records) {
+            result_.stats.forget_forwarded(cut.records, cut.records, chain_.worker_end());
           }
         }
         job_errors = writer_errors() - before;
@@ -471,8 +469,37 @@ class PipelineRun {
         iov_.push_back({const_cast<char*>((seg.in_input ? b.input.data() : b.out.data()) + seg.begin), seg.len});
       if (int e = out_.append(iov_.data(), iov_.size(), b.out_bytes)) write_failed(e, out_);
     }
-    if (!b.err.empty()) write_errors(b.err);
+    if (!b.err.empty()) {
+      if (!interleave_errors(b)) write_errors(b.err);
+    }
     write_writer_part();
+  }
+
+  // The batch's own errors (before its async stage) and those complete() made of its job, in the
+  // order of the records they came from. False when there is nothing to interleave (or the batch
+  // cannot say which error is whose): the caller writes the batch's, then the writer's.
+  bool interleave_errors(Batch& b) {
+    const auto& marks = writer_part_->err_marks();
+    if (marks.empty() || writer_part_->err_marks_base() != 0 || b.trace.empty() ||
+        b.trace.back().err_end != b.err.size() || marks.back().second != writer_part_->err().size())
+      return false;
+    const std::string& later = writer_part_->err();
+    merged_errors_.clear();
+    std::size_t m = 0, later_at = 0, own_at = 0;
+    for (const RecordTrace& t : b.trace) {
+      if (t.err_end == own_at) continue;
+      for (; m < marks.size() && marks[m].first < t.line; ++m) {
+        merged_errors_.append(later, later_at, marks[m].second - later_at);
+        later_at = marks[m].second;
+      }
+      merged_errors_.append(b.err, own_at, t.err_end - own_at);
+      own_at = t.err_end;
+    }
+    merged_errors_.append(later, later_at, std::string::npos);
+    write_errors(merged_errors_);
+    writer_part_->err().clear();
+    writer_part_->clear_err_marks();
+    return true;
   }
 
   void write_writer_part() {
@@ -640,6 +667,7 @@ class PipelineRun {
   BoundedQueue<BatchPtr> free_batches_;  // the tokens
   std::atomic<std::size_t> made_batches_{0};  // batches made so far (by the reader), at most tokens_
   std::vector<std::uint64_t> worker_error_lines_;  // finish_async's, kept for its room
+  std::string merged_errors_;  // interleave_errors', kept for its room
   std::uint64_t ordered_errors_ = 0;  // finish_async: errors of the batches finished so far
   // The writer's part's errors so far (its stages after the async one).
   std::uint64_t writer_errors() const {

@@ -306,6 +306,44 @@ t_exec_max_errors() {
 }
 register t_exec_max_errors
 
+t_exec_error_order() {
+  local msg=() rc bs j want_errs got
+  # Three kinds of error on the records of a chain parse,exec,parse: lines that are not JSON (the
+  # first parse, on the workers), calls that fail (exec), and output that is not JSON (the parse
+  # after exec, on the writer). They come in input order, the same for every batch size and
+  # --workers (the job's errors came first, then its output's, then the next job's), and a later
+  # stage's error names the record it came from; --max-errors 4 writes the first four, no more.
+  awk 'BEGIN { for (i = 1; i <= 40; i++) printf (i % 11 == 0 ? "not json %d\n" : "{\"i\":%d}\n"), i }' > order.jsonl
+  awk 'BEGIN { for (i = 1; i <= 40; i++) {
+      if (i % 11 == 0) print "[" i ",\"parse\"]"; else if (i % 5 == 0) print "[" i ",\"exec\"]";
+      else if (i % 7 == 0) print "[" i ",\"parse\",\"bad " i "\"]" } }' > want-errs
+  awk 'BEGIN { for (i = 1; i <= 40; i++) if (i % 11 && i % 5 && i % 7) printf "{\"i\":%d}\n", i }' > want
+  local cmd='i={.i}; [ $((i % 5)) = 0 ] && exit 1; [ $((i % 7)) = 0 ] && { echo "bad $i"; exit 0; }; echo {}'
+  for bs in "" "--batch-size 64" "--batch-size 1K"; do
+    for j in 1 3; do
+      # shellcheck disable=SC2086
+      "$PPIPE" -j $j $bs --stats --stages parse,exec,parse --exec-mode record --exec "$cmd" \
+        --errors errs.jsonl order.jsonl > out 2> err; rc=$?
+      [ "$rc" = 1 ] || msg+=("[-j $j $bs]: exit $rc, expected 1")
+      cmp -s want out || msg+=("[-j $j $bs]: output differs" "$(short_diff want out)")
+      jq -c 'if .record | startswith("bad") then [.line, .stage, .record] else [.line, .stage] end' errs.jsonl > got-errs
+      cmp -s want-errs got-errs || msg+=("[-j $j $bs]: errors" "$(short_diff want-errs got-errs)")
+      jq -e -s 'all(.[]; .source == "order.jsonl")' errs.jsonl > /dev/null || msg+=("[-j $j $bs]: sources $(jq -c -s 'map(.source)' errs.jsonl)")
+      # shellcheck disable=SC2086
+      "$PPIPE" -j $j $bs --stats --stages parse,exec,parse --exec-mode record --exec "$cmd" --max-errors 4 \
+        --errors errs.jsonl order.jsonl > out 2> err; rc=$?
+      [ "$rc" = 3 ] || msg+=("[-j $j $bs] --max-errors 4: exit $rc, expected 3")
+      got=$(jq -c '.line' errs.jsonl | tr '\n' ' ')
+      [ "$got" = "5 7 10 11 " ] || msg+=("[-j $j $bs] --max-errors 4: error lines $got, expected 5 7 10 11")
+      [ "$(cat out)" = "$(awk -F'[:}]' '$2 < 11' want)" ] || msg+=("[-j $j $bs] --max-errors 4: output $(tr '\n' ' ' < out)")
+      grep -q '"after":4,' err || msg+=("[-j $j $bs] --max-errors 4: $(grep '"stopped"' err)")
+      exec_accounting_consumed err || msg+=("[-j $j $bs] --max-errors 4: $(tail -n 1 err | head -c 300)")
+    done
+  done
+  exec_report "exec: errors before, of and after exec in input order for every batch size and -j; --max-errors counts them so" "${msg[@]}"
+}
+register t_exec_error_order
+
 t_exec_faults() {
   local msg=() rc start elapsed
   exec_in 30 in.jsonl
