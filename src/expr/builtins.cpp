@@ -517,10 +517,24 @@ St fn_reverse(const Value& in, Value& out, Ctx& cx) {
     out = Value::array(nullptr, 0);
     return St::kOk;
   }
+  if (in.is_string()) {
+    // jq 1.7.1: a string reverses by code point (jq 1.6 raised an error), as the general engine.
+    std::string_view s = in.string_value();
+    char* p = cx.arena.alloc_chars(s.size());
+    std::size_t at = s.size();
+    for (std::size_t i = 0; i < s.size();) {
+      std::size_t j = i + 1;
+      while (j < s.size() && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) ++j;
+      at -= j - i;
+      std::memcpy(p + at, s.data() + i, j - i);
+      i = j;
+    }
+    out = Value::string({p, s.size()});
+    return St::kOk;
+  }
   if (!in.is_array()) {
-    // jq 1.6 defines reverse as [.[length - 1 - range(0; length)]]: empty for anything of length 0.
-    bool empty = (in.is_string() && in.string_value().empty()) || (in.is_number() && number_is_zero(in)) ||
-                 (in.is_object() && container_size(in) == 0);
+    // jq defines reverse as [.[length - 1 - range(0; length)]]: empty for anything of length 0.
+    bool empty = (in.is_number() && number_is_zero(in)) || (in.is_object() && container_size(in) == 0);
     if (!empty) return type_error(cx, in, "cannot be reversed, as it is not an array");
     out = Value::array(nullptr, 0);
     return St::kOk;

@@ -448,6 +448,12 @@ class Parser {
           error("a computed index after .[] is not supported", col);
         }
         if (iterated) {
+          // `X[]??`: a `?` right after `[]?` covers all of X[] (jq's Term '?').
+          while (at(Tok::kQuestion)) {
+            NodeP n = make(Op::kTry, next().begin);
+            n->kids.push_back(std::move(indexed));
+            indexed = std::move(n);
+          }
           // `.a[] .b [0]` : the steps after [] apply to each element.
           DepthGuard guard(*this);
           NodeP rest = parse_suffixes(make(Op::kIdentity, col), true);

@@ -345,6 +345,10 @@ TEST_CASE("expr: fast generators and interpolation agree with the general engine
       ".[[1]]", ".[[]]", ".[[2, 3]]", ".a[[1, 2]]", "[.[]?] | .[[{\"a\": 1}]]", ".[[[1]]]",
       // isnan of a non-number: false on both (the general engine raised an error)
       "isnan", ".a | isnan", "[.[]? | isnan]",
+      // found by tests/fuzz/fast_general.py: has on null, reverse of strings and of things of
+      // length 0, any/all stopping at the decisive element, `[]??` covering what comes before
+      "has(\"a\")", "has(0)", "reverse", ".a | reverse", "any(.a)", "all(.a)", "any", "[.[]? | any(. == 1)]",
+      ".[]??", "[.[]??]",
   };
   const char* inputs[] = {
       "null", "1", "\"s\"", "[]", "[1,2,3]", "{\"a\":[1,2,3],\"b\":\"x\"}", "{\"a\":\"str\",\"b\":null}",

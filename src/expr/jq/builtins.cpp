@@ -183,6 +183,7 @@ J f_keys(const J& in, bool sorted) {
 }
 
 J f_has(const J& in, const J& k) {
+  if (in.is_null()) return J::boolean(false);  // as jq 1.6 and the fast path (jq 1.7: an error)
   if (in.is_object() && k.is_string()) return J::boolean(in.obj().find(k.str()) != nullptr);
   if (in.is_array() && k.is_number()) return J::boolean(k.num() >= 0 && k.num() < static_cast<double>(in.arr().size()));
   fail(std::string("Cannot check whether ") + type_name(in) + " has a " + (k.is_string() ? "string" : type_name(k)) + " key");
@@ -329,6 +330,8 @@ J f_reverse(const J& in) {
     return J::string(std::move(r));
   }
   if (in.is_null()) return J::array();
+  // jq's [.[length - 1 - range(0; length)]]: empty for anything of length 0 (as the fast path)
+  if ((in.is_number() && in.num() == 0) || (in.is_object() && in.obj().m.empty())) return J::array();
   if (!in.is_array()) type_error(in, "cannot be reversed, as it is not an array");
   std::vector<J> v(in.arr().rbegin(), in.arr().rend());
   return J::array(std::move(v));
@@ -1310,13 +1313,13 @@ def map(f): [.[] | f];
 def map_values(f): .[] |= f;
 def add: reduce .[] as $x (null; . + $x);
 def add(f): reduce f as $x (null; . + $x);
-def any: reduce .[] as $x (false; . or $x);
-def all: reduce .[] as $x (true; . and $x);
-def any(f): reduce (.[] | f) as $x (false; . or $x);
-def all(f): reduce (.[] | f) as $x (true; . and $x);
 def isempty(g): first((g | false), true);
 def any(generator; condition): isempty(first(generator | condition or empty)) | not;
 def all(generator; condition): isempty(first(generator | condition and empty));
+def any: any(.[]; .);
+def all: all(.[]; .);
+def any(f): any(.[]; f);
+def all(f): all(.[]; f);
 def in(xs): . as $x | xs | has($x);
 def inside(xs): . as $x | xs | contains($x);
 def unique: unique_by(.);
