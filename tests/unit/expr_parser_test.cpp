@@ -349,6 +349,8 @@ TEST_CASE("expr: fast generators and interpolation agree with the general engine
       // length 0, any/all stopping at the decisive element, `[]??` covering what comes before
       "has(\"a\")", "has(0)", "reverse", ".a | reverse", "any(.a)", "all(.a)", "any", "[.[]? | any(. == 1)]",
       ".[]??", "[.[]??]",
+      // ... and on the wording of these errors (jq 1.6's)
+      "error", "ascii_downcase", "ascii_upcase", "min", "max",
   };
   const char* inputs[] = {
       "null", "1", "\"s\"", "[]", "[1,2,3]", "{\"a\":[1,2,3],\"b\":\"x\"}", "{\"a\":\"str\",\"b\":null}",

@@ -257,7 +257,8 @@ J f_fromjson(const J& in) {
 }
 
 J f_ascii_case(const J& in, bool up) {
-  std::string s = need_string(in, up ? "cannot be uppercased" : "cannot be lowercased");
+  if (!in.is_string()) fail("explode input must be a string");  // jq 1.6's wording, as the fast path's
+  std::string s = in.str();
   for (char& c : s) {
     if (up && c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
     if (!up && c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
@@ -304,7 +305,8 @@ J f_sort(const J& in) {
 }
 
 J f_minmax(const J& in, bool max) {
-  if (!in.is_array()) type_error(in, "cannot be sorted, as it is not an array");
+  // jq 1.6's wording, as the fast path's
+  if (!in.is_array()) fail(kind_and_value(in) + " and " + kind_and_value(in) + " cannot be iterated over");
   if (in.arr().empty()) return J::null();
   const J* best = &in.arr()[0];
   for (const J& x : in.arr()) {

@@ -224,7 +224,7 @@ const char* stack_low() {
 
 std::string error_text(const J& value) {
   if (value.is_string()) return value.str();
-  return to_json(value) + " (not a string)";
+  return "(not a string): " + to_json(value);  // jq's wording, as the fast path's
 }
 
 bool run(const Program& program, const J& input, const RunContext& ctx, Out out, std::string* error, J* error_value) {
