@@ -426,18 +426,14 @@ class PipelineRun {
         if (options_.max_errors) budget = options_.max_errors - std::min(options_.max_errors, ordered_errors_);
         const std::uint64_t before = writer_errors();
         const Chain::Run::Cut cut = writer_part_->complete(*next->job, next->source, budget, worker_error_lines_);
-        if (cut.cut) {
-          // The budget was spent at cut.line. When the batch's own failures come after that, the
-          // batch is cut there too (its later records as if never read); else only the job's
-          // records after the cut are forgotten.
-          if (!worker_error_lines_.empty() && worker_error_lines_.back() > cut.line) {
-            result_.stats.remove_batch(*next, false);
-            writer_part_->cut_after_line(*next, cut.line);
-            result_.stats.add_batch(*next, false);
-            while (!worker_error_lines_.empty() && worker_error_lines_.back() > cut.line) worker_error_lines_.pop_back();
-          } else if (cut.records) {
-            result_.stats.forget_forwarded(cut.records, cut.records, chain_.worker_end());
-          }
+        if (cut.cut && !next->trace.empty() && next->trace.back().line > cut.line) {
+          // The budget was spent at cut.line: the batch is cut there, its later records (the
+          // job's, and those that failed or were dropped before the async stage) and their bytes
+          // as if never read.
+          result_.stats.remove_batch(*next, false);
+          writer_part_->cut_after_line(*next, cut.line);
+          result_.stats.add_batch(*next, false);
+          while (!worker_error_lines_.empty() && worker_error_lines_.back() > cut.line) worker_error_lines_.pop_back();
         }
         job_errors = writer_errors() - before;
       }

@@ -338,6 +338,9 @@ t_exec_error_order() {
       [ "$(cat out)" = "$(awk -F'[:}]' '$2 < 11' want)" ] || msg+=("[-j $j $bs] --max-errors 4: output $(tr '\n' ' ' < out)")
       grep -q '"after":4,' err || msg+=("[-j $j $bs] --max-errors 4: $(grep '"stopped"' err)")
       exec_accounting_consumed err || msg+=("[-j $j $bs] --max-errors 4: $(tail -n 1 err | head -c 300)")
+      # bytes_in: the lines read, up to the 4th error's (those after it were cut with the job)
+      [ "$(tail -n 1 err | jq .bytes_in)" = "$(head -n 11 order.jsonl | wc -c)" ] ||
+        msg+=("[-j $j $bs] --max-errors 4: bytes_in $(tail -n 1 err | jq .bytes_in), expected $(head -n 11 order.jsonl | wc -c)")
     done
   done
   exec_report "exec: errors before, of and after exec in input order for every batch size and -j; --max-errors counts them so" "${msg[@]}"
