@@ -476,7 +476,9 @@ class PipelineRun {
   // cannot say which error is whose): the caller writes the batch's, then the writer's.
   bool interleave_errors(Batch& b) {
     const auto& marks = writer_part_->err_marks();
-    if (marks.empty() || writer_part_->err_marks_base() != 0 || b.trace.empty() ||
+    // After a failed write (a closed stdout) the writer's part writes nothing (write_writer_part):
+    // the jobs cancelled then are no records' errors.
+    if (discarding_by_failure_ || marks.empty() || writer_part_->err_marks_base() != 0 || b.trace.empty() ||
         b.trace.back().err_end != b.err.size() || marks.back().second != writer_part_->err().size())
       return false;
     const std::string& later = writer_part_->err();

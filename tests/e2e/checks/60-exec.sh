@@ -347,6 +347,25 @@ t_exec_error_order() {
 }
 register t_exec_error_order
 
+t_exec_closed_output_quiet() {
+  local msg=() n rc
+  # The reader of the output goes away (head -c) while calls run, in a run whose batches also
+  # hold records that fail before exec: the calls cancelled then are no records' errors, and
+  # the run ends quietly (found by tests/fuzz/signal_fuzz.py: the writer's errors of a batch
+  # with errors of its own were written past the closed output, each cancelled record as
+  # "interrupted").
+  awk 'BEGIN { for (i = 1; i <= 30000; i++) printf (i % 997 ? "{\"i\":%d,\"s\":\"%0*d\"}\n" : "not json\n"), i, i % 50, 0 }' > quiet.jsonl
+  for n in 300000 700000 1100000 1500000; do
+    "$PPIPE" --stages parse,exec --exec cat --exec-span 64K --batch-size 16K quiet.jsonl 2> err | head -c "$n" > /dev/null
+    rc=${PIPESTATUS[0]}
+    [ "$rc" = 0 ] || [ "$rc" = 1 ] || msg+=("[head -c $n] exit $rc")
+    grep -q interrupted err && msg+=("[head -c $n] $(grep -c interrupted err) records reported as interrupted")
+    grep -v '"stage":"parse"' err | grep -q . && msg+=("[head -c $n] stderr: $(grep -v '"stage":"parse"' err | head -c 200)")
+  done
+  exec_report "exec: the output closed while calls run: quiet, no cancelled record reported" "${msg[@]}"
+}
+register t_exec_closed_output_quiet
+
 t_exec_faults() {
   local msg=() rc start elapsed
   exec_in 30 in.jsonl
