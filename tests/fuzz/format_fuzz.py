@@ -202,6 +202,44 @@ for r in range(rounds):
         elif want:
             rc2, out2, err2 = run(["--format", "tsv", "--no-infer"], data=out)
             if jsonl_values(out2) != want: fail(r, "--output tsv read back differs", first_diff(jsonl_values(out2), want), files)
+        # Corrupted streams: a few bytes deleted, inserted or replaced. Whatever the damage: exit
+        # 0 or 1, the --stats identity, every output line valid JSON, and the same output and
+        # error stream at -j 1 with 1 MiB batches as at -j 3 with tiny ones (framing across batch
+        # boundaries must not depend on where they fall).
+        for name, text, opts in (("in.json", pretty.encode(), ["--format", "json"]),
+                                 ("arr.json", arr, ["--format", "json", "--unwrap"]),
+                                 ("in.csv", ctext, ["--format", "csv"] + dopt),
+                                 ("in.jsonl", raw, [])):
+            b = bytearray(text)
+            for _ in range(rng.randint(1, 4)):
+                if not b: break
+                at = rng.randrange(len(b) + 1)
+                junk = rng.choice([b'"', b"{", b"}", b"[", b"]", b",", b"\\", b"\n", b"\r\n", b"\xff", b"\xc3", b"", b" "])
+                cut = rng.randint(0, 3)
+                b[at:at + cut] = junk
+            bad_text = bytes(b)
+            runs = []
+            for jopts in (["-j", "1"], ["-j", "3", "--batch-size", str(rng.choice([64, 100, 333]))]):
+                rc, out, err = run(jopts + opts + ["--stats"], data=bad_text)
+                lines = err.decode(errors="replace").splitlines()
+                stats = json.loads(lines[-1]) if lines and lines[-1].startswith('{"records_in"') else None
+                problems = []
+                if rc not in (0, 1): problems.append(f"exit {rc}")
+                if stats is None: problems.append("no stats")
+                elif stats["records_in"] + stats.get("emitted", 0) != stats["records_out"] + stats["dropped"] + stats["errors"] + stats.get("consumed", 0):
+                    problems.append("stats identity")
+                for l in out.decode(errors="replace").split("\n"):
+                    if l:
+                        try: json.loads(l)
+                        except Exception: problems.append(f"invalid output line {l[:60]!r}"); break
+                if problems:
+                    fail(r, f"corrupted {name} {jopts}", "; ".join(problems), dict(files, **{"bad-" + name: bad_text}))
+                runs.append((out, [l for l in lines if not l.startswith('{"records_in"')]))
+            if len(runs) == 2 and runs[0] != runs[1]:
+                fail(r, f"corrupted {name}: -j 1 and -j 3 with small batches differ",
+                     first_diff(runs[0][0].decode(errors="replace").split("\n") + runs[0][1],
+                                runs[1][0].decode(errors="replace").split("\n") + runs[1][1]),
+                     dict(files, **{"bad-" + name: bad_text}))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if (r + 1) % 50 == 0: print(f"{r + 1} rounds, {bad} failures", flush=True)

@@ -92,6 +92,14 @@ for r in range(rounds):
         rc = p.returncode
         want_rc = 130 if mode == "INT" else 143
         problems = []
+        if rc == -signal.SIGINT or rc == -signal.SIGTERM:
+            # The signal came before the run began (while the command line was read): the
+            # default action, which a shell reports as 130/143 too; nothing was done.
+            if out or err:
+                problems.append(f"killed by the signal after it wrote {len(out)} + {len(err)} bytes")
+            if problems:
+                bad += 1; print(mode, f"{delay:.3f}s", chain, problems)
+            continue
         if rc not in (want_rc, 0, 1):
             problems.append(f"exit {rc}")
         finishing = "--group-by" in chain or "--tail" in chain
