@@ -158,9 +158,25 @@ int main(int argc, char** argv) {
     diag.print("error", input_error);
     return kExitFatal;
   }
+  // An --errors or --stats-file that is a file ppipe writes already (stdout, stderr, or each
+  // other: `--errors /dev/stdout > f`, `--stats-file /dev/stderr 2> log`, both the same path)
+  // shares its descriptor, as 2>&1 does: opened again (O_TRUNC, an offset of its own) it would
+  // write over what the other wrote.
+  auto same_file = [](const std::string& path, int fd) {
+    auto a = regular_file(path);
+    auto b = regular_fd(fd);
+    return a && b && a->dev == b->dev && a->ino == b->ino;
+  };
   int err_fd = STDERR_FILENO;
   std::string err_name = "stderr";
-  if (plan.errors_path != "-") {
+  bool err_opened = false;
+  if (plan.errors_path != "-" && same_file(plan.errors_path, STDOUT_FILENO)) {
+    err_fd = STDOUT_FILENO;
+    err_name = "'" + plan.errors_path + "'";
+  } else if (plan.errors_path != "-" && same_file(plan.errors_path, STDERR_FILENO)) {
+    err_name = "'" + plan.errors_path + "'";
+  } else if (plan.errors_path != "-") {
+    err_opened = true;
     err_fd = open(plan.errors_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (err_fd < 0) {
       diag.print("error", fmt::format("cannot open error file '{}': {}", plan.errors_path, std::strerror(errno)));
@@ -169,11 +185,21 @@ int main(int argc, char** argv) {
     err_name = "'" + plan.errors_path + "'";
   }
   int stats_fd = STDERR_FILENO;
+  bool stats_opened = false;
   if (plan.stats_path != "-") {
-    stats_fd = open(plan.stats_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (err_opened && (plan.stats_path == plan.errors_path || same_file(plan.stats_path, err_fd))) {
+      stats_fd = err_fd;  // after the error records, as on stderr
+    } else if (same_file(plan.stats_path, STDOUT_FILENO)) {
+      stats_fd = STDOUT_FILENO;
+    } else if (same_file(plan.stats_path, STDERR_FILENO)) {
+      stats_fd = STDERR_FILENO;
+    } else {
+      stats_opened = true;
+      stats_fd = open(plan.stats_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    }
     if (stats_fd < 0) {
       diag.print("error", fmt::format("cannot open stats file '{}': {}", plan.stats_path, std::strerror(errno)));
-      if (err_fd != STDERR_FILENO) close(err_fd);
+      if (err_opened) close(err_fd);
       return kExitFatal;
     }
   }
@@ -189,7 +215,8 @@ int main(int argc, char** argv) {
     chain.set_input_format(plan.engine.reader.format, plan.infer, plan.engine.reader.delimiter);
     result = run_pipeline(plan.engine, chain, stop, STDOUT_FILENO, err_fd, err_name);
   }
-  if (err_fd != STDERR_FILENO && close(err_fd) != 0 && result.fatal_error.empty()) {
+  // An error file the stats share is closed after the stats line (below).
+  if (err_opened && stats_fd != err_fd && close(err_fd) != 0 && result.fatal_error.empty()) {
     result.fatal_error = fmt::format("write error on {}: {}", err_name, std::strerror(errno));
     result.stop = StopReason::kFatalIo;
   }
@@ -221,7 +248,9 @@ int main(int argc, char** argv) {
   if (stats_fd != STDERR_FILENO) {
     std::string line = result.stats.to_json() + "\n";
     bool written = ::write(stats_fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-    if ((close(stats_fd) != 0 || !written) && code != kExitSigint && code != kExitSigterm) {
+    const bool ours = stats_opened || (err_opened && stats_fd == err_fd);  // not stdout's
+    const bool close_failed = ours && close(stats_fd) != 0;
+    if ((close_failed || !written) && code != kExitSigint && code != kExitSigterm) {
       diag.print("error", fmt::format("write error on stats file '{}': {}", plan.stats_path, std::strerror(errno)));
       code = kExitFatal;
     }

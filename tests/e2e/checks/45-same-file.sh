@@ -89,3 +89,28 @@ t_distinct_outputs_still_work() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_distinct_outputs_still_work
+
+# Outputs that are one file (--errors /dev/stdout > f, --stats-file /dev/stderr 2> f, --errors and
+# --stats-file naming one file, directly or through a link) share one descriptor, as 2>&1 does:
+# nothing is written over (each was opened again, truncated and written from offset 0, so the
+# stats line replaced the error records, the error records the output).
+t_outputs_that_are_one_file() {
+  local name="outputs that are one file keep all of their lines (--errors /dev/stdout, --stats-file /dev/stderr, the same file twice)"
+  printf '{"a":1}\nbad\nworse\n{"a":3}\n' > in.jsonl
+  local msg=() got
+  "$PPIPE" --errors /dev/stdout in.jsonl > both.out
+  got=$(jq -c 'if has("line") then .line else .a end' both.out | sort | tr '\n' ' ')
+  [ "$got" = "1 2 3 3 " ] || msg+=("--errors /dev/stdout > f: $(tr '\n' ' ' < both.out | head -c 300)")
+  "$PPIPE" --stats-file /dev/stderr in.jsonl 2> log > /dev/null
+  got=$(jq -c 'if has("line") then .line else .records_in end' log | tr '\n' ' ')
+  [ "$got" = "2 3 4 " ] || msg+=("--stats-file /dev/stderr 2> f: $(tr '\n' ' ' < log | head -c 300)")
+  "$PPIPE" --errors one.out --stats-file one.out in.jsonl > /dev/null
+  got=$(jq -c 'if has("line") then .line else .records_in end' one.out | tr '\n' ' ')
+  [ "$got" = "2 3 4 " ] || msg+=("--errors f --stats-file f: $(tr '\n' ' ' < one.out | head -c 300)")
+  ln -sf one.out link.out
+  "$PPIPE" --errors one.out --stats-file link.out in.jsonl > /dev/null
+  got=$(jq -c 'if has("line") then .line else .records_in end' one.out | tr '\n' ' ')
+  [ "$got" = "2 3 4 " ] || msg+=("--errors f --stats-file link-to-f: $(tr '\n' ' ' < one.out | head -c 300)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_outputs_that_are_one_file
