@@ -142,6 +142,16 @@ class SignalWatcher {
 int main(int argc, char** argv) {
   // A closed output pipe comes back from write() as EPIPE and ends the run quietly.
   signal(SIGPIPE, SIG_IGN);
+  // SIGINT/SIGTERM wait for the SignalWatcher from the start: one that comes while the command
+  // line is read stops the run as soon as it begins (exit 130/143 with the stats), instead of
+  // killing the process by the default action. Children get an empty mask (exec's posix_spawn).
+  {
+    sigset_t early;
+    sigemptyset(&early);
+    sigaddset(&early, SIGINT);
+    sigaddset(&early, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &early, nullptr);
+  }
 
   CliResult cli = parse_command_line(argc, argv);
   if (cli.exit_code >= 0) return cli.exit_code;
