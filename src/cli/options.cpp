@@ -447,6 +447,19 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
       }
     }
     if (name == "parse") seen_parse = true;
+    if (stage->mode() == StageMode::kAsync) {
+      // The engine runs one async stage, on the workers' records; after another one or after a
+      // finishing stage every record would fail at run time. Said now, with what to do instead.
+      for (const auto& before : plan->stages) {
+        if (before->mode() == StageMode::kAsync || before->mode() == StageMode::kFinishing) {
+          *error = fmt::format("'{}' cannot come after '{}' in one chain (one exec per run, before any agg, tail or merge): "
+                               "pipe two runs instead, ppipe ... --stages ...,{} | ppipe --stages {},...",
+                               name, before->name(), before->name(), name);
+          *help_stage = name;
+          return nullptr;
+        }
+      }
+    }
     plan->stages.push_back(std::move(stage));
   }
   for (std::size_t i = 0; i < given.size(); ++i) {

@@ -377,7 +377,15 @@ void Chain::Run::recount(Batch& b) const {
     // A map that fans out is the last stage of the workers' segment: its out is the lines it left.
     if ((t.fate == Fate::kPassed || t.fate == Fate::kForwarded) && t.end_stage > 0 && t.end_stage <= n &&
         chain_.may_fan_out_[t.end_stage - 1]) {
-      const std::uint64_t lines = b.count_output_lines(out_begin, t.out_end);
+      // After take_over the forwarded lines are the async job's input (same offsets), no longer
+      // the batch's output.
+      std::uint64_t lines = 0;
+      if (b.job && b.segments.empty() && t.out_end <= b.job->input.size()) {
+        const char* p = b.job->input.data();
+        lines = static_cast<std::uint64_t>(std::count(p + out_begin, p + t.out_end, '\n'));
+      } else {
+        lines = b.count_output_lines(out_begin, t.out_end);
+      }
       if (lines > 1) b.counts[t.end_stage - 1].out += lines - 1;
     }
     if (t.fate == Fate::kPassed || t.fate == Fate::kForwarded) continue;

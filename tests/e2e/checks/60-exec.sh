@@ -343,6 +343,15 @@ t_exec_error_order() {
         msg+=("[-j $j $bs] --max-errors 4: bytes_in $(tail -n 1 err | jq .bytes_in), expected $(head -n 11 order.jsonl | wc -c)")
     done
   done
+  # A map that fans out before exec, a bad line after the cut (found by tests/fuzz/chain_fuzz.py:
+  # cutting the batch counted the map's output again from the batch, which had handed its lines
+  # to the job, so the map's out lost its extra lines and the --stats identity broke).
+  printf '{"a":1}\n{"a":2}\n{"a":3}\n{\n' > fan.jsonl
+  "$PPIPE" -j 1 --stats --stages map,exec,filter --map '.a, .a' --exec sort --filter 'error("x")' --max-errors 1 \
+    fan.jsonl > out 2> err
+  exec_accounting_consumed err || msg+=("fan-out before exec, --max-errors 1: $(tail -n 1 err | head -c 300)")
+  [ "$(tail -n 1 err | jq -c '[.stages[] | select(.name == "map") | .out]')" = "[6]" ] ||
+    msg+=("fan-out before exec: map out $(tail -n 1 err | jq -c '[.stages[] | select(.name == "map") | .out]'), expected [6]")
   exec_report "exec: errors before, of and after exec in input order for every batch size and -j; --max-errors counts them so" "${msg[@]}"
 }
 register t_exec_error_order
