@@ -521,6 +521,7 @@ class PipelineRun {
     passed = {};
     o.clear();
     e.clear();
+    writer_part_->clear_err_marks();
   }
 
   void write_errors(std::string_view records) {
