@@ -435,6 +435,14 @@ class PipelineRun {
           result_.stats.add_batch(*next, false);
           while (!worker_error_lines_.empty() && worker_error_lines_.back() > cut.line) worker_error_lines_.pop_back();
         }
+        if (cut.cut && cut.records) {
+          // Lines of the record at the cut that the job never reached (a map before it fanned
+          // the record out): not taken, as head leaves them (the record itself was).
+          const AsyncJob& job = *next->job;
+          std::uint64_t untaken = 0;
+          for (std::size_t i = job.size() - cut.records; i < job.size(); ++i) untaken += job.lines[i] == cut.line;
+          if (untaken) result_.stats.forget_forwarded(0, untaken, chain_.worker_end());
+        }
         job_errors = writer_errors() - before;
       }
       ordered_errors_ += worker_error_lines_.size() + job_errors;

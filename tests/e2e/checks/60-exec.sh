@@ -352,6 +352,13 @@ t_exec_error_order() {
   exec_accounting_consumed err || msg+=("fan-out before exec, --max-errors 1: $(tail -n 1 err | head -c 300)")
   [ "$(tail -n 1 err | jq -c '[.stages[] | select(.name == "map") | .out]')" = "[6]" ] ||
     msg+=("fan-out before exec: map out $(tail -n 1 err | jq -c '[.stages[] | select(.name == "map") | .out]'), expected [6]")
+  # The cut falls between the lines of one fanned-out record: the lines the job never reached
+  # are not taken (the --stats identity counted them as emitted and never accounted for them).
+  local me
+  for me in 1 2 3; do
+    "$PPIPE" -j 1 --stats --map '.a, .a' --exec-mode record --exec false --max-errors $me fan.jsonl > out 2> err
+    exec_accounting_consumed err || msg+=("fan-out, record mode, --max-errors $me: $(tail -n 1 err | head -c 300)")
+  done
   exec_report "exec: errors before, of and after exec in input order for every batch size and -j; --max-errors counts them so" "${msg[@]}"
 }
 register t_exec_error_order
