@@ -44,7 +44,7 @@ for r in range(rounds):
         st = rng.choice(list(stage_opts))
         if st == "recexec":
             if "exec" in chain or "recexec" in chain: continue
-            chain.append("exec"); args += ["--exec-mode", "record", "--exec", rng.choice(["echo {}", "cat", "echo {.a}", "true", "printf '%s\\n%s\\n' {.a} {.b}"])]
+            chain.append("exec"); args += ["--exec-mode", "record", "--exec", rng.choice(["echo {}", "cat", "echo {.a}", "true", "test {.a} != 2 && echo {}", "printf '%s\\n%s\\n' {.a} {.b}"])]
             continue
         if st == "agg":
             if has_agg: continue
