@@ -495,15 +495,16 @@ Chain::Run::Cut Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, 
   std::size_t worker_before = 0;  // the batch's own failures on lines before the current record
   std::uint64_t errors = 0;       // the job's failures and the later stages' errors so far
   std::size_t f = 0, out_pos = 0;
-  std::size_t i_now = 0;  // the record whose output feed_lines() reads (per_record)
   std::uint64_t made = 0;
+  const std::uint64_t last_line = n ? job.lines[n - 1] : 0;  // where output no record owns goes
   auto spent = [&] { return limited && worker_before + errors >= max_failures; };
   auto mark = [&](std::uint64_t line) {
     if (err_.size() > (err_marks_.empty() ? err_marks_base_ : err_marks_.back().second))
       err_marks_.push_back({line, err_.size()});
   };
-  // Feeds the output lines in job.out[from, to); false once the budget is spent.
-  auto feed_lines = [&](std::size_t from, std::size_t to, std::uint64_t line) {
+  // Feeds the output lines in job.out[from, to), record `record`'s (or, without per_record, no
+  // record's: then `record` is unused); false once the budget is spent.
+  auto feed_lines = [&](std::size_t from, std::size_t to, std::size_t record) {
     std::string_view rest = std::string_view(job.out).substr(from, to - from);
     while (!rest.empty()) {
       std::size_t nl = rest.find('\n');
@@ -517,12 +518,13 @@ Chain::Run::Cut Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, 
       // of a later stage names the input record's source, line and offset; else the stage and
       // the output line.
       ++made;
-      Record rec = per_record ? Record::made(text, line, job.offsets[i_now], false) : Record::made(text, made, 0, false);
+      Record rec = per_record ? Record::made(text, job.lines[record], job.offsets[record], false)
+                              : Record::made(text, made, 0, false);
       rec.set_seq(job.seq);
       const std::uint64_t before = feed_errors_;
       if (!feed(k + 1, rec, text, per_record ? source : chain_.stages_[k]->name())) --c.out;
       errors += feed_errors_ - before;
-      mark(line);
+      mark(per_record ? job.lines[record] : last_line);
       if (spent()) return false;
     }
     return true;
@@ -549,8 +551,7 @@ Chain::Run::Cut Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, 
       mark(line);
     } else if (per_record) {
       const std::size_t end = std::max(out_pos, i < job.out_ends.size() ? job.out_ends[i] : job.out.size());
-      i_now = i;
-      feed_lines(out_pos, end, line);
+      feed_lines(out_pos, end, i);
       out_pos = end;
     }
     if (spent()) {
@@ -560,9 +561,8 @@ Chain::Run::Cut Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, 
   }
   if (!done) {
     // The output that is no record's, then the batch's own failures after the job's last record.
-    const std::uint64_t last = n ? job.lines[n - 1] : 0;
-    if (!per_record && !job.out.empty() && !feed_lines(0, job.out.size(), last)) {
-      cut.line = last;
+    if (!per_record && !job.out.empty() && !feed_lines(0, job.out.size(), 0)) {
+      cut.line = last_line;
       done = true;
     }
     while (!done && worker_before < worker_error_lines.size()) {
