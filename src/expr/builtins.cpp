@@ -7,6 +7,7 @@
 
 #include "src/expr/internal.h"
 #include "src/expr/jq/value.h"
+#include "src/util/text_util.h"
 
 namespace ppipe::expr {
 
@@ -521,14 +522,7 @@ St fn_reverse(const Value& in, Value& out, Ctx& cx) {
     // jq 1.7.1: a string reverses by code point (jq 1.6 raised an error), as the general engine.
     std::string_view s = in.string_value();
     char* p = cx.arena.alloc_chars(s.size());
-    std::size_t at = s.size();
-    for (std::size_t i = 0; i < s.size();) {
-      std::size_t j = i + 1;
-      while (j < s.size() && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) ++j;
-      at -= j - i;
-      std::memcpy(p + at, s.data() + i, j - i);
-      i = j;
-    }
+    reverse_utf8(s, p);
     out = Value::string({p, s.size()});
     return St::kOk;
   }

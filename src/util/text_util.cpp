@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,17 @@ std::string nearest_name(std::string_view word, const std::vector<std::string>& 
   // Allow about one typo per three letters, at least one.
   std::size_t limit = std::max<std::size_t>(1, word.size() / 3);
   return best_d <= limit ? best : std::string();
+}
+
+void reverse_utf8(std::string_view s, char* out) {
+  std::size_t at = s.size();
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t j = i + 1;
+    while (j < s.size() && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) ++j;
+    at -= j - i;
+    std::memcpy(out + at, s.data() + i, j - i);
+    i = j;
+  }
 }
 
 std::size_t utf8_safe_prefix(std::string_view s) {

@@ -34,6 +34,10 @@ void append_utf8(std::string& out, std::uint32_t cp);
 // after a final '\n').
 std::vector<std::string_view> split_lines(std::string_view text);
 
+// Writes s to out[0, s.size()) with its code points in reverse order (a lead byte and the
+// continuation bytes after it stay together; jq 1.7.1's string `reverse`).
+void reverse_utf8(std::string_view s, char* out);
+
 // Length of the longest prefix of s that does not end inside a UTF-8 multi-byte sequence.
 std::size_t utf8_safe_prefix(std::string_view s);
 

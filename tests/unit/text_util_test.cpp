@@ -193,3 +193,15 @@ TEST_CASE("PlainLines: lines each a record as it is, fed whole or in pieces", "[
     CHECK(p.finish(t.data(), t.size()) == want);
   }
 }
+
+TEST_CASE("reverse_utf8: code points reversed, their bytes kept together", "[text]") {
+  auto rev = [](std::string_view s) {
+    std::string out(s.size(), '?');
+    ppipe::reverse_utf8(s, out.data());
+    return out;
+  };
+  CHECK(rev("") == "");
+  CHECK(rev("abc") == "cba");
+  CHECK(rev("a\xC3\xA9z") == "z\xC3\xA9" "a");            // é
+  CHECK(rev("\xE6\xBC\xA2\xF0\x9F\x98\x80") == "\xF0\x9F\x98\x80\xE6\xBC\xA2");  // 漢😀
+}

@@ -319,16 +319,8 @@ J f_minmax(const J& in, bool max) {
 J f_reverse(const J& in) {
   if (in.is_string()) {
     // jq 1.7.1: strings reverse by code point
-    std::vector<std::string> cps;
-    const std::string& s = in.str();
-    for (std::size_t i = 0; i < s.size();) {
-      std::size_t j = i + 1;
-      while (j < s.size() && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) ++j;
-      cps.push_back(s.substr(i, j - i));
-      i = j;
-    }
-    std::string r;
-    for (auto it = cps.rbegin(); it != cps.rend(); ++it) r += *it;
+    std::string r(in.str().size(), '\0');
+    reverse_utf8(in.str(), r.data());
     return J::string(std::move(r));
   }
   if (in.is_null()) return J::array();
