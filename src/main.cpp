@@ -49,6 +49,7 @@ std::string check_inputs(const std::vector<std::string>& inputs, std::uint64_t* 
 struct FileId {
   dev_t dev;
   ino_t ino;
+  bool operator==(const FileId&) const = default;
 };
 
 // The regular file behind a path ("-": stdin), if it is one.
@@ -75,7 +76,7 @@ std::string check_outputs_are_not_inputs(const Plan& plan) {
     if (auto id = regular_file(path)) inputs.emplace_back(*id, path == "-" ? "stdin" : "'" + path + "'");
   auto input_named = [&](const FileId& out) -> const std::string* {
     for (const auto& [id, name] : inputs)
-      if (id.dev == out.dev && id.ino == out.ino) return &name;
+      if (id == out) return &name;
     return nullptr;
   };
   if (plan.errors_path != "-")
@@ -174,8 +175,7 @@ int main(int argc, char** argv) {
   // write over what the other wrote.
   auto same_file = [](const std::string& path, int fd) {
     auto a = regular_file(path);
-    auto b = regular_fd(fd);
-    return a && b && a->dev == b->dev && a->ino == b->ino;
+    return a && a == regular_fd(fd);
   };
   int err_fd = STDERR_FILENO;
   std::string err_name = "stderr";
