@@ -19,7 +19,7 @@ constexpr StageOption kUniqOptions[] = {
     {"--uniq-all", OptionKind::kFlag, nullptr, nullptr,
      "drop every repeat of a key seen before, not only of the previous record's", false},
     {"--max-groups", OptionKind::kValue, "N", kMaxGroupsDefault,
-     "with --uniq-all: at most N distinct keys are kept (past it the run stops, exit 3)", false},
+     kMaxGroupsHelp, false},
 };
 
 constexpr const char* kUniqHelp =

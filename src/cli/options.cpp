@@ -299,7 +299,7 @@ std::string stage_option_description(const StageInfo& st, const StageOption& so)
   if (is_shared_option(so.flag, stage_table()))
     return fmt::format("{}: configures every stage of the chain that declares it: {} (see 'The chain')", text,
                        shared_option_stages(so.flag, stage_table()));
-  return fmt::format("{}: {} '{}' stage (see 'The chain')", text, so.creates_stage ? "runs a" : "configures a", st.name);
+  return fmt::format("{}: {} the '{}' stage (see 'The chain')", text, so.creates_stage ? "runs" : "configures", st.name);
 }
 
 }  // namespace

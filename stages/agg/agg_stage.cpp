@@ -42,7 +42,7 @@ constexpr StageOption kAggOptions[] = {
      "order the groups by EXPR on each output object (e.g. -.count), ties by key; default: by key", false},
     {"--top", OptionKind::kValue, "N", "", "write only the first N groups (after ordering)", false},
     {"--max-groups", OptionKind::kValue, "N", kMaxGroupsDefault,
-     "at most N groups / distinct keys are kept (past it the run stops, exit 3)", false},
+     kMaxGroupsHelp, false},
     {"--collect-limit", OptionKind::kValue, "N", "1000",
      "at most N values per group in collect (past it the run stops, exit 3)", false},
     {"--partial", OptionKind::kFlag, nullptr, nullptr,
@@ -1050,7 +1050,7 @@ std::unique_ptr<Stage> make_agg_stage(const StageArgs& args, std::string* error)
 
 constexpr StageOption kMergeOptions[] = {
     {"--max-groups", OptionKind::kValue, "N", kMaxGroupsDefault,
-     "at most N groups / distinct keys are kept (past it the run stops, exit 3)", false},
+     kMaxGroupsHelp, false},
     {"--partial", OptionKind::kFlag, nullptr, nullptr,
      "write the merged partial states instead of the results, for a further merge (a merge of merges)", false},
 };
