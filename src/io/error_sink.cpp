@@ -84,9 +84,22 @@ void ErrorSink::look_at_first(std::string_view line) {
   simdjson::dom::element doc;
   if (parser_.parse(line.data(), line.size()).get(doc) != simdjson::SUCCESS) return;
   std::uint64_t line_no = 0;
-  if (doc["line"].get(line_no) != simdjson::SUCCESS || line_no != 1) return;
+  if (doc["line"].get(line_no) != simdjson::SUCCESS) return;
   if (!record_bytes(doc, scratch_)) return;
   std::string_view r = scratch_;
+  // UTF-16 text: a byte-order mark (FF FE or FE FF, bytes UTF-8 never has), or a NUL in every
+  // other byte, as UTF-16 spells ASCII (its first failed record may be line 2: a CSV's header is
+  // line 1). Other binary data has its NULs anywhere.
+  const bool bom16 = r.size() >= 2 && ((r[0] == '\xff' && r[1] == '\xfe') || (r[0] == '\xfe' && r[1] == '\xff'));
+  std::size_t nul_at[2] = {0, 0};
+  const std::size_t look = std::min<std::size_t>(r.size(), 64);
+  for (std::size_t i = 0; i < look; ++i) nul_at[i % 2] += r[i] == '\0';
+  const std::size_t pairs = look / 2, most = std::max(nul_at[0], nul_at[1]), least = std::min(nul_at[0], nul_at[1]);
+  if (bom16 || (pairs >= 2 && most * 5 >= pairs * 4 && least * 10 <= pairs)) {
+    first_look_ = Look::kUtf16;
+    return;
+  }
+  if (line_no != 1) return;
   // (Compressed input is no longer a hint: the reader decompresses gzip and zstd itself.)
   if (trim(r) == "{") {
     first_look_ = Look::kPrettyObject;
@@ -154,10 +167,13 @@ std::string ErrorSink::hint(std::uint64_t records_out) const {
   switch (first_look_) {
     case Look::kPrettyObject:
       return "the input looks like pretty-printed JSON ('{' alone on line 1), not JSON Lines: "
-             "make it one value per line first (jq -c . FILE | ppipe ...)";
+             "read it with --format json (JSON values in any layout)";
     case Look::kPrettyArray:
       return "the input looks like a pretty-printed JSON array ('[' alone on line 1), not JSON Lines: "
-             "stream its elements one per line first (jq -c '.[]' FILE | ppipe ...)";
+             "read its elements as the records with --format json --unwrap";
+    case Look::kUtf16:
+      return "the input looks like UTF-16 text (a byte-order mark, or NUL bytes between the characters); "
+             "ppipe reads UTF-8: convert it first (iconv -f UTF-16 -t UTF-8 FILE | ppipe ...)";
     case Look::kNone: break;
   }
   return "";

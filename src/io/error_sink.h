@@ -8,7 +8,7 @@
 //    shown is made safe for a terminal (control bytes and invalid UTF-8 as escapes).
 //
 // Either way it keeps a look at the first error record, for one hint at the end when the input is
-// clearly not JSON Lines (gzip or zstd bytes, or pretty-printed JSON).
+// clearly not what ppipe was told it is (pretty-printed JSON read as JSON Lines, UTF-16 text).
 #pragma once
 
 #include <cstdint>
@@ -36,7 +36,7 @@ class ErrorSink {
   std::string hint(std::uint64_t records_out) const;
 
  private:
-  enum class Look { kNone, kPrettyObject, kPrettyArray };
+  enum class Look { kNone, kPrettyObject, kPrettyArray, kUtf16 };
   void look_at_first(std::string_view line);
   int show(std::string_view line);
 

@@ -125,10 +125,28 @@ TEST_CASE("a hint when the first record failed and looks pretty-printed", "[erro
     return run_sink(false, chunks, records_out).hint;
   };
   REQUIRE(hint_for("{", 1, 3, 1).find("pretty-printed JSON ('{'") != std::string::npos);
-  REQUIRE(hint_for("[ ", 1, 3, 1).find("jq -c '.[]'") != std::string::npos);
+  REQUIRE(hint_for("{", 1, 3, 1).find("--format json (") != std::string::npos);
+  REQUIRE(hint_for("[ ", 1, 3, 1).find("--format json --unwrap") != std::string::npos);
   REQUIRE(hint_for("{", 1, 2, 2).empty());   // most records passed: no hint
   REQUIRE(hint_for("{", 2, 3, 0).empty());   // the first failed record is not on line 1
   REQUIRE(hint_for("{\"a\":", 1, 3, 0).empty());  // an ordinary broken line
+}
+
+TEST_CASE("a hint when the first failed record looks like UTF-16 text", "[errors]") {
+  auto hint_for = [](std::string_view first, std::uint64_t first_line) {
+    std::vector<std::string> chunks{error_line("f", first_line, first), error_line("f", first_line + 1, "x")};
+    return run_sink(false, chunks, 0).hint;
+  };
+  using namespace std::string_view_literals;
+  const std::string_view le_bom = "\xff\xfe{\0\"\0a\0\"\0:\0" "1\0}\0"sv;
+  const std::string_view be_bom = "\xfe\xff\0{\0\"\0a"sv;
+  const std::string_view le_line2 = "\0{\0\"\0a\0\"\0:\0" "2\0}"sv;  // after a split at the 0A of "\n\0"
+  for (auto r : {le_bom, be_bom, le_line2}) REQUIRE(hint_for(r, 2).find("UTF-16") != std::string::npos);
+  REQUIRE(hint_for(le_bom, 1).find("iconv -f UTF-16 -t UTF-8") != std::string::npos);
+  // Other NUL bytes are not UTF-16: all NULs, or a few of them anywhere.
+  REQUIRE(hint_for("\0\0\0\0\0\0\0\0"sv, 1).empty());
+  REQUIRE(hint_for("{\"a\":\0\0 1, \"bb\": 2}"sv, 1).empty());
+  REQUIRE(hint_for("\xfe"sv, 1).empty());
 }
 
 TEST_CASE("diagnostics: plain on a terminal, one JSON object with key 'ppipe' elsewhere", "[errors]") {
