@@ -721,7 +721,9 @@ CommandLine::CommandLine() {
   workers_opt = app.add_option("-j,--workers", o.workers, "Worker threads (default: the number of cores)")->type_name("N");
   app.add_flag("--unordered", o.unordered, "Write batches as they finish instead of in input order");
   batch_opt = app.add_option("--batch-size", o.batch_size,
-                             "Bytes of input per batch (default 1M; 4K with exec --exec-mode record; K/M/G suffixes)")
+                             fmt::format("Bytes of input per batch, at most {} records (default 1M; 4K with exec --exec-mode "
+                                         "record; K/M/G suffixes)",
+                                         kMaxBatchRecords))
                   ->type_name("SIZE");
   depth_opt = app.add_option("--queue-depth", o.queue_depth, "Batches in flight at once (default 4 x workers)")
       ->type_name("N");

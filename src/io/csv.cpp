@@ -6,6 +6,7 @@
 #include <emmintrin.h>
 #endif
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -169,6 +170,25 @@ std::size_t CsvFramer::scan(Batch& b) {
   }
   scanned_ = size;
   return removed;
+}
+
+bool CsvFramer::limit(Batch& b, std::size_t n) {
+  if (n == 0 || b.spans.size() <= n) return false;
+  // A record ends at a '\n' outside quotes, so the cut after the n-th is outside quotes too: the
+  // next batch scans the carried bytes from a clean state. Its span excludes the CR of a CRLF;
+  // the '\n' that ends it is the first one after the span (its quoted newlines are inside it).
+  const RecordSpan& last = b.spans[n - 1];
+  const char* data = b.input.data();
+  const std::size_t end = last.begin + last.len;
+  const void* nl = std::memchr(data + end, '\n', record_start_ - end);
+  if (!nl) return false;
+  record_start_ = static_cast<std::size_t>(static_cast<const char*>(nl) - data) + 1;
+  record_line_ = last.line + static_cast<std::uint32_t>(std::count(data + last.begin, data + end, '\n')) + 1;
+  scanned_ = record_start_;
+  lines_ = record_line_;
+  in_quotes_ = false;
+  b.spans.resize(n);
+  return true;
 }
 
 void CsvFramer::finish(Batch& b) {

@@ -33,6 +33,7 @@ class CsvFramer final : public Framer {
   std::size_t skip(const char* p, std::size_t n, bool* found) override;
   std::uint64_t skipped_size() const override { return skipped_ - (skipped_cr_ ? 1 : 0); }
   const std::shared_ptr<const InputHeader>& header() const override { return header_; }
+  bool limit(Batch& b, std::size_t n) override;
 
  private:
   void add_record(Batch& b, std::size_t begin, std::size_t end);

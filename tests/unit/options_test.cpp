@@ -142,7 +142,7 @@ TEST_CASE("an --output other than jsonl ends the chain with 'parse' where text m
   CHECK(chain_of({"exec"}, {{"--exec", "cat"}}, "jsonl") == "exec");
 }
 
-TEST_CASE("exec's record mode asks for batches of 8 records in 4 KiB, unless --batch-size is given", "[cli]") {
+TEST_CASE("exec's record mode asks for batches of 8 records in 4 KiB, unless --batch-size is given; else at most kMaxBatchRecords", "[cli]") {
   std::string err, help;
   Options o;
   o.stages = {"exec"};
@@ -157,14 +157,14 @@ TEST_CASE("exec's record mode asks for batches of 8 records in 4 KiB, unless --b
   plan = build_plan(o, &err, &help);
   REQUIRE(plan);
   CHECK(plan->engine.reader.batch_size == 64 * 1024);
-  CHECK(plan->engine.reader.max_records == 0);
+  CHECK(plan->engine.reader.max_records == kMaxBatchRecords);
   o.batch_size_given = false;
   o.batch_size = "1M";
   o.stage_args = {{"--exec", "cat"}};  // batch mode: the defaults
   plan = build_plan(o, &err, &help);
   REQUIRE(plan);
   CHECK(plan->engine.reader.batch_size == 1u << 20);
-  CHECK(plan->engine.reader.max_records == 0);
+  CHECK(plan->engine.reader.max_records == kMaxBatchRecords);
 }
 
 TEST_CASE("an expression's compile error points to 'ppipe help expr', not to the stage help", "[cli]") {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "src/io/reader.h"
@@ -102,6 +103,66 @@ TEST_CASE("reader cuts batches at max_records, with exact positions, blank lines
       if (max < 58) REQUIRE(batches.size() >= (58 + max - 1) / max);
     }
   }
+}
+
+TEST_CASE("reader cuts csv batches at max_records: quoted newlines, CRLF, blank lines, the same records and lines", "[reader]") {
+  std::string text = "a,b\r\n";
+  for (int i = 0; i < 40; ++i) {
+    if (i % 5 == 2) text += "\r\n\n";                          // blank lines: no records, but lines
+    if (i % 3 == 0) text += std::to_string(i) + ",\"x\ny\r\nz\"\r\n";  // a record over three lines
+    else text += std::to_string(i) + ",\"q\"\"\"\n";
+  }
+  text += "40,\"end\"";  // the last record, without its line end
+  TempFile f(text);
+  auto records_of = [&](std::size_t max, std::size_t batch) {
+    ReaderOptions opt;
+    opt.format = InputFormat::kCsv;
+    opt.batch_size = batch;
+    opt.max_records = max;
+    std::vector<std::pair<std::uint64_t, std::string>> out;  // (line, record)
+    std::uint64_t line = 1, offset = 0;
+    std::string joined;
+    for (auto& b : read_all({f.path}, opt)) {
+      REQUIRE(b->first_line == line);
+      REQUIRE(b->offset == offset);
+      if (max) REQUIRE(b->spans.size() <= max);
+      for (const auto& sp : b->spans) out.emplace_back(b->first_line + sp.line, std::string(b->input.data() + sp.begin, sp.len));
+      std::string s = input_of(*b);
+      for (char c : s) line += c == '\n';
+      offset += s.size();
+      joined += s;
+    }
+    REQUIRE(joined == text);  // the header row is in the first batch, not a record
+    return out;
+  };
+  const auto want = records_of(0, 1 << 20);
+  REQUIRE(want.size() == 41);
+  REQUIRE(want[1] == std::make_pair(std::uint64_t{5}, std::string("1,\"q\"\"\"")));
+  for (std::size_t max : {1, 2, 3, 7, 100}) {
+    for (std::size_t batch : {16, 4096, 1 << 20}) {
+      INFO("max_records " << max << ", batch_size " << batch);
+      REQUIRE(records_of(max, batch) == want);
+    }
+  }
+}
+
+TEST_CASE("by default a batch holds at most kMaxBatchRecords records, however short", "[reader]") {
+  // 100,000 2-byte lines: at 1 MiB a batch they would be one batch of them all.
+  std::string text;
+  for (int i = 0; i < 100000; ++i) text += "x\n";
+  TempFile f(text);
+  ReaderOptions opt;
+  REQUIRE(opt.max_records == kMaxBatchRecords);
+  auto batches = read_all({f.path}, opt);
+  std::uint64_t records = 0, line = 1;
+  for (auto& b : batches) {
+    REQUIRE(b->spans.size() <= kMaxBatchRecords);
+    REQUIRE(b->first_line == line);
+    records += b->spans.size();
+    line += b->spans.size();
+  }
+  REQUIRE(records == 100000);
+  REQUIRE(batches.size() == (100000 + kMaxBatchRecords - 1) / kMaxBatchRecords);
 }
 
 TEST_CASE("reader strips a UTF-8 BOM at the start of each file only", "[reader]") {

@@ -145,3 +145,26 @@ t_bounded_memory() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_bounded_memory
+
+# Bounded memory when every record fails: an error record (~150 bytes: source, line, offset,
+# stage, reason, raw text) is far larger than a 2-byte line, so a batch of 1 MiB of such lines held
+# 75 MiB of error text (peak RSS 430 MiB at the default batch size, 11 GiB with --batch-size 64M).
+# A batch holds at most 16,384 records (kMaxBatchRecords), so this stays within the ceiling
+# above, plus what the larger batch size asks for itself (its buffers).
+t_bounded_memory_error_records() {
+  local name="memory: 12 MiB of 2-byte bad lines stays under 96 MiB (-j 2), and every line is an error record"
+  local msg=() rss n
+  if [ -n "${ASAN_OPTIONS:-}" ]; then ok "$name # SKIP under ASan"; return; fi
+  yes x | head -c 12M > tiny-bad.txt
+  local rc=0
+  "$PPIPE" -j 2 --stats --errors tiny-bad.err tiny-bad.txt > /dev/null 2> err || rc=$?
+  [ "$rc" -eq 1 ] || msg+=("exit code $rc (want 1)")
+  rss=$(tail -n 1 err | jq '.max_rss_kib')
+  [ -n "$rss" ] && [ "$rss" -lt 98304 ] || msg+=("max_rss_kib $rss (limit 98304)")
+  n=$(wc -l < tiny-bad.err)
+  [ "$n" -eq 6291456 ] || msg+=("$n error records, want 6291456")
+  [ "$(tail -n 1 tiny-bad.err | jq -c '[.line, .record]')" = '[6291456,"x"]' ] || msg+=("last error: $(tail -n 1 tiny-bad.err)")
+  rm -f tiny-bad.txt tiny-bad.err
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_bounded_memory_error_records
