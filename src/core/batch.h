@@ -65,8 +65,10 @@ enum class Fate : std::uint8_t {
 // --max-errors cuts after the N-th failure, and a segment after the workers' takes records over.
 struct RecordTrace {
   std::uint64_t line;        // absolute 1-based line number
-  std::uint32_t out_end;     // output bytes of the batch after this record (Batch::out_bytes)
-  std::uint32_t err_end;     // size of `err` after this record's error (or unchanged)
+  // (64 bits: what a batch produces is not bounded by its input; a map that fans out may make
+  // gigabytes of it. 32-bit offsets lost all but the last 4 GiB's remainder, silently.)
+  std::uint64_t out_end;     // output bytes of the batch after this record (Batch::out_bytes)
+  std::uint64_t err_end;     // size of `err` after this record's error (or unchanged)
   std::uint32_t raw_begin;   // the record's raw bytes: input[raw_begin, raw_begin + raw_len)
   std::uint32_t raw_len;
   std::uint16_t end_stage;   // index of the stage where it ended (dropped, failed, consumed), or
@@ -148,8 +150,8 @@ class PaddedBuffer {
 // A range of output bytes, either in the batch's `input` (records passed through unchanged,
 // adjacent ones merged) or in its `out` buffer (bytes that had to be produced).
 struct OutSegment {
-  std::uint32_t begin;
-  std::uint32_t len;
+  std::uint64_t begin;  // in `input` or `out` (which may pass 4 GiB: see RecordTrace::out_end)
+  std::uint64_t len;
   bool in_input;
 };
 
@@ -241,9 +243,9 @@ struct Batch {
 
 inline void Batch::emit_input(std::size_t begin, std::size_t len) {
   if (!segments.empty() && segments.back().in_input && segments.back().begin + segments.back().len == begin)
-    segments.back().len += static_cast<std::uint32_t>(len);
+    segments.back().len += len;
   else
-    segments.push_back({static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(len), true});
+    segments.push_back({begin, len, true});
   out_bytes += len;
 }
 
@@ -253,9 +255,9 @@ inline void Batch::emit_copy(std::string_view record) {
   out.push_back('\n');
   std::size_t len = record.size() + 1;
   if (!segments.empty() && !segments.back().in_input && segments.back().begin + segments.back().len == begin)
-    segments.back().len += static_cast<std::uint32_t>(len);
+    segments.back().len += len;
   else
-    segments.push_back({static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(len), false});
+    segments.push_back({begin, len, false});
   out_bytes += len;
 }
 
@@ -263,7 +265,7 @@ inline void Batch::truncate_output(std::uint64_t bytes) {
   std::uint64_t seen = 0;
   std::size_t i = 0;
   for (; i < segments.size() && seen < bytes; ++i) {
-    if (seen + segments[i].len > bytes) segments[i].len = static_cast<std::uint32_t>(bytes - seen);
+    if (seen + segments[i].len > bytes) segments[i].len = bytes - seen;
     seen += segments[i].len;
   }
   segments.resize(i);
@@ -276,8 +278,7 @@ inline void Batch::copy_output_range(std::uint64_t begin, std::uint64_t end, std
     std::uint64_t seg_end = pos + seg.len;
     if (seg_end > begin && pos < end) {
       std::uint64_t from = std::max(pos, begin), to = std::min(seg_end, end);
-      OutSegment piece{static_cast<std::uint32_t>(seg.begin + (from - pos)), static_cast<std::uint32_t>(to - from),
-                       seg.in_input};
+      OutSegment piece{seg.begin + (from - pos), to - from, seg.in_input};
       if (!into.empty() && into.back().in_input == piece.in_input && into.back().begin + into.back().len == piece.begin)
         into.back().len += piece.len;
       else

@@ -197,7 +197,7 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
     }
   }
   if (trace) {
-    b.trace.push_back(RecordTrace{line, static_cast<std::uint32_t>(b.out_bytes), static_cast<std::uint32_t>(b.err.size()),
+    b.trace.push_back(RecordTrace{line, b.out_bytes, b.err.size(),
                                   static_cast<std::uint32_t>(text.data() - b.input.data()),
                                   static_cast<std::uint32_t>(text.size()), static_cast<std::uint16_t>(end_stage), fate});
   }
@@ -212,7 +212,7 @@ void Chain::process(Batch& b, WorkerState& ws, bool trace_all) const {
     ++b.records;
     add_oversized_error(b, std::string_view(data, b.input.size()), b.oversized_size, b.first_line, b.offset);
     if (trace)
-      b.trace.push_back(RecordTrace{b.first_line, 0, static_cast<std::uint32_t>(b.err.size()), 0,
+      b.trace.push_back(RecordTrace{b.first_line, 0, b.err.size(), 0,
                                     static_cast<std::uint32_t>(b.input.size()), 0, Fate::kFailedBeforeChain});
     return;
   }
@@ -338,8 +338,8 @@ void Chain::Run::rebuild(Batch& b, const std::vector<std::uint8_t>& removed, std
     }
     prev_out = t.out_end;
     prev_err = t.err_end;
-    t.out_end = static_cast<std::uint32_t>(out_bytes);
-    t.err_end = static_cast<std::uint32_t>(err.size());
+    t.out_end = out_bytes;
+    t.err_end = err.size();
   }
   b.segments.swap(segments);
   b.err.swap(err);
