@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <optional>
 
 #include <fmt/format.h>
@@ -16,6 +17,18 @@ namespace ppipe {
 
 namespace {
 
+// A stage that runs out of memory on one record (an expression that builds more than fits, as
+// `[range(1e10)]`) fails that record with an error record, as jq's error would, instead of ending
+// the process; the memory it took is freed as the stack unwinds, and the run goes on.
+template <typename F>
+Verdict guarded(WorkerScratch& scratch, F&& run) {
+  try {
+    return run();
+  } catch (const std::bad_alloc&) {
+    scratch.error = "out of memory: what this stage made of the record did not fit in memory";
+    return Verdict::kError;
+  }
+}
 
 const RecordStage& parallel(const Stage& s) { return static_cast<const RecordStage&>(s); }
 const OrderedStage& ordered(const Stage& s) { return static_cast<const OrderedStage&>(s); }
@@ -142,7 +155,7 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
       ++c.in;
       Verdict v;
       if (modes_[i] == StageMode::kParallel) {
-        v = parallel(*stages_[i]).process(rec, ws.scratch, ws.states[i].get());
+        v = guarded(ws.scratch, [&] { return parallel(*stages_[i]).process(rec, ws.scratch, ws.states[i].get()); });
       } else {  // ordered: its key now, its decision in the writer
         ws.key.clear();
         v = ordered(*stages_[i]).key(rec, ws.scratch, ws.states[i].get(), ws.key);
@@ -176,7 +189,9 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
     if (end_stage == end && speculate_finishing_) {
       StageCounts& c = b.counts[end];
       ++c.in;
-      Verdict v = finishing(*stages_[end]).accumulate(rec, ws.scratch, ws.states[end].get(), *b.partial);
+      Verdict v = guarded(ws.scratch, [&] {
+        return finishing(*stages_[end]).accumulate(rec, ws.scratch, ws.states[end].get(), *b.partial);
+      });
       if (timed) b.sampled_ns[end] += now_ns() - t;
       if (v == Verdict::kError) {
         ++c.errors;
@@ -599,7 +614,7 @@ bool Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
     Verdict v = Verdict::kError;
     switch (chain_.modes_[i]) {
       case StageMode::kParallel:
-        v = parallel(stage).process(rec, ws_.scratch, ws_.states[i].get());
+        v = guarded(ws_.scratch, [&] { return parallel(stage).process(rec, ws_.scratch, ws_.states[i].get()); });
         break;
       case StageMode::kOrdered:
         key_.clear();

@@ -168,3 +168,20 @@ t_bounded_memory_error_records() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_bounded_memory_error_records
+
+# An expression that builds more than memory holds fails its record (an error record, as jq's
+# error would) instead of ending the process (it was "terminate called after throwing
+# std::bad_alloc", signal 6). A 3 GB address-space limit makes that quick; the next record runs.
+t_out_of_memory_is_a_record_error() {
+  local name="memory: a record whose expression runs out of memory is an error record; the run goes on (exit 1)"
+  if [ -n "${ASAN_OPTIONS:-}${TSAN_OPTIONS:-}" ]; then ok "$name # SKIP under a sanitizer (its shadow memory needs the address space)"; return; fi
+  local rc=0 msg=()
+  printf '1\n2\n' > oom.jsonl
+  (ulimit -v 3000000; exec "$PPIPE" -j 2 --map 'if . == 1 then [range(1e9)] | length else . end' oom.jsonl) > out 2> err || rc=$?
+  [ "$rc" -eq 1 ] || msg+=("exit $rc (want 1)")
+  [ "$(cat out)" = "2" ] || msg+=("output: $(head -c 200 out)")
+  [ "$(jq -c '[.line, .stage, .error]' err 2>/dev/null)" = '[1,"map","out of memory: what this stage made of the record did not fit in memory"]' ] ||
+    msg+=("stderr: $(head -c 300 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_out_of_memory_is_a_record_error
