@@ -196,6 +196,8 @@ struct Batch {
   std::unique_ptr<AsyncJob> job;  // its records at an async stage
   std::unique_ptr<AsyncJob> spare_job;  // the last one, emptied: its buffers are used again
   bool discard = false;           // after the end of the stream (head, a failure): not written
+  // The worker ran out of memory on it (its output or errors did not fit): the run stops there.
+  bool out_of_memory = false;
   std::uint64_t submitted_ns = 0;  // when its job went to the async stage (steady clock)
 
   void reset_results(std::size_t n_stages) {

@@ -51,6 +51,7 @@ class Chain {
   }
   std::size_t size() const { return stages_.size(); }
   const Stage& stage(std::size_t i) const { return *stages_[i]; }
+  const std::string& source_name(std::uint32_t source) const { return source_names_[source]; }
   // Stages [0, worker_end()) run on the workers.
   std::size_t worker_end() const { return worker_end_; }
   // Any stage that is not parallel: batches must reach the writer in input order.

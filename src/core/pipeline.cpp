@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <new>
 #include <semaphore>
 #include <thread>
 
@@ -275,7 +276,18 @@ class PipelineRun {
           workers_idle_ns_.fetch_add(t1 - t0, std::memory_order_relaxed);
           // After a broken pipe nothing more is written: skip the work, keep the tokens moving.
           if (stop_.reason() != StopReason::kBrokenPipe) {
-            chain_.process(*e.batch, *state, options_.max_errors > 0);
+            try {
+              chain_.process(*e.batch, *state, options_.max_errors > 0);
+            } catch (const std::bad_alloc&) {
+              // What the batch made (a map that fans out a thousandfold) did not fit. A stage's
+              // own record fails alone (Chain's guard); this is the batch's output or errors:
+              // its results are freed and the writer stops the run at it.
+              e.batch->out_of_memory = true;
+              e.batch->reset_results(chain_.size());
+              std::string().swap(e.batch->out);
+              std::string().swap(e.batch->err);
+              e.batch->partial.reset();
+            }
             t0 = now_ns();
             e.batch->busy_ns = t0 - t1;
           } else {
@@ -356,6 +368,15 @@ class PipelineRun {
   void consume(BatchPtr b) {
     StopReason stop_after = StopReason::kNone;  // this batch is written, then the stream ends
     if (front_) front_->release();  // in order at the writer: no longer in front of the async stage
+    if (b->out_of_memory && !discarding_) {
+      // Everything before it is written; it and what follows are not.
+      result_.fatal_error = fmt::format(
+          "out of memory on the batch that starts at {} line {}: what the stages made of its {} bytes did not "
+          "fit in memory (a map that fans out holds a batch's output until it is written: a smaller "
+          "--batch-size holds less)",
+          chain_.source_name(b->source), b->first_line, b->input.size());
+      stop(StopReason::kFatalIo);
+    }
     if (!discarding_) {
       if (writer_part_->admit(*b)) stop_after = StopReason::kHead;
       if (!writer_part_->failure().empty()) {

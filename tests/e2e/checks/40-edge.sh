@@ -173,7 +173,7 @@ register t_bounded_memory_error_records
 # error would) instead of ending the process (it was "terminate called after throwing
 # std::bad_alloc", signal 6). A 3 GB address-space limit makes that quick; the next record runs.
 t_out_of_memory_is_a_record_error() {
-  local name="memory: a record whose expression runs out of memory is an error record; the run goes on (exit 1)"
+  local name="memory: a record whose expression runs out of memory is an error record, the run goes on (exit 1); a batch whose output does not fit stops the run (exit 3)"
   if [ -n "${ASAN_OPTIONS:-}${TSAN_OPTIONS:-}" ]; then ok "$name # SKIP under a sanitizer (its shadow memory needs the address space)"; return; fi
   local rc=0 msg=()
   printf '1\n2\n' > oom.jsonl
@@ -182,6 +182,14 @@ t_out_of_memory_is_a_record_error() {
   [ "$(cat out)" = "2" ] || msg+=("output: $(head -c 200 out)")
   [ "$(jq -c '[.line, .stage, .error]' err 2>/dev/null)" = '[1,"map","out of memory: what this stage made of the record did not fit in memory"]' ] ||
     msg+=("stderr: $(head -c 300 err)")
+  # A batch whose output does not fit (2,000 records, 600 KB of output each, in one batch): the
+  # run stops at it with a clear message, exit 3 (it too was signal 6).
+  rc=0
+  seq 1 2000 > oom2.jsonl
+  (ulimit -v 1200000; exec "$PPIPE" -j 1 --map 'range(100000)' oom2.jsonl) > /dev/null 2> err || rc=$?
+  [ "$rc" -eq 3 ] || msg+=("batch: exit $rc (want 3)")
+  jq -e 'select(.ppipe == "error") | .message | startswith("out of memory on the batch that starts at oom2.jsonl line 1:")' err > /dev/null ||
+    msg+=("batch: stderr: $(head -c 300 err)")
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_out_of_memory_is_a_record_error
