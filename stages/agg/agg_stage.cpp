@@ -43,6 +43,7 @@ constexpr StageOption kAggOptions[] = {
     {"--top", OptionKind::kValue, "N", "", "write only the first N groups (after ordering)", false},
     {"--max-groups", OptionKind::kValue, "N", kMaxGroupsDefault,
      kMaxGroupsHelp, false},
+    {"--max-values", OptionKind::kValue, "N", kMaxValuesDefault, kMaxValuesHelp, false},
     {"--collect-limit", OptionKind::kValue, "N", "1000",
      "at most N values per group in collect (past it the run stops, exit 3)", false},
     {"--partial", OptionKind::kFlag, nullptr, nullptr,
@@ -160,6 +161,11 @@ struct AggPartial final : Partial {
   const GroupLayout* layout = nullptr;  // of the stage that filled it (set with the first group)
   std::unique_ptr<GroupStore> store = std::make_unique<GroupStore>();
   bool overflow = false;  // a group past --max-groups was refused
+  // The values the groups keep (percentiles, count_distinct, collect), counted where batches are
+  // merged into the run's partial; past --max-values the merges stop (memory stays bounded) and
+  // finish fails.
+  std::uint64_t held = 0;
+  bool values_overflow = false;
 
   AggPartial() = default;
   AggPartial(const AggPartial&) = delete;
@@ -239,11 +245,17 @@ bool needs_number(agg::AggregateKind k) {
          k == K::kPercentile;
 }
 
+// The memory guards: groups (--max-groups) and the values groups keep (--max-values).
+struct AggLimits {
+  std::uint64_t max_groups;
+  std::uint64_t max_values;
+};
+
 class AggStage final : public FinishingStage {
  public:
   AggStage(std::vector<KeySpec> keys, std::vector<std::shared_ptr<const expr::Program>> key_programs,
            std::vector<AggItemSpec> items, std::vector<std::shared_ptr<const expr::Program>> arg_programs,
-           std::shared_ptr<const expr::Program> sort, std::optional<std::uint64_t> top, std::uint64_t max_groups,
+           std::shared_ptr<const expr::Program> sort, std::optional<std::uint64_t> top, AggLimits limits,
            std::string spec, bool partial)
       : spec_(std::move(spec)),
         partial_(partial),
@@ -253,9 +265,16 @@ class AggStage final : public FinishingStage {
         arg_programs_(std::move(arg_programs)),
         sort_(std::move(sort)),
         top_(top),
-        max_groups_(max_groups),
+        max_groups_(limits.max_groups),
+        max_values_(limits.max_values),
         layout_(items_) {
     plan_evaluation();
+    for (std::size_t a = 0; a < items_.size(); ++a) {
+      const agg::AggregateKind k = items_[a].spec.kind;
+      if (k == agg::AggregateKind::kPercentile || k == agg::AggregateKind::kCountDistinct ||
+          k == agg::AggregateKind::kCollect)
+        holding_.push_back(a);
+    }
     for (std::size_t f = 0; f < keys_.size() + items_.size(); ++f) {
       std::string prefix = f ? "," : "";
       append_json_string_jq(prefix, f < keys_.size() ? keys_[f].name : items_[f - keys_.size()].name);
@@ -298,6 +317,7 @@ class AggStage final : public FinishingStage {
   Verdict accumulate(Record& rec, WorkerScratch& s, StageState* state, Partial& into) const override {
     auto& st = static_cast<AggState&>(*state);
     auto& p = static_cast<AggPartial&>(into);
+    if (p.values_overflow) return Verdict::kPass;  // the run fails at its end; nothing more is kept
     simdjson::dom::element doc;
     const bool use_value = !rec.has_doc() && rec.value();
     if (!use_value && !rec.doc(s, &doc)) return Verdict::kError;
@@ -398,6 +418,7 @@ class AggStage final : public FinishingStage {
     Group& g = *found;
     agg::Position pos{0, rec.seq(), rec.line()};
     std::string err;
+    const std::uint64_t held_before = holding_.empty() ? 0 : held(g);
     for (std::size_t a = 0; a < items_.size(); ++a) {
       if (!layout_.agg(g, a).add(st.values[a], pos, &err)) {
         // Not expected after the checks above; the record is then only partly applied.
@@ -405,7 +426,18 @@ class AggStage final : public FinishingStage {
         return Verdict::kError;
       }
     }
+    if (!holding_.empty()) {
+      p.held += held(g) - held_before;
+      if (p.held > max_values_) p.values_overflow = true;  // (a worker's batch alone, or the writer's run)
+    }
     return Verdict::kPass;
+  }
+
+  // The values group g keeps (see AggPartial::held).
+  std::uint64_t held(const Group& g) const {
+    std::uint64_t n = 0;
+    for (std::size_t a : holding_) n += layout_.agg(g, a).held();
+    return n;
   }
 
   void merge(Partial& into, Partial& later) const override {
@@ -413,6 +445,11 @@ class AggStage final : public FinishingStage {
     auto& b = static_cast<AggPartial&>(later);
     batch_groups_hint_.store(b.size(), std::memory_order_relaxed);
     a.overflow |= b.overflow;
+    a.values_overflow |= b.values_overflow;
+    if (a.values_overflow) {  // past --max-values: nothing more is kept; finish fails
+      b.destroy_groups();
+      return;
+    }
     const auto& later_groups = b.groups();
     // Each lookup in a big table is two cache misses (the slot, then the group it names): the
     // slot is asked for 16 groups ahead, the group 8 ahead, when the slot is there.
@@ -428,13 +465,19 @@ class AggStage final : public FinishingStage {
           a.overflow = true;
           continue;
         }
+        if (!holding_.empty()) a.held += held(g);
         // A new group of `into`'s own, its aggregates moved from `later`'s (whose arena is used
         // again): the same as an empty group merged into, with half the work.
         a.adopt(layout_, g);
         continue;
       }
+      if (!holding_.empty()) a.held -= held(*have);
       for (std::size_t i = 0; i < items_.size(); ++i) layout_.agg(*have, i).merge(layout_.agg(g, i));
+      if (!holding_.empty()) a.held += held(*have);
     }
+    // (Checked after the batch: the total then is the same for every --workers and --batch-size
+    // at the end, and it only grows, so whether it ever passes the limit does not depend on them.)
+    if (a.held > max_values_) a.values_overflow = true;
     // `later` is spent: its store goes back for another batch (kept small: a batch of an
     // unusual size does not pin its memory).
     b.destroy_groups();
@@ -460,6 +503,13 @@ class AggStage final : public FinishingStage {
     if (p.overflow) {
       *error = fmt::format("agg: more than {} groups (--max-groups {}); raise --max-groups, or group by fewer keys",
                            max_groups_, max_groups_);
+      return false;
+    }
+    if (p.values_overflow) {
+      *error = fmt::format(
+          "agg: the percentiles, count_distinct and collect of the groups keep more than {} values (--max-values "
+          "{}); raise --max-values, or keep fewer",
+          max_values_, max_values_);
       return false;
     }
     // Without --group-by there is one group, input or not: `--agg count` of nothing is
@@ -942,6 +992,8 @@ class AggStage final : public FinishingStage {
   std::shared_ptr<const expr::Program> sort_;
   std::optional<std::uint64_t> top_;
   std::uint64_t max_groups_;
+  std::uint64_t max_values_;
+  std::vector<std::size_t> holding_;  // the items that keep values (percentiles, count_distinct, collect)
   GroupLayout layout_;
   std::vector<std::string> field_prefix_;  // `"name":` of each key and aggregate, after a ',' but the first
   mutable std::atomic<std::size_t> batch_groups_hint_{0};  // groups in the last batch merged
@@ -967,7 +1019,7 @@ class AggStage final : public FinishingStage {
 // The stage from its options' texts (agg's command line, or the spec a partial line carries).
 std::unique_ptr<AggStage> build_agg(const std::string& group_by, const std::string& agg_list, const std::string& sort_text,
                                     std::optional<std::uint64_t> top, std::uint64_t collect_limit,
-                                    std::uint64_t max_groups, bool partial, std::string* error) {
+                                    AggLimits limits, bool partial, std::string* error) {
   // A syntax error is reported as one, before any question of names.
   auto compiles = [](const char* option) {
     return [option](std::string_view expr, std::string* err) {
@@ -1023,26 +1075,35 @@ std::unique_ptr<AggStage> build_agg(const std::string& group_by, const std::stri
   spec += top ? fmt::format(",\"top\":{}", *top) : std::string(",\"top\":null");
   spec += fmt::format(",\"collect_limit\":{}}}", collect_limit);
   return std::make_unique<AggStage>(std::move(*keys), std::move(key_programs), std::move(*items),
-                                    std::move(arg_programs), std::move(sort), top, max_groups, std::move(spec),
+                                    std::move(arg_programs), std::move(sort), top, limits, std::move(spec),
                                     partial);
+}
+
+// --max-groups and --max-values (agg and merge declare both).
+std::optional<AggLimits> agg_limits(const StageArgs& args, std::string* error) {
+  auto max_groups = args.count("--max-groups", error);
+  if (!max_groups) return std::nullopt;
+  if (*max_groups == 0) {
+    *error = "--max-groups must be at least 1";
+    return std::nullopt;
+  }
+  auto max_values = args.count("--max-values", error);
+  if (!max_values) return std::nullopt;
+  return AggLimits{*max_groups, *max_values};
 }
 
 std::unique_ptr<Stage> make_agg_stage(const StageArgs& args, std::string* error) {
   auto collect_limit = args.count("--collect-limit", error);
   if (!collect_limit) return nullptr;
-  auto max_groups = args.count("--max-groups", error);
-  if (!max_groups) return nullptr;
-  if (*max_groups == 0) {
-    *error = "--max-groups must be at least 1";
-    return nullptr;
-  }
+  auto limits = agg_limits(args, error);
+  if (!limits) return nullptr;
   std::optional<std::uint64_t> top;
   if (!args.value("--top").empty()) {
     top = args.count("--top", error);
     if (!top) return nullptr;
   }
   return build_agg(args.value("--group-by"), args.value("--agg"), args.value("--sort"), top, *collect_limit,
-                   *max_groups, args.has("--partial"), error);
+                   *limits, args.has("--partial"), error);
 }
 
 
@@ -1051,6 +1112,7 @@ std::unique_ptr<Stage> make_agg_stage(const StageArgs& args, std::string* error)
 constexpr StageOption kMergeOptions[] = {
     {"--max-groups", OptionKind::kValue, "N", kMaxGroupsDefault,
      kMaxGroupsHelp, false},
+    {"--max-values", OptionKind::kValue, "N", kMaxValuesDefault, kMaxValuesHelp, false},
     {"--partial", OptionKind::kFlag, nullptr, nullptr,
      "write the merged partial states instead of the results, for a further merge (a merge of merges)", false},
 };
@@ -1081,7 +1143,7 @@ struct MergeState final : StageState {
 
 class MergeStage final : public FinishingStage {
  public:
-  MergeStage(std::uint64_t max_groups, bool partial) : max_groups_(max_groups), partial_(partial) {}
+  MergeStage(AggLimits limits, bool partial) : limits_(limits), partial_(partial) {}
   std::string_view name() const override { return "merge"; }
   Output output() const override { return Output::kJson; }
   bool needs_parsed() const override { return true; }
@@ -1188,7 +1250,7 @@ class MergeStage final : public FinishingStage {
     }
     std::string err;
     auto stage = build_agg(std::string(group_by), std::string(agg_list), std::string(sort), top_n, collect_limit,
-                           max_groups_, false, &err);
+                           limits_, false, &err);
     if (!stage) {
       *error = "a partial line with a bad spec: " + err;
       return nullptr;
@@ -1196,18 +1258,14 @@ class MergeStage final : public FinishingStage {
     return std::shared_ptr<const AggStage>(std::move(stage));
   }
 
-  std::uint64_t max_groups_;
+  AggLimits limits_;
   bool partial_;
 };
 
 std::unique_ptr<Stage> make_merge_stage(const StageArgs& args, std::string* error) {
-  auto max_groups = args.count("--max-groups", error);
-  if (!max_groups) return nullptr;
-  if (*max_groups == 0) {
-    *error = "--max-groups must be at least 1";
-    return nullptr;
-  }
-  return std::make_unique<MergeStage>(*max_groups, args.has("--partial"));
+  auto limits = agg_limits(args, error);
+  if (!limits) return nullptr;
+  return std::make_unique<MergeStage>(*limits, args.has("--partial"));
 }
 
 }  // namespace

@@ -223,6 +223,7 @@ void write_rank(std::uint64_t rank, std::string& out) {
 
 struct InlineBase {
   bool ok(std::string*) const { return true; }
+  std::uint64_t held() const { return 0; }
 };
 
 // count (records) and count(E) (non-null values): a template, so that the state is the count
@@ -434,6 +435,7 @@ class PercentileT final : public Base {
  public:
   PercentileT(double p, std::string name) : p_(p), name_(std::move(name)) {}
   AggregateKind kind() const { return AggregateKind::kPercentile; }
+  std::uint64_t held() const { return values_.size(); }
   bool add(const Value& v, const Position&, std::string* error) {
     if (v.type == Type::kNull) return true;
     if (!is_number(v)) return type_error(name_.c_str(), v, error);
@@ -501,6 +503,7 @@ template <class Base>
 class CountDistinctT final : public Base {
  public:
   AggregateKind kind() const { return AggregateKind::kCountDistinct; }
+  std::uint64_t held() const { return keys_.size(); }
   bool add(const Value& v, const Position&, std::string*) {
     if (v.type == Type::kNull) return true;
     keys_.insert(canonical(v));
@@ -645,6 +648,7 @@ class CollectT final : public Base {
  public:
   explicit CollectT(std::uint64_t limit) : limit_(limit) {}
   AggregateKind kind() const { return AggregateKind::kCollect; }
+  std::uint64_t held() const { return items_.size(); }
   bool add(const Value& v, const Position& pos, std::string*) {
     if (v.type == Type::kNull || over_) return true;
     items_.emplace_back(pos, std::string());
@@ -860,6 +864,7 @@ constexpr AggregateOps kInlineOps = {
       return static_cast<T*>(self)->read_partial(e, part, error);
     },
     [](void* where, void* from) { new (where) T(std::move(*static_cast<T*>(from))); },
+    [](const void* self) { return static_cast<const T*>(self)->held(); },
 };
 
 }  // namespace

@@ -118,6 +118,9 @@ class Aggregate {
     (void)error;
     return true;
   }
+  // How many values it keeps (percentiles, count_distinct, collect; 0 for the others): what
+  // --max-values bounds, summed over the groups.
+  virtual std::uint64_t held() const { return 0; }
   // Appends the state as one compact JSON value, lossless; equal states give equal texts.
   virtual void write_partial(std::string* out) const = 0;
   // Replaces the state by one written by write_partial (of the same spec). Positions read get
@@ -148,6 +151,7 @@ struct AggregateOps {
   // Builds the aggregate at `where` from `from` (same spec), moving its state: the same as an empty
   // one with `from` merged in, without the work. `from` is left only to be destroyed.
   void (*relocate)(void* where, void* from);
+  std::uint64_t (*held)(const void* self);
 };
 AggregateLayout aggregate_layout(const AggregateSpec& spec);
 const AggregateOps* construct_aggregate(const AggregateSpec& spec, void* where);
@@ -165,6 +169,7 @@ class AggregateRef {
     return ops_->read_partial(self_, e, part, error);
   }
   void destroy() const { ops_->destroy(self_); }
+  std::uint64_t held() const { return ops_->held(self_); }
 
  private:
   const AggregateOps* ops_;

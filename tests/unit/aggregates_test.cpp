@@ -922,6 +922,41 @@ TEST_CASE("inline aggregates (no vtable pointer) behave as make_aggregate's", "[
   }
 }
 
+// held(): what --max-values counts. The values a percentile, count_distinct and collect keep
+// (distinct ones for count_distinct, also across a merge), none for the others; the same through
+// the inline table.
+TEST_CASE("held() counts the values an aggregate keeps", "[agg]") {
+  auto add_all = [](ppipe::agg::Aggregate& a, const std::vector<Value>& vs) {
+    std::string err;
+    for (std::size_t i = 0; i < vs.size(); ++i) REQUIRE(a.add(vs[i], Position{0, 0, i}, &err));
+  };
+  const std::vector<Value> ints = {Value::of(std::int64_t{1}), Value::of(2.0), Value::of(std::int64_t{2}),
+                                   Value::null(), Value::of(std::int64_t{5})};
+  for (const std::string name : {"median", "p99.9", "count_distinct", "collect"}) {
+    INFO(name);
+    auto a = make(name), b = make(name);
+    add_all(*a, ints);
+    add_all(*b, {Value::of(std::int64_t{5}), Value::of(std::int64_t{7})});
+    const bool distinct = name == "count_distinct";
+    CHECK(a->held() == (distinct ? 3u : 4u));  // 1, 2 (= 2.0), 5; or all four non-null values
+    a->merge(*b);
+    CHECK(a->held() == (distinct ? 4u : 6u));
+    std::string err;
+    auto spec = ppipe::agg::parse_aggregate_name(name, &err);
+    alignas(16) unsigned char mem[512];
+    ppipe::agg::AggregateRef inline_ref(ppipe::agg::construct_aggregate(*spec, mem), mem);
+    for (std::size_t i = 0; i < ints.size(); ++i) REQUIRE(inline_ref.add(ints[i], Position{0, 0, i}, &err));
+    CHECK(inline_ref.held() == (distinct ? 3u : 4u));
+    inline_ref.destroy();
+  }
+  for (const std::string name : {"count", "sum", "min", "max", "avg", "var", "stddev", "first", "last"}) {
+    INFO(name);
+    auto a = make(name);
+    add_all(*a, ints);
+    CHECK(a->held() == 0);
+  }
+}
+
 // agg's writer moves a batch's group into the run's table when the key is new there (relocate)
 // instead of merging it into an empty group: for every aggregate, the two give the same result and
 // partial.

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -31,12 +32,15 @@ struct Run {
 };
 
 Run run(const std::string& input_path, unsigned workers, std::size_t batch, std::size_t depth, bool ordered,
-        const char* head = nullptr, const char* agg = nullptr, const char* max_groups = kMaxGroupsDefault) {
+        const char* head = nullptr, const char* agg = nullptr, const char* max_groups = kMaxGroupsDefault,
+        const char* max_values = kMaxValuesDefault) {
   std::vector<std::unique_ptr<Stage>> stages;
   std::string e;
   stages.push_back(make_stage("parse", {}, &e));
   if (head) stages.push_back(make_stage("head", {{"--head", head}}, &e));
-  if (agg) stages.push_back(make_stage("agg", {{"--group-by", ".k"}, {"--agg", agg}, {"--max-groups", max_groups}}, &e));
+  if (agg)
+    stages.push_back(make_stage(
+        "agg", {{"--group-by", ".k"}, {"--agg", agg}, {"--max-groups", max_groups}, {"--max-values", max_values}}, &e));
   REQUIRE(e.empty());
   Chain chain(std::move(stages), {"in.jsonl"}, 1 << 20);
   EngineOptions opt;
@@ -185,6 +189,39 @@ TEST_CASE("agg's --max-groups decides the same for any workers and batch size", 
       REQUIRE(fits.out == ref.out);
       Run over = run(in_path, w, batch, 8, true, nullptr, "count, sum(.x)", "8999");
       REQUIRE(over.fatal.find("more than 8999 groups") != std::string::npos);
+      REQUIRE(over.out.empty());
+    }
+  }
+  std::remove(in_path.c_str());
+}
+
+TEST_CASE("agg's --max-values decides the same for any workers and batch size", "[pipeline]") {
+  std::string in_path = temp_path("in7");
+  // 9,000 groups; per group the distinct values of x % 50 and every x for the median. The values
+  // kept, counted here: the distinct (group, x % 50) pairs and the 20,000 medians' values.
+  std::set<std::pair<int, int>> distinct;
+  {
+    std::ofstream f(in_path, std::ios::binary);
+    for (int i = 0; i < 20000; ++i) {
+      const int k = (i * 7919) % 9000;
+      f << "{\"k\":" << k << ",\"x\":" << i << "}\n";
+      distinct.emplace(k, i % 50);
+    }
+  }
+  const std::string held = std::to_string(distinct.size() + 20000);
+  const std::string one_less = std::to_string(distinct.size() + 20000 - 1);
+  const char* aggs = "count_distinct(.x % 50) as d, median(.x) as m";
+  Run ref = run(in_path, 1, 1 << 20, 4, true, nullptr, aggs);
+  REQUIRE(ref.fatal.empty());
+  REQUIRE(std::count(ref.out.begin(), ref.out.end(), '\n') == 9000);
+  for (unsigned w : {1u, 2u, 3u}) {
+    for (std::size_t batch : {64ul, 4096ul}) {
+      CAPTURE(w, batch);
+      Run fits = run(in_path, w, batch, 8, true, nullptr, aggs, kMaxGroupsDefault, held.c_str());
+      REQUIRE(fits.fatal.empty());
+      REQUIRE(fits.out == ref.out);
+      Run over = run(in_path, w, batch, 8, true, nullptr, aggs, kMaxGroupsDefault, one_less.c_str());
+      REQUIRE(over.fatal.find("keep more than " + one_less + " values") != std::string::npos);
       REQUIRE(over.out.empty());
     }
   }

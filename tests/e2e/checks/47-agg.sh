@@ -100,7 +100,7 @@ t_agg_sort_top_headline() {
 register t_agg_sort_top_headline
 
 t_agg_bad_input() {
-  local name="agg: a type error is a record error (none of its aggregates applied); --max-groups and --collect-limit exit 3; unknown aggregate exit 2"
+  local name="agg: a type error is a record error (none of its aggregates applied); --max-groups, --max-values (agg, merge) and --collect-limit exit 3; unknown aggregate exit 2"
   local msg=() rc
   printf '%s\n' '{"g":"a","n":1,"s":"x"}' '{"g":"a","n":2,"s":3}' '{"g":"b","n":5,"s":"y"}' > in.jsonl
   rc=0; "$PPIPE" --group-by .g --agg 'count, sum(.n), sum(.s)' in.jsonl > got 2> err || rc=$?
@@ -113,6 +113,18 @@ t_agg_bad_input() {
   rc=0; "$PPIPE" --agg 'collect(.n)' --collect-limit 2 in.jsonl > got 2> err || rc=$?
   [ "$rc" = 3 ] || msg+=("--collect-limit: exit $rc, want 3")
   grep -qF 'collect: more than 2 values in a group (raise --collect-limit)' err || msg+=("--collect-limit message: $(head -c 300 err)")
+  # --max-values: 3 values kept (two medians' of group a, one of b); with 2 allowed, exit 3; and
+  # merge counts the partials' values the same way.
+  rc=0; "$PPIPE" --group-by .g --agg 'median(.n)' --max-values 3 in.jsonl > got 2> err || rc=$?
+  [ "$rc" = 0 ] || msg+=("--max-values 3: exit $rc, want 0: $(head -c 300 err)")
+  rc=0; "$PPIPE" --group-by .g --agg 'median(.n)' --max-values 2 in.jsonl > got 2> err || rc=$?
+  [ "$rc" = 3 ] || msg+=("--max-values 2: exit $rc, want 3")
+  grep -qF 'agg: the percentiles, count_distinct and collect of the groups keep more than 2 values (--max-values 2); raise --max-values, or keep fewer' err ||
+    msg+=("--max-values message: $(head -c 300 err)")
+  [ ! -s got ] || msg+=("--max-values 2 wrote: $(head -c 200 got)")
+  "$PPIPE" --group-by .g --agg 'median(.n)' --partial in.jsonl > in.partial 2>/dev/null
+  rc=0; "$PPIPE" --stages merge --max-values 2 in.partial > got 2> err || rc=$?
+  [ "$rc" = 3 ] && grep -qF '(--max-values 2)' err || msg+=("merge --max-values 2: exit $rc: $(head -c 300 err)")
   rc=0; "$PPIPE" --agg 'count, avgg(.n)' in.jsonl > got 2> err || rc=$?
   [ "$rc" = 2 ] || msg+=("unknown aggregate: exit $rc, want 2")
   grep -qF "ppipe: --agg: unknown aggregate 'avgg' (did you mean 'avg'?)" err || msg+=("unknown aggregate message: $(head -c 300 err)")
