@@ -201,6 +201,7 @@ struct Batch {
   std::uint64_t submitted_ns = 0;  // when its job went to the async stage (steady clock)
 
   void reset_results(std::size_t n_stages) {
+    out_of_memory = false;
     segments.clear();
     out_bytes = 0;
     out.clear();

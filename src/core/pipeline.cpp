@@ -282,11 +282,11 @@ class PipelineRun {
               // What the batch made (a map that fans out a thousandfold) did not fit. A stage's
               // own record fails alone (Chain's guard); this is the batch's output or errors:
               // its results are freed and the writer stops the run at it.
-              e.batch->out_of_memory = true;
               e.batch->reset_results(chain_.size());
               std::string().swap(e.batch->out);
               std::string().swap(e.batch->err);
               e.batch->partial.reset();
+              e.batch->out_of_memory = true;
             }
             t0 = now_ns();
             e.batch->busy_ns = t0 - t1;
