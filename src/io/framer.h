@@ -55,8 +55,8 @@ class Framer {
   // The current source's header row (tsv, csv), once scanned; null before it and for other formats.
   virtual const std::shared_ptr<const InputHeader>& header() const = 0;
   // Moves the cut back to the end of the batch's n-th record (n > 0) when it holds more: the rest
-  // is carried into the next batch and scanned again there. True when it did. Framers that keep
-  // state across records (csv quotes, a JSON stream's nesting) do not: false.
+  // is carried into the next batch and scanned again there. True when it did. (A cut is always
+  // between records, where csv is outside quotes and a JSON stream between values.)
   virtual bool limit(Batch& b, std::size_t n) {
     (void)b;
     (void)n;

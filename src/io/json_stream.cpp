@@ -31,6 +31,7 @@ void JsonStreamFramer::start_batch(Batch& b) {
   depth_ = 0;
   escape_ = false;
   array_depth_ = cut_array_depth_;
+  batch_array_depth_ = array_depth_;
 }
 
 bool JsonStreamFramer::step(char c, bool* end_before) {
@@ -111,6 +112,7 @@ std::size_t JsonStreamFramer::scan(Batch& b) {
     cut_lines_ = lines_;
     cut_array_depth_ = array_depth_;
   };
+  const std::size_t stop = stop_after_;
   for (std::size_t i = scanned_; i < size; ++i) {
     const char c = data[i];
     const State before = state_;
@@ -118,6 +120,10 @@ std::size_t JsonStreamFramer::scan(Batch& b) {
     if (step(c, &end_before)) {
       if (end_before) {
         ended(value_start_, i);  // a scalar, ended by c; c is looked at again, between values
+        if (b.spans.size() >= stop) {
+          scanned_ = i;
+          return removed;
+        }
         bool again = false;
         if (step(c, &again)) {
           value_line_ = lines_;
@@ -138,9 +144,32 @@ std::size_t JsonStreamFramer::scan(Batch& b) {
       value_line_ = lines_;
     }
     if (c == '\n') ++lines_;
+    if (b.spans.size() >= stop) {
+      scanned_ = i + 1;
+      return removed;
+    }
   }
   scanned_ = size;
   return removed;
+}
+
+bool JsonStreamFramer::limit(Batch& b, std::size_t n) {
+  if (n == 0 || b.spans.size() <= n) return false;
+  // The state at the batch's start (a cut: between values), then the same scan, stopped at n.
+  // (A BOM was removed by the first scan.)
+  b.spans.clear();
+  state_ = State::kBetween;
+  depth_ = 0;
+  escape_ = false;
+  array_depth_ = batch_array_depth_;
+  scanned_ = 0;
+  lines_ = 0;
+  cut_ = 0;
+  cut_lines_ = 0;
+  stop_after_ = n;
+  scan(b);
+  stop_after_ = record_limit_;
+  return b.spans.size() == n;
 }
 
 void JsonStreamFramer::finish(Batch& b) {

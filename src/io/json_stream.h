@@ -18,7 +18,11 @@ namespace ppipe {
 
 class JsonStreamFramer final : public Framer {
  public:
-  explicit JsonStreamFramer(bool unwrap) : unwrap_(unwrap) {}
+  // max_records (0: none): scan() stops at the end of a batch's max_records-th value, so that
+  // what it would carry over is not scanned value by value only to be scanned again (the
+  // reader's batches of at most that many records).
+  explicit JsonStreamFramer(bool unwrap, std::size_t max_records = 0)
+      : unwrap_(unwrap), record_limit_(max_records ? max_records : static_cast<std::size_t>(-1)) {}
   void start_source() override;
   void start_batch(Batch& b) override;
   std::size_t scan(Batch& b) override;
@@ -30,6 +34,9 @@ class JsonStreamFramer final : public Framer {
   std::size_t skip(const char* p, std::size_t n, bool* found) override;
   std::uint64_t skipped_size() const override { return skipped_; }
   const std::shared_ptr<const InputHeader>& header() const override { return no_header_; }
+  // Scans the batch again from its start, up to the end of its n-th value: the cut goes there,
+  // with the state a cut has (between values, in the top-level array or not).
+  bool limit(Batch& b, std::size_t n) override;
 
  private:
   enum class State { kBetween, kContainer, kString, kScalar };
@@ -55,6 +62,9 @@ class JsonStreamFramer final : public Framer {
   std::size_t cut_ = 0;
   std::uint32_t cut_lines_ = 0;
   std::uint64_t skipped_ = 0;
+  int batch_array_depth_ = 0;               // array_depth_ at the start of the batch
+  std::size_t record_limit_;
+  std::size_t stop_after_ = record_limit_;  // scan() stops once the batch has this many values
 };
 
 }  // namespace ppipe

@@ -23,7 +23,7 @@ constexpr std::size_t kReadChunk = 256 << 10;
 
 std::unique_ptr<Framer> make_framer(const ReaderOptions& o) {
   if (o.format == InputFormat::kCsv) return std::make_unique<CsvFramer>(o.delimiter, o.header);
-  if (o.format == InputFormat::kJson) return std::make_unique<JsonStreamFramer>(o.unwrap);
+  if (o.format == InputFormat::kJson) return std::make_unique<JsonStreamFramer>(o.unwrap, o.max_records);
   return std::make_unique<JsonLinesFramer>(o.format);
 }
 

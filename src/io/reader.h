@@ -34,12 +34,11 @@ inline constexpr std::size_t kMaxBatchRecords = 16384;
 
 struct ReaderOptions {
   std::size_t batch_size = 1 << 20;
-  // At most this many records a batch (0: no limit), where the framer can cut between any two
-  // (JSON Lines, lines, tsv; csv and json stop reading past it): exec's record mode, whose output
-  // waits for its whole batch, asks for fewer. The default bounds what a batch of tiny records
-  // holds besides its bytes: an error record is ~150 bytes however short its line, so a 1 MiB
-  // batch of 2-byte bad lines held 75 MiB of error text, and with --batch-size 64M a 100 MB
-  // file of them took 11 GiB.
+  // At most this many records a batch (0: no limit; every framer can cut between any two records):
+  // exec's record mode, whose output waits for its whole batch, asks for fewer. The default bounds
+  // what a batch of tiny records holds besides its bytes: an error record is ~150 bytes however
+  // short its line, so a 1 MiB batch of 2-byte bad lines held 75 MiB of error text, and with
+  // --batch-size 64M a 100 MB file of them took 11 GiB.
   std::size_t max_records = kMaxBatchRecords;
   std::uint64_t max_record_size = 64ull << 20;
   int stall_ms = 10;

@@ -146,6 +146,57 @@ TEST_CASE("reader cuts csv batches at max_records: quoted newlines, CRLF, blank 
   }
 }
 
+TEST_CASE("reader cuts json-stream batches at max_records: the same values and lines, --unwrap too", "[reader]") {
+  std::string text;
+  for (int i = 0; i < 30; ++i) {
+    switch (i % 6) {
+      case 0: text += "{\"a\": [1,\n 2], \"s\": \"x\\\"}\"}\n"; break;  // a string with an escaped quote
+      case 1: text += std::to_string(i) + " "; break;                    // scalars ended by a space
+      case 2: text += "true,"; break;                                     // a scalar, then a stray ','
+      case 3: text += "\"str\ning\"\n\n"; break;
+      case 4: text += "[[]]null"; break;                                  // a scalar right after a container
+      default: text += "}\n"; break;                                      // a stray character
+    }
+  }
+  text += "12";  // the last value, ended by the end of the input
+  for (bool unwrap : {false, true}) {
+    const std::string input = unwrap ? "[" + text + "]\n" : text;
+    TempFile f(input);
+    auto records_of = [&](std::size_t max, std::size_t batch) {
+      ReaderOptions opt;
+      opt.format = InputFormat::kJson;
+      opt.unwrap = unwrap;
+      opt.batch_size = batch;
+      opt.max_records = max;
+      std::vector<std::pair<std::uint64_t, std::string>> out;  // (line, value)
+      std::uint64_t line = 1, offset = 0;
+      std::string joined;
+      for (auto& b : read_all({f.path}, opt)) {
+        REQUIRE(b->first_line == line);
+        REQUIRE(b->offset == offset);
+        if (max) REQUIRE(b->spans.size() <= max);
+        for (const auto& sp : b->spans)
+          out.emplace_back(b->first_line + sp.line, std::string(b->input.data() + sp.begin, sp.len));
+        std::string s = input_of(*b);
+        for (char c : s) line += c == '\n';
+        offset += s.size();
+        joined += s;
+      }
+      REQUIRE(joined == input);
+      return out;
+    };
+    INFO("unwrap " << unwrap);
+    const auto want = records_of(0, 1 << 20);
+    REQUIRE(want.size() > 35);
+    for (std::size_t max : {1, 2, 3, 7, 1000}) {
+      for (std::size_t batch : {16, 4096, 1 << 20}) {
+        INFO("max_records " << max << ", batch_size " << batch);
+        REQUIRE(records_of(max, batch) == want);
+      }
+    }
+  }
+}
+
 TEST_CASE("by default a batch holds at most kMaxBatchRecords records, however short", "[reader]") {
   // 100,000 2-byte lines: at 1 MiB a batch they would be one batch of them all.
   std::string text;
