@@ -39,6 +39,47 @@ std::vector<BatchPtr> read_all(const std::vector<std::string>& paths, ReaderOpti
 
 std::string input_of(const Batch& b) { return std::string(b.input.data(), b.input.size()); }
 
+// Reads `path` (whose bytes are `content`) in batches of `opt`: every record's (line, text), with
+// each batch's position checked and at most opt.max_records records a batch.
+std::vector<std::pair<std::uint64_t, std::string>> records_with_lines(const std::string& path,
+                                                                      const std::string& content, ReaderOptions opt) {
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  std::uint64_t line = 1, offset = 0;
+  std::string joined;
+  for (auto& b : read_all({path}, opt)) {
+    REQUIRE(b->first_line == line);
+    REQUIRE(b->offset == offset);
+    if (opt.max_records) REQUIRE(b->spans.size() <= opt.max_records);
+    for (const auto& sp : b->spans)
+      out.emplace_back(b->first_line + sp.line, std::string(b->input.data() + sp.begin, sp.len));
+    std::string s = input_of(*b);
+    for (char c : s) line += c == '\n';
+    offset += s.size();
+    joined += s;
+  }
+  REQUIRE(joined == content);  // (a csv header row is in the first batch, not a record)
+  return out;
+}
+
+// The records (with their lines) of one read in big batches, and the same for batches cut at
+// every max_records in `maxes` and several batch sizes. Returns them.
+std::vector<std::pair<std::uint64_t, std::string>> same_for_every_cut(const std::string& path, const std::string& content,
+                                                                      ReaderOptions opt,
+                                                                      std::initializer_list<std::size_t> maxes) {
+  opt.max_records = 0;
+  opt.batch_size = 1 << 20;
+  const auto want = records_with_lines(path, content, opt);
+  for (std::size_t max : maxes) {
+    for (std::size_t batch : {16, 4096, 1 << 20}) {
+      INFO("max_records " << max << ", batch_size " << batch);
+      opt.max_records = max;
+      opt.batch_size = batch;
+      REQUIRE(records_with_lines(path, content, opt) == want);
+    }
+  }
+  return want;
+}
+
 }  // namespace
 
 TEST_CASE("reader splits at line ends for every batch size, with exact positions", "[reader]") {
@@ -114,36 +155,11 @@ TEST_CASE("reader cuts csv batches at max_records: quoted newlines, CRLF, blank 
   }
   text += "40,\"end\"";  // the last record, without its line end
   TempFile f(text);
-  auto records_of = [&](std::size_t max, std::size_t batch) {
-    ReaderOptions opt;
-    opt.format = InputFormat::kCsv;
-    opt.batch_size = batch;
-    opt.max_records = max;
-    std::vector<std::pair<std::uint64_t, std::string>> out;  // (line, record)
-    std::uint64_t line = 1, offset = 0;
-    std::string joined;
-    for (auto& b : read_all({f.path}, opt)) {
-      REQUIRE(b->first_line == line);
-      REQUIRE(b->offset == offset);
-      if (max) REQUIRE(b->spans.size() <= max);
-      for (const auto& sp : b->spans) out.emplace_back(b->first_line + sp.line, std::string(b->input.data() + sp.begin, sp.len));
-      std::string s = input_of(*b);
-      for (char c : s) line += c == '\n';
-      offset += s.size();
-      joined += s;
-    }
-    REQUIRE(joined == text);  // the header row is in the first batch, not a record
-    return out;
-  };
-  const auto want = records_of(0, 1 << 20);
+  ReaderOptions opt;
+  opt.format = InputFormat::kCsv;
+  const auto want = same_for_every_cut(f.path, text, opt, {1, 2, 3, 7, 100});
   REQUIRE(want.size() == 41);
   REQUIRE(want[1] == std::make_pair(std::uint64_t{5}, std::string("1,\"q\"\"\"")));
-  for (std::size_t max : {1, 2, 3, 7, 100}) {
-    for (std::size_t batch : {16, 4096, 1 << 20}) {
-      INFO("max_records " << max << ", batch_size " << batch);
-      REQUIRE(records_of(max, batch) == want);
-    }
-  }
 }
 
 TEST_CASE("reader cuts json-stream batches at max_records: the same values and lines, --unwrap too", "[reader]") {
@@ -162,38 +178,11 @@ TEST_CASE("reader cuts json-stream batches at max_records: the same values and l
   for (bool unwrap : {false, true}) {
     const std::string input = unwrap ? "[" + text + "]\n" : text;
     TempFile f(input);
-    auto records_of = [&](std::size_t max, std::size_t batch) {
-      ReaderOptions opt;
-      opt.format = InputFormat::kJson;
-      opt.unwrap = unwrap;
-      opt.batch_size = batch;
-      opt.max_records = max;
-      std::vector<std::pair<std::uint64_t, std::string>> out;  // (line, value)
-      std::uint64_t line = 1, offset = 0;
-      std::string joined;
-      for (auto& b : read_all({f.path}, opt)) {
-        REQUIRE(b->first_line == line);
-        REQUIRE(b->offset == offset);
-        if (max) REQUIRE(b->spans.size() <= max);
-        for (const auto& sp : b->spans)
-          out.emplace_back(b->first_line + sp.line, std::string(b->input.data() + sp.begin, sp.len));
-        std::string s = input_of(*b);
-        for (char c : s) line += c == '\n';
-        offset += s.size();
-        joined += s;
-      }
-      REQUIRE(joined == input);
-      return out;
-    };
     INFO("unwrap " << unwrap);
-    const auto want = records_of(0, 1 << 20);
-    REQUIRE(want.size() > 35);
-    for (std::size_t max : {1, 2, 3, 7, 1000}) {
-      for (std::size_t batch : {16, 4096, 1 << 20}) {
-        INFO("max_records " << max << ", batch_size " << batch);
-        REQUIRE(records_of(max, batch) == want);
-      }
-    }
+    ReaderOptions opt;
+    opt.format = InputFormat::kJson;
+    opt.unwrap = unwrap;
+    REQUIRE(same_for_every_cut(f.path, input, opt, {1, 2, 3, 7, 1000}).size() > 35);
   }
 }
 
