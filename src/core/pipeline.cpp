@@ -183,7 +183,11 @@ class PipelineRun {
       stats.stages[chain_.worker_end()].extra = async_->stats_fields();
       async_.reset();
     }
-    finish();
+    try {
+      finish();
+    } catch (const std::bad_alloc&) {
+      writer_out_of_memory();
+    }
     if (int e = out_.finish_format(); e && e != EPIPE) write_failed(e, out_);
     flush_all();
     progress_.clear();
@@ -321,33 +325,55 @@ class PipelineRun {
         continue;
       }
       if (r == BoundedQueue<Event>::PopResult::kClosed) break;
-      if (e.workers_done) {
-        workers_done = true;
-        // Every batch has been consumed (the events are in order): no job follows.
-        if (async_) async_->end_of_input();
-      } else if (e.job) {
-        --in_flight_;
-        std::uint64_t seq = e.job->seq;
-        auto it = held_.find(seq);
-        BatchPtr b = std::move(it->second);
-        held_.erase(it);
-        async_ns_ += now_ns() - b->submitted_ns;
-        b->job = std::move(e.job);
-        after_async(std::move(b));
-      } else if (must_order_) {
-        result_.stats.add_worker_time(*e.batch);
-        std::uint64_t seq = e.batch->seq;
-        in_order_.push(seq, std::move(e.batch));
-        BatchPtr next;
-        while (in_order_.pop(next)) consume(std::move(next));
-      } else {
-        result_.stats.add_worker_time(*e.batch);
-        consume(std::move(e.batch));
+      try {
+        handle(e, workers_done);
+      } catch (const std::bad_alloc&) {
+        writer_out_of_memory();
       }
       // Nothing more ready: write out what we have, so a slow stream is not held back.
       if (events_.size() == 0) flush_all();
       show_progress();
     }
+  }
+
+  // One event of the drain: a batch from a worker, a job back from the async stage, or the end.
+  void handle(Event& e, bool& workers_done) {
+    if (e.workers_done) {
+      workers_done = true;
+      // Every batch has been consumed (the events are in order): no job follows.
+      if (async_) async_->end_of_input();
+    } else if (e.job) {
+      --in_flight_;
+      std::uint64_t seq = e.job->seq;
+      auto it = held_.find(seq);
+      BatchPtr b = std::move(it->second);
+      held_.erase(it);
+      async_ns_ += now_ns() - b->submitted_ns;
+      b->job = std::move(e.job);
+      after_async(std::move(b));
+    } else if (must_order_) {
+      result_.stats.add_worker_time(*e.batch);
+      std::uint64_t seq = e.batch->seq;
+      in_order_.push(seq, std::move(e.batch));
+      BatchPtr next;
+      while (in_order_.pop(next)) consume(std::move(next));
+    } else {
+      result_.stats.add_worker_time(*e.batch);
+      consume(std::move(e.batch));
+    }
+  }
+
+  // What the writer's stages keep (tail's records, agg's groups without speculation, the output
+  // format's rows) did not fit: the run stops, nothing more is written or finished (the state
+  // the exception left is not trusted), and the exit is 3 with this message.
+  void writer_out_of_memory() {
+    if (stop_.raise(StopReason::kFatalIo) || result_.fatal_error.empty())
+      result_.fatal_error =
+          "out of memory in the writer: what the stages after the workers keep (tail, agg, uniq --uniq-all, "
+          "the output format) did not fit in memory";
+    discarding_ = true;
+    discarding_by_failure_ = true;
+    if (async_) async_->end_of_input();
   }
 
   // An interrupt, a closed output or a fatal error: commands still running are of no use (or must
@@ -371,9 +397,9 @@ class PipelineRun {
     if (b->out_of_memory && !discarding_) {
       // Everything before it is written; it and what follows are not.
       result_.fatal_error = fmt::format(
-          "out of memory on the batch that starts at {} line {}: what the stages made of its {} bytes did not "
-          "fit in memory (a map that fans out holds a batch's output until it is written: a smaller "
-          "--batch-size holds less)",
+          "out of memory on the batch that starts at {} line {} ({} bytes): the run holds more than fits (what "
+          "tail, agg or uniq --uniq-all keep, or this batch's output: a map that fans out holds it until it is "
+          "written, and a smaller --batch-size holds less)",
           chain_.source_name(b->source), b->first_line, b->input.size());
       stop(StopReason::kFatalIo);
     }

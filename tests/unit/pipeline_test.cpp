@@ -270,3 +270,58 @@ TEST_CASE("agg by a string key counts every key apart, escapes and cache slots a
   }
   std::remove(in_path.c_str());
 }
+
+namespace {
+
+// A finishing stage that runs out of memory where the writer calls it: in accumulate (the writer
+// accumulates when the stage cannot speculate, as after head) or at the end of the stream.
+class OutOfMemoryStage final : public FinishingStage {
+ public:
+  explicit OutOfMemoryStage(bool in_finish) : in_finish_(in_finish) {}
+  std::string_view name() const override { return "oom"; }
+  std::unique_ptr<Partial> new_partial() const override { return std::make_unique<Partial>(); }
+  Verdict accumulate(Record&, WorkerScratch&, StageState*, Partial&) const override {
+    if (!in_finish_) throw std::bad_alloc();
+    return Verdict::kPass;
+  }
+  void merge(Partial&, Partial&) const override {}
+  bool finish(Partial&, const Emit& emit, const FinishContext&, std::string*) const override {
+    if (in_finish_) throw std::bad_alloc();
+    emit("{}");
+    return true;
+  }
+
+ private:
+  bool in_finish_;
+};
+
+}  // namespace
+
+TEST_CASE("the writer running out of memory stops the run with a message, not std::terminate", "[pipeline]") {
+  std::string in_path = temp_path("in8");
+  {
+    std::ofstream f(in_path, std::ios::binary);
+    for (int i = 0; i < 500; ++i) f << "{\"i\":" << i << "}\n";
+  }
+  for (bool in_finish : {true, false}) {
+    CAPTURE(in_finish);
+    std::vector<std::unique_ptr<Stage>> stages;
+    std::string e;
+    stages.push_back(make_stage("parse", {}, &e));
+    stages.push_back(make_stage("head", {{"--head", "400"}}, &e));  // the writer accumulates after head
+    REQUIRE(e.empty());
+    stages.push_back(std::make_unique<OutOfMemoryStage>(in_finish));
+    Chain chain(std::move(stages), {"in.jsonl"}, 1 << 20);
+    EngineOptions opt;
+    opt.inputs = {in_path};
+    opt.workers = 2;
+    opt.queue_depth = 4;
+    opt.reader.batch_size = 256;
+    StopToken stop;
+    test::FileRun r = test::run_to_files(opt, chain, temp_path("run8"), stop);
+    // (main exits 3 on a fatal error, whatever stopped the reading: here head may have, first.)
+    CHECK(r.result.fatal_error.rfind("out of memory in the writer", 0) == 0);
+    CHECK(r.out.empty());
+  }
+  std::remove(in_path.c_str());
+}
