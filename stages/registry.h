@@ -116,14 +116,14 @@ std::pair<const StageInfo*, const StageOption*> find_stage_option(std::string_vi
 // The default of --max-groups, the memory guard shared by uniq, agg and merge.
 inline constexpr const char* kMaxGroupsDefault = "10000000";
 // --max-groups means the same to each stage that declares it, so --help says one thing of it.
+inline constexpr const char* kMaxGroupsHelp =
+    "at most N distinct keys (uniq --uniq-all) or groups (agg, merge) are kept (past it the run stops, exit 3)";
 // --max-values: the values agg's percentiles, count_distinct and collect keep, over all groups
 // (8 bytes each for a percentile, a string for the others). Shared by agg and merge.
 inline constexpr const char* kMaxValuesDefault = "100000000";
 inline constexpr const char* kMaxValuesHelp =
     "at most N values kept by the percentiles, count_distinct and collect of all groups together (past it the "
     "run stops, exit 3)";
-inline constexpr const char* kMaxGroupsHelp =
-    "at most N distinct keys (uniq --uniq-all) or groups (agg, merge) are kept (past it the run stops, exit 3)";
 
 // Whether more than one stage of `table` declares `flag`; and those stages, as "uniq, agg".
 bool is_shared_option(std::string_view flag, const StageTable& table = stage_table());

@@ -22,8 +22,8 @@ inline constexpr ExitCodeDoc kExitCodeDocs[] = {
     {kExitUsage, "usage error (bad option, unknown stage, bad expression, bad config file, an output that is "
                  "also an input): nothing was read"},
     {kExitFatal, "fatal I/O error (cannot open an input, cannot write: e.g. disk full), --max-errors reached, a "
-                 "memory guard (--max-groups, --collect-limit), or out of memory on a batch's output (what came "
-                 "before it is written)"},
+                 "memory guard (--max-groups, --max-values, --collect-limit), or out of memory (what came before "
+                 "it is written)"},
     {kExitSigint, "interrupted by SIGINT (what was finished was written and flushed)"},
     {kExitSigterm, "interrupted by SIGTERM (what was finished was written and flushed)"},
 };
