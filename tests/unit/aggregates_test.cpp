@@ -9,9 +9,11 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "src/util/json_string.h"
 #include "stages/agg/aggregates.h"
 #include "stages/agg/exact_sum.h"
 
@@ -919,6 +921,48 @@ TEST_CASE("inline aggregates (no vtable pointer) behave as make_aggregate's", "[
     a.destroy();
     b.destroy();
     c.destroy();
+  }
+}
+
+// count_distinct's set grows through many sizes and merges in any split: the count and the
+// partial equal a std::set's of the same canonical keys (ints, doubles equal to ints, strings).
+TEST_CASE("count_distinct: 200,000 values with repeats, any split, equals a std::set", "[agg]") {
+  std::mt19937_64 rng(12345);
+  std::vector<Value> vals;
+  std::vector<std::string> texts;
+  texts.reserve(200000);
+  std::set<std::string> oracle;
+  for (int i = 0; i < 200000; ++i) {
+    const std::int64_t x = static_cast<std::int64_t>(rng() % 60000);
+    switch (rng() % 3) {
+      case 0: vals.push_back(Value::of(x)); oracle.insert("n" + std::to_string(x)); break;
+      case 1: vals.push_back(Value::of(static_cast<double>(x))); oracle.insert("n" + std::to_string(x)); break;
+      default:
+        texts.push_back("k" + std::to_string(x));
+        vals.push_back(Value::string(texts.back()));
+        oracle.insert("s" + texts.back());
+        break;
+    }
+  }
+  std::string want = "[";
+  for (const auto& k : oracle) {
+    if (want.size() > 1) want += ',';
+    ppipe::append_json_string_jq(want, k);
+  }
+  want += ']';
+  for (std::size_t parts : {1, 2, 7, 64}) {
+    CAPTURE(parts);
+    std::vector<std::unique_ptr<Aggregate>> aggs;
+    for (std::size_t p = 0; p < parts; ++p) aggs.push_back(make("count_distinct"));
+    std::string err;
+    for (std::size_t i = 0; i < vals.size(); ++i)
+      REQUIRE(aggs[i * parts / vals.size()]->add(vals[i], Position{0, 0, i}, &err));
+    for (std::size_t p = parts; p-- > 1;) aggs[p - 1]->merge(*aggs[p]);  // from the end: small into large and back
+    CHECK(result_of(*aggs[0]) == std::to_string(oracle.size()));
+    CHECK(aggs[0]->held() == oracle.size());
+    std::string partial;
+    aggs[0]->write_partial(&partial);
+    CHECK(partial == want);
   }
 }
 
