@@ -226,43 +226,50 @@ class PipelineRun {
         std::uint64_t since = reader_holding_since_.exchange(0, std::memory_order_relaxed);
         reader_ns_.fetch_add(now_ns() - since, std::memory_order_relaxed);
       };
-      read_error_ = reader_.run(
-          [&]() -> BatchPtr {
-            BatchPtr b;
-            // With an async stage, first a place in front of it (see front_).
-            if (front_ && !front_->try_acquire()) {
-              std::uint64_t t0 = now_ns();
-              queue_full_waits_.fetch_add(1, std::memory_order_relaxed);
-              front_->acquire();
-              reader_wait_ns_.fetch_add(now_ns() - t0, std::memory_order_relaxed);
-            }
-            if (!free_batches_.try_pop(b) && made_batches_.load(std::memory_order_relaxed) < tokens_) {
-              // The batches are made as they are first needed, up to the tokens: an async stage's
-              // tokens (a span of small batches per call) can be a million more than a short
-              // input ever uses.
-              made_batches_.fetch_add(1, std::memory_order_relaxed);
-              b = std::make_unique<Batch>();
-            }
-            if (!b) {
-              // Every batch is in use downstream: backpressure.
-              std::uint64_t t0 = now_ns();
-              queue_full_waits_.fetch_add(1, std::memory_order_relaxed);
-              bool got = free_batches_.pop(b);
-              reader_wait_ns_.fetch_add(now_ns() - t0, std::memory_order_relaxed);
-              if (!got) return nullptr;
-            }
-            reader_holding_since_.store(now_ns(), std::memory_order_relaxed);
-            return b;
-          },
-          [&](BatchPtr b) {
-            held();
-            work_.push(b);
-          },
-          [&](BatchPtr b) {
-            held();
-            free_batches_.push(b);
-            if (front_) front_->release();
-          });
+      try {
+        read_error_ = reader_.run(
+            [&]() -> BatchPtr {
+              BatchPtr b;
+              // With an async stage, first a place in front of it (see front_).
+              if (front_ && !front_->try_acquire()) {
+                std::uint64_t t0 = now_ns();
+                queue_full_waits_.fetch_add(1, std::memory_order_relaxed);
+                front_->acquire();
+                reader_wait_ns_.fetch_add(now_ns() - t0, std::memory_order_relaxed);
+              }
+              if (!free_batches_.try_pop(b) && made_batches_.load(std::memory_order_relaxed) < tokens_) {
+                // The batches are made as they are first needed, up to the tokens: an async stage's
+                // tokens (a span of small batches per call) can be a million more than a short
+                // input ever uses.
+                made_batches_.fetch_add(1, std::memory_order_relaxed);
+                b = std::make_unique<Batch>();
+              }
+              if (!b) {
+                // Every batch is in use downstream: backpressure.
+                std::uint64_t t0 = now_ns();
+                queue_full_waits_.fetch_add(1, std::memory_order_relaxed);
+                bool got = free_batches_.pop(b);
+                reader_wait_ns_.fetch_add(now_ns() - t0, std::memory_order_relaxed);
+                if (!got) return nullptr;
+              }
+              reader_holding_since_.store(now_ns(), std::memory_order_relaxed);
+              return b;
+            },
+            [&](BatchPtr b) {
+              held();
+              work_.push(b);
+            },
+            [&](BatchPtr b) {
+              held();
+              free_batches_.push(b);
+              if (front_) front_->release();
+            });
+      } catch (const std::bad_alloc&) {
+        // A record as long as --max-record-size allows needs a buffer that size (and one read
+        // ahead): what was read before is processed and written, then the run stops, exit 3.
+        read_error_ = "out of memory in the reader: a record's buffer did not fit (a smaller --max-record-size "
+                      "bounds it)";
+      }
       if (!read_error_.empty()) stop_.raise(StopReason::kFatalIo);
       work_.close();
     });

@@ -173,7 +173,7 @@ register t_bounded_memory_error_records
 # error would) instead of ending the process (it was "terminate called after throwing
 # std::bad_alloc", signal 6). A 3 GB address-space limit makes that quick; the next record runs.
 t_out_of_memory_is_a_record_error() {
-  local name="memory: a record whose expression runs out of memory is an error record, the run goes on (exit 1); a batch whose output does not fit stops the run (exit 3)"
+  local name="memory: a record whose expression runs out of memory is an error record, the run goes on (exit 1); a batch's output, a tail or a record's buffer that does not fit stops the run (exit 3)"
   if [ -n "${ASAN_OPTIONS:-}${TSAN_OPTIONS:-}" ]; then ok "$name # SKIP under a sanitizer (its shadow memory needs the address space)"; return; fi
   local rc=0 msg=()
   printf '1\n2\n' > oom.jsonl
@@ -201,6 +201,14 @@ t_out_of_memory_is_a_record_error() {
   [ "$rc" -eq 3 ] || msg+=("tail: exit $rc (want 3)")
   jq -e 'select(.ppipe == "error") | .message | startswith("out of memory")' err > /dev/null || msg+=("tail: stderr: $(head -c 300 err)")
   rm -f oom3.jsonl
+  # The reader's buffer for a record of 160 MB (allowed by --max-record-size 1G) under a 290 MiB
+  # limit: exit 3 and the reader's message (it too was signal 6).
+  rc=0
+  head -c 160M /dev/zero | tr '\0' 'a' > oom4.txt
+  (ulimit -v 300000; exec "$PPIPE" -j 2 --max-record-size 1G oom4.txt) > /dev/null 2> err || rc=$?
+  [ "$rc" -eq 3 ] || msg+=("reader: exit $rc (want 3)")
+  grep -qF '"out of memory in the reader: ' err || msg+=("reader: stderr: $(head -c 300 err)")
+  rm -f oom4.txt
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_out_of_memory_is_a_record_error
