@@ -556,7 +556,20 @@ KNOWN = [
      lambda p, i, a, b: "is not a valid format" in str(a.get("error"))),
     ("1.6-vs-1.7", "`p |= f` with f empty: jq 1.7 deletes the path (1.6: other results)",
      lambda p, i, a, b: any(w in p for w in ("|=", "map_values", "with_entries")) and
-     any(w in p for w in ("empty", "?", "select"))),
+     any(w in p for w in ("empty", "?", "select", "range(0)"))),
+    ("1.6-vs-1.7", "from_entries of non-string or missing keys (to_entries of an array): jq 1.7 makes them "
+     "strings with tojson, 1.6 an error (also when caught)",
+     lambda p, i, a, b: any(w in p for w in ("with_entries", "from_entries")) and not b.get("error") and
+     ("as object key" in str(a.get("error")) or "try" in p)),
+    ("1.6-vs-1.7", "error message wording seen through `catch ... length` (jq 1.8's `with string (\"b\")`)",
+     lambda p, i, a, b: "catch" in p and "length" in p and not a.get("error") and not b.get("error") and
+     all(str(x).lstrip("-").isdigit() for x in (a.get("outputs") or []) + (b.get("outputs") or []))),
+    ("1.6-vs-1.7", "nan % x and x % nan are nan (printed null) in jq 1.7; 1.6 converts nan to an integer",
+     lambda p, i, a, b: "%" in p and "nan" in p and b.get("outputs") == ["null"]),
+    ("jq-1.6-bug", "try/`?`: jq 1.6's `?` on a right-hand operand also catches the left operand's error "
+     "(evaluated after it), so the array or try around it still yields; jq 1.7 raises it",
+     lambda p, i, a, b: "try" in p and "?" in p and not b.get("error") and not b.get("outputs") and
+     bool(a.get("outputs")) and not a.get("error")),
     ("jq-1.6-bug", "@base64d of bytes that are not UTF-8: jq 1.6's decoder swallows the byte after an "
      "invalid lead byte", has("@base64d")),
     ("deliberate", "unbounded recursion: jq runs until the timeout, ppipe stops at its stack guard",
@@ -571,7 +584,7 @@ KNOWN = [
      "\"1000\"; value.h)", lambda p, i, a, b: "1e3" in str(b.get("outputs")) and "1000" in str(a.get("outputs"))),
     ("open", "path(.[]) on null: empty in ppipe (its eval.cpp: 'as jq'), an error in jq 1.6 (map_values, "
      "|=, paths on null)", lambda p, i, a, b: "Cannot iterate over null" in str(a.get("error")) and
-     any(w in p for w in ("|=", "map_values", "paths", "path(", "del("))),
+     any(w in p for w in ("|=", "+=", "-=", "*=", "/=", "%=", "//=", "map_values", "paths", "path(", "del("))),
     ("open", "`-T as $x | body`: jq 1.6 negates the whole binding, -(T as $x | body); ppipe binds -T",
      negated_binding),
     ("deliberate", "regex flavour: RE2 vs Oniguruma (docs/expr.md)",
