@@ -374,12 +374,9 @@ class PipelineRun {
   // format's rows) did not fit: the run stops, nothing more is written or finished (the state
   // the exception left is not trusted), and the exit is 3 with this message.
   void writer_out_of_memory() {
-    if (stop_.raise(StopReason::kFatalIo) || result_.fatal_error.empty())
-      result_.fatal_error =
-          "out of memory in the writer: what the stages after the workers keep (tail, agg, uniq --uniq-all, "
-          "the output format) did not fit in memory";
-    discarding_ = true;
-    discarding_by_failure_ = true;
+    fail_writer(StopReason::kFatalIo,
+                "out of memory in the writer: what the stages after the workers keep (tail, agg, uniq --uniq-all, "
+                "the output format) did not fit in memory");
     if (async_) async_->end_of_input();
   }
 
@@ -625,11 +622,14 @@ class PipelineRun {
   }
 
   void write_failed(int e, const Output& o) {
-    if (e == EPIPE && &o == &out_) {
-      stop_.raise(StopReason::kBrokenPipe);
-    } else if (stop_.raise(StopReason::kFatalIo) || result_.fatal_error.empty()) {
-      result_.fatal_error = fmt::format("write error on {}: {}", o.name(), std::strerror(e));
-    }
+    if (e == EPIPE && &o == &out_) fail_writer(StopReason::kBrokenPipe, "");
+    else fail_writer(StopReason::kFatalIo, fmt::format("write error on {}: {}", o.name(), std::strerror(e)));
+  }
+
+  // The writer cannot go on (a failed write, no memory): the run stops for `why`, its message is
+  // the first failure's (none for a closed stdout), and nothing more is written.
+  void fail_writer(StopReason why, std::string message) {
+    if ((stop_.raise(why) || result_.fatal_error.empty()) && !message.empty()) result_.fatal_error = std::move(message);
     discarding_ = true;
     discarding_by_failure_ = true;
   }
