@@ -45,6 +45,11 @@ class Record {
   // keep input order (agg's first/last/collect) use the pair.
   std::uint64_t seq() const { return seq_; }
   void set_seq(std::uint64_t seq) { seq_ = seq; }
+  // The name its error records give as their source (a file, "-", or the stage that made it, as
+  // "agg"); set by the engine, and valid for the run. A stage that keeps records for later (tail)
+  // keeps it with them, so an error of a later stage still names the record's input line.
+  std::string_view source() const { return source_; }
+  void set_source(std::string_view source) { source_ = source; }
   bool replaced() const { return replaced_; }
   // The text is JSON ppipe wrote itself (a map's output, a CSV/TSV/lines record decoded to JSON):
   // parse has nothing to check. Not so for text handed on from elsewhere (a command's output,
@@ -108,6 +113,7 @@ class Record {
   std::uint64_t line_ = 0;
   std::uint64_t offset_ = 0;
   std::uint64_t seq_ = 0;
+  std::string_view source_;
   bool replaced_ = false;
   bool valid_json_ = false;
   bool big_numbers_ = false;

@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <simdjson.h>
@@ -117,8 +118,27 @@ class Partial {
   virtual ~Partial() = default;
 };
 
-// Records a finishing stage emits at the end, each a complete JSON text without terminator.
-using Emit = std::function<void(std::string_view record)>;
+// Where an emitted record came from, when it is an input record kept as it was (tail): its source
+// name (Record::source, valid for the run), line and byte offset there.
+struct Origin {
+  std::string_view source;
+  std::uint64_t line = 0;
+  std::uint64_t offset = 0;
+};
+
+// Records a finishing stage emits at the end, each a complete JSON text without terminator, with
+// its Origin when it has one. Without, a later stage's error names the stage and the record's
+// position among its outputs (an aggregate's group has no input line).
+class Emit {
+ public:
+  using Fn = std::function<void(std::string_view record, const Origin* origin)>;
+  Emit(Fn fn) : fn_(std::move(fn)) {}  // NOLINT(google-explicit-constructor): built from lambdas
+  void operator()(std::string_view record) const { fn_(record, nullptr); }
+  void operator()(std::string_view record, const Origin& origin) const { fn_(record, &origin); }
+
+ private:
+  Fn fn_;
+};
 
 // What the engine tells a finishing stage when the stream ends.
 struct FinishContext {

@@ -21,8 +21,14 @@ constexpr const char* kTailHelp =
     "  those N records.\n"
     "  Example: ppipe --stages parse,filter,tail --filter '.status >= 500' --tail 20 logs.jsonl\n";
 
+// A kept record: its text, and where it came from (for the errors of the stages after tail).
+struct Kept {
+  std::string text;
+  Origin origin;
+};
+
 struct TailPartial final : Partial {
-  std::deque<std::string> last;  // at most n, oldest first
+  std::deque<Kept> last;  // at most n, oldest first
 };
 
 class TailStage final : public FinishingStage {
@@ -34,14 +40,16 @@ class TailStage final : public FinishingStage {
   Verdict accumulate(Record& rec, WorkerScratch&, StageState*, Partial& into) const override {
     if (n_ == 0) return Verdict::kPass;
     auto& p = static_cast<TailPartial&>(into);
+    const Origin origin{rec.source(), rec.line(), rec.offset()};
     if (p.last.size() == n_) {
       // Reuse the oldest string's buffer for the newest record.
-      std::string oldest = std::move(p.last.front());
+      Kept oldest = std::move(p.last.front());
       p.last.pop_front();
-      oldest.assign(rec.text());
+      oldest.text.assign(rec.text());
+      oldest.origin = origin;
       p.last.push_back(std::move(oldest));
     } else {
-      p.last.emplace_back(rec.text());
+      p.last.push_back(Kept{std::string(rec.text()), origin});
     }
     return Verdict::kPass;
   }
@@ -57,7 +65,7 @@ class TailStage final : public FinishingStage {
   }
 
   bool finish(Partial& all, const Emit& emit, const FinishContext&, std::string*) const override {
-    for (const auto& s : static_cast<TailPartial&>(all).last) emit(s);
+    for (const auto& k : static_cast<TailPartial&>(all).last) emit(k.text, k.origin);
     return true;
   }
 

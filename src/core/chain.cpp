@@ -149,6 +149,7 @@ void Chain::run_record(Batch& b, WorkerState& ws, std::string_view text, std::ui
   } else {
     Record rec = input_format_ == InputFormat::kJsonLines ? Record(text, line, offset) : Record::made(ws.decoded, line, offset, true);
     rec.set_seq(b.seq);
+    rec.set_source(source_names_[b.source]);
     std::uint64_t t = timed ? now_ns() : 0;
     for (std::size_t i = 0; i < end; ++i) {
       StageCounts& c = b.counts[i];
@@ -598,6 +599,7 @@ Chain::Run::Cut Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, 
 bool Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source) {
   const std::size_t n = chain_.size();
   bool stop_after = false;
+  rec.set_source(source);
   // Every record here is timed: the writer's segment sees few records (tail's, agg's groups) or
   // records paced by the outside world (exec's), so two clock reads a stage are noise.
   std::uint64_t t = now_ns();
@@ -677,25 +679,28 @@ bool Chain::Run::finish(std::string* error, const std::function<bool()>& flush, 
     std::string text;
     std::uint64_t elsewhere = 0;  // writing, while the stage emits
     const bool last = k + 1 == chain_.size();
-    Emit emit = [&](std::string_view record) {
+    Emit emit([&](std::string_view record, const Origin* origin) {
       if (stopped_) return;
       ++counts_[k].out;
+      ++made;
       if (last) {
         // Nothing after the stage: the record is output as it is (what feed() would do, without
         // a copy, a Record and two clock reads for each of a million groups).
         write_line(record);
       } else {
         text.assign(record);
-        Record rec = Record::made(text, ++made, 0, false);  // tail's are input lines as they came
+        // An input record kept as it came (tail's) is named by its source and line; a record the
+        // stage made (agg's group) by the stage and its position among the stage's records.
+        Record rec = origin ? Record::made(text, origin->line, origin->offset, false) : Record::made(text, made, 0, false);
         rec.set_seq(UINT64_MAX);  // after every input record
-        if (!feed(k + 1, rec, text, stage.name())) --counts_[k].out;  // not taken: never emitted
+        if (!feed(k + 1, rec, text, origin ? origin->source : stage.name())) --counts_[k].out;  // not taken: never emitted
       }
       if (flush && out_.size() + err_.size() >= kFinishFlushBytes) {
         std::uint64_t w0 = now_ns();
         if (!flush()) stopped_ = true;
         elsewhere += now_ns() - w0;
       }
-    };
+    });
     // The stage's own time: finish() less what the stages after it and the writing took.
     const std::uint64_t t0 = now_ns(), fed0 = feed_ns_;
     FinishContext own = context;

@@ -112,6 +112,28 @@ t_tail_then_parse() {
 }
 register t_tail_then_parse
 
+t_tail_error_origin() {
+  # A record tail kept is an input record: a later stage's error names its file, line and offset,
+  # not "tail" and its place among tail's records. A group agg made has no input line: "agg" and
+  # the group's position.
+  local name="tail then a failing stage: the error names the record's file and line" msg=() j
+  printf '{"a":1}\nbad line\n{"a":"x"}\n' > to1.jsonl
+  printf '{"a":2}\n\n{"a":"y"}\n' > to2.jsonl
+  local want='{"source":"to1.jsonl","line":3,"offset":17,"stage":"map","error":"string (\"x\") and number (1) cannot be added","record":"{\"a\":\"x\"}"}
+{"source":"to2.jsonl","line":3,"offset":9,"stage":"map","error":"string (\"y\") and number (1) cannot be added","record":"{\"a\":\"y\"}"}'
+  for j in 1 3; do
+    "$PPIPE" -j "$j" --batch-size 8 --stages tail,parse,map --tail 4 --map '.a + 1' --errors errs.jsonl \
+      to1.jsonl to2.jsonl > out 2> err
+    [ "$(cat out)" = 3 ] || msg+=("-j $j output: $(head -c 200 out)")
+    [ "$(grep -v '"bad line"' errs.jsonl)" = "$want" ] || msg+=("-j $j errors: $(head -c 600 errs.jsonl)")
+    grep -q '"source":"to1.jsonl","line":2,"offset":8,"stage":"parse"' errs.jsonl || msg+=("-j $j parse error: $(head -c 300 errs.jsonl)")
+  done
+  printf '{"g":"a"}\n{"g":"b"}\n' | "$PPIPE" --stages parse,agg,map --group-by .g --map '.g + 1' --errors errs.jsonl > out 2> err
+  [ "$(jq -c '[.source, .line]' errs.jsonl | tr '\n' ' ')" = '["agg",1] ["agg",2] ' ] || msg+=("agg errors: $(head -c 300 errs.jsonl)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_tail_error_origin
+
 t_tail_after_sigint() {
   local name="tail after SIGINT: exit 130, emits the last N of the records read so far"
   ( printf '{"i":1}\n{"i":2}\n{"i":3}\n'; sleep 6; printf '{"i":4}\n' ) 2>/dev/null | "$PPIPE" --no-progress --tail 2 > got 2> err &
