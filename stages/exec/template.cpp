@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <charconv>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -29,19 +31,63 @@ std::optional<std::string> quoted_key(std::string_view s, std::size_t& i) {
   return std::nullopt;
 }
 
+// The shell's word delimiters: a '#' after one of these (or at the start) begins a comment.
+bool word_break(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '&' || c == '|' || c == '(' || c == ')' ||
+         c == '<' || c == '>';
+}
+
+// A here-document's delimiter word after `<<` / `<<-` at s[i] (blanks first): the word with its
+// quotes removed; i moves past it. Empty when there is no word.
+std::string heredoc_word(std::string_view s, std::size_t& i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  std::string word;
+  char quote = 0;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (quote) {
+      if (c == quote) quote = 0;
+      else word.push_back(c);
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '\\' && i + 1 < s.size()) {
+      word.push_back(s[++i]);
+    } else if (word_break(c)) {
+      break;
+    } else {
+      word.push_back(c);
+    }
+  }
+  return word;
+}
+
 }  // namespace
 
+// The template is read as the shell will read it, as far as it decides where a placeholder lands:
+// quotes, backslashes, backquotes, comments and here-documents. A placeholder is substituted only
+// where the shell reads the word we put there as one word and nothing more: outside quotes,
+// backquotes (whose text ends at a backquote in the value), comments (where a newline in the value
+// would end the comment) and here-documents (where the shell runs `$(..)` inside our quotes).
 std::optional<CommandTemplate> CommandTemplate::compile(std::string_view cmd, std::string* error) {
   CommandTemplate t;
   enum { kNormal, kSingle, kDouble } state = kNormal;
+  bool backquote = false;  // inside `...` (outside quotes, or inside "..."): substitution text
+  std::vector<std::pair<std::string, bool>> heredocs;  // pending: delimiter, tabs stripped (<<-)
   auto literal = [&](std::string_view text) {
     if (t.pieces_.empty() || t.pieces_.back().kind != kLiteral) t.pieces_.push_back({});
     t.pieces_.back().text.append(text);
   };
+  auto is_placeholder = [&](std::size_t at) {
+    return cmd[at] == '{' && at + 1 < cmd.size() && (cmd[at + 1] == '}' || cmd[at + 1] == '.');
+  };
+  auto refuse = [&](std::size_t at, std::string_view where, std::string_view instead) {
+    *error = fmt::format("--exec: a placeholder inside {} at column {}: {}", where, at + 1, instead);
+    return std::nullopt;
+  };
   std::size_t i = 0;
   while (i < cmd.size()) {
     char c = cmd[i];
-    bool placeholder = c == '{' && i + 1 < cmd.size() && (cmd[i + 1] == '}' || cmd[i + 1] == '.');
+    bool placeholder = is_placeholder(i);
     if (placeholder && state != kNormal) {
       *error = fmt::format(
           "--exec: a placeholder inside quotes at column {} ({}): write it without quotes, it is always "
@@ -49,9 +95,63 @@ std::optional<CommandTemplate> CommandTemplate::compile(std::string_view cmd, st
           i + 1, state == kSingle ? "'...'" : "\"...\"");
       return std::nullopt;
     }
+    if (placeholder && backquote)
+      return refuse(i, "`...`", "write $(...) instead, where it is one safely quoted word");
     if (placeholder && i > 0 && cmd[i - 1] == '$') {
       *error = fmt::format("--exec: a placeholder right after '$' at column {} ($'...' is a quoting of its own)", i + 1);
       return std::nullopt;
+    }
+    if (state == kNormal && c == '#' && (i == 0 || word_break(cmd[i - 1]))) {  // a comment, to the line's end
+      std::size_t end = std::min(cmd.find('\n', i), cmd.size());
+      for (std::size_t j = i; j < end; ++j)
+        if (is_placeholder(j))
+          return refuse(j, "a comment", "a newline in the value would end the comment; move it out of the comment");
+      literal(cmd.substr(i, end - i));
+      i = end;
+      continue;
+    }
+    if (state == kNormal && c == '<' && cmd.substr(i, 2) == "<<" && cmd.substr(i, 3) != "<<<") {
+      std::size_t j = i + 2;
+      const bool strip = j < cmd.size() && cmd[j] == '-';
+      if (strip) ++j;
+      std::string word = heredoc_word(cmd, j);
+      if (!word.empty()) heredocs.emplace_back(std::move(word), strip);
+      literal(cmd.substr(i, j - i));
+      i = j;
+      continue;
+    }
+    if (state == kNormal && c == '\n' && !heredocs.empty()) {
+      // The here-documents' bodies follow this line, one after the other, each up to its
+      // delimiter line: text the shell does not parse as words (and, unless the delimiter is
+      // quoted, where it runs $(...) and `...` wherever they are).
+      std::size_t at = i + 1;
+      for (const auto& [word, strip] : heredocs) {
+        while (at < cmd.size()) {
+          std::size_t end = std::min(cmd.find('\n', at), cmd.size());
+          std::string_view line = cmd.substr(at, end - at);
+          if (strip) line.remove_prefix(std::min(line.find_first_not_of('\t'), line.size()));
+          if (line == word) {
+            at = end;
+            break;
+          }
+          for (std::size_t j = at; j < end; ++j)
+            if (is_placeholder(j))
+              return refuse(j, "a here-document",
+                            "the shell would run $(...) in the value there; pass the record on stdin instead");
+          at = end + 1;
+        }
+      }
+      heredocs.clear();
+      at = std::min(at, cmd.size());
+      literal(cmd.substr(i, at - i));
+      i = at;
+      continue;
+    }
+    if (c == '`' && state != kSingle) {
+      backquote = !backquote;
+      literal(cmd.substr(i, 1));
+      ++i;
+      continue;
     }
     if (state == kSingle) {
       if (c == '\'') state = kNormal;

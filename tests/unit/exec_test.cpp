@@ -102,6 +102,25 @@ TEST_CASE("template: placeholders inside quotes or after $ are refused, bad path
   CHECK(refused("echo 'a' {} \"b\" '{x}'") == "<accepted>");
 }
 
+TEST_CASE("template: placeholders in comments, here-documents and backquotes are refused", "[exec][injection]") {
+  // Where the shell reads our quoted word as something else: a newline in the value ends a
+  // comment; a here-document runs $(...) inside our quotes; a backquote in the value ends `...`.
+  CHECK(refused("echo hi # {.s}").find("inside a comment") != std::string::npos);
+  CHECK(refused("echo hi #{}").find("inside a comment") != std::string::npos);
+  CHECK(refused("cat <<EOF\n{.s}\nEOF").find("inside a here-document") != std::string::npos);
+  CHECK(refused("cat <<-'EOF'\n\tx {}\n\tEOF").find("inside a here-document") != std::string::npos);
+  CHECK(refused("cat <<A <<B\na\nA\n{}\nB").find("inside a here-document") != std::string::npos);
+  CHECK(refused("echo `echo {.s}`").find("inside `...`") != std::string::npos);
+  // An apostrophe in a comment opens no quote: the quoted placeholder on the next line is seen.
+  CHECK(refused("true # don't\necho '{.s}'").find("inside quotes") != std::string::npos);
+  // Not comments, not here-documents: # inside a word, ${#x}, an escaped #, <<< and text after the
+  // here-document's end; quotes and backquotes that close before the placeholder.
+  CHECK(refused("echo a#{} ${#HOME} \\# {}") == "<accepted>");
+  CHECK(refused("cat <<EOF\nit's $(date)\nEOF\necho {} # done") == "<accepted>");
+  CHECK(refused("cat <<< x; echo `date` {}") == "<accepted>");
+  CHECK(expand("true # don't\necho {.s}", R"J({"s":"$(touch x)"})J") == "true # don't\necho '$(touch x)'");
+}
+
 TEST_CASE("template: record values run nothing, whatever they hold", "[exec][injection]") {
   char dir_template[] = "/tmp/ppipe_exec_inj_XXXXXX";
   REQUIRE(mkdtemp(dir_template));

@@ -584,14 +584,20 @@ t_exec_injection() {
   # Placeholders inside quotes, bad options: usage errors before anything runs.
   msg=()
   local args
+  # Placeholders where the shell would not read them as one word: a comment (a newline in the value
+  # ends it), a here-document (it runs $(...) in our quotes), backquotes, and quotes hidden behind a
+  # comment's apostrophe.
+  local here=$'cat <<EOF\n{.v}\nEOF' comment=$'true # don\'t\necho \'{.v}\''
   for args in "--exec-mode record --exec 'echo \"{.v}\"'" "--exec-mode record --exec 'echo {.v'" \
+              "--exec-mode record --exec 'echo hi # {.v}'" "--exec-mode record --exec \"\$here\"" \
+              "--exec-mode record --exec 'echo \`echo {.v}\`'" "--exec-mode record --exec \"\$comment\"" \
               "--exec 'echo {.v}'" "--exec cat --timeout 5" "--exec cat --rate 3" "--exec cat --exec-mode x" \
               "--exec cat --backoff 2s:1s" "--exec cat --concurrency 0"; do
     eval "\"\$PPIPE\" $args in.jsonl" > out 2> err; rc=$?
     [ "$rc" = 2 ] || msg+=("$args: exit $rc, expected 2: $(head -c 200 err)")
   done
   [ ! -e "$marker" ] || msg+=("marker created")
-  exec_report "exec: placeholders in quotes and bad option values are usage errors (exit 2)" "${msg[@]}"
+  exec_report "exec: placeholders in quotes, comments, here-documents, backquotes and bad option values are usage errors (exit 2)" "${msg[@]}"
 }
 register t_exec_injection
 
