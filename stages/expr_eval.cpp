@@ -64,14 +64,15 @@ std::shared_ptr<const expr::Program> compile_stage_expression(const StageArgs& a
 
 namespace {
 
-// The record as the expression's input: the value a map left, or its parsed document.
-bool input_value(Record& rec, WorkerScratch& s, expr::Value& in) {
+// The record as the expression's input: the value a map left, or its parsed document; valid JSON
+// with a number beyond 64 bits (no document) read as jq 1.7 reads it.
+bool input_value(Record& rec, WorkerScratch& s, ExprState& st, expr::Value& in) {
   if (!rec.has_doc() && rec.value()) {
     in = *rec.value();
     return true;
   }
   simdjson::dom::element doc;
-  if (!rec.doc(s, &doc)) return false;
+  if (!rec.doc(s, &doc)) return rec.big_numbers() && expr::read_value(rec.text(), st.whole, in, &s.error);
   in = expr::Value::from_dom(doc);
   return true;
 }
@@ -81,7 +82,7 @@ bool input_value(Record& rec, WorkerScratch& s, expr::Value& in) {
 bool evaluate_expression(const expr::Program& program, Record& rec, WorkerScratch& s, ExprState& st,
                          expr::Result& r) {
   expr::Value in;
-  if (!input_value(rec, s, in)) return false;
+  if (!input_value(rec, s, st, in)) return false;
   r = expr::evaluate_value(program, in, st.scratch);
   if (r.outcome != expr::Outcome::kError) return true;
   s.error.assign(expr::error_message(st.scratch));
@@ -91,7 +92,7 @@ bool evaluate_expression(const expr::Program& program, Record& rec, WorkerScratc
 bool evaluate_expression_all(const expr::Program& program, Record& rec, WorkerScratch& s, ExprState& st,
                              std::span<const expr::Value>& values) {
   expr::Value in;
-  if (!input_value(rec, s, in)) return false;
+  if (!input_value(rec, s, st, in)) return false;
   if (expr::evaluate_all_value(program, in, st.scratch, values) != expr::Outcome::kError) return true;
   s.error.assign(expr::error_message(st.scratch));
   return false;

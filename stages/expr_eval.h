@@ -20,6 +20,7 @@ struct ExprState final : StageState {
   expr::Scratch scratch;
   std::string out;        // map's output, with padding so the next stage may parse it in place
   expr::Result result;    // map's value, handed to the next expression stage (Record::value)
+  expr::Scratch whole;    // a record with a number beyond 64 bits, read by the general reader
 };
 
 // --arg NAME VALUE / --argjson NAME JSON, set once at plan time before the stages are made:

@@ -98,6 +98,12 @@ Result evaluate(const Program& program, simdjson::dom::element input, Scratch& s
 // Same, for an input that is already a Value (e.g. a constant or a value from another program).
 Result evaluate_value(const Program& program, const Value& input, Scratch& scratch);
 
+// JSON text as a Value in `scratch`'s arena (valid until the next use of the scratch), read as the
+// general engine reads it: for a record simdjson's DOM refuses for a number beyond 64 bits (jq
+// 1.7 reads 1e400 as 1.7976931348623157e+308, 100000000000000000000 as 1e20). An integer whose
+// text fits 64 bits stays exact. False with *error when the text is not JSON.
+bool read_value(std::string_view text, Scratch& scratch, Value& out, std::string* error);
+
 // Every value of the program, in order: a fast program may be a generator at its top
 // (`.tags[]?`, `.a, .b`, `.items[] | .id`: is_multi()); a single-valued one gives at most one.
 // kValue when it gave at least one (in `values`, valid as a Result's value), kEmpty for none,

@@ -2,6 +2,7 @@
 #include "src/expr/internal.h"
 #include "src/expr/jq/jq.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstring>
 
@@ -94,6 +95,16 @@ Value from_j(const jq::J& j, Arena& arena) {
     case jq::T::kTrue: return Value::boolean(true);
     case jq::T::kNumber: {
       double d = j.num();
+      // A number read from JSON keeps its text: an integer that fits 64 bits stays exact (as the
+      // fast engine reads it from the DOM), beyond 2^53 too.
+      if (const std::string* text = j.literal(); text && !text->empty() && d == std::trunc(d)) {
+        std::int64_t i = 0;
+        auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), i);
+        if (ec == std::errc() && end == text->data() + text->size()) return Value::integer(i);
+        std::uint64_t u = 0;
+        auto [uend, uec] = std::from_chars(text->data(), text->data() + text->size(), u);
+        if (uec == std::errc() && uend == text->data() + text->size()) return Value::uinteger(u);
+      }
       if (d == std::trunc(d) && std::fabs(d) < 9007199254740992.0) return Value::integer(static_cast<std::int64_t>(d));
       return Value::number(d);
     }
@@ -122,6 +133,19 @@ Value from_j(const jq::J& j, Arena& arena) {
     }
   }
   return Value::null();
+}
+
+bool read_value(std::string_view text, Scratch& scratch, Value& out, std::string* error) {
+  ScratchState& s = scratch.state();
+  s.arena.reset();
+  jq::J j;
+  std::string perr;
+  if (!jq::parse_json(text, j, &perr, /*valid_utf8=*/true)) {
+    *error = "invalid JSON: " + perr;
+    return false;
+  }
+  out = from_j(j, s.arena);
+  return true;
 }
 
 Outcome several_values(ScratchState& s, std::size_t n) {

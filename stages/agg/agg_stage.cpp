@@ -230,6 +230,9 @@ struct AggState final : StageState {
   std::vector<std::string> texts;  // compact JSON of non-scalar argument values
   std::vector<expr::Value> members;  // the leading keys' members of the record
   std::string key;
+  // A record the DOM refused for a number beyond 64 bits, read by the general engine's reader.
+  expr::Scratch whole_scratch;
+  expr::Value whole;
 };
 
 const char* type_word(const expr::Value& v) {
@@ -319,8 +322,15 @@ class AggStage final : public FinishingStage {
     auto& p = static_cast<AggPartial&>(into);
     if (p.values_overflow) return Verdict::kPass;  // the run fails at its end; nothing more is kept
     simdjson::dom::element doc;
-    const bool use_value = !rec.has_doc() && rec.value();
-    if (!use_value && !rec.doc(s, &doc)) return Verdict::kError;
+    const expr::Value* input = !rec.has_doc() ? rec.value() : nullptr;
+    if (!input && !rec.doc(s, &doc)) {
+      // Valid JSON with a number beyond 64 bits, which the DOM cannot hold: read as jq 1.7 reads
+      // it (1e400 as the largest double), as filter and map do; a field not read keeps nothing.
+      if (!rec.big_numbers() || !expr::read_value(rec.text(), st.whole_scratch, st.whole, &s.error))
+        return Verdict::kError;
+      input = &st.whole;
+    }
+    const bool use_value = input != nullptr;
     // Every distinct expression, keys first: the first error is the record's. vals[e] is the
     // value of expression e (the record's member itself for `.KEY`, else its result), or nullptr
     // when it gave none.
@@ -336,7 +346,7 @@ class AggStage final : public FinishingStage {
       expr::Scratch& scratch = *st.scratches[e];
       expr::Result& r = st.results[e];
       if (members && x.lead != kNoLead) r = expr::evaluate_from_member(*x.program, st.members[x.lead], scratch);
-      else if (use_value) r = expr::evaluate_value(*x.program, *rec.value(), scratch);
+      else if (use_value) r = expr::evaluate_value(*x.program, *input, scratch);
       else r = expr::evaluate(*x.program, doc, scratch);
       if (r.outcome == expr::Outcome::kError) {
         s.error = fmt::format("{}: {}", x.what, expr::error_message(scratch));

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "src/expr/jq/value.h"
 #include "src/util/text_util.h"
 #include "stages/json_diagnose.h"
 
@@ -243,11 +244,53 @@ std::optional<CommandTemplate> CommandTemplate::compile(std::string_view cmd, st
   return t;
 }
 
+// The value at p's path in a record read by the general engine's reader, in the words of the
+// DOM walk below.
+bool CommandTemplate::path_value(const expr::jq::J& record, const Piece& p, std::string& word, std::string* error) {
+  const expr::jq::J* v = &record;
+  std::string where;
+  for (const Step& step : p.path) {
+    if (const std::string* key = std::get_if<std::string>(&step)) {
+      if (v->type() != expr::jq::T::kObject) {
+        *error = fmt::format("--exec {}: {} is not an object", p.text, where.empty() ? "the record" : where);
+        return false;
+      }
+      where += "." + *key;
+      v = v->obj().find(*key);
+      if (!v) {
+        *error = fmt::format("--exec {}: the record has no {}", p.text, where);
+        return false;
+      }
+    } else {
+      std::int64_t n = std::get<std::int64_t>(step);
+      if (v->type() != expr::jq::T::kArray) {
+        *error = fmt::format("--exec {}: {} is not an array", p.text, where.empty() ? "the record" : where);
+        return false;
+      }
+      where += fmt::format("[{}]", n);
+      const auto& arr = v->arr();
+      std::int64_t size = static_cast<std::int64_t>(arr.size());
+      std::int64_t at = n < 0 ? n + size : n;
+      if (at < 0 || at >= size) {
+        *error = fmt::format("--exec {}: the record has no {}", p.text, where);
+        return false;
+      }
+      v = &arr[static_cast<std::size_t>(at)];
+    }
+  }
+  word.clear();
+  if (v->type() == expr::jq::T::kString) word = v->str();
+  else expr::jq::write(*v, word);
+  return true;
+}
+
 bool CommandTemplate::expand(std::string_view record, simdjson::dom::parser& parser, std::string* out,
                              std::string* error) const {
   out->clear();
   simdjson::dom::element doc;
   bool parsed = false;
+  bool big = false;  // the record has a number beyond 64 bits: read into `whole`
+  expr::jq::J whole;
   std::string word;
   for (const Piece& p : pieces_) {
     if (p.kind == kLiteral) {
@@ -257,17 +300,28 @@ bool CommandTemplate::expand(std::string_view record, simdjson::dom::parser& par
     if (p.kind == kWhole) {
       word.assign(record);
     } else {
-      if (!parsed) {
+      if (!parsed && !big) {
         if (auto err = parser.parse(record.data(), record.size(), true).get(doc)) {
-          // In parse's words ("invalid JSON: ... at column N"); a number beyond 64 bits is valid
-          // JSON that the path cannot read.
-          *error = refused_only_for_numbers(record, err)
-                       ? fmt::format("--exec {}: the record holds a number outside the 64-bit range, which a "
-                                     "{{.path}} cannot read", p.text)
-                       : fmt::format("--exec {}: the record is {}", p.text, describe_invalid_json(record, err));
-          return false;
+          // In parse's words ("invalid JSON: ... at column N"). Valid JSON with a number beyond 64
+          // bits, which the DOM cannot hold, is read by the general engine's reader instead (the
+          // number keeps its text): the path reads any field of it.
+          std::string perr;
+          if (!refused_only_for_numbers(record, err) || !expr::jq::parse_json(record, whole, &perr)) {
+            *error = fmt::format("--exec {}: the record is {}", p.text, describe_invalid_json(record, err));
+            return false;
+          }
+          big = true;
         }
         parsed = true;
+      }
+      if (big) {
+        if (!path_value(whole, p, word, error)) return false;
+        if (word.find('\0') != std::string::npos) {
+          *error = fmt::format("--exec {}: the value holds a NUL byte, which no command line can carry", p.text);
+          return false;
+        }
+        out->append(shell_quote(word, true));
+        continue;
       }
       simdjson::dom::element v = doc;
       std::string where = "";

@@ -21,6 +21,10 @@
 
 namespace ppipe {
 
+namespace expr::jq {
+class J;
+}
+
 class CommandTemplate {
  public:
   // nullopt with *error (a one-line message) when the template is refused.
@@ -42,6 +46,7 @@ class CommandTemplate {
     std::string text;  // kLiteral: the text; kPath: how it was written, for messages
     std::vector<Step> path;
   };
+  static bool path_value(const expr::jq::J& record, const Piece& p, std::string& word, std::string* error);
   std::vector<Piece> pieces_;
   bool needs_document_ = false;
 };

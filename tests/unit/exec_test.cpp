@@ -85,8 +85,17 @@ TEST_CASE("template: a missing path or a NUL byte fails the record", "[exec]") {
   CHECK(expand("echo {}", std::string("{\"a\":\"x\0\"}", 10), &e) == "<error>");
   CHECK(expand("echo {.a}", "not json", &e) == "<error>");
   CHECK(e == "--exec {.a}: the record is invalid JSON: invalid literal 'not' at column 1 (strings need double quotes)");
-  CHECK(expand("echo {.a}", R"({"a":1,"b":123456789012345678901234567890})", &e) == "<error>");
-  CHECK(e == "--exec {.a}: the record holds a number outside the 64-bit range, which a {.path} cannot read");
+  // A number beyond 64 bits is valid JSON: any path reads the record (the number keeps its text),
+  // and the path's errors are the same words.
+  CHECK(expand("echo {.a}", R"({"a":1,"b":123456789012345678901234567890})", &e) == "echo '1'");
+  CHECK(expand("echo {.b} {.c[-1]} {.c} {.d.e}", R"({"b":1e400,"c":[-1e999,"x y"],"d":{"e":"it's"}})", &e) ==
+        "echo '1e400' 'x y' '[-1e999,\"x y\"]' 'it'\\''s'");
+  CHECK(expand("echo {.a.b}", R"({"a":"s","n":1e400})", &e) == "<error>");
+  CHECK(e == "--exec {.a.b}: .a is not an object");
+  CHECK(expand("echo {.c[5]}", R"({"c":[1e400]})", &e) == "<error>");
+  CHECK(e == "--exec {.c[5]}: the record has no .c[5]");
+  CHECK(expand("echo {.a}", R"({"a":"x\u0000y","n":1e400})", &e) == "<error>");
+  CHECK(e.find("NUL") != std::string::npos);
 }
 
 TEST_CASE("template: placeholders inside quotes or after $ are refused, bad paths too", "[exec]") {

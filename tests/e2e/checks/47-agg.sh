@@ -217,6 +217,28 @@ t_agg_key_values() {
 }
 register t_agg_key_values
 
+t_agg_big_numbers() {
+  # Valid JSON with a number beyond 64 bits (which simdjson's DOM cannot hold) is read as jq 1.7
+  # reads it, by agg, uniq and exec's {.path}, as by filter and map: not an error for the record.
+  local name="agg, uniq, exec {.path}: records with numbers beyond 64 bits are read, not refused" msg=() rc
+  printf '%s\n' '{"k":"a","big":1e400}' '{"k":"a","n":100000000000000000000}' '{"k":"a","n":2}' \
+    '{"k":"b","n":9223372036854775807,"x":-1e999}' > big.jsonl
+  "$PPIPE" --stats --group-by .k --agg 'count, sum(.n), max(.big), first(.x)' big.jsonl > got 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("agg exit $rc: $(head -c 300 err)")
+  [ "$(cat got)" = '{"k":"a","count":3,"sum_n":1e+20,"max_big":1.7976931348623157e+308,"first_x":null}
+{"k":"b","count":1,"sum_n":9223372036854775807,"max_big":null,"first_x":-1.7976931348623157e+308}' ] ||
+    msg+=("agg output: $(cat got)")
+  "$PPIPE" --stages parse,map,agg --map . --group-by .k big.jsonl > got 2> err || msg+=("map,agg exit $?: $(head -c 300 err)")
+  [ "$(jq -c .count got | tr '\n' ' ')" = "3 1 " ] || msg+=("map,agg output: $(cat got)")
+  "$PPIPE" --uniq .k big.jsonl > got 2> err || msg+=("uniq exit $?: $(head -c 300 err)")
+  [ "$(cat got)" = "$(sed -n '1p;4p' big.jsonl)" ] || msg+=("uniq output: $(cat got)")
+  "$PPIPE" --stages parse,exec --exec-mode record --exec 'echo {.k} {.n}' big.jsonl > got 2> err; rc=$?
+  [ "$rc" = 1 ] || msg+=("exec exit $rc, expected 1 (the first record has no .n)")
+  [ "$(cat got)" = $'a 100000000000000000000\na 2\nb 9223372036854775807' ] || msg+=("exec output: $(cat got)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_big_numbers
+
 t_agg_many_groups() {
   local name="agg: 200,000 groups in key order with 1 and 2 workers, written as they are emitted (past several 1 MiB flushes); | head -1 exits 0, quietly"
   command -v python3 >/dev/null || { not_ok "$name" "python3 is required"; return; }
