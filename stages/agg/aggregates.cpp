@@ -269,9 +269,7 @@ class SumT final : public Base {
       *out += "null";
     } else if (auto i = s_.to_int64()) {
       expr::write_int(*i, *out);
-    } else if (auto u = s_.to_uint64()) {
-      write_uint(*u, *out);
-    } else {
+    } else {  // past int64 (uint64's range too): the correctly rounded double, as jq's add gives
       expr::write_double(s_.to_double(), *out);
     }
     return true;

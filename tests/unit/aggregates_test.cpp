@@ -567,8 +567,12 @@ TEST_CASE("results print as jq does, nulls are skipped, no values is null", "[ag
   CHECK(run("sum", {Value::of(1e300)}) == "1e+300");
   CHECK(run("sum", {Value::of(0.1), Value::of(0.2)}) == "0.30000000000000004");
   CHECK(run("sum", {Value::of(std::numeric_limits<std::int64_t>::max()), Value::of(std::int64_t{1})}) ==
-        "9223372036854775808");
+        "9223372036854776000");  // 2^63: past int64, a double, printed as jq prints it
   CHECK(run("sum", {Value::of(1e308), Value::of(1e308)}) == "1.7976931348623157e+308");
+  // Past int64 the sum is the rounded double, also in uint64's range (2^64 - 2 is no double).
+  CHECK(run("sum", {Value::of(std::numeric_limits<std::int64_t>::max()),
+                    Value::of(std::numeric_limits<std::int64_t>::max())}) == "18446744073709552000");
+  CHECK(run("sum", {Value::of_uint(18446744073709551615u)}) == "18446744073709552000");
   CHECK(run("sum", {}) == "null");
   CHECK(run("sum", {n, n}) == "null");
   CHECK(run("count", {n, n, Value::of(1.0)}) == "3");
