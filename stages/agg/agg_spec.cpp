@@ -90,6 +90,21 @@ std::optional<std::vector<std::string>> split_top_level(std::string_view list, s
 
 std::pair<std::string, std::string> split_as(std::string_view item) {
   item = trim(item);
+  // `as "any name"`: a string literal that ends the item, after the word `as` outside brackets
+  // and strings (a name that is not a word: the spec of a partial writes a default name so).
+  if (!item.empty() && item.back() == '"') {
+    for (std::size_t q = 0; q < item.size(); ++q) {
+      if (item[q] != '"' || q < 4 || !is_space(item[q - 1])) continue;
+      auto str = string_at(item, q);
+      if (!str || str->second != item.size()) continue;
+      std::size_t j = q;
+      while (j > 0 && is_space(item[j - 1])) --j;
+      if (j < 3 || item.substr(j - 2, 2) != "as" || !is_space(item[j - 3])) continue;
+      std::string_view before = item.substr(0, j - 2);
+      if (trim(before).empty() || !scan(before, [](std::size_t, int) {})) continue;
+      return {std::string(trim(before)), str->first};
+    }
+  }
   // The last word must be a name, preceded by the word `as` outside brackets and strings.
   std::size_t end = item.size(), i = end;
   while (i > 0 && is_name_char(item[i - 1])) --i;
@@ -104,6 +119,21 @@ std::pair<std::string, std::string> split_as(std::string_view item) {
   // `as` must be outside brackets and strings: the part before it must be balanced.
   if (!scan(before, [](std::size_t, int) {})) return {std::string(item), ""};
   return {std::string(trim(before)), std::string(name)};
+}
+
+std::string spec_name(std::string_view name) {
+  bool word = !name.empty() && is_name_start(name[0]);
+  for (char c : name) word = word && is_name_char(c);
+  if (word) return std::string(name);
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"' || c == '\\') out += '\\', out += c;
+    else if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else out += c;
+  }
+  out += '"';
+  return out;
 }
 
 std::string last_path_name(std::string_view expr) {

@@ -35,8 +35,13 @@ struct AggItemSpec {
 // empty item ("a,,b") is an error.
 std::optional<std::vector<std::string>> split_top_level(std::string_view list, std::string* error);
 
-// "expr as name" -> (expr, name); without `as`, name is empty.
+// "expr as name" -> (expr, name), also `expr as "any name"` (a string literal: \" \\ \n \t
+// escapes); without `as`, name is empty.
 std::pair<std::string, std::string> split_as(std::string_view item);
+
+// A name as `as` takes it back: bare when it is a word, else a string literal (a default name such
+// as p99.9_v or "a b" from `."a b"`: partials write their spec so, and merge reads it back).
+std::string spec_name(std::string_view name);
 
 // The last name of a path expression (`.a.b` -> b, `.["x y"]` -> "x y"); empty when the expression
 // is not a plain path.

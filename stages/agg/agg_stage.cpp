@@ -56,7 +56,8 @@ constexpr const char* kAggHelp =
     "  Groups the records by the values of the --group-by keys and writes, when the input ends,\n"
     "  one object per group: the keys, then the aggregates in the order given. Default names: a\n"
     "  key is named by the last component of its path (.user.country -> country), an aggregate\n"
-    "  by its name and that component (avg(.latency_ms) -> avg_latency_ms); `as NAME` renames.\n"
+    "  by its name and that component (avg(.latency_ms) -> avg_latency_ms); `as NAME` renames\n"
+    "  (`as \"any name\"` for a name that is not a word).\n"
     "  Sums are exact (int64, or the correctly rounded double of the true sum, as math.fsum),\n"
     "  avg/var/stddev are rounded once, percentiles are exact with linear interpolation, first/\n"
     "  last/collect follow input order: the output is the same byte for byte for every --workers,\n"
@@ -1074,8 +1075,8 @@ std::unique_ptr<AggStage> build_agg(const std::string& group_by, const std::stri
   }
   // The spec, normalized: every item with its name.
   std::string gb, al;
-  for (const auto& k : *keys) gb += (gb.empty() ? "" : ", ") + k.expr + " as " + k.name;
-  for (const auto& i : *items) al += (al.empty() ? "" : ", ") + i.text + " as " + i.name;
+  for (const auto& k : *keys) gb += (gb.empty() ? "" : ", ") + k.expr + " as " + agg::spec_name(k.name);
+  for (const auto& i : *items) al += (al.empty() ? "" : ", ") + i.text + " as " + agg::spec_name(i.name);
   std::string spec = "{\"group_by\":";
   append_json_string_jq(spec, gb);
   spec += ",\"agg\":";

@@ -28,6 +28,16 @@ TEST_CASE("agg spec: `as NAME` and default names", "[agg]") {
   CHECK(split_as(".as") == std::pair<std::string, std::string>{".as", ""});
   CHECK(split_as("\"x as y\"") == std::pair<std::string, std::string>{"\"x as y\"", ""});
   CHECK(split_as("(.a as b)") == std::pair<std::string, std::string>{"(.a as b)", ""});
+  // `as "any name"`, and the spec's names read back whatever they are.
+  using P = std::pair<std::string, std::string>;
+  CHECK(split_as("p99.9(.v) as \"p99.9_v\"") == P{"p99.9(.v)", "p99.9_v"});
+  CHECK(split_as(".\"a b\" as  \"a \\\"b\\\\\"") == P{".\"a b\"", "a \"b\\"});
+  CHECK(split_as(".\"x as \\\"y\"") == P{".\"x as \\\"y\"", ""});  // inside the key's string
+  CHECK(split_as("as \"x\"") == P{"as \"x\"", ""});
+  CHECK(spec_name("count") == "count");
+  CHECK(spec_name("p99.9_v") == "\"p99.9_v\"");
+  for (std::string name : {"p99.9_v", "a b", "é", "sum_x-y", "q\"\\\n\t", "_1"})
+    CHECK(split_as("sum(.v) as " + spec_name(name)) == P{"sum(.v)", name});
   CHECK(last_path_name(".user.country") == "country");
   CHECK(last_path_name(".a[\"b c\"]") == "b c");
   CHECK(last_path_name(".\"x\"") == "x");

@@ -201,6 +201,23 @@ t_agg_merge_of_merges() {
 }
 register t_agg_merge_of_merges
 
+t_agg_merge_names() {
+  # Default names that are not words (p99.9_v, "a b" of ."a b", é) and `as "any name"` come back
+  # through a partial's spec: merge = the single run.
+  local name='agg --partial | merge: names that are not words (p99.9(.v), ."a b", as "x y") merge as the single run' msg=() g a
+  printf '%s\n' '{"a b":1,"é":"x","v":1,"x-y":2}' '{"a b":2,"é":"x","v":5}' '{"a b":1,"é":"y","v":2.5}' > nm.jsonl
+  for g in '."a b", ."é"' '.v as "v v", ."a b" as "q\"\\"'; do
+    for a in 'p99.9(.v), sum(."x-y"), count as "n n"' 'median(.v) as "m\\ \"x\""'; do
+      "$PPIPE" --group-by "$g" --agg "$a" nm.jsonl > want 2> err || msg+=("[$g | $a] single run exit $?: $(head -c 200 err)")
+      "$PPIPE" --group-by "$g" --agg "$a" --partial nm.jsonl > part 2> err || msg+=("[$g | $a] partial exit $?")
+      "$PPIPE" --stages merge part > got 2> err || msg+=("[$g | $a] merge exit $?: $(head -c 300 err)")
+      cmp -s want got || msg+=("[$g | $a] merge differs" "$(short_diff want got)")
+    done
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_merge_names
+
 t_agg_key_values() {
   local name="agg: keys group by value as jq's group_by does (1 = 1.0, -0.0 = 0), strings and arrays with commas and quotes"
   printf '%s\n' '{"g":0,"x":1}' '{"g":-0.0,"x":2}' '{"g":1.0,"x":3}' '{"g":1,"x":4}' '{"g":"a\"],b","x":5}' \
