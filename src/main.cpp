@@ -74,6 +74,8 @@ std::string check_outputs_are_not_inputs(const Plan& plan) {
   std::vector<std::pair<FileId, std::string>> inputs;
   for (const auto& path : plan.engine.inputs)
     if (auto id = regular_file(path)) inputs.emplace_back(*id, path == "-" ? "stdin" : "'" + path + "'");
+  for (const auto& path : plan.read_files)  // --map-file, --filter-file, --config: read too
+    if (auto id = regular_file(path)) inputs.emplace_back(*id, "'" + path + "'");
   auto input_named = [&](const FileId& out) -> const std::string* {
     for (const auto& [id, name] : inputs)
       if (id == out) return &name;

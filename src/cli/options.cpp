@@ -428,6 +428,11 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
         return nullptr;
       }
     }
+    for (const StageOption& option : info->options) {
+      const std::string_view flag = option.flag;
+      if (flag.size() > 5 && flag.substr(flag.size() - 5) == "-file" && args.given(option.flag))
+        plan->read_files.push_back(args.value(option.flag));
+    }
     std::string stage_error;
     auto stage = info->make(args, &stage_error);
     if (!stage) {
@@ -983,6 +988,7 @@ CliResult parse_command_line(int argc, char** argv) {
     result.exit_code = kExitUsage;
     return result;
   }
+  if (cl->config_opt->count() > 0) result.plan->read_files.push_back(cl->config_opt->results().back());
   if (cl->print_config) {
     std::cout << cl->config_text(result.plan->chain) << std::flush;
     result.plan.reset();

@@ -60,6 +60,9 @@ struct Plan {
   std::vector<std::string> chain;
   std::vector<std::unique_ptr<Stage>> stages;
   std::vector<std::string> source_names;
+  // Files ppipe reads besides its inputs (--map-file, --filter-file, --config): no output may be
+  // one of them either.
+  std::vector<std::string> read_files;
   std::string errors_path = "-";
   bool stats = false;               // the final line (also implied by --stats-interval, --stats-file)
   std::string stats_path = "-";     // where stats go: "-" is stderr

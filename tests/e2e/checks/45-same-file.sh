@@ -65,6 +65,27 @@ t_stats_file_is_input() {
 }
 register t_stats_file_is_input
 
+t_program_and_config_files_are_inputs() {
+  # --map-file, --filter-file and --config are read too: --errors or --stats-file naming one of them
+  # would destroy the user's program or config.
+  local name="--errors/--stats-file naming the --map-file, --filter-file or --config: refused, file intact" msg=() rc args
+  printf '{"a":1}\nbad\n' > pc.jsonl
+  for args in "--map-file prog.jq --errors prog.jq" "--filter-file prog.jq --stats-file ./prog.jq" \
+              "--config conf.toml --errors conf.toml" "--config conf.toml --stats-file conf.toml"; do
+    echo '.a' > prog.jq
+    printf 'map = ".a"\n' > conf.toml
+    rc=0
+    # shellcheck disable=SC2086
+    "$PPIPE" $args pc.jsonl > out 2> err || rc=$?
+    [ "$rc" = 2 ] || msg+=("[$args] exit $rc, expected 2")
+    grep -q "refusing to overwrite it" err || msg+=("[$args] stderr: $(head -c 200 err)")
+    [ "$(cat prog.jq)" = .a ] || msg+=("[$args] prog.jq changed: $(head -c 200 prog.jq)")
+    [ "$(cat conf.toml)" = 'map = ".a"' ] || msg+=("[$args] conf.toml changed: $(head -c 200 conf.toml)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_program_and_config_files_are_inputs
+
 t_stdout_is_input() {
   same_file_refused "ppipe FILE >> FILE: 'input file is output file', exit 2" \
     "^ppipe: input file 'victim.jsonl' is output file \(stdout\)$" \
