@@ -143,6 +143,16 @@ class SignalWatcher {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A standard descriptor the caller closed (`ppipe f >&-`) would be the next file ppipe opens (an
+  // eventfd, the --errors file), and stdout would be written there. Each is opened on /dev/null
+  // the other way round (stdin for writing, stdout and stderr for reading): the number is taken,
+  // and reading stdin or writing stdout still fails with EBADF, reported as any read or write
+  // error (exit 3).
+  for (int fd = 0; fd <= 2; ++fd)
+    if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      int got = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+      if (got >= 0 && got != fd) close(got);  // (fd was taken meanwhile: nothing to reserve)
+    }
   // A closed output pipe comes back from write() as EPIPE and ends the run quietly.
   signal(SIGPIPE, SIG_IGN);
   // SIGINT/SIGTERM wait for the SignalWatcher from the start: one that comes while the command

@@ -255,3 +255,24 @@ t_head_stops_slow_pipe() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_head_stops_slow_pipe
+
+t_closed_standard_fds() {
+  # A closed stdout, stdin or stderr is a failed write or read (exit 3), never the next file ppipe
+  # opens: output went into an internal eventfd or the --errors file, and stdin read an eventfd (a
+  # hang).
+  local name="closed stdout/stdin/stderr: exit 3 with a message, nothing written to the --errors file, no hang" msg=() rc
+  printf '{"a":1}\nbad\n' > cf.jsonl
+  rm -f cf_err.jsonl
+  rc=0; "$PPIPE" --errors cf_err.jsonl cf.jsonl >&- 2> err || rc=$?
+  [ "$rc" = 3 ] || msg+=("stdout closed: exit $rc, expected 3")
+  grep -q 'write error on stdout: Bad file descriptor' err || msg+=("stdout closed: $(head -c 200 err)")
+  [ "$(jq -r .stage cf_err.jsonl 2>/dev/null)" = parse ] || msg+=("--errors file: $(head -c 200 cf_err.jsonl)")
+  rc=0; echo '{"a":1}' | timeout 10 "$PPIPE" 0<&- > out 2> err || rc=$?
+  [ "$rc" = 3 ] || msg+=("stdin closed: exit $rc, expected 3 (124: a hang)")
+  grep -q "read error on '<stdin>'" err || msg+=("stdin closed: $(head -c 200 err)")
+  rc=0; timeout 10 "$PPIPE" cf.jsonl > out 2>&- || rc=$?
+  [ "$rc" = 3 ] || msg+=("stderr closed: exit $rc, expected 3 (an error record could not be written)")
+  [ "$(cat out)" = '{"a":1}' ] || msg+=("stderr closed: output $(head -c 200 out)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_closed_standard_fds
