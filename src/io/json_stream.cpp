@@ -17,6 +17,7 @@ void JsonStreamFramer::start_source() {
   depth_ = 0;
   array_depth_ = 0;
   cut_array_depth_ = 0;
+  expect_ = cut_expect_ = Expect::kFirst;
   escape_ = false;
 }
 
@@ -32,6 +33,7 @@ void JsonStreamFramer::start_batch(Batch& b) {
   escape_ = false;
   array_depth_ = cut_array_depth_;
   batch_array_depth_ = array_depth_;
+  expect_ = batch_expect_ = cut_expect_;
 }
 
 bool JsonStreamFramer::step(char c, bool* end_before) {
@@ -41,13 +43,19 @@ bool JsonStreamFramer::step(char c, bool* end_before) {
       if (is_space(c)) return false;
       if (unwrap_ && array_depth_ == 0 && c == '[') {
         array_depth_ = 1;
+        expect_ = Expect::kFirst;
         return false;
       }
-      if (array_depth_ == 1 && c == ',') return false;
+      if (array_depth_ == 1 && c == ',') {
+        if (expect_ != Expect::kSeparator) return true;  // `[,` or `,,`: a stray ','
+        expect_ = Expect::kElement;
+        return false;
+      }
       if (array_depth_ == 1 && c == ']') {
         array_depth_ = 0;
-        return false;
+        return expect_ == Expect::kElement;  // `,]`: a stray ']' (the array ends all the same)
       }
+      if (array_depth_ == 1) expect_ = Expect::kSeparator;  // an element starts
       if (c == '{' || c == '[') {
         state_ = State::kContainer;
         depth_ = 1;
@@ -111,6 +119,7 @@ std::size_t JsonStreamFramer::scan(Batch& b) {
     cut_ = end;
     cut_lines_ = lines_;
     cut_array_depth_ = array_depth_;
+    cut_expect_ = expect_;
   };
   const std::size_t stop = stop_after_;
   for (std::size_t i = scanned_; i < size; ++i) {
@@ -162,6 +171,7 @@ bool JsonStreamFramer::limit(Batch& b, std::size_t n) {
   depth_ = 0;
   escape_ = false;
   array_depth_ = batch_array_depth_;
+  expect_ = batch_expect_;
   scanned_ = 0;
   lines_ = 0;
   cut_ = 0;
@@ -175,14 +185,23 @@ bool JsonStreamFramer::limit(Batch& b, std::size_t n) {
 void JsonStreamFramer::finish(Batch& b) {
   bom_pending_ = false;
   const std::size_t size = b.input.size();
+  const bool open_value = state_ == State::kContainer || state_ == State::kString;
   if (state_ != State::kBetween) {
     // A scalar ends with the input; a container or string still open is one (bad) record.
     emit(b, value_start_, size);
     state_ = State::kBetween;
   }
+  if (array_depth_ == 1 && !open_value) {
+    // The input ended inside the top-level array (a truncated file): an empty record, which the
+    // decoder reports as such, on the last line.
+    value_line_ = lines_;
+    emit(b, size, size);
+  }
+  array_depth_ = 0;
   cut_ = size;
   cut_lines_ = lines_;
   cut_array_depth_ = 0;
+  cut_expect_ = Expect::kFirst;
 }
 
 void JsonStreamFramer::start_skip(const char*, std::size_t n) {
@@ -199,6 +218,7 @@ std::size_t JsonStreamFramer::skip(const char* p, std::size_t n, bool* found) {
       std::size_t used = end_before ? i : i + 1;
       skipped_ += used;
       cut_array_depth_ = array_depth_;
+      cut_expect_ = expect_;
       return used;
     }
   }

@@ -186,7 +186,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     line += framer.cut_lines();
     offset += cut;
     b->bytes = offset - batch_start;
-    if (cut == 0) {
+    if (cut == 0 && b->spans.empty()) {  // (an empty span: --unwrap's array left open, at the end)
       release(std::move(b));
     } else {
       b->seq = seq_++;

@@ -63,3 +63,32 @@ t_json_stream_errors() {
   if [ ${#msg[@]} -eq 0 ]; then ok "--format json: bad values are error records with their first line; the run goes on"; else not_ok "json stream errors" "${msg[@]}"; fi
 }
 register t_json_stream_errors
+
+t_json_unwrap_broken_arrays() {
+  # --unwrap: an array cut short (no closing ']': a truncated download) and stray separators are
+  # error records, not a silently complete result; the elements that are there are records.
+  local name="--unwrap: a missing ']', a ',' where an element must come and a ',]' are error records" msg=() t want rc j
+  while IFS='|' read -r t want; do
+    printf '%s' "$t" > ua.json
+    for j in 1 2; do
+      rc=0
+      "$PPIPE" -j "$j" --batch-size 1 --format json --unwrap --errors errs.jsonl ua.json > out 2> err || rc=$?
+      [ "$rc" = 1 ] || msg+=("[$t] -j $j exit $rc, expected 1")
+      [ "$(tr '\n' ' ' < out)$(jq -r '.record' errs.jsonl | tr '\n' '/')" = "$want" ] ||
+        msg+=("[$t] -j $j got: $(tr '\n' ' ' < out) errors: $(head -c 300 errs.jsonl)")
+    done
+  done <<'CASES'
+[{"a":1},{"b":2}|{"a":1} {"b":2} /
+[1,2|1 2 /
+[|/
+[1,2,|1 2 /
+[,1]|1 ,/
+[1,,2]|1 2 ,/
+[1,2,]|1 2 ]/
+CASES
+  grep -q "closing ']' is missing" <("$PPIPE" --format json --unwrap <<< '[1' 2>&1) || msg+=("no message for a missing ']'")
+  printf '[1, 2]\n[3]\n' > ok.json
+  [ "$("$PPIPE" --format json --unwrap ok.json | tr '\n' ' ')" = "1 2 3 " ] || msg+=("well-formed arrays changed")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_json_unwrap_broken_arrays
