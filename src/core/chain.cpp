@@ -600,7 +600,8 @@ Chain::Run::Cut Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, 
 
 bool Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::string_view source) {
   const std::size_t n = chain_.size();
-  bool stop_after = false;
+  bool stop_after = false;  // an ordered stage (stop_stage) took the record as its last
+  std::size_t stop_stage = 0;
   rec.set_source(source);
   // Every record here is timed: the writer's segment sees few records (tail's, agg's groups) or
   // records paced by the outside world (exec's), so two clock reads a stage are noise.
@@ -631,18 +632,21 @@ bool Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
             // back what brought it: an emit, a forwarded line).
             for (std::size_t j = from; j <= i; ++j) --counts_[j].in;
             for (std::size_t j = from; j < i; ++j) --counts_[j].out;
-            stopped_ = true;
+            stop_at(i);
             charge(i);
             return false;
           }
           v = a == Admit::kDrop ? Verdict::kDrop : Verdict::kPass;
-          stop_after |= a == Admit::kKeepLast;
+          if (a == Admit::kKeepLast) {
+            stop_after = true;
+            stop_stage = i;
+          }
         }
         break;
       case StageMode::kFinishing:
         v = finishing(stage).accumulate(rec, ws_.scratch, ws_.states[i].get(), *partials_[i]);
         if (v == Verdict::kPass) {
-          stopped_ |= stop_after;
+          if (stop_after) stop_at(stop_stage);
           charge(i);
           return true;  // consumed
         }
@@ -664,25 +668,27 @@ bool Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
       ++feed_errors_;
       chain_.add_error(err_, source, stage.name(), ws_.scratch.error, raw, rec.line(), rec.offset(), 0);
     }
-    stopped_ |= stop_after;
+    if (stop_after) stop_at(stop_stage);
     return true;
   }
   write_line(rec.text());
-  stopped_ |= stop_after;
+  if (stop_after) stop_at(stop_stage);
   return true;
 }
 
 bool Chain::Run::finish(std::string* error, const std::function<bool()>& flush, const FinishContext& context) {
   stats_fields_.assign(chain_.size(), std::string());
   for (std::size_t k = 0; k < chain_.size(); ++k) {
-    if (!partials_[k] || stopped_) continue;
+    // Every finishing stage emits what it holds, also after a head before it ended the stream;
+    // not once the output is gone.
+    if (!partials_[k] || (stopped_ && stop_stage_ == kEverything)) continue;
     const Stage& stage = *chain_.stages_[k];
     std::uint64_t made = 0;
     std::string text;
     std::uint64_t elsewhere = 0;  // writing, while the stage emits
     const bool last = k + 1 == chain_.size();
     Emit emit([&](std::string_view record, const Origin* origin) {
-      if (stopped_) return;
+      if (stopped_ && stop_stage_ > k) return;  // a stage after this one ended the stream
       ++counts_[k].out;
       ++made;
       if (last) {
@@ -699,7 +705,7 @@ bool Chain::Run::finish(std::string* error, const std::function<bool()>& flush, 
       }
       if (flush && out_.size() + err_.size() >= kFinishFlushBytes) {
         std::uint64_t w0 = now_ns();
-        if (!flush()) stopped_ = true;
+        if (!flush()) stop_at(kEverything);
         elsewhere += now_ns() - w0;
       }
     });

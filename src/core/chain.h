@@ -200,6 +200,14 @@ class Chain::Run {
   std::string_view passed_;
   std::uint64_t out_records_ = 0;
   bool stopped_ = false;
+  // The stage that ended the stream (an ordered stage: head), or kEverything (the output is gone).
+  // A finishing stage after it still emits what it holds; one before it stops emitting.
+  static constexpr std::size_t kEverything = static_cast<std::size_t>(-1);
+  std::size_t stop_stage_ = kEverything;
+  void stop_at(std::size_t stage) {
+    stopped_ = true;
+    stop_stage_ = stage;
+  }
   std::string failure_;
 };
 

@@ -146,3 +146,24 @@ t_tail_after_sigint() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_tail_after_sigint
+
+t_head_then_finishing_after_fan_out() {
+  # A map that fans out puts head on the writer's side; when head ends the stream there, the
+  # finishing stages after it (tail, agg) still write what they hold: jq | head | tail.
+  local name="fan-out map, head, then tail or agg: the finishing stage writes the records head took" msg=() j want
+  printf '%s\n' '{"t":[1,2]}' '{"t":[3]}' '{"t":[4,5]}' '{"t":[6]}' > fo.jsonl
+  for j in 1 3; do
+    want=$(jq -c '.t[]' fo.jsonl | head -n 3 | tail -n 2)
+    [ "$("$PPIPE" -j "$j" --map '.t[]' --head 3 --tail 2 fo.jsonl)" = "$want" ] || msg+=("-j $j tail: $("$PPIPE" -j "$j" --map '.t[]' --head 3 --tail 2 fo.jsonl | tr '\n' ' ')")
+    [ "$("$PPIPE" -j "$j" --map '.t[]' --head 4 --agg 'count, sum(.) as s' fo.jsonl)" = '{"count":4,"s":10}' ] ||
+      msg+=("-j $j agg: $("$PPIPE" -j "$j" --map '.t[]' --head 4 --agg 'count, sum(.) as s' fo.jsonl 2>&1)")
+    # tail, head, tail: the first tail's emission is cut by head; the second tail still writes.
+    [ "$(seq 1 9 | "$PPIPE" -j "$j" --stages tail,map,head,tail --tail 4 --map . --head 3 --tail 2 | tr '\n' ' ')" = "7 8 " ] ||
+      msg+=("-j $j tail,head,tail: $(seq 1 9 | "$PPIPE" -j "$j" --stages tail,map,head,tail --tail 4 --map . --head 3 --tail 2 | tr '\n' ' ')")
+  done
+  "$PPIPE" --stats --map '.t[]' --head 3 --tail 2 fo.jsonl 2> err > /dev/null
+  tail -n 1 err | jq -e '.records_in + .emitted == .records_out + .dropped + .errors + .consumed and .records_out == 2' \
+    > /dev/null || msg+=("stats: $(tail -n 1 err | head -c 300)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_head_then_finishing_after_fan_out
