@@ -746,10 +746,14 @@ CommandLine::CommandLine() {
       ->type_name("FMT");
   app.add_flag("-r,--raw-output", o.raw_output, "Write string records without quotes, as jq -r (= --output raw)");
   app.add_flag("--join-output", o.join_output, "As --raw-output, with nothing after each record (jq -j; = --output raw0)");
+  // Two words each time, never more: CLI11 lets a vector option take the words after it, which
+  // made `--arg x 1 FILE` a second pair (FILE, "") and read stdin instead of FILE.
   app.add_option("--arg", o.args, "Set $NAME to the string VALUE in every expression (as jq --arg; repeatable)")
-      ->type_name("NAME VALUE");
+      ->type_name("NAME VALUE")
+      ->allow_extra_args(false);
   app.add_option("--argjson", o.argjson, "Set $NAME to the JSON value in every expression (as jq --argjson; repeatable)")
-      ->type_name("NAME JSON");
+      ->type_name("NAME JSON")
+      ->allow_extra_args(false);
   app.add_flag("--fill", o.fill, "csv, tsv, table: a record with some of the header's keys is written under it, empty where it has none");
   app.add_option("--table-rows", o.table_rows, "table: rows held to size the columns (default 1000)")->type_name("N");
   app.add_option("--delimiter", o.delimiter, "csv: the field separator (default ','; 'tab' for a tab)")->type_name("C");
@@ -813,6 +817,11 @@ std::string CommandLine::check_config_entry(const ConfigEntry& entry) const {
   if (!opt && key.size() == 1) opt = app.get_option_no_throw("-" + key);
   if (opt && opt->get_configurable()) {
     const bool repeats = opt->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
+    if (opt->get_type_size_max() == 2) {  // --arg/--argjson: NAME VALUE pairs, one after the other
+      if (entry.values.empty() || entry.values.size() % 2 != 0)
+        return fmt::format("'{}' takes names and values in pairs: {} = [\"NAME\", \"VALUE\", ...]", key, key);
+      return "";
+    }
     if (!repeats && entry.values.size() != 1)
       return fmt::format("'{}' takes one value, not an array of {}", key, entry.values.size());
     if (opt->get_expected_min() == 0)
@@ -910,7 +919,12 @@ std::string CommandLine::config_text(const std::vector<std::string>& chain) cons
       continue;
     }
     if (opt->count() == 0) continue;
-    if (opt->get_expected_min() == 0) {
+    if (opt->get_type_size_max() == 2) {  // --arg/--argjson: every NAME VALUE pair, in order
+      const auto& words = opt->results();
+      out += key + " = [";
+      for (std::size_t i = 0; i < words.size(); ++i) out += (i ? ", " : "") + config_quote(words[i]);
+      out += "]\n";
+    } else if (opt->get_expected_min() == 0) {
       out += key + " = " + (opt->as<bool>() ? "true" : "false") + "\n";
     } else {
       out += key + " = " + value(opt->results().back()) + "\n";

@@ -81,3 +81,22 @@ PY
   else not_ok "double printing vs jq" "$(short_diff want got)"; fi
 }
 register t_jq_double_printing
+
+t_jq_arg_then_files() {
+  # --arg/--argjson take two words each, as jq's: a FILE after them is an input (it was taken as a
+  # second pair, and stdin was read instead); and they come back through --print-config/--config.
+  local name="--arg NAME VALUE FILE reads FILE; --arg/--argjson round-trip through --print-config" msg=() got
+  printf '{"in":2}\n' > argf.jsonl
+  got=$(echo '{"in":1}' | "$PPIPE" --map '[$x, $ARGS.named, .in]' --arg x 1 argf.jsonl 2>&1)
+  [ "$got" = '["1",{"x":"1"},2]' ] || msg+=("--arg x 1 FILE: $got")
+  got=$(echo '{"in":1}' | "$PPIPE" --map '[$x, $z, .in]' --arg x 1 --argjson z '{"a":[1]}' argf.jsonl argf.jsonl 2>&1 | tr '\n' ' ')
+  [ "$got" = '["1",{"a":[1]},2] ["1",{"a":[1]},2] ' ] || msg+=("--arg, --argjson, two files: $got")
+  "$PPIPE" --arg x 'a "b"' --arg y 2 --argjson z '[3]' --map '[$x, $y, $z]' --print-config > argc.toml 2>&1 || msg+=("--print-config failed: $(cat argc.toml)")
+  got=$(echo '{}' | "$PPIPE" --config argc.toml 2>&1)
+  [ "$got" = '["a \"b\"","2",[3]]' ] || msg+=("--config of --print-config: $got" "$(cat argc.toml)")
+  printf 'arg = ["x"]\nmap = "$x"\n' > argbad.toml
+  got=$(echo '{}' | "$PPIPE" --config argbad.toml 2>&1); local rc=$?
+  [ "$rc" = 2 ] && grep -q "argbad.toml line 1: 'arg' takes names and values in pairs" <<< "$got" || msg+=("odd pair: exit $rc: $got")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_arg_then_files
