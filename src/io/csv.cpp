@@ -119,7 +119,8 @@ void CsvFramer::add_record(Batch& b, std::size_t begin, std::size_t end) {
   if (header_pending_) {
     header_ = csv_header(std::string_view(p, len), delimiter_);
     header_pending_ = false;
-    return;
+    if (header_->malformed_row.empty()) return;
+    // A malformed header row is a record too: the decoder reports it (see InputHeader).
   }
   b.spans.push_back(RecordSpan{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(len), record_line_});
 }
@@ -239,6 +240,7 @@ std::shared_ptr<const InputHeader> csv_header(std::string_view record, char deli
     if (!next_field(record, pos, delimiter, scratch, &value, &quoted, column + 1, &error)) {
       value = record.substr(pos);  // malformed: the rest of the line, as it is, is the last name
       pos = std::string_view::npos;
+      h->malformed_row.assign(record);
     }
     h->add(value, ++column);
   }
@@ -260,7 +262,11 @@ bool decode_csv(std::string_view record, const InputHeader* header, char delimit
     ++column;
     std::string_view value;
     bool quoted = false;
-    if (!next_field(record, pos, delimiter, scratch, &value, &quoted, column, error)) return false;
+    if (!next_field(record, pos, delimiter, scratch, &value, &quoted, column, error)) {
+      if (header && !header->malformed_row.empty() && record == header->malformed_row)
+        *error = "the header row: " + *error + " (the keys are its text as it is)";
+      return false;
+    }
     if (header && column > want) continue;  // counted, reported below
     if (column > 1) out->push_back(',');
     if (header) {

@@ -32,6 +32,11 @@ InputFormat format_from_name(std::string_view path);
 // A repeated name gets a suffix (`a`, `a_2`, `a_3`); an empty one is its column number (`3`).
 struct InputHeader {
   std::vector<std::string> keys_json;
+  // csv: a header row that is not well-formed CSV (a quote left open, text after a closing quote),
+  // as it is. The framer hands it on as a record too, so that it is an error record (a quote left
+  // open takes the rest of the input with it) instead of silently taking the rows' place. The
+  // names are then the lenient reading of it.
+  std::string malformed_row;
   // Appends the key of column `column` (1-based) named `name` (raw field text), by the rules above.
   void add(std::string_view name, std::size_t column);
 

@@ -94,3 +94,23 @@ t_csv_batch_invariance() {
   if [ ${#msg[@]} -eq 0 ]; then ok "csv: quoted newlines = the same records for batch sizes 7 B to 64K, -j 1-4, stdin, .csv.gz"; else not_ok "csv batch invariance" "${msg[@]}"; fi
 }
 register t_csv_batch_invariance
+
+t_csv_malformed_header() {
+  # A header row that is not well-formed CSV is an error record (line 1, its text): a quote left
+  # open there took every row with it, silently (no output, no error, exit 0).
+  local name="csv: a malformed header row is an error record; rows after a quote left open in it are in its text" msg=() rc
+  printf 'a,"b\n1,2\n3,4\n' > mh1.csv
+  rc=0; "$PPIPE" --stats --errors mh.err mh1.csv > out 2> err || rc=$?
+  [ "$rc" = 1 ] || msg+=("open quote: exit $rc, expected 1")
+  [ "$(jq -c '[.line, .stage, .record]' mh.err)" = '[1,"csv","a,\"b\n1,2\n3,4\n"]' ] || msg+=("open quote: errors $(cat mh.err)")
+  jq -e '.errors == 1 and .records_in == 1' <(tail -n 1 err) > /dev/null || msg+=("open quote: stats $(tail -n 1 err | head -c 200)")
+  printf 'a,"b"x\n1,2\n' > mh2.csv
+  rc=0; "$PPIPE" --errors mh.err mh2.csv > out 2> err || rc=$?
+  [ "$rc" = 1 ] || msg+=("text after a quote: exit $rc, expected 1")
+  [ "$(cat out)" = '{"a":1,"\"b\"x":2}' ] || msg+=("text after a quote: output $(cat out)")
+  jq -e '.line == 1 and (.error | startswith("the header row: "))' mh.err > /dev/null || msg+=("text after a quote: errors $(cat mh.err)")
+  printf 'a,b\n1,2\n' > mh3.csv
+  [ "$("$PPIPE" mh3.csv 2>&1)" = '{"a":1,"b":2}' ] || msg+=("a good header changed")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_csv_malformed_header
