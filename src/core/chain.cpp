@@ -414,7 +414,7 @@ void Chain::Run::recount(Batch& b) const {
   }
 }
 
-Chain::Run::Untaken Chain::Run::take_over(Batch& b) {
+Chain::Run::Untaken Chain::Run::take_over(Batch& b, std::uint64_t max_failures) {
   Untaken untaken;
   const std::size_t k = chain_.worker_end_;
   if (k == chain_.size()) return untaken;
@@ -430,9 +430,18 @@ Chain::Run::Untaken Chain::Run::take_over(Batch& b) {
   if (chain_.modes_[k] == StageMode::kAsync) job = b.spare_job ? std::move(b.spare_job) : std::make_unique<AsyncJob>();
   std::string_view output = b.output_view(job ? job->own_input : output_);
   std::string_view source = chain_.source_names_[b.source];
+  err_marks_.clear();
+  err_marks_base_ = err_.size();
+  std::uint64_t failures = 0;
+  std::size_t keep = b.trace.size();  // records kept: all, unless the budget or a head cuts
   std::uint64_t prev_out = 0;
-  for (const RecordTrace& t : b.trace) {
-    if (t.fate == Fate::kForwarded) {
+  for (std::size_t r = 0; r < b.trace.size() && keep == b.trace.size(); ++r) {
+    const RecordTrace& t = b.trace[r];
+    if (!job && t.failed() && ++failures == max_failures) {
+      keep = r + 1;  // the budget is spent at its own failure
+      untaken.budget_spent = true;
+    }
+    if (t.fate == Fate::kForwarded && keep == b.trace.size()) {
       std::string_view text(output.data() + prev_out, t.out_end - prev_out - 1);  // without its '\n'
       std::string_view raw(b.input.data() + t.raw_begin, t.raw_len);
       std::uint64_t offset = b.offset + t.raw_begin;
@@ -440,6 +449,7 @@ Chain::Run::Untaken Chain::Run::take_over(Batch& b) {
       // such a map a record is one line, and is not scanned (exec's batch mode: every byte).
       std::size_t begin = 0;
       std::uint64_t lines = 0, taken = 0;
+      bool cut_here = false;  // the stream ends or the budget is spent at this record
       while (begin <= text.size()) {
         std::size_t nl = chain_.fans_out_ ? text.find('\n', begin) : std::string_view::npos;
         if (nl == std::string_view::npos) nl = text.size();
@@ -449,17 +459,34 @@ Chain::Run::Untaken Chain::Run::take_over(Batch& b) {
           job->offsets.push_back(offset);
         } else {
           ++lines;
-          Record rec = Record::made(text.substr(begin, nl - begin), t.line, offset, false);
-          rec.set_seq(b.seq);
-          if (!stopped_ && feed(k, rec, raw, source)) ++taken;
+          if (!stopped_ && !cut_here) {
+            Record rec = Record::made(text.substr(begin, nl - begin), t.line, offset, false);
+            rec.set_seq(b.seq);
+            const std::uint64_t errors_before = feed_errors_;
+            if (feed(k, rec, raw, source)) ++taken;
+            failures += feed_errors_ - errors_before;
+            if (failures >= max_failures) {
+              cut_here = true;
+              untaken.budget_spent = true;
+            }
+            cut_here |= stopped_;
+          }
         }
         begin = nl + 1;
       }
-      if (taken == 0 && lines > 0) ++untaken.records;
-      untaken.lines += lines - taken;
+      if (!job) {
+        if (err_.size() > (err_marks_.empty() ? err_marks_base_ : err_marks_.back().second))
+          err_marks_.push_back({t.line, err_.size()});
+        if (cut_here) keep = taken > 0 || untaken.budget_spent ? r + 1 : r;  // (not taken at all: as if never read)
+        if (taken == 0 && lines > 0 && keep > r) ++untaken.records;
+        untaken.lines += keep > r ? lines - taken : 0;
+      }
     }
     prev_out = t.out_end;
   }
+  // The records after the cut were never read: their errors and counts go (before the output is
+  // handed on: the counts of a map that fanned out are read from it).
+  if (keep < b.trace.size()) rebuild(b, std::vector<std::uint8_t>(keep, 0), keep);
   b.segments.clear();
   b.out_bytes = 0;
   if (job) {

@@ -117,11 +117,18 @@ class Chain::Run {
   // submit). Its output then holds only what is to be written. Returns what an ordered stage here
   // (head) did not take because it had ended the stream: forwarded records and lines, which the
   // stats forget (as if never read; a map that fans out leaves several lines per record).
+  // Records fed here (not to an async stage) are fed in input order with the batch's own failures:
+  // the batch is cut right after its `max_failures`-th failed record (UINT64_MAX: no limit), the
+  // worker segment's and the stages' here counted together, and after the record at which an
+  // ordered stage here (head) ended the stream; the records cut away are as if never read (their
+  // errors are not reported). The errors made here are marked by line (err_marks) for the writer
+  // to interleave with the batch's own.
   struct Untaken {
     std::uint64_t records = 0;  // input records none of whose lines was taken
     std::uint64_t lines = 0;    // lines not taken
+    bool budget_spent = false;  // cut after the max_failures-th failure
   };
-  Untaken take_over(Batch& b);
+  Untaken take_over(Batch& b, std::uint64_t max_failures = UINT64_MAX);
   // An async job came back (in sequence order): its records go on through the rest of the chain,
   // its failures to the error stream. The job ends right after its `max_failures`-th failed record
   // (UINT64_MAX: no limit; 0: before its first record), failures of the stages after it counted

@@ -414,11 +414,17 @@ class PipelineRun {
         stop_after = StopReason::kFatalIo;
       }
       // --max-errors: the run ends right after the N-th failed record, as head ends after its N-th.
-      if (options_.max_errors && writer_part_->cut_after_errors(*b, options_.max_errors - result_.stats.errors))
+      // When the writer's segment runs here on the batch's forwarded records, their failures and
+      // the batch's own count together, in input order (take_over cuts the batch).
+      const std::uint64_t budget = options_.max_errors ? options_.max_errors - result_.stats.errors : UINT64_MAX;
+      const bool fed_here = chain_.worker_end() < chain_.size() && !async_ && !b->partial;
+      if (options_.max_errors && !fed_here && writer_part_->cut_after_errors(*b, budget))
         stop_after = StopReason::kMaxErrors;
+      // (Counted after take_over, which may cut the batch: what it cut away was never read.)
+      const Chain::Run::Untaken u = writer_part_->take_over(*b, fed_here ? budget : UINT64_MAX);
       result_.stats.add_batch(*b, chain_.worker_end() == chain_.size());
-      if (Chain::Run::Untaken u = writer_part_->take_over(*b); u.lines > 0)
-        result_.stats.forget_forwarded(u.records, u.lines, chain_.worker_end());
+      if (u.lines > 0) result_.stats.forget_forwarded(u.records, u.lines, chain_.worker_end());
+      if (u.budget_spent) stop_after = StopReason::kMaxErrors;
       if (b->job) {
         ++in_flight_;
         max_in_flight_ = std::max(max_in_flight_, in_flight_);

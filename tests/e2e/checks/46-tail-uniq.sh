@@ -167,3 +167,29 @@ t_head_then_finishing_after_fan_out() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_head_then_finishing_after_fan_out
+
+t_fan_out_errors_in_order() {
+  # After a map that fans out, the stages on the writer's side fail records too: their errors and
+  # the workers' come in input order, --max-errors counts both and stops right after the N-th, and
+  # a head there drops the errors of the records after its cut (as if never read).
+  local name="fan-out map then failing stages: errors in input order, --max-errors exact, head's cut drops later errors" msg=() j cfg got
+  printf '%s\n' '{"t":["a","b"]}' 'bad' '{"t":["c"]}' > fe.jsonl
+  printf '%s\n' '{"t":[1,2]}' 'bad' 'bad2' '{"t":[6]}' 'bad3' > fh.jsonl
+  for cfg in "-j 1" "-j 3 --batch-size 1" "-j 2 --batch-size 20"; do
+    # shellcheck disable=SC2086
+    got=$("$PPIPE" $cfg --map '.t[]' --map '.+1' fe.jsonl 2>&1 >/dev/null | jq -c '[.line, .stage]' | tr '\n' ' ')
+    [ "$got" = '[1,"map"] [1,"map"] [2,"parse"] [3,"map"] ' ] || msg+=("[$cfg] error order: $got")
+    # shellcheck disable=SC2086
+    got=$("$PPIPE" $cfg --map '.t[]' --map '.+1' --max-errors 1 fe.jsonl 2>&1 >/dev/null | jq -c '[.line, .stage, .reason]' | tr '\n' ' ')
+    [ "$got" = '[1,"map",null] [null,null,"max-errors"] ' ] || msg+=("[$cfg] --max-errors 1: $got")
+    # shellcheck disable=SC2086
+    got=$("$PPIPE" $cfg --map '.t[]' --map '.+1' --max-errors 3 --stats fe.jsonl 2>&1 >/dev/null | tail -n 1 | jq -c '[.records_in, .errors]')
+    [ "$got" = '[2,3]' ] || msg+=("[$cfg] --max-errors 3 stats: $got")
+    # shellcheck disable=SC2086
+    got=$("$PPIPE" $cfg --stats --map '.t[]' --head 1 fh.jsonl 2>&1; echo "rc=$?")
+    [ "$(head -n 1 <<< "$got")" = 1 ] && [ "$(tail -n 1 <<< "$got")" = rc=0 ] &&
+      jq -e '.records_in == 1 and .errors == 0' <(sed -n 2p <<< "$got") > /dev/null || msg+=("[$cfg] head cut: $got")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_fan_out_errors_in_order
