@@ -146,6 +146,9 @@ struct FinishContext {
   // Where finish() may put the stage's own --stats fields: JSON members, comma-separated, no
   // braces (agg: its groups and their memory). Null: nobody asks.
   std::string* stats_fields = nullptr;
+  // Records that went to the error stream before the end of the stream (merge gives no result
+  // when a line of its input was lost on the way: a partial that did not parse).
+  std::uint64_t errors = 0;
 };
 
 class FinishingStage : public Stage {

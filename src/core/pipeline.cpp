@@ -609,6 +609,7 @@ class PipelineRun {
     };
     FinishContext context;
     context.threads = options_.workers;
+    context.errors = result_.stats.errors;
     if (!writer_part_->finish(&error, flush, context)) {
       if (stop_.raise(StopReason::kFatalIo) || result_.fatal_error.empty()) result_.fatal_error = error;
     }

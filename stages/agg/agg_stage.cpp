@@ -1145,6 +1145,7 @@ struct MergePartial final : Partial {
   AggPartial inner;
   std::uint64_t refused = 0;              // lines refused (in this partial and the ones merged in)
   std::string conflict;                   // partials of two specs met in merge()
+  std::string first_at;                   // "FILE line N" of its first line (for a conflict's message)
 };
 
 struct MergeState final : StageState {
@@ -1180,7 +1181,8 @@ class MergeStage final : public FinishingStage {
       a.stage = b.stage;
     } else if (a.stage->spec() != b.stage->spec()) {
       if (a.conflict.empty())
-        a.conflict = fmt::format("partials of two specs: {} and {}", a.stage->spec(), b.stage->spec());
+        a.conflict = fmt::format("{}: a partial of another spec: {} (the earlier lines have {})", b.first_at,
+                                 b.stage->spec(), a.stage->spec());
       return;
     }
     a.stage->merge(a.inner, b.inner);
@@ -1192,9 +1194,11 @@ class MergeStage final : public FinishingStage {
       *error = "merge: " + p.conflict;
       return false;
     }
-    if (p.refused) {
-      *error = fmt::format("merge: {} line{} refused (see the error stream); no result written", p.refused,
-                           p.refused == 1 ? " was" : "s were");
+    // A line refused here, or one that failed before (a partial cut short does not parse): the
+    // result would lack it, so there is none (exit 3), rather than a smaller one.
+    if (const std::uint64_t refused = std::max<std::uint64_t>(p.refused, context.errors)) {
+      *error = fmt::format("merge: {} line{} refused (see the error stream); no result written", refused,
+                           refused == 1 ? " was" : "s were");
       return false;
     }
     if (!p.stage) return true;
@@ -1230,6 +1234,7 @@ class MergeStage final : public FinishingStage {
     }
     if (!p.stage) {
       p.stage = st.stage;
+      p.first_at = fmt::format("{} line {}", rec.source(), rec.line());
     } else if (p.stage->spec() != st.stage->spec()) {
       s.error = fmt::format("a partial of another spec: {} (the earlier lines have {})", st.stage->spec(),
                             p.stage->spec());

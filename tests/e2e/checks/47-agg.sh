@@ -218,6 +218,24 @@ t_agg_merge_names() {
 }
 register t_agg_merge_names
 
+t_agg_merge_refuses_lost_lines() {
+  # merge gives no result (exit 3) when a line of its input is lost: one cut short (it fails in
+  # parse, before merge) or one of another spec in another file (named with its file and line).
+  local name="merge: a partial line cut short or of another spec in another file: exit 3, no result, file and line named" msg=() rc
+  printf '{"v":1}\n' | "$PPIPE" --agg count --partial > ma.partial
+  printf '{"v":1}\n' | "$PPIPE" --agg 'count, sum(.v)' --partial > mb.partial
+  printf '{"ppipe_agg_partial":1,"spec":{"gro\n' > mc.partial
+  rc=0; "$PPIPE" --stages merge ma.partial mc.partial > got 2> err || rc=$?
+  [ "$rc" = 3 ] && [ ! -s got ] || msg+=("cut short: exit $rc, output $(head -c 100 got)")
+  grep -q '"source":"mc.partial","line":1' err && grep -q 'merge: 1 line was refused' err || msg+=("cut short: $(head -c 300 err)")
+  rc=0; "$PPIPE" --stages merge ma.partial mb.partial > got 2> err || rc=$?
+  [ "$rc" = 3 ] && [ ! -s got ] || msg+=("two specs: exit $rc, output $(head -c 100 got)")
+  grep -q 'merge: mb.partial line 1: a partial of another spec' err || msg+=("two specs: $(head -c 300 err)")
+  [ "$("$PPIPE" --stages merge ma.partial ma.partial 2>&1)" = '{"count":2}' ] || msg+=("good partials refused")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_merge_refuses_lost_lines
+
 t_agg_key_values() {
   local name="agg: keys group by value as jq's group_by does (1 = 1.0, -0.0 = 0), strings and arrays with commas and quotes"
   printf '%s\n' '{"g":0,"x":1}' '{"g":-0.0,"x":2}' '{"g":1.0,"x":3}' '{"g":1,"x":4}' '{"g":"a\"],b","x":5}' \
