@@ -863,7 +863,14 @@ double percentile_of_sorted(const std::vector<double>& x, double p) {
   if (k >= n - 1) return x[n - 1];
   double frac = h - fl;
   if (frac == 0) return x[k];
-  return x[k] + frac * (x[k + 1] - x[k]);
+  const double d = x[k + 1] - x[k];
+  if (std::isinf(d)) {
+    // Two neighbours more than DBL_MAX apart (-1e308 and 1e308): the same formula on halves, which
+    // are exact at that size, and the result doubled; the same roundings, without the overflow.
+    const double a = x[k] / 2, b = x[k + 1] / 2;
+    return (a + frac * (b - a)) * 2;
+  }
+  return x[k] + frac * d;
 }
 
 const std::vector<std::string>& aggregate_names() { return kNames; }

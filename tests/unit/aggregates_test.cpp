@@ -653,6 +653,11 @@ TEST_CASE("percentiles follow the interpolation formula exactly", "[agg]") {
   CHECK(run("p25", {Value::of(std::int64_t{1}), Value::of(std::int64_t{2}), Value::of(std::int64_t{3}),
                     Value::of(std::int64_t{4})}) == "1.75");
   CHECK(run("p0", {Value::of(1.0), Value::of(INFINITY)}) == "1");  // integral h: no 0 * Inf
+  // Neighbours more than DBL_MAX apart: the formula's value (exact: -1e308 + p * 2e308), not Inf.
+  CHECK(run("median", {Value::of(-1e308), Value::of(1e308)}) == "0");
+  CHECK(run("p25", {Value::of(-1e308), Value::of(1e308)}) == "-5e+307");
+  CHECK(run("p90", {Value::of(-1.7976931348623157e308), Value::of(1.7976931348623157e308)}) ==
+        "1.4381545078898526e+308");
   CHECK(run("median", {Value::of(0.0), Value::of(-0.0), Value::of(-0.0)}) == "-0");
 }
 
