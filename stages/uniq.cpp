@@ -78,7 +78,8 @@ class UniqStage final : public OrderedStage {
     auto& st = static_cast<ExprState&>(*state);
     if (!evaluate_expression(*key_, rec, s, st, st.result)) return Verdict::kError;
     // No value (`empty`, select false): the empty key, which no JSON text equals.
-    if (st.result.outcome != expr::Outcome::kEmpty) expr::append_json(st.result, out);
+    // Keys equal as jq finds them equal: objects by their sorted members, -0.0 as 0.
+    if (st.result.outcome == expr::Outcome::kValue) expr::append_json_sorted(st.result.value, out);
     return Verdict::kPass;
   }
 

@@ -130,6 +130,10 @@ inline bool is_truthy(const Result& r) {
 // Appends nothing unless r.outcome == kValue.
 void append_json(const Result& r, std::string& out);
 void append_json(const Value& v, std::string& out);
+// The same with every object's members sorted by key (the last of duplicate keys kept) and zeros
+// written 0: one text for values jq finds equal, as a grouping key ({"a":1,"b":2} and
+// {"b":2,"a":1} are one group in jq's group_by and unique).
+void append_json_sorted(const Value& v, std::string& out);
 // As jq -r: a string is written raw (no quotes, no escaping); anything else as append_json.
 void append_raw(const Value& v, std::string& out);
 

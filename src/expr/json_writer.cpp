@@ -7,7 +7,10 @@
 // - int64 / uint64: exact decimal (jq 1.6 rounds them through a double: a deliberate difference).
 #include <charconv>
 #include <cmath>
+#include <algorithm>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -247,8 +250,57 @@ Value copy_dom(simdjson::dom::element e, Arena& arena) {
   }
 }
 
+// append_json_sorted: members gathered (a DOM object's too), sorted by key, written.
+static void write_json_sorted(const Value& v, std::string& out) {
+  switch (v.tag()) {
+    case Tag::kDouble:
+      if (v.double_value() == 0) {
+        out.push_back('0');  // -0.0 == 0
+        return;
+      }
+      write_double(v.double_value(), out);
+      return;
+    case Tag::kArray: {
+      out.push_back('[');
+      bool first = true;
+      for_each_item(v, [&](const Value& x) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_json_sorted(x, out);
+        return true;
+      });
+      out.push_back(']');
+      return;
+    }
+    case Tag::kObject: {
+      std::vector<std::pair<std::string_view, Value>> members;
+      for_each_member(v, [&](std::string_view k, const Value& x) {
+        members.emplace_back(k, x);
+        return true;
+      });
+      std::stable_sort(members.begin(), members.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      out.push_back('{');
+      bool first = true;
+      for (std::size_t i = 0; i < members.size(); ++i) {
+        if (i + 1 < members.size() && members[i + 1].first == members[i].first) continue;  // the last wins
+        if (!first) out.push_back(',');
+        first = false;
+        append_json_string_jq(out, members[i].first);
+        out.push_back(':');
+        write_json_sorted(members[i].second, out);
+      }
+      out.push_back('}');
+      return;
+    }
+    default: write_json(v, out); return;
+  }
+}
+
 // -------------------------------------------------------------------------------------------
 // Public output API.
+
+void append_json_sorted(const Value& v, std::string& out) { write_json_sorted(v, out); }
 
 void append_json(const Value& v, std::string& out) { write_json(v, out); }
 

@@ -371,7 +371,9 @@ class AggStage final : public FinishingStage {
         case expr::Tag::kString: v = agg::Value::string(x->string_value()); break;
         default:
           st.texts[a].clear();
-          expr::append_json(*x, st.texts[a]);
+          // count_distinct counts values jq finds equal once: objects by their sorted members.
+          if (items_[a].spec.kind == agg::AggregateKind::kCountDistinct) expr::append_json_sorted(*x, st.texts[a]);
+          else expr::append_json(*x, st.texts[a]);
           v = agg::Value::json(st.texts[a]);
           break;
       }
@@ -409,10 +411,10 @@ class AggStage final : public FinishingStage {
       for (std::size_t k = 0; k < keys_.size(); ++k) {
         if (k) st.key.push_back(',');
         const expr::Value* kv = vals[key_expr_[k]];
-        // Numbers group by value: 1 and 1.0 print alike; -0.0 (printed -0) joins 0.
+        // Keys group by value, as jq's group_by: 1 and 1.0 print alike, -0.0 joins 0, and an
+        // object is written with its members sorted ({"b":1,"a":2} joins {"a":2,"b":1}).
         if (!kv) st.key.append("null");
-        else if (kv->tag() == expr::Tag::kDouble && kv->double_value() == 0) st.key.push_back('0');
-        else expr::append_json(*kv, st.key);
+        else expr::append_json_sorted(*kv, st.key);
       }
       st.key.push_back(']');
       const std::uint64_t hash = agg::GroupTable<Group>::hash_of(st.key);
@@ -677,7 +679,7 @@ class AggStage final : public FinishingStage {
     std::string key_text = "[";
     for (simdjson::dom::element e : key_items) {
       if (key_text.size() > 1) key_text.push_back(',');
-      expr::append_json(expr::Value::from_dom(e), key_text);
+      expr::append_json_sorted(expr::Value::from_dom(e), key_text);  // as accumulate writes keys
     }
     key_text.push_back(']');
     std::unique_ptr<Partial> one = new_partial();

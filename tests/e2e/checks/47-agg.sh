@@ -237,11 +237,16 @@ t_agg_merge_refuses_lost_lines() {
 register t_agg_merge_refuses_lost_lines
 
 t_agg_key_values() {
-  local name="agg: keys group by value as jq's group_by does (1 = 1.0, -0.0 = 0), strings and arrays with commas and quotes"
+  local name="agg: keys group by value as jq's group_by does (1 = 1.0, -0.0 = 0, objects' members in any order), strings and arrays with commas and quotes"
   printf '%s\n' '{"g":0,"x":1}' '{"g":-0.0,"x":2}' '{"g":1.0,"x":3}' '{"g":1,"x":4}' '{"g":"a\"],b","x":5}' \
     '{"g":[1,"x,]"],"x":6}' '{"g":{"b":1,"a":[2]},"x":7}' '{"x":8}' '{"g":null,"x":9}' '{"g":"a\"],b","x":10}' \
-    '{"g":1e2,"x":11}' '{"g":100,"x":12}' > keys.jsonl
-  jq -s -c 'group_by(.g)[] | {g: .[0].g, count: length, sum_x: (map(.x) | add), first_x: .[0].x}' keys.jsonl > want
+    '{"g":1e2,"x":11}' '{"g":100,"x":12}' '{"g":{"a":[2.0],"b":1},"x":13}' '{"g":[{"q":1,"p":0}],"x":14}' \
+    '{"g":[{"p":-0.0,"q":1}],"x":15}' > keys.jsonl
+  # Objects equal as jq finds them equal (members in any order) are one group, written with their
+  # members sorted.
+  jq -s -c 'def s: if type == "object" then to_entries | sort_by(.key) | map(.value |= s) | from_entries
+                   elif type == "array" then map(s) else . end;
+    group_by(.g)[] | {g: (.[0].g | s), count: length, sum_x: (map(.x) | add), first_x: .[0].x}' keys.jsonl > want
   local msg=() cfg
   for cfg in "-j 1" "-j 3 --batch-size 1"; do
     # shellcheck disable=SC2086
@@ -386,3 +391,17 @@ t_agg_empty_input() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_empty_input
+
+t_agg_objects_by_value() {
+  # count_distinct and uniq compare objects as jq does: members in any order are one value.
+  local name="count_distinct and uniq: objects with the same members in another order are one value (jq's unique)" msg=() got
+  printf '%s\n' '{"k":{"a":1,"b":[2,{"d":0,"c":1}]}}' '{"k":{"b":[2,{"c":1,"d":-0.0}],"a":1.0}}' '{"k":{"a":2}}' > ov.jsonl
+  got=$("$PPIPE" --agg 'count_distinct(.k)' ov.jsonl 2>&1)
+  [ "$got" = "{\"count_distinct_k\":$(jq -s '[.[].k] | unique | length' ov.jsonl)}" ] || msg+=("count_distinct: $got")
+  got=$("$PPIPE" --uniq .k --uniq-all ov.jsonl 2>&1 | wc -l)
+  [ "$got" = 2 ] || msg+=("uniq --uniq-all kept $got records, expected 2")
+  got=$("$PPIPE" --uniq .k ov.jsonl 2>&1 | wc -l)
+  [ "$got" = 2 ] || msg+=("uniq kept $got records, expected 2")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_objects_by_value
