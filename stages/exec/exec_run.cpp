@@ -26,9 +26,13 @@ namespace ppipe {
 namespace {
 
 constexpr std::size_t kStderrTailLines = 5;
-// A longer stderr line is passed on in pieces: each piece, prefixed or as JSON with every byte
-// escaped (6 times as long), stays under PIPE_BUF, so that one write() to a pipe is never split.
-constexpr std::size_t kStderrLineMax = 600;
+// A stderr line is held until its end, up to kStderrLineMax bytes (per running process: memory
+// stays bounded; a longer one is passed on in parts of that size). It is written in pieces of
+// kStderrPiece bytes, one after the other with nothing of another process between them: each
+// piece, prefixed or as JSON with every byte escaped (6 times as long), stays under PIPE_BUF, so
+// that one write() to a pipe is never split by ppipe's other writers of stderr.
+constexpr std::size_t kStderrLineMax = 64 << 10;
+constexpr std::size_t kStderrPiece = 600;
 constexpr std::size_t kStderrTailLineMax = 300;  // of each line kept for the error record
 constexpr std::size_t kReadChunk = 256 << 10;
 
@@ -552,21 +556,25 @@ void ExecRun::read_stderr(Call& c) {
 void ExecRun::stderr_line(Call& c, std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   std::string text = utf8_replace_invalid(line);  // it goes into JSON text
-  std::string out;
-  if (stderr_json_) {
-    out = Diagnostics(true).format("stderr", text, {{"stage", "\"exec\""}, {"pid", std::to_string(c.child.pid)}});
-  } else {
-    out = fmt::format("exec[{}]: {}\n", c.child.pid, line);
-  }
-  const char* p = out.data();
-  std::size_t left = out.size();
-  while (left > 0) {
-    ssize_t w = ::write(STDERR_FILENO, p, left);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) break;
-    p += w;
-    left -= static_cast<std::size_t>(w);
-  }
+  std::string_view rest = stderr_json_ ? std::string_view(text) : line;
+  do {  // (an empty line is one empty piece)
+    std::string_view piece = rest.substr(0, kStderrPiece);
+    if (stderr_json_ && piece.size() < rest.size()) piece = piece.substr(0, utf8_safe_prefix(piece));
+    if (piece.empty()) piece = rest.substr(0, kStderrPiece);  // (no whole character fits: cut anyway)
+    rest.remove_prefix(piece.size());
+    std::string out = stderr_json_ ? Diagnostics(true).format("stderr", piece, {{"stage", "\"exec\""},
+                                                                                  {"pid", std::to_string(c.child.pid)}})
+                                   : fmt::format("exec[{}]: {}\n", c.child.pid, piece);
+    const char* p = out.data();
+    std::size_t left = out.size();
+    while (left > 0) {
+      ssize_t w = ::write(STDERR_FILENO, p, left);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;
+      p += w;
+      left -= static_cast<std::size_t>(w);
+    }
+  } while (!rest.empty());
   std::string_view kept = std::string_view(text).substr(0, kStderrTailLineMax);
   c.err_tail.emplace_back(kept.substr(0, utf8_safe_prefix(kept)));
   if (c.err_tail.size() > kStderrTailLines) c.err_tail.pop_front();

@@ -516,6 +516,21 @@ t_exec_flood_and_stderr() {
   jq -e -s 'map(select(.ppipe == "stderr") | .message) | (map(length) | max) <= 600 and (add | . == ("y" * 5000))' err > /dev/null ||
     msg+=("pieces: $(jq -c -s 'map(.message | length)' err)")
   exec_report "exec: a 5000-byte stderr line passed on in pieces of at most 600 bytes" "${msg[@]}"
+
+  # Long lines of 4 processes at once, written slowly: each line's pieces come one after the other,
+  # with no piece of another process between them.
+  msg=()
+  exec_in 8 in8.jsonl
+  "$PPIPE" --exec-mode record --concurrency 4 \
+    --exec 'cat > /dev/null; for k in 1 2 3 4 5 6 7 8; do printf "%0500d" $$ >&2; sleep 0.02; done; echo >&2' \
+    in8.jsonl > out 2> err; rc=$?
+  [ "$rc" = 0 ] || msg+=("exit $rc")
+  local switches
+  switches=$(jq -r 'select(.ppipe == "stderr") | .pid' err | uniq | wc -l)
+  [ "$switches" = 8 ] || msg+=("the pieces of 8 lines came in $switches runs (interleaved)")
+  jq -e -s '[.[] | select(.ppipe == "stderr")] | group_by(.pid) | map(map(.message) | add | length) | all(. == 4000)' err \
+    > /dev/null || msg+=("lines: $(jq -c -s '[.[] | select(.ppipe == "stderr") | .message | length]' err)")
+  exec_report "exec: the pieces of long stderr lines of 4 processes at once are not interleaved" "${msg[@]}"
 }
 register t_exec_flood_and_stderr
 
