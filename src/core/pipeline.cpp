@@ -328,6 +328,9 @@ class PipelineRun {
       auto r = events_.pop_for(e, wake_every_);
       writer_wait_ns_ += now_ns() - t0;
       if (r == BoundedQueue<Event>::PopResult::kTimeout) {
+        // Waiting (on commands, on the input): a reader of the output that has gone ends the run
+        // now, as the failed write it would get would (quietly, exit 0).
+        if (!discarding_by_failure_ && out_.reader_gone()) write_failed(EPIPE, out_);
         show_progress();
         continue;
       }
@@ -511,7 +514,9 @@ class PipelineRun {
       next->spare_job = std::move(next->job);
     }
     recycle(std::move(next));
-    if (options_.max_errors && ordered_errors_ >= options_.max_errors && !async_cut_) {
+    // Also when a stage after it (head) ended the stream: the batches behind are as if never read
+    // (whatever -j and --concurrency read ahead), and their commands are of no use.
+    if (((options_.max_errors && ordered_errors_ >= options_.max_errors) || writer_part_->stopped()) && !async_cut_) {
       // Jobs still out come after the cut: the commands are of no use any more.
       async_cut_ = true;
       if (!async_cancelled_) {

@@ -1,5 +1,7 @@
 #include "src/io/output.h"
 
+#include <poll.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -112,6 +114,14 @@ int Output::append(std::string_view data) {
   }
   if ((error_ = flush())) return error_;
   return error_ = write_all(data.data(), data.size());
+}
+
+bool Output::reader_gone() const {
+  if (error_) return false;  // (already failed: reported then)
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISFIFO(st.st_mode)) return false;
+  struct pollfd p {fd_, POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLERR) != 0;
 }
 
 int Output::flush() {

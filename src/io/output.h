@@ -33,6 +33,10 @@ class Output {
   // Appends `count` pieces; when they are large they go out with writev, without being copied.
   int append(const struct iovec* pieces, std::size_t count, std::size_t total);
   int flush();
+  // True when the output is a pipe whose reader has gone (`ppipe ... | head -1` after head
+  // exited): the next write would fail with EPIPE. One poll(), no write: the writer asks while it
+  // waits (slow commands, a stalled input), so the run ends at once, not at its next output.
+  bool reader_gone() const;
   const std::string& name() const { return name_; }
   std::uint64_t bytes_written() const { return bytes_; }
   // Nanoseconds spent in write(): a slow reader of the output shows here.

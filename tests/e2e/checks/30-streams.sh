@@ -276,3 +276,18 @@ t_closed_standard_fds() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_closed_standard_fds
+
+t_reader_gone_while_input_stalls() {
+  # `tail -f log | ppipe | head -1`: once head has its line and exits, ppipe ends within a moment
+  # (the writer looks at its output while it waits), not when more input would come.
+  local name="| head -1 while the input stalls: ppipe ends at once, quietly, exit 0" msg=() rc
+  ( printf '{"a":1}\n'; sleep 4; printf '{"a":2}\n' ) 2>/dev/null |
+    ( s=$(date +%s%N); "$PPIPE" 2> err; echo "$? $(( ($(date +%s%N) - s) / 1000000 ))" > rc_ms ) | head -n 1 > got
+  read -r rc ms < rc_ms
+  [ "$rc" = 0 ] || msg+=("exit $rc")
+  [ "$ms" -lt 2500 ] || msg+=("ppipe ran $ms ms (the input stalls 4 s)")
+  [ "$(cat got)" = '{"a":1}' ] || msg+=("output: $(cat got)")
+  [ ! -s err ] || msg+=("stderr: $(head -c 200 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name ($ms ms)"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_reader_gone_while_input_stalls

@@ -648,3 +648,33 @@ t_exec_signals() {
     "trap '' TERM; sleep 9.2718; cat"
 }
 register t_exec_signals
+
+t_exec_head_ends_calls() {
+  # `ppipe ... | head -1` with slow calls: the run ends when head has gone (the writer looks while
+  # it waits), not when its next output fails; and a head stage after exec ends the calls behind
+  # it, with the same stats for every -j and --concurrency.
+  local msg=() s e rc j c got first=""
+  exec_in 40 in40.jsonl
+  s=$(date +%s%N)
+  "$PPIPE" --exec-mode record --exec 'i=$(cat | tr -dc 0-9); [ "$i" -gt 8 ] && sleep 20; echo "{\"i\":$i}"' \
+    in40.jsonl 2> err | head -n 1 > got; rc=${PIPESTATUS[0]}
+  e=$(( ($(date +%s%N) - s) / 1000000 ))
+  [ "$rc" = 0 ] || msg+=("exit $rc: $(head -c 200 err)")
+  [ "$(cat got)" = '{"i":1}' ] || msg+=("output: $(cat got)")
+  [ "$e" -lt 8000 ] || msg+=("ppipe ran ${e} ms after head had its line (the slow calls sleep 20 s)")
+  [ ! -s err ] || msg+=("stderr: $(head -c 200 err)")
+  exec_report "exec: ppipe ... | head -1 ends at once while slow calls run ($e ms)" "${msg[@]}"
+  msg=()
+  exec_in 400 in400.jsonl
+  for j in 1 3; do
+    for c in 1 8; do
+      got=$("$PPIPE" -j "$j" --concurrency "$c" --stages parse,exec,head --head 1 --exec-mode record --exec cat \
+        --stats in400.jsonl 2>&1 >/dev/null | tail -n 1 | jq -c '[.records_in, .records_out, .errors, .consumed, .emitted]')
+      [ -n "$first" ] || first=$got
+      [ "$got" = "$first" ] || msg+=("-j $j --concurrency $c: $got, -j 1 --concurrency 1: $first")
+    done
+  done
+  [ "$first" = '[8,1,0,8,1]' ] || msg+=("stats: $first (the first batch of 8 records only)")
+  exec_report "exec then head: the batches behind head's cut are as if never read, for every -j and --concurrency" "${msg[@]}"
+}
+register t_exec_head_ends_calls
