@@ -15,6 +15,7 @@ void JsonStreamFramer::start_source() {
   bom_pending_ = true;
   state_ = State::kBetween;
   depth_ = 0;
+  open_.clear();
   array_depth_ = 0;
   cut_array_depth_ = 0;
   expect_ = cut_expect_ = Expect::kFirst;
@@ -30,6 +31,7 @@ void JsonStreamFramer::start_batch(Batch& b) {
   // A batch starts at a cut: between values, inside the top-level array or not as it was there.
   state_ = State::kBetween;
   depth_ = 0;
+  open_.clear();
   escape_ = false;
   array_depth_ = cut_array_depth_;
   batch_array_depth_ = array_depth_;
@@ -59,6 +61,7 @@ bool JsonStreamFramer::step(char c, bool* end_before) {
       if (c == '{' || c == '[') {
         state_ = State::kContainer;
         depth_ = 1;
+        open_.assign(1, c);
         return false;
       }
       if (c == '"') {
@@ -75,9 +78,16 @@ bool JsonStreamFramer::step(char c, bool* end_before) {
         string_in_container_ = true;
       } else if (c == '{' || c == '[') {
         ++depth_;
+        open_.push_back(c);
       } else if (c == '}' || c == ']') {
-        if (--depth_ == 0) {
+        // A bracket that closes another kind ({"a": [1}) ends the value there: it is bad, and the
+        // next value starts after it (not the whole rest of the input in one error record).
+        const bool mismatched = open_.empty() || open_.back() != (c == '}' ? '{' : '[');
+        if (!open_.empty()) open_.pop_back();
+        if (--depth_ == 0 || mismatched) {
           state_ = State::kBetween;
+          depth_ = 0;
+          open_.clear();
           return true;
         }
       }
@@ -169,6 +179,7 @@ bool JsonStreamFramer::limit(Batch& b, std::size_t n) {
   b.spans.clear();
   state_ = State::kBetween;
   depth_ = 0;
+  open_.clear();
   escape_ = false;
   array_depth_ = batch_array_depth_;
   expect_ = batch_expect_;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "src/io/framer.h"
 
@@ -53,6 +54,7 @@ class JsonStreamFramer final : public Framer {
   bool escape_ = false;
   bool string_in_container_ = false;
   int depth_ = 0;
+  std::string open_;  // the brackets open in the current value, innermost last
   int array_depth_ = 0;  // --unwrap: 1 inside a top-level array (its elements are the records)
   int cut_array_depth_ = 0;  // ... at the cut, where the next batch starts
   // --unwrap, inside the top-level array: what may come next. A ',' where an element must come

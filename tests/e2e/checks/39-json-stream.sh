@@ -92,3 +92,21 @@ CASES
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_json_unwrap_broken_arrays
+
+t_json_mismatched_bracket() {
+  # A bracket that closes another kind ends the bad value there: the values after it are records
+  # (it took the whole rest of the input into one error record).
+  local name="--format json: a value with a mismatched bracket is one error record, the next values are records" msg=() j
+  printf '{"c": [1,}\n{"d":1}\n{"e":[2]}\n' > mb.json
+  printf '[{"a":[1,{"b":[]}]},{"x":[}]\n[3]\n' > mb2.json
+  for j in 1 2; do
+    [ "$("$PPIPE" -j "$j" --batch-size 1 --format json --errors e1 mb.json | tr '\n' ' ')" = '{"d":1} {"e":[2]} ' ] ||
+      msg+=("-j $j: $("$PPIPE" --format json mb.json 2>&1 | tr '\n' ' ')")
+    [ "$(jq -c '[.line, .record]' e1)" = '[1,"{\"c\": [1,}"]' ] || msg+=("-j $j errors: $(cat e1)")
+    [ "$("$PPIPE" -j "$j" --batch-size 1 --format json --unwrap --errors e2 mb2.json | tr '\n' ' ')" = '{"a":[1,{"b":[]}]} 3 ' ] ||
+      msg+=("-j $j --unwrap: $("$PPIPE" --format json --unwrap mb2.json 2>&1 | tr '\n' ' ')")
+    [ "$(jq -r .record e2)" = '{"x":[}' ] || msg+=("-j $j --unwrap errors: $(cat e2)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_json_mismatched_bracket
