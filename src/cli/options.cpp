@@ -540,7 +540,7 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     e.reader.format = implied;
   }
   plan->infer = !o.no_infer;
-  if (!o.delimiter.empty()) {
+  if (!o.delimiter.empty() || o.delimiter_given) {
     std::string_view d = o.delimiter;
     char c = d == "tab" || d == "\\t" ? '\t' : d.size() == 1 ? d[0] : 0;
     if (e.reader.format != InputFormat::kCsv || c == 0 || c == '"' || c == '\n' || c == '\r') {
@@ -700,6 +700,7 @@ struct CommandLine {
   CLI::Option* batch_opt = nullptr;
   CLI::Option* progress_opt = nullptr;
   CLI::Option* config_opt = nullptr;
+  CLI::Option* delimiter_opt = nullptr;
   std::vector<std::pair<CLI::Option*, const StageOption*>> stage_options;
   std::shared_ptr<ConfigFileFormat> config_format;
 
@@ -756,7 +757,8 @@ CommandLine::CommandLine() {
       ->allow_extra_args(false);
   app.add_flag("--fill", o.fill, "csv, tsv, table: a record with some of the header's keys is written under it, empty where it has none");
   app.add_option("--table-rows", o.table_rows, "table: rows held to size the columns (default 1000)")->type_name("N");
-  app.add_option("--delimiter", o.delimiter, "csv: the field separator (default ','; 'tab' for a tab)")->type_name("C");
+  delimiter_opt = app.add_option("--delimiter", o.delimiter, "csv: the field separator (default ','; 'tab' for a tab)")
+                      ->type_name("C");
   app.add_flag("--unwrap", o.unwrap, "json: the elements of a top-level array are the records (streamed)");
   app.add_flag("--no-header", o.no_header, "csv: no header row; the keys are the column numbers 1, 2, ...");
   app.add_option("--errors", o.errors_path, "Error stream destination (default '-': stderr)")->type_name("FILE");
@@ -981,6 +983,7 @@ CliResult parse_command_line(int argc, char** argv) {
   o.workers_given = cl->workers_opt->count() > 0;
   o.queue_depth_given = cl->depth_opt->count() > 0;
   o.batch_size_given = cl->batch_opt->count() > 0;
+  o.delimiter_given = cl->delimiter_opt->count() > 0;
   if (o.stages_given) o.stages = split_list(cl->stages);
   if (cl->progress_opt->count() > 0) o.progress = cl->progress_flag;
   o.stage_args = cl->stage_args();

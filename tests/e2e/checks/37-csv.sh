@@ -114,3 +114,17 @@ t_csv_malformed_header() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_csv_malformed_header
+
+t_csv_bad_delimiter() {
+  # --delimiter that is not one character is a usage error (exit 2), the empty one too (it meant ','
+  # silently: an unset shell variable read a ';' file with commas).
+  local name="csv: --delimiter '', 'ab', '\"' and a line break are usage errors (exit 2)" msg=() d rc
+  printf 'a;b\n1;2\n' > sd.csv
+  for d in '' 'ab' '"' $'\n'; do
+    rc=0; "$PPIPE" --delimiter "$d" sd.csv > out 2> err || rc=$?
+    [ "$rc" = 2 ] && grep -q "expected one character" err || msg+=("--delimiter '$d': exit $rc: $(head -c 200 err)")
+  done
+  [ "$("$PPIPE" --delimiter ';' sd.csv)" = '{"a":1,"b":2}' ] || msg+=("--delimiter ';' broke")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_csv_bad_delimiter
