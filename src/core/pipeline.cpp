@@ -634,7 +634,10 @@ class PipelineRun {
   }
 
   void write_failed(int e, const Output& o) {
-    if (e == EPIPE && &o == &out_) fail_writer(StopReason::kBrokenPipe, "");
+    // A reader that went away, of the output or of the error stream (`2>&1 | head -1`,
+    // `--errors /dev/stdout | head`): the run stops quietly, as a pipe's writer does (exit 1 when
+    // there were record errors, as always).
+    if (e == EPIPE && (&o == &out_ || &o == &err_)) fail_writer(StopReason::kBrokenPipe, "");
     else fail_writer(StopReason::kFatalIo, fmt::format("write error on {}: {}", o.name(), std::strerror(e)));
   }
 

@@ -291,3 +291,17 @@ t_reader_gone_while_input_stalls() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name ($ms ms)"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_reader_gone_while_input_stalls
+
+t_error_stream_reader_gone() {
+  # The error stream's reader going away (`2>&1 | head -1`, `--errors /dev/stdout | head`) stops
+  # the run quietly, as stdout's does: no "Broken pipe" message, not exit 3 (1: there were errors).
+  local name="2>&1 | head -1 and --errors /dev/stdout | head -1: a quiet stop, exit 1 (record errors), not 3" msg=() rc
+  { printf '{"a":1}\n'; for _ in $(seq 3000); do echo bad; done; } > eg.jsonl
+  "$PPIPE" eg.jsonl --errors /dev/stdout 2> err | head -n 1 > /dev/null; rc=${PIPESTATUS[0]}
+  [ "$rc" = 1 ] || msg+=("--errors /dev/stdout: exit $rc: $(head -c 200 err)")
+  [ ! -s err ] || msg+=("--errors /dev/stdout: stderr $(head -c 200 err)")
+  "$PPIPE" eg.jsonl 2>&1 | head -n 1 > /dev/null; rc=${PIPESTATUS[0]}
+  [ "$rc" = 1 ] || msg+=("2>&1: exit $rc")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_error_stream_reader_gone
