@@ -266,7 +266,12 @@ int main(int argc, char** argv) {
     if (code != kExitSigint && code != kExitSigterm) code = kExitFatal;
   }
   result.stats.parse_added = plan.parse_added;
-  if (plan.stats && stats_fd == STDERR_FILENO) std::cerr << result.stats.to_json() << "\n";
+  if (plan.stats && stats_fd == STDERR_FILENO) {
+    // The stats line is output the user asked for: one that cannot be written (2>/dev/full) is a
+    // write error (exit 3), as it is in a --stats-file. (No message: it could not be written either.)
+    std::cerr << result.stats.to_json() << "\n" << std::flush;
+    if (!std::cerr && code != kExitSigint && code != kExitSigterm) code = kExitFatal;
+  }
   if (stats_fd != STDERR_FILENO) {
     std::string line = result.stats.to_json() + "\n";
     bool written = ::write(stats_fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());

@@ -197,3 +197,18 @@ EOF
   if [ ! -s why.txt ]; then ok "$name"; else not_ok "$name" "$(cat why.txt)" "$(tr '\r' '\n' < tty.txt | cat -v | tail -n 8)"; fi
 }
 register t_progress_on_terminal
+
+t_stats_line_write_error() {
+  # --stats on a stderr that cannot be written (2>/dev/full) is a write error, exit 3, as it is in
+  # a --stats-file; without --stats nothing is written there and the run is fine.
+  local name="--stats with 2>/dev/full: exit 3 (the stats line is lost); without --stats: exit 0" msg=() rc
+  [ -w /dev/full ] || { ok "$name (skipped: no /dev/full)"; return; }
+  printf '{"a":1}\n' > sw.jsonl
+  rc=0; "$PPIPE" --stats sw.jsonl > out 2> /dev/full || rc=$?
+  [ "$rc" = 3 ] || msg+=("--stats: exit $rc, expected 3")
+  [ "$(cat out)" = '{"a":1}' ] || msg+=("output: $(cat out)")
+  rc=0; "$PPIPE" sw.jsonl > out 2> /dev/full || rc=$?
+  [ "$rc" = 0 ] || msg+=("no --stats: exit $rc, expected 0")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_stats_line_write_error
