@@ -21,7 +21,8 @@ inline constexpr ExitCodeDoc kExitCodeDocs[] = {
     {kExitRecordErrors, "finished, but some records went to the error stream"},
     {kExitUsage, "usage error (bad option, unknown stage, bad expression, bad config file, an output that is "
                  "also an input): nothing was read"},
-    {kExitFatal, "fatal I/O error (cannot open an input, cannot write: e.g. disk full), --max-errors reached, a "
+    {kExitFatal, "fatal I/O error (cannot open an input, cannot write the output, the error stream or the "
+                 "--stats line: e.g. disk full), --max-errors reached, a "
                  "memory guard (--max-groups, --max-values, --collect-limit), or out of memory (what came before "
                  "it is written)"},
     {kExitSigint, "interrupted by SIGINT (what was finished was written and flushed)"},
