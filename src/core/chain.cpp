@@ -262,6 +262,12 @@ Chain::Run::Run(const Chain& chain) : chain_(chain), ws_(std::move(*chain.make_w
 
 Chain::Run::~Run() = default;
 
+bool Chain::Run::ended_before_start() const {
+  for (std::size_t k = 0; k < chain_.worker_end_; ++k)
+    if (ordered_[k] && ordered_[k]->satisfied()) return true;
+  return false;
+}
+
 bool Chain::Run::admit(Batch& b) {
   const std::size_t end = chain_.worker_end_;
   std::size_t n_ordered = 0;

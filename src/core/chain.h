@@ -106,6 +106,9 @@ class Chain::Run {
   // Ordered stages of the worker segment decide on each record of the batch, in order. Returns true
   // when the stream must stop after this batch (head is satisfied).
   bool admit(Batch& b);
+  // An ordered stage of the worker segment ends the stream before any record (head 0): the run
+  // need not read anything.
+  bool ended_before_start() const;
   // --max-errors: if the batch holds n or more failed records, cuts it right after the n-th and
   // returns true.
   bool cut_after_errors(Batch& b, std::uint64_t n);

@@ -175,6 +175,9 @@ class PipelineRun {
           async_context(options_));
     }
 
+    // `--head 0`: the stream ends before its first record; nothing is read (a stalled pipe is not
+    // waited for).
+    if (writer_part_->ended_before_start()) stop(StopReason::kHead);
     start_reader();
     start_workers();
     drain();

@@ -305,3 +305,17 @@ t_error_stream_reader_gone() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_error_stream_reader_gone
+
+t_head_zero_reads_nothing() {
+  # --head 0 ends the stream before its first record: nothing is read, so a stalled input is not
+  # waited for (as `head -n 0`).
+  local name="--head 0 on a stalled pipe ends at once, reads nothing" msg=() rc ms
+  sleep 4 | ( s=$(date +%s%N); "$PPIPE" --head 0 --stats > got 2> err; echo "$? $(( ($(date +%s%N) - s) / 1000000 ))" > rc_ms )
+  read -r rc ms < rc_ms
+  [ "$rc" = 0 ] || msg+=("exit $rc")
+  [ "$ms" -lt 2000 ] || msg+=("ran $ms ms (the input stalls 4 s)")
+  [ ! -s got ] || msg+=("output: $(head -c 100 got)")
+  jq -e '.records_in == 0 and .stopped_by == "head"' <(tail -n 1 err) > /dev/null || msg+=("stats: $(tail -n 1 err | head -c 200)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name ($ms ms)"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_head_zero_reads_nothing
