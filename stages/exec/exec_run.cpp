@@ -345,10 +345,14 @@ void ExecRun::apply_cancel(double now) {
   }
   if (open_) seal(*open_);  // the jobs still to come fail as they arrive
   std::vector<Call*> waiting(ready_.begin(), ready_.end());
-  for (auto& [t, c] : backing_off_) waiting.push_back(c);
+  std::vector<Call*> retrying;
+  for (auto& [t, c] : backing_off_) retrying.push_back(c);
   ready_.clear();
   backing_off_.clear();
   for (Call* c : waiting) fail(*c, "not run: the run was interrupted");
+  // A call that ran and failed, interrupted while it waited to retry: what its attempts gave.
+  for (Call* c : retrying)
+    fail(*c, failure_message(*c, "interrupted while waiting to retry; the last attempt: " + c->last_failure));
   if (rate_waiting_) {
     rate_wait_s_ = rate_wait_s_.load() + (now - rate_wait_since_);
     rate_waiting_ = false;
@@ -620,19 +624,24 @@ void ExecRun::end_attempt(Call& c, double now) {
   else what = describe_wait_status(c.status);
   const bool retry = !c.interrupted && !c.overflow && !cancelled_ && c.attempts <= config_->retries;
   if (retry) {
+    c.last_failure = std::move(what);
     ++retries_;
     std::uniform_real_distribution<double> u(0, 1);
     double delay = backoff_delay(config_->backoff, c.attempts, u(rng_));
     backing_off_.emplace(now + delay, &c);
     return;
   }
+  ++failures_;
+  fail(c, failure_message(c, what));
+}
+
+std::string ExecRun::failure_message(const Call& c, std::string_view what) {
   std::string message = fmt::format("{} ({})", what, plural(c.attempts, "attempt"));
   if (!c.err_tail.empty()) {
     message += "; stderr: ";
     for (std::size_t i = 0; i < c.err_tail.size(); ++i) message += (i ? " | " : "") + c.err_tail[i];
   }
-  ++failures_;
-  fail(c, std::move(message));
+  return message;
 }
 
 void ExecRun::fail(Call& c, std::string message) {

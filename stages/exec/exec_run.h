@@ -99,6 +99,7 @@ class ExecRun final : public AsyncRun {
     bool interrupted = false;
     bool killed = false;                // KILL sent (kill_at is then when we stop waiting for the pipes)
     std::optional<std::string> failure;  // the outcome, when it failed
+    std::string last_failure;            // why its last attempt failed (while it waits to retry)
   };
   struct JobState {
     std::unique_ptr<AsyncJob> job;
@@ -124,6 +125,8 @@ class ExecRun final : public AsyncRun {
   void drain_stdin(Call& c);
   void end_attempt(Call& c, double now);
   void fail(Call& c, std::string message);
+  // "WHAT (N attempts); stderr: ..." for an error record.
+  static std::string failure_message(const Call& c, std::string_view what);
   void call_done(Call& c);
   void finish_job(JobState& j);
   void terminate(Call& c, double now);

@@ -678,3 +678,23 @@ t_exec_head_ends_calls() {
   exec_report "exec then head: the batches behind head's cut are as if never read, for every -j and --concurrency" "${msg[@]}"
 }
 register t_exec_head_ends_calls
+
+t_exec_interrupt_during_backoff() {
+  # SIGINT while failed calls wait to retry: their error records say what the attempts gave (exit
+  # status, attempts, stderr), not "not run".
+  local msg=() rc pid
+  exec_in 2 in2.jsonl
+  "$PPIPE" --exec-mode record --exec 'cat > /dev/null; echo oops >&2; exit 4' --retries 3 --backoff 20s:20s \
+    --errors errs.jsonl in2.jsonl > out 2> err &
+  pid=$!
+  sleep 1.5
+  kill -INT "$pid"
+  rc=0; wait "$pid" || rc=$?
+  [ "$rc" = 130 ] || msg+=("exit $rc, expected 130")
+  # (Full jitter: a retry may come at once, so the attempts are 1 or more.)
+  jq -e -s 'all(.[]; .error | test("^interrupted while waiting to retry; the last attempt: exit status 4 \\([0-9]+ attempts?\\); stderr: oops$"))' \
+    errs.jsonl > /dev/null || msg+=("errors: $(head -c 400 errs.jsonl)")
+  [ "$(wc -l < errs.jsonl)" = 2 ] || msg+=("$(wc -l < errs.jsonl) error records, expected 2")
+  exec_report "exec: SIGINT during a retry's backoff: the error records keep the failed attempt's status and stderr" "${msg[@]}"
+}
+register t_exec_interrupt_during_backoff
