@@ -259,8 +259,8 @@ class AggStage final : public FinishingStage {
  public:
   AggStage(std::vector<KeySpec> keys, std::vector<std::shared_ptr<const expr::Program>> key_programs,
            std::vector<AggItemSpec> items, std::vector<std::shared_ptr<const expr::Program>> arg_programs,
-           std::shared_ptr<const expr::Program> sort, std::optional<std::uint64_t> top, AggLimits limits,
-           std::string spec, bool partial)
+           std::shared_ptr<const expr::Program> sort, bool sort_descending, std::optional<std::uint64_t> top,
+           AggLimits limits, std::string spec, bool partial)
       : spec_(std::move(spec)),
         partial_(partial),
         keys_(std::move(keys)),
@@ -268,6 +268,7 @@ class AggStage final : public FinishingStage {
         items_(std::move(items)),
         arg_programs_(std::move(arg_programs)),
         sort_(std::move(sort)),
+        sort_descending_(sort_descending),
         top_(top),
         max_groups_(limits.max_groups),
         max_values_(limits.max_values),
@@ -649,6 +650,7 @@ class AggStage final : public FinishingStage {
         rows[i] = Row{sort_ ? sort_values[i] : (nkeys ? comps[i * nkeys] : expr::Value::null()), groups[i], i};
     std::sort(rows.begin(), rows.end(), [&](const Row& x, const Row& y) {
       int r = cmp(x.first, y.first);
+      if (sort_descending_) r = -r;
       if (r != 0) return r < 0;
       const std::uint32_t a = x.group, b = y.group;
       for (std::size_t k = sort_ ? 0 : 1; k < nkeys; ++k) {
@@ -1003,6 +1005,7 @@ class AggStage final : public FinishingStage {
   std::vector<AggItemSpec> items_;
   std::vector<std::shared_ptr<const expr::Program>> arg_programs_;  // nullptr for `count`
   std::shared_ptr<const expr::Program> sort_;
+  bool sort_descending_ = false;  // --sort -PATH: by PATH, largest first (ties by key, smallest first)
   std::optional<std::uint64_t> top_;
   std::uint64_t max_groups_;
   std::uint64_t max_values_;
@@ -1071,8 +1074,18 @@ std::unique_ptr<AggStage> build_agg(const std::string& group_by, const std::stri
     arg_programs.push_back(std::move(p));
   }
   std::shared_ptr<const expr::Program> sort;
+  bool sort_descending = false;
   if (!sort_text.empty()) {
-    sort = compile_expression("--sort", sort_text, error);
+    // `-PATH` (-.count, -.p99_latency_ms): descending by the path's value in jq's order, so that a
+    // group without a value (null) or a string sorts too (jq's `-null` is an error, which would
+    // lose the whole result for one empty group). Any other expression sorts ascending.
+    std::string_view t = sort_text;
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    if (t.size() > 1 && t.front() == '-' && !agg::last_path_name(t.substr(1)).empty()) {
+      sort_descending = true;
+      t.remove_prefix(1);
+    }
+    sort = compile_expression("--sort", std::string(t), error);
     if (!sort) return nullptr;
   }
   // The spec, normalized: every item with its name.
@@ -1088,7 +1101,7 @@ std::unique_ptr<AggStage> build_agg(const std::string& group_by, const std::stri
   spec += top ? fmt::format(",\"top\":{}", *top) : std::string(",\"top\":null");
   spec += fmt::format(",\"collect_limit\":{}}}", collect_limit);
   return std::make_unique<AggStage>(std::move(*keys), std::move(key_programs), std::move(*items),
-                                    std::move(arg_programs), std::move(sort), top, limits, std::move(spec),
+                                    std::move(arg_programs), std::move(sort), sort_descending, top, limits, std::move(spec),
                                     partial);
 }
 

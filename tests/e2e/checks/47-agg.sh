@@ -405,3 +405,22 @@ t_agg_objects_by_value() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_objects_by_value
+
+t_agg_sort_descending_path() {
+  # --sort -PATH is descending by the path in jq's order: a group whose value is null (no values)
+  # sorts last instead of failing the whole run (jq's -null is an error), strings sort too; ties by
+  # key. Through --partial and merge the same.
+  local name="agg --sort -PATH: descending in jq's order (null last, strings too), ties by key; merge the same" msg=() got
+  printf '%s\n' '{"k":"a","v":1}' '{"k":"b"}' '{"k":"c","v":5}' '{"k":"d","v":5}' > sd.jsonl
+  got=$("$PPIPE" --group-by .k --agg 'max(.v)' --sort '-.max_v' sd.jsonl 2>&1 | jq -r .k | tr -d '\n')
+  [ "$got" = cdab ] || msg+=("-.max_v: $got")
+  got=$("$PPIPE" --group-by .k --agg 'max(.v)' --sort ' -.k' sd.jsonl 2>&1 | jq -r .k | tr -d '\n')
+  [ "$got" = dcba ] || msg+=("-.k: $got")
+  got=$("$PPIPE" --group-by .k --agg 'max(.v)' --sort '-.max_v' --top 3 --partial sd.jsonl | "$PPIPE" --stages merge | jq -r .k | tr -d '\n')
+  [ "$got" = cda ] || msg+=("partial | merge: $got")
+  # Another expression is ascending by its value (arithmetic as jq's).
+  got=$("$PPIPE" --group-by .k --agg 'max(.v)' --sort '-(.max_v // 0) + 1' sd.jsonl 2>&1 | jq -r .k | tr -d '\n')
+  [ "$got" = cdab ] || msg+=("-(.max_v // 0) + 1: $got")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_sort_descending_path
