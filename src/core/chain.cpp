@@ -605,7 +605,9 @@ Chain::Run::Cut Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, 
       feed_lines(out_pos, end, i);
       out_pos = end;
     }
-    if (spent()) {
+    // The budget is spent, or a stage after exec (head) ended the stream at this record: the
+    // records after it are as if never read (their failures before exec are not reported).
+    if (spent() || stopped_) {
       cut.line = line;
       done = true;
     }

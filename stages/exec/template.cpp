@@ -111,6 +111,20 @@ std::optional<CommandTemplate> CommandTemplate::compile(std::string_view cmd, st
       i = end;
       continue;
     }
+    if (state == kNormal && cmd.substr(i, 3) == "$((") {
+      // Arithmetic: `<<` there is a shift, not a here-document. Up to the matching "))"; a
+      // placeholder inside is refused (the shell evaluates what it finds there as arithmetic).
+      std::size_t j = i + 3;
+      int depth = 2;
+      for (; j < cmd.size() && depth > 0; ++j) {
+        if (is_placeholder(j)) return refuse(j, "$((...))", "arithmetic takes no quoted word; compute it in the command");
+        if (cmd[j] == '(') ++depth;
+        else if (cmd[j] == ')') --depth;
+      }
+      literal(cmd.substr(i, j - i));
+      i = j;
+      continue;
+    }
     if (state == kNormal && c == '<' && cmd.substr(i, 2) == "<<" && cmd.substr(i, 3) != "<<<") {
       std::size_t j = i + 2;
       const bool strip = j < cmd.size() && cmd[j] == '-';

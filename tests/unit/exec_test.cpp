@@ -127,6 +127,10 @@ TEST_CASE("template: placeholders in comments, here-documents and backquotes are
   CHECK(refused("echo a#{} ${#HOME} \\# {}") == "<accepted>");
   CHECK(refused("cat <<EOF\nit's $(date)\nEOF\necho {} # done") == "<accepted>");
   CHECK(refused("cat <<< x; echo `date` {}") == "<accepted>");
+  // `<<` in arithmetic is a shift, on the placeholder's line or before it.
+  CHECK(refused("echo $((1<<2))\necho {.a}") == "<accepted>");
+  CHECK(refused("x=$(( (1 << 2) + 1 )); echo $x {}") == "<accepted>");
+  CHECK(refused("echo $(( {.n} + 1 ))").find("inside $((...))") != std::string::npos);
   CHECK(expand("true # don't\necho {.s}", R"J({"s":"$(touch x)"})J") == "true # don't\necho '$(touch x)'");
 }
 

@@ -674,7 +674,7 @@ t_exec_head_ends_calls() {
       [ "$got" = "$first" ] || msg+=("-j $j --concurrency $c: $got, -j 1 --concurrency 1: $first")
     done
   done
-  [ "$first" = '[8,1,0,8,1]' ] || msg+=("stats: $first (the first batch of 8 records only)")
+  [ "$first" = '[1,1,0,1,1]' ] || msg+=("stats: $first (the one record head took)")
   exec_report "exec then head: the batches behind head's cut are as if never read, for every -j and --concurrency" "${msg[@]}"
 }
 register t_exec_head_ends_calls
@@ -698,3 +698,18 @@ t_exec_interrupt_during_backoff() {
   exec_report "exec: SIGINT during a retry's backoff: the error records keep the failed attempt's status and stderr" "${msg[@]}"
 }
 register t_exec_interrupt_during_backoff
+
+t_exec_head_cut_in_batch() {
+  # head after exec in record mode cuts at the record it took: the records after it in the same
+  # batch are as if never read (a bad line among them is not reported), for every --batch-size.
+  local msg=() bs got
+  { seq 1 20 | sed 's/.*/{"i":&}/'; echo bad; seq 22 30 | sed 's/.*/{"i":&}/'; } > hc.jsonl
+  for bs in "" "--batch-size 1" "--batch-size 64K"; do
+    # shellcheck disable=SC2086
+    got=$("$PPIPE" $bs --stages parse,exec,head --exec-mode record --exec cat --head 1 --stats hc.jsonl 2>&1 >/dev/null; echo "rc=$?")
+    [ "$(tail -n 1 <<< "$got")" = rc=0 ] || msg+=("[$bs] $(head -c 300 <<< "$got")")
+    jq -e '.records_in == 1 and .errors == 0' <(grep '"records_in"' <<< "$got") > /dev/null || msg+=("[$bs] stats: $(head -c 300 <<< "$got")")
+  done
+  exec_report "exec then head: the cut is at the record head took, whatever the --batch-size" "${msg[@]}"
+}
+register t_exec_head_cut_in_batch
