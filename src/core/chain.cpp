@@ -692,6 +692,36 @@ bool Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
         break;
     }
     charge(i);
+    if (v == Verdict::kPass && chain_.modes_[i] == StageMode::kParallel && rec.outputs() > 1) {
+      // A map that fanned out (here, after a finishing or async stage): each of its outputs is a
+      // record of its own for the stages after it, as on the workers' side.
+      const std::string lines(rec.text());  // (the stage's buffer serves its next record)
+      std::string_view rest = lines;
+      bool taken = false;
+      while (!stopped_) {
+        const std::size_t nl = rest.find('\n');
+        const std::string_view line = rest.substr(0, nl);
+        ++c.out;
+        if (i + 1 == n) {
+          write_line(line);
+          taken = true;
+        } else {
+          Record one = Record::made(line, rec.line(), rec.offset(), true);
+          one.set_seq(rec.seq());
+          if (feed(i + 1, one, raw, source)) taken = true;
+          else --c.out;  // not taken: the stream ended before it
+        }
+        if (nl == std::string_view::npos) break;
+        rest.remove_prefix(nl + 1);
+      }
+      if (!taken) {  // none taken: as if never read, here and by the stages it passed
+        for (std::size_t j = from; j <= i; ++j) --counts_[j].in;
+        for (std::size_t j = from; j < i; ++j) --counts_[j].out;
+        return false;
+      }
+      if (stop_after) stop_at(stop_stage);
+      return true;
+    }
     if (v == Verdict::kPass) {
       ++c.out;
       continue;

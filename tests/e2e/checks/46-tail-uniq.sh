@@ -193,3 +193,23 @@ t_fan_out_errors_in_order() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_fan_out_errors_in_order
+
+t_fan_out_after_finishing() {
+  # A map that fans out after tail, agg or exec: each output is a record of its own for the stages
+  # after it (they were one multi-line record: agg refused it, head counted it once).
+  local name="fan-out map after tail/agg/exec: each output is its own record (head, agg, filter, stats)" msg=() got
+  printf '{"t":[1,2]}\n{"t":[3,4]}\n' > fa.jsonl
+  got=$("$PPIPE" --stages parse,tail,map,head --tail 2 --map '.t[]' --head 3 fa.jsonl 2>&1 | tr '\n' ' ')
+  [ "$got" = "1 2 3 " ] || msg+=("tail,map,head: $got")
+  got=$("$PPIPE" --tail 2 --map '.t[]' --agg count fa.jsonl 2>&1)
+  [ "$got" = '{"count":4}' ] || msg+=("tail,map,agg: $got")
+  got=$("$PPIPE" --stages parse,agg,map,filter --group-by .t --map '.t[]' --filter '. > 1' fa.jsonl 2>&1 | tr '\n' ' ')
+  [ "$got" = "2 3 4 " ] || msg+=("agg,map,filter: $got")
+  got=$("$PPIPE" --exec cat --map '.t[]' --head 3 fa.jsonl 2>&1 | tr '\n' ' ')
+  [ "$got" = "1 2 3 " ] || msg+=("exec,map,head: $got")
+  "$PPIPE" --stats --tail 2 --map '.t[]' --head 3 fa.jsonl > /dev/null 2> err
+  tail -n 1 err | jq -e '.records_in + .emitted == .records_out + .dropped + .errors + .consumed and .records_out == 3' \
+    > /dev/null || msg+=("stats: $(tail -n 1 err | head -c 300)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_fan_out_after_finishing
