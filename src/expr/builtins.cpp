@@ -200,6 +200,17 @@ St fn_test(const Node* n, const Value& in, Value& out, Ctx& cx) {
     s = eval(n->kids[0].get(), in, pattern, cx);
     if (s != St::kOk) return s;
     if (!in.is_string()) return type_error(cx, in, "cannot be matched, as it is not a string");
+    if (pattern.is_array() && n->kids.size() == 1) {
+      // test([RE, FLAGS]) and test([RE]), as jq's `def test($val)` (an empty array: the error below).
+      Value items[2];
+      std::uint32_t k = 0;
+      for_each_item(pattern, [&](const Value& x) {
+        items[k++] = x;
+        return k < 2;
+      });
+      if (k > 0) pattern = items[0];
+      if (k > 1) flags = items[1];
+    }
     if (!pattern.is_string()) {
       std::string& m = cx.s.message;
       m.assign(kind_name(pattern));

@@ -221,6 +221,11 @@ TEST_CASE("expr eval: string functions", "[expr][eval]") {
   CHECK(run("test(\"b\")", "\"abc\"") == "true");
   CHECK(run("test(\"B\")", "\"abc\"") == "false");
   CHECK(run("test(\"B\"; \"i\")", "\"abc\"") == "true");
+  // test([RE, FLAGS]) as jq's def test($val), a literal array or a value's.
+  CHECK(run("test([\"B\", \"i\"])", "\"abc\"") == "true");
+  CHECK(run("test([\"B\"])", "\"abc\"") == "false");
+  CHECK(run(".s | test([\"B\", \"i\"])", "{\"s\":\"abc\"}") == "true");
+  CHECK(run(".s as $s | .p as $p | $s | test($p)", "{\"s\":\"abc\",\"p\":[\"B\",\"i\"]}") == "true");
   CHECK(run("test(\"é\"; \"i\")", "\"É\"") == "true");
   CHECK(run("test(\"a b # comment\"; \"x\")", "\"xab\"") == "true");
   CHECK(run("test(\"^a.c$\")", "\"abc\"") == "true");
