@@ -93,11 +93,13 @@ class FilterStage final : public ExprStage {
       return keep ? Verdict::kPass : Verdict::kDrop;
     }
     if (multi()) {  // the fast path's generators: the same rule
+      // (It makes every value first: a truthy one before an error keeps the record, as `any`
+      // stops there; the values before an error are those it made.)
       std::span<const expr::Value> values;
-      if (!evaluate_all(rec, s, static_cast<ExprState&>(*state), values)) return Verdict::kError;
+      const bool ok = evaluate_all(rec, s, static_cast<ExprState&>(*state), values);
       for (const expr::Value& v : values)
         if (v.truthy()) return Verdict::kPass;
-      return Verdict::kDrop;
+      return ok ? Verdict::kDrop : Verdict::kError;
     }
     expr::Result r;
     if (!evaluate(rec, s, static_cast<ExprState&>(*state), r)) return Verdict::kError;

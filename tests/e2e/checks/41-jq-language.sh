@@ -100,3 +100,17 @@ t_jq_arg_then_files() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_arg_then_files
+
+t_jq_filter_stops_at_truthy() {
+  # filter keeps a record at its expression's first truthy value, as any(E; .) stops there: an
+  # error after it does not fail the record, on the fast path as on the general engine.
+  local name="filter: a truthy value before an error keeps the record (fast path = general engine)" msg=() e got
+  printf '%s\n' '{"a":["x",true]}' '{"a":[true,"x"]}' '{"a":["y"]}' > ft.jsonl
+  for e in '.a[] | test("x")' '.a[] as $v | $v | test("x")'; do
+    got=$("$PPIPE" --filter "$e" --errors fe.jsonl ft.jsonl | jq -c .a | tr '\n' ' ')
+    [ "$got" = '["x",true] ' ] || msg+=("[$e] kept: $got")
+    [ "$(jq -c .line fe.jsonl | tr '\n' ' ')" = "2 " ] || msg+=("[$e] errors: $(cat fe.jsonl)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_filter_stops_at_truthy
