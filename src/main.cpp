@@ -99,11 +99,13 @@ std::string check_outputs_are_not_inputs(const Plan& plan) {
 }
 
 // SIGINT/SIGTERM are blocked in every thread and taken here: the first one stops the run (which
-// then drains and flushes), a second SIGINT ends the process at once.
+// then drains and flushes), a second one ends the process at once.
 class SignalWatcher {
  public:
   SignalWatcher(StopToken& stop, const Diagnostics& diag)
-      : stop_(stop), again_(diag.format("stopped", "interrupted again, exiting at once", {{"reason", "\"sigint\""}})) {
+      : stop_(stop),
+        again_int_(diag.format("stopped", "interrupted again, exiting at once", {{"reason", "\"sigint\""}})),
+        again_term_(diag.format("stopped", "terminated again, exiting at once", {{"reason", "\"sigterm\""}})) {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
@@ -125,16 +127,19 @@ class SignalWatcher {
       if (sigwait(&set_, &sig) != 0 || sig == SIGUSR2) continue;
       if (++count == 1) {
         stop_.raise(sig == SIGINT ? StopReason::kSigint : StopReason::kSigterm);
-      } else if (sig == SIGINT) {
-        ssize_t ignored = write(STDERR_FILENO, again_.data(), again_.size());
+      } else {
+        // A second SIGINT or SIGTERM: at once (a worker deep in one long expression does not
+        // look at the stop; `kill` twice ends the run as Ctrl-C twice does).
+        const std::string& again = sig == SIGINT ? again_int_ : again_term_;
+        ssize_t ignored = write(STDERR_FILENO, again.data(), again.size());
         (void)ignored;
-        _exit(kExitSigint);
+        _exit(sig == SIGINT ? kExitSigint : kExitSigterm);
       }
     }
   }
 
   StopToken& stop_;
-  const std::string again_;  // formatted before any signal can come
+  const std::string again_int_, again_term_;  // formatted before any signal can come
   sigset_t set_;
   std::atomic<bool> done_{false};
   std::thread thread_;

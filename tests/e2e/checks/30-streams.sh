@@ -319,3 +319,22 @@ t_head_zero_reads_nothing() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name ($ms ms)"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_head_zero_reads_nothing
+
+t_sigterm_twice_ends_a_long_expression() {
+  # A worker deep in one long expression does not look at the stop: a second SIGTERM ends the run
+  # at once (exit 143), as a second SIGINT does (it waited for the expression, minutes).
+  local name="signals: a second SIGTERM during a long expression exits 143 at once" msg=() pid rc s e
+  printf 'null\n' > long.json
+  "$PPIPE" --map 'reduce range(300000) as $i ([]; . + [$i]) | length' long.json > /dev/null 2> err &
+  pid=$!
+  sleep 0.5
+  kill -TERM "$pid"; sleep 0.3
+  s=$(date +%s%N); kill -TERM "$pid"
+  rc=0; wait "$pid" || rc=$?
+  e=$(( ($(date +%s%N) - s) / 1000000 ))
+  [ "$rc" = 143 ] || msg+=("exit $rc, expected 143")
+  [ "$e" -lt 2000 ] || msg+=("exited $e ms after the second SIGTERM")
+  grep -q '"reason":"sigterm","message":"terminated again, exiting at once"' err || msg+=("stderr: $(head -c 200 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name ($e ms)"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_sigterm_twice_ends_a_long_expression
