@@ -347,7 +347,15 @@ bool CommandTemplate::expand(std::string_view record, simdjson::dom::parser& par
             return false;
           }
           where += "." + *key;
-          if (obj[*key].get(v) != simdjson::SUCCESS) {
+          // The last of duplicate keys, as jq (and --map) read them; obj[key] gives the first.
+          bool found = false;
+          for (auto field : obj) {
+            if (field.key == *key) {
+              v = field.value;
+              found = true;
+            }
+          }
+          if (!found) {
             *error = fmt::format("--exec {}: the record has no {}", p.text, where);
             return false;
           }

@@ -88,6 +88,9 @@ TEST_CASE("template: a missing path or a NUL byte fails the record", "[exec]") {
   // A number beyond 64 bits is valid JSON: any path reads the record (the number keeps its text),
   // and the path's errors are the same words.
   CHECK(expand("echo {.a}", R"({"a":1,"b":123456789012345678901234567890})", &e) == "echo '1'");
+  // Duplicate keys: the last, as jq and --map read them (with a big number too).
+  CHECK(expand("echo {.a}", R"({"a":1,"a":{"b":2}})", &e) == "echo '{\"b\":2}'");
+  CHECK(expand("echo {.a.b}", R"({"a":{"b":1},"a":{"b":2},"n":1e400})", &e) == "echo '2'");
   CHECK(expand("echo {.b} {.c[-1]} {.c} {.d.e}", R"({"b":1e400,"c":[-1e999,"x y"],"d":{"e":"it's"}})", &e) ==
         "echo '1e400' 'x y' '[-1e999,\"x y\"]' 'it'\\''s'");
   CHECK(expand("echo {.a.b}", R"({"a":"s","n":1e400})", &e) == "<error>");
