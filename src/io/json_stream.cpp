@@ -23,19 +23,24 @@ void JsonStreamFramer::start_source() {
 }
 
 void JsonStreamFramer::start_batch(Batch& b) {
+  // A batch starts at a cut: between values, inside the top-level array or not as it was there.
+  batch_array_depth_ = cut_array_depth_;
+  batch_expect_ = cut_expect_;
+  restart_scan(b);
+}
+
+void JsonStreamFramer::restart_scan(Batch& b) {
   b.spans.clear();
   scanned_ = 0;
   cut_ = 0;
   cut_lines_ = 0;
   lines_ = 0;
-  // A batch starts at a cut: between values, inside the top-level array or not as it was there.
   state_ = State::kBetween;
   depth_ = 0;
   open_.clear();
   escape_ = false;
-  array_depth_ = cut_array_depth_;
-  batch_array_depth_ = array_depth_;
-  expect_ = batch_expect_ = cut_expect_;
+  array_depth_ = batch_array_depth_;
+  expect_ = batch_expect_;
 }
 
 bool JsonStreamFramer::step(char c, bool* end_before) {
@@ -176,17 +181,7 @@ bool JsonStreamFramer::limit(Batch& b, std::size_t n) {
   if (n == 0 || b.spans.size() <= n) return false;
   // The state at the batch's start (a cut: between values), then the same scan, stopped at n.
   // (A BOM was removed by the first scan.)
-  b.spans.clear();
-  state_ = State::kBetween;
-  depth_ = 0;
-  open_.clear();
-  escape_ = false;
-  array_depth_ = batch_array_depth_;
-  expect_ = batch_expect_;
-  scanned_ = 0;
-  lines_ = 0;
-  cut_ = 0;
-  cut_lines_ = 0;
+  restart_scan(b);
   stop_after_ = n;
   scan(b);
   stop_after_ = record_limit_;

@@ -45,6 +45,9 @@ class JsonStreamFramer final : public Framer {
   // *end_before), or when it is a stray character (a record of one byte).
   bool step(char c, bool* end_before);
   void emit(Batch& b, std::size_t begin, std::size_t end);
+  // The scanning state at the batch's start (start_batch, and limit's scan again): between values,
+  // with the top-level array state the batch began with (batch_array_depth_, batch_expect_).
+  void restart_scan(Batch& b);
 
   bool unwrap_;
   bool bom_pending_ = false;
