@@ -58,6 +58,11 @@ class Chain {
   bool needs_order() const { return needs_order_; }
   // The async stage that ends the worker segment, or null.
   const AsyncStage* async_stage() const;
+  // The worker segment hands its records to stages that run on the writer thread, one by one
+  // (Run::take_over feeds them): not an async stage, not a finishing stage's partials merged.
+  bool feeds_writer() const {
+    return worker_end_ < stages_.size() && modes_[worker_end_] != StageMode::kAsync && !speculate_finishing_;
+  }
 
   std::unique_ptr<WorkerState> make_worker_state() const;
   // Any worker thread. `trace_all`: keep the per-record trace even when the chain itself does not

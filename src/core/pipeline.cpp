@@ -423,7 +423,7 @@ class PipelineRun {
       // When the writer's segment runs here on the batch's forwarded records, their failures and
       // the batch's own count together, in input order (take_over cuts the batch).
       const std::uint64_t budget = options_.max_errors ? options_.max_errors - result_.stats.errors : UINT64_MAX;
-      const bool fed_here = chain_.worker_end() < chain_.size() && !async_ && !b->partial;
+      const bool fed_here = chain_.feeds_writer();
       if (options_.max_errors && !fed_here && writer_part_->cut_after_errors(*b, budget))
         stop_after = StopReason::kMaxErrors;
       // (Counted after take_over, which may cut the batch: what it cut away was never read.)
