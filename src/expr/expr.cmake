@@ -21,6 +21,7 @@ set(PPIPE_EXPR_TEST_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../../tests/unit/expr_eval_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../../tests/unit/expr_alloc_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../../tests/unit/jq_fields_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../../tests/unit/jq_loops_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/../../tests/unit/json_writer_test.cpp
 )
 

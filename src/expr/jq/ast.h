@@ -98,6 +98,10 @@ struct Node {
   CallKind call = CallKind::kDynamic;
   const Native* native = nullptr;
   const FuncDef* target = nullptr;
+  // Gives at most one value for any input (mark_single, once the calls are resolved): reduce,
+  // foreach, until, while and recurse then loop instead of recursing, and reduce's state is
+  // updated in place (eval.cpp). Conservative: false when unsure.
+  bool single = false;
 
   const Node* kid(std::size_t i) const { return i < kids.size() ? kids[i].get() : nullptr; }
 
@@ -114,6 +118,9 @@ struct ParseError {
   std::string message;
   std::size_t pos = 0;
 };
+
+// Sets Node::single over the tree (calls must be resolved). Recursive: trees are at most 1000 high.
+void mark_single(Node* root);
 
 // The height of a tree (without recursion).
 std::size_t tree_height(const Node* root);

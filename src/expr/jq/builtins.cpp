@@ -9,6 +9,7 @@
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include "src/expr/internal.h"
@@ -832,12 +833,22 @@ void n_error1_paths(Interp& I, const Node& call, const J&, const J& in, const En
 }
 
 void range_out(double from, double upto, double by, Out out) {
+  std::uint64_t steps = 0;
   if (by > 0) {
-    for (double x = from; x < upto; x += by) out(J::number(x));
+    for (double x = from; x < upto; x += by) {
+      poll_interrupt(steps);
+      out(J::number(x));
+    }
   } else if (by < 0) {
-    for (double x = from; x > upto; x += by) out(J::number(x));
+    for (double x = from; x > upto; x += by) {
+      poll_interrupt(steps);
+      out(J::number(x));
+    }
   } else if (from < upto) {
-    for (;;) out(J::number(from));  // jq: an infinite stream
+    for (;;) {  // jq: an infinite stream
+      poll_interrupt(steps);
+      out(J::number(from));
+    }
   }
 }
 
@@ -925,6 +936,76 @@ void n_limit_paths(Interp& I, const Node& call, const J& p, const J& in, const E
       if (s.label != label) throw;
     }
   });
+}
+
+// until, while, repeat and recurse, as jq defines them (the prelude's _NAME_def), recurse once
+// per step: a few thousand steps were deeper than the stack ("recursion too deep"), where jq
+// runs millions. When the functions given give at most one value (Node::single: `. + 1`,
+// `.next`, `if . < 9 then . + 1 else empty end`) each step has at most one value to go on with,
+// and a loop does what the recursion does, in the same order; otherwise the definitions run
+// (their depth is then the data's, as recurse(.[]?)). Path mode always runs the definitions.
+bool one_value(Interp& I, const Node* n, const J& in, const Env& env, J& result) {
+  bool got = false;
+  I.eval(n, in, env, [&](const J& v) {
+    result = v;
+    got = true;
+  });
+  return got;
+}
+bool all_single(const Node& call) {
+  for (const auto& k : call.kids)
+    if (!k->single) return false;
+  return true;
+}
+void as_defined(Interp& I, const char* def, const Node& call, const J& in, const Env& env, Out out) {
+  I.call_def(*find_prelude(def, call.kids.size()), nullptr, call, in, env, out);
+}
+template <const char* kDef>
+void as_defined_paths(Interp& I, const Node& call, const J& p, const J& in, const Env& env, PathOut out) {
+  I.call_def_paths(*find_prelude(kDef, call.kids.size()), nullptr, call, p, in, env, out);
+}
+constexpr char kUntilDef[] = "_until_def";
+constexpr char kWhileDef[] = "_while_def";
+constexpr char kRepeatDef[] = "_repeat_def";
+constexpr char kRecurseDef[] = "_recurse_def";
+
+// def until(cond; update): def _until: if cond then . else (update | _until) end; _until;
+void n_until(Interp& I, const Node& call, const J& in, const Env& env, Out out) {
+  if (!all_single(call)) return as_defined(I, kUntilDef, call, in, env, out);
+  J v = in, c, next;
+  for (std::uint64_t steps = 0;; poll_interrupt(steps)) {
+    if (!one_value(I, call.kid(0), v, env, c)) return;
+    if (c.truthy()) return out(v);
+    if (!one_value(I, call.kid(1), v, env, next)) return;
+    v = std::move(next);
+  }
+}
+// def while(cond; update): def _while: if cond then ., (update | _while) else empty end; _while;
+void n_while(Interp& I, const Node& call, const J& in, const Env& env, Out out) {
+  if (!all_single(call)) return as_defined(I, kWhileDef, call, in, env, out);
+  J v = in, c, next;
+  for (std::uint64_t steps = 0;; poll_interrupt(steps)) {
+    if (!one_value(I, call.kid(0), v, env, c) || !c.truthy()) return;
+    out(v);
+    if (!one_value(I, call.kid(1), v, env, next)) return;
+    v = std::move(next);
+  }
+}
+// def repeat(f): def _repeat: f, _repeat; _repeat;  (f on the same input again and again)
+void n_repeat(Interp& I, const Node& call, const J& in, const Env& env, Out out) {
+  for (std::uint64_t steps = 0;; poll_interrupt(steps)) I.eval(call.kid(0), in, env, out);
+}
+// def recurse(f): def r: ., (f | r); r;
+// def recurse(f; cond): def r: ., (f | select(cond) | r); r;
+void n_recurse(Interp& I, const Node& call, const J& in, const Env& env, Out out) {
+  if (!all_single(call)) return as_defined(I, kRecurseDef, call, in, env, out);
+  J v = in, c, next;
+  for (std::uint64_t steps = 0;; poll_interrupt(steps)) {
+    out(v);
+    if (!one_value(I, call.kid(0), v, env, next)) return;
+    if (call.kid(1) && (!one_value(I, call.kid(1), next, env, c) || !c.truthy())) return;
+    v = std::move(next);
+  }
 }
 
 void n_first(Interp& I, const Node& call, const J& in, const Env& env, Out out) {
@@ -1216,6 +1297,11 @@ const Native kNatives[] = {
     {"range", 3, n_range3},
     {"limit", 2, n_limit, n_limit_paths},
     {"first", 1, n_first, n_first_paths},
+    {"until", 2, n_until, as_defined_paths<kUntilDef>},
+    {"while", 2, n_while, as_defined_paths<kWhileDef>},
+    {"repeat", 1, n_repeat, as_defined_paths<kRepeatDef>},
+    {"recurse", 1, n_recurse, as_defined_paths<kRecurseDef>},
+    {"recurse", 2, n_recurse, as_defined_paths<kRecurseDef>},
     {"sort_by", 1, n_sort_by},
     {"group_by", 1, n_group_by},
     {"unique_by", 1, n_unique_by},
@@ -1300,8 +1386,8 @@ def objects: select(type == "object");
 def iterables: select(type|. == "array" or . == "object");
 def scalars: select(type|. != "array" and . != "object");
 def select(f): if f then . else empty end;
-def recurse(f): def r: ., (f | r); r;
-def recurse(f; cond): def r: ., (f | select(cond) | r); r;
+def _recurse_def(f): def r: ., (f | r); r;
+def _recurse_def(f; cond): def r: ., (f | select(cond) | r); r;
 def recurse: recurse(.[]?);
 def map(f): [.[] | f];
 def map_values(f): .[] |= f;
@@ -1367,9 +1453,9 @@ def first: .[0];
 def last: .[-1];
 def nth($n): .[$n];
 def nth($n; f): if $n < 0 then error("nth doesn't support negative indices") else first(skip($n; f)) end;
-def until(cond; update): def _until: if cond then . else (update | _until) end; _until;
-def while(cond; update): def _while: if cond then ., (update | _while) else empty end; _while;
-def repeat(f): def _repeat: f, _repeat; _repeat;
+def _until_def(cond; update): def _until: if cond then . else (update | _until) end; _until;
+def _while_def(cond; update): def _while: if cond then ., (update | _while) else empty end; _while;
+def _repeat_def(f): def _repeat: f, _repeat; _repeat;
 def combinations: if length == 0 then [] else .[0][] as $x | (.[1:] | combinations) as $w | [$x] + $w end;
 def combinations(n): . as $dot | [range(n)] | map($dot) | combinations;
 def walk(f): def w: if type == "object" then map_values(w) elif type == "array" then map(w) else . end | f; w;
@@ -1608,6 +1694,97 @@ bool resolve(Node* n, const Scope* scope, const Registry& reg, ParseError& err) 
   return true;
 }
 
+// Builtins that give one value (or none: empty, error) for each combination of their
+// arguments' values: a call of one is single when its arguments are. kAlways: single whatever
+// its arguments give (they are collected or cut: map(f) is [.[] | f], first(f) stops at one).
+enum class Single { kNo, kIfArgs, kAlways };
+Single single_builtin(const std::string& name) {
+  static const std::set<std::string, std::less<>> kAlways = {
+      "first", "last", "isempty", "map", "add", "any", "all", "min_by", "max_by", "sort_by", "group_by",
+      "unique_by", "with_entries", "del", "to_entries", "from_entries"};
+  static const std::set<std::string, std::less<>> kIfArgs = {
+      "length", "utf8bytelength", "not", "keys", "keys_unsorted", "has", "contains", "inside", "in",
+      "tostring", "tonumber", "tojson", "fromjson", "type", "ascii_downcase", "ascii_upcase", "explode",
+      "implode", "ltrimstr", "rtrimstr", "startswith", "endswith", "split", "join", "map_values", "select",
+      "values", "nulls", "booleans", "numbers", "strings", "arrays", "objects", "iterables", "scalars", "empty",
+      "error", "min", "max", "sort", "unique", "reverse", "floor", "ceil", "round", "sqrt", "fabs", "abs", "pow",
+      "log", "exp", "log10", "log2", "test", "getpath", "setpath", "delpaths", "index", "rindex", "indices",
+      "trim", "ltrim", "rtrim", "flatten", "todate", "fromdate", "todateiso8601", "fromdateiso8601",
+      "strftime", "strptime", "mktime", "gmtime", "isnan", "isinfinite", "isnormal", "infinite", "nan",
+      "transpose", "env", "now", "toarray"};
+  if (kAlways.count(name)) return Single::kAlways;
+  return kIfArgs.count(name) ? Single::kIfArgs : Single::kNo;
+}
+
+}  // namespace
+
+void mark_single(Node* n) {
+  if (!n) return;
+  for (auto& k : n->kids) mark_single(k.get());
+  for (auto& e : n->entries) {
+    mark_single(e.key.get());
+    mark_single(e.value.get());
+  }
+  for (auto& p : n->parts) mark_single(p.expr.get());
+  for (auto& p : n->patterns)
+    for (auto& e : p.entries) mark_single(e.key.get());
+  if (n->def) mark_single(n->def->body.get());
+  auto kids_single = [&] {
+    for (auto& k : n->kids)
+      if (k && !k->single) return false;
+    return true;
+  };
+  bool single = false;
+  switch (n->kind) {
+    case NK::kIdentity:
+    case NK::kLiteral:
+    case NK::kVar:
+    case NK::kFormat:
+    case NK::kBreak:
+    case NK::kArray:  // [E] is one value whatever E gives
+      single = true;
+      break;
+    case NK::kField:
+    case NK::kIndex:
+    case NK::kSlice:
+    case NK::kPipe:
+    case NK::kNeg:
+    case NK::kBinary:
+    case NK::kAnd:
+    case NK::kOr:
+    case NK::kAlt:
+    case NK::kIf:
+    case NK::kTry:
+    case NK::kLabel:
+      single = kids_single();
+      break;
+    case NK::kReduce: single = n->kid(1) && n->kid(1)->single; break;  // one value per init value
+    case NK::kDef: single = n->kid(0) && n->kid(0)->single; break;
+    case NK::kAs: single = n->patterns.size() == 1 && kids_single(); break;
+    case NK::kObject:
+      single = true;
+      for (auto& e : n->entries)
+        if ((e.key && !e.key->single) || (e.value && !e.value->single)) single = false;
+      break;
+    case NK::kString:
+      single = true;
+      for (auto& p : n->parts)
+        if (p.expr && !p.expr->single) single = false;
+      break;
+    case NK::kAssign: single = n->assign == '|' || (n->kid(1) && n->kid(1)->single); break;
+    case NK::kCall:
+      if (n->call == CallKind::kNative || n->call == CallKind::kPrelude) {
+        const Single kind = single_builtin(n->name);
+        single = kind == Single::kAlways || (kind == Single::kIfArgs && kids_single());
+      }
+      break;
+    default: single = false; break;
+  }
+  n->single = single;
+}
+
+namespace {
+
 const Registry& registry() {
   static const Registry reg = [] {
     Registry r;
@@ -1626,6 +1803,7 @@ const Registry& registry() {
         return r;
       }
     }
+    for (auto& d : r.prelude_defs) mark_single(d->body.get());
     return r;
   }();
   return reg;
@@ -1658,7 +1836,9 @@ bool resolve_program(Node* root, ParseError& err, std::string* internal_error) {
     *internal_error = reg.error;
     return false;
   }
-  return resolve(root, nullptr, reg, err);
+  if (!resolve(root, nullptr, reg, err)) return false;
+  mark_single(root);
+  return true;
 }
 
 }  // namespace ppipe::expr::jq

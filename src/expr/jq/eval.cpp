@@ -106,6 +106,9 @@ bool Interp::first(const Node* n, const J& in, const Env& env, J& result) {
 }
 
 void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
+  // `in` may be taken (moved from) when it is reduce's state, given for this call only.
+  const bool ours = given_ == &in;
+  given_ = nullptr;
   check_stack();
   switch (n->kind) {
     case NK::kIdentity: out(in); return;
@@ -185,6 +188,18 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
       return;
     case NK::kNeg: eval(n->kid(0), in, env, [&](const J& v) { out(negate(v)); }); return;
     case NK::kBinary:
+      if (ours && n->op == Bin::kAdd && n->kid(0)->kind == NK::kIdentity && n->kid(1)->single) {
+        // `. + E` on reduce's state: E first (one value at most, so nothing runs after it), then
+        // the state appended to in place.
+        J b;
+        bool got = false;
+        eval(n->kid(1), in, env, [&](const J& v) {
+          b = v;
+          got = true;
+        });
+        if (got) out(add_in_place(std::move(const_cast<J&>(in)), b));
+        return;
+      }
       eval(n->kid(1), in, env, [&](const J& b) { eval(n->kid(0), in, env, [&](const J& a) { out(binary(n->op, a, b)); }); });
       return;
     case NK::kAnd:
@@ -264,6 +279,7 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
             J cur = has ? std::move(acc) : J::null();
             acc = J::null();
             has = false;
+            given_ = &cur;
             eval(n->kid(2), cur, e2, [&](const J& v) {
               acc = v;
               has = true;
@@ -284,6 +300,7 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
             // null for the next one, as in reduce
             J cur = std::move(acc);
             acc = J::null();
+            given_ = &cur;
             eval(n->kid(2), cur, e2, [&](const J& v) {
               acc = v;
               if (n->kid(3)) eval(n->kid(3), v, e2, out);
@@ -476,40 +493,73 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
         });
         return ps;
       };
+      // The paths are found on `in` before it changes; the changes go to `acc`, which is `in`
+      // itself when it is reduce's state (ours: taken, changed in place) and a copy otherwise
+      // (copied on its first change, setpath's argument moved so that later ones are in place).
+      auto start = [&]() -> J { return ours ? std::move(const_cast<J&>(in)) : in; };
       if (n->assign == '|') {
         // jq 1.7: the first output of the update; a path whose update is empty is deleted
         std::vector<J> ps = collect_paths(in);
-        J acc = in;
+        J acc = start();
         std::vector<J> dels;
         for (const J& p : ps) {
           J old = getpath(acc, p), nv;
-          if (first(rhs, old, env, nv)) acc = setpath(acc, p, 0, nv);
+          // On reduce's state, an array, object or string member is taken out of it and given
+          // to the update (`.a |= . + [$x]` appends in place); the member is there, so setting
+          // it again (or deleting it) ends as it would have.
+          const bool take = ours && (old.is_array() || old.is_object() || old.is_string());
+          if (take) {
+            acc = setpath(std::move(acc), p, 0, J::null());
+            given_ = &old;
+          }
+          if (first(rhs, old, env, nv)) acc = setpath(std::move(acc), p, 0, nv);
           else dels.push_back(p);
         }
         if (!dels.empty()) acc = delpaths(acc, J::array(std::move(dels)));
         out(acc);
         return;
       }
-      eval(rhs, in, env, [&](const J& v) {
-        std::vector<J> ps = collect_paths(in);
-        J acc = in;
+      auto apply = [&](const J& v, J acc, const std::vector<J>& ps) {
         for (const J& p : ps) {
           if (n->assign == '=') {
-            acc = setpath(acc, p, 0, v);
+            acc = setpath(std::move(acc), p, 0, v);
           } else if (n->assign == 'a') {
             J old = getpath(acc, p);
-            acc = setpath(acc, p, 0, old.truthy() ? old : v);
+            acc = setpath(std::move(acc), p, 0, old.truthy() ? old : v);
           } else {
             static const std::pair<char, Bin> kOps[] = {{'+', Bin::kAdd}, {'-', Bin::kSub}, {'*', Bin::kMul},
                                                         {'/', Bin::kDiv}, {'%', Bin::kMod}};
             Bin op = Bin::kAdd;
             for (auto [c, b] : kOps)
               if (c == n->assign) op = b;
-            acc = setpath(acc, p, 0, binary(op, getpath(acc, p), v));
+            J old = getpath(acc, p);
+            J updated;
+            if (ours && op == Bin::kAdd && (old.is_array() || old.is_object() || old.is_string())) {
+              // (as for |= above: `.a += [$x]` on reduce's state appends in place)
+              acc = setpath(std::move(acc), p, 0, J::null());
+              updated = add_in_place(std::move(old), v);
+            } else {
+              updated = binary(op, old, v);
+            }
+            acc = setpath(std::move(acc), p, 0, updated);
           }
         }
         out(acc);
-      });
+      };
+      if (ours && rhs->single) {
+        // One value at most: found first, then `in` taken (nothing reads it after).
+        J v;
+        bool got = false;
+        eval(rhs, in, env, [&](const J& x) {
+          v = x;
+          got = true;
+        });
+        if (!got) return;
+        std::vector<J> ps = collect_paths(in);
+        apply(v, start(), ps);
+        return;
+      }
+      eval(rhs, in, env, [&](const J& v) { apply(v, in, collect_paths(in)); });
       return;
     }
   }

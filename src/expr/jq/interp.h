@@ -41,6 +41,12 @@ using PathOut = FnRef<void(const J& path, const J& value)>;
 struct Stop {
   std::uint64_t label;
 };
+// The run is stopping while a loop of one record still runs (src/util/interrupt.h): not a jq
+// error (try does not catch it); run() makes it the record's error.
+struct Interrupted {};
+// Every 4096 steps of such a loop: throws Interrupted when the run is stopping.
+void poll_interrupt(std::uint64_t& steps);
+
 // An error raised downstream of a try body, passing through it (eval.cpp: guard_out).
 struct Passing {
   std::uint64_t owner;
@@ -123,6 +129,12 @@ class Interp {
                    FnRef<void(const Env&)> k);
   void bind(const Pattern& p, const J& value, const J& in, const Env& env, FnRef<void(const Env&)> k);
   const RunContext& ctx_;
+  // reduce's and foreach's state, given to their update: it may be taken (moved from), as
+  // nothing reads it after. Only the node eval() is called with it sees it (eval clears it), and
+  // only `. + E` and assignments take it, so that their change is in place when nothing else
+  // shares the value (jq's reduce builds an array or an object in linear time; copying the state
+  // at each step made it quadratic).
+  const J* given_ = nullptr;
   std::uint64_t labels_ = 0;
   const char* stack_base_ = nullptr;
   std::size_t stack_bytes_ = 0;
@@ -133,6 +145,9 @@ J index_value(const J& t, const J& k);     // .[k], jq's rules (null for null ta
 J field(const J& t, const std::string& name);
 J slice_value(const J& t, const J& from, const J& to);
 J binary(Bin op, const J& a, const J& b);
+// a + b where a is ours to change: arrays, objects and strings are appended to in place when
+// nothing else shares them. The same value as binary(Bin::kAdd, a, b).
+J add_in_place(J a, const J& b);
 J negate(const J& a);
 J getpath(const J& t, const J& path);
 J setpath(J t, const J& path, std::size_t i, const J& v);

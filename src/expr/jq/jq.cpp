@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "src/util/interrupt.h"
+
 namespace ppipe::expr::jq {
 
 bool resolve_program(Node* root, ParseError& err, std::string* internal_error);
@@ -222,6 +224,10 @@ const char* stack_low() {
 
 }  // namespace
 
+void poll_interrupt(std::uint64_t& steps) {
+  if ((++steps & 4095) == 0 && run_stopping().load(std::memory_order_relaxed)) throw Interrupted{};
+}
+
 std::string error_text(const J& value) {
   if (value.is_string()) return value.str();
   return "(not a string): " + to_json(value);  // jq's wording, as the fast path's
@@ -250,6 +256,9 @@ bool run(const Program& program, const J& input, const RunContext& ctx, Out out,
     return false;
   } catch (Passing& p) {
     if (error) *error = error_text(p.value);
+    return false;
+  } catch (Interrupted&) {
+    if (error) *error = "interrupted: the expression was still running when ppipe stopped";
     return false;
   }
 }

@@ -165,6 +165,26 @@ J negate(const J& a) {
   return J::number(-a.num());
 }
 
+J add_in_place(J a, const J& b) {
+  if (a.is_array() && b.is_array()) {
+    const std::vector<J>& add = b.arr();
+    if (add.empty()) return a;
+    std::vector<J>& v = a.mut_arr();
+    v.insert(v.end(), add.begin(), add.end());
+    return a;
+  }
+  if (a.is_object() && b.is_object()) {
+    JObj& o = a.mut_obj();
+    for (const auto& kv : b.obj().m) o.set(kv.first, kv.second);
+    return a;
+  }
+  if (a.is_string() && b.is_string()) {
+    a.mut_str() += b.str();
+    return a;
+  }
+  return binary(Bin::kAdd, a, b);
+}
+
 J binary(Bin op, const J& a, const J& b) {
   switch (op) {
     case Bin::kAdd:

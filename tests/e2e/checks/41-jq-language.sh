@@ -114,3 +114,67 @@ t_jq_filter_stops_at_truthy() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_filter_stops_at_truthy
+
+# Loops inside one record, at jq's scale: until, while, recurse(f) and recurse(f; cond) ran one
+# C++ recursion per step ("recursion too deep" after about 1,300 steps, where jq runs millions),
+# and reduce/foreach copied their state at each step (`. + [$x]`, `.[$k] = $v`, `.a += [$x]`:
+# quadratic, minutes for 100,000 steps where jq takes a second). Each against jq
+# 1.6 on a few inputs; the generator forms (which keep jq's recursive definitions) and path mode
+# too. The big reduce cases run under a timeout of 30 s (0.1 to 0.5 s here; the old code took
+# minutes).
+t_jq_loops_at_scale() {
+  local name="jq language: until/while/recurse run 100,000 steps and reduce/foreach build 100,000-element values in place, as jq" msg=() e rc
+  printf '%s\n' '0' '{"a":{"a":{"a":null,"v":3},"v":2},"v":1,"xs":[1,[2,[3,null]],{"k":null}]}' '[3,1,2]' '"abc"' > lp.jsonl
+  local exprs=(
+    'until(. > 100000; . + 1)?'
+    '[.[]?] | until(length > 5; . + [length])'
+    '[while(type == "object"; .a)] | length'
+    '[recurse(if . < 100000 then . + 1 else empty end)?] | length'
+    '[recurse(.a; . != null)] | length'
+    '[recurse(.[]?; . != null)] | length'
+    '[recurse] | length'
+    '[paths(type == "number")]'
+    '[limit(5; recurse(.[]?))] | length'
+    '[limit(7; repeat(.))] | length'
+    '[limit(3; repeat(.v?, 1))]'
+    'first(repeat(1, 2))'
+    '[.[]? | until(. == null or type != "object" or . == 3; .a?)]'
+    '[path(recurse(.a?; . != null))]'
+    'reduce range(100000) as $i ([]; . + [$i]) | length'
+    'reduce range(100000) as $i ({}; .["k\($i)"] = $i) | [length, .k99999]'
+    'reduce range(100000) as $i ([]; .[$i] = $i * 2) | .[-1]'
+    'reduce range(5000) as $i ({a: []}; .a |= . + [$i]) | .a | length'  # (jq 1.6 is quadratic here)
+    '[foreach range(100000) as $i ([]; . + [$i]; length)] | add'
+    'reduce range(5) as $i ([]; . + [$i], . + [-$i])'
+    'reduce range(5) as $i ({}; .[$i|tostring] = ($i, $i * 10))'
+    'reduce range(4) as $i ([1]; . + .) | length'
+    'reduce .[]? as $x (.; . + [$x])'
+    '. as $o | reduce range(3) as $i ([$o]; . + [$i]) | [., $o]'
+    'reduce range(3) as $i (null; .a += [$i])'
+    'reduce range(3) as $i ({}; .a |= empty)'
+    'reduce range(3) as $i ({a:[1]}; .a |= (. + [$i], . + [-1]))'
+    'reduce range(3) as $i ({a:"s"}; .a += "\($i)")'
+    'reduce range(3) as $i ({}; .x.y += [$i]) | .x'
+  )
+  for e in "${exprs[@]}"; do
+    timeout -k 5 30 "$PPIPE" --map "$e" lp.jsonl > got 2> err
+    rc=$?  # 1: some record failed, as some do in jq too (compared below by what each prints)
+    [ $rc -le 1 ] || { msg+=("[$e] exit $rc: $(head -c 300 err)"); continue; }
+    jq -c "$e" lp.jsonl > want 2>/dev/null
+    cmp -s want got || msg+=("[$e] vs jq:" "$(short_diff want got)")
+  done
+  # a loop that does not end (as in jq) ends with the run: SIGINT makes it the record's error
+  printf '%s\n' 1 2 > two.jsonl
+  "$PPIPE" --stats --map 'until(false; .)' two.jsonl > got 2> err &
+  local pid=$!
+  sleep 1
+  kill -INT $pid
+  wait $pid
+  e=$?
+  [ $e = 130 ] || msg+=("until(false; .) then SIGINT: exit $e (want 130)")
+  [ "$(grep -c '"error":"interrupted: the expression was still running when ppipe stopped"' err)" = 2 ] ||
+    msg+=("until(false; .) then SIGINT: no interrupted error record for each record:" "$(head -c 600 err)")
+  [ "$(tail -n 1 err | jq -c '[.records_in, .errors]')" = '[2,2]' ] || msg+=("stats: $(tail -n 1 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "jq loops at scale" "${msg[@]}"; fi
+}
+register t_jq_loops_at_scale
