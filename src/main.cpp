@@ -1,6 +1,8 @@
 // ppipe: arguments -> plan -> run -> exit code. The only place that decides the exit code.
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -145,6 +147,18 @@ class SignalWatcher {
   std::thread thread_;
 };
 
+// Whether address space is plentiful: no RLIMIT_AS, and the kernel overcommits (mode 0 or 1).
+bool large_stacks_fit() {
+  struct rlimit as {};
+  if (getrlimit(RLIMIT_AS, &as) != 0 || as.rlim_cur != RLIM_INFINITY) return false;
+  int fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  char mode = '0';
+  const bool read_it = read(fd, &mode, 1) == 1;
+  close(fd);
+  return !read_it || mode != '2';
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -160,6 +174,19 @@ int main(int argc, char** argv) {
     }
   // A closed output pipe comes back from write() as EPIPE and ends the run quietly.
   signal(SIGPIPE, SIG_IGN);
+  // Threads get 64 MiB of stack, of address space: a page is used only once an expression
+  // recurses that deep. jq programs recurse (`def f: ... f ...`), and the general engine's frames
+  // are larger than jq's: with the default 8 MiB a recursive function ended in "recursion too
+  // deep" at about 2,500 levels; now at about 18,000 (3.6 KB a level). Not when the address space
+  // is limited (ulimit -v) or memory is not overcommitted: there a thread's stack is charged
+  // whole, and a thread that cannot start would end the run.
+  if (large_stacks_fit()) {
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) == 0) {
+      if (pthread_attr_setstacksize(&attr, std::size_t{64} << 20) == 0) pthread_setattr_default_np(&attr);
+      pthread_attr_destroy(&attr);
+    }
+  }
   // SIGINT/SIGTERM wait for the SignalWatcher from the start: one that comes while the command
   // line is read stops the run as soon as it begins (exit 130/143 with the stats), instead of
   // killing the process by the default action. Children get an empty mask (exec's posix_spawn).

@@ -40,14 +40,16 @@ TEST_CASE("mark_single: expressions that give at most one value", "[jq][loops]")
                         "if . then 1 else empty end", "try .a catch 0", ".a // 1", "-.", "length", "tostring",
                         "select(. > 1)", "map(. + 1)", "reduce .[] as $x (0; . + $x)", ".a = 1", ".a |= . + 1",
                         ". as $x | $x + 1", "error(\"x\")", "empty", "first(.[])", "not", "map(.[])",
-                        "any(.[]; . > 1)"})
+                        "any(.[]; . > 1)", "def f: 1; f", "def f(g): 1; f(.[])", "def f: if . then f else 1 end; f",
+                        "def fib: if . < 2 then . else (. - 1 | fib) + (. - 2 | fib) end; fib"})
   {
     CAPTURE(s);
     CHECK(single(s) == "single");
   }
   for (const char* s : {".[]", "1, 2", "..", "range(3)", "recurse", "limit(2; .[])", ".[] | .a", ". + (1, 2)",
                         "[.[]] | .[]", "foreach .[] as $x (0; . + $x)", "select(.[])", "map(.) | .[]",
-                        "def f: 1, 2; f", "def f: 1; f", "def length: 1, 2; length", ".a = (1, 2)", "if .[] then 1 else 2 end",
+                        "def f: 1, 2; f", "def length: 1, 2; length", "def f: 1, f; f",
+                        "def f(g): g; f(1)", "def f: def g: 1, 2; g; f", ".a = (1, 2)", "if .[] then 1 else 2 end",
                         ". as [$a] ?// $a | $a", "splits(\"a\")", "until(. > 1; . + 1)"})
   {
     CAPTURE(s);
@@ -74,6 +76,16 @@ TEST_CASE("until, while, recurse: a loop when their functions give one value, jq
         "error: null (null) and number (2) cannot be multiplied\n");
   // path mode keeps the definitions
   CHECK(run("[path(recurse(.a; . != null))]", "{\"a\":{\"a\":null}}") == "[[],[\"a\"]]\n");
+}
+
+TEST_CASE("recursive functions: as deep as their recursion, not as their calls", "[jq][loops]") {
+  // Both operands of `+` call the function: each is evaluated to its value before the other runs.
+  CHECK(run("def fib: if . < 2 then . else (. - 1 | fib) + (. - 2 | fib) end; 25 | fib", "null") == "75025\n");
+  CHECK(run("def s: if type == \"array\" then (.[0] | s) + (.[1:] | if length == 0 then 0 else s end) else . end; s",
+            "[[1,[2,3]],[4,[5,[6]]]]") == "21\n");
+  // a generator operand keeps jq's order of outputs (the right side's outer loop)
+  CHECK(run("def f: (1, 2); [f + (10, 20)]", "null") == "[11,12,21,22]\n");
+  CHECK(run("def f: if . > 0 then (. - 1 | f) + 1 else 0 end; 1500 | f", "null") == "1500\n");  // (8 MiB: this thread)
 }
 
 TEST_CASE("reduce and foreach change their state in place, never a value held elsewhere", "[jq][loops]") {

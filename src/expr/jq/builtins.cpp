@@ -1718,70 +1718,128 @@ Single single_builtin(const std::string& name) {
 
 }  // namespace
 
-void mark_single(Node* n) {
-  if (!n) return;
-  for (auto& k : n->kids) mark_single(k.get());
-  for (auto& e : n->entries) {
-    mark_single(e.key.get());
-    mark_single(e.value.get());
+namespace {
+
+// mark_single's walk. User functions are known single by their bodies, in lexical scope (the
+// functions a call can name, innermost first): a recursive one is assumed single while its body
+// is marked, and marked again without the assumption when the body is not single (the greatest
+// fixpoint: a body that gives at most one value when each call it makes does, does). Parameters
+// (closures) are not known single, so a function is single whatever it is given.
+class SingleMarker {
+ public:
+  void mark(Node* n) {
+    if (!n) return;
+    if (n->kind == NK::kDef) {
+      mark_def(n);
+      return;
+    }
+    for (auto& k : n->kids) mark(k.get());
+    for (auto& e : n->entries) {
+      mark(e.key.get());
+      mark(e.value.get());
+    }
+    for (auto& p : n->parts) mark(p.expr.get());
+    for (auto& p : n->patterns) mark_pattern(p);
+    n->single = compute(n);
   }
-  for (auto& p : n->parts) mark_single(p.expr.get());
-  for (auto& p : n->patterns)
-    for (auto& e : p.entries) mark_single(e.key.get());
-  if (n->def) mark_single(n->def->body.get());
-  auto kids_single = [&] {
+
+ private:
+  struct Fn {
+    const std::string* name;
+    std::size_t arity;
+    bool single;
+  };
+
+  void mark_pattern(Pattern& p) {
+    for (auto& e : p.elems) mark_pattern(e);
+    for (auto& e : p.entries) {
+      mark(e.key.get());
+      if (e.value) mark_pattern(*e.value);
+    }
+  }
+
+  void mark_def(Node* n) {
+    FuncDef& d = *n->def;
+    // Deeply nested definitions are marked once, not single (each retry marks what is inside again).
+    const bool retry = nesting_ < 4;
+    ++nesting_;
+    scope_.push_back(Fn{&d.name, d.params.size(), retry});
+    const std::size_t self = scope_.size() - 1;
+    auto mark_body = [&] {
+      for (const std::string& p : d.params) scope_.push_back(Fn{&p, 0, false});
+      mark(d.body.get());
+      scope_.resize(self + 1);
+    };
+    mark_body();
+    if (scope_[self].single && !(d.body && d.body->single)) {
+      scope_[self].single = false;  // the assumption did not hold: mark the body again without it
+      mark_body();
+    }
+    --nesting_;
+    mark(n->kids.empty() ? nullptr : n->kids[0].get());  // the rest, which sees the function
+    scope_.pop_back();
+    n->single = n->kid(0) && n->kid(0)->single;
+  }
+
+  bool kids_single(const Node* n) const {
     for (auto& k : n->kids)
       if (k && !k->single) return false;
     return true;
-  };
-  bool single = false;
-  switch (n->kind) {
-    case NK::kIdentity:
-    case NK::kLiteral:
-    case NK::kVar:
-    case NK::kFormat:
-    case NK::kBreak:
-    case NK::kArray:  // [E] is one value whatever E gives
-      single = true;
-      break;
-    case NK::kField:
-    case NK::kIndex:
-    case NK::kSlice:
-    case NK::kPipe:
-    case NK::kNeg:
-    case NK::kBinary:
-    case NK::kAnd:
-    case NK::kOr:
-    case NK::kAlt:
-    case NK::kIf:
-    case NK::kTry:
-    case NK::kLabel:
-      single = kids_single();
-      break;
-    case NK::kReduce: single = n->kid(1) && n->kid(1)->single; break;  // one value per init value
-    case NK::kDef: single = n->kid(0) && n->kid(0)->single; break;
-    case NK::kAs: single = n->patterns.size() == 1 && kids_single(); break;
-    case NK::kObject:
-      single = true;
-      for (auto& e : n->entries)
-        if ((e.key && !e.key->single) || (e.value && !e.value->single)) single = false;
-      break;
-    case NK::kString:
-      single = true;
-      for (auto& p : n->parts)
-        if (p.expr && !p.expr->single) single = false;
-      break;
-    case NK::kAssign: single = n->assign == '|' || (n->kid(1) && n->kid(1)->single); break;
-    case NK::kCall:
-      if (n->call == CallKind::kNative || n->call == CallKind::kPrelude) {
-        const Single kind = single_builtin(n->name);
-        single = kind == Single::kAlways || (kind == Single::kIfArgs && kids_single());
-      }
-      break;
-    default: single = false; break;
   }
-  n->single = single;
-}
+
+  bool compute(const Node* n) const {
+    switch (n->kind) {
+      case NK::kIdentity:
+      case NK::kLiteral:
+      case NK::kVar:
+      case NK::kFormat:
+      case NK::kBreak:
+      case NK::kArray:  // [E] is one value whatever E gives
+        return true;
+      case NK::kField:
+      case NK::kIndex:
+      case NK::kSlice:
+      case NK::kPipe:
+      case NK::kNeg:
+      case NK::kBinary:
+      case NK::kAnd:
+      case NK::kOr:
+      case NK::kAlt:
+      case NK::kIf:
+      case NK::kTry:
+      case NK::kLabel:
+        return kids_single(n);
+      case NK::kReduce: return n->kid(1) && n->kid(1)->single;  // one value per init value
+      case NK::kAs: return n->patterns.size() == 1 && kids_single(n);
+      case NK::kObject:
+        for (auto& e : n->entries)
+          if ((e.key && !e.key->single) || (e.value && !e.value->single)) return false;
+        return true;
+      case NK::kString:
+        for (auto& p : n->parts)
+          if (p.expr && !p.expr->single) return false;
+        return true;
+      case NK::kAssign: return n->assign == '|' || (n->kid(1) && n->kid(1)->single);
+      case NK::kCall: {
+        if (n->call == CallKind::kDynamic) {
+          for (auto it = scope_.rbegin(); it != scope_.rend(); ++it)
+            if (it->arity == n->kids.size() && *it->name == n->name) return it->single;
+          return false;
+        }
+        const Single kind = single_builtin(n->name);
+        return kind == Single::kAlways || (kind == Single::kIfArgs && kids_single(n));
+      }
+      default: return false;
+    }
+  }
+
+  std::vector<Fn> scope_;
+  int nesting_ = 0;
+};
+
+}  // namespace
+
+void mark_single(Node* root) { SingleMarker().mark(root); }
 
 namespace {
 

@@ -74,6 +74,19 @@ J append_path(const J& p, J key) {
   return r;
 }
 
+// The value of an expression that gives at most one (Node::single); false when it gives none.
+// Evaluating an operand to its value returns from it before the next one runs, where passing a
+// callback runs the next one inside it: with a recursive function on both sides of `+`, the
+// stack then grew with the calls made (fib 15 was too deep), not with the recursion's depth.
+bool value_of(Interp& I, const Node* n, const J& in, const Env& env, J& result) {
+  bool got = false;
+  I.eval(n, in, env, [&](const J& v) {
+    result = v;
+    got = true;
+  });
+  return got;
+}
+
 // Runs `body`, catching errors raised by it but not those raised in `out` (downstream).
 template <class Body, class Handler>
 void guarded(Body&& body, Handler&& on_error) {
@@ -192,12 +205,13 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
         // `. + E` on reduce's state: E first (one value at most, so nothing runs after it), then
         // the state appended to in place.
         J b;
-        bool got = false;
-        eval(n->kid(1), in, env, [&](const J& v) {
-          b = v;
-          got = true;
-        });
-        if (got) out(add_in_place(std::move(const_cast<J&>(in)), b));
+        if (value_of(*this, n->kid(1), in, env, b)) out(add_in_place(std::move(const_cast<J&>(in)), b));
+        return;
+      }
+      if (n->kid(0)->single && n->kid(1)->single) {  // (the same order: the right side first)
+        J a, b;
+        if (value_of(*this, n->kid(1), in, env, b) && value_of(*this, n->kid(0), in, env, a))
+          out(binary(n->op, a, b));
         return;
       }
       eval(n->kid(1), in, env, [&](const J& b) { eval(n->kid(0), in, env, [&](const J& a) { out(binary(n->op, a, b)); }); });
@@ -549,12 +563,7 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
       if (ours && rhs->single) {
         // One value at most: found first, then `in` taken (nothing reads it after).
         J v;
-        bool got = false;
-        eval(rhs, in, env, [&](const J& x) {
-          v = x;
-          got = true;
-        });
-        if (!got) return;
+        if (!value_of(*this, rhs, in, env, v)) return;
         std::vector<J> ps = collect_paths(in);
         apply(v, start(), ps);
         return;

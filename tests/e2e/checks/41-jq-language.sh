@@ -121,7 +121,9 @@ register t_jq_filter_stops_at_truthy
 # quadratic, minutes for 100,000 steps where jq takes a second). Each against jq
 # 1.6 on a few inputs; the generator forms (which keep jq's recursive definitions) and path mode
 # too. The big reduce cases run under a timeout of 30 s (0.1 to 0.5 s here; the old code took
-# minutes).
+# minutes). Recursive functions too: fib (both sides of `+` recursive: the stack grew with the
+# calls, "too deep" at fib 15) and a linear recursion 10,000 deep (the default 8 MiB thread stack
+# ended near 2,500).
 t_jq_loops_at_scale() {
   local name="jq language: until/while/recurse run 100,000 steps and reduce/foreach build 100,000-element values in place, as jq" msg=() e rc
   printf '%s\n' '0' '{"a":{"a":{"a":null,"v":3},"v":2},"v":1,"xs":[1,[2,[3,null]],{"k":null}]}' '[3,1,2]' '"abc"' > lp.jsonl
@@ -155,6 +157,9 @@ t_jq_loops_at_scale() {
     'reduce range(3) as $i ({a:[1]}; .a |= (. + [$i], . + [-1]))'
     'reduce range(3) as $i ({a:"s"}; .a += "\($i)")'
     'reduce range(3) as $i ({}; .x.y += [$i]) | .x'
+    'def fib: if . < 2 then . else (. - 1 | fib) + (. - 2 | fib) end; 22 | fib'
+    'def f: if . > 0 then (. - 1 | f) + 1 else 0 end; 10000 | f'
+    'def s: if type == "array" then (.[0]? | s) + (.[1:] | if length == 0 then 0 else s end) else 1 end; s?'
   )
   for e in "${exprs[@]}"; do
     timeout -k 5 30 "$PPIPE" --map "$e" lp.jsonl > got 2> err
