@@ -944,14 +944,6 @@ void n_limit_paths(Interp& I, const Node& call, const J& p, const J& in, const E
 // `.next`, `if . < 9 then . + 1 else empty end`) each step has at most one value to go on with,
 // and a loop does what the recursion does, in the same order; otherwise the definitions run
 // (their depth is then the data's, as recurse(.[]?)). Path mode always runs the definitions.
-bool one_value(Interp& I, const Node* n, const J& in, const Env& env, J& result) {
-  bool got = false;
-  I.eval(n, in, env, [&](const J& v) {
-    result = v;
-    got = true;
-  });
-  return got;
-}
 bool all_single(const Node& call) {
   for (const auto& k : call.kids)
     if (!k->single) return false;
@@ -974,9 +966,9 @@ void n_until(Interp& I, const Node& call, const J& in, const Env& env, Out out) 
   if (!all_single(call)) return as_defined(I, kUntilDef, call, in, env, out);
   J v = in, c, next;
   for (std::uint64_t steps = 0;; poll_interrupt(steps)) {
-    if (!one_value(I, call.kid(0), v, env, c)) return;
+    if (!value_of(I, call.kid(0), v, env, c)) return;
     if (c.truthy()) return out(v);
-    if (!one_value(I, call.kid(1), v, env, next)) return;
+    if (!value_of(I, call.kid(1), v, env, next)) return;
     v = std::move(next);
   }
 }
@@ -985,9 +977,9 @@ void n_while(Interp& I, const Node& call, const J& in, const Env& env, Out out) 
   if (!all_single(call)) return as_defined(I, kWhileDef, call, in, env, out);
   J v = in, c, next;
   for (std::uint64_t steps = 0;; poll_interrupt(steps)) {
-    if (!one_value(I, call.kid(0), v, env, c) || !c.truthy()) return;
+    if (!value_of(I, call.kid(0), v, env, c) || !c.truthy()) return;
     out(v);
-    if (!one_value(I, call.kid(1), v, env, next)) return;
+    if (!value_of(I, call.kid(1), v, env, next)) return;
     v = std::move(next);
   }
 }
@@ -1002,8 +994,8 @@ void n_recurse(Interp& I, const Node& call, const J& in, const Env& env, Out out
   J v = in, c, next;
   for (std::uint64_t steps = 0;; poll_interrupt(steps)) {
     out(v);
-    if (!one_value(I, call.kid(0), v, env, next)) return;
-    if (call.kid(1) && (!one_value(I, call.kid(1), next, env, c) || !c.truthy())) return;
+    if (!value_of(I, call.kid(0), v, env, next)) return;
+    if (call.kid(1) && (!value_of(I, call.kid(1), next, env, c) || !c.truthy())) return;
     v = std::move(next);
   }
 }

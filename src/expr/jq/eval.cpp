@@ -74,19 +74,6 @@ J append_path(const J& p, J key) {
   return r;
 }
 
-// The value of an expression that gives at most one (Node::single); false when it gives none.
-// Evaluating an operand to its value returns from it before the next one runs, where passing a
-// callback runs the next one inside it: with a recursive function on both sides of `+`, the
-// stack then grew with the calls made (fib 15 was too deep), not with the recursion's depth.
-bool value_of(Interp& I, const Node* n, const J& in, const Env& env, J& result) {
-  bool got = false;
-  I.eval(n, in, env, [&](const J& v) {
-    result = v;
-    got = true;
-  });
-  return got;
-}
-
 // Runs `body`, catching errors raised by it but not those raised in `out` (downstream).
 template <class Body, class Handler>
 void guarded(Body&& body, Handler&& on_error) {
@@ -115,6 +102,15 @@ bool Interp::first(const Node* n, const J& in, const Env& env, J& result) {
   } catch (Stop& s) {
     if (s.label != label) throw;
   }
+  return got;
+}
+
+bool value_of(Interp& I, const Node* n, const J& in, const Env& env, J& result) {
+  bool got = false;
+  I.eval(n, in, env, [&](const J& v) {
+    result = v;
+    got = true;
+  });
   return got;
 }
 

@@ -140,6 +140,12 @@ class Interp {
   std::size_t stack_bytes_ = 0;
 };
 
+// The value of an expression that gives at most one (Node::single); false when it gives none.
+// Evaluating an operand to its value returns from it before the next one runs, where passing a
+// callback runs the next one inside it: with a recursive function on both sides of `+`, the
+// stack then grew with the calls made (fib 15 was too deep), not with the recursion's depth.
+bool value_of(Interp& I, const Node* n, const J& in, const Env& env, J& result);
+
 // Value operations shared by the evaluator and the builtins (ops.cpp).
 J index_value(const J& t, const J& k);     // .[k], jq's rules (null for null targets)
 J field(const J& t, const std::string& name);
