@@ -103,9 +103,9 @@ class ExecStage final : public AsyncStage {
   // Record mode's commands are mostly short and waiting (a start, a request), so twice as many as
   // workers. A batch-mode call streams a span through a command that is mostly busy on a CPU
   // (cat, jq, a script): more of them than workers only add spans of memory in flight and
-  // processes fighting the workers for the cores (`--exec cat`, -j 2, 1 GiB: 4 calls 1.00 s,
-  // 2 calls 0.92 s; see docs/performance-notes.md). At least 2, so that the next call is
-  // starting while one ends (1 leaves a gap at each start).
+  // processes sharing the same cores (`--exec cat`, -j 2, 1 GiB: 4 calls 189 MB peak RSS, 2 calls
+  // 112 MB, the same time within noise; see docs/performance-notes.md). At least 2, so that the
+  // next call is starting while one ends (1 leaves a gap at each start).
   std::size_t concurrency(const AsyncContext& context) const {
     if (config_->concurrency) return config_->concurrency;
     if (config_->record_mode) return 2 * std::size_t{context.workers};
