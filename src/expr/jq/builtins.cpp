@@ -1708,10 +1708,6 @@ Single single_builtin(const std::string& name) {
   return kIfArgs.count(name) ? Single::kIfArgs : Single::kNo;
 }
 
-}  // namespace
-
-namespace {
-
 // mark_single's walk. User functions are known single by their bodies, in lexical scope (the
 // functions a call can name, innermost first): a recursive one is assumed single while its body
 // is marked, and marked again without the assumption when the body is not single (the greatest
