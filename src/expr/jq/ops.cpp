@@ -166,6 +166,7 @@ J negate(const J& a) {
 }
 
 J add_in_place(J a, const J& b) {
+  // (a copy of a shared `a` is made by mut_*: binary() adds two strings, arrays or objects here)
   if (a.is_array() && b.is_array()) {
     const std::vector<J>& add = b.arr();
     if (add.empty()) return a;
@@ -191,19 +192,7 @@ J binary(Bin op, const J& a, const J& b) {
       if (a.is_null()) return b;
       if (b.is_null()) return a;
       if (a.is_number() && b.is_number()) return J::number(a.num() + b.num());
-      if (a.is_string() && b.is_string()) return J::string(a.str() + b.str());
-      if (a.is_array() && b.is_array()) {
-        J r = a;
-        auto& v = r.mut_arr();
-        v.insert(v.end(), b.arr().begin(), b.arr().end());
-        return r;
-      }
-      if (a.is_object() && b.is_object()) {
-        J r = a;
-        JObj& o = r.mut_obj();
-        for (const auto& kv : b.obj().m) o.set(kv.first, kv.second);
-        return r;
-      }
+      if (a.type() == b.type() && (a.is_string() || a.is_array() || a.is_object())) return add_in_place(a, b);
       error2(a, b, "cannot be added");
     case Bin::kSub:
       if (a.is_number() && b.is_number()) return J::number(a.num() - b.num());
