@@ -197,16 +197,12 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
       return;
     case NK::kNeg: eval(n->kid(0), in, env, [&](const J& v) { out(negate(v)); }); return;
     case NK::kBinary:
-      if (ours && n->op == Bin::kAdd && n->kid(0)->kind == NK::kIdentity && n->kid(1)->single) {
-        // `. + E` on reduce's state: E first (one value at most, so nothing runs after it), then
-        // the state appended to in place.
-        J b;
-        if (value_of(*this, n->kid(1), in, env, b)) out(add_in_place(std::move(const_cast<J&>(in)), b));
-        return;
-      }
-      if (n->kid(0)->single && n->kid(1)->single) {  // (the same order: the right side first)
+      if (n->kid(0)->single && n->kid(1)->single) {  // (jq's order: the right side first)
         J a, b;
-        if (value_of(*this, n->kid(1), in, env, b) && value_of(*this, n->kid(0), in, env, a))
+        if (!value_of(*this, n->kid(1), in, env, b)) return;
+        if (ours && n->op == Bin::kAdd && n->kid(0)->kind == NK::kIdentity)
+          out(add_in_place(std::move(const_cast<J&>(in)), b));  // `. + E` on reduce's state: in place
+        else if (value_of(*this, n->kid(0), in, env, a))
           out(binary(n->op, a, b));
         return;
       }
