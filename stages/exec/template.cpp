@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "src/expr/expr.h"
 #include "src/expr/jq/value.h"
 #include "src/util/text_util.h"
 #include "stages/json_diagnose.h"
@@ -375,9 +376,15 @@ bool CommandTemplate::expand(std::string_view record, simdjson::dom::parser& par
           }
         }
       }
+      // A string's text; anything else as --map prints it (jq's numbers: `1e2` is 100, not
+      // simdjson's 100.0).
       std::string_view s;
-      if (v.get(s) == simdjson::SUCCESS) word.assign(s);
-      else word = simdjson::to_string(v);
+      if (v.get(s) == simdjson::SUCCESS) {
+        word.assign(s);
+      } else {
+        word.clear();
+        expr::append_json(expr::Value::from_dom(v), word);
+      }
     }
     if (word.find('\0') != std::string::npos) {
       *error = fmt::format("--exec {}: the value holds a NUL byte, which no command line can carry", p.text);

@@ -68,6 +68,12 @@ TEST_CASE("template: {} is the whole record and {.path} a value, each one single
   CHECK(expand("echo {.}", R"("just a string")") == "echo 'just a string'");
   CHECK(expand("echo {.n}", R"({"n":null})") == "echo 'null'");
   CHECK(expand("f{.id}.txt", R"({"id":7})") == "f'7'.txt");
+  // Numbers, and numbers inside arrays and objects, as --map prints them (jq's way), not as
+  // simdjson writes doubles: `1e2` is 100, `-0.0` is -0.
+  CHECK(expand("echo {.n} {.f} {.e} {.z}", R"({"n":1e2,"f":1.50,"e":2.5e-7,"z":-0.0})") ==
+        "echo '100' '1.5' '2.5e-07' '-0'");
+  CHECK(expand("echo {.o}", R"({"o":{"a":1e2,"b":[1.0,18446744073709551615]}})") ==
+        R"(echo '{"a":100,"b":[1,18446744073709551615]}')");
   // Braces that are no placeholder stay as they are.
   CHECK(expand("echo ${HOME} {x} {", R"({})") == "echo ${HOME} {x} {");
   CHECK(expand("echo \\{}", R"({})") == "echo \\{}");
