@@ -53,10 +53,9 @@ ByteSource::Result Reader::read_some(ByteSource& src, char* dst, std::size_t cap
   std::uint64_t t0 = now_ns();
   ByteSource::Result r = src.read(dst, cap, timeout_ms);
   input_ns_.fetch_add(now_ns() - t0, std::memory_order_relaxed);
-  if (r.got) {
-    bytes_read_.fetch_add(r.got, std::memory_order_relaxed);
-    compressed_read_.store(compressed_base_ + src.compressed_bytes(), std::memory_order_relaxed);
-  }
+  if (r.got) bytes_read_.fetch_add(r.got, std::memory_order_relaxed);
+  // Also when nothing came out: an empty gzip member is 20 compressed bytes that give none.
+  compressed_read_.store(compressed_base_ + src.compressed_bytes(), std::memory_order_relaxed);
   return r;
 }
 

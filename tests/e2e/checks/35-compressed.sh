@@ -40,8 +40,15 @@ t_compressed_inputs() {
   cp g.gz named.json
   same_as_plain "a gzip named .json is read as gzip (magic bytes, not the name)" "$f" named.json --stages parse,filter --filter '.status >= 500'
   printf '' | gzip -c > empty.gz
-  local out; out=$("$PPIPE" --stats empty.gz 2>&1 >/dev/null | jq -c '[.records_in, .records_out]')
-  if [ "$out" = "[0,0]" ]; then ok "gzip of nothing: no records, exit 0"; else not_ok "gzip of nothing" "stats: $out"; fi
+  # compressed_bytes_in: the file's bytes, also when they give no text (a gzip member of nothing).
+  local size; size=$(wc -c < empty.gz)
+  local out; out=$("$PPIPE" --stats empty.gz 2>&1 >/dev/null | jq -c '[.records_in, .records_out, .compressed_bytes_in]')
+  if [ "$out" = "[0,0,$size]" ]; then ok "gzip of nothing: no records, exit 0, compressed_bytes_in $size"
+  else not_ok "gzip of nothing" "stats [records_in, records_out, compressed_bytes_in]: $out; expected [0,0,$size]"; fi
+  size=$(wc -c < g.gz)
+  out=$("$PPIPE" --stats --errors /dev/null g.gz 2>&1 >/dev/null | jq -c '.compressed_bytes_in')
+  if [ "$out" = "$size" ]; then ok "compressed_bytes_in is the gzip file's size"
+  else not_ok "compressed_bytes_in of g.gz" "got $out, the file has $size bytes"; fi
 }
 register t_compressed_inputs
 
