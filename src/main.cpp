@@ -71,8 +71,8 @@ std::optional<FileId> regular_fd(int fd) {
 // No output of ppipe may be one of its inputs: `--errors f f` would truncate f before reading it,
 // `ppipe f >> f` would read its own output without end. Device and inode are compared, so links
 // and other spellings of the same path are caught. Checked before anything is opened for writing.
-// Returns "" or the one-line usage error.
-std::string check_outputs_are_not_inputs(const Plan& plan) {
+// Returns "" or the one-line usage error; *on_stderr: the output that is an input is stderr.
+std::string check_outputs_are_not_inputs(const Plan& plan, bool* on_stderr) {
   std::vector<std::pair<FileId, std::string>> inputs;
   for (const auto& path : plan.engine.inputs)
     if (auto id = regular_file(path)) inputs.emplace_back(*id, path == "-" ? "stdin" : "'" + path + "'");
@@ -93,11 +93,23 @@ std::string check_outputs_are_not_inputs(const Plan& plan) {
     if (auto id = regular_file(plan.stats_path))
       if (const std::string* in = input_named(*id))
         return fmt::format("--stats-file '{}' is the input file {}: refusing to overwrite it", plan.stats_path, *in);
-  if (plan.errors_path == "-" || (plan.stats && plan.stats_path == "-"))
-    if (auto id = regular_fd(STDERR_FILENO))
-      if (const std::string* in = input_named(*id))
-        return fmt::format("input file {} is the error stream (stderr)", *in);
+  // Whatever goes to stderr (error records, --stats, any message) would be written into the input.
+  if (auto id = regular_fd(STDERR_FILENO))
+    if (const std::string* in = input_named(*id)) {
+      *on_stderr = true;
+      return fmt::format("input file {} is the error stream (stderr)", *in);
+    }
   return "";
+}
+
+// The refusal when stderr is an input: not there (it would be written into the input), but on
+// the terminal when there is one; the exit code says it in any case.
+void tell_without_stderr(const std::string& message) {
+  const int fd = ::open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return;
+  const std::string line = "ppipe: " + message + "\n";
+  [[maybe_unused]] ssize_t w = ::write(fd, line.data(), line.size());
+  ::close(fd);
 }
 
 // SIGINT/SIGTERM are blocked in every thread and taken here: the first one stops the run (which
@@ -202,8 +214,10 @@ int main(int argc, char** argv) {
   if (cli.exit_code >= 0) return cli.exit_code;
   Plan& plan = *cli.plan;
 
-  if (std::string same = check_outputs_are_not_inputs(plan); !same.empty()) {
-    std::cerr << "ppipe: " << same << "\n";
+  bool same_is_stderr = false;
+  if (std::string same = check_outputs_are_not_inputs(plan, &same_is_stderr); !same.empty()) {
+    if (same_is_stderr) tell_without_stderr(same);
+    else std::cerr << "ppipe: " << same << "\n";
     return kExitUsage;
   }
   const bool stderr_is_tty = isatty(STDERR_FILENO) == 1;
