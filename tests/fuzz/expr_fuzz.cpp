@@ -14,20 +14,49 @@
 //    stopped there; the engine's recursion guard bounds `def f: f; f`): an error has a message,
 //    and every output is valid JSON that reads back (jq::parse_json) and writes again the same.
 // Anything else is abort()ed, so libFuzzer keeps the input. ASan and UBSan watch the rest.
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include <simdjson.h>
 
 #include "src/expr/expr.h"
 #include "src/expr/internal.h"
 #include "src/expr/jq/jq.h"
+#include "src/util/interrupt.h"
 #include "tests/fuzz/json_oracle.h"
 
 namespace {
+
+// A loop that never ends never ends in jq either (`[recurse(type; . != 3)]`, `until(false; .)`):
+// as ppipe's run does on SIGINT, a watchdog raises the stop flag that the engine's loops poll once
+// an evaluation has run for 250 ms, and the evaluation ends with its "interrupted" error (not a
+// libFuzzer timeout, which stops the fuzzing). Each evaluation starts with start_clock().
+std::atomic<std::int64_t> g_started_ms{0};
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+void start_clock() {
+  static const bool started = [] {
+    std::thread([] {
+      for (;;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const std::int64_t t = g_started_ms.load();
+        if (t != 0 && now_ms() - t > 250) ppipe::run_stopping().store(true);
+      }
+    }).detach();
+    return true;
+  }();
+  (void)started;
+  ppipe::run_stopping().store(false);
+  g_started_ms.store(now_ms());
+}
 
 using ppipe::expr::Outcome;
 using ppipe::expr::Value;
@@ -173,6 +202,7 @@ std::string run_general(const ppipe::expr::jq::Program& program, std::string_vie
   std::size_t n = 0;
   std::string error;
   bool ok = true;
+  start_clock();
   try {
     ok = jq::run(program, in, jq::RunContext{},
                  [&](const jq::J& v) {
@@ -226,6 +256,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   ppipe::expr::Scratch scratch;
   bool too_big = false;
+  start_clock();
   ppipe::expr::Result r1 = ppipe::expr::evaluate(*program, doc, scratch);
   std::string first = describe(r1, scratch, too_big);
   if (r1.outcome == Outcome::kError && ppipe::expr::error_message(scratch).empty()) {
@@ -238,6 +269,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   // The same Scratch again (arena reset, caches warm): the same result.
+  start_clock();
   ppipe::expr::Result r2 = ppipe::expr::evaluate(*program, doc, scratch);
   std::string second = describe(r2, scratch, too_big);
   // (`now` reads the clock: only the outcome is the same)
