@@ -109,8 +109,13 @@ bool Chain::decode(Batch& b, WorkerState& ws, std::string_view text, std::uint64
     // A value of the stream, maybe over several lines: validated, then written on one line.
     simdjson::dom::element doc;
     simdjson::error_code e = ws.scratch.dom.parse(text.data(), text.size(), false).get(doc);
-    if (text.empty()) {  // (the framer's mark: --unwrap's array still open at the end)
-      error = "the input ended inside the top-level array: its closing ']' is missing (a truncated file?)";
+    if (text.empty()) {
+      // The framer's marks: --unwrap's array still open at the end of the input, or an element
+      // with no ',' before it (the mark is where the element starts, before the end).
+      if (text.data() == b.input.data() + b.input.size())
+        error = "the input ended inside the top-level array: its closing ']' is missing (a truncated file?)";
+      else
+        error = "a ',' is missing between two elements of the top-level array";
     } else if (e && !refused_only_for_numbers(text, e)) {  // (numbers beyond 64 bits are valid JSON, as parse says)
       error = describe_invalid_json(text, e);
     } else {

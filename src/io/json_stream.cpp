@@ -20,6 +20,7 @@ void JsonStreamFramer::start_source() {
   cut_array_depth_ = 0;
   expect_ = cut_expect_ = Expect::kFirst;
   escape_ = false;
+  missing_separator_ = false;
 }
 
 void JsonStreamFramer::start_batch(Batch& b) {
@@ -41,6 +42,7 @@ void JsonStreamFramer::restart_scan(Batch& b) {
   escape_ = false;
   array_depth_ = batch_array_depth_;
   expect_ = batch_expect_;
+  missing_separator_ = false;
 }
 
 bool JsonStreamFramer::step(char c, bool* end_before) {
@@ -61,6 +63,14 @@ bool JsonStreamFramer::step(char c, bool* end_before) {
       if (array_depth_ == 1 && c == ']') {
         array_depth_ = 0;
         return expect_ == Expect::kElement;  // `,]`: a stray ']' (the array ends all the same)
+      }
+      if (array_depth_ == 1 && expect_ == Expect::kSeparator && c != '}' && c != ':') {
+        // An element right after another, with no ',' between (`[1 2]`): an empty record ends
+        // before it (scan() emits it; the decoder names the missing ','), then c is looked at again.
+        expect_ = Expect::kElement;
+        missing_separator_ = true;
+        *end_before = true;
+        return true;
       }
       if (array_depth_ == 1) expect_ = Expect::kSeparator;  // an element starts
       if (c == '{' || c == '[') {
@@ -143,13 +153,29 @@ std::size_t JsonStreamFramer::scan(Batch& b) {
     bool end_before = false;
     if (step(c, &end_before)) {
       if (end_before) {
-        ended(value_start_, i);  // a scalar, ended by c; c is looked at again, between values
+        if (missing_separator_) {  // the mark of a missing ',': an empty record where c is
+          missing_separator_ = false;
+          value_start_ = i;
+          value_line_ = lines_;
+        }
+        ended(value_start_, i);  // a scalar, ended by c (or the mark); c is looked at again
         if (b.spans.size() >= stop) {
           scanned_ = i;
           return removed;
         }
         bool again = false;
-        if (step(c, &again)) {
+        bool ends = step(c, &again);
+        if (ends && again) {  // a scalar ended by c, which starts an element with no ',' before it
+          missing_separator_ = false;
+          value_line_ = lines_;
+          ended(i, i);
+          if (b.spans.size() >= stop) {
+            scanned_ = i;
+            return removed;
+          }
+          ends = step(c, &again);  // (the element starts: false)
+        }
+        if (ends) {
           value_line_ = lines_;
           ended(i, i + 1);  // a stray character right after it
         } else if (state_ != State::kBetween) {
@@ -220,6 +246,11 @@ std::size_t JsonStreamFramer::skip(const char* p, std::size_t n, bool* found) {
   for (std::size_t i = 0; i < n; ++i) {
     bool end_before = false;
     if (step(p[i], &end_before)) {
+      if (missing_separator_) {
+        // The skipped value ended before p[i], which lacks its ',': left for scan() to report.
+        missing_separator_ = false;
+        expect_ = Expect::kSeparator;
+      }
       *found = true;
       std::size_t used = end_before ? i : i + 1;
       skipped_ += used;

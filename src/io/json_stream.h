@@ -61,9 +61,13 @@ class JsonStreamFramer final : public Framer {
   int array_depth_ = 0;  // --unwrap: 1 inside a top-level array (its elements are the records)
   int cut_array_depth_ = 0;  // ... at the cut, where the next batch starts
   // --unwrap, inside the top-level array: what may come next. A ',' where an element must come
-  // (`[,`, `,,`) and a ']' right after a ',' are stray characters: error records of their own.
+  // (`[,`, `,,`) and a ']' right after a ',' are stray characters: error records of their own; an
+  // element where a ',' must come (`[1 2]`) is preceded by an empty record, which the decoder
+  // reports as the missing ','.
   enum class Expect : unsigned char { kFirst, kSeparator, kElement };  // after '[', an element, ','
   Expect expect_ = Expect::kFirst, cut_expect_ = Expect::kFirst, batch_expect_ = Expect::kFirst;
+  // step() found an element with no ',' before it (`[1 2]`): the record it ended is the empty mark.
+  bool missing_separator_ = false;
   std::size_t scanned_ = 0;
   std::size_t value_start_ = 0;
   std::uint32_t value_line_ = 0;

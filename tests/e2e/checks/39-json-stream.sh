@@ -65,9 +65,10 @@ t_json_stream_errors() {
 register t_json_stream_errors
 
 t_json_unwrap_broken_arrays() {
-  # --unwrap: an array cut short (no closing ']': a truncated download) and stray separators are
-  # error records, not a silently complete result; the elements that are there are records.
-  local name="--unwrap: a missing ']', a ',' where an element must come and a ',]' are error records" msg=() t want rc j
+  # --unwrap: an array cut short (no closing ']': a truncated download), stray separators and
+  # missing ones are error records, not a silently complete result; the elements that are there
+  # are records. --batch-size 1: every record is cut at, so the framer's state crosses each cut.
+  local name="--unwrap: a missing ']', a ',' where an element must come, a ',]' and a missing ',' are error records" msg=() t want rc j
   while IFS='|' read -r t want; do
     printf '%s' "$t" > ua.json
     for j in 1 2; do
@@ -85,7 +86,19 @@ t_json_unwrap_broken_arrays() {
 [,1]|1 ,/
 [1,,2]|1 2 ,/
 [1,2,]|1 2 ]/
+[1 2]|1 2 /
+[{"a":1} {"b":2}]|{"a":1} {"b":2} /
+["x""y" 3,[4] {}]|"x" "y" 3 [4] {} ///
+[1 }]|1 }/
 CASES
+  # A missing ',': an empty error record saying so, on the line and at the offset of the element
+  # that lacks it (then the element itself).
+  printf '[1,\n 2\n 3,\n 4]\n' > mc.json
+  rc=0
+  "$PPIPE" --format json --unwrap --errors mc.err mc.json > mc.out || rc=$?
+  [ "$rc" = 1 ] && [ "$(tr '\n' ' ' < mc.out)" = "1 2 3 4 " ] || msg+=("missing ',' on line 3: exit $rc, output $(tr '\n' ' ' < mc.out)")
+  [ "$(jq -c '[.line, .offset, .stage, .error, .record]' mc.err)" = '[3,8,"json","a '"','"' is missing between two elements of the top-level array",""]' ] ||
+    msg+=("missing ',' on line 3: error $(cat mc.err)")
   grep -q "closing ']' is missing" <("$PPIPE" --format json --unwrap <<< '[1' 2>&1) || msg+=("no message for a missing ']'")
   printf '[1, 2]\n[3]\n' > ok.json
   [ "$("$PPIPE" --format json --unwrap ok.json | tr '\n' ' ')" = "1 2 3 " ] || msg+=("well-formed arrays changed")
