@@ -52,6 +52,52 @@ constexpr StageOption kAggOptions[] = {
 
 constexpr int kPartialFormat = 1;
 
+// A group's key text (compact JSON, numbers written as jq writes them) in a form simdjson's DOM
+// reads: jq writes a double such as 1.8446744073709552e19 as the integer 18446744073709552000,
+// which fits no 64-bit integer, and simdjson refuses such a number; with ".0" after it the same
+// text is a double, the same double, and append_json writes it back as it was. (The finish reads
+// all the keys back to order them, and merge reads the keys of partial lines.)
+std::string readable_by_simdjson(std::string_view json) {
+  std::string out;
+  out.reserve(json.size() + 8);
+  bool in_string = false;
+  for (std::size_t i = 0; i < json.size();) {
+    const char c = json[i];
+    if (in_string) {
+      out.push_back(c);
+      if (c == '\\' && i + 1 < json.size()) out.push_back(json[++i]);
+      else if (c == '"') in_string = false;
+      ++i;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (c != '-' && (c < '0' || c > '9')) {
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    std::size_t end = i + 1;
+    bool integer = true;
+    while (end < json.size() && (json[end] == '-' || json[end] == '+' || json[end] == '.' || json[end] == 'e' ||
+                                 json[end] == 'E' || (json[end] >= '0' && json[end] <= '9'))) {
+      if (json[end] < '0' || json[end] > '9') integer = false;
+      ++end;
+    }
+    const std::string_view number = json.substr(i, end - i);
+    out.append(number);
+    if (integer) {
+      std::int64_t si = 0;
+      std::uint64_t ui = 0;
+      const char* last = number.data() + number.size();
+      const bool fits = c == '-' ? std::from_chars(number.data(), last, si).ec == std::errc()
+                                 : std::from_chars(number.data(), last, ui).ec == std::errc();
+      if (!fits) out += ".0";
+    }
+    i = end;
+  }
+  return out;
+}
+
 constexpr const char* kAggHelp =
     "  Groups the records by the values of the --group-by keys and writes, when the input ends,\n"
     "  one object per group: the keys, then the aggregates in the order given. Default names: a\n"
@@ -611,7 +657,7 @@ class AggStage final : public FinishingStage {
       std::string all_keys = "[";
       for (std::size_t i = 0; i < n; ++i) {
         if (i) all_keys.push_back(',');
-        all_keys += groups[i]->key();
+        all_keys += readable_by_simdjson(groups[i]->key());
       }
       all_keys.push_back(']');
       simdjson::dom::array key_arrays;
@@ -704,7 +750,8 @@ class AggStage final : public FinishingStage {
     std::sort(groups.begin(), groups.end(), [](const Group* a, const Group* b) { return a->key() < b->key(); });
     std::string line;
     for (const Group* g : groups) {
-      line = fmt::format("{{\"ppipe_agg_partial\":{},\"spec\":{},\"key\":{},\"states\":[", kPartialFormat, spec_, g->key());
+      line = fmt::format("{{\"ppipe_agg_partial\":{},\"spec\":{},\"key\":{},\"states\":[", kPartialFormat, spec_,
+                         readable_by_simdjson(g->key()));
       for (std::size_t a = 0; a < items_.size(); ++a) {
         if (a) line.push_back(',');
         layout_.agg(*g, a).write_partial(&line);
