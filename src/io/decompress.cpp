@@ -132,8 +132,11 @@ class GzipSource final : public DecompressingSource {
 
   Result read(char* dst, std::size_t cap, int timeout_ms) override {
     inflate_state& s = *state_;
+    if (!pending_error_.empty()) return fail(std::move(pending_error_));
     for (;;) {
-      if (pos_ == in_size_ || stuck_) {
+      // All input taken, but the inflater may still hold output (it stopped because the output
+      // was full): that first, then more input (or the end, or "truncated").
+      if ((pos_ == in_size_ && !flush_) || stuck_) {
         if (auto r = more_input(pos_, in_member_, "gzip data: the stream ends inside a member", timeout_ms)) return *r;
         stuck_ = false;
         continue;
@@ -154,9 +157,17 @@ class GzipSource final : public DecompressingSource {
       s.avail_out = static_cast<std::uint32_t>(room);
       int rc = isal_inflate(&s);
       pos_ = in_size_ - s.avail_in;
-      if (rc < 0)
-        return fail(fmt::format("corrupt gzip data near compressed byte {}: {}", offset_of(pos_), describe(rc)));
       const std::size_t produced = room - s.avail_out;
+      flush_ = produced == room;
+      if (rc < 0) {
+        // What it wrote before the damage (all of a member whose trailer's checksum is wrong)
+        // is read first; the error on the next call.
+        std::string message =
+            fmt::format("corrupt gzip data near compressed byte {}: {}", offset_of(pos_), describe(rc));
+        if (produced == 0) return fail(std::move(message));
+        pending_error_ = std::move(message);
+        return {Status::kOk, produced};
+      }
       if (s.block_state == ISAL_BLOCK_FINISH) in_member_ = false;
       if (produced) return {Status::kOk, produced};
       // Nothing out and nothing taken: it needs more input than the rest of the buffer.
@@ -181,6 +192,8 @@ class GzipSource final : public DecompressingSource {
   std::size_t pos_ = 0;  // the first byte of in_ not consumed yet
   bool in_member_ = false;
   bool stuck_ = false;  // the inflater wants more input before it can go on
+  bool flush_ = false;  // the last call filled the output: the inflater may hold more
+  std::string pending_error_;  // an error after output that was returned first
 };
 
 class ZstdSource final : public DecompressingSource {
@@ -192,17 +205,29 @@ class ZstdSource final : public DecompressingSource {
   ~ZstdSource() override { ZSTD_freeDStream(ds_); }
 
   Result read(char* dst, std::size_t cap, int timeout_ms) override {
+    if (!pending_error_.empty()) return fail(std::move(pending_error_));
     for (;;) {
       if (pos_ == in_size_ && !flush_) {
         if (auto r = more_input(pos_, hint_ != 0, "zstd data: the stream ends inside a frame", timeout_ms)) return *r;
         continue;
       }
-      ZSTD_inBuffer in{in_.data(), in_size_, pos_};
+      // At most the input zstd asks for next (its hint; byte by byte through a frame's header):
+      // when a frame's checksum is wrong, the call that reads it fails without saying what it
+      // wrote into `out` in that call, so that call must have nothing left to write. Given the
+      // checksum with the rest of the last block, the block's output was lost, as much of it as
+      // the call flushed (all of a small frame).
+      const std::size_t want = hint_ ? hint_ : 1;
+      ZSTD_inBuffer in{in_.data(), std::min(in_size_, pos_ + want), pos_};
       ZSTD_outBuffer out{dst, std::min(cap, kOutputChunk), 0};
       std::size_t ret = ZSTD_decompressStream(ds_, &out, &in);
-      if (ZSTD_isError(ret))
-        return fail(fmt::format("corrupt zstd data near compressed byte {}: {}", offset_of(in.pos),
-                                ZSTD_getErrorName(ret)));
+      if (ZSTD_isError(ret)) {
+        // What it wrote before the damage is read first; the error on the next call.
+        std::string message = fmt::format("corrupt zstd data near compressed byte {}: {}", offset_of(in.pos),
+                                          ZSTD_getErrorName(ret));
+        if (out.pos == 0) return fail(std::move(message));
+        pending_error_ = std::move(message);
+        return {Status::kOk, out.pos};
+      }
       pos_ = in.pos;
       hint_ = ret;
       flush_ = out.pos == out.size;  // maybe more is waiting inside, with no more input
@@ -215,6 +240,7 @@ class ZstdSource final : public DecompressingSource {
   std::size_t pos_ = 0;
   std::size_t hint_ = 0;  // 0: at the end of a frame
   bool flush_ = false;
+  std::string pending_error_;  // an error after output that was returned first
 };
 
 }  // namespace
