@@ -282,11 +282,12 @@ struct AggState final : StageState {
   expr::Value whole;
 };
 
+// The value's type with its article ("a string", "an array"), for messages.
 const char* type_word(const expr::Value& v) {
-  if (v.is_string()) return "string";
-  if (v.is_array()) return "array";
-  if (v.is_object()) return "object";
-  return "boolean";
+  if (v.is_string()) return "a string";
+  if (v.is_array()) return "an array";
+  if (v.is_object()) return "an object";
+  return "a boolean";
 }
 
 bool needs_number(agg::AggregateKind k) {
@@ -427,8 +428,8 @@ class AggStage final : public FinishingStage {
       if (needs_number(items_[a].spec.kind) &&
           (v.type == agg::Value::Type::kString || v.type == agg::Value::Type::kJson)) {
         s.error = items_[a].spec.kind == agg::AggregateKind::kSum
-                      ? fmt::format("{}: cannot sum a {}", items_[a].text, type_word(*x))
-                      : fmt::format("{}: {} needs numbers, got a {}", items_[a].text, items_[a].spec.name,
+                      ? fmt::format("{}: cannot sum {}", items_[a].text, type_word(*x))
+                      : fmt::format("{}: {} needs numbers, got {}", items_[a].text, items_[a].spec.name,
                                     type_word(*x));
         return Verdict::kError;
       }

@@ -145,8 +145,17 @@ struct Number {
     std::string_view rest = s.substr(1);
     const char* end = rest.data() + rest.size();
     switch (s[0]) {
-      case 'i': type = Type::kInt; return std::from_chars(rest.data(), end, i).ptr == end && !rest.empty();
-      case 'u': type = Type::kUint; return std::from_chars(rest.data(), end, u).ptr == end && !rest.empty();
+      // (ec too: a number out of range leaves i or u as it was, with ptr at the end)
+      case 'i': {
+        type = Type::kInt;
+        auto r = std::from_chars(rest.data(), end, i);
+        return r.ec == std::errc() && r.ptr == end && !rest.empty();
+      }
+      case 'u': {
+        type = Type::kUint;
+        auto r = std::from_chars(rest.data(), end, u);
+        return r.ec == std::errc() && r.ptr == end && !rest.empty();
+      }
       case 'd': type = Type::kDouble; return parse_double_text(rest, &d);
       default: return false;
     }
@@ -420,6 +429,14 @@ class VarianceT final : public Base {
     if ((n_ == 0) != s1_.empty() || s1_.empty() != s2_.empty()) {
       return bad_partial(stddev_ ? "stddev (its count and its sums disagree)" : "var (its count and its sums disagree)",
                          error);
+    }
+    // A sum of squares is never negative.
+    if (!s2_.empty() && s2_.finite()) {
+      BigNat mag;
+      bool negative = false;
+      std::int64_t exp2 = 0;
+      s2_.exact(&mag, &negative, &exp2);
+      if (negative) return bad_partial(stddev_ ? "stddev (a negative sum of squares)" : "var (a negative sum of squares)", error);
     }
     return true;
   }

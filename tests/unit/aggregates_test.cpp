@@ -789,6 +789,16 @@ TEST_CASE("partial states no aggregate can write are refused", "[agg]") {
   CHECK_FALSE(accepts("last", R"({"p":[0,0],"v":""})"));
   CHECK_FALSE(accepts("collect", R"({"v":[[[0,0],"1.5,]"]]})"));
   CHECK(err == "malformed partial state: collect");
+  // Numbers min/max keep, out of their type's range (from_chars leaves the value unset: was 0).
+  CHECK(accepts("min", R"("i5")"));
+  CHECK(accepts("max", R"("u18446744073709551615")"));
+  CHECK_FALSE(accepts("min", R"("i99999999999999999999999")"));
+  CHECK(err == "malformed partial state: min");
+  CHECK_FALSE(accepts("max", R"("u18446744073709551616")"));
+  CHECK_FALSE(accepts("min", R"("i-9223372036854775809")"));
+  // A negative sum of squares (var's q) no run can write.
+  CHECK_FALSE(accepts("var", R"({"n":2,"s":"7p-1;ad","q":"-1p0;ad"})"));
+  CHECK(err == "malformed partial state: var (a negative sum of squares)");
   // Distinct keys written another way than canonical() writes them would count twice.
   for (const char* key : {"n1.0", "n01", "n-0", "n1e0", "n+1", "n", "x1", "", "j", "n2.0", "n9223372036854775808.5"}) {
     INFO(key);

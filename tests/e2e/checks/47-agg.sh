@@ -107,6 +107,9 @@ t_agg_bad_input() {
   [ "$rc" = 1 ] || msg+=("type error: exit $rc, want 1")
   expect_eq "type error output" '{"g":"a","count":1,"sum_n":2,"sum_s":3}' "$(cat got)" >/dev/null || msg+=("type error output: $(cat got)")
   [ "$(grep -c '"stage":"agg","error":"sum(.s): cannot sum a string"' err)" = 2 ] || msg+=("type error messages: $(head -c 300 err)")
+  printf '%s\n' '{"v":[1]}' '{"v":{}}' '{"v":true}' | "$PPIPE" --agg 'sum(.v), p90(.v)' > /dev/null 2> err
+  [ "$(jq -r .error err | tr '\n' '/')" = "sum(.v): cannot sum an array/sum(.v): cannot sum an object/sum(.v): cannot sum a boolean/" ] ||
+    msg+=("type error messages (arrays, objects): $(head -c 300 err)")
   rc=0; "$PPIPE" --group-by .g --max-groups 1 in.jsonl > got 2> err || rc=$?
   [ "$rc" = 3 ] || msg+=("--max-groups: exit $rc, want 3")
   grep -qF 'agg: more than 1 groups (--max-groups 1)' err || msg+=("--max-groups message: $(head -c 300 err)")
