@@ -87,6 +87,15 @@ bool next_field(std::string_view rec, std::size_t& pos, char delim, std::string&
     *error = fmt::format("a bare quote in unquoted field {} (quote the field and double the quote)", column);
     return false;
   }
+  // A CR not before a LF (the framer took a CRLF's CR off) is a line end of classic Mac OS: read
+  // as text, a whole file of them would be one header row and no records, silently.
+  if (raw.find('\r') != std::string_view::npos) {
+    *error = fmt::format(
+        "a carriage return (CR) in unquoted field {}: line ends of classic Mac OS? (quote the field, or "
+        "convert them: tr '\\r' '\\n')",
+        column);
+    return false;
+  }
   *value = raw;
   pos = end == std::string_view::npos ? std::string_view::npos : end + 1;
   return true;

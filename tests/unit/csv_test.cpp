@@ -78,6 +78,9 @@ TEST_CASE("csv decoder: RFC 4180 fields, inference, errors", "[csv]") {
   CHECK(decode("1,2,3,4") == "error: the row has 4 fields, the header 3");
   CHECK(decode("1,x\"y,3").rfind("error: a bare quote in unquoted field 2", 0) == 0);
   CHECK(decode("1,\"x\"y,3") == "error: text after the closing quote of field 2");
+  // A CR alone (classic Mac OS line ends) is refused in an unquoted field, kept in a quoted one.
+  CHECK(decode("1,x\ry,3").rfind("error: a carriage return (CR) in unquoted field 2: line ends of classic Mac OS?", 0) == 0);
+  CHECK(decode("1,\"x\ry\",3").rfind("error", 0) != 0);
   CHECK(decode("1,\xff,3") == "error: invalid UTF-8 in a field");
   CHECK(decode("1;2", false, true, ';') == R"({"1":1,"2":2})");
   CHECK(decode("x", false) == R"({"1":"x"})");

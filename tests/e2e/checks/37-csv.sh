@@ -97,7 +97,8 @@ register t_csv_batch_invariance
 
 t_csv_malformed_header() {
   # A header row that is not well-formed CSV is an error record (line 1, its text): a quote left
-  # open there took every row with it, silently (no output, no error, exit 0).
+  # open there took every row with it, silently (no output, no error, exit 0), and so did a file
+  # with classic Mac OS line ends (a CR alone).
   local name="csv: a malformed header row is an error record; rows after a quote left open in it are in its text" msg=() rc
   printf 'a,"b\n1,2\n3,4\n' > mh1.csv
   rc=0; "$PPIPE" --stats --errors mh.err mh1.csv > out 2> err || rc=$?
@@ -109,6 +110,12 @@ t_csv_malformed_header() {
   [ "$rc" = 1 ] || msg+=("text after a quote: exit $rc, expected 1")
   [ "$(cat out)" = '{"a":1,"\"b\"x":2}' ] || msg+=("text after a quote: output $(cat out)")
   jq -e '.line == 1 and (.error | startswith("the header row: "))' mh.err > /dev/null || msg+=("text after a quote: errors $(cat mh.err)")
+  # Classic Mac OS line ends (a CR alone): the whole file was one header row and no records, exit 0.
+  printf 'a,b\r1,2\r3,4\r' > mh4.csv
+  rc=0; "$PPIPE" --stats --errors mh.err mh4.csv > out 2> err || rc=$?
+  [ "$rc" = 1 ] && [ ! -s out ] || msg+=("CR line ends: exit $rc, output $(head -c 100 out)")
+  jq -e '.line == 1 and (.error | contains("carriage return (CR) in unquoted field 2: line ends of classic Mac OS?"))' mh.err > /dev/null ||
+    msg+=("CR line ends: errors $(cat mh.err)")
   printf 'a,b\n1,2\n' > mh3.csv
   [ "$("$PPIPE" mh3.csv 2>&1)" = '{"a":1,"b":2}' ] || msg+=("a good header changed")
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
