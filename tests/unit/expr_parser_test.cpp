@@ -518,6 +518,11 @@ TEST_CASE("expr: general engine fixes from fuzzing", "[expr][parser][fuzz]") {
   // A number literal that is not JSON (`.5`, `1.`, `007`) is written as a number, not as its text.
   CHECK(run("[.7777777777777777777, 1., 007, .5e1][]") == "0.7777777777777778\n1\n7\n5");
   CHECK(run("[1.000, 100000000000000000001][] as $x | $x") == "1.000\n100000000000000000001");  // JSON text: kept
+  // Below 1e-4 a double prints with an exponent: the text of such a literal is kept as well (it
+  // printed as 3e-12 while `1e7` and `-0.0` kept theirs, so a tojson's text read back differed).
+  CHECK(run("def i: .; [1e7, 0.000000000003, -0.0, 0.0001, -0.00001234] | ., (tojson | fromjson | tojson)") ==
+        "[1e7,0.000000000003,-0.0,0.0001,-0.00001234]\n\"[1e7,0.000000000003,-0.0,0.0001,-0.00001234]\"");
+  CHECK(run("def f: .[]; [f]", "[0.000001, 0.00012]") == "[0.000001,0.00012]");
   // `T[]?`, `T.a?`, `T[k]?`, `T[a:b]?` cover only their own step, not T (jq's EACH_OPT / INDEX_OPT).
   CHECK(run("[1 | error(\"x\")][]?") == "error: x");
   CHECK(run("(\"x y\"[] + \"ab\")[]?") == "error: Cannot iterate over string (\"x y\")");

@@ -520,6 +520,9 @@ class Reader {
     if (plain) {
       std::size_t dot = tok.find('.');
       if (dot != std::string_view::npos && tok.back() == '0') plain = false;
+      // Below 1e-4 a double prints with an exponent (0.00001 as 1e-05): that text is kept too.
+      std::string_view mag = tok[0] == '-' ? tok.substr(1) : tok;
+      if (mag.size() > 6 && mag.substr(0, 6) == "0.0000") plain = false;
     }
     out = plain ? J::number(d) : J::number_text(d, tok);
     return true;
