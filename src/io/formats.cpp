@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <cctype>
 #include <string>
 
 #include <fmt/format.h>
@@ -13,8 +14,13 @@ namespace ppipe {
 
 namespace {
 
+// Without regard to ASCII case (file names: `x.CSV`, `y.csv.GZ` from another system).
 bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+  if (s.size() < suffix.size()) return false;
+  s = s.substr(s.size() - suffix.size());
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(suffix[i]))) return false;
+  return true;
 }
 
 // TSV's escapes \t \n \r \\ undone; a backslash before anything else stays.

@@ -34,6 +34,11 @@ TEST_CASE("formats: names, and the format a file name implies", "[formats]") {
   CHECK(format_from_name("a.tsv.gz") == InputFormat::kTsv);
   CHECK(format_from_name("a.tsv.zst") == InputFormat::kTsv);
   CHECK(format_from_name("a.jsonl.gz") == InputFormat::kJsonLines);
+  // File names from other systems: the extension in any case.
+  CHECK(format_from_name("A.CSV") == InputFormat::kCsv);
+  CHECK(format_from_name("a.csv.GZ") == InputFormat::kCsv);
+  CHECK(format_from_name("a.Tsv.Zst") == InputFormat::kTsv);
+  CHECK(format_from_name("a.csvx") == InputFormat::kJsonLines);
   CHECK(format_from_name("-") == InputFormat::kJsonLines);
 }
 
