@@ -179,13 +179,19 @@ class DelimitedFormatter final : public RecordFormatter {
           ok = false;
           break;
         }
-        if (n_ == keys_.size()) {
-          keys_.emplace_back();
-          values_.emplace_back();
+        // A key seen before in this record (`{"a":1,"a":2}`): one column, the last value at the
+        // first one's place, as jq reads the object and Miller writes it (two columns `a,a`
+        // would read back as a, a_2).
+        std::size_t at = 0;
+        while (at < n_ && keys_[at] != key) ++at;
+        if (at == n_) {
+          if (n_ == keys_.size()) {
+            keys_.emplace_back();
+            values_.emplace_back();
+          }
+          keys_[n_++].assign(key);
         }
-        keys_[n_].assign(key);
-        if (!value_text(field.value(), values_[n_])) ok = false;
-        ++n_;
+        if (!value_text(field.value(), values_[at])) ok = false;
       }
     } else if (ok) {
       // Not an object: one field under the header `value`.

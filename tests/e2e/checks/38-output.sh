@@ -8,7 +8,7 @@ t_output_vs_miller() {
   zcat "$DATA/flights/flights-20k.jsonl.gz" > flights.jsonl
   printf '%s\n' '{"a":1.50,"b":"x, y","c":null,"d":true,"e":"say \"hi\"","f":"","g":" lead","h":"multi\nline","i":1e5,"j":"\u00e9"}' \
     '{"a":2,"b":"z","c":3,"d":false,"e":"q","f":"-","g":"x","h":"tab\there","i":0,"j":"back\\slash"}' \
-    '{"a":3}' '{"a":4}' '{"z":"cr\r"}' > odd.jsonl
+    '{"a":3}' '{"a":4}' '{"a":1,"b":3,"a":2}' '{"z":"cr\r"}' > odd.jsonl  # (a duplicate key: one column, the last value)
   for fmt in csv tsv; do
     "$PPIPE" -j 2 --output $fmt flights.jsonl > got 2>/dev/null
     mlr --ijsonl --o$fmt cat flights.jsonl > want
@@ -17,7 +17,7 @@ t_output_vs_miller() {
     mlr --ijsonl --o$fmt cat odd.jsonl > want
     cmp -s want got || msg+=("odd values --output $fmt:" "$(short_diff want got)")
   done
-  if [ ${#msg[@]} -eq 0 ]; then ok "--output csv/tsv = mlr --ocsv/--otsv byte for byte (flights 20k; quotes, line breaks, null, header blocks)"; else not_ok "output vs Miller" "${msg[@]}"; fi
+  if [ ${#msg[@]} -eq 0 ]; then ok "--output csv/tsv = mlr --ocsv/--otsv byte for byte (flights 20k; quotes, line breaks, null, header blocks, a duplicate key)"; else not_ok "output vs Miller" "${msg[@]}"; fi
 }
 register t_output_vs_miller
 
