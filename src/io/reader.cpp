@@ -105,7 +105,12 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
         if (held >= options_.max_hold_ms) break;  // a steady trickle: send what we have
         timeout_ms = static_cast<int>(std::min<long long>(options_.stall_ms, options_.max_hold_ms - held));
       }
-      auto [status, got] = read_some(src, buf.data() + size, std::min(buf.capacity() - size, kReadChunk), timeout_ms);
+      // No more than the batch's room asks for (a small --batch-size gives small batches, not one
+      // read's worth of records), at least 64 bytes; past it (a record longer than the batch
+      // size, not whole yet) as much again as the batch holds.
+      const std::size_t want = std::max<std::size_t>(size < batch_size ? batch_size - size : size, 64);
+      auto [status, got] =
+          read_some(src, buf.data() + size, std::min({buf.capacity() - size, kReadChunk, want}), timeout_ms);
       if (status == ByteSource::Status::kError) {
         // (A corrupt compressed stream.) What came before is framed, counted and written first,
         // a last partial line as the last record; then the run stops with the error.

@@ -189,6 +189,11 @@ t_exec_spans() {
   # per call, the records of its span.
   "$PPIPE" --stats --batch-size 1K --exec-span 1K --exec true in.jsonl 2> err
   b=$(exec_stat err calls)  # batches
+  # A batch is about --batch-size of input, also below 4K (a read of 4K made 4K batches, so the
+  # spans were up to 4 times --exec-span).
+  local bytes; bytes=$(wc -c < in.jsonl)
+  [ "$b" -ge $((bytes / 1024 - 2)) ] && [ "$b" -le $((bytes / 1024 + 2)) ] ||
+    msg+=("--batch-size 1K: $b batches of $bytes bytes, expected about $((bytes / 1024))")
   "$PPIPE" --stats --batch-size 1K --exec-span 2K --exec cat in.jsonl > out 2> err; rc=$?
   [ "$rc" = 0 ] || msg+=("exit $rc: $(head -c 300 err)")
   cmp -s in.jsonl out || msg+=("output differs from the input" "$(short_diff in.jsonl out)")
