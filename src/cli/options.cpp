@@ -794,6 +794,11 @@ CommandLine::CommandLine() {
       CLI::Option* opt = nullptr;
       if (so.kind == OptionKind::kFlag) {
         opt = app.add_flag(so.flag)->description(stage_option_description(*st, so));
+        opt->check(
+            [](const std::string& v) -> std::string {
+              return v.empty() || config_flag_value(v) ? "" : "a flag: true or false, not '" + v + "'";
+            },
+            "");
       } else {
         opt = app.add_option(so.flag)
                   ->description(stage_option_description(*st, so))
@@ -872,11 +877,14 @@ std::vector<std::pair<std::string, std::string>> CommandLine::stage_args() const
     for (std::size_t i = 0; i < stage_options.size(); ++i) {
       if (stage_options[i].first != opt) continue;
       const StageOption& so = *stage_options[i].second;
+      const auto& values = opt->results();
       if (so.kind == OptionKind::kFlag) {
-        out.emplace_back(so.flag, "");
+        // `--uniq-all=false` (a script's `--flag=$VAR`) is not the flag: CLI11 counts it all the
+        // same, with its value in the results.
+        const bool on = taken[i] < values.size() ? config_flag_value(values[taken[i]++]).value_or(true) : true;
+        if (on) out.emplace_back(so.flag, "");
         continue;
       }
-      const auto& values = opt->results();
       if (taken[i] < values.size()) out.emplace_back(so.flag, values[taken[i]++]);
     }
   }

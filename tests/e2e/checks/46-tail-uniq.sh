@@ -213,3 +213,22 @@ t_fan_out_after_finishing() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_fan_out_after_finishing
+
+t_stage_flag_values() {
+  # A stage's flag with a value, as scripts write `--flag=$VAR`: false is not the flag (it was:
+  # CLI11 counts the occurrence), a word that is not true or false is a usage error, as for the
+  # engine's flags (--unordered=bogus).
+  local name="stage flags: --uniq-all=false and --partial=false are off, --uniq-all=bogus a usage error" msg=() rc
+  printf '%s\n' '{"a":1,"b":1}' '{"a":1,"b":2}' '{"a":2,"b":2}' '{"a":1,"b":3}' > sf.jsonl
+  [ "$("$PPIPE" --uniq .a --uniq-all=false sf.jsonl | wc -l)" = 3 ] || msg+=("--uniq-all=false: not 3 records")
+  [ "$("$PPIPE" --uniq .a --uniq-all=no sf.jsonl | wc -l)" = 3 ] || msg+=("--uniq-all=no: not 3 records")
+  [ "$("$PPIPE" --uniq .a --uniq-all=true sf.jsonl | wc -l)" = 2 ] || msg+=("--uniq-all=true: not 2 records")
+  [ "$("$PPIPE" --uniq .a --uniq-all sf.jsonl | wc -l)" = 2 ] || msg+=("--uniq-all: not 2 records")
+  ! "$PPIPE" --uniq .a --uniq-all=false --print-config | grep -q uniq-all || msg+=("--print-config shows uniq-all")
+  [ "$("$PPIPE" --group-by .a --partial=false sf.jsonl | tr '\n' ' ')" = '{"a":1,"count":3} {"a":2,"count":1} ' ] ||
+    msg+=("--partial=false: $("$PPIPE" --group-by .a --partial=false sf.jsonl | head -c 200)")
+  rc=0; "$PPIPE" --uniq .a --uniq-all=bogus sf.jsonl > out 2> err || rc=$?
+  [ "$rc" = 2 ] && grep -qF -- "--uniq-all: a flag: true or false, not 'bogus'" err || msg+=("--uniq-all=bogus: exit $rc: $(head -c 200 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_stage_flag_values
