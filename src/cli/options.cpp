@@ -612,7 +612,9 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
   e.reader.max_record_size = *max_record;
   e.ordered = !o.unordered;
   e.max_errors = static_cast<std::uint64_t>(o.max_errors);
-  e.progress = o.progress.value_or(isatty(STDERR_FILENO) == 1);
+  // By default on a terminal, unless the output goes to that terminal too: records written
+  // between two redraws would land after the progress text, on its line.
+  e.progress = o.progress.value_or(isatty(STDERR_FILENO) == 1 && isatty(STDOUT_FILENO) != 1);
   plan->errors_path = o.errors_path;
   if (!o.stats_interval.empty()) {
     auto d = parse_duration(o.stats_interval);
