@@ -312,17 +312,32 @@ int main(int argc, char** argv) {
     if (code != kExitSigint && code != kExitSigterm) code = kExitFatal;
   }
   result.stats.parse_added = plan.parse_added;
+  // A pipe whose reader went away (`2>&1 | head -1`, `--stats-file /dev/stdout | head`) is no
+  // write error: the run ends quietly, as for the records (README, Signals and pipes).
+  auto write_line = [](int fd, const std::string& line) {
+    std::size_t done = 0;
+    while (done < line.size()) {
+      const ssize_t w = ::write(fd, line.data() + done, line.size() - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return w < 0 && errno == EPIPE ? 1 : -1;  // 1: the reader is gone
+      done += static_cast<std::size_t>(w);
+    }
+    return 0;
+  };
   if (plan.stats && stats_fd == STDERR_FILENO) {
     // The stats line is output the user asked for: one that cannot be written (2>/dev/full) is a
     // write error (exit 3), as it is in a --stats-file. (No message: it could not be written either.)
-    std::cerr << result.stats.to_json() << "\n" << std::flush;
-    if (!std::cerr && code != kExitSigint && code != kExitSigterm) code = kExitFatal;
+    std::cerr << std::flush;
+    if (write_line(STDERR_FILENO, result.stats.to_json() + "\n") < 0 && code != kExitSigint && code != kExitSigterm)
+      code = kExitFatal;
   }
   if (stats_fd != STDERR_FILENO) {
-    std::string line = result.stats.to_json() + "\n";
-    bool written = ::write(stats_fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    const int w = write_line(stats_fd, result.stats.to_json() + "\n");
+    const int write_errno = errno;
+    const bool written = w >= 0;
     const bool ours = stats_opened || (err_opened && stats_fd == err_fd);  // not stdout's
     const bool close_failed = ours && close(stats_fd) != 0;
+    if (!close_failed) errno = write_errno;
     if ((close_failed || !written) && code != kExitSigint && code != kExitSigterm) {
       diag.print("error", fmt::format("write error on stats file '{}': {}", plan.stats_path, std::strerror(errno)));
       code = kExitFatal;

@@ -295,13 +295,22 @@ register t_reader_gone_while_input_stalls
 t_error_stream_reader_gone() {
   # The error stream's reader going away (`2>&1 | head -1`, `--errors /dev/stdout | head`) stops
   # the run quietly, as stdout's does: no "Broken pipe" message, not exit 3 (1: there were errors).
-  local name="2>&1 | head -1 and --errors /dev/stdout | head -1: a quiet stop, exit 1 (record errors), not 3" msg=() rc
+  local name="2>&1 | head -1 and --errors /dev/stdout | head -1 (also with --stats): a quiet stop, exit 0 or 1 (record errors), not 3" msg=() rc
   { printf '{"a":1}\n'; for _ in $(seq 3000); do echo bad; done; } > eg.jsonl
   "$PPIPE" eg.jsonl --errors /dev/stdout 2> err | head -n 1 > /dev/null; rc=${PIPESTATUS[0]}
   [ "$rc" = 1 ] || msg+=("--errors /dev/stdout: exit $rc: $(head -c 200 err)")
   [ ! -s err ] || msg+=("--errors /dev/stdout: stderr $(head -c 200 err)")
   "$PPIPE" eg.jsonl 2>&1 | head -n 1 > /dev/null; rc=${PIPESTATUS[0]}
   [ "$rc" = 1 ] || msg+=("2>&1: exit $rc")
+  # With --stats the stats line, written at the end into the same closed pipe, is no write error
+  # either (it made the exit 3, with 'write error on stats file ...: Broken pipe' for a file).
+  local f; f=$(gen_file g5 --seed 5 --size 5M) || { not_ok "$name" "ppipe-gen failed"; return; }
+  "$PPIPE" --stats "$f" 2>&1 | head -n 1 > /dev/null; rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] || msg+=("--stats 2>&1 | head -1: exit $rc, expected 0")
+  "$PPIPE" --stats "$f" 2>&1 > /dev/null | true; rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] || msg+=("--stats 2>&1 >/dev/null | true: exit $rc, expected 0")
+  "$PPIPE" --stats-file /dev/stdout "$f" 2> err | head -n 1 > /dev/null; rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] && [ ! -s err ] || msg+=("--stats-file /dev/stdout | head -1: exit $rc: $(head -c 200 err)")
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_error_stream_reader_gone
