@@ -158,6 +158,14 @@ class FinishingStage : public Stage {
   // One record into a partial (on a worker, or on the drain thread). kPass: consumed. kError: the
   // record goes to the error stream (message in scratch.error) and the partial is unchanged.
   virtual Verdict accumulate(Record& rec, WorkerScratch& scratch, StageState* state, Partial& into) const = 0;
+  // Non-empty once the run's partial cannot go on (agg past --max-groups, --max-values or a
+  // collect past --collect-limit): the engine ends the run there, exit 3 with this message,
+  // instead of reading the rest of the input (an endless stream) for nothing. Asked by the
+  // writer after each merge or accumulate into the run's partial.
+  virtual std::string failure(const Partial& all) const {
+    (void)all;
+    return {};
+  }
   // `later` holds records that come after those of `into` in input order.
   virtual void merge(Partial& into, Partial& later) const = 0;
   // End of stream: emit the result (from this thread, in order). False (message in *error) ends

@@ -432,6 +432,7 @@ Chain::Run::Untaken Chain::Run::take_over(Batch& b, std::uint64_t max_failures) 
   if (chain_.speculate_finishing_) {
     const std::uint64_t t0 = now_ns();
     if (b.partial) finishing(*chain_.stages_[k]).merge(*partials_[k], *b.partial);
+    if (failure_.empty()) failure_ = finishing(*chain_.stages_[k]).failure(*partials_[k]);
     busy_ns_[k] += now_ns() - t0;
     b.partial.reset();
     return untaken;
@@ -685,6 +686,13 @@ bool Chain::Run::feed(std::size_t from, Record& rec, std::string_view raw, std::
         break;
       case StageMode::kFinishing:
         v = finishing(stage).accumulate(rec, ws_.scratch, ws_.states[i].get(), *partials_[i]);
+        if (v == Verdict::kPass && failure_.empty()) {
+          failure_ = finishing(stage).failure(*partials_[i]);
+          if (!failure_.empty()) {  // a memory guard: the stream ends after this record
+            stop_after = true;
+            stop_stage = i;
+          }
+        }
         if (v == Verdict::kPass) {
           if (stop_after) stop_at(stop_stage);
           charge(i);

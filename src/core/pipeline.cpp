@@ -428,6 +428,11 @@ class PipelineRun {
         stop_after = StopReason::kMaxErrors;
       // (Counted after take_over, which may cut the batch: what it cut away was never read.)
       const Chain::Run::Untaken u = writer_part_->take_over(*b, fed_here ? budget : UINT64_MAX);
+      // A finishing stage past a memory guard (agg --max-groups): the run ends with this batch.
+      if (!writer_part_->failure().empty() && result_.fatal_error.empty()) {
+        result_.fatal_error = writer_part_->failure();
+        stop_after = StopReason::kFatalIo;
+      }
       result_.stats.add_batch(*b, chain_.worker_end() == chain_.size());
       if (u.lines > 0) result_.stats.forget_forwarded(u.records, u.lines, chain_.worker_end());
       if (u.budget_spent) stop_after = StopReason::kMaxErrors;

@@ -213,6 +213,9 @@ struct AggPartial final : Partial {
   // finish fails.
   std::uint64_t held = 0;
   bool values_overflow = false;
+  // A group's collect past --collect-limit: the message finish() gives (the first seen), so that
+  // the writer can end the run there (FinishingStage::failure).
+  std::string collect_failure;
 
   AggPartial() = default;
   AggPartial(const AggPartial&) = delete;
@@ -326,6 +329,7 @@ class AggStage final : public FinishingStage {
       if (k == agg::AggregateKind::kPercentile || k == agg::AggregateKind::kCountDistinct ||
           k == agg::AggregateKind::kCollect)
         holding_.push_back(a);
+      if (k == agg::AggregateKind::kCollect) collects_.push_back(a);
     }
     for (std::size_t f = 0; f < keys_.size() + items_.size(); ++f) {
       std::string prefix = f ? "," : "";
@@ -491,8 +495,34 @@ class AggStage final : public FinishingStage {
       p.held += held(g) - held_before;
       if (p.held > max_values_) p.values_overflow = true;  // (a worker's batch alone, or the writer's run)
     }
+    if (!collects_.empty() && p.collect_failure.empty()) note_collect_failure(p, g);
     return Verdict::kPass;
   }
+
+  // A collect of group g past --collect-limit, in finish()'s words, into p.collect_failure.
+  void note_collect_failure(AggPartial& p, const Group& g) const {
+    std::string err;
+    for (std::size_t a : collects_)
+      if (!layout_.agg(g, a).ok(&err)) {
+        p.collect_failure = fmt::format("agg: {}: {}", items_[a].text, err);
+        return;
+      }
+  }
+
+  // The memory guards, in the words finish() fails with; "" when none was passed.
+  std::string guard_failure(const AggPartial& p) const {
+    if (p.overflow)
+      return fmt::format("agg: more than {} groups (--max-groups {}); raise --max-groups, or group by fewer keys",
+                         max_groups_, max_groups_);
+    if (p.values_overflow)
+      return fmt::format(
+          "agg: the percentiles, count_distinct and collect of the groups keep more than {} values (--max-values "
+          "{}); raise --max-values, or keep fewer",
+          max_values_, max_values_);
+    return p.collect_failure;
+  }
+
+  std::string failure(const Partial& all) const override { return guard_failure(static_cast<const AggPartial&>(all)); }
 
   // The values group g keeps (see AggPartial::held).
   std::uint64_t held(const Group& g) const {
@@ -507,6 +537,7 @@ class AggStage final : public FinishingStage {
     batch_groups_hint_.store(b.size(), std::memory_order_relaxed);
     a.overflow |= b.overflow;
     a.values_overflow |= b.values_overflow;
+    if (a.collect_failure.empty()) a.collect_failure = std::move(b.collect_failure);
     if (a.values_overflow) {  // past --max-values: nothing more is kept; finish fails
       b.destroy_groups();
       return;
@@ -535,6 +566,7 @@ class AggStage final : public FinishingStage {
       if (!holding_.empty()) a.held -= held(*have);
       for (std::size_t i = 0; i < items_.size(); ++i) layout_.agg(*have, i).merge(layout_.agg(g, i));
       if (!holding_.empty()) a.held += held(*have);
+      if (!collects_.empty() && a.collect_failure.empty()) note_collect_failure(a, *have);
     }
     // (Checked after the batch: the total then is the same for every --workers and --batch-size
     // at the end, and it only grows, so whether it ever passes the limit does not depend on them.)
@@ -561,16 +593,8 @@ class AggStage final : public FinishingStage {
     if (context.stats_fields)
       *context.stats_fields = fmt::format("\"groups\":{},\"group_bytes\":{},\"group_table_bytes\":{}", p.size(),
                                           p.store->arena.bytes(), p.store->table.bytes());
-    if (p.overflow) {
-      *error = fmt::format("agg: more than {} groups (--max-groups {}); raise --max-groups, or group by fewer keys",
-                           max_groups_, max_groups_);
-      return false;
-    }
-    if (p.values_overflow) {
-      *error = fmt::format(
-          "agg: the percentiles, count_distinct and collect of the groups keep more than {} values (--max-values "
-          "{}); raise --max-values, or keep fewer",
-          max_values_, max_values_);
+    if (p.overflow || p.values_overflow) {
+      *error = guard_failure(p);
       return false;
     }
     // Without --group-by there is one group, input or not: `--agg count` of nothing is
@@ -1058,6 +1082,7 @@ class AggStage final : public FinishingStage {
   std::uint64_t max_groups_;
   std::uint64_t max_values_;
   std::vector<std::size_t> holding_;  // the items that keep values (percentiles, count_distinct, collect)
+  std::vector<std::size_t> collects_;  // the collect items (the only aggregates that can fail: --collect-limit)
   GroupLayout layout_;
   std::vector<std::string> field_prefix_;  // `"name":` of each key and aggregate, after a ',' but the first
   mutable std::atomic<std::size_t> batch_groups_hint_{0};  // groups in the last batch merged
@@ -1232,6 +1257,12 @@ class MergeStage final : public FinishingStage {
       return Verdict::kError;
     }
     return Verdict::kPass;
+  }
+
+  // The memory guards of the groups merged so far (--max-groups, --max-values, --collect-limit).
+  std::string failure(const Partial& all) const override {
+    const auto& p = static_cast<const MergePartial&>(all);
+    return p.stage ? p.stage->failure(p.inner) : std::string();
   }
 
   void merge(Partial& into, Partial& later) const override {

@@ -466,3 +466,25 @@ t_agg_sort_descending_path() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_sort_descending_path
+
+t_agg_guards_stop_the_run() {
+  # Past --max-groups, --max-values or --collect-limit the run ends there (exit 3, the guard's
+  # message), as uniq --uniq-all's --max-groups does: it read on to the end of the input before
+  # (an endless stream: never), only to fail then.
+  local name="agg, merge: a memory guard ends the run at once, also on an endless stream (exit 3)" msg=() rc args out
+  for args in "--group-by .a --max-groups 10" "--agg p50(.a) --max-values 50" "--agg collect(.a) --collect-limit 5" \
+              "--head 1000000 --group-by .a --max-groups 10"; do
+    rc=0
+    # shellcheck disable=SC2086
+    out=$(timeout 20 "$PPIPE" $args < <(awk 'BEGIN { for (i = 0; ; i++) print "{\"a\":" i "}" }') 2>&1 >/dev/null) || rc=$?
+    [ "$rc" = 3 ] || msg+=("[$args] exit $rc (124: still running after 20 s), expected 3")
+    grep -q '"ppipe":"error","message":"agg: ' <<< "$out" || msg+=("[$args] message: $(head -c 200 <<< "$out")")
+  done
+  seq 1 300 | sed 's/.*/{"a":&}/' > g300.jsonl
+  "$PPIPE" --group-by .a --partial g300.jsonl > g300.parts
+  rc=0; "$PPIPE" --stages merge --max-groups 10 --batch-size 1K --stats g300.parts > /dev/null 2> err || rc=$?
+  [ "$rc" = 3 ] && grep -q 'agg: more than 10 groups' err && [ "$(stats_of err '.records_in < 300')" = true ] ||
+    msg+=("merge --max-groups: exit $rc, read on: $(tail -n 1 err | head -c 200)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_guards_stop_the_run
