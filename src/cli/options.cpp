@@ -658,6 +658,7 @@ class ConfigFileFormat : public CLI::Config {
 
   // The entries of the file read (empty before), in the file's order.
   const std::vector<ConfigEntry>& entries() const { return entries_; }
+  std::string path() const { return path_(); }
 
  private:
   std::function<std::string(const ConfigEntry&)> check_;
@@ -947,6 +948,43 @@ std::string CommandLine::config_text(const std::vector<std::string>& chain) cons
 
 }  // namespace
 
+namespace {
+
+// Where a usage error's option came from when the config file set it and the command line did
+// not: " (FILE line N)", for the message (README: a bad value in a config file names the file and
+// the line). The option is the first `--name` in the message.
+std::string config_origin(const CommandLine& cl, std::string_view message, int argc, char** argv) {
+  if (!cl.config_format) return "";
+  std::string name;
+  if (message.rfind("unknown stage", 0) == 0) {
+    name = "stages";
+  } else {
+    const std::size_t at = message.find("--");
+    if (at == std::string_view::npos) return "";
+    std::size_t end = at + 2;
+    while (end < message.size() && (std::isalnum(static_cast<unsigned char>(message[end])) || message[end] == '-')) ++end;
+    name = std::string(message.substr(at + 2, end - at - 2));
+  }
+  const CLI::Option* opt = cl.app.get_option_no_throw("--" + name);
+  if (name.empty() || !opt) return "";
+  std::vector<std::string> spellings;
+  for (const auto& n : opt->get_lnames()) spellings.push_back("--" + n);
+  for (const auto& n : opt->get_snames()) spellings.push_back("-" + n);
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--") break;
+    for (const auto& sp : spellings)
+      if (a == sp || (a.size() > sp.size() && a.substr(0, sp.size()) == sp && (a[sp.size()] == '=' || sp.size() == 2)))
+        return "";  // (given on the command line: the message is about that one)
+  }
+  for (const ConfigEntry& e : cl.config_format->entries())
+    for (const auto& sp : spellings)
+      if (sp.substr(sp.find_first_not_of('-')) == e.key) return fmt::format(" ({} line {})", cl.config_format->path(), e.line);
+  return "";
+}
+
+}  // namespace
+
 CliResult parse_command_line(int argc, char** argv) {
   CliResult result;
   if (argc >= 2 && std::string(argv[1]) == "help") {
@@ -966,7 +1004,7 @@ CliResult parse_command_line(int argc, char** argv) {
     result.exit_code = app.exit(e);
     return result;
   } catch (const CLI::ParseError& e) {
-    std::cerr << "ppipe: " << e.what() << "\n" << usage_footer();
+    std::cerr << "ppipe: " << e.what() << config_origin(*cl, e.what(), argc, argv) << "\n" << usage_footer();
     result.exit_code = kExitUsage;
     return result;
   }
@@ -1001,7 +1039,7 @@ CliResult parse_command_line(int argc, char** argv) {
   std::string error, help_stage;
   result.plan = build_plan(o, &error, &help_stage);
   if (!result.plan) {
-    std::cerr << "ppipe: " << error << "\n";
+    std::cerr << "ppipe: " << error << config_origin(*cl, error, argc, argv) << "\n";
     if (help_stage == "expr") {
       std::cerr << "Run 'ppipe help expr' for the expression language, 'ppipe --help' for usage.\n";
     } else {

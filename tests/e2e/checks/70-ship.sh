@@ -207,7 +207,15 @@ t_ship_config_errors() {
     config_error_case dashes "dashes.toml line 2: unknown key '--map': write it without the dashes, 'map'" \
       'head = 5' '--map = ".a"'
     config_error_case version "version.toml line 1: 'version' cannot be set in a config file" 'version = true'
-    config_error_case value "--head needs a non-negative integer, got 'x'" 'head = "x"'
+    # A value the options refuse later (not the file's reader): the file and line still said.
+    config_error_case value "--head needs a non-negative integer, got 'x' (value.toml line 2)" '# job' 'head = "x"'
+    config_error_case convert "Could not convert: --workers = 2.0 (convert.toml line 1)" 'workers = 2.0'
+    config_error_case size "--batch-size '0': expected a size from 1 to 256M, like 64K or 1M (size.toml line 1)" 'batch-size = 0'
+    config_error_case stage "unknown stage 'fliter' (did you mean 'filter'?) (stage.toml line 1)" 'stages = "parse,fliter"'
+    # The same option bad on the command line: the message is about that one, no file named.
+    printf 'head = 5\n' > cl.toml
+    "$PPIPE" --config cl.toml --head x /dev/null > /dev/null 2> err
+    grep -qFx "ppipe: --head needs a non-negative integer, got 'x'" err || echo "--head x beside a config: $(head -c 200 err)"
     config_error_case flag "flag.toml line 2: 'uniq-all' is a flag: true or false, not 'maybe'" 'head = 1' 'uniq-all = maybe'
     config_error_case one "one.toml line 1: 'workers' takes one value, not an array of 2" 'workers = [1, 2]'
     config_error_case open "open.toml line 3: the array of 'map' is not closed" 'head = 1' 'map = [".a",'
