@@ -7,6 +7,7 @@
 // message, as jq reports one error per input. A syntax error is a usage error found at plan time.
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -170,6 +171,11 @@ std::shared_ptr<const expr::Program> stage_expression(const StageArgs& args, con
     return nullptr;
   }
   std::string path = args.value(file_flag);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    *error = std::string(file_flag) + " " + path + ": cannot read it (a directory)";
+    return nullptr;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     *error = std::string(file_flag) + " " + path + ": cannot read it (" + std::strerror(errno) + ")";

@@ -191,6 +191,7 @@ class Parser {
 
 bool parse_config_text(std::string_view text, std::vector<ConfigEntry>* entries, std::string* error) {
   entries->clear();
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a UTF-8 byte order mark (editors on Windows)
   return Parser(text).parse(entries, error);
 }
 

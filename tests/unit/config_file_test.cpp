@@ -61,6 +61,14 @@ TEST_CASE("config: keys, strings, bare values, arrays and comments, with their l
   CHECK(e[8].line == 15);
 }
 
+TEST_CASE("config: a UTF-8 byte order mark before the first key is no part of it", "[config]") {
+  auto e = parse_ok("\xEF\xBB\xBFhead = 1\nmap = '.a'\n");
+  REQUIRE(e.size() == 2);
+  CHECK(e[0].key == "head");
+  CHECK(e[0].line == 1);
+  CHECK(e[1].values == std::vector<std::string>{".a"});
+}
+
 TEST_CASE("config: syntax errors name the line", "[config]") {
   CHECK(parse_error("head = 1\nfilter = \".a\n") == "line 2: a string is not closed: \" missing");
   CHECK(parse_error("head = 1\nhead = 2\n") ==

@@ -24,6 +24,10 @@ t_jq_raw_args_files() {
   "$PPIPE" --filter-file cond.jq fl.jsonl > got 2>/dev/null
   jq -c 'select(.distance > 2000)' fl.jsonl > want
   cmp -s want got || msg+=("--filter-file vs jq:" "$(short_diff want got)")
+  # A directory as the program file: said so (it read as an empty program: "unexpected end").
+  mkdir -p progdir
+  "$PPIPE" --filter-file progdir fl.jsonl > got 2> err && msg+=("--filter-file DIR: exit 0")
+  grep -qF -- "--filter-file progdir: cannot read it (a directory)" err || msg+=("--filter-file DIR: $(head -c 200 err)")
   if [ ${#msg[@]} -eq 0 ]; then ok "jq language: -r, --join-output, --arg/--argjson, --map-file/--filter-file agree with jq on 2000 flights"; else not_ok "jq raw/args/files" "${msg[@]}"; fi
 }
 register t_jq_raw_args_files
