@@ -1035,6 +1035,18 @@ CliResult parse_command_line(int argc, char** argv) {
   if (o.stages_given) o.stages = split_list(cl->stages);
   if (cl->progress_opt->count() > 0) o.progress = cl->progress_flag;
   o.stage_args = cl->stage_args();
+  // `--filter --head 3`: the option's value is the next word, here another option (the filter
+  // forgotten). Said so, instead of "unknown function 'head'" under a caret.
+  for (const auto& [flag, value] : o.stage_args) {
+    if (value.size() < 3 || value.compare(0, 2, "--") != 0) continue;
+    const std::string word = value.substr(0, value.find('='));
+    if (!app.get_option_no_throw(word)) continue;
+    std::cerr << "ppipe: " << flag << " needs a value, but the word after it is the option " << word
+              << " (give " << flag << " its value first)\n"
+              << usage_footer();
+    result.exit_code = kExitUsage;
+    return result;
+  }
 
   std::string error, help_stage;
   result.plan = build_plan(o, &error, &help_stage);

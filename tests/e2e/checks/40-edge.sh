@@ -220,3 +220,19 @@ t_out_of_memory_is_a_record_error() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_out_of_memory_is_a_record_error
+
+t_option_value_is_an_option() {
+  # `--filter --head 3`: the filter forgotten, the next option taken as its value. A usage error
+  # naming both, not a compile error of the expression "--head".
+  local name="cli: a stage option whose value is another option (--filter --head 3) is a clear usage error" msg=() rc
+  printf '{"a":1}\n' > ov.jsonl
+  rc=0; "$PPIPE" --filter --head 3 ov.jsonl > out 2> err || rc=$?
+  [ "$rc" = 2 ] && grep -qF -- "--filter needs a value, but the word after it is the option --head" err ||
+    msg+=("--filter --head 3: exit $rc: $(head -c 200 err)")
+  rc=0; "$PPIPE" --uniq --map=.a ov.jsonl > out 2> err || rc=$?
+  [ "$rc" = 2 ] && grep -qF -- "--uniq needs a value, but the word after it is the option --map" err ||
+    msg+=("--uniq --map=.a: exit $rc: $(head -c 200 err)")
+  [ "$("$PPIPE" --map '.a - -1' ov.jsonl 2>&1)" = 2 ] || msg+=("an expression with '-' changed")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_option_value_is_an_option
