@@ -304,7 +304,7 @@ t_error_stream_reader_gone() {
   [ "$rc" = 1 ] || msg+=("2>&1: exit $rc")
   # With --stats the stats line, written at the end into the same closed pipe, is no write error
   # either (it made the exit 3, with 'write error on stats file ...: Broken pipe' for a file).
-  local f; f=$(gen_file g5 --seed 5 --size 5M) || { not_ok "$name" "ppipe-gen failed"; return; }
+  local f; f=$(gen_file stats-pipe --seed 5 --size 5M) || { not_ok "$name" "ppipe-gen failed"; return; }
   "$PPIPE" --stats "$f" 2>&1 | head -n 1 > /dev/null; rc=${PIPESTATUS[0]}
   [ "$rc" = 0 ] || msg+=("--stats 2>&1 | head -1: exit $rc, expected 0")
   "$PPIPE" --stats "$f" 2>&1 > /dev/null | true; rc=${PIPESTATUS[0]}
