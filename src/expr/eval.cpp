@@ -92,8 +92,10 @@ St index_dynamic(const Value& v, const Value& k, Value& out, Ctx& cx) {
   if (k.is_number() && (v.is_array() || v.is_null())) {
     double d = k.as_double();
     if (k.tag() == Tag::kInt) return index_number(v, k.int_value(), out, cx);
-    // jq: a non-integer index gives null.
-    if (std::floor(d) != d || std::isnan(d) || std::fabs(d) > 9e18) {
+    // jq 1.7: a fractional index is rounded down (`.[1.7]` is `.[1]`, as the general engine
+    // does; jq 1.6 gave null); NaN gives null.
+    d = std::floor(d);
+    if (std::isnan(d) || std::fabs(d) > 9e18) {
       out = Value::null();
       return St::kOk;
     }

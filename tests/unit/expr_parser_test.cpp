@@ -567,3 +567,37 @@ TEST_CASE("expr: more variables than the fast path's frame holds", "[expr][parse
     CHECK(run_outputs(source, "[1]") == "70000");
   }
 }
+
+// Found by a bug hunt against jq 1.6 on real data (each: jq's answer, or jq 1.7's where ppipe
+// follows it). `def i: .;` keeps a program off the fast path, so both engines are checked.
+TEST_CASE("expr: fixes from a bug hunt against jq", "[expr][parser]") {
+  auto both = [](const std::string& expr, const std::string& input = "null") {
+    std::string fast = run_outputs(expr, input);
+    CHECK(fast == run_outputs("def i: .; " + expr, input));
+    return fast;
+  };
+  // group_by: a NaN key is a group of its own (comparing it with itself made empty groups for ever).
+  CHECK(both("[nan] | group_by(.)") == "[[null]]");
+  CHECK(both("[1, nan, nan] | group_by(.)") == "[[null],[null],[1]]");
+  CHECK(both("[{\"a\":nan},{\"a\":1}] | group_by(.a) | length") == "2");
+  // range/3 with a step of 0 or NaN gives nothing (it gave `from` for ever).
+  CHECK(both("[range(0; 3; 0)]") == "[]");
+  CHECK(both("[range(0; 3; nan)]") == "[]");
+  CHECK(both("[limit(3; range(0; 3; .))]", "0") == "[]");
+  CHECK(both("[range(5; 0; -2)]") == "[5,3,1]");
+  // @base64d/@base32d format strings: the parts are decoded (the check for an unknown format
+  // decoded "[]" and failed); the literal text stays.
+  CHECK(both("@base64d \"\\(.x)\"", R"({"x":"YWJj"})") == "\"abc\"");
+  CHECK(both("@base64d \"plain\"") == "\"plain\"");
+  CHECK(both("@base32d \"<\\(.x)>\"", R"({"x":"MFRGG==="})") == "\"<abc>\"");
+  CHECK(both("@bogus \"\\(.)\"") == "error: bogus is not a valid format");
+  // sub/gsub build the result with `+`: a null replacement adds nothing; others fail in jq's words.
+  CHECK(both(".s | gsub(\"(?<x>b)\"; .y)", R"({"s":"abc"})") == "\"ac\"");
+  CHECK(both(".s | sub(\"b\"; null)", R"({"s":"abc"})") == "\"ac\"");
+  CHECK(both(".s | gsub(\"b\"; 1)", R"({"s":"abc"})") == "error: string (\"a\") and number (1) cannot be added");
+  // A computed key of an object pattern is evaluated against the value matched (jq: DUP, then the key).
+  CHECK(both("[.rows[] as {(.k): $v} | $v]", R"({"k":"x","rows":[{"k":"a","a":1},{"k":"b","b":2}]})") == "[1,2]");
+  CHECK(both(". as {rows: [{(.k): $v}]} | $v", R"({"k":"x","rows":[{"k":"a","a":1}]})") == "1");
+  // A fractional array index is rounded down in both engines (the fast path gave null).
+  CHECK(both("[.[1.7], .[-1.5], .[2.9999], .[3.5], .[nan]]", "[10,20,30]") == "[20,20,30,null,null]");
+}

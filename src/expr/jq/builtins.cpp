@@ -784,10 +784,15 @@ void n_sub(Interp& I, const Node& call, const J& in, const Env& env, Out out, bo
           return;
         }
         I.eval(call.kid(1), ms[i].caps, env, [&](const J& r) {
-          if (!r.is_string()) type_error(r, "cannot be added to a string");
+          // jq builds the result with `+`: null adds nothing; anything else but a string fails
+          // in its words ("string (\"a\") and number (1) cannot be added").
+          if (!r.is_string() && !r.is_null()) {
+            std::string sofar = acc + s.substr(from, ms[i].b - from);
+            fail(kind_and_value(J::string(sofar)) + " and " + kind_and_value(r) + " cannot be added");
+          }
           std::size_t mark = acc.size();
           acc.append(s, from, ms[i].b - from);
-          acc.append(r.str());
+          if (r.is_string()) acc.append(r.str());
           at(i + 1, acc, ms[i].e);
           acc.resize(mark);
         });
@@ -844,12 +849,9 @@ void range_out(double from, double upto, double by, Out out) {
       poll_interrupt(steps);
       out(J::number(x));
     }
-  } else if (from < upto) {
-    for (;;) {  // jq: an infinite stream
-      poll_interrupt(steps);
-      out(J::number(from));
-    }
   }
+  // by 0 or NaN: nothing, as jq's `$from | while(($by > 0 and . < $upto) or ($by < 0 and . >
+  // $upto); . + $by)` (it was an endless stream of `from`: `[range(0; 3; 0)]` ran out of memory).
 }
 
 void n_range1(Interp& I, const Node& call, const J& in, const Env& env, Out out) {
@@ -1065,8 +1067,10 @@ void n_group_by(Interp& I, const Node& call, const J& in, const Env& env, Out ou
   auto v = keyed(I, call, in, env, "grouped");
   std::vector<J> groups;
   for (std::size_t i = 0; i < v.size();) {
-    std::vector<J> g;
-    std::size_t j = i;
+    // The first element always (a NaN key equals nothing, not even itself: it is a group of its
+    // own, as in jq; comparing it with itself made an empty group, again and again, for ever).
+    std::vector<J> g{v[i].second};
+    std::size_t j = i + 1;
     while (j < v.size() && sort_compare(v[j].first, v[i].first) == 0) g.push_back(v[j++].second);
     groups.push_back(J::array(std::move(g)));
     i = j;

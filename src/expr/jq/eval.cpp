@@ -481,7 +481,7 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
           });
         }
       } s{*this, n, in, env, out, {}};
-      if (n->name != "text") format_value(n->name, J::array());  // an unknown format is an error
+      check_format(n->name);  // an unknown format is an error, even with no part to format
       s.text.resize(n->parts.size());
       for (std::size_t i = 0; i < n->parts.size(); ++i)
         if (!n->parts[i].expr) s.text[i] = n->parts[i].text;
@@ -614,7 +614,7 @@ void Interp::bind(const Pattern& p, const J& value, const J& in, const Env& env,
           if (!en.key) {
             with_key(J::string(en.var));
           } else {
-            self.eval(en.key.get(), in, e, with_key);
+            self.eval(en.key.get(), value, e, with_key);  // jq: against the value matched (DUP; subexp)
           }
         }
       } o{*this, p, value, in, k};

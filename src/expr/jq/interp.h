@@ -164,6 +164,7 @@ std::string tostring(const J& v);
 [[noreturn]] void type_error(const J& v, const std::string& what);  // "T (v) WHAT"
 std::size_t codepoints(const std::string& s);
 std::string format_value(const std::string& fmt, const J& v);  // @base64 etc.
+void check_format(const std::string& fmt);                      // an unknown @name fails
 J env_object();
 // "Invalid path expression with result V": a path expression gave a value that is not a path.
 [[noreturn]] void invalid_path(const J& v);

@@ -550,6 +550,16 @@ std::string number_text(const J& v) { return to_json(v); }
 
 }  // namespace
 
+// Fails as format_value does for a name that is no format. (Checked before a format string's
+// parts are evaluated: formatting a probe value instead made @base64d "..." decode "[]" and fail.)
+void check_format(const std::string& fmt) {
+  static const char* const kFormats[] = {"text", "json", "html",    "uri",    "urid",    "csv",
+                                         "tsv",  "sh",   "base64", "base64d", "base32", "base32d"};
+  for (const char* f : kFormats)
+    if (fmt == f) return;
+  fail(fmt + " is not a valid format");
+}
+
 std::string format_value(const std::string& fmt, const J& v) {
   if (fmt == "text") return tostring(v);
   if (fmt == "json") return to_json(v);
