@@ -20,6 +20,7 @@
 #include "src/core/chain.h"
 #include "src/core/pipeline.h"
 #include "src/io/diagnostics.h"
+#include "src/util/child_groups.h"
 #include "src/util/exit_codes.h"
 
 namespace {
@@ -147,6 +148,9 @@ class SignalWatcher {
         const std::string& again = sig == SIGINT ? again_int_ : again_term_;
         ssize_t ignored = write(STDERR_FILENO, again.data(), again.size());
         (void)ignored;
+        // The commands still running (exec) go too: no grace, no orphan (they ignore a terminal's
+        // Ctrl-C in their own process groups, and may ignore TERM).
+        signal_child_groups(SIGKILL);
         _exit(sig == SIGINT ? kExitSigint : kExitSigterm);
       }
     }

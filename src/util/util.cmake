@@ -2,6 +2,7 @@
 # nothing else of ppipe (scripts/check-layers). Paths are relative to this file, so that the fuzz
 # build (tests/fuzz) can include it too.
 add_library(ppipe_util STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/child_groups.cpp
   ${CMAKE_CURRENT_LIST_DIR}/json_string.cpp
   ${CMAKE_CURRENT_LIST_DIR}/text_util.cpp
 )

@@ -18,6 +18,8 @@
 
 #include <fmt/format.h>
 
+#include "src/util/child_groups.h"
+
 #include "src/io/diagnostics.h"
 #include "src/util/text_util.h"
 
@@ -214,6 +216,7 @@ void ExecRun::loop() {
         if (w == c.child.pid) {
           c.reaped = true;
           c.status = status;
+          child_group_reaped(c.child.pid);
         }
       }
       // Timers. They also run after the process is reaped while something it started still

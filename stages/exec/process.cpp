@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "src/util/child_groups.h"
+
 extern char** environ;
 
 namespace ppipe {
@@ -168,6 +170,7 @@ bool spawn_program(const SpawnPlan& plan, ChildProcess* child, std::string* erro
   child->stdout_fd = out[0];
   child->stderr_fd = err[0];
   child->pid_fd = open_pidfd(pid);
+  child_group_started(pid);
   return true;
 }
 

@@ -654,6 +654,31 @@ t_exec_signals() {
 }
 register t_exec_signals
 
+t_exec_second_signal_kills_commands() {
+  # A second SIGINT ends ppipe at once (no drain): the commands still running, which ignore TERM
+  # and INT in process groups of their own, are KILLed first (they were left running, orphans).
+  local msg=() rc pid waited=0
+  exec_in 20 in.jsonl
+  env --default-signal=INT,TERM "$PPIPE" --exec-mode record --concurrency 4 \
+    --exec "trap '' TERM INT; sleep 9.2719; cat" in.jsonl > out 2> err &
+  pid=$!
+  while [ "$(pgrep -fc 'sleep 9.2719')" -lt 4 ] && [ $waited -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+  [ "$(pgrep -fc 'sleep 9.2719')" -ge 4 ] || msg+=("the 4 commands did not start")
+  kill -INT "$pid"
+  sleep 0.2
+  kill -INT "$pid"
+  waited=0
+  while kill -0 "$pid" 2>/dev/null && [ $waited -lt 30 ]; do sleep 0.1; waited=$((waited + 1)); done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid"; rc=$?
+  [ "$rc" = 130 ] || msg+=("exit $rc, expected 130")
+  grep -q 'interrupted again, exiting at once' err || msg+=("stderr: $(head -c 200 err)")
+  sleep 0.2
+  if pgrep -f 'sleep 9.2719' > /dev/null; then msg+=("processes left: $(pgrep -af 'sleep 9.2719')"); pkill -KILL -f 'sleep 9.2719'; fi
+  exec_report "exec: a second SIGINT exits at once and KILLs the commands still running (none left)" "${msg[@]}"
+}
+register t_exec_second_signal_kills_commands
+
 t_exec_head_ends_calls() {
   # `ppipe ... | head -1` with slow calls: the run ends when head has gone (the writer looks while
   # it waits), not when its next output fails; and a head stage after exec ends the calls behind
