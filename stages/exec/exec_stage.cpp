@@ -1,6 +1,10 @@
 // exec: runs an external command over the records, as a worker pool that waits on the outside
 // world (an async stage): bounded concurrency, a rate limit, retries with backoff, timeouts, and
 // output in input order. The run itself is stages/exec/exec_run.{h,cpp}.
+#include <sys/resource.h>
+
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "stages/exec/exec_run.h"
@@ -88,7 +92,8 @@ class ExecStage final : public AsyncStage {
   std::size_t preferred_batch_records() const override { return config_->record_mode ? kRecordModeRecords : 0; }
   std::string_view name() const override { return "exec"; }
   std::unique_ptr<AsyncRun> start(Done done, const AsyncContext& context) const override {
-    return std::make_unique<ExecRun>(config_, concurrency(context), span_jobs(context), std::move(done));
+    return std::make_unique<ExecRun>(config_, descriptors_for(concurrency(context)), span_jobs(context),
+                                     std::move(done));
   }
   // Batch mode: each running call may hold a whole span of jobs (batches) before any comes back.
   // Record mode: its batches are small (8 records), and --concurrency calls must find their records
@@ -110,6 +115,24 @@ class ExecStage final : public AsyncStage {
     if (config_->concurrency) return config_->concurrency;
     if (config_->record_mode) return 2 * std::size_t{context.workers};
     return std::max<std::size_t>(2, context.workers);
+  }
+  // Each running call holds five descriptors (both ends of its stdin pipe, stdout, stderr, a
+  // pidfd). The soft limit (1024 on Debian) allowed about 200 calls: past them every start failed
+  // for good, "cannot create a pipe: Too many open files". It is raised toward the hard limit as
+  // far as the calls need; a hard limit too low for --concurrency runs as many calls at once as
+  // fit in it (at least one).
+  static std::size_t descriptors_for(std::size_t calls) {
+    constexpr rlim_t kPerCall = 5, kBase = 256;  // (the engine's own: files, eventfds, pipes)
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return calls;
+    const rlim_t need = kPerCall * calls + kBase;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+      rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : std::min(rl.rlim_max, need);
+      if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) ::getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) return calls;
+    const rlim_t fit = rl.rlim_cur > kBase + kPerCall ? (rl.rlim_cur - kBase) / kPerCall : 1;
+    return static_cast<std::size_t>(std::max<rlim_t>(1, std::min<rlim_t>(fit, calls)));
   }
   std::size_t span_jobs(const AsyncContext& context) const {
     if (config_->record_mode) return 1;

@@ -743,3 +743,20 @@ t_exec_head_cut_in_batch() {
   exec_report "exec then head: the cut is at the record head took, whatever the --batch-size" "${msg[@]}"
 }
 register t_exec_head_cut_in_batch
+
+t_exec_concurrency_and_descriptors() {
+  # Each running call holds five descriptors. Under a soft limit that is too low for --concurrency
+  # (Debian's 1024 allows about 200 calls) ppipe raises it toward the hard limit; a hard limit too
+  # low runs as many calls at once as fit. Every record comes back (before: "cannot create a pipe:
+  # Too many open files" failed half of them for good).
+  local msg=() got
+  exec_in 200 in200.jsonl
+  got=$( (ulimit -Sn 256; "$PPIPE" --stages parse,exec --exec-mode record --concurrency 100 --exec 'sleep 0.3; cat' \
+    --errors e1.jsonl in200.jsonl | wc -l) )
+  [ "$got" = 200 ] && [ ! -s e1.jsonl ] || msg+=("soft limit 256, --concurrency 100: $got records, errors: $(head -c 200 e1.jsonl)")
+  got=$( (ulimit -n 300; "$PPIPE" --stages parse,exec --exec-mode record --concurrency 100 --exec 'sleep 0.1; cat' \
+    --errors e2.jsonl in200.jsonl | wc -l) )
+  [ "$got" = 200 ] && [ ! -s e2.jsonl ] || msg+=("hard limit 300, --concurrency 100: $got records, errors: $(head -c 200 e2.jsonl)")
+  exec_report "exec: --concurrency beyond the descriptor limit raises the soft limit, or runs what fits: every record back" "${msg[@]}"
+}
+register t_exec_concurrency_and_descriptors
