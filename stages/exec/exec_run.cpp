@@ -37,6 +37,9 @@ constexpr std::size_t kStderrLineMax = 64 << 10;
 constexpr std::size_t kStderrPiece = 600;
 constexpr std::size_t kStderrTailLineMax = 300;  // of each line kept for the error record
 constexpr std::size_t kReadChunk = 256 << 10;
+// After the command exits with its stdout at its end, its stderr is read this much longer (a
+// last line racing the exit), then let go: a process it left running may hold it for ever.
+constexpr double kStderrGrace = 0.1;
 
 double clock_now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -215,10 +218,17 @@ void ExecRun::loop() {
         pid_t w = ::waitpid(c.child.pid, &status, WNOHANG);
         if (w == c.child.pid) {
           c.reaped = true;
+          c.reaped_at = now;
           c.status = status;
           child_group_reaped(c.child.pid);
         }
       }
+      // The command has exited and its stdout is at its end, but a process it left running holds
+      // its stderr (`sleep 100 >/dev/null & echo hi`): what it has written is the call's, what
+      // comes later is not. Waiting for that end held the call for the background's lifetime, and
+      // with --timeout failed it as a timeout although it exited 0 at once.
+      if (c.reaped && c.child.stdout_fd < 0 && c.child.stderr_fd >= 0 && now >= c.reaped_at + kStderrGrace)
+        close_fd(c.child.stderr_fd);
       // Timers. They also run after the process is reaped while something it started still
       // holds its pipes open: the group gets the signals too. Not once the attempt is over (a
       // span's call waiting for its last jobs).
@@ -427,6 +437,7 @@ void ExecRun::start(Call& c, double now) {
   c.err_line.clear();
   c.err_tail.clear();
   c.reaped = false;
+  c.reaped_at = 0;
   c.status = 0;
   c.timed_out = c.overflow = c.interrupted = c.killed = false;
   c.kill_at = 0;
@@ -704,6 +715,7 @@ double ExecRun::poll_timeout(double now) const {
     until = std::min(until, now + b.wait(now));
   }
   for (const Call* c : running_) {
+    if (c->reaped && c->child.stdout_fd < 0 && c->child.stderr_fd >= 0) until = std::min(until, c->reaped_at + kStderrGrace);
     if (c->reaped) continue;
     if (c->child.pid_fd < 0) until = std::min(until, now + 0.005);  // no pidfd: look again soon
     if (c->deadline > 0 && c->kill_at == 0) until = std::min(until, c->deadline);

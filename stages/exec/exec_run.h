@@ -83,6 +83,7 @@ class ExecRun final : public AsyncRun {
     // The current attempt.
     ChildProcess child;
     bool reaped = false;
+    double reaped_at = 0;     // when: its stderr is read kStderrGrace longer, then let go
     int status = 0;
     std::size_t piece = 0;    // the input piece being written (batch mode: a job's input)
     std::size_t written = 0;  // of that piece

@@ -760,3 +760,23 @@ t_exec_concurrency_and_descriptors() {
   exec_report "exec: --concurrency beyond the descriptor limit raises the soft limit, or runs what fits: every record back" "${msg[@]}"
 }
 register t_exec_concurrency_and_descriptors
+
+t_exec_background_holds_stderr() {
+  # A command that exits at once but leaves a process holding its stderr (`sleep N >/dev/null &`):
+  # its call ends when it exits (stderr read 0.1 s longer), not when the background does; with
+  # --timeout it is no timeout (it was held for the sleep, and failed as "timeout" with exit 0).
+  local msg=() s e rc
+  exec_in 3 in3.jsonl
+  s=$(now_ms)
+  "$PPIPE" --stages parse,exec --exec-mode record --exec 'sleep 3.2718 >/dev/null & echo "{\"x\":1}"' in3.jsonl > out 2> err; rc=$?
+  e=$(( $(now_ms) - s ))
+  [ "$rc" = 0 ] && [ "$(wc -l < out)" = 3 ] || msg+=("exit $rc, $(wc -l < out) records: $(head -c 200 err)")
+  [ "$e" -lt 2000 ] || msg+=("took $e ms (the background sleeps 3.3 s)")
+  rc=0
+  "$PPIPE" --stages parse,exec --exec-mode record --timeout 1s --exec 'sleep 3.2718 >/dev/null & echo "{\"x\":1}"' \
+    --errors errs.jsonl in3.jsonl > out 2> err || rc=$?
+  [ "$rc" = 0 ] && [ "$(wc -l < out)" = 3 ] && [ ! -s errs.jsonl ] || msg+=("--timeout 1s: exit $rc, errors $(head -c 200 errs.jsonl)")
+  pkill -f 'sleep 3.2718' 2>/dev/null
+  exec_report "exec: a background process holding stderr does not hold the call ($e ms) nor make it a timeout" "${msg[@]}"
+}
+register t_exec_background_holds_stderr
