@@ -145,7 +145,8 @@ class ExecStage final : public AsyncStage {
 std::unique_ptr<Stage> make_exec_stage(const StageArgs& args, std::string* error) {
   auto config = std::make_shared<ExecConfig>();
   config->command = args.value("--exec");
-  if (config->command.empty()) {
+  // (Blanks only are no command either: `sh -c '  '` took every record and gave nothing, exit 0.)
+  if (config->command.find_first_not_of(" \t\r\n") == std::string::npos) {
     *error = "--exec needs a command";
     return nullptr;
   }

@@ -612,7 +612,7 @@ t_exec_injection() {
               "--exec-mode record --exec 'echo hi # {.v}'" "--exec-mode record --exec \"\$here\"" \
               "--exec-mode record --exec 'echo \`echo {.v}\`'" "--exec-mode record --exec \"\$comment\"" \
               "--exec 'echo {.v}'" "--exec cat --timeout 5" "--exec cat --rate 3" "--exec cat --exec-mode x" \
-              "--exec cat --backoff 2s:1s" "--exec cat --concurrency 0"; do
+              "--exec cat --backoff 2s:1s" "--exec cat --concurrency 0" "--exec '   '"; do
     eval "\"\$PPIPE\" $args in.jsonl" > out 2> err; rc=$?
     [ "$rc" = 2 ] || msg+=("$args: exit $rc, expected 2: $(head -c 200 err)")
   done
