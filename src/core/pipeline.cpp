@@ -475,8 +475,9 @@ class PipelineRun {
   // One batch back from the async stage: its job's records through the rest of the chain (cut
   // after the last failure --max-errors allows), then written.
   void finish_async(BatchPtr next) {
-    if (async_cut_ && !next->discard) {
-      // Behind the --max-errors cut: as if never read (consume had counted it).
+    if ((async_cut_ || discarding_by_failure_) && !next->discard) {
+      // Behind the --max-errors cut, or back after the output failed (a closed pipe: its job
+      // was cancelled, nothing more is written): as if never read (consume had counted it).
       result_.stats.remove_batch(*next, false);
       next->discard = true;
     }

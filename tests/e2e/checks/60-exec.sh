@@ -780,3 +780,23 @@ t_exec_background_holds_stderr() {
   exec_report "exec: a background process holding stderr does not hold the call ($e ms) nor make it a timeout" "${msg[@]}"
 }
 register t_exec_background_holds_stderr
+
+t_exec_closed_pipe_accounting() {
+  # `| head -1` while calls run: the batches whose calls were cancelled are as if never read (as
+  # behind a head cut), so the --stats identity holds (32 records of 40 were in no bucket).
+  local msg=() mode
+  exec_in 40 in40.jsonl
+  # Echoes its input; slow when its first record is past the 8th.
+  printf '%s\n' '#!/bin/sh' 'in=$(cat)' 'i=$(printf "%s" "$in" | head -n 1 | tr -dc 0-9)' \
+    '[ "${i:-0}" -gt 8 ] && sleep 6.2718' 'printf "%s\n" "$in"' > slow-late.sh
+  chmod +x slow-late.sh
+  for mode in "--exec-mode record --concurrency 16" "--batch-size 64 --exec-span 1 --concurrency 16"; do
+    # shellcheck disable=SC2086
+    "$PPIPE" --stages parse,exec $mode --stats --exec ./slow-late.sh in40.jsonl 2> err | head -n 1 > /dev/null
+    tail -n 1 err | jq -e '.stopped_by == "broken_pipe"' > /dev/null || msg+=("[$mode] not stopped by the closed pipe: $(tail -n 1 err | head -c 200)")
+    exec_accounting_consumed err || msg+=("[$mode] stats do not add up: $(tail -n 1 err | head -c 300)")
+  done
+  pkill -f 'sleep 6.2718' 2>/dev/null
+  exec_report "exec: a closed output pipe while calls run: the cancelled calls' records as if never read, the stats add up" "${msg[@]}"
+}
+register t_exec_closed_pipe_accounting
