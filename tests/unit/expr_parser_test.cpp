@@ -598,6 +598,15 @@ TEST_CASE("expr: fixes from a bug hunt against jq", "[expr][parser]") {
   // A computed key of an object pattern is evaluated against the value matched (jq: DUP, then the key).
   CHECK(both("[.rows[] as {(.k): $v} | $v]", R"({"k":"x","rows":[{"k":"a","a":1},{"k":"b","b":2}]})") == "[1,2]");
   CHECK(both(". as {rows: [{(.k): $v}]} | $v", R"({"k":"x","rows":[{"k":"a","a":1}]})") == "1");
+  // join: native in the general engine (its reduce copied the string at every element); jq's
+  // rules: null as "", numbers and booleans as JSON, an object's values, errors in + words.
+  CHECK(both("join(\",\")", R"(["x",1,null,true,2.5])") == "\"x,1,,true,2.5\"");
+  CHECK(both("join(\"-\")", R"({"a":"p","b":"q"})") == "\"p-q\"");
+  CHECK(both("join(\"-\")", "[]") == "\"\"");
+  CHECK(both("join(null)", R"(["a","b"])") == "\"ab\"");
+  CHECK(both("join(1)", R"(["a","b"])") == "error: string (\"a\") and number (1) cannot be added");
+  CHECK(both("join(\"-\")", "[[1]]") == "error: string (\"\") and array ([1]) cannot be added");
+  CHECK(both("[range(100000) | tostring] | join(\",\") | length") == "588889");
   // A fractional array index is rounded down in both engines (the fast path gave null).
   CHECK(both("[.[1.7], .[-1.5], .[2.9999], .[3.5], .[nan]]", "[10,20,30]") == "[20,20,30,null,null]");
 }

@@ -1152,6 +1152,35 @@ void n_halt_error(Interp& I, const Node& call, const J& in, const Env& env, Out)
   if (call.kids.empty()) throw Error{in};
   I.eval(call.kid(0), in, env, [&](const J&) { throw Error{in}; });
 }
+// join($sep), as jq's `reduce .[] as $i (null; (if . == null then "" else . + $sep end) + ($i |
+// if . == null then "" elif boolean or number then tojson else . end)) // ""`, in one string:
+// the reduce copied the whole string at every element (100,000 strings: 3.1 s).
+void n_join(Interp& I, const Node& call, const J& in, const Env& env, Out out) {
+  with_args<1>(I, call, in, env, [&](const J* a) {
+    const J& sep = a[0];
+    if (!in.is_array() && !in.is_object()) fail("Cannot iterate over " + kind_and_value(in));
+    std::string acc;
+    bool first = true;
+    auto add = [&](const J& v) {
+      if (!first) {
+        if (sep.is_string()) acc += sep.str();
+        else if (!sep.is_null()) fail(kind_and_value(J::string(acc)) + " and " + kind_and_value(sep) + " cannot be added");
+      }
+      first = false;
+      if (v.is_null()) return;
+      if (v.is_string()) acc += v.str();
+      else if (v.type() == T::kTrue || v.type() == T::kFalse || v.is_number()) acc += to_json(v);
+      else fail(kind_and_value(J::string(acc)) + " and " + kind_and_value(v) + " cannot be added");
+    };
+    if (in.is_array()) {
+      for (const J& v : in.arr()) add(v);
+    } else {
+      for (const auto& kv : in.obj().m) add(kv.second);
+    }
+    out(J::string(std::move(acc)));
+  });
+}
+
 void n_ltrimstr(Interp& I, const Node& call, const J& in, const Env& env, Out out) {
   with_args<1>(I, call, in, env, [&](const J* a) { out(f_trimstr(in, a[0], false)); });
 }
@@ -1258,6 +1287,7 @@ const Native kNatives[] = {
     {"startswith", 1, n_startswith},
     {"endswith", 1, n_endswith},
     {"ltrimstr", 1, n_ltrimstr},
+    {"join", 1, n_join},
     {"rtrimstr", 1, n_rtrimstr},
     {"trim", 0, n_trim},
     {"ltrim", 0, n_ltrim},
@@ -1401,10 +1431,6 @@ def inside(xs): . as $x | xs | contains($x);
 def unique: unique_by(.);
 def finites: select(isinfinite or isnan | not);
 def normals: select(isnormal);
-def join($x): reduce .[] as $i (null;
-            (if . == null then "" else . + $x end) +
-            ($i | if . == null then "" elif type == "boolean" or type == "number" then tojson else . end)
-        ) // "";
 def range($x): range(0; $x);
 def fromdateiso8601: strptime("%Y-%m-%dT%H:%M:%SZ") | mktime;
 def todateiso8601: strftime("%Y-%m-%dT%H:%M:%SZ");
