@@ -607,6 +607,13 @@ TEST_CASE("expr: fixes from a bug hunt against jq", "[expr][parser]") {
   CHECK(both("join(1)", R"(["a","b"])") == "error: string (\"a\") and number (1) cannot be added");
   CHECK(both("join(\"-\")", "[[1]]") == "error: string (\"\") and array ([1]) cannot be added");
   CHECK(both("[range(100000) | tostring] | join(\",\") | length") == "588889");
+  // `. + A + B` on reduce's state is in place too (100,000 steps; it copied at each), and never
+  // changes a value held elsewhere.
+  CHECK(both("[range(100000) | \"a\"] | reduce .[] as $x (\"\"; . + $x + \",\") | length") == "200000");
+  CHECK(both("\"s\" as $init | reduce range(3) as $x ($init; . + \"a\" + \"b\") | [., $init]") == "[\"sababab\",\"s\"]");
+  CHECK(both("[1] as $init | reduce range(2) as $x ($init; . + [$x] + [9]) | [., $init]") == "[[1,0,9,1,9],[1]]");
+  CHECK(both("reduce range(3) as $x (\"x\"; . + . + \"-\")") == "\"xx-xx--xx-xx---\"");
+  CHECK(both("[foreach range(3) as $x (\"\"; . + \"a\" + \"b\")]") == "[\"ab\",\"abab\",\"ababab\"]");
   // A fractional array index is rounded down in both engines (the fast path gave null).
   CHECK(both("[.[1.7], .[-1.5], .[2.9999], .[3.5], .[nan]]", "[10,20,30]") == "[20,20,30,null,null]");
 }

@@ -114,6 +114,14 @@ bool value_of(Interp& I, const Node* n, const J& in, const Env& env, J& result) 
   return got;
 }
 
+namespace {
+// `. + A + B ...`: a chain of single additions whose leftmost operand is `.`.
+bool leftmost_is_identity(const Node* n) {
+  while (n->kind == NK::kBinary && n->op == Bin::kAdd && n->kid(0)->single && n->kid(1)->single) n = n->kid(0);
+  return n->kind == NK::kIdentity;
+}
+}  // namespace
+
 void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
   // `in` may be taken (moved from) when it is reduce's state, given for this call only.
   const bool ours = given_ == &in;
@@ -200,10 +208,16 @@ void Interp::eval(const Node* n, const J& in, const Env& env, Out out) {
       if (n->kid(0)->single && n->kid(1)->single) {  // (jq's order: the right side first)
         J a, b;
         if (!value_of(*this, n->kid(1), in, env, b)) return;
-        if (ours && n->op == Bin::kAdd && n->kid(0)->kind == NK::kIdentity)
+        if (ours && n->op == Bin::kAdd && n->kid(0)->kind == NK::kIdentity) {
           out(add_in_place(std::move(const_cast<J&>(in)), b));  // `. + E` on reduce's state: in place
-        else if (value_of(*this, n->kid(0), in, env, a))
+        } else if (ours && n->op == Bin::kAdd && leftmost_is_identity(n->kid(0))) {
+          // `. + A + B` (`(. + A) + B`): the left side gets the state (in place), then B is added
+          // to its result in place too (it copied the growing string at every step).
+          given_ = &in;
+          if (value_of(*this, n->kid(0), in, env, a)) out(add_in_place(std::move(a), b));
+        } else if (value_of(*this, n->kid(0), in, env, a)) {
           out(binary(n->op, a, b));
+        }
         return;
       }
       eval(n->kid(1), in, env, [&](const J& b) { eval(n->kid(0), in, env, [&](const J& a) { out(binary(n->op, a, b)); }); });
