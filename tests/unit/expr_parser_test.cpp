@@ -614,6 +614,9 @@ TEST_CASE("expr: fixes from a bug hunt against jq", "[expr][parser]") {
   CHECK(both("[1] as $init | reduce range(2) as $x ($init; . + [$x] + [9]) | [., $init]") == "[[1,0,9,1,9],[1]]");
   CHECK(both("reduce range(3) as $x (\"x\"; . + . + \"-\")") == "\"xx-xx--xx-xx---\"");
   CHECK(both("[foreach range(3) as $x (\"\"; . + \"a\" + \"b\")]") == "[\"ab\",\"abab\",\"ababab\"]");
+  // @csv, @tsv, @sh, @html write a NUL as \0, as jq's escape_string does.
+  CHECK(both("[.[] | @csv, @tsv, @sh] + [.[0][0] | @html]", R"([["a\u0000b"]])") ==
+        R"(["\"a\\0b\"","a\\0b","'a\\0b'","a\\0b"])");
   // A fractional array index is rounded down in both engines (the fast path gave null).
   CHECK(both("[.[1.7], .[-1.5], .[2.9999], .[3.5], .[nan]]", "[10,20,30]") == "[20,20,30,null,null]");
 }

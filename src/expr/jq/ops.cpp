@@ -572,6 +572,7 @@ std::string format_value(const std::string& fmt, const J& v) {
         case '&': out += "&amp;"; break;
         case '\'': out += "&apos;"; break;  // jq 1.8 (1.7: &#39;)
         case '"': out += "&quot;"; break;
+        case '\0': out += "\\0"; break;  // jq's escape_string: NUL as \0 in every format
         default: out += c;
       }
     }
@@ -631,6 +632,7 @@ std::string format_value(const std::string& fmt, const J& v) {
             out += '"';
             for (char c : x.str()) {
               if (c == '"') out += "\"\"";
+              else if (c == '\0') out += "\\0";
               else out += c;
             }
             out += '"';
@@ -641,6 +643,7 @@ std::string format_value(const std::string& fmt, const J& v) {
                 case '\t': out += "\\t"; break;
                 case '\n': out += "\\n"; break;
                 case '\r': out += "\\r"; break;
+                case '\0': out += "\\0"; break;
                 default: out += c;
               }
             }
@@ -658,6 +661,7 @@ std::string format_value(const std::string& fmt, const J& v) {
           out += '\'';
           for (char c : x.str()) {
             if (c == '\'') out += "'\\''";
+            else if (c == '\0') out += "\\0";
             else out += c;
           }
           out += '\'';
