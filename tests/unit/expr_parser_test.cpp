@@ -617,6 +617,9 @@ TEST_CASE("expr: fixes from a bug hunt against jq", "[expr][parser]") {
   // @csv, @tsv, @sh, @html write a NUL as \0, as jq's escape_string does.
   CHECK(both("[.[] | @csv, @tsv, @sh] + [.[0][0] | @html]", R"([["a\u0000b"]])") ==
         R"(["\"a\\0b\"","a\\0b","'a\\0b'","a\\0b"])");
+  // strftime of a date without its day of the week and of the year: from the date (was "Sun 001").
+  CHECK(both("[2015,2,5,23,51,47] | strftime(\"%a %j %Y-%m-%d\")") == "\"Thu 064 2015-03-05\"");
+  CHECK(both("[2015,2,5,23,51,47,4,63] | strftime(\"%a %j\")") == "\"Thu 064\"");
   // A fractional array index is rounded down in both engines (the fast path gave null).
   CHECK(both("[.[1.7], .[-1.5], .[2.9999], .[3.5], .[nan]]", "[10,20,30]") == "[20,20,30,null,null]");
 }

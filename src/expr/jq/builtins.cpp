@@ -614,6 +614,16 @@ J f_strftime(const J& in, const J& fmt, bool local) {
   std::tm tm;
   double frac;
   if (!tm_from_array(t, tm, frac)) fail(local ? "strflocaltime/1 requires parsed datetime inputs" : "strftime/1 requires parsed datetime inputs");
+  if (t.arr().size() < 8) {
+    // No day of the week or of the year given (a date made by hand, [2015,2,5,23,51,47]): from
+    // the date, as strptime's are (they were 0: "%a %j" gave "Sun 001" for a Thursday).
+    std::tm copy = tm;
+    const std::time_t secs = timegm(&copy);
+    std::tm norm{};
+    gmtime_r(&secs, &norm);
+    tm.tm_wday = norm.tm_wday;
+    tm.tm_yday = norm.tm_yday;
+  }
   char buf[512];
   std::size_t n = std::strftime(buf, sizeof(buf), fmt.str().c_str(), &tm);
   if (n == 0 && !fmt.str().empty()) fail("strftime/1: unknown system failure");
