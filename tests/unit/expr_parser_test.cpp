@@ -620,6 +620,14 @@ TEST_CASE("expr: fixes from a bug hunt against jq", "[expr][parser]") {
   // strftime of a date without its day of the week and of the year: from the date (was "Sun 001").
   CHECK(both("[2015,2,5,23,51,47] | strftime(\"%a %j %Y-%m-%d\")") == "\"Thu 064 2015-03-05\"");
   CHECK(both("[2015,2,5,23,51,47,4,63] | strftime(\"%a %j\")") == "\"Thu 064\"");
+  // Recursion through a parameter every call gives one value: as deep as the recursion (it
+  // stopped at 285 levels: each use of the parameter nested the whole chain of closures).
+  // (1,000 levels: the tests run on the main thread's 8 MiB; ppipe's threads have 64 MiB, 5,000 pass)
+  CHECK(both("def f(n): if n <= 0 then 0 else 1 + f(n - 1) end; f(.n)", R"({"n":1000})") == "1000");
+  CHECK(both("def ack(m; n): if m == 0 then n + 1 elif n == 0 then ack(m - 1; 1) "
+             "else ack(m - 1; ack(m; n - 1)) end; ack(3; 1)") == "13");
+  CHECK(both("def f(n): [n]; f(1), f(1, 2)") == "[1]\n[1,2]");
+  CHECK(both("def r(x): if x > 3 then x else r(x + 1) end; [r(0), r(2, 3)]") == "[4,4,5,4,5,3,4,4,5,4,5,3,4]");  // jq's
   // A fractional array index is rounded down in both engines (the fast path gave null).
   CHECK(both("[.[1.7], .[-1.5], .[2.9999], .[3.5], .[nan]]", "[10,20,30]") == "[20,20,30,null,null]");
 }

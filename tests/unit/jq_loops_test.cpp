@@ -41,7 +41,11 @@ TEST_CASE("mark_single: expressions that give at most one value", "[jq][loops]")
                         "select(. > 1)", "map(. + 1)", "reduce .[] as $x (0; . + $x)", ".a = 1", ".a |= . + 1",
                         ". as $x | $x + 1", "error(\"x\")", "empty", "first(.[])", "not", "map(.[])",
                         "any(.[]; . > 1)", "def f: 1; f", "def f(g): 1; f(.[])", "def f: if . then f else 1 end; f",
-                        "def fib: if . < 2 then . else (. - 1 | fib) + (. - 2 | fib) end; fib"})
+                        "def fib: if . < 2 then . else (. - 1 | fib) + (. - 2 | fib) end; fib",
+                        // a parameter every call gives one value is single inside the body
+                        "def f(g): g; f(1)", "def f(n): if n <= 0 then 0 else 1 + f(n - 1) end; f(.a)",
+                        "def ack(m; n): if m == 0 then n + 1 elif n == 0 then ack(m - 1; 1) "
+                        "else ack(m - 1; ack(m; n - 1)) end; ack(2; 3)"})
   {
     CAPTURE(s);
     CHECK(single(s) == "single");
@@ -49,7 +53,8 @@ TEST_CASE("mark_single: expressions that give at most one value", "[jq][loops]")
   for (const char* s : {".[]", "1, 2", "..", "range(3)", "recurse", "limit(2; .[])", ".[] | .a", ". + (1, 2)",
                         "[.[]] | .[]", "foreach .[] as $x (0; . + $x)", "select(.[])", "map(.) | .[]",
                         "def f: 1, 2; f", "def length: 1, 2; length", "def f: 1, f; f",
-                        "def f(g): g; f(1)", "def f: def g: 1, 2; g; f", ".a = (1, 2)", "if .[] then 1 else 2 end",
+                        "def f(g): g; f(1, 2)", "def f(g): g; f(1), f(.[])", "def f(g): [g]; f(1) | .[]",
+                        "def f: def g: 1, 2; g; f", ".a = (1, 2)", "if .[] then 1 else 2 end",
                         ". as [$a] ?// $a | $a", "splits(\"a\")", "until(. > 1; . + 1)"})
   {
     CAPTURE(s);

@@ -1757,6 +1757,7 @@ class SingleMarker {
  public:
   void mark(Node* n) {
     if (!n) return;
+    ++work_;
     if (n->kind == NK::kDef) {
       mark_def(n);
       return;
@@ -1776,6 +1777,8 @@ class SingleMarker {
     const std::string* name;
     std::size_t arity;
     bool single;
+    // A function's: whether every call marked so far passed each parameter a single argument.
+    std::vector<bool> args_single = std::vector<bool>(arity, true);
   };
 
   void mark_pattern(Pattern& p) {
@@ -1791,20 +1794,62 @@ class SingleMarker {
     // Deeply nested definitions are marked once, not single (each retry marks what is inside again).
     const bool retry = nesting_ < 4;
     ++nesting_;
+    std::vector<bool> params(d.params.size(), false);
     scope_.push_back(Fn{&d.name, d.params.size(), retry});
     const std::size_t self = scope_.size() - 1;
     auto mark_body = [&] {
-      for (const std::string& p : d.params) scope_.push_back(Fn{&p, 0, false});
+      for (std::size_t i = 0; i < d.params.size(); ++i) scope_.push_back(Fn{&d.params[i], 0, params[i]});
+      scope_[self].args_single.assign(d.params.size(), true);
       mark(d.body.get());
       scope_.resize(self + 1);
     };
+    // 1. The function's own value, with its parameters not known single (as its callers see it).
     mark_body();
     if (scope_[self].single && !(d.body && d.body->single)) {
       scope_[self].single = false;  // the assumption did not hold: mark the body again without it
       mark_body();
     }
     --nesting_;
-    mark(n->kids.empty() ? nullptr : n->kids[0].get());  // the rest, which sees the function
+    // 2. The rest, which sees the function: its calls say what the parameters are given.
+    scope_[self].args_single.assign(d.params.size(), true);
+    mark(n->kids.empty() ? nullptr : n->kids[0].get());
+    // 3. A parameter that every call gives a single argument is single inside the body (`def
+    // f(n): ... f(n - 1)` called as f(.n)): its uses there are evaluated to their value, not
+    // through a continuation each, which nested every level's closure chain on the stack (285
+    // levels). Checked again against the body's own calls until it holds (a greatest fixpoint).
+    if (retry && !d.params.empty() && work_ < kWorkBudget) {
+      std::vector<bool> given = scope_[self].args_single;
+      for (std::size_t i = 0; i < params.size(); ++i) params[i] = given[i] && !d.param_is_var[i];
+      const bool all = std::find(params.begin(), params.end(), false) == params.end();
+      // With every parameter single, every call is given single arguments, so the function is
+      // single when its body is under that assumption (`ack(m - 1; ack(m; n - 1))`: the inner
+      // call is an argument, single only if ack is).
+      const bool was_single = scope_[self].single;
+      if (all && !was_single) scope_[self].single = true;
+      ++nesting_;
+      while (std::find(params.begin(), params.end(), true) != params.end()) {
+        mark_body();
+        bool changed = false;
+        if (scope_[self].single && !was_single && !(d.body && d.body->single)) {
+          scope_[self].single = false;  // not single after all
+          changed = true;
+        }
+        for (std::size_t i = 0; i < params.size(); ++i)
+          if (params[i] && !scope_[self].args_single[i]) {
+            params[i] = false;
+            changed = true;
+          }
+        if (scope_[self].single && !was_single && std::find(params.begin(), params.end(), false) != params.end()) {
+          scope_[self].single = false;  // (only with all of them single)
+          changed = true;
+        }
+        if (!changed) break;
+      }
+      if (std::find(params.begin(), params.end(), true) == params.end()) mark_body();  // (none held)
+      --nesting_;
+      // Single now: the rest's calls are single too (its arguments only become more so).
+      if (scope_[self].single && !was_single) mark(n->kids.empty() ? nullptr : n->kids[0].get());
+    }
     scope_.pop_back();
     n->single = n->kid(0) && n->kid(0)->single;
   }
@@ -1815,7 +1860,7 @@ class SingleMarker {
     return true;
   }
 
-  bool compute(const Node* n) const {
+  bool compute(const Node* n) {
     switch (n->kind) {
       case NK::kIdentity:
       case NK::kLiteral:
@@ -1851,7 +1896,11 @@ class SingleMarker {
       case NK::kCall: {
         if (n->call == CallKind::kDynamic) {
           for (auto it = scope_.rbegin(); it != scope_.rend(); ++it)
-            if (it->arity == n->kids.size() && *it->name == n->name) return it->single;
+            if (it->arity == n->kids.size() && *it->name == n->name) {
+              for (std::size_t i = 0; i < n->kids.size(); ++i)
+                if (!n->kids[i] || !n->kids[i]->single) it->args_single[i] = false;
+              return it->single;
+            }
           return false;
         }
         const Single kind = single_builtin(n->name);
@@ -1863,6 +1912,10 @@ class SingleMarker {
 
   std::vector<Fn> scope_;
   int nesting_ = 0;
+  // Nodes marked: past the budget no parameter or function is marked again to find it single
+  // (each such pass marks a body, or the rest of the program, once more).
+  static constexpr std::uint64_t kWorkBudget = 2'000'000;
+  std::uint64_t work_ = 0;
 };
 
 }  // namespace
