@@ -364,8 +364,10 @@ void ExecRun::apply_cancel(double now) {
   backing_off_.clear();
   for (Call* c : waiting) fail(*c, "not run: the run was interrupted");
   // A call that ran and failed, interrupted while it waited to retry: what its attempts gave.
-  for (Call* c : retrying)
+  for (Call* c : retrying) {
+    ++failures_;  // its last attempt failed, and no other comes
     fail(*c, failure_message(*c, "interrupted while waiting to retry; the last attempt: " + c->last_failure));
+  }
   if (rate_waiting_) {
     rate_wait_s_ = rate_wait_s_.load() + (now - rate_wait_since_);
     rate_waiting_ = false;
@@ -442,6 +444,9 @@ void ExecRun::start(Call& c, double now) {
   c.timed_out = c.overflow = c.interrupted = c.killed = false;
   c.kill_at = 0;
   ++c.attempts;
+  // A retry is counted when it starts (not when it is scheduled: an interrupt during the backoff
+  // counted retries that never ran).
+  if (c.attempts > 1) ++retries_;
   std::string error;
   if (config_->tmpl ? !spawn_shell(command_line, &c.child, &error) : !spawn_command(config_->plan, &c.child, &error)) {
     c.child = ChildProcess{};
@@ -639,7 +644,6 @@ void ExecRun::end_attempt(Call& c, double now) {
   const bool retry = !c.interrupted && !c.overflow && !cancelled_ && c.attempts <= config_->retries;
   if (retry) {
     c.last_failure = std::move(what);
-    ++retries_;
     std::uniform_real_distribution<double> u(0, 1);
     double delay = backoff_delay(config_->backoff, c.attempts, u(rng_));
     backing_off_.emplace(now + delay, &c);

@@ -714,7 +714,7 @@ t_exec_interrupt_during_backoff() {
   # status, attempts, stderr), not "not run".
   local msg=() rc pid
   exec_in 2 in2.jsonl
-  "$PPIPE" --exec-mode record --exec 'cat > /dev/null; echo oops >&2; exit 4' --retries 3 --backoff 20s:20s \
+  "$PPIPE" --stats --exec-mode record --exec 'cat > /dev/null; echo oops >&2; exit 4' --retries 3 --backoff 20s:20s \
     --errors errs.jsonl in2.jsonl > out 2> err &
   pid=$!
   sleep 1.5
@@ -725,7 +725,11 @@ t_exec_interrupt_during_backoff() {
   jq -e -s 'all(.[]; .error | test("^interrupted while waiting to retry; the last attempt: exit status 4 \\([0-9]+ attempts?\\); stderr: oops$"))' \
     errs.jsonl > /dev/null || msg+=("errors: $(head -c 400 errs.jsonl)")
   [ "$(wc -l < errs.jsonl)" = 2 ] || msg+=("$(wc -l < errs.jsonl) error records, expected 2")
-  exec_report "exec: SIGINT during a retry's backoff: the error records keep the failed attempt's status and stderr" "${msg[@]}"
+  # The stats count the attempts that ran: calls = 2 + retries, and both calls failed (retries
+  # were counted when scheduled, failures not at all).
+  tail -n 1 err | jq -e '.stages[] | select(.name == "exec") | .calls == 2 + .retries and .failures == 2' > /dev/null ||
+    msg+=("stats: $(tail -n 1 err | jq -c '.stages[] | select(.name == "exec")')")
+  exec_report "exec: SIGINT during a retry's backoff: the error records keep the failed attempt's status and stderr, the stats the attempts run" "${msg[@]}"
 }
 register t_exec_interrupt_during_backoff
 
