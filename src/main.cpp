@@ -22,6 +22,7 @@
 #include "src/io/diagnostics.h"
 #include "src/util/child_groups.h"
 #include "src/util/exit_codes.h"
+#include "src/util/fd_write.h"
 
 namespace {
 
@@ -319,31 +320,22 @@ int main(int argc, char** argv) {
   // A pipe whose reader went away (`2>&1 | head -1`, `--stats-file /dev/stdout | head`) is no
   // write error: the run ends quietly, as for the records (README, Signals and pipes).
   auto write_line = [](int fd, const std::string& line) {
-    std::size_t done = 0;
-    while (done < line.size()) {
-      const ssize_t w = ::write(fd, line.data() + done, line.size() - done);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return w < 0 && errno == EPIPE ? 1 : -1;  // 1: the reader is gone
-      done += static_cast<std::size_t>(w);
-    }
-    return 0;
+    const int e = write_fully(fd, line.data(), line.size());
+    return e == EPIPE ? 0 : e;
   };
   if (plan.stats && stats_fd == STDERR_FILENO) {
     // The stats line is output the user asked for: one that cannot be written (2>/dev/full) is a
     // write error (exit 3), as it is in a --stats-file. (No message: it could not be written either.)
     std::cerr << std::flush;
-    if (write_line(STDERR_FILENO, result.stats.to_json() + "\n") < 0 && code != kExitSigint && code != kExitSigterm)
+    if (write_line(STDERR_FILENO, result.stats.to_json() + "\n") != 0 && code != kExitSigint && code != kExitSigterm)
       code = kExitFatal;
   }
   if (stats_fd != STDERR_FILENO) {
-    const int w = write_line(stats_fd, result.stats.to_json() + "\n");
-    const int write_errno = errno;
-    const bool written = w >= 0;
+    int e = write_line(stats_fd, result.stats.to_json() + "\n");
     const bool ours = stats_opened || (err_opened && stats_fd == err_fd);  // not stdout's
-    const bool close_failed = ours && close(stats_fd) != 0;
-    if (!close_failed) errno = write_errno;
-    if ((close_failed || !written) && code != kExitSigint && code != kExitSigterm) {
-      diag.print("error", fmt::format("write error on stats file '{}': {}", plan.stats_path, std::strerror(errno)));
+    if (ours && close(stats_fd) != 0) e = errno;  // (a failed close says why, before the write)
+    if (e != 0 && code != kExitSigint && code != kExitSigterm) {
+      diag.print("error", fmt::format("write error on stats file '{}': {}", plan.stats_path, std::strerror(e)));
       code = kExitFatal;
     }
   }

@@ -20,6 +20,7 @@
 #include "src/core/sequencer.h"
 #include "src/io/error_sink.h"
 #include "src/io/output.h"
+#include "src/util/fd_write.h"
 #include "src/util/json_string.h"
 
 namespace ppipe {
@@ -698,19 +699,8 @@ class PipelineRun {
       if (err_on_stderr_)
         if (int e = err_.flush()) write_failed(e, err_);
     }
-    const char* p = line.data();
-    std::size_t n = line.size();
-    while (n > 0) {
-      ssize_t w = ::write(options_.stats_fd, p, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        // Stats are a side channel: when they cannot be written they stop, the run goes on.
-        interval_ns_ = 0;
-        return;
-      }
-      p += w;
-      n -= static_cast<std::size_t>(w);
-    }
+    // Stats are a side channel: when they cannot be written they stop, the run goes on.
+    if (write_fully(options_.stats_fd, line.data(), line.size()) != 0) interval_ns_ = 0;
   }
 
   // The figures other threads keep, and the time so far, into result_.stats (writer thread).

@@ -2,8 +2,8 @@
 
 #include <unistd.h>
 
-#include <cerrno>
 
+#include "src/util/fd_write.h"
 #include "src/util/json_string.h"
 
 namespace ppipe {
@@ -39,17 +39,7 @@ std::string Diagnostics::format(std::string_view kind, std::string_view message,
 
 void Diagnostics::print(std::string_view kind, std::string_view message, std::initializer_list<DiagField> fields) const {
   std::string line = format(kind, message, fields);
-  const char* p = line.data();
-  std::size_t n = line.size();
-  while (n > 0) {
-    ssize_t w = ::write(STDERR_FILENO, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return;  // stderr itself is gone: nothing left to tell anyone
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
+  write_fully(STDERR_FILENO, line.data(), line.size());  // (stderr gone: nothing left to tell anyone)
 }
 
 }  // namespace ppipe

@@ -3,6 +3,7 @@
 # build (tests/fuzz) can include it too.
 add_library(ppipe_util STATIC
   ${CMAKE_CURRENT_LIST_DIR}/child_groups.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/fd_write.cpp
   ${CMAKE_CURRENT_LIST_DIR}/json_string.cpp
   ${CMAKE_CURRENT_LIST_DIR}/text_util.cpp
 )
