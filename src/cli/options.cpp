@@ -343,7 +343,18 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
       append_json_string(json, value);
       named.push_back({name, json});
     }
-    for (const auto& [name, value] : o.argjson) named.push_back({name, value});
+    // Checked here, as jq checks them at its start: an expression would refuse a bad text when
+    // it compiles, but a run with none would take it silently.
+    expr::Scratch scratch;
+    expr::Value ignored;
+    for (const auto& [name, value] : o.argjson) {
+      std::string why;
+      if (!expr::read_value(value, scratch, ignored, &why)) {
+        *error = fmt::format("--argjson {}: {}", name, why);
+        return nullptr;
+      }
+      named.push_back({name, value});
+    }
     set_named_args(std::move(named));
   }
 

@@ -1125,9 +1125,11 @@ void n_debug(Interp&, const Node&, const J& in, const Env&, Out out) {
   }
   out(in);
 }
+// jq writes the value with no newline; ppipe ends the line, as its stderr is JSON Lines (the
+// error records and diagnostics share it: without the newline the next one was glued on).
 void n_stderr(Interp&, const Node&, const J& in, const Env&, Out out) {
   static std::mutex m;
-  std::string text = to_json(in);
+  std::string text = to_json(in) + "\n";
   {
     std::lock_guard<std::mutex> lock(m);
     std::fwrite(text.data(), 1, text.size(), stderr);

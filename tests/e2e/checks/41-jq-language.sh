@@ -101,9 +101,27 @@ t_jq_arg_then_files() {
   printf 'arg = ["x"]\nmap = "$x"\n' > argbad.toml
   got=$(echo '{}' | "$PPIPE" --config argbad.toml 2>&1); local rc=$?
   [ "$rc" = 2 ] && grep -q "argbad.toml line 1: 'arg' takes names and values in pairs" <<< "$got" || msg+=("odd pair: exit $rc: $got")
+  # a bad --argjson text is a usage error at the start, as in jq, also when no expression uses it
+  got=$(echo '{}' | "$PPIPE" --argjson y '{"a":' 2>&1); rc=$?
+  [ "$rc" = 2 ] && grep -q -- '--argjson y: invalid JSON' <<< "$got" || msg+=("bad --argjson, no expression: exit $rc: $got")
+  got=$(echo '{}' | "$PPIPE" --argjson y '1 2' --map '$y' 2>&1); rc=$?
+  [ "$rc" = 2 ] || msg+=("--argjson '1 2': exit $rc: $got")
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_arg_then_files
+
+t_jq_stderr_builtin_lines() {
+  # `stderr` ends each value's line: the error records after it stay one JSON object a line
+  local name="the stderr builtin writes whole lines; the error stream stays JSON Lines" msg=() got
+  printf '%s\n' '{"q":1}' '{"q":"s"}' > sq.jsonl
+  "$PPIPE" -j 1 --map 'stderr | .q + 1' sq.jsonl > got 2> err
+  [ "$(cat got)" = 2 ] || msg+=("output: $(cat got)")
+  [ "$(wc -l < err)" = 3 ] || msg+=("stderr is not 3 lines:" "$(cat err)")
+  jq -c . err > /dev/null 2>&1 || msg+=("stderr is not JSON Lines:" "$(cat err)")
+  [ "$(head -n 2 err | tr '\n' ' ')" = '{"q":1} {"q":"s"} ' ] || msg+=("stderr lines: $(head -n 2 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_stderr_builtin_lines
 
 t_jq_filter_stops_at_truthy() {
   # filter keeps a record at its expression's first truthy value, as any(E; .) stops there: an
