@@ -742,7 +742,7 @@ CommandLine::CommandLine() {
   app.add_flag("--unordered", o.unordered, "Write batches as they finish instead of in input order");
   batch_opt = app.add_option("--batch-size", o.batch_size,
                              fmt::format("Bytes of input per batch, at most {} records (default 1M; 4K with exec --exec-mode "
-                                         "record; K/M/G suffixes)",
+                                         "record; K/M suffixes; at most 256M)",
                                          kMaxBatchRecords))
                   ->type_name("SIZE");
   depth_opt = app.add_option("--queue-depth", o.queue_depth, "Batches in flight at once (default 4 x workers)")
@@ -757,7 +757,8 @@ CommandLine::CommandLine() {
   app.add_flag("--no-infer", o.no_infer, "tsv, csv: every field stays a string (default: JSON numbers become numbers)");
   app.add_option("--output", o.output,
                  "Output format: jsonl (default), json (one array), pretty (jq's layout), csv, tsv (a header from the first "
-                 "record's keys), table (aligned columns)")
+                 "record's keys), table (aligned columns), raw (strings without quotes: -r), raw0 (raw, nothing after "
+                 "each record: --join-output)")
       ->type_name("FMT");
   app.add_flag("-r,--raw-output", o.raw_output, "Write string records without quotes, as jq -r (= --output raw)");
   app.add_flag("--join-output", o.join_output, "As --raw-output, with nothing after each record (jq -j; = --output raw0)");
@@ -785,7 +786,7 @@ CommandLine::CommandLine() {
   app.add_option("--stats-file", o.stats_file, "Write stats there instead of stderr; implies --stats")
       ->type_name("FILE");
   progress_opt = app.add_flag("--progress,!--no-progress", progress_flag,
-                              "Progress line on stderr, or none (default: when stderr is a terminal)");
+                              "Progress line on stderr, or none (default: when stderr is a terminal and stdout is not)");
   config_opt = app.set_config("--config", "",
                               "Read options from FILE ('key = value' lines; key: a long option without --); "
                               "the command line wins")

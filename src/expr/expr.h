@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -171,6 +172,11 @@ Result evaluate_from_member(const Program& program, const Value& member, Scratch
 
 // Properties of a compiled program that stages may use to pick a faster plan.
 bool is_identity(const Program& program);
+// The program's value is always a plain `=` assignment (`.status = 500`, `.x | .a = 1`): it
+// gives its input changed, an object or array (truthy), or an error. The byte offset of the
+// assignment's `=` in the source; none otherwise. (filter refuses such an expression: it
+// would keep every record, and is nearly always `==` mistyped.)
+std::optional<std::size_t> plain_assignment_at_top(const Program& program);
 std::string_view source_text(const Program& program);
 
 }  // namespace ppipe::expr

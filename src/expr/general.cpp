@@ -44,6 +44,16 @@ CompileResult compile(std::string_view source, const CompileOptions& options) {
 
 bool is_general(const Program& program) { return program.general != nullptr; }
 
+std::optional<std::size_t> plain_assignment_at_top(const Program& program) {
+  const jq::Program* g = general_program(program);
+  const jq::Node* n = g ? g->root.get() : nullptr;
+  // The value of `A | B` is B's; of `def f: ...; B` B's.
+  while (n && (n->kind == jq::NK::kPipe || n->kind == jq::NK::kDef) && !n->kids.empty())
+    n = n->kind == jq::NK::kPipe ? n->kids.back().get() : n->kids[0].get();
+  if (n && n->kind == jq::NK::kAssign && n->assign == '=') return n->pos;
+  return std::nullopt;
+}
+
 const jq::Program* general_program(const Program& program) {
   if (program.general) return program.general.get();
   // A fast program takes no --arg/--argjson (compile() sends those to the general engine).

@@ -205,3 +205,26 @@ t_jq_loops_at_scale() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "jq loops at scale" "${msg[@]}"; fi
 }
 register t_jq_loops_at_scale
+
+t_jq_filter_refuses_assignment() {
+  # `--filter '.status = 500'` (== mistyped) is jq's assignment, whose value is always true: every
+  # record would be kept. Refused with a caret under the `=`; map assigns as jq does.
+  local name="--filter with a top-level '=' is refused (it would keep every record); --map assigns" msg=() got rc e
+  printf '%s\n' '{"status":200}' '{"status":500}' > fa.jsonl
+  for e in '.status = 500' '.x | .status = 500' 'def f: 500; .status = f'; do
+    got=$("$PPIPE" --filter "$e" fa.jsonl 2>&1); rc=$?
+    [ "$rc" = 2 ] && grep -q "'=' is jq's assignment" <<< "$got" && grep -q "use '==' to compare" <<< "$got" ||
+      msg+=("--filter '$e': exit $rc: $got")
+  done
+  printf '.status = 500\n' > fa.jq
+  got=$("$PPIPE" --filter-file fa.jq fa.jsonl 2>&1); rc=$?
+  [ "$rc" = 2 ] && grep -q -- "--filter-file expression" <<< "$got" || msg+=("--filter-file: exit $rc: $got")
+  # not refused: comparisons, other assignments, an assignment inside something else
+  for e in '.status == 500' '(.status = 500) | .x' '.status |= . + 1 | .status > 500'; do
+    "$PPIPE" --filter "$e" fa.jsonl > /dev/null 2>&1 || msg+=("--filter '$e' refused")
+  done
+  got=$("$PPIPE" --map '.status = 1' fa.jsonl | tr '\n' ' ')
+  [ "$got" = '{"status":1} {"status":1} ' ] || msg+=("--map assignment: $got")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_filter_refuses_assignment
