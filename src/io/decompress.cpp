@@ -215,8 +215,11 @@ class ZstdSource final : public DecompressingSource {
       // when a frame's checksum is wrong, the call that reads it fails without saying what it
       // wrote into `out` in that call, so that call must have nothing left to write. Given the
       // checksum with the rest of the last block, the block's output was lost, as much of it as
-      // the call flushed (all of a small frame).
-      const std::size_t want = hint_ ? hint_ : 1;
+      // the call flushed (all of a small frame). And none while output of a block may still be
+      // waiting inside (the last call filled `out`): the next input is the frame's checksum,
+      // and a call given it flushed the rest of the last block and failed on the checksum in
+      // one go, losing that output (how much depended on the size of `out`: --batch-size).
+      const std::size_t want = flush_ ? 0 : (hint_ ? hint_ : 1);
       ZSTD_inBuffer in{in_.data(), std::min(in_size_, pos_ + want), pos_};
       ZSTD_outBuffer out{dst, std::min(cap, kOutputChunk), 0};
       std::size_t ret = ZSTD_decompressStream(ds_, &out, &in);
