@@ -312,6 +312,12 @@ void ExecRun::take_new_jobs(double now) {
       fail(*c, "not run: the run was interrupted");
       continue;
     }
+    // A span is at most --exec-span of input, in whole jobs (one, if a job alone is larger): a
+    // batch holds at least one record, so with records longer than --batch-size, span_jobs_
+    // jobs (--exec-span / --batch-size) were many times --exec-span (a 64-byte --batch-size and
+    // 400-byte records: 100 MiB a call, whose output then passed --exec-max-output).
+    const std::uint64_t bytes = j.job->input.size();
+    if (open_ && !open_->jobs.empty() && open_->span_bytes + bytes > config_->span) seal(*open_);
     if (!open_) {
       open_ = std::make_shared<Call>();
       open_->sealed = false;
@@ -319,11 +325,12 @@ void ExecRun::take_new_jobs(double now) {
     }
     Call& c = *open_;
     c.jobs.push_back(&j);
+    c.span_bytes += bytes;
     j.calls.push_back(open_);
     j.left = 1;
     // --timeout: the time a call has counts from its last job (a span takes its jobs as they come).
     if (c.deadline > 0 && c.kill_at == 0) c.deadline = now + config_->timeout_s;
-    if (c.jobs.size() >= span_jobs_ || pause) seal(c);
+    if (c.jobs.size() >= span_jobs_ || c.span_bytes >= config_->span || pause) seal(c);
   }
   if (end && open_) seal(*open_);
 }
@@ -424,7 +431,7 @@ void ExecRun::start(Call& c, double now) {
     }
     if (c.out.capacity() < (4u << 20)) c.out.swap(c.jobs[0]->job->out);
     // Rounded up, so that a buffer of an earlier span fits the next (no new memory).
-    const std::uint64_t span = c.jobs[0]->job->input.size() * span_jobs_;
+    const std::uint64_t span = std::min<std::uint64_t>(config_->span, c.jobs[0]->job->input.size() * span_jobs_);
     const std::uint64_t want = std::min<std::uint64_t>(config_->max_output, (span + span / 8 + (1 << 20)) & ~std::uint64_t{(1 << 20) - 1});
     if (c.out.capacity() < want) {
       c.out.clear();  // nothing to copy

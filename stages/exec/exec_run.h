@@ -79,6 +79,7 @@ class ExecRun final : public AsyncRun {
     std::vector<JobState*> jobs;
     std::size_t first = 0;
     bool sealed = true;  // takes no more jobs (batch mode: the span is complete)
+    std::uint64_t span_bytes = 0;  // batch mode: the input of its jobs so far
     unsigned attempts = 0;
     // The current attempt.
     ChildProcess child;

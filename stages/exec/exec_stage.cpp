@@ -43,8 +43,8 @@ constexpr StageOption kExecOptions[] = {
     {"--exec-max-output", OptionKind::kValue, "SIZE", "64M",
      "a call whose stdout is larger fails (memory stays bounded)", false},
     {"--exec-span", OptionKind::kValue, "SIZE", "16M",
-     "batch mode: input per process, in whole batches (a start costs milliseconds); memory holds up to "
-     "--concurrency of them",
+     "batch mode: input per process, in whole batches, at most 1,024 of them (a start costs milliseconds); "
+     "memory holds up to --concurrency of them",
      false},
 };
 
@@ -71,7 +71,8 @@ constexpr const char* kExecHelp =
     "\n"
     "  Each process runs in its own process group. SIGINT/SIGTERM stop new starts, send TERM to the\n"
     "  running groups (KILL 1 s later); records not done go to the error stream as interrupted.\n"
-    "  In batch mode a process takes consecutive batches, up to --exec-span of input (a process\n"
+    "  In batch mode a process takes consecutive batches, up to --exec-span of input and at most\n"
+    "  1,024 batches (one batch if it alone is larger) (a process\n"
     "  start costs milliseconds: a 1 GiB input makes tens of them); its stdin ends there, where the\n"
     "  input pauses (a pipe that stalls: slow input is not held back) or where it ends, so the spans\n"
     "  are the same from run to run on files. A failed call sends every record of its span to the\n"
@@ -134,9 +135,15 @@ class ExecStage final : public AsyncStage {
     const rlim_t fit = rl.rlim_cur > kBase + kPerCall ? (rl.rlim_cur - kBase) / kPerCall : 1;
     return static_cast<std::size_t>(std::max<rlim_t>(1, std::min<rlim_t>(fit, calls)));
   }
+  // The most batches a span takes: --exec-span / --batch-size (a span also ends at --exec-span
+  // bytes: ExecRun::submit), at most kMaxSpanJobs. Each one is a token the engine adds per call
+  // (extra_jobs), and a batch costs some kilobytes besides its input: with 64-byte batches a 16M
+  // span was 262,144 of them a call, and a run took 580 MB to 1 GB whatever its input.
+  static constexpr std::uint64_t kMaxSpanJobs = 1024;
   std::size_t span_jobs(const AsyncContext& context) const {
     if (config_->record_mode) return 1;
-    return static_cast<std::size_t>(std::max<std::uint64_t>(1, config_->span / std::max<std::size_t>(1, context.batch_size)));
+    return static_cast<std::size_t>(std::clamp<std::uint64_t>(
+        config_->span / std::max<std::size_t>(1, context.batch_size), 1, kMaxSpanJobs));
   }
 
   std::shared_ptr<const ExecConfig> config_;

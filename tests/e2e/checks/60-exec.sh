@@ -804,3 +804,21 @@ t_exec_closed_pipe_accounting() {
   exec_report "exec: a closed output pipe while calls run: the cancelled calls' records as if never read, the stats add up" "${msg[@]}"
 }
 register t_exec_closed_pipe_accounting
+
+t_exec_span_bytes_small_batches() {
+  # A span is at most --exec-span of input (and 1,024 batches), also when records are longer
+  # than --batch-size: it was --exec-span / --batch-size batches, each holding a whole 400-byte
+  # record, so 6.5 MiB a call at --exec-span 1M, and with the default span all of this input in
+  # one call and 121 MB of memory (1 GB on 72 MB: every record then failed --exec-max-output).
+  local name="exec: a span is at most --exec-span bytes with records longer than --batch-size; memory stays small" msg=() got rss
+  python3 -c "
+for i in range(20000): print('{\"i\":%d,\"pad\":\"%s\"}' % (i, 'x' * 380))" > span400.jsonl
+  got=$("$PPIPE" --batch-size 64 --exec-span 1M --exec 'echo x; cat > /dev/null' span400.jsonl | wc -l)
+  [ "$got" -ge 8 ] || msg+=("8 MB at --exec-span 1M: $got calls (want at least 8)")
+  rss=$( { /usr/bin/time -f '%M' "$PPIPE" --batch-size 64 --exec cat --errors span.err span400.jsonl > span.out; } 2>&1 | tail -n 1)
+  cmp -s span400.jsonl span.out || msg+=("--batch-size 64 --exec cat: output differs from the input ($(wc -l < span.out) lines)")
+  [ ! -s span.err ] || msg+=("error records: $(head -c 300 span.err)")
+  [ "$rss" -lt 65536 ] || msg+=("--batch-size 64 --exec cat on 8 MB: peak RSS $rss KiB (want < 64 MiB)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_exec_span_bytes_small_batches
