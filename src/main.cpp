@@ -85,6 +85,12 @@ std::string check_outputs_are_not_inputs(const Plan& plan, bool* on_stderr) {
       if (id == out) return &name;
     return nullptr;
   };
+  // Whatever goes to stderr (error records, --stats, any message, this refusal too) would be
+  // written into the input: known first, so that any refusal below goes elsewhere (`--errors
+  // /dev/stderr 2>> input` wrote its refusal into the input).
+  const std::string* stderr_input = nullptr;
+  if (auto id = regular_fd(STDERR_FILENO)) stderr_input = input_named(*id);
+  if (stderr_input) *on_stderr = true;
   if (plan.errors_path != "-")
     if (auto id = regular_file(plan.errors_path))
       if (const std::string* in = input_named(*id))
@@ -95,12 +101,7 @@ std::string check_outputs_are_not_inputs(const Plan& plan, bool* on_stderr) {
     if (auto id = regular_file(plan.stats_path))
       if (const std::string* in = input_named(*id))
         return fmt::format("--stats-file '{}' is the input file {}: refusing to overwrite it", plan.stats_path, *in);
-  // Whatever goes to stderr (error records, --stats, any message) would be written into the input.
-  if (auto id = regular_fd(STDERR_FILENO))
-    if (const std::string* in = input_named(*id)) {
-      *on_stderr = true;
-      return fmt::format("input file {} is the error stream (stderr)", *in);
-    }
+  if (stderr_input) return fmt::format("input file {} is the error stream (stderr)", *stderr_input);
   return "";
 }
 

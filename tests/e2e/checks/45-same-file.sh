@@ -145,3 +145,19 @@ t_outputs_that_are_one_file() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_outputs_that_are_one_file
+
+t_same_file_refusal_not_into_stderr_input() {
+  # When stderr is an input, no refusal may be written there, whichever output the refusal names
+  # (`--errors /dev/stderr in 2>> in` appended its message to the input).
+  local name="a refusal is not written into an input that is stderr (--errors/--stats-file /dev/stderr, 2>> input)" msg=() rc o
+  for o in '--errors /dev/stderr' '--stats-file /dev/stderr' '--errors /proc/self/fd/2'; do
+    printf '{"a":1}\n' > sfe.jsonl
+    rc=0
+    # shellcheck disable=SC2086
+    "$PPIPE" $o sfe.jsonl 2>> sfe.jsonl > /dev/null < /dev/null || rc=$?
+    [ "$rc" = 2 ] || msg+=("$o: exit $rc (want 2)")
+    [ "$(cat sfe.jsonl)" = '{"a":1}' ] || msg+=("$o: the input changed:" "$(head -c 300 sfe.jsonl)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_same_file_refusal_not_into_stderr_input
