@@ -96,8 +96,11 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       if (whole && size >= batch_size) { full = true; break; }
       if (whole && options_.max_records && b->spans.size() >= options_.max_records) { full = true; break; }
       if (size == buf.capacity()) {
-        if (whole || size > max_record) { full = true; break; }
-        buf.reserve(std::min<std::uint64_t>(std::max(buf.capacity() * 2, batch_size), max_record + 1));
+        // Room for a record of --max-record-size and its line end, "\r\n" included: with room for
+        // one more byte only, a CRLF record of exactly that size was refused (or not, by batch
+        // size), as "N bytes is longer than ... (N bytes)".
+        if (whole || size > max_record + 1) { full = true; break; }
+        buf.reserve(std::min<std::uint64_t>(std::max(buf.capacity() * 2, batch_size), max_record + 2));
       }
       int timeout_ms = -1;
       if (whole && !is_regular) {
@@ -136,7 +139,8 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     b->oversized_size = 0;
     b->pause = !full;
 
-    if (!whole && size > max_record) {
+    // (A '\r' last is not the record's: its "\n" may not have been read yet.)
+    if (!whole && size - (size > 0 && buf.data()[size - 1] == '\r' ? 1 : 0) > max_record) {
       // One record longer than --max-record-size: keep its first bytes, skip the rest of it.
       std::size_t keep = std::min<std::size_t>(size, options_.oversized_keep);
       std::uint64_t consumed = size;

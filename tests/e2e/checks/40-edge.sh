@@ -236,3 +236,33 @@ t_option_value_is_an_option() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_option_value_is_an_option
+
+t_edge_max_record_size_crlf_boundary() {
+  # A record of exactly --max-record-size bytes passes whatever its line end (LF, CRLF, none at
+  # the end, a lone CR at the end), for every --batch-size; one byte more is refused, with its
+  # true size. (The buffer had room for one byte past the limit: a CRLF record of exactly the
+  # limit was refused at small batch sizes, as "4096 bytes is longer than ... (4096 bytes)".)
+  local name="--max-record-size: a record of exactly the limit passes with CRLF too, for any --batch-size" msg=() f b got e
+  python3 -c "
+def rec(n): return b'\"' + b'x' * (n - 2) + b'\"'
+for n, tag in ((4096, 'ok'), (4097, 'big')):
+    open('mrs-lf-%s.jsonl' % tag, 'wb').write(b'{}\n' + rec(n) + b'\n{}\n')
+    open('mrs-crlf-%s.jsonl' % tag, 'wb').write(b'{}\r\n' + rec(n) + b'\r\n{}\r\n')
+    open('mrs-eof-%s.jsonl' % tag, 'wb').write(b'{}\n' + rec(n))
+    open('mrs-eofcr-%s.jsonl' % tag, 'wb').write(b'{}\n' + rec(n) + b'\r')"
+  for f in mrs-*-ok.jsonl mrs-*-big.jsonl; do
+    for b in 64 1K 4K 8K 1M; do
+      got=$("$PPIPE" --max-record-size 4096 --batch-size "$b" --errors mrs.err "$f" | wc -l)
+      e=$(wc -l < mrs.err)
+      case $f in
+        *-ok.jsonl)
+          [ "$e" = 0 ] || msg+=("$f --batch-size $b: refused: $(head -c 200 mrs.err)") ;;
+        *)
+          [ "$e" = 1 ] && grep -q '"record of 4097 bytes is longer than --max-record-size (4096 bytes)"' mrs.err ||
+            msg+=("$f --batch-size $b: $e errors: $(head -c 200 mrs.err)") ;;
+      esac
+    done
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_edge_max_record_size_crlf_boundary
