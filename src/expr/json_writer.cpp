@@ -253,13 +253,29 @@ Value copy_dom(simdjson::dom::element e, Arena& arena) {
 // append_json_sorted: members gathered (a DOM object's too), sorted by key, written.
 static void write_json_sorted(const Value& v, std::string& out) {
   switch (v.tag()) {
-    case Tag::kDouble:
-      if (v.double_value() == 0) {
+    case Tag::kDouble: {
+      const double d = v.double_value();
+      if (d == 0) {
         out.push_back('0');  // -0.0 == 0
         return;
       }
-      write_double(v.double_value(), out);
+      // An integral double that a 64-bit integer holds exactly is written as that integer: ppipe
+      // compares numbers by exact value, so 1e18 == 1000000000000000000 and 2^62 ==
+      // 4611686018427387904.0, and they are one key (written 1e+18 and 4611686018427388000, they
+      // were two groups, two uniq keys).
+      if (d == std::trunc(d)) {
+        if (d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+          fmt::format_to(std::back_inserter(out), "{}", static_cast<std::int64_t>(d));
+          return;
+        }
+        if (d > 0 && d < 18446744073709551616.0) {
+          fmt::format_to(std::back_inserter(out), "{}", static_cast<std::uint64_t>(d));
+          return;
+        }
+      }
+      write_double(d, out);
       return;
+    }
     case Tag::kArray: {
       out.push_back('[');
       bool first = true;

@@ -825,8 +825,12 @@ class AggStage final : public FinishingStage {
     else if (v == "true" || v == "false") *out = expr::Value::boolean(v == "true");
     else if (v.size() >= 2 && v.front() == '"' && v.back() == '"' && v.find('\\') == std::string_view::npos)
       *out = expr::Value::string(v.substr(1, v.size() - 2));
-    else if (std::int64_t i = 0; std::from_chars(v.data(), v.data() + v.size(), i).ptr == v.data() + v.size() &&
-                                 (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')))
+    // (ec too: past int64, from_chars matches all the digits and leaves i at 0, so a key of
+    // 18446744073709551615 was sorted as 0.)
+    else if (std::int64_t i = 0; [&] {
+               const auto r = std::from_chars(v.data(), v.data() + v.size(), i);
+               return r.ec == std::errc() && r.ptr == v.data() + v.size();
+             }() && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')))
       *out = expr::Value::integer(i);
     else
       return false;
