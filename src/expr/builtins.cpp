@@ -112,6 +112,21 @@ std::string strip_extended(std::string_view re) {
 
 }  // namespace
 
+bool has_nonempty_match(const RE2& re, std::string_view text) {
+  re2::StringPiece whole(text.data(), text.size()), m;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    if (!re.Match(whole, pos, text.size(), RE2::UNANCHORED, &m, 1)) return false;
+    if (!m.empty()) return true;
+    // an empty match: the next one starts a code point later
+    std::size_t b = static_cast<std::size_t>(m.data() - text.data());
+    if (b >= text.size()) return false;
+    pos = b + 1;
+    while (pos < text.size() && (static_cast<unsigned char>(text[pos]) & 0xC0) == 0x80) ++pos;
+  }
+  return false;
+}
+
 // Shared with the parser, which compiles literal patterns once.
 std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flags, std::string& error) {
   RE2::Options options;
@@ -122,7 +137,8 @@ std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flag
       case 'i': options.set_case_sensitive(false); break;
       case 'x': extended = true; break;
       case 'g':  // global: no effect on test()
-      case 'n':  // ignore empty matches: no effect on test()
+      case 'n':  // ignore empty matches: the callers look at the matches (has_nonempty_match)
+        break;   // (both fell through to 'p' here: `test("a.b"; "g")` matched "a\nb", unlike jq)
       case 'p':  // Oniguruma's s and m: '.' also matches a newline
         options.set_dot_nl(true);
         break;
@@ -190,6 +206,7 @@ St cached_regex(Ctx& cx, std::string_view pattern, std::string_view flags, const
 
 St fn_test(const Node* n, const Value& in, Value& out, Ctx& cx) {
   const RE2* re = n->regex.get();
+  bool skip_empty = n->regex_skip_empty;
   if (re == nullptr) {
     Value pattern, flags;
     St s;
@@ -218,13 +235,16 @@ St fn_test(const Node* n, const Value& in, Value& out, Ctx& cx) {
       return message_error(cx.s);
     }
     if (!flags.is_null() && !flags.is_string()) return type_error(cx, flags, "is not a string");
-    s = cached_regex(cx, pattern.string_value(), flags.is_null() ? std::string_view() : flags.string_value(), re);
+    const std::string_view flag_text = flags.is_null() ? std::string_view() : flags.string_value();
+    s = cached_regex(cx, pattern.string_value(), flag_text, re);
     if (s != St::kOk) return s;
+    skip_empty = flag_text.find('n') != std::string_view::npos;
   } else if (!in.is_string()) {
     return type_error(cx, in, "cannot be matched, as it is not a string");
   }
   std::string_view text = in.string_value();
-  out = Value::boolean(RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *re));
+  out = Value::boolean(skip_empty ? has_nonempty_match(*re, text)
+                                  : RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *re));
   return St::kOk;
 }
 

@@ -91,6 +91,7 @@ struct Node {
   bool keys_distinct_constant = false;  // kObject: no duplicate-key check needed at run time
   bool parenthesized = false;           // written `( ... )`, no suffix after: `?` covers all of it
   std::unique_ptr<RE2> regex;           // kCall test(): compiled when the pattern is a literal
+  bool regex_skip_empty = false;        // its flags have `n`: an empty match does not count
 
   const Node* kid(std::size_t i) const { return i < kids.size() ? kids[i].get() : nullptr; }
 
@@ -162,6 +163,8 @@ St call_builtin(const Node* n, const Value& in, Value& out, Ctx& cx);
 std::string translate_regex(const std::string& re, std::string& error);
 // RE2 for jq's test(re; flags). Null with `error` set when the flags or the pattern are invalid.
 std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flags, std::string& error);
+// Whether `text` has a match of `re` that is not empty (test() with the `n` flag).
+bool has_nonempty_match(const RE2& re, std::string_view text);
 
 // ---------------------------------------------------------------------------------------------
 // Value helpers (values.cpp).

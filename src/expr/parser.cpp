@@ -1141,6 +1141,7 @@ void prepare_regexes(Node* n) {
   }
   std::string error;
   n->regex = build_regex(pattern->constant.string_value(), flag_text, error);
+  n->regex_skip_empty = flag_text.find('n') != std::string_view::npos;
   if (!n->regex) throw ParseFailure{error, flags != nullptr && error.find("modifier") != std::string::npos
                                                ? flags->column
                                                : pattern->column};

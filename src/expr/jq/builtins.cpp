@@ -696,14 +696,24 @@ void each_match(const std::string& s, const Compiled& c, F&& f) {
   std::vector<std::string> names(static_cast<std::size_t>(groups + 1));
   for (const auto& [idx, name] : re.CapturingGroupNames()) names[static_cast<std::size_t>(idx)] = name;
   std::size_t pos = 0;
+  // Code points before byte `cp_at` (offsets are counted on from the last match, not from the
+  // start each time: that made `match(re; "g")` quadratic in the matches).
+  std::size_t cp_at = 0, cp_before = 0;
+  auto cps_before = [&](std::size_t at) {
+    if (at < cp_at) cp_at = 0, cp_before = 0;  // (a capture before the last match's start)
+    cp_before += cp_count(s, cp_at, at);
+    cp_at = at;
+    return cp_before;
+  };
   while (pos <= s.size()) {
     if (!re.Match(s, pos, s.size(), RE2::UNANCHORED, sub.data(), groups + 1)) break;
     std::size_t b = static_cast<std::size_t>(sub[0].data() - s.data());
     std::size_t e = b + sub[0].size();
-    if (!(c.skip_empty && b == e)) {
+    const bool skipped = c.skip_empty && b == e;
+    if (!skipped) {
       J m = J::object();
       JObj& o = m.mut_obj();
-      o.set("offset", J::number(static_cast<double>(cp_count(s, 0, b))));
+      o.set("offset", J::number(static_cast<double>(cps_before(b))));
       o.set("length", J::number(static_cast<double>(cp_count(s, b, e))));
       o.set("string", J::string(s.substr(b, e - b)));
       std::vector<J> caps;
@@ -717,7 +727,7 @@ void each_match(const std::string& s, const Compiled& c, F&& f) {
           co.set("string", J::null());
         } else {
           std::size_t cb = static_cast<std::size_t>(p.data() - s.data());
-          co.set("offset", J::number(static_cast<double>(cp_count(s, 0, cb))));
+          co.set("offset", J::number(static_cast<double>(cps_before(cb))));
           co.set("length", J::number(static_cast<double>(cp_count(s, cb, cb + p.size()))));
           co.set("string", J::string(std::string(p.data(), p.size())));
         }
@@ -728,7 +738,9 @@ void each_match(const std::string& s, const Compiled& c, F&& f) {
       o.set("captures", J::array(std::move(caps)));
       f(m, b, e);
     }
-    if (!c.global) break;
+    // Without `g`, the first match that counts: with `n`, past empty ones (`match("a*"; "n")` on
+    // "bab" is the "a", as in jq; it found nothing).
+    if (!c.global && !skipped) break;
     if (e == b) {
       if (b >= s.size()) break;
       // step one code point
@@ -747,7 +759,8 @@ void n_match(Interp& I, const Node& call, const J& in, const Env& env, Out out) 
     if (!in.is_string()) type_error(in, "cannot be matched, as it is not a string");
     const Compiled& c = regex_for(a[0], a[1]);
     if (a[2].truthy()) {
-      out(J::boolean(c.re->Match(in.str(), 0, in.str().size(), RE2::UNANCHORED, nullptr, 0)));
+      out(J::boolean(c.skip_empty ? has_nonempty_match(*c.re, in.str())
+                                  : c.re->Match(in.str(), 0, in.str().size(), RE2::UNANCHORED, nullptr, 0)));
       return;
     }
     std::vector<J> ms;

@@ -228,3 +228,30 @@ t_jq_filter_refuses_assignment() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_filter_refuses_assignment
+
+t_jq_regex_flags_g_n() {
+  # The g and n flags against jq 1.6: `g` and `n` made '.' match a newline in the fast path (as
+  # `p` does), so `--filter '.m | test("error.detail"; "g")'` kept "error\ndetail"; `n` (empty
+  # matches do not count) was ignored by test, and without g a first empty match ended match/sub.
+  local name="regex flags g and n as jq: '.' stays off newlines; n skips empty matches" msg=() e got want
+  printf '%s\n' '"a\nb"' '"abc"' '"bab"' '"x"' '"éaéa😀a"' > rx.jsonl
+  local exprs=(
+    'test("a.b"; "g")' 'test("a.b"; "n")' 'test("a.b"; "gi")' 'test("a.b"; "gx")' 'test("a.b"; null)'
+    '. as $x | $x | test("a.b"; "g")' '[test("( )*"; "gn")]' '. as $x | [$x | test("( )*"; "gn")]'
+    '[test("( )*"; ("gn" | tostring))]' '[match("a*"; "n")]' 'sub("a*"; "X"; "n")' '[match("a*"; "gn")]'
+    '[match("a"; "g") | .offset]' '[match("é(a)"; "g") | [.offset, .length, .captures[0].offset]]'
+  )
+  for e in "${exprs[@]}"; do
+    got=$("$PPIPE" --map "$e" rx.jsonl 2>&1)
+    want=$(jq -c "$e" rx.jsonl 2>&1)
+    [ "$got" = "$want" ] || msg+=("[$e] ppipe: $(tr '\n' ' ' <<< "$got")" "  jq: $(tr '\n' ' ' <<< "$want")")
+  done
+  got=$(printf '%s\n' '{"m":"error\ndetail"}' '{"m":"error detail"}' | "$PPIPE" --filter '.m | test("error.detail"; "g")')
+  [ "$got" = '{"m":"error detail"}' ] || msg+=("--filter test(...; \"g\") kept: $got")
+  # match with g counts code points from the last match: 200,000 matches, not 200,000^2 / 2 steps
+  python3 -c 'import json; print(json.dumps("a" * 200000))' > rxmany.json
+  got=$(timeout 20 "$PPIPE" --map '[match("a"; "g")] | length' rxmany.json)
+  [ "$got" = 200000 ] || msg+=("200,000 matches: '$got' (timeout 20 s)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_regex_flags_g_n
