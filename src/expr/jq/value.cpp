@@ -13,6 +13,45 @@
 
 namespace ppipe::expr::jq {
 
+// Freeing a value without recursion. The first array or object freed on a thread moves the
+// arrays and objects among its items into a list and frees them one by one; any freed meanwhile
+// (theirs, when the list held the last reference) adds its own to the list instead of freeing
+// them in its destructor's frame. Depth takes list room, not stack.
+namespace {
+thread_local std::vector<J>* t_freeing = nullptr;
+
+bool is_container(const J& j) { return j.is_array() || j.is_object(); }
+
+template <class Items, class Get>
+void free_items(Items& items, Get get) {
+  if (t_freeing) {
+    for (auto& it : items)
+      if (is_container(get(it))) t_freeing->push_back(std::move(get(it)));
+    return;
+  }
+  bool any = false;
+  for (auto& it : items) any = any || is_container(get(it));
+  if (!any) return;  // (the common case: no list)
+  std::vector<J> list;
+  t_freeing = &list;
+  for (auto& it : items)
+    if (is_container(get(it))) list.push_back(std::move(get(it)));
+  while (!list.empty()) {
+    J last = std::move(list.back());
+    list.pop_back();
+  }  // (`last` freed here: its items go to the list)
+  t_freeing = nullptr;
+}
+}  // namespace
+
+JArr::~JArr() {
+  free_items(v, [](J& j) -> J& { return j; });
+}
+
+JObj::~JObj() {
+  free_items(m, [](std::pair<std::string, J>& kv) -> J& { return kv.second; });
+}
+
 J J::number_text(double d, std::string_view text) {
   J j = number(d);
   j.p_ = std::make_shared<const std::string>(text);

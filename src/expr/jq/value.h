@@ -21,8 +21,14 @@ namespace ppipe::expr::jq {
 enum class T : std::uint8_t { kNull, kFalse, kTrue, kNumber, kString, kArray, kObject };
 
 class J;
+// (Both free their items without recursion: a value built 2,000,000 arrays deep by `reduce
+// range(N) as $i (0; [.])` crashed the process when it was freed, one stack frame per level.)
 struct JArr {
   std::vector<J> v;
+  JArr() = default;
+  JArr(const JArr&) = default;
+  JArr& operator=(const JArr&) = default;
+  ~JArr();
 };
 struct JObj;
 
@@ -74,6 +80,10 @@ class J {
 // An object: members in insertion order (jq prints them so), with an index once it grows.
 struct JObj {
   std::vector<std::pair<std::string, J>> m;
+  JObj() = default;
+  JObj(const JObj&) = default;
+  JObj& operator=(const JObj&) = default;
+  ~JObj();
   const J* find(std::string_view key) const;
   J* find_mut(std::string_view key);
   void set(std::string_view key, J value);  // replaces in place, or appends

@@ -255,3 +255,18 @@ t_jq_regex_flags_g_n() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_regex_flags_g_n
+
+t_jq_deep_value_freed() {
+  # A value built millions of levels deep inside an expression is freed without recursion (it
+  # crashed the process, signal 11, when freed: one stack frame per level).
+  local name="a value built 2,000,000 levels deep is freed without a crash" msg=() e got rc
+  echo null > deep.json
+  for e in 'reduce range(2000000) as $i (0; [.]) | 1' 'reduce range(2000000) as $i (0; {a: .}) | 1' \
+           'last(limit(2000000; recurse([.]))) | 1'; do
+    rc=0
+    got=$(timeout 120 "$PPIPE" --map "$e" deep.json 2>&1) || rc=$?
+    [ "$rc" = 0 ] && [ "$got" = 1 ] || msg+=("[$e] exit $rc: $(head -c 200 <<< "$got")")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_deep_value_freed
