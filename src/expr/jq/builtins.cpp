@@ -36,16 +36,18 @@ std::string translate_regex(const std::string& re, std::string& error) {
           case 'D': out += "\\P{Nd}"; continue;
           case 'w': out += "[\\p{L}\\p{N}\\p{M}\\p{Pc}]"; continue;
           case 'W': out += "[^\\p{L}\\p{N}\\p{M}\\p{Pc}]"; continue;
-          case 's': out += "[\\s\\p{Z}\\x{85}]"; continue;
-          case 'S': out += "[^\\s\\p{Z}\\x{85}]"; continue;
-          case 'h': out += "[0-9a-fA-F]"; continue;
+          case 's': out += "[\\s\\x{0B}\\p{Z}\\x{85}]"; continue;  // (with \v, as Oniguruma's)
+          case 'S': out += "[^\\s\\x{0B}\\p{Z}\\x{85}]"; continue;
+          case 'h': out += 'h'; continue;  // (a plain h in jq's Oniguruma syntax, not a hex digit)
           default: break;
         }
       } else {
         switch (e) {
           case 'd': out += "\\p{Nd}"; continue;
+          case 'D': out += "\\P{Nd}"; continue;  // (one negated property: fine in a class)
           case 'w': out += "\\p{L}\\p{N}\\p{M}\\p{Pc}"; continue;
-          case 's': out += "\\s\\p{Z}"; continue;
+          case 's': out += "\\s\\x{0B}\\p{Z}\\x{85}"; continue;
+          case 'h': out += 'h'; continue;
           default: break;
         }
       }
@@ -70,11 +72,35 @@ std::string translate_regex(const std::string& re, std::string& error) {
       continue;
     }
     if (in_class) {
+      // A POSIX class ([:alpha:]) is copied whole: its ']' does not end the bracket (which then
+      // took a \w after it out of the class and broke the pattern: [[:alpha:]\w]).
+      if (c == '[' && i + 1 < re.size() && re[i + 1] == ':') {
+        const std::size_t close = re.find(":]", i + 2);
+        if (close != std::string::npos) {
+          out.append(re, i, close + 2 - i);
+          i = close + 1;
+          continue;
+        }
+      }
       if (c == ']') in_class = false;
       out += c;
       continue;
     }
     if (c == '[') {
+      // A bracket of one \W or \S alone (negated or not) is that class as outside one: Unicode.
+      // (Their complements cannot join other items in an RE2 bracket; mixed with others they
+      // stay ASCII: docs/expr.md.)
+      const bool neg = i + 1 < re.size() && re[i + 1] == '^';
+      const std::size_t at = i + 1 + (neg ? 1 : 0);
+      if (at + 2 < re.size() && re[at] == '\\' && (re[at + 1] == 'W' || re[at + 1] == 'S') && re[at + 2] == ']') {
+        const bool word = re[at + 1] == 'W';
+        const char* set = word ? "\\p{L}\\p{N}\\p{M}\\p{Pc}" : "\\s\\x{0B}\\p{Z}\\x{85}";
+        out += neg ? "[" : "[^";  // [\W] is "not a word character"; [^\W] is "a word character"
+        out += set;
+        out += ']';
+        i = at + 2;
+        continue;
+      }
       in_class = true;
       out += c;
       if (i + 1 < re.size() && re[i + 1] == '^') out += re[++i];

@@ -286,3 +286,21 @@ t_jq_gsub_many_matches() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_gsub_many_matches
+
+t_jq_regex_classes_unicode() {
+  # Regex classes as jq's Oniguruma, against jq 1.6, in both engines: \W \D \S in a bracket
+  # (were ASCII), a POSIX class before \w in one bracket (its ']' ended the bracket: the pattern
+  # broke), \s and the vertical tab, \h (a plain h in jq, not a hex digit).
+  local name="regex classes: [\\W] [\\D] [\\S], [[:alpha:]\\w], \\s with \\v, \\h as jq" msg=() e got want
+  printf '%s\n' '"é"' '"a"' '"١"' '"\u3000"' '"\u000b"' '"\u0085"' '"h"' '"1 "' '"5"' '"_"' '" "' > rcl.jsonl
+  local exprs=('test("[\\W]")' 'test("[^\\W]")' 'test("[\\D]")' 'test("[\\S]")' 'test("^[[:alpha:]\\w]$")'
+               'test("\\s")' 'test("[\\s]")' 'test("\\h")' 'test("[x\\D]")' '. as $x | $x | test("^[[:alpha:]\\w]$")'
+               '. as $x | $x | test("[\\W]")')
+  for e in "${exprs[@]}"; do
+    got=$("$PPIPE" --map "$e" rcl.jsonl 2>&1 | tr '\n' ' ')
+    want=$(jq -c "$e" rcl.jsonl 2>&1 | tr '\n' ' ')
+    [ "$got" = "$want" ] || msg+=("[$e] ppipe: $got" "  jq: $want")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_regex_classes_unicode
