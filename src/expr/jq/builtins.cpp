@@ -590,8 +590,13 @@ double need_number(const J& v, const char* fn) {
 
 bool tm_from_array(const J& in, std::tm& tm, double& frac) {
   if (!in.is_array()) return false;
-  for (std::size_t i = 0; i < in.arr().size(); ++i)
+  // Each an int (a year of 1e20 was cast to int: undefined, a garbage date); the year with
+  // room for its 1900 taken off.
+  for (std::size_t i = 0; i < in.arr().size(); ++i) {
     if (!in.arr()[i].is_number()) return false;
+    const double v = in.arr()[i].num();
+    if (!std::isfinite(v) || std::fabs(v) > 2.0e9) return false;
+  }
   const auto& a = in.arr();
   auto at = [&](std::size_t i) { return i < a.size() ? a[i].num() : 0.0; };
   tm = std::tm{};
@@ -616,10 +621,13 @@ J tm_to_array(const std::tm& tm, double sec) {
 J f_gmtime(const J& in, bool local) {
   if (!in.is_number()) fail(local ? "localtime() requires a number" : "gmtime() requires a number");
   double t = in.num();
+  // NaN, infinities and times whose year an int does not hold are jq 1.7's error (the cast
+  // of 1e20 to time_t was undefined: "-219246529-01-00T08:29:52Z"); so is a time gmtime refuses.
+  static const char* kRange = "error converting number of seconds since epoch to datetime";
+  if (!std::isfinite(t) || std::fabs(t) > 6.7e16) fail(kRange);
   auto secs = static_cast<std::time_t>(std::floor(t));
   std::tm tm{};
-  if (local) localtime_r(&secs, &tm);
-  else gmtime_r(&secs, &tm);
+  if ((local ? localtime_r(&secs, &tm) : gmtime_r(&secs, &tm)) == nullptr) fail(kRange);
   return tm_to_array(tm, tm.tm_sec + (t - std::floor(t)));
 }
 

@@ -304,3 +304,20 @@ t_jq_regex_classes_unicode() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_regex_classes_unicode
+
+t_jq_dates_out_of_range() {
+  # Times no calendar holds are errors (jq 1.7's words), not garbage dates from an undefined
+  # cast: `1e20 | todate` was "-219246529-01-00T08:29:52Z", `nan | todate` ended in ":-2147483648Z".
+  local name="gmtime/todate/mktime: out-of-range times are errors, not garbage dates" msg=() e got
+  echo null > dt.json
+  for e in '1e20 | todate' 'nan | todate' 'infinite | gmtime' '-1e20 | gmtime' '[1e20,0,1,0,0,0,0,0] | mktime' \
+           '[2024,0,1,0,0,1e30,0,0] | mktime' '[1e20,0,1,0,0,0,0,0] | todate'; do
+    got=$("$PPIPE" --map "$e" --errors dt.err dt.json)
+    [ -z "$got" ] && grep -q '"error":"\(error converting number of seconds since epoch to datetime\|mktime requires parsed datetime inputs\|strftime/1 requires parsed datetime inputs\)"' dt.err ||
+      msg+=("[$e] output '$got', error: $(head -c 200 dt.err)")
+  done
+  got=$("$PPIPE" --map '[1700000000 | todate, (-1.5 | todate), ([2024,0,1,0,0,0,0,0] | mktime)]' dt.json)
+  [ "$got" = '["2023-11-14T22:13:20Z","1969-12-31T23:59:58Z",1704067200]' ] || msg+=("in range: $got")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_dates_out_of_range
