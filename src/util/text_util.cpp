@@ -129,6 +129,29 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 
 }  // namespace
 
+namespace {
+// The bytes at i that one U+FFFD replaces when no valid sequence starts there: the longest start
+// of a valid sequence (its lead byte and the continuation bytes that may follow it), at least one
+// byte. Unicode's "maximal subpart" practice (and jq's): a cut 4-byte sequence F0 9F 98 is one
+// U+FFFD, not three.
+std::size_t invalid_run(std::string_view s, std::size_t i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  std::size_t need;
+  unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+  if (b0 >= 0xC2 && b0 <= 0xDF) need = 2;
+  else if (b0 >= 0xE0 && b0 <= 0xEF) need = 3, lo = b0 == 0xE0 ? 0xA0 : 0x80, hi = b0 == 0xED ? 0x9F : 0xBF;
+  else if (b0 >= 0xF0 && b0 <= 0xF4) need = 4, lo = b0 == 0xF0 ? 0x90 : 0x80, hi = b0 == 0xF4 ? 0x8F : 0xBF;
+  else return 1;
+  std::size_t n = 1;
+  while (n < need && i + n < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i + n]);
+    if (n == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) break;
+    ++n;
+  }
+  return n;
+}
+}  // namespace
+
 std::string utf8_replace_invalid(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -136,7 +159,7 @@ std::string utf8_replace_invalid(std::string_view s) {
     std::size_t len = utf8_sequence(s, i);
     if (len == 0) {
       out += "\xEF\xBF\xBD";
-      ++i;
+      i += invalid_run(s, i);
     } else {
       out.append(s.substr(i, len));
       i += len;

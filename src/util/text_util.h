@@ -41,8 +41,9 @@ void reverse_utf8(std::string_view s, char* out);
 // Length of the longest prefix of s that does not end inside a UTF-8 multi-byte sequence.
 std::size_t utf8_safe_prefix(std::string_view s);
 
-// s with every byte that does not belong to a valid UTF-8 sequence (RFC 3629: no overlong forms,
-// no surrogates, nothing above U+10FFFF) replaced by U+FFFD; s itself when it is valid.
+// s with the bytes that do not belong to a valid UTF-8 sequence (RFC 3629: no overlong forms,
+// no surrogates, nothing above U+10FFFF) replaced by U+FFFD, one for each maximal subpart (a
+// valid sequence's start cut short: F0 9F 98 is one U+FFFD); s itself when it is valid.
 std::string utf8_replace_invalid(std::string_view s);
 
 // `word` as one shell word: unchanged when it is made of safe characters (unless `always`), else

@@ -321,3 +321,15 @@ t_jq_dates_out_of_range() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_dates_out_of_range
+
+t_jq_base64d_invalid_utf8() {
+  # Decoded bytes that are not UTF-8: one U+FFFD for each cut-short sequence (Unicode's maximal
+  # subparts, as jq), not one per byte ("8J+Y" is F0 9F 98: was three U+FFFD).
+  local name="@base64d: a cut UTF-8 sequence is one U+FFFD, as jq" msg=() got want
+  printf '%s\n' '"8J+Y"' '"4oI="' '"/w=="' '"wA=="' '"8J+YgA=="' '"YfCfmGI="' '"4oJh"' > b64d.jsonl
+  got=$("$PPIPE" --map '@base64d | explode' b64d.jsonl | tr '\n' ' ')
+  want=$(jq -c '@base64d | explode' b64d.jsonl | tr '\n' ' ')
+  [ "$got" = "$want" ] || msg+=("ppipe: $got" "jq:    $want")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_base64d_invalid_utf8
