@@ -347,60 +347,6 @@ J setpath(J t, const J& path, std::size_t i, const J& v) {
   index_error(t, k);
 }
 
-namespace {
-
-J delpath(J t, const J& path, std::size_t i) {
-  if (i == path.arr().size()) return J::null();
-  if (t.is_null()) return t;
-  const J& k = path.arr()[i];
-  bool last = i + 1 == path.arr().size();
-  if (t.is_object() && k.is_string()) {
-    JObj& o = t.mut_obj();
-    if (last) {
-      o.erase(k.str());
-    } else if (J* child = o.find_mut(k.str())) {
-      J c = std::move(*child);
-      *o.find_mut(k.str()) = delpath(std::move(c), path, i + 1);
-    }
-    return t;
-  }
-  if (t.is_array() && k.is_number()) {
-    auto& a = t.mut_arr();
-    double d = std::floor(k.num());
-    if (d < 0) d += static_cast<double>(a.size());
-    if (d < 0) fail("Out of bounds negative array index");
-    if (d >= static_cast<double>(a.size())) return t;
-    auto idx = static_cast<std::size_t>(d);
-    if (last) {
-      a.erase(a.begin() + static_cast<std::ptrdiff_t>(idx));
-    } else {
-      J c = std::move(a[idx]);
-      a[idx] = delpath(std::move(c), path, i + 1);
-    }
-    return t;
-  }
-  if (t.is_array() && slice_key(k)) {
-    const J* s = k.obj().find("start");
-    const J* e = k.obj().find("end");
-    std::size_t b, en;
-    slice_bounds(s ? *s : J::null(), e ? *e : J::null(), t.arr().size(), b, en);
-    auto& a = t.mut_arr();
-    if (last) {
-      a.erase(a.begin() + static_cast<std::ptrdiff_t>(b), a.begin() + static_cast<std::ptrdiff_t>(en));
-      return t;
-    }
-    J part = J::array(std::vector<J>(a.begin() + static_cast<std::ptrdiff_t>(b), a.begin() + static_cast<std::ptrdiff_t>(en)));
-    J repl = delpath(std::move(part), path, i + 1);
-    std::vector<J> out(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(b));
-    out.insert(out.end(), repl.arr().begin(), repl.arr().end());
-    out.insert(out.end(), a.begin() + static_cast<std::ptrdiff_t>(en), a.end());
-    a = std::move(out);
-    return t;
-  }
-  index_error(t, k);
-}
-
-}  // namespace
 
 namespace {
 
@@ -442,6 +388,91 @@ J normalize_path(const J& t, const J& p) {
 
 }  // namespace
 
+namespace {
+
+// jq's dels: the keys of one level deleted at once, each index against the array as it was
+// (repeats and overlaps count once: `del(.[1], .[1])` deletes one element, and a slice with
+// other indices does not shift them), in one pass (deleting one element at a time was
+// quadratic: `del(.[] | select(. % 2 == 0))` on 300,000 took 12 s).
+J delete_keys(J t, const std::vector<const J*>& keys) {
+  if (keys.empty() || t.is_null()) return t;
+  if (t.is_object()) {
+    JObj& o = t.mut_obj();
+    for (const J* k : keys) {
+      if (!k->is_string()) fail(std::string("Cannot delete ") + type_name(*k) + " field of object");
+      o.erase(k->str());
+    }
+    return t;
+  }
+  if (!t.is_array()) index_error(t, *keys[0]);
+  const std::size_t len = t.arr().size();
+  std::vector<bool> gone(len, false);
+  for (const J* k : keys) {
+    if (k->is_number()) {
+      const double d = k->num();  // (absolute: normalize_path)
+      if (d >= 0 && d < static_cast<double>(len)) gone[static_cast<std::size_t>(d)] = true;
+    } else if (slice_key(*k)) {
+      const J* s = k->obj().find("start");
+      const J* e = k->obj().find("end");
+      std::size_t b, en;
+      slice_bounds(s ? *s : J::null(), e ? *e : J::null(), len, b, en);
+      for (std::size_t i = b; i < en; ++i) gone[i] = true;
+    } else {
+      fail(std::string("Cannot delete ") + type_name(*k) + " element of array");
+    }
+  }
+  std::vector<J>& a = t.mut_arr();
+  std::size_t w = 0;
+  for (std::size_t i = 0; i < len; ++i)
+    if (!gone[i]) {
+      if (w != i) a[w] = std::move(a[i]);
+      ++w;
+    }
+  a.resize(w);
+  return t;
+}
+
+// jq's delpaths_sorted: paths sorted, grouped by their key at `depth`; a group whose first path
+// ends there deletes that key (deeper paths under it do not matter); the others delete inside
+// the key's value first. This level's keys go last, all at once.
+J delete_sorted(J t, const std::vector<const J*>& ps, std::size_t depth) {
+  std::vector<const J*> keys;
+  for (std::size_t i = 0; i < ps.size();) {
+    const J& key = ps[i]->arr()[depth];
+    std::size_t j = i + 1;
+    while (j < ps.size() && compare(ps[j]->arr()[depth], key) == 0) ++j;
+    if (ps[i]->arr().size() == depth + 1) {
+      keys.push_back(&key);
+    } else if (!t.is_null()) {
+      J sub = index_value(t, key);
+      if (!sub.is_null()) {
+        std::vector<const J*> under(ps.begin() + static_cast<std::ptrdiff_t>(i), ps.begin() + static_cast<std::ptrdiff_t>(j));
+        J changed = delete_sorted(std::move(sub), under, depth + 1);
+        if (t.is_array() && slice_key(key)) {
+          if (!changed.is_array()) fail("A slice of an array can only be assigned another array");
+          const J* s = key.obj().find("start");
+          const J* e = key.obj().find("end");
+          std::size_t b, en;
+          slice_bounds(s ? *s : J::null(), e ? *e : J::null(), t.arr().size(), b, en);
+          auto& a = t.mut_arr();
+          std::vector<J> out(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(b));
+          out.insert(out.end(), changed.arr().begin(), changed.arr().end());
+          out.insert(out.end(), a.begin() + static_cast<std::ptrdiff_t>(en), a.end());
+          a = std::move(out);
+        } else if (t.is_object() && key.is_string()) {
+          *t.mut_obj().find_mut(key.str()) = std::move(changed);
+        } else if (t.is_array() && key.is_number()) {
+          t.mut_arr()[static_cast<std::size_t>(key.num())] = std::move(changed);
+        }
+      }
+    }
+    i = j;
+  }
+  return delete_keys(std::move(t), keys);
+}
+
+}  // namespace
+
 J delpaths(J t, const J& paths) {
   if (!paths.is_array()) fail("Paths must be specified as an array");
   std::vector<J> ps;
@@ -451,12 +482,13 @@ J delpaths(J t, const J& paths) {
     J n = normalize_path(t, p);
     if (!n.is_null()) ps.push_back(std::move(n));
   }
-  std::stable_sort(ps.begin(), ps.end(), [](const J& a, const J& b) { return sort_compare(a, b) > 0; });
-  for (const J& p : ps) {
-    if (p.arr().empty()) return J::null();
-    t = delpath(std::move(t), p, 0);
-  }
-  return t;
+  if (ps.empty()) return t;
+  std::stable_sort(ps.begin(), ps.end(), [](const J& a, const J& b) { return sort_compare(a, b) < 0; });
+  if (ps[0].arr().empty()) return J::null();  // (the empty path sorts first: the whole value)
+  std::vector<const J*> refs;
+  refs.reserve(ps.size());
+  for (const J& p : ps) refs.push_back(&p);
+  return delete_sorted(std::move(t), refs, 0);
 }
 
 std::string tostring(const J& v) { return v.is_string() ? v.str() : to_json(v); }

@@ -333,3 +333,25 @@ t_jq_base64d_invalid_utf8() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_base64d_invalid_utf8
+
+t_jq_del_several_paths() {
+  # del/delpaths as jq: every index against the array as it was, repeats once, slices beside
+  # indices without shifting them (one element at a time, sorted, deleted the wrong ones:
+  # del(.[1], .[1]) took two), and in one pass (quadratic: 12 s for 300,000 deletions).
+  local name="del with repeated, negative, fractional and slice paths: as jq; 150,000 deletions in one pass" msg=() e got want
+  echo '[0,1,2,3,4,5,6]' > dl.json
+  local exprs=('del(.[1,1])' 'del(.[1], .[1])' 'delpaths([[1],[1]])' 'del(.[1], .[-6])' 'del(.[1.2], .[1.7])'
+    'del(.[1:3], .[2:5])' 'del(.[1:3], .[1:3])' 'del(.[1:3], .[4])' 'del(.[5], .[1:3])' 'del(.[1:3], .[2])'
+    'del(.[1:3], .[-1])' '{"a":[0,1,2,3]} | del(.a[1], .a[1])' 'del(.[] | select(. % 2 == 0))' 'del(.[-1:])'
+    '[[1,2],[3,4]] | del(.[0][0], .[1])' '[[1,2],[3,4]] | del(.[1], .[1][0])' '{"a":{"b":1,"c":2},"d":3} | del(.a.b, .d)'
+    'del(.[2:5][1:2])' '[[0,1,2]] | del(.[0][1], .[0][-1])' '. as $x | $x | del(.[1], .[1])')
+  for e in "${exprs[@]}"; do
+    got=$("$PPIPE" --map "$e" dl.json 2>&1)
+    want=$(jq -c "$e" dl.json 2>&1)
+    [ "$got" = "$want" ] || msg+=("[$e] ppipe: $got  jq: $want")
+  done
+  got=$(timeout 20 "$PPIPE" --map '[range(300000)] | del(.[] | select(. % 2 == 0)) | length' dl.json)
+  [ "$got" = 150000 ] || msg+=("150,000 deletions: '$got' (timeout 20 s)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_del_several_paths
