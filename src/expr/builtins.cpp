@@ -91,6 +91,15 @@ std::string strip_extended(std::string_view re) {
       continue;
     }
     if (in_class) {
+      // (a POSIX class's ']' does not end the bracket, as in translate_regex)
+      if (c == '[' && i + 1 < re.size() && re[i + 1] == ':') {
+        const std::size_t close = re.find(":]", i + 2);
+        if (close != std::string_view::npos) {
+          out.append(re.substr(i, close + 2 - i));
+          i = close + 1;
+          continue;
+        }
+      }
       if (c == ']') in_class = false;
       out.push_back(c);
       continue;
@@ -98,6 +107,9 @@ std::string strip_extended(std::string_view re) {
     if (c == '[') {
       in_class = true;
       out.push_back(c);
+      // a ']' first (after a '^') is a literal, not the bracket's end: []#] is ']' or '#'
+      if (i + 1 < re.size() && re[i + 1] == '^') out.push_back(re[++i]);
+      if (i + 1 < re.size() && re[i + 1] == ']') out.push_back(re[++i]);
       continue;
     }
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') continue;
@@ -112,7 +124,7 @@ std::string strip_extended(std::string_view re) {
 
 }  // namespace
 
-bool has_nonempty_match(const RE2& re, std::string_view text) {
+bool has_nonempty_match(const RE2& re, std::string_view text) {  // (re: leftmost-longest)
   re2::StringPiece whole(text.data(), text.size()), m;
   std::size_t pos = 0;
   while (pos <= text.size()) {
@@ -128,9 +140,11 @@ bool has_nonempty_match(const RE2& re, std::string_view text) {
 }
 
 // Shared with the parser, which compiles literal patterns once.
-std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flags, std::string& error) {
+std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flags, std::string& error,
+                                 bool longest) {
   RE2::Options options;
   options.set_log_errors(false);
+  if (longest) options.set_longest_match(true);
   bool extended = false;
   for (char f : flags) {
     switch (f) {
@@ -177,12 +191,13 @@ namespace {
 constexpr std::size_t kRegexCacheSize = 32;
 
 // Patterns computed per record: compiled once per worker and kept in a small cache.
-St cached_regex(Ctx& cx, std::string_view pattern, std::string_view flags, const RE2*& out) {
+St cached_regex(Ctx& cx, std::string_view pattern, std::string_view flags, const RE2*& out, const RE2*& longest) {
   auto& cache = cx.s.regex_cache;
   for (auto& e : cache) {
     if (e.pattern == pattern && e.flags == flags) {
       if (!e.regex) return fail(cx, e.error);
       out = e.regex.get();
+      longest = e.longest.get();
       return St::kOk;
     }
   }
@@ -190,6 +205,10 @@ St cached_regex(Ctx& cx, std::string_view pattern, std::string_view flags, const
   entry.pattern.assign(pattern);
   entry.flags.assign(flags);
   entry.regex = build_regex(pattern, flags, entry.error);
+  if (entry.regex && flags.find('n') != std::string_view::npos) {
+    std::string ignored;
+    entry.longest = build_regex(pattern, flags, ignored, /*longest=*/true);
+  }
   RegexCacheEntry* slot;
   if (cache.size() < kRegexCacheSize) {
     cache.push_back(std::move(entry));
@@ -201,12 +220,13 @@ St cached_regex(Ctx& cx, std::string_view pattern, std::string_view flags, const
   }
   if (!slot->regex) return fail(cx, slot->error);
   out = slot->regex.get();
+  longest = slot->longest.get();
   return St::kOk;
 }
 
 St fn_test(const Node* n, const Value& in, Value& out, Ctx& cx) {
   const RE2* re = n->regex.get();
-  bool skip_empty = n->regex_skip_empty;
+  const RE2* longest = n->regex_longest.get();
   if (re == nullptr) {
     Value pattern, flags;
     St s;
@@ -235,16 +255,15 @@ St fn_test(const Node* n, const Value& in, Value& out, Ctx& cx) {
       return message_error(cx.s);
     }
     if (!flags.is_null() && !flags.is_string()) return type_error(cx, flags, "is not a string");
-    const std::string_view flag_text = flags.is_null() ? std::string_view() : flags.string_value();
-    s = cached_regex(cx, pattern.string_value(), flag_text, re);
+    s = cached_regex(cx, pattern.string_value(), flags.is_null() ? std::string_view() : flags.string_value(), re,
+                     longest);
     if (s != St::kOk) return s;
-    skip_empty = flag_text.find('n') != std::string_view::npos;
   } else if (!in.is_string()) {
     return type_error(cx, in, "cannot be matched, as it is not a string");
   }
   std::string_view text = in.string_value();
-  out = Value::boolean(skip_empty ? has_nonempty_match(*re, text)
-                                  : RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *re));
+  out = Value::boolean(longest ? has_nonempty_match(*longest, text)
+                               : RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *re));
   return St::kOk;
 }
 

@@ -50,7 +50,13 @@ std::optional<std::size_t> plain_assignment_at_top(const Program& program) {
   // The value of `A | B` is B's; of `def f: ...; B` B's.
   while (n && (n->kind == jq::NK::kPipe || n->kind == jq::NK::kDef) && !n->kids.empty())
     n = n->kind == jq::NK::kPipe ? n->kids.back().get() : n->kids[0].get();
-  if (n && n->kind == jq::NK::kAssign && n->assign == '=') return n->pos;
+  // Only a path into the record on the left (`.a`, `.a.b[0]`, `.[]`): its value is the record
+  // changed, never false or null. (`. = .ok` is `.ok`: a real filter.)
+  if (n && n->kind == jq::NK::kAssign && n->assign == '=' && !n->kids.empty()) {
+    const jq::NK lhs = n->kids[0]->kind;
+    if (lhs == jq::NK::kField || lhs == jq::NK::kIndex || lhs == jq::NK::kSlice || lhs == jq::NK::kIterate)
+      return n->pos;
+  }
   return std::nullopt;
 }
 

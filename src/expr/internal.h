@@ -92,6 +92,7 @@ struct Node {
   bool parenthesized = false;           // written `( ... )`, no suffix after: `?` covers all of it
   std::unique_ptr<RE2> regex;           // kCall test(): compiled when the pattern is a literal
   bool regex_skip_empty = false;        // its flags have `n`: an empty match does not count
+  std::unique_ptr<RE2> regex_longest;   // then: the same, leftmost-longest (has_nonempty_match)
 
   const Node* kid(std::size_t i) const { return i < kids.size() ? kids[i].get() : nullptr; }
 
@@ -110,6 +111,7 @@ struct RegexCacheEntry {
   std::string pattern;
   std::string flags;
   std::unique_ptr<RE2> regex;  // null when the pattern is invalid (error kept in `error`)
+  std::unique_ptr<RE2> longest;  // flags with `n`: the same, leftmost-longest
   std::string error;
 };
 
@@ -162,9 +164,13 @@ St call_builtin(const Node* n, const Value& in, Value& out, Ctx& cx);
 // possessive quantifiers, atomic groups) set `error` naming them (jq/builtins.cpp).
 std::string translate_regex(const std::string& re, std::string& error);
 // RE2 for jq's test(re; flags). Null with `error` set when the flags or the pattern are invalid.
-std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flags, std::string& error);
-// Whether `text` has a match of `re` that is not empty (test() with the `n` flag).
-bool has_nonempty_match(const RE2& re, std::string_view text);
+// longest: leftmost-longest matching (RE2's longest_match), for the `n` flag's checks.
+std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flags, std::string& error,
+                                 bool longest = false);
+// Whether `text` has a match that is not empty (test() with the `n` flag), given the pattern
+// compiled leftmost-longest: where the longest match at the leftmost start is empty, no match
+// starting there is not (Oniguruma would find one by backtracking: `test("|a"; "n")` on "a").
+bool has_nonempty_match(const RE2& longest, std::string_view text);
 
 // ---------------------------------------------------------------------------------------------
 // Value helpers (values.cpp).

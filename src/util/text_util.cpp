@@ -132,8 +132,9 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 namespace {
 // The bytes at i that one U+FFFD replaces when no valid sequence starts there: the longest start
 // of a valid sequence (its lead byte and the continuation bytes that may follow it), at least one
-// byte. Unicode's "maximal subpart" practice (and jq's): a cut 4-byte sequence F0 9F 98 is one
-// U+FFFD, not three.
+// byte. Unicode's "maximal subpart" practice: a cut 4-byte sequence F0 9F 98 is one U+FFFD, not
+// three, as in jq; an encoded surrogate (ED A0 80) or an overlong form (E0 80 80) is one U+FFFD
+// per byte, where jq 1.6 gives one for the whole.
 std::size_t invalid_run(std::string_view s, std::size_t i) {
   const auto b0 = static_cast<unsigned char>(s[i]);
   std::size_t need;

@@ -39,15 +39,25 @@ std::string translate_regex(const std::string& re, std::string& error) {
           case 's': out += "[\\s\\x{0B}\\p{Z}\\x{85}]"; continue;  // (with \v, as Oniguruma's)
           case 'S': out += "[^\\s\\x{0B}\\p{Z}\\x{85}]"; continue;
           case 'h': out += 'h'; continue;  // (a plain h in jq's Oniguruma syntax, not a hex digit)
+          case 'H': out += 'H'; continue;
           default: break;
         }
       } else {
+        // A '-' after a class escape is a plain '-' (RE2 takes [\s-z] so; after the expansion
+        // below it would be a range from its last item).
+        auto dash_after = [&] {
+          if (i + 2 < re.size() && re[i + 1] == '-' && re[i + 2] != ']') {
+            out += "\\-";
+            ++i;
+          }
+        };
         switch (e) {
-          case 'd': out += "\\p{Nd}"; continue;
-          case 'D': out += "\\P{Nd}"; continue;  // (one negated property: fine in a class)
-          case 'w': out += "\\p{L}\\p{N}\\p{M}\\p{Pc}"; continue;
-          case 's': out += "\\s\\x{0B}\\p{Z}\\x{85}"; continue;
+          case 'd': out += "\\p{Nd}"; dash_after(); continue;
+          case 'D': out += "\\P{Nd}"; dash_after(); continue;  // (one negated property: fine in a class)
+          case 'w': out += "\\p{L}\\p{N}\\p{M}\\p{Pc}"; dash_after(); continue;
+          case 's': out += "\\s\\x{0B}\\p{Z}\\x{85}"; dash_after(); continue;
           case 'h': out += 'h'; continue;
+          case 'H': out += 'H'; continue;
           default: break;
         }
       }
@@ -590,14 +600,18 @@ double need_number(const J& v, const char* fn) {
 
 bool tm_from_array(const J& in, std::tm& tm, double& frac) {
   if (!in.is_array()) return false;
-  // Each an int (a year of 1e20 was cast to int: undefined, a garbage date); the year with
-  // room for its 1900 taken off.
+  // The six date fields each an int (a year of 1e20 was cast to int: undefined, a garbage
+  // date), the year after its 1900 is taken off too; the day of the week and of the year, which
+  // mktime does not read, 0 when no int holds them.
+  constexpr double kIntMax = 2147483647.0, kIntMin = -2147483648.0;
   for (std::size_t i = 0; i < in.arr().size(); ++i) {
     if (!in.arr()[i].is_number()) return false;
     const double v = in.arr()[i].num();
-    if (!std::isfinite(v) || std::fabs(v) > 2.0e9) return false;
+    const double lo = i == 0 ? kIntMin + 1900 : kIntMin;
+    if (i < 6 && (!std::isfinite(v) || v < lo || v >= kIntMax + 1)) return false;
   }
   const auto& a = in.arr();
+  auto as_int = [](double v) { return std::isfinite(v) && v > -2147483649.0 && v < 2147483648.0 ? static_cast<int>(v) : 0; };
   auto at = [&](std::size_t i) { return i < a.size() ? a[i].num() : 0.0; };
   tm = std::tm{};
   tm.tm_year = static_cast<int>(at(0)) - 1900;
@@ -608,8 +622,8 @@ bool tm_from_array(const J& in, std::tm& tm, double& frac) {
   double sec = at(5);
   tm.tm_sec = static_cast<int>(sec);
   frac = sec - std::floor(sec);
-  if (a.size() > 6) tm.tm_wday = static_cast<int>(a[6].num());
-  if (a.size() > 7) tm.tm_yday = static_cast<int>(a[7].num());
+  if (a.size() > 6) tm.tm_wday = as_int(a[6].num());
+  if (a.size() > 7) tm.tm_yday = as_int(a[7].num());
   return true;
 }
 
@@ -684,6 +698,7 @@ J f_strptime(const J& in, const J& fmt) {
 
 struct Compiled {
   std::unique_ptr<RE2> re;
+  std::unique_ptr<RE2> longest;  // skip_empty: the same, leftmost-longest (has_nonempty_match)
   bool global = false;
   bool skip_empty = false;
   std::string error;
@@ -706,6 +721,10 @@ const Compiled& regex_for(const J& re, const J& flags) {
     }
     {
       c.re = build_regex(re.str(), rest, c.error);
+      if (c.re && c.skip_empty) {
+        std::string ignored;
+        c.longest = build_regex(re.str(), rest, ignored, /*longest=*/true);
+      }
       if (!c.re && c.error.find("modifier") != std::string::npos) c.error = fl + " is not a valid modifier string";
       else if (!c.re) c.error = re.str() + " (at offset 0) is not a valid regex: " + c.error.substr(c.error.find(": ") + 2);
     }
@@ -745,6 +764,12 @@ void each_match(const std::string& s, const Compiled& c, F&& f) {
     if (!re.Match(s, pos, s.size(), RE2::UNANCHORED, sub.data(), groups + 1)) break;
     std::size_t b = static_cast<std::size_t>(sub[0].data() - s.data());
     std::size_t e = b + sub[0].size();
+    // With `n`, an empty match is no match: a longer one from the same start, if there is one
+    // (the longest: where Oniguruma backtracks to the next alternative, RE2 cannot).
+    if (c.skip_empty && b == e && c.longest && c.longest->Match(s, b, s.size(), RE2::ANCHOR_START, sub.data(), groups + 1)) {
+      b = static_cast<std::size_t>(sub[0].data() - s.data());
+      e = b + sub[0].size();
+    }
     const bool skipped = c.skip_empty && b == e;
     if (!skipped) {
       J m = J::object();
@@ -795,7 +820,7 @@ void n_match(Interp& I, const Node& call, const J& in, const Env& env, Out out) 
     if (!in.is_string()) type_error(in, "cannot be matched, as it is not a string");
     const Compiled& c = regex_for(a[0], a[1]);
     if (a[2].truthy()) {
-      out(J::boolean(c.skip_empty ? has_nonempty_match(*c.re, in.str())
+      out(J::boolean(c.longest ? has_nonempty_match(*c.longest, in.str())
                                   : c.re->Match(in.str(), 0, in.str().size(), RE2::UNANCHORED, nullptr, 0)));
       return;
     }

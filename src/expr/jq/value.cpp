@@ -29,17 +29,19 @@ void free_items(Items& items, Get get) {
       if (is_container(get(it))) t_freeing->push_back(std::move(get(it)));
     return;
   }
-  bool any = false;
-  for (auto& it : items) any = any || is_container(get(it));
-  if (!any) return;  // (the common case: no list)
+  // The first on this thread: each item freed in turn, its subtree through the list before the
+  // next (the list holds one subtree's waiting nodes, not every item: moving all 3,000,000 items
+  // of `[range(3000000) | [.]]` there first took 160 MB more).
   std::vector<J> list;
   t_freeing = &list;
-  for (auto& it : items)
-    if (is_container(get(it))) list.push_back(std::move(get(it)));
-  while (!list.empty()) {
-    J last = std::move(list.back());
-    list.pop_back();
-  }  // (`last` freed here: its items go to the list)
+  for (auto& it : items) {
+    if (!is_container(get(it))) continue;
+    { J item = std::move(get(it)); }  // (freed here: its own arrays and objects go to the list)
+    while (!list.empty()) {
+      J last = std::move(list.back());
+      list.pop_back();
+    }
+  }
   t_freeing = nullptr;
 }
 }  // namespace

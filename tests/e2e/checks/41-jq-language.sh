@@ -219,7 +219,10 @@ t_jq_filter_refuses_assignment() {
   printf '.status = 500\n' > fa.jq
   got=$("$PPIPE" --filter-file fa.jq fa.jsonl 2>&1); rc=$?
   [ "$rc" = 2 ] && grep -q -- "--filter-file expression" <<< "$got" || msg+=("--filter-file: exit $rc: $got")
-  # not refused: comparisons, other assignments, an assignment inside something else
+  # not refused: comparisons, other assignments, an assignment inside something else, `. = E`
+  # (its value is E's)
+  got=$("$PPIPE" --filter '. = (.status > 300)' fa.jsonl 2>&1)
+  [ "$got" = '{"status":500}' ] || msg+=("--filter '. = (.status > 300)': $got")
   for e in '.status == 500' '(.status = 500) | .x' '.status |= . + 1 | .status > 500'; do
     "$PPIPE" --filter "$e" fa.jsonl > /dev/null 2>&1 || msg+=("--filter '$e' refused")
   done
@@ -240,6 +243,9 @@ t_jq_regex_flags_g_n() {
     '. as $x | $x | test("a.b"; "g")' '[test("( )*"; "gn")]' '. as $x | [$x | test("( )*"; "gn")]'
     '[test("( )*"; ("gn" | tostring))]' '[match("a*"; "n")]' 'sub("a*"; "X"; "n")' '[match("a*"; "gn")]'
     '[match("a"; "g") | .offset]' '[match("é(a)"; "g") | [.offset, .length, .captures[0].offset]]'
+    # n: a non-empty match from where the first match is empty (needs more than one step there)
+    'test("|a"; "n")' 'test("a*?"; "n")' '. as $x | $x | test("|a"; "n")' 'test("|a"; ("n" | tostring))'
+    '[match("(|b)c*"; "n") | .string]' '"bcc" | [match("(|b)c*"; "n") | .string]'
   )
   for e in "${exprs[@]}"; do
     got=$("$PPIPE" --map "$e" rx.jsonl 2>&1)
@@ -295,7 +301,13 @@ t_jq_regex_classes_unicode() {
   printf '%s\n' '"é"' '"a"' '"١"' '"\u3000"' '"\u000b"' '"\u0085"' '"h"' '"1 "' '"5"' '"_"' '" "' > rcl.jsonl
   local exprs=('test("[\\W]")' 'test("[^\\W]")' 'test("[\\D]")' 'test("[\\S]")' 'test("^[[:alpha:]\\w]$")'
                'test("\\s")' 'test("[\\s]")' 'test("\\h")' 'test("[x\\D]")' '. as $x | $x | test("^[[:alpha:]\\w]$")'
-               '. as $x | $x | test("[\\W]")')
+               '. as $x | $x | test("[\\W]")' 'test("\\H")' 'test("^[]#]"; "x")')
+  # the x flag's stripping keeps a POSIX class's bracket whole (ASCII text: [[:alpha:]] is ASCII)
+  got=$(echo '"ab cd"' | "$PPIPE" --map '[match("[[:alpha:] ]+"; "gx") | .string]' 2>&1)
+  [ "$got" = '["ab cd"]' ] || msg+=("[[:alpha:] ]+ with x: $got")
+  # [\s-z]: the '-' after a class escape is a plain '-' (the expansion made it a range: refused)
+  got=$(echo '"a -zb"' | "$PPIPE" --map '[match("[\\s-z]+"; "g") | .string]' 2>&1)
+  [ "$got" = '[" -z"]' ] || msg+=("[\\s-z]: $got")
   for e in "${exprs[@]}"; do
     got=$("$PPIPE" --map "$e" rcl.jsonl 2>&1 | tr '\n' ' ')
     want=$(jq -c "$e" rcl.jsonl 2>&1 | tr '\n' ' ')
@@ -318,6 +330,11 @@ t_jq_dates_out_of_range() {
   done
   got=$("$PPIPE" --map '[1700000000 | todate, (-1.5 | todate), ([2024,0,1,0,0,0,0,0] | mktime)]' dt.json)
   [ "$got" = '["2023-11-14T22:13:20Z","1969-12-31T23:59:58Z",1704067200]' ] || msg+=("in range: $got")
+  # years up to an int's largest, and a day of the year mktime does not read, as jq
+  for e in '6.32e16 | todate' '6.6e16 | gmtime | mktime' '[2100000000,0,1,0,0,0,0,0] | mktime' '[2024,0,1,0,0,0,0,3000000000] | mktime'; do
+    got=$("$PPIPE" --map "$e" dt.json 2>&1)
+    [ "$got" = "$(jq -c "$e" dt.json)" ] || msg+=("[$e] ppipe: $got  jq: $(jq -c "$e" dt.json)")
+  done
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_dates_out_of_range
