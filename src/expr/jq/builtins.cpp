@@ -255,7 +255,9 @@ bool contains(const J& a, const J& b, int depth = 0) {
 }
 
 J f_contains(const J& in, const J& b) {
-  if (in.type() != b.type() && !(in.type() <= T::kTrue && b.type() <= T::kTrue && in.type() >= T::kFalse && b.type() >= T::kFalse))
+  // (true and false are two kinds, as in jq and the fast path: `true | contains(false)` is this
+  // error, where an exemption for booleans said false)
+  if (in.type() != b.type())
     fail(kind_and_value(in) + " and " + kind_and_value(b) + " cannot have their containment checked");
   return J::boolean(contains(in, b));
 }

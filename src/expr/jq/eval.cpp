@@ -797,9 +797,7 @@ void Interp::paths(const Node* n, const J& p, const J& in, const Env& env, PathO
         } else if (t.is_object()) {
           J keep = t;
           for (const auto& kv : keep.obj().m) out(append_path(tp, J::string(kv.first)), kv.second);
-        } else if (t.is_null()) {
-          // path(null | .[]) is empty, as jq
-        } else if (!n->opt) {
+        } else if (!n->opt) {  // (null too: `.tags[] |= f` on a null .tags is jq's error; it did nothing)
           fail("Cannot iterate over " + kind_and_value(t));
         }
       });

@@ -372,3 +372,21 @@ t_jq_del_several_paths() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_del_several_paths
+
+t_jq_paths_over_null_and_contains() {
+  # As jq (1.6 and 1.7): iterating null in a path expression is an error (`.tags[] |= f` on a
+  # null .tags did nothing, silently), `.[]?` stays quiet; and in both engines true and false are
+  # two kinds for contains/inside (the general engine said false where jq errs).
+  local name="paths through null .[] are jq's error; contains(true, false) errs in both engines" msg=() e got want
+  echo '{"tags":null,"x":null}' > pn.json
+  for e in '.tags[] |= ascii_downcase' 'try (.tags[] += 1) catch .' 'try del(.tags[]) catch .' 'try [path(.tags[])] catch .' \
+           'try (.x | map_values(. + 1)) catch .' '[path(.tags[]?)]' '.tags[]? |= 1' '[paths]' '[path(..)]' \
+           'true | try contains(false) catch .' '. as $v | true | try contains(false) catch .' \
+           '. as $v | true | try inside(false) catch .' '. as $v | {"a":true} | contains({"a":false})'; do
+    got=$("$PPIPE" --map "$e" pn.json 2>&1 | jq -c '.error? // .' 2>/dev/null)
+    want=$(jq -c "$e" pn.json 2>&1 | sed 's/^jq: error (at pn.json:1): \(.*\)$/"\1"/')
+    [ "$got" = "$want" ] || msg+=("[$e] ppipe: $got  jq: $want")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_paths_over_null_and_contains
