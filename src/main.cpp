@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -103,6 +104,21 @@ std::string check_outputs_are_not_inputs(const Plan& plan, bool* on_stderr) {
         return fmt::format("--stats-file '{}' is the input file {}: refusing to overwrite it", plan.stats_path, *in);
   if (stderr_input) return fmt::format("input file {} is the error stream (stderr)", *stderr_input);
   return "";
+}
+
+// Whether stderr is a regular file that a word of the command line names (`ppipe --map '.a +' f
+// 2>> f`): then the messages of a command line that does not parse must not go there, into what
+// may be an input (the full check, check_outputs_are_not_inputs, needs the parsed plan).
+bool command_line_names_stderr(int argc, char** argv) {
+  const std::optional<FileId> err = regular_fd(STDERR_FILENO);
+  if (!err) return false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view word = argv[i];
+    if (regular_file(std::string(word)) == err) return true;
+    if (const std::size_t eq = word.find('='); eq != std::string_view::npos && word.substr(0, 2) == "--")
+      if (regular_file(std::string(word.substr(eq + 1))) == err) return true;
+  }
+  return false;
 }
 
 // The refusal when stderr is an input: not there (it would be written into the input), but on
@@ -216,7 +232,22 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &early, nullptr);
   }
 
-  CliResult cli = parse_command_line(argc, argv);
+  CliResult cli;
+  {
+    // A usage error's message goes to the terminal, or nowhere, when stderr may be an input.
+    std::ofstream tty;
+    std::streambuf* saved = nullptr;
+    if (command_line_names_stderr(argc, argv)) {
+      tty.open("/dev/tty");
+      saved = std::cerr.rdbuf(tty.is_open() ? tty.rdbuf() : nullptr);
+    }
+    cli = parse_command_line(argc, argv);
+    if (saved) {
+      std::cerr.flush();
+      std::cerr.rdbuf(saved);
+      std::cerr.clear();
+    }
+  }
   if (cli.exit_code >= 0) return cli.exit_code;
   Plan& plan = *cli.plan;
 

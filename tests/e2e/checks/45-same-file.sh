@@ -150,7 +150,8 @@ t_same_file_refusal_not_into_stderr_input() {
   # When stderr is an input, no refusal may be written there, whichever output the refusal names
   # (`--errors /dev/stderr in 2>> in` appended its message to the input).
   local name="a refusal is not written into an input that is stderr (--errors/--stats-file /dev/stderr, 2>> input)" msg=() rc o
-  for o in '--errors /dev/stderr' '--stats-file /dev/stderr' '--errors /proc/self/fd/2'; do
+  # (also a command line that does not parse: its usage error was appended to the input)
+  for o in '--errors /dev/stderr' '--stats-file /dev/stderr' '--errors /proc/self/fd/2' '--map .a+' '--nosuchopt'; do
     printf '{"a":1}\n' > sfe.jsonl
     rc=0
     # shellcheck disable=SC2086
