@@ -172,7 +172,8 @@ Result evaluate_from_member(const Program& program, const Value& member, Scratch
 
 // Properties of a compiled program that stages may use to pick a faster plan.
 bool is_identity(const Program& program);
-// The program's value is always a plain `=` assignment (`.status = 500`, `.x | .a = 1`): it
+// The program's value is always a plain `=` assignment of one value to a path into its input
+// (`.status = 500`, `.x | .a = .b`): it
 // gives its input changed, an object or array (truthy), or an error. The byte offset of the
 // assignment's `=` in the source; none otherwise. (filter refuses such an expression: it
 // would keep every record, and is nearly always `==` mistyped.)

@@ -50,12 +50,29 @@ std::optional<std::size_t> plain_assignment_at_top(const Program& program) {
   // The value of `A | B` is B's; of `def f: ...; B` B's.
   while (n && (n->kind == jq::NK::kPipe || n->kind == jq::NK::kDef) && !n->kids.empty())
     n = n->kind == jq::NK::kPipe ? n->kids.back().get() : n->kids[0].get();
-  // Only a path into the record on the left (`.a`, `.a.b[0]`, `.[]`): its value is the record
-  // changed, never false or null. (`. = .ok` is `.ok`: a real filter.)
-  if (n && n->kind == jq::NK::kAssign && n->assign == '=' && !n->kids.empty()) {
-    const jq::NK lhs = n->kids[0]->kind;
-    if (lhs == jq::NK::kField || lhs == jq::NK::kIndex || lhs == jq::NK::kSlice || lhs == jq::NK::kIterate)
-      return n->pos;
+  // Only the plain mistake: a path into the record on the left (`.a`, `.a.b[0]`, `.[]`) and one
+  // value on the right (a literal, a variable, a field of the record). Its value is then the
+  // record changed, never false or null. Not `. = .ok` (its value is .ok's), not a right side
+  // that may give none (`.a = (.a | select(. > 5))` keeps what jq keeps), not `"s".a = 1`.
+  auto record_path = [](const jq::Node* x, bool iterate_ok) {
+    bool stepped = false;
+    while (x && (x->kind == jq::NK::kField || x->kind == jq::NK::kIndex || x->kind == jq::NK::kSlice ||
+                 x->kind == jq::NK::kIterate)) {
+      if (x->kind == jq::NK::kIterate && !iterate_ok) return false;
+      if (x->kind == jq::NK::kIndex && (!x->kid(1) || x->kid(1)->kind != jq::NK::kLiteral)) return false;
+      if (x->kind == jq::NK::kSlice) {
+        if (!iterate_ok) return false;  // (a slice's value is an array: one value, but keep it simple)
+      }
+      stepped = true;
+      x = x->kid(0);
+    }
+    return stepped && x && x->kind == jq::NK::kIdentity;
+  };
+  if (n && n->kind == jq::NK::kAssign && n->assign == '=' && n->kids.size() == 2) {
+    const jq::Node* rhs = n->kid(1);
+    const bool one_value =
+        rhs->kind == jq::NK::kLiteral || rhs->kind == jq::NK::kVar || record_path(rhs, /*iterate_ok=*/false);
+    if (record_path(n->kid(0), /*iterate_ok=*/true) && one_value) return n->pos;
   }
   return std::nullopt;
 }

@@ -348,45 +348,6 @@ J setpath(J t, const J& path, std::size_t i, const J& v) {
 }
 
 
-namespace {
-
-// A path with its negative indices and slices made absolute against t (jq 1.7.1), so that
-// sorting puts later elements first; null when it points at nothing (NaN, before the start).
-J normalize_path(const J& t, const J& p) {
-  J cur = t;
-  std::vector<J> out;
-  for (const J& k : p.arr()) {
-    J key = k;
-    if (cur.is_array() && k.is_number()) {
-      if (std::isnan(k.num())) return J::null();
-      double d = std::floor(k.num());
-      if (d < 0) d += static_cast<double>(cur.arr().size());
-      if (d < 0) return J::null();
-      key = J::number(d);
-    } else if (cur.is_array() && slice_key(k)) {
-      const J* s = k.obj().find("start");
-      const J* e = k.obj().find("end");
-      std::size_t b, en;
-      slice_bounds(s ? *s : J::null(), e ? *e : J::null(), cur.arr().size(), b, en);
-      key = J::object();
-      key.mut_obj().set("start", J::number(static_cast<double>(b)));
-      key.mut_obj().set("end", J::number(static_cast<double>(en)));
-    }
-    out.push_back(key);
-    if (cur.is_object() || cur.is_array()) {
-      try {
-        cur = index_value(cur, key);
-      } catch (Error&) {
-        cur = J::null();
-      }
-    } else {
-      cur = J::null();
-    }
-  }
-  return J::array(std::move(out));
-}
-
-}  // namespace
 
 namespace {
 
@@ -404,12 +365,15 @@ J delete_keys(J t, const std::vector<const J*>& keys) {
     }
     return t;
   }
-  if (!t.is_array()) index_error(t, *keys[0]);
+  if (!t.is_array()) fail(std::string("Cannot delete fields from ") + type_name(t));  // (jq's words)
   const std::size_t len = t.arr().size();
   std::vector<bool> gone(len, false);
   for (const J* k : keys) {
     if (k->is_number()) {
-      const double d = k->num();  // (absolute: normalize_path)
+      // against the array as it is now (after the deletions inside its elements), as jq
+      if (std::isnan(k->num())) continue;
+      double d = std::floor(k->num());
+      if (d < 0) d += static_cast<double>(len);
       if (d >= 0 && d < static_cast<double>(len)) gone[static_cast<std::size_t>(d)] = true;
     } else if (slice_key(*k)) {
       const J* s = k->obj().find("start");
@@ -462,7 +426,9 @@ J delete_sorted(J t, const std::vector<const J*>& ps, std::size_t depth) {
         } else if (t.is_object() && key.is_string()) {
           *t.mut_obj().find_mut(key.str()) = std::move(changed);
         } else if (t.is_array() && key.is_number()) {
-          t.mut_arr()[static_cast<std::size_t>(key.num())] = std::move(changed);
+          double d = std::floor(key.num());  // (index_value found it: in range)
+          if (d < 0) d += static_cast<double>(t.arr().size());
+          t.mut_arr()[static_cast<std::size_t>(d)] = std::move(changed);
         }
       }
     }
@@ -473,14 +439,17 @@ J delete_sorted(J t, const std::vector<const J*>& ps, std::size_t depth) {
 
 }  // namespace
 
+// The paths as given (jq's delpaths: sorted, grouped by key; each key, a negative index or a
+// slice's bounds, read against the array as it is when its level is reached, after the slices
+// sorted before it were changed). Made absolute against the original value first, they pointed
+// past what a changed slice had left: del(.[0:2][0], .[3:][0]) on [1,2,3,4,5] deleted the 5.
 J delpaths(J t, const J& paths) {
   if (!paths.is_array()) fail("Paths must be specified as an array");
   std::vector<J> ps;
   for (const J& p : paths.arr()) {
     if (!p.is_array()) fail("Path must be specified as an array");
     if (p.arr().size() > 10000) fail("Path too deep");
-    J n = normalize_path(t, p);
-    if (!n.is_null()) ps.push_back(std::move(n));
+    ps.push_back(p);
   }
   if (ps.empty()) return t;
   std::stable_sort(ps.begin(), ps.end(), [](const J& a, const J& b) { return sort_compare(a, b) < 0; });
