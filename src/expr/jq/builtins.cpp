@@ -838,6 +838,10 @@ void n_sub(Interp& I, const Node& call, const J& in, const Env& env, Out out, bo
   auto run = [&](const J& re, const J& flags) {
     if (!in.is_string()) type_error(in, "cannot be matched, as it is not a string");
     J fl = flags;
+    // jq's gsub is sub($re; str; $flags + "g"): flags not a string (nor null) are that `+`'s
+    // error (str() of a boolean or number read a null payload: the process crashed)
+    if (global && !flags.is_null() && !flags.is_string())
+      fail(kind_and_value(flags) + " and " + kind_and_value(J::string("g")) + " cannot be added");
     if (global) fl = J::string((flags.is_null() ? std::string() : flags.str()) + "g");
     const Compiled& c = regex_for(re, fl);
     struct M {
@@ -915,6 +919,9 @@ void n_sub(Interp& I, const Node& call, const J& in, const Env& env, Out out, bo
 
 J f_split2(const J& in, const J& re, const J& flags) {
   if (!in.is_string()) type_error(in, "cannot be matched, as it is not a string");
+  // jq's split/2 matches with "g" + flags: flags not a string (nor null) are that `+`'s error
+  if (!flags.is_null() && !flags.is_string())
+    fail(kind_and_value(J::string("g")) + " and " + kind_and_value(flags) + " cannot be added");
   J fl = J::string((flags.is_null() ? std::string() : flags.str()) + "g");
   const Compiled& c = regex_for(re, fl);
   std::vector<J> parts;

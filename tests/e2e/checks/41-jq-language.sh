@@ -399,3 +399,19 @@ t_jq_paths_over_null_and_contains() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_paths_over_null_and_contains
+
+t_jq_split_gsub_flags_not_string() {
+  # split/2, splits/2 and gsub/3 with flags that are not a string are jq's error for the record
+  # ("g" + flags, flags + "g"): a boolean or computed number crashed the process (signal 11).
+  local name="split/splits/gsub with non-string flags: jq's error, no crash" msg=() e got want rc
+  echo '"xay"' > sf.json
+  for e in 'split("a"; true)' 'split("a"; 1+1)' '[splits("a"; true)]' 'gsub("a"; "b"; true)' 'gsub("a"; "b"; 1+1)' \
+           'split("a"; {"b":1})' 'split("a"; 2)' 'split("a"; null)' 'gsub("a"; "b"; null)'; do
+    rc=0
+    got=$("$PPIPE" --map "$e" sf.json 2>&1 | jq -r 'if type == "object" and has("error") then .error else tojson end' 2>&1) || rc=$?
+    want=$(jq -c "$e" sf.json 2>&1 | sed 's/^jq: error (at sf.json:1): //')
+    [ "$got" = "$want" ] || msg+=("[$e] ppipe: $got  jq: $want")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_split_gsub_flags_not_string
