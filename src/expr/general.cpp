@@ -60,9 +60,7 @@ std::optional<std::size_t> plain_assignment_at_top(const Program& program) {
                  x->kind == jq::NK::kIterate)) {
       if (x->kind == jq::NK::kIterate && !iterate_ok) return false;
       if (x->kind == jq::NK::kIndex && (!x->kid(1) || x->kid(1)->kind != jq::NK::kLiteral)) return false;
-      if (x->kind == jq::NK::kSlice) {
-        if (!iterate_ok) return false;  // (a slice's value is an array: one value, but keep it simple)
-      }
+      if (x->kind == jq::NK::kSlice && !iterate_ok) return false;  // (on the right: not counted as one value)
       stepped = true;
       x = x->kid(0);
     }

@@ -91,8 +91,7 @@ struct Node {
   bool keys_distinct_constant = false;  // kObject: no duplicate-key check needed at run time
   bool parenthesized = false;           // written `( ... )`, no suffix after: `?` covers all of it
   std::unique_ptr<RE2> regex;           // kCall test(): compiled when the pattern is a literal
-  bool regex_skip_empty = false;        // its flags have `n`: an empty match does not count
-  std::unique_ptr<RE2> regex_longest;   // then: the same, leftmost-longest (has_nonempty_match)
+  std::unique_ptr<RE2> regex_longest;   // flags with `n`: the same, leftmost-longest (has_nonempty_match)
 
   const Node* kid(std::size_t i) const { return i < kids.size() ? kids[i].get() : nullptr; }
 

@@ -1141,8 +1141,8 @@ void prepare_regexes(Node* n) {
   }
   std::string error;
   n->regex = build_regex(pattern->constant.string_value(), flag_text, error);
-  n->regex_skip_empty = flag_text.find('n') != std::string_view::npos;
-  if (n->regex_skip_empty) n->regex_longest = build_regex(pattern->constant.string_value(), flag_text, error, true);
+  if (n->regex && flag_text.find('n') != std::string_view::npos)  // `n`: an empty match does not count
+    n->regex_longest = build_regex(pattern->constant.string_value(), flag_text, error, /*longest=*/true);
   if (!n->regex) throw ParseFailure{error, flags != nullptr && error.find("modifier") != std::string::npos
                                                ? flags->column
                                                : pattern->column};

@@ -136,7 +136,7 @@ class ExecStage final : public AsyncStage {
     return static_cast<std::size_t>(std::max<rlim_t>(1, std::min<rlim_t>(fit, calls)));
   }
   // The most batches a span takes: --exec-span / --batch-size (a span also ends at --exec-span
-  // bytes: ExecRun::submit), at most kMaxSpanJobs. Each one is a token the engine adds per call
+  // bytes: ExecRun::take_new_jobs), at most kMaxSpanJobs. Each one is a token the engine adds per call
   // (extra_jobs), and a batch costs some kilobytes besides its input: with 64-byte batches a 16M
   // span was 262,144 of them a call, and a run took 580 MB to 1 GB whatever its input.
   static constexpr std::uint64_t kMaxSpanJobs = 1024;
