@@ -215,8 +215,11 @@ void CsvFramer::start_skip(const char* p, std::size_t n) {
   bom_pending_ = false;
   skipped_ = n;
   skip_quotes_ = false;
-  for (std::size_t i = 0; i < n; ++i)
+  skipped_newlines_ = 0;
+  for (std::size_t i = 0; i < n; ++i) {
     if (p[i] == '"') skip_quotes_ = !skip_quotes_;
+    else if (p[i] == '\n') ++skipped_newlines_;  // (inside quotes: the batch held no whole record)
+  }
   skipped_cr_ = n && p[n - 1] == '\r';
 }
 
@@ -225,7 +228,11 @@ std::size_t CsvFramer::skip(const char* p, std::size_t n, bool* found) {
   for (std::size_t i = 0; i < n; ++i) {
     if (p[i] == '"') {
       skip_quotes_ = !skip_quotes_;
-    } else if (p[i] == '\n' && !skip_quotes_) {
+    } else if (p[i] == '\n') {
+      if (skip_quotes_) {
+        ++skipped_newlines_;  // (the lines after the record are numbered past these)
+        continue;
+      }
       *found = true;
       skipped_ += i;
       skipped_cr_ = i > 0 ? p[i - 1] == '\r' : skipped_cr_;

@@ -32,6 +32,7 @@ class CsvFramer final : public Framer {
   void start_skip(const char* p, std::size_t n) override;
   std::size_t skip(const char* p, std::size_t n, bool* found) override;
   std::uint64_t skipped_size() const override { return skipped_ - (skipped_cr_ ? 1 : 0); }
+  std::uint64_t skipped_newlines() const override { return skipped_newlines_; }
   const std::shared_ptr<const InputHeader>& header() const override { return header_; }
   bool limit(Batch& b, std::size_t n) override;
 
@@ -41,6 +42,7 @@ class CsvFramer final : public Framer {
   char delimiter_;
   bool header_row_;
   bool header_pending_ = false;
+  std::uint64_t skipped_newlines_ = 0;  // line ends inside a skipped record's quotes
   std::shared_ptr<const InputHeader> header_;
   bool bom_pending_ = false;
   bool in_quotes_ = false;          // at scanned_

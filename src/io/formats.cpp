@@ -75,8 +75,15 @@ InputFormat format_from_name(std::string_view path) {
 void InputHeader::add(std::string_view name, std::size_t column) {
   std::string base = name.empty() ? std::to_string(column) : utf8_replace_invalid(name);
   // A repeated name gets the first free suffix: a, a_2, a_3 (and a_2 given later gets a_2_2).
+  // (Each base's next suffix to try is kept: those below it are taken. From 2 each time, a header
+  // of 20,000 equal names took 14 s.)
   std::string key = base;
-  for (int n = 2; seen_.count(key); ++n) key = fmt::format("{}_{}", base, n);
+  if (seen_.count(key)) {
+    std::size_t& n = next_suffix_.try_emplace(base, 2).first->second;
+    for (key = fmt::format("{}_{}", base, n); seen_.count(key); key = fmt::format("{}_{}", base, ++n)) {
+    }
+    ++n;
+  }
   seen_.insert(key);
   std::string json;
   append_json_string(json, key);

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -42,6 +43,7 @@ struct InputHeader {
 
  private:
   std::unordered_set<std::string> seen_;
+  std::unordered_map<std::string, std::size_t> next_suffix_;  // a repeated name's next suffix to try
 };
 std::shared_ptr<const InputHeader> tsv_header(std::string_view line);
 

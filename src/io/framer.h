@@ -52,6 +52,8 @@ class Framer {
   virtual std::size_t skip(const char* p, std::size_t n, bool* found) = 0;
   // The skipped record's size as a worker would see it (without its terminator).
   virtual std::uint64_t skipped_size() const = 0;
+  // Line ends inside the skipped record (a quoted CSV field's), not counting its terminator.
+  virtual std::uint64_t skipped_newlines() const { return 0; }
   // The current source's header row (tsv, csv), once scanned; null before it and for other formats.
   virtual const std::shared_ptr<const InputHeader>& header() const = 0;
   // Moves the cut back to the end of the batch's n-th record (n > 0) when it holds more: the rest

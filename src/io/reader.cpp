@@ -145,6 +145,10 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       std::size_t keep = std::min<std::size_t>(size, options_.oversized_keep);
       std::uint64_t consumed = size;
       framer.start_skip(buf.data(), size);
+      // Room to read the rest into past the kept bytes: a small batch's buffer (4 KiB at
+      // --batch-size 64) may hold no more than them, and a read of 0 bytes was the end of the
+      // input: every record after the oversized one was lost.
+      if (buf.capacity() < keep + (64 << 10)) buf.reserve(keep + (64 << 10));
       std::size_t scratch = std::min<std::size_t>(buf.capacity(), keep + (1 << 20));
       bool found = false;
       while (!found) {
@@ -166,7 +170,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       b->oversized = true;
       b->oversized_size = framer.skipped_size();
       b->pause = eof || stopped;
-      line += 1;
+      line += 1 + framer.skipped_newlines();  // (a quoted CSV field's line ends count too)
       offset += consumed;
       b->bytes = offset - batch_start;
       b->seq = seq_++;
