@@ -131,10 +131,13 @@ St slice(const Value& v, const Value& from, const Value& to, Value& out, Ctx& cx
   if (start < 0) start = 0;
   if (start > len) start = len;
   if (end > len) end = len;
-  if (end < start) end = start;
+  if (end < 0) end = 0;
+  // Rounded first (start down, end up), then an end before the start is the start, as jq: on the
+  // bounds themselves, .[1.5:1] was .[1.5:1.5], one element where jq gives none.
   auto s = static_cast<std::uint32_t>(start);
   auto e = static_cast<std::uint32_t>(end);
   if (end > e) ++e;
+  if (e < s) e = s;
   if (v.is_string()) {
     std::string_view str = v.string_value();
     std::size_t i = 0;

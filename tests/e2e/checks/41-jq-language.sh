@@ -415,3 +415,19 @@ t_jq_split_gsub_flags_not_string() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_split_gsub_flags_not_string
+
+t_jq_fractional_slice_end_before_start() {
+  # Slices round their bounds first (start down, end up), then an end before the start is the
+  # start, as jq: the fast path clamped first, so .[1.5:1] was .[1.5:1.5], one element.
+  local name="fractional slices with the end before the start: as jq, in both engines" msg=() e in got gen want
+  for in in '[1,2,3,4]' '"abcd"' '"/api/v1?q=a b&c=é"'; do
+    for e in '.[1.5:1]' '.[1.5:1.5]' '.[1.2:2.5]' '.[-1.5:10]' '.[2.5:1]' '.[-1.5:1]' '.[0.5:0.2]' '.[3:-10]'; do
+      got=$(echo "$in" | "$PPIPE" --map "$e")
+      gen=$(echo "$in" | "$PPIPE" --map ". as \$v | $e")
+      want=$(echo "$in" | jq -c "$e")
+      [ "$got" = "$want" ] && [ "$gen" = "$want" ] || msg+=("$in | $e: fast $got, general $gen, jq $want")
+    done
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_fractional_slice_end_before_start
