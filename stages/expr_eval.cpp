@@ -47,14 +47,19 @@ std::shared_ptr<const expr::Program> compile_expression(std::string_view flag, c
   options.named = named_args();
   auto result = expr::compile(source, options);
   if (auto* err = std::get_if<expr::CompileError>(&result)) {
-    *error = expr::format_compile_error(source, *err);
-    while (!error->empty() && error->back() == '\n') error->pop_back();
-    static const std::string kExprError = "error in expression";
-    if (error->compare(0, kExprError.size(), kExprError) == 0)
-      error->replace(0, kExprError.size(), "error in " + std::string(flag) + " expression");
+    *error = expression_error(flag, source, *err);
     return nullptr;
   }
   return std::get<std::shared_ptr<const expr::Program>>(result);
+}
+
+std::string expression_error(std::string_view flag, std::string_view source, const expr::CompileError& e) {
+  std::string error = expr::format_compile_error(source, e);
+  while (!error.empty() && error.back() == '\n') error.pop_back();
+  static const std::string kExprError = "error in expression";
+  if (error.compare(0, kExprError.size(), kExprError) == 0)
+    error.replace(0, kExprError.size(), "error in " + std::string(flag) + " expression");
+  return error;
 }
 
 std::shared_ptr<const expr::Program> compile_stage_expression(const StageArgs& args, std::string_view flag,

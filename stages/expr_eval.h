@@ -38,6 +38,9 @@ bool run_general(const expr::jq::Program& program, const Record& rec, WorkerScra
 // expression: ..." with the expression and a caret (registry.h: is_expression_error).
 std::shared_ptr<const expr::Program> compile_expression(std::string_view flag, const std::string& source,
                                                         std::string* error);
+// The message of an error `e` in `source`, the expression of option `flag`, as compile_expression
+// writes it (for a stage that refuses a program that compiled: filter's top-level `=`).
+std::string expression_error(std::string_view flag, std::string_view source, const expr::CompileError& e);
 // The same for the value of `flag` in a stage's arguments.
 std::shared_ptr<const expr::Program> compile_stage_expression(const StageArgs& args, std::string_view flag,
                                                               std::string* error);

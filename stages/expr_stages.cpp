@@ -192,16 +192,12 @@ std::unique_ptr<Stage> make_filter_stage(const StageArgs& args, std::string* err
   if (auto at = expr::plain_assignment_at_top(*p)) {
     // Valid jq, and never what is meant: the assignment's value is the record changed, which is
     // true, so every record would be kept (`select(.status = 500)` in jq keeps them all too).
-    const std::string flag = args.given("--filter-file") ? "--filter-file" : "--filter";
-    *error = expr::format_compile_error(
+    *error = expression_error(
+        args.given("--filter-file") ? "--filter-file " + args.value("--filter-file") : std::string("--filter"),
         expr::source_text(*p),
         expr::CompileError{"'=' is jq's assignment, whose value (the record with that field set) is true, so "
                            "this filter would keep every record: use '==' to compare",
                            *at});
-    while (!error->empty() && error->back() == '\n') error->pop_back();
-    static const std::string kExprError = "error in expression";
-    if (error->compare(0, kExprError.size(), kExprError) == 0)
-      error->replace(0, kExprError.size(), "error in " + flag + " expression");
     return nullptr;
   }
   return std::make_unique<FilterStage>(std::move(p));

@@ -91,14 +91,10 @@ std::string strip_extended(std::string_view re) {
       continue;
     }
     if (in_class) {
-      // (a POSIX class's ']' does not end the bracket, as in translate_regex)
-      if (c == '[' && i + 1 < re.size() && re[i + 1] == ':') {
-        const std::size_t close = re.find(":]", i + 2);
-        if (close != std::string_view::npos) {
-          out.append(re.substr(i, close + 2 - i));
-          i = close + 1;
-          continue;
-        }
+      if (const std::size_t end = posix_class_end(re, i); end != std::string_view::npos) {
+        out.append(re.substr(i, end + 1 - i));  // (its ']' does not end the bracket)
+        i = end;
+        continue;
       }
       if (c == ']') in_class = false;
       out.push_back(c);

@@ -162,6 +162,13 @@ St call_builtin(const Node* n, const Value& in, Value& out, Ctx& cx);
 // negations match Unicode as Oniguruma's do. Constructs RE2 lacks (look-around, backreferences,
 // possessive quantifiers, atomic groups) set `error` naming them (jq/builtins.cpp).
 std::string translate_regex(const std::string& re, std::string& error);
+// Inside a bracket, a POSIX class `[:name:]` starting at re[i]: the index of its closing ']', or
+// npos. (Its ']' does not end the bracket.)
+inline std::size_t posix_class_end(std::string_view re, std::size_t i) {
+  if (i + 1 >= re.size() || re[i] != '[' || re[i + 1] != ':') return std::string_view::npos;
+  const std::size_t close = re.find(":]", i + 2);
+  return close == std::string_view::npos ? close : close + 1;
+}
 // RE2 for jq's test(re; flags). Null with `error` set when the flags or the pattern are invalid.
 // longest: leftmost-longest matching (RE2's longest_match), for the `n` flag's checks.
 std::unique_ptr<RE2> build_regex(std::string_view pattern, std::string_view flags, std::string& error,

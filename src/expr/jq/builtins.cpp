@@ -84,13 +84,10 @@ std::string translate_regex(const std::string& re, std::string& error) {
     if (in_class) {
       // A POSIX class ([:alpha:]) is copied whole: its ']' does not end the bracket (which then
       // took a \w after it out of the class and broke the pattern: [[:alpha:]\w]).
-      if (c == '[' && i + 1 < re.size() && re[i + 1] == ':') {
-        const std::size_t close = re.find(":]", i + 2);
-        if (close != std::string::npos) {
-          out.append(re, i, close + 2 - i);
-          i = close + 1;
-          continue;
-        }
+      if (const std::size_t end = posix_class_end(re, i); end != std::string_view::npos) {
+        out.append(re, i, end + 1 - i);
+        i = end;
+        continue;
       }
       if (c == ']') in_class = false;
       out += c;

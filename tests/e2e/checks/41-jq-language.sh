@@ -218,7 +218,7 @@ t_jq_filter_refuses_assignment() {
   done
   printf '.status = 500\n' > fa.jq
   got=$("$PPIPE" --filter-file fa.jq fa.jsonl 2>&1); rc=$?
-  [ "$rc" = 2 ] && grep -q -- "--filter-file expression" <<< "$got" || msg+=("--filter-file: exit $rc: $got")
+  [ "$rc" = 2 ] && grep -q -- "--filter-file fa.jq expression" <<< "$got" || msg+=("--filter-file: exit $rc: $got")
   # not refused: comparisons, other assignments, an assignment inside something else, `. = E`
   # (its value is E's)
   got=$("$PPIPE" --filter '. = (.status > 300)' fa.jsonl 2>&1)
