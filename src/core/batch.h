@@ -167,6 +167,10 @@ struct Batch {
   std::uint64_t bytes = 0;
   PaddedBuffer input;             // whole lines; the last one may lack its '\n' at end of input
   std::vector<RecordSpan> spans;  // the records in `input`, in order
+  // csv: the RecordSpan::line of the source's malformed header row when the framer handed it on
+  // as a record in this batch (see InputHeader::malformed_row); kNoHeaderRow when it did not.
+  static constexpr std::uint32_t kNoHeaderRow = 0xffffffff;
+  std::uint32_t header_row = kNoHeaderRow;
   // A record longer than --max-record-size: `input` holds only its first bytes.
   bool oversized = false;
   bool pause = false;  // the input paused or ended after it (not cut at --batch-size)

@@ -126,7 +126,8 @@ bool Chain::decode(Batch& b, WorkerState& ws, std::string_view text, std::uint64
       if (!ok) error = "invalid JSON";
     }
   } else if (input_format_ == InputFormat::kCsv) {
-    ok = decode_csv(text, b.header.get(), delimiter_, infer_, &ws.decoded, &error);  // no header: --no-header
+    ok = decode_csv(text, b.header.get(), delimiter_, infer_, &ws.decoded, &error,  // no header: --no-header
+                    b.header_row != Batch::kNoHeaderRow && line - b.first_line == b.header_row);
   } else if (!b.header) {
     error = "no header row";  // (cannot happen: the framer takes the header before any record)
   } else {

@@ -113,6 +113,7 @@ void CsvFramer::start_source() {
 
 void CsvFramer::start_batch(Batch& b) {
   b.spans.clear();
+  b.header_row = Batch::kNoHeaderRow;
   scanned_ = 0;
   record_start_ = 0;
   lines_ = 0;
@@ -126,10 +127,16 @@ void CsvFramer::add_record(Batch& b, std::size_t begin, std::size_t end) {
   if (len && p[len - 1] == '\r') --len;
   if (len == 0) return;  // an empty line: no record
   if (header_pending_) {
-    header_ = csv_header(std::string_view(p, len), delimiter_);
     header_pending_ = false;
-    if (header_->malformed_row.empty()) return;
-    // A malformed header row is a record too: the decoder reports it (see InputHeader).
+    if (len > max_record_) {
+      // Its worker reports it as any record that long; the rows after it have no keys.
+      header_ = unusable_header(max_record_);
+    } else {
+      header_ = csv_header(std::string_view(p, len), delimiter_);
+      if (header_->malformed_row.empty()) return;
+      // A malformed header row is a record too: the decoder reports it (see InputHeader).
+      b.header_row = record_line_;
+    }
   }
   b.spans.push_back(RecordSpan{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(len), record_line_});
 }
@@ -213,6 +220,10 @@ void CsvFramer::finish(Batch& b) {
 
 void CsvFramer::start_skip(const char* p, std::size_t n) {
   bom_pending_ = false;
+  if (header_pending_) {  // the header row is the record skipped: no keys for the source's rows
+    header_pending_ = false;
+    header_ = unusable_header(max_record_);
+  }
   skipped_ = n;
   skip_quotes_ = false;
   skipped_newlines_ = 0;
@@ -264,7 +275,11 @@ std::shared_ptr<const InputHeader> csv_header(std::string_view record, char deli
 }
 
 bool decode_csv(std::string_view record, const InputHeader* header, char delimiter, bool infer, std::string* out,
-                std::string* error) {
+                std::string* error, bool header_row) {
+  if (header && !header->unusable.empty()) {
+    *error = header->unusable;
+    return false;
+  }
   if (!simdjson::validate_utf8(record.data(), record.size())) {
     *error = "invalid UTF-8 in a field";
     return false;
@@ -279,8 +294,7 @@ bool decode_csv(std::string_view record, const InputHeader* header, char delimit
     std::string_view value;
     bool quoted = false;
     if (!next_field(record, pos, delimiter, scratch, &value, &quoted, column, error)) {
-      if (header && !header->malformed_row.empty() && record == header->malformed_row)
-        *error = "the header row: " + *error + " (the keys are its text as it is)";
+      if (header_row) *error = "the header row: " + *error + " (the keys are its text as it is)";
       return false;
     }
     if (header && column > want) continue;  // counted, reported below

@@ -22,7 +22,10 @@ namespace ppipe {
 
 class CsvFramer final : public Framer {
  public:
-  CsvFramer(char delimiter, bool header) : delimiter_(delimiter), header_row_(header) {}
+  // max_record: --max-record-size; a longer header row leaves its source without keys (see
+  // unusable_header), whether the reader skipped it or it fit in a batch.
+  CsvFramer(char delimiter, bool header, std::uint64_t max_record = UINT64_MAX)
+      : delimiter_(delimiter), header_row_(header), max_record_(max_record) {}
   void start_source() override;
   void start_batch(Batch& b) override;
   std::size_t scan(Batch& b) override;
@@ -41,6 +44,7 @@ class CsvFramer final : public Framer {
 
   char delimiter_;
   bool header_row_;
+  std::uint64_t max_record_;
   bool header_pending_ = false;
   std::uint64_t skipped_newlines_ = 0;  // line ends inside a skipped record's quotes
   std::shared_ptr<const InputHeader> header_;
@@ -60,7 +64,9 @@ class CsvFramer final : public Framer {
 std::shared_ptr<const InputHeader> csv_header(std::string_view record, char delimiter);
 
 // The record as a JSON object in *out; false with *error. header null: keys are column numbers.
+// header_row: the record is the source's malformed header row (Batch::header_row), and its error
+// says so.
 bool decode_csv(std::string_view record, const InputHeader* header, char delimiter, bool infer, std::string* out,
-                std::string* error);
+                std::string* error, bool header_row = false);
 
 }  // namespace ppipe

@@ -114,7 +114,19 @@ bool decode_line(std::string_view line, std::string* out, std::string* error) {
   return true;
 }
 
+std::shared_ptr<const InputHeader> unusable_header(std::uint64_t max_record) {
+  auto h = std::make_shared<InputHeader>();
+  h->unusable = fmt::format(
+      "no keys: the header row of this source is longer than --max-record-size ({} bytes); raise --max-record-size",
+      max_record);
+  return h;
+}
+
 bool decode_tsv(std::string_view line, const InputHeader& header, bool infer, std::string* out, std::string* error) {
+  if (!header.unusable.empty()) {
+    *error = header.unusable;
+    return false;
+  }
   const std::size_t want = header.keys_json.size();
   std::size_t fields = 1;
   for (char c : line) fields += c == '\t';

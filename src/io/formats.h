@@ -38,6 +38,9 @@ struct InputHeader {
   // open takes the rest of the input with it) instead of silently taking the rows' place. The
   // names are then the lenient reading of it.
   std::string malformed_row;
+  // Non-empty: the source's header row could not be read (it was longer than --max-record-size);
+  // every row of the source is an error record with this message (there are no keys to give it).
+  std::string unusable;
   // Appends the key of column `column` (1-based) named `name` (raw field text), by the rules above.
   void add(std::string_view name, std::size_t column);
 
@@ -46,6 +49,10 @@ struct InputHeader {
   std::unordered_map<std::string, std::size_t> next_suffix_;  // a repeated name's next suffix to try
 };
 std::shared_ptr<const InputHeader> tsv_header(std::string_view line);
+// The header of a source whose header row is longer than --max-record-size (`max_record`): the
+// row is an error record of its own, as any record that long, and the source's rows are error
+// records too, whatever --batch-size (the next row does not become the header).
+std::shared_ptr<const InputHeader> unusable_header(std::uint64_t max_record);
 
 // The record as JSON text in *out (replaced). False with *error when it cannot be one: bytes that
 // are not UTF-8, or (tsv) another number of fields than the header.

@@ -65,9 +65,12 @@ inline void JsonLinesFramer::add_line(Batch& b, std::size_t begin, std::size_t e
   if (len && p[len - 1] == '\r') --len;
   const bool blank = only_empty_blank_ ? len == 0 : is_blank(p, len);
   if (header_pending_ && !blank) {
-    header_ = tsv_header(std::string_view(p, len));
     header_pending_ = false;
-    return;
+    if (len <= max_record_) {
+      header_ = tsv_header(std::string_view(p, len));
+      return;
+    }
+    header_ = unusable_header(max_record_);  // its worker reports it as any record that long
   }
   if (keep_blank_ || !blank)
     b.spans.push_back(RecordSpan{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(len), line_});
@@ -105,6 +108,10 @@ void JsonLinesFramer::finish(Batch& b) {
 
 void JsonLinesFramer::start_skip(const char* p, std::size_t n) {
   bom_pending_ = false;
+  if (header_pending_) {  // the header line is the record skipped: no keys for the source's rows
+    header_pending_ = false;
+    header_ = unusable_header(max_record_);
+  }
   skipped_ = n;
   skipped_cr_ = n && p[n - 1] == '\r';
 }

@@ -77,10 +77,13 @@ bool strip_bom(Batch& b, bool& pending, std::size_t* removed);
 class JsonLinesFramer final : public Framer {
  public:
   JsonLinesFramer() = default;
-  explicit JsonLinesFramer(InputFormat format)
+  // max_record: --max-record-size; a longer tsv header line leaves its source without keys (see
+  // unusable_header), whether the reader skipped it or it fit in a batch.
+  explicit JsonLinesFramer(InputFormat format, std::uint64_t max_record = UINT64_MAX)
       : keep_blank_(format == InputFormat::kLines),
         only_empty_blank_(format == InputFormat::kTsv),
-        header_line_(format == InputFormat::kTsv) {}
+        header_line_(format == InputFormat::kTsv),
+        max_record_(max_record) {}
   const std::shared_ptr<const InputHeader>& header() const override { return header_; }
   void start_source() override;
   void start_batch(Batch& b) override;
@@ -101,6 +104,7 @@ class JsonLinesFramer final : public Framer {
   // empty strings), so such a line is a record, or an error record if its fields do not match.
   bool only_empty_blank_ = false;
   bool header_line_ = false;
+  std::uint64_t max_record_ = UINT64_MAX;
   bool header_pending_ = false;  // the source's header line is still to come
   std::shared_ptr<const InputHeader> header_;
   bool bom_pending_ = false;   // at the start of a source, fewer than 3 bytes seen: may still be a BOM

@@ -22,9 +22,9 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kReadChunk = 256 << 10;
 
 std::unique_ptr<Framer> make_framer(const ReaderOptions& o) {
-  if (o.format == InputFormat::kCsv) return std::make_unique<CsvFramer>(o.delimiter, o.header);
+  if (o.format == InputFormat::kCsv) return std::make_unique<CsvFramer>(o.delimiter, o.header, o.max_record_size);
   if (o.format == InputFormat::kJson) return std::make_unique<JsonStreamFramer>(o.unwrap, o.max_records);
-  return std::make_unique<JsonLinesFramer>(o.format);
+  return std::make_unique<JsonLinesFramer>(o.format, o.max_record_size);
 }
 
 std::string read_error(const ByteSource& src) {

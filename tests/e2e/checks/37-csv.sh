@@ -110,6 +110,11 @@ t_csv_malformed_header() {
   [ "$rc" = 1 ] || msg+=("text after a quote: exit $rc, expected 1")
   [ "$(cat out)" = '{"a":1,"\"b\"x":2}' ] || msg+=("text after a quote: output $(cat out)")
   jq -e '.line == 1 and (.error | startswith("the header row: "))' mh.err > /dev/null || msg+=("text after a quote: errors $(cat mh.err)")
+  # A data row with the malformed header's text is a data row: only line 1 is "the header row".
+  printf 'a,"b"x\n1,2\na,"b"x\n' > mh5.csv
+  "$PPIPE" --errors mh.err mh5.csv > out 2> err || true
+  [ "$(jq -c '[.line, (.error | startswith("the header row: "))]' mh.err | tr '\n' ' ')" = '[1,true] [3,false] ' ] ||
+    msg+=("a row equal to the malformed header: errors $(cat mh.err)")
   # Classic Mac OS line ends (a CR alone): the whole file was one header row and no records, exit 0.
   printf 'a,b\r1,2\r3,4\r' > mh4.csv
   rc=0; "$PPIPE" --stats --errors mh.err mh4.csv > out 2> err || rc=$?
@@ -162,3 +167,31 @@ t_csv_oversized_record_small_batches() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_csv_oversized_record_small_batches
+
+t_csv_tsv_oversized_header() {
+  # A header row longer than --max-record-size is an error record as any record that long, and
+  # the rows of its source are error records ("no keys"), for every --batch-size: at small
+  # batches the reader skipped it and the first data row silently became the header (a row
+  # lost); at large ones it fit in a batch and was taken whatever its size.
+  local name="csv/tsv: a header longer than --max-record-size: error records, the same for any --batch-size" msg=() b f want got size
+  python3 -c "open('oh.csv','w').write('\"'+'k'*6000+'\",b\n1,2\n3,4\n')"
+  python3 -c "open('oh.tsv','w').write('k'*6000+'\tb\n1\t2\n3\t4\n')"
+  for f in oh.csv oh.tsv; do
+    want="" size=6002
+    [ "$f" = oh.csv ] && size=6004  # (its quotes)
+    for b in 64 1K 64K 4M; do
+      "$PPIPE" --max-record-size 4K --batch-size "$b" --stats --errors oh.err "$f" > out 2> err || true
+      [ ! -s out ] || msg+=("$f --batch-size $b: output $(head -c 100 out)")
+      got=$(jq -c '[.line, .stage, (.error | .[0:40])]' oh.err | tr '\n' ' ')
+      [ "$got" = '[1,"read","record of '"$size"' bytes is longer than --ma"] [2,"'"${f#oh.}"'","no keys: the header row of this source i"] [3,"'"${f#oh.}"'","no keys: the header row of this source i"] ' ] ||
+        msg+=("$f --batch-size $b: errors $got")
+      jq -e '.records_in == 3 and .errors == 3' <(tail -n 1 err) > /dev/null || msg+=("$f --batch-size $b: stats $(tail -n 1 err | head -c 150)")
+      [ -z "$want" ] && want=$(md5sum < oh.err)
+      [ "$(md5sum < oh.err)" = "$want" ] || msg+=("$f --batch-size $b: another error stream than at 64")
+    done
+    [ "$("$PPIPE" --max-record-size 8K "$f" | tr '\n' ' ')" = '{"'"$(printf 'k%.0s' $(seq 6000))"'":1,"b":2} {"'"$(printf 'k%.0s' $(seq 6000))"'":3,"b":4} ' ] ||
+      msg+=("$f: a header within --max-record-size changed")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_csv_tsv_oversized_header
