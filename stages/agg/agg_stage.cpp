@@ -216,6 +216,11 @@ struct AggPartial final : Partial {
   // A group's collect past --collect-limit: the message finish() gives (the first seen), so that
   // the writer can end the run there (FinishingStage::failure).
   std::string collect_failure;
+  // The records accumulated into this partial so far: the index of the next one's Position. Not
+  // its line: the records a fanning-out map (or a --format json line of several values, or
+  // exec's output) makes of one line share it, and `last` kept the first of them, `collect`
+  // shuffled them.
+  std::uint64_t accumulated = 0;
 
   AggPartial() = default;
   AggPartial(const AggPartial&) = delete;
@@ -481,7 +486,7 @@ class AggStage final : public FinishingStage {
       if (cached && json_string_is_plain_jq(raw)) *cached = AggState::Cached{p.number, found};
     }
     Group& g = *found;
-    agg::Position pos{0, rec.seq(), rec.line()};
+    agg::Position pos{0, rec.seq(), p.accumulated++};
     std::string err;
     const std::uint64_t held_before = holding_.empty() ? 0 : held(g);
     for (std::size_t a = 0; a < items_.size(); ++a) {

@@ -69,7 +69,8 @@ struct Value {
 
 // Where a value came from, ordered lexicographically. `part` orders separate inputs merged from
 // partial files (the merge stage numbers them); within a run, `seq` is the batch sequence number
-// and `index` the record's index in its batch.
+// and `index` the record's index among those its partial took in (records of one input line,
+// from a fanning-out map, each have their own).
 struct Position {
   std::uint64_t part = 0;
   std::uint64_t seq = 0;

@@ -517,3 +517,33 @@ t_agg_integral_double_keys() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_integral_double_keys
+
+t_agg_order_within_a_line() {
+  # first/last/collect follow the order of the records even where several come from one input
+  # line (a fanning-out map, --format json, exec's output): their positions were the line, so
+  # `last` kept the first of them and `collect` shuffled them past 16 (std::sort of ties), and a
+  # --partial/merge run differed from the single run.
+  local name="agg: first, last and collect in record order when records share a line (fan-out map, json, exec)" msg=() cfg got want
+  python3 -c 'import json
+for r in range(4): print(json.dumps({"g": r % 2, "xs": [r * 100 + i for i in range(40)]}))' > fan.jsonl
+  want=$(jq -c '.g as $g | .xs[] | {g: $g, x: .}' fan.jsonl | jq -s -c 'group_by(.g)[] | {g: .[0].g, first_x: .[0].x, last_x: .[-1].x, collect_x: map(.x)}')
+  for cfg in "-j 1" "-j 2 --batch-size 64" "-j 4 --batch-size 1K --unordered"; do
+    # shellcheck disable=SC2086
+    got=$("$PPIPE" $cfg --stages parse,map,agg --map '.g as $g | .xs[] | {g: $g, x: .}' --group-by .g \
+      --agg 'first(.x), last(.x), collect(.x)' fan.jsonl)
+    [ "$got" = "$want" ] || msg+=("fan-out [$cfg]: $(echo "$got" | head -c 300)")
+  done
+  local A=(--stages parse,map,agg --map '.g as $g | .xs[] | {g: $g, x: .}' --group-by .g --agg 'first(.x), last(.x), collect(.x)')
+  head -n 2 fan.jsonl > fan_a.jsonl; tail -n 2 fan.jsonl > fan_b.jsonl
+  "$PPIPE" "${A[@]}" --partial fan_a.jsonl > fan_a.p && "$PPIPE" "${A[@]}" --partial fan_b.jsonl > fan_b.p
+  got=$("$PPIPE" --stages merge fan_a.p fan_b.p)
+  [ "$got" = "$want" ] || msg+=("merge of two partials: $(echo "$got" | head -c 300)")
+  printf '[{"x":1},{"x":2},{"x":3}]\n' > fan_arr.json
+  got=$("$PPIPE" --format json --unwrap --agg 'first(.x), last(.x)' fan_arr.json)
+  [ "$got" = '{"first_x":1,"last_x":3}' ] || msg+=("--unwrap: $got")
+  printf '{"i":1}\n{"i":2}\n' > fan_ex.jsonl
+  got=$("$PPIPE" --stages parse,exec,agg --exec-mode record --exec 'cat; echo "{\"i\":99}"' --agg 'last(.i), collect(.i)' fan_ex.jsonl)
+  [ "$got" = '{"last_i":99,"collect_i":[1,99,2,99]}' ] || msg+=("exec output: $got")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_agg_order_within_a_line
