@@ -69,8 +69,7 @@ class ProgressLine {
         append_json_string(line, bottleneck);
       }
       line += "}\n";
-      ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
-      (void)ignored;
+      (void)write_stderr(line);
       return;
     }
     std::string line = fmt::format("\r\033[Kppipe: {} records, {:.0f} rec/s, {:.1f} MB/s", records,
@@ -84,17 +83,15 @@ class ProgressLine {
     // The stage name comes from our own table; still, nothing but printable ASCII reaches the terminal.
     if (!bottleneck.empty() && std::all_of(bottleneck.begin(), bottleneck.end(), [](char c) { return c > ' ' && c < 127; }))
       line += fmt::format(", bottleneck: {}", bottleneck);
-    ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
-    (void)ignored;
-    shown_ = true;
+    auto lock = lock_stderr();
+    (void)write_fully(STDERR_FILENO, line.data(), line.size());  // ("\r\033[K" first: it redraws itself)
+    set_stderr_status_shown(true);
   }
-  // Clears the line, before error records on stderr and at the end.
+  // Clears the line, before error records on stderr and at the end (every other writer of stderr
+  // clears it too: see write_stderr).
   void clear() {
-    if (!shown_) return;
-    static const char kClear[] = "\r\033[K";
-    ssize_t ignored = ::write(STDERR_FILENO, kClear, sizeof kClear - 1);
-    (void)ignored;
-    shown_ = false;
+    auto lock = lock_stderr();
+    clear_stderr_status();
   }
 
  private:
@@ -103,7 +100,6 @@ class ProgressLine {
   std::uint64_t total_;
   Clock::time_point start_;
   Clock::time_point last_{};
-  bool shown_ = false;
 };
 
 AsyncContext async_context(const EngineOptions& options) {

@@ -39,7 +39,7 @@ std::string Diagnostics::format(std::string_view kind, std::string_view message,
 
 void Diagnostics::print(std::string_view kind, std::string_view message, std::initializer_list<DiagField> fields) const {
   std::string line = format(kind, message, fields);
-  write_fully(STDERR_FILENO, line.data(), line.size());  // (stderr gone: nothing left to tell anyone)
+  (void)write_stderr(line);  // (stderr gone: nothing left to tell anyone)
 }
 
 }  // namespace ppipe

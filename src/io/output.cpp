@@ -9,6 +9,9 @@
 #include <chrono>
 #include <cerrno>
 #include <climits>
+#include <mutex>
+
+#include "src/util/fd_write.h"
 
 namespace ppipe {
 
@@ -27,10 +30,23 @@ struct Timed {
   std::uint64_t start_;
 };
 
+bool same_open_file(int a, int b) {
+  struct stat sa, sb;
+  return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 }  // namespace
+
+Output::Output(int fd, std::string name)
+    : fd_(fd), shares_stderr_(fd == STDERR_FILENO || same_open_file(fd, STDERR_FILENO)), name_(std::move(name)) {}
 
 int Output::write_all(const char* p, std::size_t n) {
   Timed timed(write_ns_);
+  std::unique_lock<std::mutex> lock;
+  if (shares_stderr_) {
+    lock = lock_stderr();
+    clear_stderr_status();
+  }
   while (n > 0) {
     ssize_t w = ::write(fd_, p, n);
     if (w < 0) {
@@ -46,6 +62,11 @@ int Output::write_all(const char* p, std::size_t n) {
 
 int Output::writev_all(struct iovec* v, std::size_t count) {
   Timed timed(write_ns_);
+  std::unique_lock<std::mutex> lock;
+  if (shares_stderr_) {
+    lock = lock_stderr();
+    clear_stderr_status();
+  }
   while (count > 0) {
     int n = static_cast<int>(std::min<std::size_t>(count, IOV_MAX));
     ssize_t w = ::writev(fd_, v, n);

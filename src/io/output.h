@@ -23,7 +23,7 @@ class Output {
  public:
   static constexpr std::size_t kFlushAt = 1 << 20;
 
-  Output(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  Output(int fd, std::string name);
   // Records appended from now on are written in another format (src/io/output_format.h).
   void set_formatter(std::unique_ptr<RecordFormatter> f) { formatter_ = std::move(f); }
   // The format's closing bytes (the end of a JSON array); nothing without a formatter.
@@ -47,6 +47,9 @@ class Output {
   int writev_all(struct iovec* pieces, std::size_t count);
 
   int fd_;
+  // fd_ is stderr, or the same pipe, terminal or file: each write holds lock_stderr (other threads
+  // write lines there: exec's commands' stderr) and erases a progress line first.
+  bool shares_stderr_ = false;
   std::string name_;
   std::string pending_;
   std::vector<struct iovec> iov_;  // scratch for writev (it advances the pieces on short writes)

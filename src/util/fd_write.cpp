@@ -18,4 +18,26 @@ int write_fully(int fd, const char* p, std::size_t n) {
   return 0;
 }
 
+namespace {
+std::mutex stderr_mu;
+bool status_shown = false;  // (under stderr_mu)
+}  // namespace
+
+std::unique_lock<std::mutex> lock_stderr() { return std::unique_lock<std::mutex>(stderr_mu); }
+
+void set_stderr_status_shown(bool shown) { status_shown = shown; }
+
+void clear_stderr_status() {
+  if (!status_shown) return;
+  static const char kClear[] = "\r\033[K";
+  (void)write_fully(STDERR_FILENO, kClear, sizeof kClear - 1);
+  status_shown = false;
+}
+
+int write_stderr(std::string_view lines) {
+  auto lock = lock_stderr();
+  clear_stderr_status();
+  return write_fully(STDERR_FILENO, lines.data(), lines.size());
+}
+
 }  // namespace ppipe

@@ -1,12 +1,29 @@
-// A whole buffer to a descriptor: again after EINTR and after a short write.
+// A whole buffer to a descriptor: again after EINTR and after a short write. And stderr, which
+// several of ppipe's threads write to.
 #pragma once
 
 #include <cstddef>
+#include <mutex>
+#include <string_view>
 
 namespace ppipe {
 
 // 0 when all n bytes were written, else the errno of the write that failed (EIO for one that
 // wrote nothing).
 int write_fully(int fd, const char* p, std::size_t n);
+
+// Writers of stderr (fd 2): the writer thread's error records, the progress line, the lines of
+// exec's commands (from exec's I/O thread), messages. Each write of whole lines holds this lock,
+// so that no line lands inside another: a pipe takes a write of more than PIPE_BUF bytes in
+// pieces, and another thread's write could go in between them.
+std::unique_lock<std::mutex> lock_stderr();
+// The progress line on a terminal (text without '\n', redrawn in place) is shown or not; under
+// the lock.
+void set_stderr_status_shown(bool shown);
+// Erases a shown progress line ("\r\033[K"), so that the lines written next start at the left
+// margin; under the lock.
+void clear_stderr_status();
+// Whole lines to stderr, under the lock, after erasing a shown progress line: write_fully's result.
+int write_stderr(std::string_view lines);
 
 }  // namespace ppipe

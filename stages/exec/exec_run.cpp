@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "src/util/child_groups.h"
+#include "src/util/fd_write.h"
 
 #include "src/io/diagnostics.h"
 #include "src/util/text_util.h"
@@ -595,15 +596,7 @@ void ExecRun::stderr_line(Call& c, std::string_view line) {
     std::string out = stderr_json_ ? Diagnostics(true).format("stderr", piece, {{"stage", "\"exec\""},
                                                                                   {"pid", std::to_string(c.child.pid)}})
                                    : fmt::format("exec[{}]: {}\n", c.child.pid, piece);
-    const char* p = out.data();
-    std::size_t left = out.size();
-    while (left > 0) {
-      ssize_t w = ::write(STDERR_FILENO, p, left);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) break;
-      p += w;
-      left -= static_cast<std::size_t>(w);
-    }
+    (void)write_stderr(out);  // (under the lock the writer's error records take too)
   } while (!rest.empty());
   std::string_view kept = std::string_view(text).substr(0, kStderrTailLineMax);
   c.err_tail.emplace_back(kept.substr(0, utf8_safe_prefix(kept)));
