@@ -228,8 +228,10 @@ void ExecRun::loop() {
       // its stderr (`sleep 100 >/dev/null & echo hi`): what it has written is the call's, what
       // comes later is not. Waiting for that end held the call for the background's lifetime, and
       // with --timeout failed it as a timeout although it exited 0 at once.
-      if (c.reaped && c.child.stdout_fd < 0 && c.child.stderr_fd >= 0 && now >= c.reaped_at + kStderrGrace)
-        close_fd(c.child.stderr_fd);
+      if (c.reaped && c.child.stdout_fd < 0 && c.child.stderr_fd >= 0 && now >= c.reaped_at + kStderrGrace) {
+        read_stderr(c);  // what is there by now (it may end it)
+        if (c.child.stderr_fd >= 0) close_stderr(c);
+      }
       // Timers. They also run after the process is reaped while something it started still
       // holds its pipes open: the group gets the signals too. Not once the attempt is over (a
       // span's call waiting for its last jobs).
@@ -245,7 +247,7 @@ void ExecRun::loop() {
         } else {
           // Killed, and still someone outside the group holds the pipes: stop waiting for them.
           close_fd(c.child.stdout_fd);
-          close_fd(c.child.stderr_fd);
+          if (c.child.stderr_fd >= 0) close_stderr(c);
           c.kill_at = 0;
           c.deadline = 0;
         }
@@ -560,9 +562,7 @@ void ExecRun::read_stderr(Call& c) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
     if (n <= 0) {
-      if (!c.err_line.empty()) stderr_line(c, c.err_line);
-      c.err_line.clear();
-      close_fd(c.child.stderr_fd);
+      close_stderr(c);
       return;
     }
     std::string_view data(buffer_.data(), static_cast<std::size_t>(n));
@@ -575,11 +575,29 @@ void ExecRun::read_stderr(Call& c) {
         data.remove_prefix(1);
       } else if (c.err_line.size() < kStderrLineMax) {
         continue;  // the rest of the line comes with a later read
+      } else {
+        // A line of kStderrLineMax bytes so far: passed on in whole characters; the bytes of one
+        // cut at the limit start the next piece (they were two U+FFFD, one in each).
+        const std::size_t whole = utf8_safe_prefix(c.err_line);
+        if (whole > 0 && whole < c.err_line.size()) {
+          std::string cut = c.err_line.substr(whole);
+          stderr_line(c, std::string_view(c.err_line).substr(0, whole));
+          c.err_line = std::move(cut);
+          continue;
+        }
       }
       stderr_line(c, c.err_line);
       c.err_line.clear();
     }
   }
+}
+
+// The end of the call's stderr: a last line without its '\n' is passed on and kept too (it was
+// dropped when the pipe was closed early: a process left behind held it, or the group was killed).
+void ExecRun::close_stderr(Call& c) {
+  if (!c.err_line.empty()) stderr_line(c, c.err_line);
+  c.err_line.clear();
+  close_fd(c.child.stderr_fd);
 }
 
 // One line of a command's stderr: passed on to ours in one write, so lines of different processes
@@ -719,6 +737,9 @@ double ExecRun::poll_timeout(double now) const {
     until = std::min(until, now + b.wait(now));
   }
   for (const Call* c : running_) {
+    // Over, and sealed since the last look (the input ended after its process had exited): the
+    // loop ends it right away. Waiting for a descriptor held the run's end up to a second.
+    if (c->reaped && c->child.stdout_fd < 0 && c->child.stderr_fd < 0 && c->sealed) return 0.0;
     if (c->reaped && c->child.stdout_fd < 0 && c->child.stderr_fd >= 0) until = std::min(until, c->reaped_at + kStderrGrace);
     if (c->reaped) continue;
     if (c->child.pid_fd < 0) until = std::min(until, now + 0.005);  // no pidfd: look again soon

@@ -124,6 +124,7 @@ class ExecRun final : public AsyncRun {
   void output_overflow(Call& c, double now);
   void read_stderr(Call& c);
   void stderr_line(Call& c, std::string_view line);
+  void close_stderr(Call& c);
   void drain_stdin(Call& c);
   void end_attempt(Call& c, double now);
   void fail(Call& c, std::string message);

@@ -848,3 +848,41 @@ print(b if n == 400 else 'lines: %d' % n)")
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_exec_stderr_lines_whole
+
+t_exec_end_not_held() {
+  # A batch-mode command that exits before it has read its input (`head -c 1`): when the input
+  # ended after its process was reaped, the loop waited for a descriptor that could not come, and
+  # the run ended a second late (about half the runs).
+  local name="exec: the run ends at once when the last call's process exited before the input ended" msg=() k s e f
+  f=$(gen_file exec-end-held --seed 3 --size 5M)
+  for k in 1 2 3 4 5 6; do
+    s=$(now_ms)
+    "$PPIPE" --stages parse,exec --exec 'head -c 1' --batch-size 64K "$f" > /dev/null 2> err
+    e=$(( $(now_ms) - s ))
+    [ "$e" -lt 700 ] || msg+=("run $k took $e ms (the work takes about 10 ms)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_exec_end_not_held
+
+t_exec_stderr_ends() {
+  # The ends of a command's stderr: a last line without '\n' is passed on and in the error record
+  # also when a process left behind holds the pipe (it was dropped when the pipe was closed after
+  # the grace); a line longer than 64 KiB is cut between characters (two U+FFFD at the cut).
+  local name="exec: a last stderr line without newline is kept; a 64 KiB cut keeps characters whole" msg=() got
+  echo '{"a":1}' > se1.jsonl
+  "$PPIPE" --stages parse,exec --exec-mode record --exec 'printf "fatal: disk full" >&2; sleep 2.7182 >/dev/null & exit 4' \
+    --errors se.err se1.jsonl > /dev/null 2> se.fwd
+  pkill -f 'sleep 2.7182' 2>/dev/null
+  jq -e '.error == "exit status 4 (1 attempt); stderr: fatal: disk full"' se.err > /dev/null || msg+=("error record: $(cat se.err)")
+  jq -e 'select(.ppipe == "stderr") | .message == "fatal: disk full"' se.fwd > /dev/null || msg+=("forwarded: $(cat se.fwd)")
+  python3 -c "import sys; sys.stdout.write('a' + '\u00e9' * 40000 + '\n')" > se-long.txt
+  "$PPIPE" --stages parse,exec --exec-mode record --exec "cat $(printf '%q' "$PWD/se-long.txt") >&2" se1.jsonl > /dev/null 2> se.fwd
+  got=$(python3 -c "
+import json
+s = ''.join(json.loads(l)['message'] for l in open('se.fwd') if json.loads(l).get('ppipe') == 'stderr')
+print(s.count('\ufffd'), s == open('se-long.txt', encoding='utf-8').read().rstrip('\n'))")
+  [ "$got" = "0 True" ] || msg+=("an 80 KB line of 2-byte characters: U+FFFD count, equal: $got")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_exec_stderr_ends
