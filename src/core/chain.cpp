@@ -538,6 +538,8 @@ Chain::Run::Cut Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, 
       c.in += n;
       c.out += *lines;
       out_records_ += *lines;
+      async_lines_ += *lines;
+      async_bytes_ += job.out.size();
       if (job.out.back() != '\n') job.out.push_back('\n');
       passed_ = job.out;
       return cut;
@@ -553,7 +555,6 @@ Chain::Run::Cut Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, 
   std::size_t worker_before = 0;  // the batch's own failures on lines before the current record
   std::uint64_t errors = 0;       // the job's failures and the later stages' errors so far
   std::size_t f = 0, out_pos = 0;
-  std::uint64_t made = 0;
   const std::uint64_t last_line = n ? job.lines[n - 1] : 0;  // where output no record owns goes
   auto spent = [&] { return limited && worker_before + errors >= max_failures; };
   auto mark = [&](std::uint64_t line) {
@@ -567,7 +568,10 @@ Chain::Run::Cut Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, 
     while (!rest.empty()) {
       std::size_t nl = rest.find('\n');
       std::string_view text = rest.substr(0, nl);
-      rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+      const std::size_t taken = nl == std::string_view::npos ? rest.size() : nl + 1;
+      rest.remove_prefix(taken);
+      const std::uint64_t out_line = ++async_lines_, out_offset = async_bytes_;
+      async_bytes_ += taken;
       if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
       if (text.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank: no record
       if (stopped_) continue;  // after the stream ended: never emitted
@@ -575,9 +579,8 @@ Chain::Run::Cut Chain::Run::complete(AsyncJob& job, std::uint32_t source_index, 
       // The command's output: unchecked. Whose it is, when the job says (record mode): an error
       // of a later stage names the input record's source, line and offset; else the stage and
       // the output line.
-      ++made;
       Record rec = per_record ? Record::made(text, job.lines[record], job.offsets[record], false)
-                              : Record::made(text, made, 0, false);
+                              : Record::made(text, out_line, out_offset, false);
       rec.set_seq(job.seq);
       const std::uint64_t before = feed_errors_;
       if (!feed(k + 1, rec, text, per_record ? source : chain_.stages_[k]->name())) --c.out;

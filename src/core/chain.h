@@ -205,8 +205,13 @@ class Chain::Run {
   std::vector<StageCounts> counts_;
   std::vector<std::uint64_t> busy_ns_;
   std::vector<std::string> stats_fields_;
-  std::uint64_t feed_ns_ = 0;
-  std::uint64_t feed_errors_ = 0;  // records feed() sent to the error stream  // all of feed()'s time, so finish() can tell its own apart
+  std::uint64_t feed_ns_ = 0;  // all of feed()'s time, so finish() can tell its own apart
+  std::uint64_t feed_errors_ = 0;  // records feed() sent to the error stream
+  // The async stage's output so far without a record of its own (exec's batch mode): its lines and
+  // bytes, in input order, so that a later stage's error names the line of the whole output (one
+  // numbering for the run, not one per batch: the same for every --batch-size and --exec-span).
+  std::uint64_t async_lines_ = 0;
+  std::uint64_t async_bytes_ = 0;
   std::string key_;
   std::string output_;  // take_over: the forwarded records of a batch (its room kept)
   std::string out_, err_;

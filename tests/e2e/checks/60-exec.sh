@@ -886,3 +886,23 @@ print(s.count('\ufffd'), s == open('se-long.txt', encoding='utf-8').read().rstri
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_exec_stderr_ends
+
+t_exec_batch_output_lines() {
+  # Batch mode: a later stage's error names the line (and byte offset) of exec's whole output, one
+  # numbering for the run: each batch's output was numbered from 1 (two bad lines of a file given
+  # twice both said line 3; the same output line was 99999 at --batch-size 1M and 12010 at 1K),
+  # and the offset was 0.
+  local name="exec: a later stage's error names the line of exec's output, the same for every --batch-size" msg=() b got want
+  printf '{"i":1}\n{"i":2}\n{"i":3}\n' > bl3.jsonl
+  got=$("$PPIPE" --stages parse,exec,parse --exec 'sed s/3/x/' bl3.jsonl bl3.jsonl 2>&1 > /dev/null | jq -c '[.source, .line, .offset]' | tr '\n' ' ')
+  [ "$got" = '["exec",3,16] ["exec",6,40] ' ] || msg+=("a file given twice: $got")
+  seq 1 100000 | sed 's/.*/{"i":&}/' > bl100k.jsonl
+  want='["exec",99999,1188870]'
+  for b in 1M 1K 64; do
+    got=$("$PPIPE" --stages parse,exec,parse --exec 'sed "s/{\"i\":99999}/bad/"' --batch-size "$b" --exec-span 64K bl100k.jsonl 2>&1 > /dev/null |
+      jq -c '[.source, .line, .offset]')
+    [ "$got" = "$want" ] || msg+=("--batch-size $b: $got, want $want")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_exec_batch_output_lines
