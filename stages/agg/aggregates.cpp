@@ -665,7 +665,8 @@ class CountDistinctT final : public Base {
   static bool is_canonical(std::string_view k) {
     if (k.empty()) return false;
     const std::string_view rest = k.substr(1);
-    if (k[0] == 's' || k[0] == 'j') return k[0] == 's' || !rest.empty();
+    if (k[0] == 's') return true;
+    if (k[0] == 'j') return is_canonical_json(rest);
     if (k[0] != 'n' || rest.empty()) return false;
     const char* end = rest.data() + rest.size();
     std::int64_t i;
@@ -678,6 +679,18 @@ class CountDistinctT final : public Base {
       return canonical(Value::of_uint(u)) == k;
     }
     return parse_double_text(rest, &d) && canonical(Value::of(d)) == k;
+  }
+  // A boolean, array or object as accumulate writes it (expr::append_json_sorted: members sorted,
+  // integral doubles as integers, shortest numbers): `{"b":1,"a":2}` or `[1.0]` would count twice.
+  static bool is_canonical_json(std::string_view text) {
+    if (text.empty()) return false;
+    expr::Scratch scratch;
+    expr::Value v;
+    std::string error, again;
+    if (!expr::read_value(text, scratch, v, &error)) return false;
+    if (!v.is_array() && !v.is_object() && v.tag() != expr::Tag::kTrue && v.tag() != expr::Tag::kFalse) return false;
+    expr::append_json_sorted(v, again);
+    return again == text;
   }
   DistinctSet keys_;
 };

@@ -804,6 +804,15 @@ TEST_CASE("partial states no aggregate can write are refused", "[agg]") {
     INFO(key);
     CHECK_FALSE(accepts("count_distinct", ("[\"" + std::string(key) + "\"]").c_str()));
   }
+  // ... also arrays and objects (members sorted, numbers canonical), and nothing but JSON there.
+  for (const char* key : {R"(j{\"b\":1,\"a\":2})", "j[1.0]", "j[01]", "jnot json", "j[1] ", "j\\\"s\\\"", "j1", "jnull"}) {
+    INFO(key);
+    CHECK_FALSE(accepts("count_distinct", ("[\"" + std::string(key) + "\"]").c_str()));
+  }
+  for (const char* key : {R"(j{\"a\":2,\"b\":1})", "j[1,2.5]", "jtrue", "j[]", "j{}"}) {
+    INFO(key);
+    CHECK(accepts("count_distinct", ("[\"" + std::string(key) + "\"]").c_str()));
+  }
 }
 
 TEST_CASE("LimbVec: inline then heap, front insertion and erasure, copies and moves", "[agg]") {
