@@ -1007,6 +1007,27 @@ CliResult parse_command_line(int argc, char** argv) {
   auto cl = std::make_unique<CommandLine>();
   CLI::App& app = cl->app;
   Options& o = cl->o;
+  // `--name=` (an empty value attached) of an option that takes a value is `--name ''`: CLI11
+  // took the next argument as its value (`--group-by= .x` grouped by .x, `--group-by= FILE` read
+  // the file's name as an expression).
+  std::vector<std::string> arg_text(argv, argv + argc);
+  for (std::size_t i = 1; i < arg_text.size(); ++i) {
+    const std::string& a = arg_text[i];
+    if (a == "--") break;
+    if (a.size() > 3 && a.compare(0, 2, "--") == 0 && a.back() == '=' && a.find('=') == a.size() - 1) {
+      const CLI::Option* opt = app.get_option_no_throw(a.substr(0, a.size() - 1));
+      if (opt && opt->get_items_expected_min() > 0) {
+        arg_text[i].pop_back();
+        arg_text.insert(arg_text.begin() + static_cast<std::ptrdiff_t>(i) + 1, std::string());
+        ++i;
+      }
+    }
+  }
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : arg_text) arg_ptrs.push_back(a.data());
+  arg_ptrs.push_back(nullptr);
+  argc = static_cast<int>(arg_text.size());
+  argv = arg_ptrs.data();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -266,3 +266,21 @@ for n, tag in ((4096, 'ok'), (4097, 'big')):
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_edge_max_record_size_crlf_boundary
+
+t_empty_attached_value() {
+  # `--name=` with nothing after the '=' is an empty value, as `--name ''`: CLI11 took the next
+  # argument as the value (`--group-by= .x` grouped by .x; `--group-by= FILE` read the file's
+  # name as an expression, exit 2). A flag keeps taking `--flag=` as given.
+  local name="cli: --opt= is an empty value, not the next argument" msg=() got rc
+  printf '{"x":1}\n{"x":2}\n' > eav.jsonl
+  got=$("$PPIPE" --group-by= eav.jsonl 2>&1); rc=$?
+  [ "$rc" = 0 ] && [ "$got" = '{"count":2}' ] || msg+=("--group-by= FILE: exit $rc: $got")
+  rc=0; "$PPIPE" --group-by= .x eav.jsonl > out 2> err || rc=$?
+  [ "$rc" = 2 ] && grep -q "'.x' is not a file" err || msg+=("--group-by= .x FILE: exit $rc: $(head -c 200 out err)")
+  rc=0; "$PPIPE" --batch-size= eav.jsonl > out 2> err || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "--batch-size '': expected a size" err || msg+=("--batch-size=: exit $rc: $(head -c 200 err)")
+  got=$("$PPIPE" --stats= eav.jsonl 2> /dev/null | wc -l)
+  [ "$got" = 2 ] || msg+=("--stats= (a flag): $got lines")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_empty_attached_value
