@@ -341,7 +341,8 @@ int main(int argc, char** argv) {
       code = kExitFatal;
       break;
     }
-    case StopReason::kFatalIo: code = kExitFatal; break;
+    case StopReason::kFatalIo:
+    case StopReason::kFatal: code = kExitFatal; break;
     default: break;
   }
   if (!result.fatal_error.empty()) {

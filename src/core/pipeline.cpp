@@ -377,7 +377,7 @@ class PipelineRun {
   // format's rows) did not fit: the run stops, nothing more is written or finished (the state
   // the exception left is not trusted), and the exit is 3 with this message.
   void writer_out_of_memory() {
-    fail_writer(StopReason::kFatalIo,
+    fail_writer(StopReason::kFatal,
                 "out of memory in the writer: what the stages after the workers keep (tail, agg, uniq --uniq-all, "
                 "the output format) did not fit in memory");
     if (async_) async_->end_of_input();
@@ -390,7 +390,7 @@ class PipelineRun {
     if (!async_ || async_cancelled_) return;
     StopReason why = stop_.reason();
     if (why == StopReason::kSigint || why == StopReason::kSigterm || why == StopReason::kBrokenPipe ||
-        why == StopReason::kFatalIo) {
+        why == StopReason::kFatalIo || why == StopReason::kFatal) {
       async_cancelled_ = true;
       async_->cancel();
     }
@@ -408,13 +408,13 @@ class PipelineRun {
           "tail, agg or uniq --uniq-all keep, or this batch's output: a map that fans out holds it until it is "
           "written, and a smaller --batch-size holds less)",
           chain_.source_name(b->source), b->first_line, b->input.size());
-      stop(StopReason::kFatalIo);
+      stop(StopReason::kFatal);
     }
     if (!discarding_) {
       if (writer_part_->admit(*b)) stop_after = StopReason::kHead;
       if (!writer_part_->failure().empty()) {
         result_.fatal_error = writer_part_->failure();
-        stop_after = StopReason::kFatalIo;
+        stop_after = StopReason::kFatal;
       }
       // --max-errors: the run ends right after the N-th failed record, as head ends after its N-th.
       // When the writer's segment runs here on the batch's forwarded records, their failures and
@@ -428,7 +428,7 @@ class PipelineRun {
       // A finishing stage past a memory guard (agg --max-groups): the run ends with this batch.
       if (!writer_part_->failure().empty() && result_.fatal_error.empty()) {
         result_.fatal_error = writer_part_->failure();
-        stop_after = StopReason::kFatalIo;
+        stop_after = StopReason::kFatal;
       }
       result_.stats.add_batch(*b, chain_.worker_end() == chain_.size());
       if (u.lines > 0) result_.stats.forget_forwarded(u.records, u.lines, chain_.worker_end());
@@ -589,7 +589,7 @@ class PipelineRun {
       result_.stats.set_writer_counts(writer_part_->counts(), writer_part_->out_records());
       if (!writer_part_->failure().empty() && result_.fatal_error.empty()) {
         result_.fatal_error = writer_part_->failure();
-        stop(StopReason::kFatalIo);
+        stop(StopReason::kFatal);
       }
       if (writer_part_->stopped()) stop(StopReason::kHead);
       if (options_.max_errors && result_.stats.errors >= options_.max_errors) stop(StopReason::kMaxErrors);
@@ -610,19 +610,20 @@ class PipelineRun {
   void finish() {
     StopReason why = stop_.reason();
     if (why == StopReason::kBrokenPipe || why == StopReason::kMaxErrors || why == StopReason::kFatalIo ||
-        !read_error_.empty() || discarding_by_failure_)
+        why == StopReason::kFatal || !read_error_.empty() || discarding_by_failure_)
       return;
     std::string error;
     auto flush = [this] {
       write_writer_part();
       StopReason r = stop_.reason();  // finish runs after head and interrupts too; not past these
-      return r != StopReason::kBrokenPipe && r != StopReason::kFatalIo && r != StopReason::kMaxErrors;
+      return r != StopReason::kBrokenPipe && r != StopReason::kFatalIo && r != StopReason::kFatal &&
+             r != StopReason::kMaxErrors;
     };
     FinishContext context;
     context.threads = options_.workers;
     context.errors = result_.stats.errors;
     if (!writer_part_->finish(&error, flush, context)) {
-      if (stop_.raise(StopReason::kFatalIo) || result_.fatal_error.empty()) result_.fatal_error = error;
+      if (stop_.raise(StopReason::kFatal) || result_.fatal_error.empty()) result_.fatal_error = error;
     }
     write_writer_part();
   }

@@ -43,7 +43,7 @@ struct EngineOptions {
 struct RunResult {
   RunStats stats;
   StopReason stop = StopReason::kNone;
-  std::string fatal_error;  // one line, set for kFatalIo
+  std::string fatal_error;  // one line, set for kFatalIo and kFatal
   std::string error_summary;  // human_errors: the closing line about the error stream, or ""
   std::string hint;           // "" or one hint: the input is clearly not what ppipe reads
 };

@@ -14,6 +14,7 @@ const char* stop_reason_name(StopReason r) {
     case StopReason::kBrokenPipe: return "broken_pipe";
     case StopReason::kMaxErrors: return "max_errors";
     case StopReason::kFatalIo: return "io_error";
+    case StopReason::kFatal: return "fatal_error";
     case StopReason::kSigint: return "sigint";
     case StopReason::kSigterm: return "sigterm";
   }

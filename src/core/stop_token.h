@@ -17,6 +17,8 @@ enum class StopReason : int {
   kBrokenPipe,  // stdout closed by the reader of our output
   kMaxErrors,   // --max-errors reached
   kFatalIo,     // cannot read or write
+  kFatal,       // another fatal error: a memory guard (agg --max-groups), out of memory, a finishing
+                // stage that failed (merge refused a line)
   kSigint,
   kSigterm,
 };

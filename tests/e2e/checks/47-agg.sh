@@ -490,6 +490,10 @@ t_agg_guards_stop_the_run() {
   rc=0; "$PPIPE" --stages merge --max-groups 10 --batch-size 1K --stats g300.parts > /dev/null 2> err || rc=$?
   [ "$rc" = 3 ] && grep -q 'agg: more than 10 groups' err && [ "$(stats_of err '.records_in < 300')" = true ] ||
     msg+=("merge --max-groups: exit $rc, read on: $(tail -n 1 err | head -c 200)")
+  # Not a read or write error: stopped_by says "fatal_error" (it said "io_error").
+  [ "$(stats_of err '.stopped_by')" = '"fatal_error"' ] || msg+=("merge --max-groups: stopped_by $(stats_of err '.stopped_by')")
+  "$PPIPE" --group-by .a --max-groups 10 --stats g300.jsonl > /dev/null 2> err || true
+  [ "$(stats_of err '.stopped_by')" = '"fatal_error"' ] || msg+=("agg --max-groups: stopped_by $(stats_of err '.stopped_by')")
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_guards_stop_the_run
