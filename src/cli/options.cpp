@@ -377,6 +377,13 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
       return nullptr;
     }
     given.push_back({stage, option, &value});
+    // An empty value (`--top ''`, `--timeout=`, an unset shell variable) is no value: some options
+    // took it silently as "not given" (no limit, the default). --group-by '' is one group.
+    if (value.empty() && option->arg_name && flag != "--group-by") {
+      *error = fmt::format("{} needs a value, got an empty one", flag);
+      *help_stage = stage->name;
+      return nullptr;
+    }
   }
 
   // The chain.
@@ -1077,6 +1084,23 @@ CliResult parse_command_line(int argc, char** argv) {
     std::cerr << "ppipe: " << flag << " needs a value, but the word after it is the option " << word
               << " (give " << flag << " its value first)\n"
               << usage_footer();
+    result.exit_code = kExitUsage;
+    return result;
+  }
+
+  // The engine's options: an empty value is no value either (`--errors ''` failed only once the
+  // run started; `--max-errors ''`, `--stats-interval ''`, `--format ''` were taken as not given).
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->count() == 0 || opt->get_items_expected_min() == 0 || opt->get_lnames().empty()) continue;
+    const std::string flag = "--" + opt->get_lnames().front();
+    // (--delimiter and --stages say more: "expected one character", the list of stages.)
+    if (flag == "--arg" || flag == "--argjson" || flag == "--delimiter" || flag == "--stages" ||
+        find_stage_option(flag, stage_table()).first)
+      continue;
+    const auto& values = opt->results();
+    if (std::find(values.begin(), values.end(), std::string()) == values.end()) continue;
+    const std::string message = fmt::format("{} needs a value, got an empty one", flag);
+    std::cerr << "ppipe: " << message << config_origin(*cl, message, argc, argv) << "\n" << usage_footer();
     result.exit_code = kExitUsage;
     return result;
   }

@@ -278,9 +278,29 @@ t_empty_attached_value() {
   rc=0; "$PPIPE" --group-by= .x eav.jsonl > out 2> err || rc=$?
   [ "$rc" = 2 ] && grep -q "'.x' is not a file" err || msg+=("--group-by= .x FILE: exit $rc: $(head -c 200 out err)")
   rc=0; "$PPIPE" --batch-size= eav.jsonl > out 2> err || rc=$?
-  [ "$rc" = 2 ] && grep -q -- "--batch-size '': expected a size" err || msg+=("--batch-size=: exit $rc: $(head -c 200 err)")
+  [ "$rc" = 2 ] && grep -q -- "--batch-size needs a value, got an empty one" err || msg+=("--batch-size=: exit $rc: $(head -c 200 err)")
   got=$("$PPIPE" --stats= eav.jsonl 2> /dev/null | wc -l)
   [ "$got" = 2 ] || msg+=("--stats= (a flag): $got lines")
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_empty_attached_value
+
+t_empty_values_refused() {
+  # An empty value (an unset shell variable: `--errors="$LOG"`) is a usage error (exit 2), no
+  # output written: some options took it as not given (--max-errors '': no limit, --top '': all,
+  # --timeout '': none, --format '': jsonl), --errors '' failed only once the run had started.
+  local name="cli: an empty option value is a usage error (exit 2) naming the option" msg=() opt rc
+  printf '{"a":1}\n' > ev.jsonl
+  for opt in "--errors" "--max-errors" "--stats-interval" "--format" "--config" "--group-by .a --top" \
+             "--group-by .a --sort" "--exec cat --timeout" "--exec cat --rate" "--exec cat --concurrency"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$PPIPE" $opt '' ev.jsonl > out 2> err || rc=$?
+    [ "$rc" = 2 ] && [ ! -s out ] && grep -q -- "${opt##* } needs a value, got an empty one" err ||
+      msg+=("[$opt ''] exit $rc: $(head -c 150 err)")
+  done
+  [ "$("$PPIPE" --group-by '' ev.jsonl)" = '{"count":1}' ] || msg+=("--group-by '' is one group")
+  [ "$("$PPIPE" --arg x '' --map '$x' ev.jsonl)" = '""' ] || msg+=("--arg x '' is the empty string")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_empty_values_refused
