@@ -248,7 +248,17 @@ int main(int argc, char** argv) {
       std::cerr.clear();
     }
   }
-  if (cli.exit_code >= 0) return cli.exit_code;
+  if (cli.exit_code >= 0) {
+    // --help, --version, help TOPIC, --print-config: their text must have been written (a full
+    // disk gave an empty config file and exit 0). A reader that went away is no failure.
+    std::cout.flush();  // (errno is the failed write's: nothing since has set it)
+    if (!std::cout && errno != EPIPE) {
+      const int e = errno ? errno : EIO;
+      std::cerr << "ppipe: cannot write the output: " << std::strerror(e) << "\n";
+      return kExitFatal;
+    }
+    return cli.exit_code;
+  }
   Plan& plan = *cli.plan;
 
   bool same_is_stderr = false;

@@ -304,3 +304,21 @@ t_empty_values_refused() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_empty_values_refused
+
+t_help_write_failure() {
+  # --help, --version, help TOPIC and --print-config on a full disk: exit 3 with the reason (they
+  # exited 0: a script's `--print-config > job.toml` left an empty file and reported success). A
+  # reader that goes away (`| head -1`) is no failure.
+  local name="cli: --help, --version, help, --print-config: a failed write is exit 3; a closed pipe is not" msg=() a rc
+  for a in "--help" "--version" "help --man" "help agg" "--filter .a --print-config"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$PPIPE" $a > /dev/full 2> err || rc=$?
+    [ "$rc" = 3 ] && grep -q 'cannot write the output: No space left on device' err || msg+=("[$a > /dev/full] exit $rc: $(head -c 150 err)")
+  done
+  "$PPIPE" help --man 2> err | head -c 10 > /dev/null
+  rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] && [ ! -s err ] || msg+=("help --man | head -c 10: exit $rc: $(head -c 150 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_help_write_failure
