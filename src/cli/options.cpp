@@ -151,11 +151,13 @@ std::string unknown_option_message(const std::string& arg, const std::vector<std
   };
   if (const JqFlag* f = jq_flag(name))
     return fmt::format("'{}' is a jq option, not a ppipe one: {}", name, f->why);
-  // jq's bundled short flags: -rc, -cr, -sc (but -filter is a typo of --filter).
-  if (name.size() > 2 && name[0] == '-' && name[1] != '-' &&
-      std::all_of(name.begin() + 1, name.end(), [&](char c) { return jq_flag(std::string("-") + c) != nullptr; })) {
-    const JqFlag* f = jq_flag(std::string("-") + name[1]);
-    return fmt::format("'{}' (in '{}') is a jq option, not a ppipe one: {}", f->short_name, name, f->why);
+  // jq's bundled short flags: -rc, -cr, -sc, -cj (but -filter is a typo of --filter). Its -r and
+  // -j may be in the bundle too (-cr, jq's most common spelling, had no hint).
+  auto in_bundle = [&](char c) { return c == 'r' || c == 'j' || jq_flag(std::string("-") + c) != nullptr; };
+  if (name.size() > 2 && name[0] == '-' && name[1] != '-' && std::all_of(name.begin() + 1, name.end(), in_bundle)) {
+    for (std::size_t i = 1; i < name.size(); ++i)
+      if (const JqFlag* f = jq_flag(std::string("-") + name[i]))
+        return fmt::format("'{}' (in '{}') is a jq option, not a ppipe one: {}", f->short_name, name, f->why);
   }
   if (name.empty() || name[0] != '-') return fmt::format("unexpected argument '{}'", arg);
   // Compared without dashes, so that -filter and --filtr both find --filter.
@@ -582,7 +584,8 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
   e.reader.unwrap = o.unwrap;
   std::string output = o.output;
   if (o.raw_output || o.join_output) {
-    if (output != "jsonl" && output != "raw" && output != "raw0") {
+    // (-r with --output raw0, or --join-output with --output raw, wrote the flag's format.)
+    if (output != "jsonl" && output != (o.join_output ? "raw0" : "raw")) {
       *error = fmt::format("{} and --output {} do not go together", o.join_output ? "--join-output" : "--raw-output", output);
       return nullptr;
     }

@@ -322,3 +322,24 @@ t_help_write_failure() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_help_write_failure
+
+t_jq_bundles_and_raw_modes() {
+  # jq's bundles with -r or -j in them (-cr, jq's most common spelling) get the jq hint (they
+  # said "unknown option"); -r with --output raw0 and --join-output with --output raw are refused
+  # (the flag's mode was written, the --output given ignored).
+  local name="cli: -cr/-nr/-cj get the jq hint; -r --output raw0 and --join-output --output raw are usage errors" msg=() a rc
+  printf '{"s":"x"}\n' > jb.jsonl
+  for a in -cr -nr -cj; do
+    rc=0; "$PPIPE" "$a" jb.jsonl > out 2> err || rc=$?
+    [ "$rc" = 2 ] && grep -q "(in '$a') is a jq option, not a ppipe one" err || msg+=("[$a] exit $rc: $(head -c 150 err)")
+  done
+  for a in "-r --output raw0" "--join-output --output raw"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$PPIPE" $a --map .s jb.jsonl > out 2> err || rc=$?
+    [ "$rc" = 2 ] && grep -q "do not go together" err && [ ! -s out ] || msg+=("[$a] exit $rc: $(head -c 150 out err)")
+  done
+  [ "$("$PPIPE" -r --output raw --map .s jb.jsonl)" = x ] || msg+=("-r --output raw changed")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_jq_bundles_and_raw_modes
