@@ -844,9 +844,14 @@ CommandLine::CommandLine() {
 
 std::string CommandLine::check_config_entry(const ConfigEntry& entry) const {
   const std::string& key = entry.key;
-  // CLI11's lookup of a key: "--key", then "-k" for a one-letter key.
+  // A key is a long option's name. CLI11 would also take a one-letter key as the short option
+  // (`j = 1`), which then escaped the check for a key set twice (`j = 1` and `workers = 3`: the
+  // first won, silently).
   const CLI::Option* opt = app.get_option_no_throw("--" + key);
-  if (!opt && key.size() == 1) opt = app.get_option_no_throw("-" + key);
+  if (!opt && key.size() == 1) {
+    if (const CLI::Option* s = app.get_option_no_throw("-" + key); s && !s->get_lnames().empty())
+      return fmt::format("unknown key '{}': a key is a long option's name, '{}'", key, s->get_lnames().front());
+  }
   if (opt && opt->get_configurable()) {
     const bool repeats = opt->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
     if (opt->get_type_size_max() == 2) {  // --arg/--argjson: NAME VALUE pairs, one after the other

@@ -343,3 +343,19 @@ t_jq_bundles_and_raw_modes() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_bundles_and_raw_modes
+
+t_config_short_key() {
+  # A config key is a long option's name: a one-letter key (`j = 1`, CLI11's short option) is
+  # refused with the long name. It escaped the check for a key set twice: `j = 1` and
+  # `workers = 3` ran with the first, silently.
+  local name="config: a one-letter key is refused with the long name (it escaped the set-twice check)" msg=() rc
+  printf '{"a":1}\n' > ck.jsonl
+  printf 'j = 1\nworkers = 3\n' > ck.toml
+  rc=0; "$PPIPE" --config ck.toml ck.jsonl > out 2> err || rc=$?
+  [ "$rc" = 2 ] && grep -q "ck.toml line 1: unknown key 'j': a key is a long option's name, 'workers'" err ||
+    msg+=("exit $rc: $(head -c 200 err)")
+  printf 'workers = 3\n' > ck2.toml
+  [ "$("$PPIPE" --config ck2.toml ck.jsonl)" = '{"a":1}' ] || msg+=("workers = 3 broke")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_config_short_key
