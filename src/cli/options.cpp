@@ -670,8 +670,11 @@ namespace {
 // throws CLI::ConfigError "FILE line N: ..." (a usage error).
 class ConfigFileFormat : public CLI::Config {
  public:
-  ConfigFileFormat(std::function<std::string(const ConfigEntry&)> check, std::function<std::string()> path)
-      : check_(std::move(check)), path_(std::move(path)) {}
+  // is_flag: the key names a flag (a stage flag may have one value per occurrence: CLI11 is given
+  // one, and stage_args() reads them all from entries()).
+  ConfigFileFormat(std::function<std::string(const ConfigEntry&)> check, std::function<std::string()> path,
+                   std::function<bool(const std::string&)> is_flag)
+      : check_(std::move(check)), path_(std::move(path)), is_flag_(std::move(is_flag)) {}
 
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override;
   // Not used: --print-config writes the file itself (CommandLine::config_text), in stage order.
@@ -684,6 +687,7 @@ class ConfigFileFormat : public CLI::Config {
  private:
   std::function<std::string(const ConfigEntry&)> check_;
   std::function<std::string()> path_;
+  std::function<bool(const std::string&)> is_flag_;
   mutable std::vector<ConfigEntry> entries_;  // from_config is const in CLI11's interface
 };
 
@@ -698,6 +702,12 @@ std::vector<CLI::ConfigItem> ConfigFileFormat::from_config(std::istream& input) 
     CLI::ConfigItem item;
     item.name = e.key;
     item.inputs = e.values;
+    if (item.inputs.size() > 1 && is_flag_(e.key)) {
+      const bool any = std::any_of(e.values.begin(), e.values.end(), [](const std::string& v) {
+        return config_flag_value(v).value_or(false);
+      });
+      item.inputs = {any ? "true" : "false"};
+    }
     items.push_back(std::move(item));
   }
   return items;
@@ -806,7 +816,11 @@ CommandLine::CommandLine() {
       ->configurable(false);
   config_format = std::make_shared<ConfigFileFormat>(
       [this](const ConfigEntry& entry) { return check_config_entry(entry); },
-      [this] { return config_opt->count() ? config_opt->results().back() : std::string("config file"); });
+      [this] { return config_opt->count() ? config_opt->results().back() : std::string("config file"); },
+      [this](const std::string& key) {
+        const CLI::Option* opt = app.get_option_no_throw("--" + key);
+        return opt && opt->get_expected_min() == 0;
+      });
   app.config_formatter(config_format);
   app.allow_config_extras(CLI::config_extras_mode::error);
   // Stage options, from the stages' declarations: each occurrence of a value option takes one
@@ -853,7 +867,10 @@ std::string CommandLine::check_config_entry(const ConfigEntry& entry) const {
       return fmt::format("unknown key '{}': a key is a long option's name, '{}'", key, s->get_lnames().front());
   }
   if (opt && opt->get_configurable()) {
-    const bool repeats = opt->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
+    // A stage flag may repeat too: one value per occurrence, as on the command line.
+    const bool stage_flag = std::any_of(stage_options.begin(), stage_options.end(),
+                                        [&](const auto& p) { return p.first == opt && p.second->kind == OptionKind::kFlag; });
+    const bool repeats = opt->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll || stage_flag;
     if (opt->get_type_size_max() == 2) {  // --arg/--argjson: NAME VALUE pairs, one after the other
       if (entry.values.empty() || entry.values.size() % 2 != 0)
         return fmt::format("'{}' takes names and values in pairs: {} = [\"NAME\", \"VALUE\", ...]", key, key);
@@ -948,7 +965,12 @@ std::string CommandLine::config_text(const std::vector<std::string>& chain) cons
         if (flag == so->flag) values.push_back(v);
       if (values.empty()) continue;
       if (so->kind == OptionKind::kFlag) {
-        out += key + " = true\n";
+        // One `true` per occurrence: the n-th configures the n-th stage of its kind (written once,
+        // `--uniq .a --uniq-all --uniq .s --uniq-all` read back with the second uniq without it).
+        out += key + " = ";
+        if (values.size() > 1) out += "[";
+        for (std::size_t i = 0; i < values.size(); ++i) out += i ? ", true" : "true";
+        out += values.size() > 1 ? "]\n" : "\n";
       } else if (values.size() == 1) {
         out += key + " = " + value(values[0]) + "\n";
       } else {

@@ -359,3 +359,19 @@ t_config_short_key() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_config_short_key
+
+t_config_repeated_stage_flag() {
+  # --print-config writes a stage flag once per occurrence (`uniq-all = [true, true]`) and a
+  # config file may say so: the n-th configures the n-th stage. Written once, the second uniq lost
+  # --uniq-all, and the file's run kept a record the command line's dropped.
+  local name="config: a repeated stage flag round-trips through --print-config (one true per occurrence)" msg=() want got
+  printf '{"a":1,"s":"x"}\n{"a":2,"s":"y"}\n{"a":3,"s":"x"}\n' > rsf.jsonl
+  want=$("$PPIPE" --uniq .a --uniq-all --uniq .s --uniq-all rsf.jsonl)
+  "$PPIPE" --uniq .a --uniq-all --uniq .s --uniq-all --print-config > rsf.toml
+  grep -qx 'uniq-all = \[true, true\]' rsf.toml || msg+=("written: $(grep uniq-all rsf.toml)")
+  got=$("$PPIPE" --config rsf.toml rsf.jsonl 2>&1)
+  [ "$got" = "$want" ] || msg+=("read back: $(echo "$got" | head -c 200), want $(echo "$want" | tr '\n' ' ')")
+  "$PPIPE" --config rsf.toml --print-config | cmp -s - rsf.toml || msg+=("--print-config of the file differs from it")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_config_repeated_stage_flag
