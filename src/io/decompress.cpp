@@ -142,6 +142,18 @@ class GzipSource final : public DecompressingSource {
         continue;
       }
       if (!in_member_) {
+        // Zero bytes after a member (tape and block writers pad files so) end the stream, as for
+        // gzip and Python's gzip module; anything but zeros after them is not gzip data.
+        std::size_t z = pos_;
+        while (z < in_size_ && in_[z] == 0) ++z;
+        if (z > pos_ || zero_padding_) {
+          if (z < in_size_)
+            return fail(fmt::format("not gzip data after the end of a gzip member (compressed byte {})", offset_of(z)));
+          zero_padding_ = true;
+          pos_ = z;
+          flush_ = false;  // (the member is finished: nothing waits in the inflater)
+          continue;
+        }
         // Between members: the next bytes must start another one.
         if (!matches(in_.data() + pos_, in_size_ - pos_, kGzipMagic, 2))
           return fail(fmt::format("not gzip data after the end of a gzip member (compressed byte {})", offset_of(pos_)));
@@ -193,6 +205,7 @@ class GzipSource final : public DecompressingSource {
   bool in_member_ = false;
   bool stuck_ = false;  // the inflater wants more input before it can go on
   bool flush_ = false;  // the last call filled the output: the inflater may hold more
+  bool zero_padding_ = false;  // zeros after the last member: only zeros may follow
   std::string pending_error_;  // an error after output that was returned first
 };
 

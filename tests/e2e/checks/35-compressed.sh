@@ -174,3 +174,19 @@ t_compressed_zeek() {
   if [ ${#msg[@]} -eq 0 ]; then ok "real Zeek logs as .json.gz = zcat (dns, known_services, notice)"; else not_ok "Zeek .json.gz" "${msg[@]}"; fi
 }
 register t_compressed_zeek
+
+t_gzip_zero_padding() {
+  # Zero bytes after the last gzip member (tape and block writers pad so) end the stream, as for
+  # gzip and Python: it was a fatal error (exit 3) after the records. Anything but zeros after
+  # them is still not gzip data.
+  local name="gzip: zeros after the last member end the stream (exit 0); other bytes after them are refused" msg=() rc got
+  printf '{"a":1}\n{"a":2}\n' > zp.jsonl
+  { gzip -c zp.jsonl; head -c 5000 /dev/zero; } > zp.jsonl.gz
+  rc=0; got=$("$PPIPE" --batch-size 64 zp.jsonl.gz 2> err | tr '\n' ' ') || rc=$?
+  [ "$rc" = 0 ] && [ "$got" = '{"a":1} {"a":2} ' ] && [ ! -s err ] || msg+=("zeros: exit $rc, output $got, $(head -c 200 err)")
+  { gzip -c zp.jsonl; printf '\0\0\0x'; } > zpx.jsonl.gz
+  rc=0; "$PPIPE" zpx.jsonl.gz > out 2> err || rc=$?
+  [ "$rc" = 3 ] && grep -q 'not gzip data after the end of a gzip member' err || msg+=("zeros then x: exit $rc, $(head -c 200 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_gzip_zero_padding
