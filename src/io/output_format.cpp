@@ -204,6 +204,17 @@ class DelimitedFormatter final : public RecordFormatter {
 
   // The record in keys_/values_[0, n_): under the current header, or a new block.
   void emit_row(std::string& out) {
+    if (n_ == 0) {
+      // `{}`: no field to write. As Miller: a blank line (one for a run of them; none for a table
+      // that starts so), and the next record starts a new header block. A header and a row of
+      // nothing were written (two more blank lines, which a reader of the file skips).
+      flush_block(out);
+      if (!blank_last_) out.push_back('\n');
+      blank_last_ = true;
+      skip_separator_ = true;  // the blank line is the next block's separator
+      header_.clear();
+      return;
+    }
     const std::vector<std::string>* row = &values_;
     bool same = header_written_ && header_.size() == n_;
     for (std::size_t i = 0; same && i < n_; ++i) same = header_[i] == keys_[i];
@@ -214,7 +225,8 @@ class DelimitedFormatter final : public RecordFormatter {
     if (!same) {
       flush_block(out);
       if (mode_ != Mode::kTable) {
-        if (header_written_) out.push_back('\n');  // a new header block, as Miller writes it
+        if (header_written_ && !skip_separator_) out.push_back('\n');  // a new header block, as Miller writes it
+        skip_separator_ = false;
         for (std::size_t i = 0; i < n_; ++i) {
           if (i) out.push_back(sep_);
           field(keys_[i], out);
@@ -235,6 +247,7 @@ class DelimitedFormatter final : public RecordFormatter {
       field((*row)[i], out);
     }
     out.push_back('\n');
+    blank_last_ = false;
   }
 
   // --fill: every key of the record is in the header: its values in the header's order in filled_.
@@ -257,7 +270,9 @@ class DelimitedFormatter final : public RecordFormatter {
   // table: the rows held, aligned, under their header.
   void flush_block(std::string& out) {
     if (mode_ != Mode::kTable || block_.empty()) return;
-    if (blocks_++) out.push_back('\n');
+    if (blocks_++ && !skip_separator_) out.push_back('\n');
+    skip_separator_ = false;
+    blank_last_ = false;
     std::vector<std::size_t> widths(header_.size(), 1);
     auto shown = [](const std::string& v) -> std::string_view { return v.empty() ? std::string_view("-") : v; };
     for (std::size_t i = 0; i < header_.size(); ++i) widths[i] = std::max(widths[i], width(shown(header_[i])));
@@ -299,6 +314,8 @@ class DelimitedFormatter final : public RecordFormatter {
   std::vector<std::string> keys_, values_, header_;
   std::size_t n_ = 0;
   bool header_written_ = false;
+  bool blank_last_ = mode_ == Mode::kTable;  // the last line out is blank (see emit_row)
+  bool skip_separator_ = false;              // ... written for `{}`: the next block needs none
 };
 
 // raw (jq -r): a record that is a JSON string is written as its text, unquoted and unescaped

@@ -87,3 +87,21 @@ t_output_pretty_table_fill() {
   if [ ${#msg[@]} -eq 0 ]; then ok "--output pretty = jq . (number texts kept); table = mlr --opprint (blocks of --table-rows); --fill"; else not_ok "pretty/table/fill" "${msg[@]}"; fi
 }
 register t_output_pretty_table_fill
+
+t_output_empty_record() {
+  # `{}` in csv, tsv and table output: as Miller (a blank line, one for a run of them, none for a
+  # table that starts so; the next record starts a new header block). A header and a row of
+  # nothing were written, three blank lines.
+  local name="output csv/tsv/table: an empty record is one blank line and a new header block, as Miller" msg=() f seq got want
+  command -v mlr > /dev/null || { not_ok "$name" "mlr is required (scripts/setup installs it)"; return; }
+  for seq in '{}\n{"a":1}\n' '{"a":1}\n{}\n{}\n{"a":2}\n' '{"a":1}\n{}\n' '{"a":1}\n{}\n{"a":1}\n' '{}\n{}\n'; do
+    printf "$seq" > er.jsonl
+    for f in csv tsv table; do
+      got=$("$PPIPE" --output "$f" er.jsonl | od -An -c)
+      want=$(mlr --ijsonl --o"${f/table/pprint}" cat er.jsonl | od -An -c)
+      [ "$got" = "$want" ] || msg+=("[$f] $(printf "$seq" | tr '\n' ' '): $got, Miller: $want")
+    done
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_output_empty_record
