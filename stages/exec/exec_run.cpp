@@ -460,7 +460,8 @@ void ExecRun::start(Call& c, double now) {
   std::string error;
   if (config_->tmpl ? !spawn_shell(command_line, &c.child, &error) : !spawn_command(config_->plan, &c.child, &error)) {
     c.child = ChildProcess{};
-    fail(c, error);
+    ++failures_;  // (as a failed call: counted, its attempts said)
+    fail(c, failure_message(c, error));
     return;
   }
   ++calls_;

@@ -158,6 +158,13 @@ bool spawn_program(const SpawnPlan& plan, ChildProcess* child, std::string* erro
   int rc = posix_spawn(&pid, plan.path.c_str(), &fa, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
+  if (rc == E2BIG) {
+    // A placeholder's value made an argument longer than the kernel takes (128 KiB for one).
+    return fail(fmt::format("cannot start {} (one argument may be at most 128 KiB: is a placeholder's value longer? "
+                            "the record is on the command's stdin too)",
+                            plan.path),
+                rc);
+  }
   if (rc != 0) return fail(fmt::format("cannot start {}", plan.path), rc);
 
   close_fd(out[1]);

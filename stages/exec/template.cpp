@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "src/expr/expr.h"
 #include "src/expr/jq/value.h"
@@ -19,18 +20,25 @@ namespace {
 bool ident_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
 bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
-// A quoted key at s[i] == '"': its text (\" and \\ unescaped); i moves past the closing quote.
-std::optional<std::string> quoted_key(std::string_view s, std::size_t& i) {
-  std::string key;
-  for (++i; i < s.size(); ++i) {
-    if (s[i] == '"') {
-      ++i;
-      return key;
-    }
-    if (s[i] == '\\' && i + 1 < s.size()) ++i;
-    key.push_back(s[i]);
+// A quoted key at s[i] == '"': its text with JSON's escapes read, as in a jq string literal
+// (`{."\u00e9"}`, `{."a\nb"}`: only \" and \\ were, so these named other keys); i moves past the
+// closing quote. nullopt with *why: no closing quote, or a bad escape.
+std::optional<std::string> quoted_key(std::string_view s, std::size_t& i, std::string* why) {
+  std::size_t j = i + 1;
+  while (j < s.size() && s[j] != '"') j += s[j] == '\\' ? 2 : 1;
+  if (j >= s.size()) {
+    *why = "unterminated key";
+    return std::nullopt;
   }
-  return std::nullopt;
+  const simdjson::padded_string literal(s.substr(i, j + 1 - i));
+  simdjson::dom::parser parser;
+  std::string_view text;
+  if (parser.parse(literal).get_string().get(text)) {
+    *why = "a bad escape in the quoted key (JSON's escapes: \\\" \\\\ \\n \\t \\uXXXX ...)";
+    return std::nullopt;
+  }
+  i = j + 1;
+  return std::string(text);
 }
 
 // The shell's word delimiters: a '#' after one of these (or at the start) begins a comment.
@@ -220,8 +228,9 @@ std::optional<CommandTemplate> CommandTemplate::compile(std::string_view cmd, st
       if (cmd[i] == '[') {
         ++i;
         if (i < cmd.size() && cmd[i] == '"') {
-          auto key = quoted_key(cmd, i);
-          if (!key) return bad("unterminated key");
+          std::string why;
+          auto key = quoted_key(cmd, i, &why);
+          if (!key) return bad(why);
           p.path.emplace_back(std::move(*key));
         } else {
           std::int64_t n = 0;
@@ -235,8 +244,9 @@ std::optional<CommandTemplate> CommandTemplate::compile(std::string_view cmd, st
       } else if (cmd[i] == '.') {
         ++i;
         if (i < cmd.size() && cmd[i] == '"') {
-          auto key = quoted_key(cmd, i);
-          if (!key) return bad("unterminated key");
+          std::string why;
+          auto key = quoted_key(cmd, i, &why);
+          if (!key) return bad(why);
           p.path.emplace_back(std::move(*key));
         } else if (i < cmd.size() && ident_start(cmd[i])) {
           std::size_t s = i;
