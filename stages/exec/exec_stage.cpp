@@ -194,10 +194,11 @@ std::unique_ptr<Stage> make_exec_stage(const StageArgs& args, std::string* error
     if (!n) return nullptr;
     config->concurrency = *n;
   }
-  if (const std::string& t = args.value("--timeout"); !t.empty()) {
+  // `none`: no timeout, the default its help names (it was refused as "expected a duration").
+  if (const std::string& t = args.value("--timeout"); !t.empty() && t != "none") {
     auto d = parse_duration(t);
     if (!d || *d <= 0) {
-      *error = fmt::format("--timeout '{}': expected a duration like 500ms, 5s or 2m", t);
+      *error = fmt::format("--timeout '{}': expected a duration like 500ms, 5s or 2m, or none", t);
       return nullptr;
     }
     config->timeout_s = *d;

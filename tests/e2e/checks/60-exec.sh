@@ -925,3 +925,15 @@ t_exec_template_key_escapes() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_exec_template_key_escapes
+
+t_exec_timeout_none() {
+  # --timeout's help says "(default none)": `--timeout none` is that default (it was refused,
+  # "expected a duration"); a bad value names none among the forms.
+  local name="exec: --timeout none is no timeout, as its help says" msg=() rc
+  printf '{"a":1}\n' > tn.jsonl
+  [ "$("$PPIPE" --exec cat --timeout none tn.jsonl 2>&1)" = '{"a":1}' ] || msg+=("--timeout none: $("$PPIPE" --exec cat --timeout none tn.jsonl 2>&1 | head -c 200)")
+  rc=0; "$PPIPE" --exec cat --timeout never tn.jsonl > out 2> err || rc=$?
+  [ "$rc" = 2 ] && grep -q "expected a duration like 500ms, 5s or 2m, or none" err || msg+=("--timeout never: exit $rc: $(head -c 200 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_exec_timeout_none
