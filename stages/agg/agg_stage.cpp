@@ -504,12 +504,21 @@ class AggStage final : public FinishingStage {
     return Verdict::kPass;
   }
 
+  // "agg: collect(.x): more than ..." from an aggregate's own message ("collect: more than ..."):
+  // its name once.
+  std::string aggregate_error(std::size_t a, std::string_view err) const {
+    const std::string& own = items_[a].spec.name;
+    if (err.size() > own.size() + 2 && err.substr(0, own.size()) == own && err.substr(own.size(), 2) == ": ")
+      err.remove_prefix(own.size() + 2);
+    return fmt::format("agg: {}: {}", items_[a].text, err);
+  }
+
   // A collect of group g past --collect-limit, in finish()'s words, into p.collect_failure.
   void note_collect_failure(AggPartial& p, const Group& g) const {
     std::string err;
     for (std::size_t a : collects_)
       if (!layout_.agg(g, a).ok(&err)) {
-        p.collect_failure = fmt::format("agg: {}: {}", items_[a].text, err);
+        p.collect_failure = aggregate_error(a, err);
         return;
       }
   }
@@ -614,7 +623,7 @@ class AggStage final : public FinishingStage {
       if (items_[a].spec.kind != agg::AggregateKind::kCollect) continue;  // the only one that fails
       for (const auto& g : groups)
         if (!layout_.agg(*g, a).ok(error)) {
-          *error = fmt::format("agg: {}: {}", items_[a].text, *error);
+          *error = aggregate_error(a, *error);
           return false;
         }
     }
@@ -1270,10 +1279,15 @@ class MergeStage final : public FinishingStage {
     return Verdict::kPass;
   }
 
-  // The memory guards of the groups merged so far (--max-groups, --max-values, --collect-limit).
+  // The memory guards of the groups merged so far (--max-groups, --max-values, --collect-limit),
+  // in merge's name (the agg inside it said "agg:").
   std::string failure(const Partial& all) const override {
     const auto& p = static_cast<const MergePartial&>(all);
-    return p.stage ? p.stage->failure(p.inner) : std::string();
+    return p.stage ? as_merge(p.stage->failure(p.inner)) : std::string();
+  }
+  static std::string as_merge(std::string message) {
+    if (message.rfind("agg: ", 0) == 0) message.replace(0, 3, "merge");
+    return message;
   }
 
   void merge(Partial& into, Partial& later) const override {
@@ -1307,7 +1321,9 @@ class MergeStage final : public FinishingStage {
       return false;
     }
     if (!p.stage) return true;
-    return p.stage->finish_as(p.inner, emit, error, partial_, context);
+    if (p.stage->finish_as(p.inner, emit, error, partial_, context)) return true;
+    *error = as_merge(std::move(*error));
+    return false;
   }
 
  private:

@@ -936,7 +936,21 @@ std::optional<AggregateSpec> parse_aggregate_name(std::string_view name, std::st
     *error = fmt::format("bad percentile '{}': want pNN or pNN.N with 0 <= NN.N <= 100 (p50, p99.9)", name);
     return std::nullopt;
   }
-  std::string near = nearest_name(name, kNames);
+  // Names are lower case (SUM had no suggestion); other tools' names for ours (Miller's and
+  // pandas' mean, SQL's average, ...) are pointed at them.
+  static const std::pair<const char*, const char*> kOthers[] = {
+      {"mean", "avg"},           {"average", "avg"},    {"variance", "var"},     {"stdev", "stddev"},
+      {"std", "stddev"},         {"nunique", "count_distinct"}, {"distinct_count", "count_distinct"},
+      {"list", "collect"},       {"values", "collect"},
+  };
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string near;
+  for (const auto& [other, ours] : kOthers)
+    if (lower == other) near = ours;
+  if (near.empty() && lower != name && (std::find(kNames.begin(), kNames.end(), lower) != kNames.end() || lower == "median"))
+    near = lower;
+  if (near.empty()) near = nearest_name(lower, kNames);
   *error = fmt::format("unknown aggregate '{}'{}", name,
                        near.empty() ? std::string() : fmt::format(" (did you mean '{}'?)", near));
   return std::nullopt;

@@ -558,6 +558,15 @@ TEST_CASE("aggregate names and the did-you-mean error", "[agg]") {
   CHECK(err == "unknown aggregate 'stdev' (did you mean 'stddev'?)");
   CHECK_FALSE(ppipe::agg::parse_aggregate_name("xyzzy", &err));
   CHECK(err == "unknown aggregate 'xyzzy'");
+  // Another case, and other tools' names (Miller's and pandas' mean) point at ours.
+  CHECK_FALSE(ppipe::agg::parse_aggregate_name("SUM", &err));
+  CHECK(err == "unknown aggregate 'SUM' (did you mean 'sum'?)");
+  CHECK_FALSE(ppipe::agg::parse_aggregate_name("Median", &err));
+  CHECK(err == "unknown aggregate 'Median' (did you mean 'median'?)");
+  CHECK_FALSE(ppipe::agg::parse_aggregate_name("mean", &err));
+  CHECK(err == "unknown aggregate 'mean' (did you mean 'avg'?)");
+  CHECK_FALSE(ppipe::agg::parse_aggregate_name("nunique", &err));
+  CHECK(err == "unknown aggregate 'nunique' (did you mean 'count_distinct'?)");
 }
 
 TEST_CASE("results print as jq does, nulls are skipped, no values is null", "[agg]") {

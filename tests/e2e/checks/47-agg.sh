@@ -115,7 +115,8 @@ t_agg_bad_input() {
   grep -qF 'agg: more than 1 groups (--max-groups 1)' err || msg+=("--max-groups message: $(head -c 300 err)")
   rc=0; "$PPIPE" --agg 'collect(.n)' --collect-limit 2 in.jsonl > got 2> err || rc=$?
   [ "$rc" = 3 ] || msg+=("--collect-limit: exit $rc, want 3")
-  grep -qF 'collect: more than 2 values in a group (raise --collect-limit)' err || msg+=("--collect-limit message: $(head -c 300 err)")
+  # (the aggregate's name once: it said "agg: collect(.n): collect: more than ...")
+  grep -qF '"agg: collect(.n): more than 2 values in a group (raise --collect-limit)"' err || msg+=("--collect-limit message: $(head -c 300 err)")
   # --max-values: 3 values kept (two medians' of group a, one of b); with 2 allowed, exit 3; and
   # merge counts the partials' values the same way.
   rc=0; "$PPIPE" --group-by .g --agg 'median(.n)' --max-values 3 in.jsonl > got 2> err || rc=$?
@@ -127,7 +128,9 @@ t_agg_bad_input() {
   [ ! -s got ] || msg+=("--max-values 2 wrote: $(head -c 200 got)")
   "$PPIPE" --group-by .g --agg 'median(.n)' --partial in.jsonl > in.partial 2>/dev/null
   rc=0; "$PPIPE" --stages merge --max-values 2 in.partial > got 2> err || rc=$?
-  [ "$rc" = 3 ] && grep -qF '(--max-values 2)' err || msg+=("merge --max-values 2: exit $rc: $(head -c 300 err)")
+  # (in merge's name: it said "agg:")
+  [ "$rc" = 3 ] && grep -qF '"merge: the percentiles, count_distinct and collect of the groups keep more than 2 values (--max-values 2)' err ||
+    msg+=("merge --max-values 2: exit $rc: $(head -c 300 err)")
   rc=0; "$PPIPE" --agg 'count, avgg(.n)' in.jsonl > got 2> err || rc=$?
   [ "$rc" = 2 ] || msg+=("unknown aggregate: exit $rc, want 2")
   grep -qF "ppipe: --agg: unknown aggregate 'avgg' (did you mean 'avg'?)" err || msg+=("unknown aggregate message: $(head -c 300 err)")
@@ -488,7 +491,7 @@ t_agg_guards_stop_the_run() {
   seq 1 300 | sed 's/.*/{"a":&}/' > g300.jsonl
   "$PPIPE" --group-by .a --partial g300.jsonl > g300.parts
   rc=0; "$PPIPE" --stages merge --max-groups 10 --batch-size 1K --stats g300.parts > /dev/null 2> err || rc=$?
-  [ "$rc" = 3 ] && grep -q 'agg: more than 10 groups' err && [ "$(stats_of err '.records_in < 300')" = true ] ||
+  [ "$rc" = 3 ] && grep -q 'merge: more than 10 groups' err && [ "$(stats_of err '.records_in < 300')" = true ] ||
     msg+=("merge --max-groups: exit $rc, read on: $(tail -n 1 err | head -c 200)")
   # Not a read or write error: stopped_by says "fatal_error" (it said "io_error").
   [ "$(stats_of err '.stopped_by')" = '"fatal_error"' ] || msg+=("merge --max-groups: stopped_by $(stats_of err '.stopped_by')")
