@@ -262,6 +262,11 @@ class AsyncRun {
 struct AsyncContext {
   unsigned workers = 1;         // CPU worker threads (--workers)
   std::size_t batch_size = 1;   // --batch-size: about the input bytes behind one job
+  // --max-errors (0: none), in ordered runs. The run is cut right after the N-th failed record in
+  // input order, so once N of a stage's own failures lie at or before a record, whatever comes
+  // after that record is past the cut: it need not run (exec starts no command for it). Not with
+  // --unordered, whose cut is in the order jobs complete (0 then).
+  std::uint64_t max_errors = 0;
 };
 
 class AsyncStage : public Stage {

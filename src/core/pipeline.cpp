@@ -106,6 +106,7 @@ AsyncContext async_context(const EngineOptions& options) {
   AsyncContext context;
   context.workers = options.workers;
   context.batch_size = options.reader.batch_size;
+  context.max_errors = options.ordered ? options.max_errors : 0;
   return context;
 }
 

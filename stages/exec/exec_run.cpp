@@ -69,10 +69,11 @@ std::string plural(std::uint64_t n, std::string_view word) {
 }  // namespace
 
 ExecRun::ExecRun(std::shared_ptr<const ExecConfig> config, std::size_t concurrency, std::size_t span_jobs,
-                 AsyncStage::Done done)
+                 std::uint64_t max_errors, AsyncStage::Done done)
     : config_(std::move(config)),
       concurrency_(std::max<std::size_t>(1, concurrency)),
       span_jobs_(std::max<std::size_t>(1, span_jobs)),
+      max_errors_(max_errors),
       done_(std::move(done)),
       wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       stderr_json_(isatty(STDERR_FILENO) != 1),
@@ -384,8 +385,21 @@ void ExecRun::apply_cancel(double now) {
   }
 }
 
+bool ExecRun::past_cut(const Call& c) const {
+  if (max_errors_ == 0 || failed_at_.size() < max_errors_ || c.jobs.empty()) return false;
+  return std::pair<std::uint64_t, std::size_t>(c.jobs[0]->job->seq, c.first) > failed_at_.top();
+}
+
 void ExecRun::start_calls(double now) {
-  while (!ready_.empty() && running_.size() < concurrency_) {
+  while (!ready_.empty()) {
+    if (past_cut(*ready_.front())) {
+      // (Its records are cut away by the engine: they were run, for nothing, up to a job's worth.)
+      Call* c = ready_.front();
+      ready_.pop_front();
+      fail(*c, "not run: past --max-errors");
+      continue;
+    }
+    if (running_.size() >= concurrency_) break;
     if (bucket_) {
       if (!bucket_->try_take(now)) {
         if (!rate_waiting_) {
@@ -683,6 +697,10 @@ std::string ExecRun::failure_message(const Call& c, std::string_view what) {
 
 void ExecRun::fail(Call& c, std::string message) {
   if (!c.sealed) seal(c);  // a span that never ran: the next job starts another call
+  if (max_errors_ && !c.jobs.empty()) {
+    failed_at_.emplace(c.jobs[0]->job->seq, c.first);
+    if (failed_at_.size() > max_errors_) failed_at_.pop();
+  }
   c.failure = std::move(message);
   call_done(c);
 }

@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <queue>
 #include <random>
 #include <string>
 #include <thread>
@@ -64,6 +65,7 @@ class ExecRun final : public AsyncRun {
  public:
   // span_jobs: batch mode, the most jobs one call takes (see above).
   ExecRun(std::shared_ptr<const ExecConfig> config, std::size_t concurrency, std::size_t span_jobs,
+          std::uint64_t max_errors,
           AsyncStage::Done done);
   ~ExecRun() override;
   void submit(std::unique_ptr<AsyncJob> job) override;
@@ -138,6 +140,7 @@ class ExecRun final : public AsyncRun {
   std::shared_ptr<const ExecConfig> config_;
   const std::size_t concurrency_;
   const std::size_t span_jobs_;
+  const std::uint64_t max_errors_;  // --max-errors (0: none)
   AsyncStage::Done done_;
   int wake_fd_ = -1;
   const bool stderr_json_;  // ppipe's stderr is not a terminal: forwarded lines as JSON objects
@@ -160,6 +163,11 @@ class ExecRun final : public AsyncRun {
   bool rate_waiting_ = false;
   double rate_wait_since_ = 0;
   std::mt19937_64 rng_;
+  // --max-errors: the positions (job seq, record index) of the max_errors_ earliest failed calls,
+  // the latest of them on top. Once there are that many, a call after the top is past the run's
+  // cut (which the engine makes right after the N-th failed record): it is not started.
+  std::priority_queue<std::pair<std::uint64_t, std::size_t>> failed_at_;
+  bool past_cut(const Call& c) const;
   simdjson::dom::parser parser_;
   std::string buffer_;
 

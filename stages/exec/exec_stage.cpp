@@ -94,7 +94,7 @@ class ExecStage final : public AsyncStage {
   std::string_view name() const override { return "exec"; }
   std::unique_ptr<AsyncRun> start(Done done, const AsyncContext& context) const override {
     return std::make_unique<ExecRun>(config_, descriptors_for(concurrency(context)), span_jobs(context),
-                                     std::move(done));
+                                     context.max_errors, std::move(done));
   }
   // Batch mode: each running call may hold a whole span of jobs (batches) before any comes back.
   // Record mode: its batches are small (8 records), and --concurrency calls must find their records

@@ -937,3 +937,30 @@ t_exec_timeout_none() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_exec_timeout_none
+
+t_exec_max_errors_starts_nothing_after() {
+  # --max-errors: once N of exec's own failures lie at or before a record, what comes after it is
+  # past the run's cut, and no command is started for it. They kept starting (records 3 to 9 of
+  # this run, each a second, 7 s; 10 s at the default --concurrency). Not with --unordered (its
+  # cut is in completion order), where the real failure is still the one reported.
+  local name="exec: --max-errors starts no command past the cut (ordered runs); --unordered reports the real failure" msg=() s e got
+  seq 1 20 | sed 's/.*/{"i":&}/' > me20.jsonl
+  local cmd='echo {.i} >> '"$(printf '%q' "$PWD/me.calls")"'; if [ {.i} = 2 ]; then exit 1; fi; sleep 1.5; echo {.i}'
+  for conc in 1 4; do
+    rm -f me.calls
+    s=$(now_ms)
+    "$PPIPE" --stages parse,exec --exec-mode record --concurrency "$conc" --exec "$cmd" --max-errors 1 --errors me.err me20.jsonl > me.out 2> /dev/null
+    e=$(( $(now_ms) - s ))
+    got=$(sort -n me.calls | tr '\n' ' ')
+    [ "$conc" = 1 ] && { [ "$got" = "1 2 " ] || msg+=("--concurrency 1: commands ran for $got"); }
+    [ "$conc" = 4 ] && { [ "$got" = "1 2 3 4 " ] || msg+=("--concurrency 4: commands ran for $got"); }
+    [ "$e" -lt 4000 ] || msg+=("--concurrency $conc: took $e ms")
+    [ "$(cat me.out)" = 1 ] && [ "$(jq -c '[.line, .error]' me.err)" = '[2,"exit status 1 (1 attempt)"]' ] ||
+      msg+=("--concurrency $conc: output $(cat me.out | tr '\n' ' '), errors $(head -c 200 me.err)")
+  done
+  rm -f me.calls
+  "$PPIPE" --stages parse,exec --exec-mode record --exec "$cmd" --max-errors 1 --unordered --errors me.err me20.jsonl > /dev/null 2>&1
+  [ "$(jq -c '[.line, .error]' me.err)" = '[2,"exit status 1 (1 attempt)"]' ] || msg+=("--unordered: errors $(head -c 200 me.err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_exec_max_errors_starts_nothing_after
