@@ -360,6 +360,7 @@ class PipelineRun {
       BatchPtr b = std::move(it->second);
       held_.erase(it);
       async_ns_ += now_ns() - b->submitted_ns;
+      in_flight_submitted_ns_ -= b->submitted_ns;
       b->job = std::move(e.job);
       after_async(std::move(b));
     } else if (must_order_) {
@@ -438,6 +439,7 @@ class PipelineRun {
         ++in_flight_;
         max_in_flight_ = std::max(max_in_flight_, in_flight_);
         b->submitted_ns = now_ns();
+        in_flight_submitted_ns_ += b->submitted_ns;
         auto job = std::move(b->job);
         held_.emplace(b->seq, std::move(b));
         async_->submit(std::move(job));
@@ -713,7 +715,10 @@ class PipelineRun {
     const auto& fields = writer_part_->stats_fields();
     for (std::size_t i = 0; i < s.stages.size() && i < fields.size(); ++i)
       if (!fields[i].empty()) s.stages[i].extra = fields[i];
-    if (async_ns_) s.stages[chain_.worker_end()].writer_ns += async_ns_;
+    // The async stage's time: its jobs back, and those still out so far (without them, --progress
+    // and --stats-interval named no bottleneck, or a stale one, while slow commands ran).
+    const std::uint64_t out_ns = in_flight_ * now - in_flight_submitted_ns_;
+    if (async_ns_ || in_flight_) s.stages[chain_.worker_end()].writer_ns += async_ns_ + out_ns;
     EngineTimes& e = s.engine;
     e.reader_ns = reader_ns_.load(std::memory_order_relaxed);
     if (std::uint64_t since = reader_holding_since_.load(std::memory_order_relaxed); since && since < now)
@@ -773,6 +778,7 @@ class PipelineRun {
   Sequencer<BatchPtr> async_order_;
   std::map<std::uint64_t, BatchPtr> held_;  // batches whose async job is out
   std::size_t in_flight_ = 0;
+  std::uint64_t in_flight_submitted_ns_ = 0;  // the sum of the in-flight jobs' submitted_ns
   bool async_cancelled_ = false;
   bool async_cut_ = false;
   bool async_unordered_ = false;  // --unordered, nothing but parallel stages after the async one  // --max-errors was reached in an async job: later jobs are discarded

@@ -964,3 +964,16 @@ t_exec_max_errors_starts_nothing_after() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_exec_max_errors_starts_nothing_after
+
+t_exec_bottleneck_while_running() {
+  # --stats-interval (and --progress) name exec as the bottleneck while its slow commands run:
+  # its time was counted only when a job came back, so the interval lines said "" (or a stale
+  # stage) until the end.
+  local name="exec: --stats-interval names exec the bottleneck while slow commands run" msg=() got
+  seq 1 12 | sed 's/.*/{"i":&}/' > bn12.jsonl
+  got=$(timeout 30 "$PPIPE" --stages parse,exec --exec-mode record --concurrency 1 --exec 'sleep 0.3' \
+    --stats-interval 200ms bn12.jsonl 2>&1 > /dev/null | sed -n 2,9p | jq -r '.bottleneck' | sort | uniq -c | tr -s ' ' | tr '\n' ' ')
+  [ "$got" = " 8 exec " ] || msg+=("interval lines 2 to 9: bottlenecks $got")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_exec_bottleneck_while_running
