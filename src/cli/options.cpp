@@ -559,6 +559,11 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
     }
     e.reader.format = implied;
   }
+  // (Like --delimiter and --fill, the format options that do nothing elsewhere are refused there.)
+  if (o.no_infer && e.reader.format != InputFormat::kCsv && e.reader.format != InputFormat::kTsv) {
+    *error = "--no-infer is for --format tsv or csv";
+    return nullptr;
+  }
   plan->infer = !o.no_infer;
   if (!o.delimiter.empty() || o.delimiter_given) {
     std::string_view d = o.delimiter;
@@ -604,6 +609,10 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
   e.output.fill = o.fill;
   if (o.table_rows < 1 || o.table_rows > 10'000'000) {
     *error = "--table-rows must be from 1 to 10000000";
+    return nullptr;
+  }
+  if (o.table_rows_given && e.output.format != OutputFormat::kTable) {
+    *error = "--table-rows is for --output table";
     return nullptr;
   }
   e.output.table_rows = static_cast<std::size_t>(o.table_rows);
@@ -735,6 +744,7 @@ struct CommandLine {
   CLI::Option* progress_opt = nullptr;
   CLI::Option* config_opt = nullptr;
   CLI::Option* delimiter_opt = nullptr;
+  CLI::Option* table_rows_opt = nullptr;
   std::vector<std::pair<CLI::Option*, const StageOption*>> stage_options;
   std::shared_ptr<ConfigFileFormat> config_format;
 
@@ -791,7 +801,7 @@ CommandLine::CommandLine() {
       ->type_name("NAME JSON")
       ->allow_extra_args(false);
   app.add_flag("--fill", o.fill, "csv, tsv, table: a record with some of the header's keys is written under it, empty where it has none");
-  app.add_option("--table-rows", o.table_rows, "table: rows held to size the columns (default 1000)")->type_name("N");
+  table_rows_opt = app.add_option("--table-rows", o.table_rows, "table: rows held to size the columns (default 1000)")->type_name("N");
   delimiter_opt = app.add_option("--delimiter", o.delimiter, "csv: the field separator (default ','; 'tab' for a tab)")
                       ->type_name("C");
   app.add_flag("--unwrap", o.unwrap, "json: the elements of a top-level array are the records (streamed)");
@@ -1102,6 +1112,7 @@ CliResult parse_command_line(int argc, char** argv) {
   o.queue_depth_given = cl->depth_opt->count() > 0;
   o.batch_size_given = cl->batch_opt->count() > 0;
   o.delimiter_given = cl->delimiter_opt->count() > 0;
+  o.table_rows_given = cl->table_rows_opt->count() > 0;
   if (o.stages_given) o.stages = split_list(cl->stages);
   if (cl->progress_opt->count() > 0) o.progress = cl->progress_flag;
   o.stage_args = cl->stage_args();

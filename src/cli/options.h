@@ -30,6 +30,7 @@ struct Options {
   std::string format;                  // empty: implied by the file names, else jsonl
   bool no_infer = false;
   std::string delimiter;               // csv; empty: ','
+  bool table_rows_given = false;
   bool delimiter_given = false;        // (given empty: a usage error, not ',')'
   std::string output = "jsonl";
   bool raw_output = false;             // -r: --output raw

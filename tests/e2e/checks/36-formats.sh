@@ -67,3 +67,19 @@ t_formats_lines() {
   if [ ${#msg[@]} -eq 0 ]; then ok "lines: each line (blank, CRLF, tabs, quotes) a string = jq -R; filters see strings"; else not_ok "lines" "${msg[@]}"; fi
 }
 register t_formats_lines
+
+t_format_options_where_they_apply() {
+  # --no-infer (tsv, csv) and --table-rows (--output table) are refused where they do nothing, as
+  # --delimiter, --fill, --unwrap and --no-header are (they were accepted silently).
+  local name="formats: --no-infer without tsv/csv and --table-rows without --output table are usage errors" msg=() rc
+  printf '{"a":1}\n' > fo.jsonl
+  printf 'a\tb\n1\t2\n' > fo.tsv
+  rc=0; "$PPIPE" --no-infer fo.jsonl > out 2> err || rc=$?
+  [ "$rc" = 2 ] && grep -q -- '--no-infer is for --format tsv or csv' err || msg+=("--no-infer on jsonl: exit $rc: $(head -c 150 err)")
+  rc=0; "$PPIPE" --table-rows 5 fo.jsonl > out 2> err || rc=$?
+  [ "$rc" = 2 ] && grep -q -- '--table-rows is for --output table' err || msg+=("--table-rows with jsonl output: exit $rc: $(head -c 150 err)")
+  [ "$("$PPIPE" --no-infer fo.tsv)" = '{"a":"1","b":"2"}' ] || msg+=("--no-infer on tsv changed")
+  [ "$("$PPIPE" --table-rows 5 --output table fo.jsonl | tr '\n' ' ')" = 'a 1 ' ] || msg+=("--table-rows with table output changed")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_format_options_where_they_apply
