@@ -768,7 +768,17 @@ CommandLine::CommandLine() {
   stages_opt =
       app.add_option("--stages", stages, "Comma-separated stages, run in that order (default: see 'The chain')")
           ->type_name("LIST");
-  workers_opt = app.add_option("-j,--workers", o.workers, "Worker threads (default: the number of cores)")->type_name("N");
+  // The engine's counts in decimal digits only: CLI11 took 0x10 (16) and ' 2', and said "Could not
+  // convert: --workers = 1.5" for the rest.
+  const CLI::Validator whole_number(
+      [](std::string& v) -> std::string {
+        const bool digits = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        return digits ? "" : fmt::format("expected a whole number like 4, not '{}'", v);
+      },
+      "", "whole number");
+  workers_opt = app.add_option("-j,--workers", o.workers, "Worker threads (default: the number of cores)")
+                    ->type_name("N")
+                    ->check(whole_number);
   app.add_flag("--unordered", o.unordered, "Write batches as they finish instead of in input order");
   batch_opt = app.add_option("--batch-size", o.batch_size,
                              fmt::format("Bytes of input per batch, at most {} records (default 1M; 4K with exec --exec-mode "
@@ -776,7 +786,8 @@ CommandLine::CommandLine() {
                                          kMaxBatchRecords))
                   ->type_name("SIZE");
   depth_opt = app.add_option("--queue-depth", o.queue_depth, "Batches in flight at once (default 4 x workers)")
-      ->type_name("N");
+                  ->type_name("N")
+                  ->check(whole_number);
   app.add_option("--max-record-size", o.max_record_size,
                  "Longer records go to the error stream (default 64M)")
       ->type_name("SIZE");
@@ -801,14 +812,15 @@ CommandLine::CommandLine() {
       ->type_name("NAME JSON")
       ->allow_extra_args(false);
   app.add_flag("--fill", o.fill, "csv, tsv, table: a record with some of the header's keys is written under it, empty where it has none");
-  table_rows_opt = app.add_option("--table-rows", o.table_rows, "table: rows held to size the columns (default 1000)")->type_name("N");
+  table_rows_opt = app.add_option("--table-rows", o.table_rows, "table: rows held to size the columns (default 1000)")->type_name("N")->check(whole_number);
   delimiter_opt = app.add_option("--delimiter", o.delimiter, "csv: the field separator (default ','; 'tab' for a tab)")
                       ->type_name("C");
   app.add_flag("--unwrap", o.unwrap, "json: the elements of a top-level array are the records (streamed)");
   app.add_flag("--no-header", o.no_header, "csv: no header row; the keys are the column numbers 1, 2, ...");
   app.add_option("--errors", o.errors_path, "Error stream destination (default '-': stderr)")->type_name("FILE");
   app.add_option("--max-errors", o.max_errors, "Stop (exit 3) once N records failed (default: no limit)")
-      ->type_name("N");
+      ->type_name("N")
+      ->check(whole_number);
   app.add_flag("--stats", o.stats, "Print a JSON summary as the last line of stderr");
   app.add_option("--stats-interval", o.stats_interval,
                  "Also a JSON stats line every D while running (e.g. 5s, 500ms); implies --stats")

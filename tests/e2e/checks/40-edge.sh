@@ -375,3 +375,21 @@ t_config_repeated_stage_flag() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_config_repeated_stage_flag
+
+t_engine_counts_decimal() {
+  # -j, --queue-depth, --max-errors, --table-rows take decimal digits: 0x10 ran 16 workers, ' 2'
+  # was taken, and 1.5 or 2k said "Could not convert: --workers = 1.5".
+  local name="cli: -j, --queue-depth, --max-errors, --table-rows: a whole number, or a clear usage error" msg=() a rc
+  printf '{"a":1}\n' > ed.jsonl
+  for a in "-j 1.5" "-j 2k" "-j 0x10" "--queue-depth 1e3" "--max-errors -1" "--output table --table-rows 5x"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$PPIPE" $a ed.jsonl > out 2> err || rc=$?
+    [ "$rc" = 2 ] && grep -q 'expected a whole number like 4, not' err || msg+=("[$a] exit $rc: $(head -c 150 err)")
+  done
+  rc=0; "$PPIPE" -j ' 2' ed.jsonl > out 2> err || rc=$?
+  [ "$rc" = 2 ] || msg+=("[-j ' 2'] exit $rc")
+  [ "$("$PPIPE" -j 2 --queue-depth 8 --max-errors 3 ed.jsonl)" = '{"a":1}' ] || msg+=("plain numbers broke")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_engine_counts_decimal

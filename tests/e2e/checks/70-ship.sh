@@ -209,7 +209,7 @@ t_ship_config_errors() {
     config_error_case version "version.toml line 1: 'version' cannot be set in a config file" 'version = true'
     # A value the options refuse later (not the file's reader): the file and line still said.
     config_error_case value "--head needs a non-negative integer, got 'x' (value.toml line 2)" '# job' 'head = "x"'
-    config_error_case convert "Could not convert: --workers = 2.0 (convert.toml line 1)" 'workers = 2.0'
+    config_error_case convert "--workers: expected a whole number like 4, not '2.0' (convert.toml line 1)" 'workers = 2.0'
     config_error_case size "--batch-size '0': expected a size from 1 to 256M, like 64K or 1M (size.toml line 1)" 'batch-size = 0'
     config_error_case stage "unknown stage 'fliter' (did you mean 'filter'?) (stage.toml line 1)" 'stages = "parse,fliter"'
     # The same option bad on the command line: the message is about that one, no file named.
