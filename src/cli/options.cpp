@@ -37,19 +37,20 @@ namespace {
 constexpr std::uint64_t kMaxBatchSize = 256ull << 20;
 constexpr std::uint64_t kMaxRecordLimit = 1ull << 30;
 
+// "parse, filter" -> {"parse", "filter"}: items split at commas, blanks around them dropped (not
+// inside one: `p a r s e` ran parse).
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == ',') {
-      out.push_back(cur);
-      cur.clear();
-    } else if (c != ' ') {
-      cur.push_back(c);
-    }
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = s.find(',', start);
+    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const std::size_t first = item.find_first_not_of(" \t");
+    item = first == std::string::npos ? std::string() : item.substr(first, item.find_last_not_of(" \t") - first + 1);
+    out.push_back(std::move(item));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
   }
-  out.push_back(cur);
-  return out;
 }
 
 std::string stage_list_text() {

@@ -393,3 +393,14 @@ t_engine_counts_decimal() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_engine_counts_decimal
+
+t_stages_blanks() {
+  # --stages: blanks around a name are dropped, blanks inside one are not (`p a r s e` ran parse).
+  local name="cli: --stages 'p a r s e' is an unknown stage; ' parse , head ' is parse,head" msg=() rc
+  printf '{"a":1}\n{"a":2}\n' > sb.jsonl
+  rc=0; "$PPIPE" --stages 'p a r s e' sb.jsonl > out 2> err || rc=$?
+  [ "$rc" = 2 ] && grep -q "unknown stage 'p a r s e'" err || msg+=("'p a r s e': exit $rc: $(head -c 150 err)")
+  [ "$("$PPIPE" --stages ' parse , head ' --head 1 sb.jsonl)" = '{"a":1}' ] || msg+=("' parse , head ' broke")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_stages_blanks
