@@ -103,6 +103,10 @@ std::optional<std::uint64_t> StageArgs::count(std::string_view flag, std::string
   const std::string& v = value(flag);
   std::uint64_t n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec == std::errc::result_out_of_range && p == v.data() + v.size()) {
+    *error = fmt::format("{} {} is too large (at most {})", flag, v, UINT64_MAX);
+    return std::nullopt;
+  }
   if (v.empty() || ec != std::errc() || p != v.data() + v.size()) {
     *error = fmt::format("{} needs a non-negative integer, got '{}'", flag, v);
     return std::nullopt;

@@ -444,6 +444,16 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
       // (--map and --filter may come from a file instead: --map-file, --filter-file)
       if (option.kind == OptionKind::kValue && !args.has(option.flag) &&
           !args.given(std::string(option.flag) + "-file")) {
+        // A second async stage (parse,exec,exec with one --exec): not a missing option, which
+        // said "one per 'exec' stage" as if a second were allowed.
+        for (const auto& before : plan->stages)
+          if (before->name() == name && before->mode() == StageMode::kAsync) {
+            *error = fmt::format("'{}' cannot come after '{}' in one chain (one exec per run): pipe two runs instead, "
+                                 "ppipe ... --stages ...,{} | ppipe --stages {},...",
+                                 name, name, name, name);
+            *help_stage = name;
+            return nullptr;
+          }
         *error = fmt::format("stage '{}' needs its option {} (one per '{}' stage)", name, option.flag, name);
         *help_stage = name;
         return nullptr;
