@@ -783,7 +783,8 @@ CommandLine::CommandLine() {
   // convert: --workers = 1.5" for the rest.
   const CLI::Validator whole_number(
       [](std::string& v) -> std::string {
-        const bool digits = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (v.empty()) return "needs a value, got an empty one";
+        const bool digits = std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
         return digits ? "" : fmt::format("expected a whole number like 4, not '{}'", v);
       },
       "", "whole number");

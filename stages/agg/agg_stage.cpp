@@ -221,6 +221,9 @@ struct AggPartial final : Partial {
   // exec's output) makes of one line share it, and `last` kept the first of them, `collect`
   // shuffled them.
   std::uint64_t accumulated = 0;
+  // Without --group-by: the one group, once accumulate has found it (its key "[]" was written,
+  // hashed and looked up for every record: 100 instructions a record of `--agg count`).
+  Group* global = nullptr;
 
   AggPartial() = default;
   AggPartial(const AggPartial&) = delete;
@@ -241,6 +244,7 @@ struct AggPartial final : Partial {
   }
   // Destroys the groups; the store is empty, its table and arena kept for use again.
   void destroy_groups() {
+    global = nullptr;
     if (!store) return;
     if (layout)
       for (Group* g : store->table.groups()) layout->destroy(*g);
@@ -448,7 +452,7 @@ class AggStage final : public FinishingStage {
     // table. An entry is trusted only for the partial it was made in (by its number), and only
     // groups of strings with nothing to escape are cached: their key is ["string"], so equal
     // bytes between the quotes mean an equal string.
-    Group* found = nullptr;
+    Group* found = keys_.empty() ? p.global : nullptr;
     AggState::Cached* cached = nullptr;
     std::string_view raw;
     if (keys_.size() == 1 && p.number != 0) {
@@ -484,6 +488,7 @@ class AggStage final : public FinishingStage {
         found = p.add(layout_, st.key, hash);
       }
       if (cached && json_string_is_plain_jq(raw)) *cached = AggState::Cached{p.number, found};
+      if (keys_.empty()) p.global = found;
     }
     Group& g = *found;
     agg::Position pos{0, rec.seq(), p.accumulated++};

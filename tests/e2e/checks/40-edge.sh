@@ -296,7 +296,7 @@ t_empty_values_refused() {
     rc=0
     # shellcheck disable=SC2086
     "$PPIPE" $opt '' ev.jsonl > out 2> err || rc=$?
-    [ "$rc" = 2 ] && [ ! -s out ] && grep -q -- "${opt##* } needs a value, got an empty one" err ||
+    [ "$rc" = 2 ] && [ ! -s out ] && grep -Eq -- "${opt##* }:? needs a value, got an empty one" err ||
       msg+=("[$opt ''] exit $rc: $(head -c 150 err)")
   done
   [ "$("$PPIPE" --group-by '' ev.jsonl)" = '{"count":1}' ] || msg+=("--group-by '' is one group")
