@@ -69,6 +69,14 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
   std::uint64_t offset = 0;
   framer.start_source();
   carry_.clear();
+  // The source said it ended: it is not read again (carried records are sent without a read). A
+  // FIFO gives more after its end when another writer opens it: that was read as this input.
+  bool ended = false;
+  // The last batch sent said the input paused (or nothing was sent yet). When it did not (it was
+  // cut at --batch-size) and the input then stalls before a whole record, an empty batch says so:
+  // exec's batch mode ends its span at a pause, and held the records until more input came (with
+  // --timeout, failed them all as timed out).
+  bool paused = true;
 
   for (;;) {
     if (stop_.stopped()) return "";
@@ -89,6 +97,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     bool whole = framer.cut() > 0;
     bool eof = false, stopped = false, failed = false;
     bool full = false;  // cut at --batch-size (not because the input paused or ended)
+    bool stalled = false;  // the input stalled before a whole record, after a batch that did not pause
     // When the batch first held a whole record (pipes only): it is cut max_hold_ms after that.
     Clock::time_point whole_at = whole ? Clock::now() : Clock::time_point();
     for (;;) {
@@ -102,11 +111,14 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
         if (whole || size > max_record + 1) { full = true; break; }
         buf.reserve(std::min<std::uint64_t>(std::max(buf.capacity() * 2, batch_size), max_record + 2));
       }
+      if (ended) { eof = true; break; }
       int timeout_ms = -1;
       if (whole && !is_regular) {
         auto held = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - whole_at).count();
         if (held >= options_.max_hold_ms) break;  // a steady trickle: send what we have
         timeout_ms = static_cast<int>(std::min<long long>(options_.stall_ms, options_.max_hold_ms - held));
+      } else if (!whole && !is_regular && !paused) {
+        timeout_ms = options_.stall_ms;  // then say the input paused (below)
       }
       // No more than the batch's room asks for (a small --batch-size gives small batches, not one
       // read's worth of records), at least 64 bytes; past it (a record longer than the batch
@@ -122,7 +134,8 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
         break;
       }
       if (status == ByteSource::Status::kStopped) { stopped = true; break; }
-      if (status == ByteSource::Status::kEof) { eof = true; break; }
+      if (status == ByteSource::Status::kEof) { eof = ended = true; break; }
+      if (got == 0 && !whole) { stalled = true; break; }  // (only after a batch that did not pause)
       if (got == 0) break;  // the input stalled and we hold whole records: send them now
       buf.resize(size + got);
       offset += framer.scan(*b);  // a BOM removed at the start of the source
@@ -138,6 +151,19 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     b->oversized = false;
     b->oversized_size = 0;
     b->pause = !full;
+    if (stalled) {
+      // An empty batch that says the input paused; the part of a record read so far is carried.
+      carry_.resize(size);
+      if (size) std::memcpy(carry_.data(), buf.data(), size);
+      buf.resize(0);
+      b->spans.clear();
+      b->bytes = offset - batch_start;  // (a BOM removed)
+      b->seq = seq_++;
+      b->header = framer.header();
+      paused = true;
+      emit(std::move(b));
+      continue;
+    }
 
     // (A '\r' last is not the record's: its "\n" may not have been read yet.)
     if (!whole && size - (size > 0 && buf.data()[size - 1] == '\r' ? 1 : 0) > max_record) {
@@ -155,7 +181,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
         auto [status, got] = read_some(src, buf.data() + keep, scratch - keep, -1);
         if (status == ByteSource::Status::kError) return read_error(src);
         if (status == ByteSource::Status::kStopped) { stopped = true; break; }
-        if (status == ByteSource::Status::kEof) { eof = true; break; }
+        if (status == ByteSource::Status::kEof) { eof = ended = true; break; }
         if (got == 0) continue;
         const char* start = buf.data() + keep;
         std::size_t used = framer.skip(start, got, &found);
@@ -175,6 +201,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       b->bytes = offset - batch_start;
       b->seq = seq_++;
       b->header = framer.header();
+      paused = b->pause;
       emit(std::move(b));
       if (eof || stopped) return "";
       continue;
@@ -203,6 +230,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     } else {
       b->seq = seq_++;
       b->header = framer.header();
+      paused = b->pause;
       emit(std::move(b));
     }
     if (failed) return read_error(src);

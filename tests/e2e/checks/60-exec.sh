@@ -977,3 +977,18 @@ t_exec_bottleneck_while_running() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_exec_bottleneck_while_running
+
+t_exec_stall_after_full_batch() {
+  # The input stalls right after a batch cut at its record limit (16,384) or --batch-size: the
+  # reader now sends an empty batch that says the input paused, and exec's span ends there. The
+  # records were held until more input came (with --timeout, all failed as timed out).
+  local name="exec: a stall right after a full batch ends the span (no records held; --timeout does not fail them)" msg=() got
+  got=$( ( seq 1 16384 | sed 's/.*/{"i":&}/'; sleep 2.5; echo '{"i":0}' ) | "$PPIPE" --exec cat 2> /dev/null |
+    ( s=$(now_ms); read -r l; echo "$(( $(now_ms) - s ))" ) )
+  # (the stopwatch starts with the reader of ppipe's output: the first line is due within the 2.5 s)
+  [ "$got" -lt 1500 ] || msg+=("16,384 records then a stall: the first came after $got ms")
+  got=$( ( seq 0 16383 | sed 's/.*/{"i":&}/'; printf '{"i":'; sleep 2.5; echo '1}' ) | "$PPIPE" --exec cat --timeout 1s 2> stall.err | wc -l)
+  [ "$got" = 16385 ] && [ ! -s stall.err ] || msg+=("--timeout 1s: $got lines out, errors $(head -c 200 stall.err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_exec_stall_after_full_batch
