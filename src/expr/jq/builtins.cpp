@@ -14,6 +14,7 @@
 
 #include "src/expr/internal.h"
 #include "src/expr/jq/interp.h"
+#include "src/util/fd_write.h"
 #include "src/util/json_string.h"
 #include "src/util/text_util.h"
 
@@ -1215,24 +1216,16 @@ void n_minmax_by(Interp& I, const Node& call, const J& in, const Env& env, Out o
   out(best);
 }
 
+// Both write one whole line under the lock every writer of stderr takes (src/util/fd_write.h):
+// with their own lock, their lines broke error records longer than PIPE_BUF on a full pipe.
 void n_debug(Interp&, const Node&, const J& in, const Env&, Out out) {
-  static std::mutex m;
-  std::string line = "[\"DEBUG:\"," + to_json(in) + "]\n";
-  {
-    std::lock_guard<std::mutex> lock(m);
-    std::fwrite(line.data(), 1, line.size(), stderr);
-  }
+  (void)write_stderr("[\"DEBUG:\"," + to_json(in) + "]\n");
   out(in);
 }
 // jq writes the value with no newline; ppipe ends the line, as its stderr is JSON Lines (the
 // error records and diagnostics share it: without the newline the next one was glued on).
 void n_stderr(Interp&, const Node&, const J& in, const Env&, Out out) {
-  static std::mutex m;
-  std::string text = to_json(in) + "\n";
-  {
-    std::lock_guard<std::mutex> lock(m);
-    std::fwrite(text.data(), 1, text.size(), stderr);
-  }
+  (void)write_stderr(to_json(in) + "\n");
   out(in);
 }
 

@@ -69,8 +69,11 @@ t_max_errors() {
     tail -n 1 err | jq -e '.stopped_by == "max_errors" or .stopped_by == "max-errors"' > /dev/null 2>&1 \
       || msg+=("[$args] --stats not last, or stopped_by not max-errors: $(tail -n 1 err | head -c 200)")
     # What was written is still a consistent prefix: good records before the last reported error.
+    # (Ordered runs only: --unordered writes batches as they finish, and the failing batch may come
+    # before earlier ones; the check failed about 1 run in 10 there, before this session too.)
     local last; last=$(grep '^{"source"' err | tail -n 1 | jq .line)
-    [ "$(wc -l < out)" -ge $(( (last - 1) / 2 )) ] || msg+=("[$args] only $(wc -l < out) records before error line $last")
+    [[ $args == *--unordered* ]] || [ "$(wc -l < out)" -ge $(( (last - 1) / 2 )) ] ||
+      msg+=("[$args] only $(wc -l < out) records before error line $last")
   done
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
@@ -418,3 +421,47 @@ t_stage_option_messages() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_stage_option_messages
+
+t_debug_lines_whole() {
+  # jq's debug and stderr builtins write their lines under the lock every writer of stderr takes:
+  # with their own lock, a DEBUG line broke error records longer than PIPE_BUF on a full pipe (15
+  # to 24 of 150 lines were not JSON).
+  local name="debug/stderr builtins: their lines never land inside an error record (one stderr lock)" msg=() k bad
+  python3 -c "
+import json
+for i in range(100): print(json.dumps({'i': i, 'pad': 'p' * 30000}))" > dbg100.jsonl
+  for k in 1 2; do
+    "$PPIPE" -j 2 --batch-size 64K --map 'debug | if .i % 2 == 0 then error("x") else . end' dbg100.jsonl 2>&1 > /dev/null |
+      (sleep 1; cat) > dbg.err
+    bad=$(python3 -c "
+import json
+n = b = 0
+for l in open('dbg.err'):
+    n += 1
+    try: json.loads(l)
+    except Exception: b += 1
+print(b if n == 150 else 'lines: %d' % n)")
+    [ "$bad" = 0 ] || msg+=("run $k: $bad lines are not JSON")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_debug_lines_whole
+
+t_side_pipes_closed_while_waiting() {
+  # A reader of the error stream alone, or of the --stats-interval lines, that goes away ends the
+  # run while ppipe waits on a stalled input (it ran until the next error record, or to the end of
+  # the input: on tail -f, never), quietly, as for the output.
+  local name="pipes: a closed error-stream or stats pipe ends a waiting run at once, quietly" msg=() s e rc
+  # (ppipe's own end is timed: the pipeline lasts as long as its input's writer)
+  s=$(now_ms)
+  ( echo bad1; echo bad2; sleep 4; echo bad3 ) | ( "$PPIPE" 2>&1 > /dev/null; echo "$? $(now_ms)" > sp1.rc ) | head -n 1 > /dev/null
+  read -r rc e < sp1.rc
+  [ "$rc" = 1 ] && [ $(( e - s )) -lt 3000 ] || msg+=("errors | head -1: exit $rc after $(( e - s )) ms (the input stalls 4 s)")
+  s=$(now_ms)
+  ( for i in $(seq 1 80); do echo "{\"i\":$i}"; sleep 0.05; done ) |
+    ( "$PPIPE" --stats-interval 50ms 2>&1 > /dev/null; echo "$? $(now_ms)" > sp2.rc ) | head -n 1 > /dev/null
+  read -r rc e < sp2.rc
+  [ "$rc" = 0 ] && [ $(( e - s )) -lt 3000 ] || msg+=("--stats-interval | head -1: exit $rc after $(( e - s )) ms (the input takes 4 s)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_side_pipes_closed_while_waiting
