@@ -897,7 +897,7 @@ std::string CommandLine::check_config_entry(const ConfigEntry& entry) const {
   // first won, silently).
   const CLI::Option* opt = app.get_option_no_throw("--" + key);
   if (!opt && key.size() == 1) {
-    if (const CLI::Option* s = app.get_option_no_throw("-" + key); s && !s->get_lnames().empty())
+    if (const CLI::Option* s = app.get_option_no_throw("-" + key); s && !s->get_lnames().empty() && s->get_configurable())
       return fmt::format("unknown key '{}': a key is a long option's name, '{}'", key, s->get_lnames().front());
   }
   if (opt && opt->get_configurable()) {
@@ -905,6 +905,18 @@ std::string CommandLine::check_config_entry(const ConfigEntry& entry) const {
     const bool stage_flag = std::any_of(stage_options.begin(), stage_options.end(),
                                         [&](const auto& p) { return p.first == opt && p.second->kind == OptionKind::kFlag; });
     const bool repeats = opt->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll || stage_flag;
+    if (stage_flag && entry.values.size() != 1) {
+      // One `true` per occurrence, as the command line repeats the flag: a `false` would hold no
+      // place (the n-th true configures the n-th stage), and a shared flag is given once.
+      if (entry.values.empty()) return fmt::format("'{}' has an empty array: true, or [true, true, ...]", key);
+      if (is_shared_option("--" + key))
+        return fmt::format("'{}' is shared by its stages and given once: true or false, not an array", key);
+      for (const auto& v : entry.values)
+        if (!config_flag_value(v).value_or(false))
+          return fmt::format("'{}' = [...] lists the occurrences of the flag, one true each (the n-th configures the "
+                             "n-th stage of its kind), not '{}'",
+                             key, v);
+    }
     if (opt->get_type_size_max() == 2) {  // --arg/--argjson: NAME VALUE pairs, one after the other
       if (entry.values.empty() || entry.values.size() % 2 != 0)
         return fmt::format("'{}' takes names and values in pairs: {} = [\"NAME\", \"VALUE\", ...]", key, key);
@@ -1087,6 +1099,13 @@ CliResult parse_command_line(int argc, char** argv) {
     if (a == "--") break;
     if (a.size() > 3 && a.compare(0, 2, "--") == 0 && a.back() == '=' && a.find('=') == a.size() - 1) {
       const CLI::Option* opt = app.get_option_no_throw(a.substr(0, a.size() - 1));
+      if (opt && opt->get_items_expected_min() == 0) {
+        // A flag: `--uniq-all=$UNSET` turned it on.
+        std::cerr << "ppipe: " << a << " is empty: a flag is given alone, or as " << a << "true / " << a << "false\n"
+                  << usage_footer();
+        result.exit_code = kExitUsage;
+        return result;
+      }
       if (opt && opt->get_items_expected_min() > 0) {
         arg_text[i].pop_back();
         arg_text.insert(arg_text.begin() + static_cast<std::ptrdiff_t>(i) + 1, std::string());

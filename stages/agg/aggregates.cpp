@@ -948,7 +948,10 @@ std::optional<AggregateSpec> parse_aggregate_name(std::string_view name, std::st
   std::string near;
   for (const auto& [other, ours] : kOthers)
     if (lower == other) near = ours;
-  if (near.empty() && lower != name && (std::find(kNames.begin(), kNames.end(), lower) != kNames.end() || lower == "median"))
+  const bool percentile = lower.size() >= 2 && lower[0] == 'p' && lower[1] >= '0' && lower[1] <= '9' &&
+                          parse_percent(lower.substr(1));  // (P5 suggested p50)
+  if (near.empty() && lower != name &&
+      (std::find(kNames.begin(), kNames.end(), lower) != kNames.end() || lower == "median" || percentile))
     near = lower;
   if (near.empty()) near = nearest_name(lower, kNames);
   *error = fmt::format("unknown aggregate '{}'{}", name,

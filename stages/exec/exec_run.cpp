@@ -474,8 +474,7 @@ void ExecRun::start(Call& c, double now) {
   std::string error;
   if (config_->tmpl ? !spawn_shell(command_line, &c.child, &error) : !spawn_command(config_->plan, &c.child, &error)) {
     c.child = ChildProcess{};
-    ++failures_;  // (as a failed call: counted, its attempts said)
-    fail(c, failure_message(c, error));
+    fail(c, error);  // (no process ran: not in calls nor failures, as a placeholder with no value)
     return;
   }
   ++calls_;

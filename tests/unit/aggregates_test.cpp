@@ -563,6 +563,10 @@ TEST_CASE("aggregate names and the did-you-mean error", "[agg]") {
   CHECK(err == "unknown aggregate 'SUM' (did you mean 'sum'?)");
   CHECK_FALSE(ppipe::agg::parse_aggregate_name("Median", &err));
   CHECK(err == "unknown aggregate 'Median' (did you mean 'median'?)");
+  CHECK_FALSE(ppipe::agg::parse_aggregate_name("P5", &err));
+  CHECK(err == "unknown aggregate 'P5' (did you mean 'p5'?)");
+  CHECK_FALSE(ppipe::agg::parse_aggregate_name("P99.9", &err));
+  CHECK(err == "unknown aggregate 'P99.9' (did you mean 'p99.9'?)");
   CHECK_FALSE(ppipe::agg::parse_aggregate_name("mean", &err));
   CHECK(err == "unknown aggregate 'mean' (did you mean 'avg'?)");
   CHECK_FALSE(ppipe::agg::parse_aggregate_name("nunique", &err));

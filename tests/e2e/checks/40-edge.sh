@@ -282,8 +282,11 @@ t_empty_attached_value() {
   [ "$rc" = 2 ] && grep -q "'.x' is not a file" err || msg+=("--group-by= .x FILE: exit $rc: $(head -c 200 out err)")
   rc=0; "$PPIPE" --batch-size= eav.jsonl > out 2> err || rc=$?
   [ "$rc" = 2 ] && grep -q -- "--batch-size needs a value, got an empty one" err || msg+=("--batch-size=: exit $rc: $(head -c 200 err)")
-  got=$("$PPIPE" --stats= eav.jsonl 2> /dev/null | wc -l)
-  [ "$got" = 2 ] || msg+=("--stats= (a flag): $got lines")
+  # A flag with an empty value (`--uniq-all=$UNSET`) is refused too: it turned the flag on.
+  for f in --stats= --uniq-all=; do
+    rc=0; "$PPIPE" --uniq .x $f eav.jsonl > out 2> err || rc=$?
+    [ "$rc" = 2 ] && grep -q -- "$f is empty: a flag is given alone" err || msg+=("$f: exit $rc: $(head -c 150 err)")
+  done
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_empty_attached_value
@@ -367,7 +370,7 @@ t_config_repeated_stage_flag() {
   # --print-config writes a stage flag once per occurrence (`uniq-all = [true, true]`) and a
   # config file may say so: the n-th configures the n-th stage. Written once, the second uniq lost
   # --uniq-all, and the file's run kept a record the command line's dropped.
-  local name="config: a repeated stage flag round-trips through --print-config (one true per occurrence)" msg=() want got
+  local name="config: a repeated stage flag round-trips through --print-config (one true per occurrence)" msg=() want got rc
   printf '{"a":1,"s":"x"}\n{"a":2,"s":"y"}\n{"a":3,"s":"x"}\n' > rsf.jsonl
   want=$("$PPIPE" --uniq .a --uniq-all --uniq .s --uniq-all rsf.jsonl)
   "$PPIPE" --uniq .a --uniq-all --uniq .s --uniq-all --print-config > rsf.toml
@@ -375,6 +378,14 @@ t_config_repeated_stage_flag() {
   got=$("$PPIPE" --config rsf.toml rsf.jsonl 2>&1)
   [ "$got" = "$want" ] || msg+=("read back: $(echo "$got" | head -c 200), want $(echo "$want" | tr '\n' ' ')")
   "$PPIPE" --config rsf.toml --print-config | cmp -s - rsf.toml || msg+=("--print-config of the file differs from it")
+  # An array lists occurrences, one true each: a false holds no place (it put the flag on the
+  # first stage), an empty array and an array of a shared flag are refused.
+  local bad
+  for bad in 'uniq-all = [false, true]' 'uniq-all = []' 'partial = [true, false]'; do
+    printf 'stages = "parse,uniq,uniq"\nuniq = [".a", ".s"]\n%s\n' "$bad" > rsf-bad.toml
+    rc=0; "$PPIPE" --config rsf-bad.toml rsf.jsonl > out 2> err || rc=$?
+    [ "$rc" = 2 ] && grep -q 'rsf-bad.toml line 3' err || msg+=("[$bad] exit $rc: $(head -c 200 err)")
+  done
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_config_repeated_stage_flag
