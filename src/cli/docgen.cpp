@@ -109,13 +109,24 @@ std::string stage_names() {
 }
 
 // The help of an option up to its first aside, for a completion menu.
+// The help up to its first " (" from the 10th character on, or ": " or "; " from the 16th,
+// outside parentheses: a ": " inside one cut "Stop (exit 3) once N records failed (default: no
+// limit)" after "(default", and a short qualifier ("tsv, csv: ...") was all there was.
 std::string short_help(const std::string& help) {
-  std::size_t cut = help.size();
-  for (const char* mark : {" (", ": ", "; "}) {
-    std::size_t at = help.find(mark);
-    if (at != std::string::npos && at >= 8) cut = std::min(cut, at);
+  int depth = 0;
+  for (std::size_t i = 0; i < help.size(); ++i) {
+    const char c = help[i];
+    if (c == '(') {
+      if (depth == 0 && i >= 9 && help[i - 1] == ' ') return help.substr(0, i - 1);
+      ++depth;
+    } else if (c == ')') {
+      if (depth > 0) --depth;
+    } else if (depth == 0 && i >= 16 && (c == ':' || c == ';') && i + 1 < help.size() && help[i + 1] == ' ') {
+      // (not after a short qualifier: "tsv, csv: every field stays a string", "Batch mode: ...")
+      return help.substr(0, i);
+    }
   }
-  return help.substr(0, cut);
+  return help;
 }
 
 bool is_file_arg(const OptionDoc& d) { return d.arg == "FILE"; }

@@ -225,3 +225,18 @@ t_ship_config_errors() {
   if [ -z "$msg" ]; then ok "$name"; else not_ok "$name" "$msg"; fi
 }
 register t_ship_config_errors
+
+t_completion_descriptions() {
+  # The completions' one-line descriptions are cut outside parentheses, and not after a short
+  # qualifier: --max-errors was 'Stop (exit 3) once N records failed (default', --no-infer 'tsv, csv'.
+  local name="completions: descriptions cut whole (no '(default' left open, no bare qualifier)" msg=() line
+  line=$("$PPIPE" help --completion fish | grep -- '-l max-errors ')
+  [[ $line == *"-d 'Stop (exit 3) once N records failed'" ]] || msg+=("--max-errors: $line")
+  line=$("$PPIPE" help --completion fish | grep -- '-l no-infer ')
+  [[ $line == *"-d 'tsv, csv: every field stays a string'" ]] || msg+=("--no-infer: $line")
+  if "$PPIPE" help --completion fish | grep -- " -d '" | grep -v "^#" | grep -E "\\((default|[^)]*)'$" > open.txt; then
+    msg+=("descriptions with a parenthesis left open: $(head -c 300 open.txt)")
+  fi
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_completion_descriptions
