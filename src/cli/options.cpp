@@ -79,12 +79,19 @@ std::string chain_text() {
 namespace {
 
 int print_help_topic(int argc, char** argv) {
-  if (argc < 3) {
+  const std::string first = argc >= 3 ? argv[2] : "";
+  if (argc < 3 || first == "--help" || first == "-h") {  // (`help --help` said "no help for '--help'")
     std::cout << "Usage: ppipe help STAGE|expr\n\n" << stage_list_text()
               << "\nexpr     the expression language of filter and map\n";
     return kExitOk;
   }
   std::string topic = argv[2];
+  // One topic: `help head extra` ignored `extra`. (--completion takes its shell after it.)
+  if (argc > 3 && topic != "--completion") {
+    std::cerr << "ppipe: help takes one topic, got '" << topic << "' and '" << argv[3] << "'\n"
+              << "Usage: ppipe help STAGE|expr\n";
+    return kExitUsage;
+  }
   if (topic == "--markdown-stages") {
     // Not in --help: the README's stage tables are this output (tests/e2e/checks/55-readme-stages.sh).
     std::cout << stages_markdown();

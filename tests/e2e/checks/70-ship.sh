@@ -240,3 +240,15 @@ t_completion_descriptions() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_completion_descriptions
+
+t_help_topic_args() {
+  # `ppipe help --help` is the topic list (it said "no help for '--help'", exit 2); `help head
+  # extra` is a usage error (extra was ignored).
+  local name="help: --help lists the topics; a second topic is a usage error" msg=() rc
+  rc=0; "$PPIPE" help --help > out 2> err || rc=$?
+  [ "$rc" = 0 ] && grep -q 'Usage: ppipe help STAGE|expr' out || msg+=("help --help: exit $rc: $(head -c 150 out err)")
+  rc=0; "$PPIPE" help head extra > out 2> err || rc=$?
+  [ "$rc" = 2 ] && grep -q "help takes one topic, got 'head' and 'extra'" err || msg+=("help head extra: exit $rc: $(head -c 150 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_help_topic_args
