@@ -10,7 +10,8 @@
 namespace ppipe {
 
 std::string JsonProblem::message() const {
-  std::string m = fmt::format("{} at column {}", reason, column);
+  std::string m = line > 1 ? fmt::format("{} at line {} of the value, column {}", reason, line, column)
+                           : fmt::format("{} at column {}", reason, column);
   if (!hint.empty()) m += fmt::format(" ({})", hint);
   return m;
 }
@@ -224,6 +225,13 @@ class Scanner {
   JsonProblem problem(std::size_t pos, std::string reason, std::string hint = {}) const {
     JsonProblem p;
     p.column = pos + 1;
+    // A value on several lines (--format json): the line within it and the column on that line
+    // (the column was the byte within the whole value: "line 2 ... at column 8" for line 3, column 2).
+    for (std::size_t i = 0; i < pos && i < n_; ++i)
+      if (t_[i] == '\n') {
+        ++p.line;
+        p.column = pos - i;
+      }
     p.reason = std::move(reason);
     p.hint = std::move(hint);
     return p;
@@ -233,10 +241,21 @@ class Scanner {
     while (pos_ < n_ && is_ws(t_[pos_])) ++pos_;
   }
 
+  // "opened at column N", or "opened at line L, column N" of a value on several lines.
+  std::string opened_at(std::size_t pos) const {
+    std::size_t line = 1, column = pos + 1;
+    for (std::size_t i = 0; i < pos && i < n_; ++i)
+      if (t_[i] == '\n') {
+        ++line;
+        column = pos - i;
+      }
+    return line > 1 ? fmt::format("opened at line {}, column {}", line, column) : fmt::format("opened at column {}", column);
+  }
+
   JsonProblem unterminated_container() const {
     const Open& o = open_.back();
     return problem(n_, fmt::format("unterminated {} (missing '{}')", o.closer == '}' ? "object" : "array", o.closer),
-                   fmt::format("opened at column {}", o.pos + 1));
+                   opened_at(o.pos));
   }
 
   // Could the byte at pos_ start a value that lacks a separator before it? At the top level only
@@ -329,11 +348,11 @@ class Scanner {
     std::size_t open = pos_;
     std::size_t i = pos_ + 1;
     for (;;) {
-      if (i >= n_) return problem(n_, "unterminated string (missing '\"')", fmt::format("opened at column {}", open + 1));
+      if (i >= n_) return problem(n_, "unterminated string (missing '\"')", opened_at(open));
       unsigned char c = t_[i];
       if (c == '"') break;
       if (c == '\\') {
-        if (i + 1 >= n_) return problem(n_, "unterminated string (missing '\"')", fmt::format("opened at column {}", open + 1));
+        if (i + 1 >= n_) return problem(n_, "unterminated string (missing '\"')", opened_at(open));
         unsigned char e = t_[i + 1];
         if (e == 'u') {
           std::size_t len = escape_u(i);

@@ -33,7 +33,8 @@ namespace ppipe {
 inline constexpr std::size_t kMaxJsonLevels = 1024;
 
 struct JsonProblem {
-  std::uint64_t column = 0;  // 1-based byte column; 0: no problem found
+  std::uint64_t column = 0;  // 1-based byte column (on `line`); 0: no problem found
+  std::uint64_t line = 1;    // 1-based line within the text (a --format json value on several lines)
   std::string reason;        // "trailing comma before '}'"
   std::string hint;          // optional: "JSON strings use double quotes"
 

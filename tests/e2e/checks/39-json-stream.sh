@@ -123,3 +123,21 @@ t_json_mismatched_bracket() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_json_mismatched_bracket
+
+t_json_error_position_multiline() {
+  # --format json: a bad value on several lines is placed by its line within the value and the
+  # column on that line (the column was the byte within the whole value: 'tru' on the value's
+  # second line, column 2, said "at column 8").
+  local name="json: a bad value on several lines: the error names the line of the value and the column on it" msg=() got
+  printf '{"b":\n tru}\n' > jm1.json
+  got=$("$PPIPE" --format json jm1.json 2>&1 | jq -r .error)
+  [ "$got" = "invalid JSON: invalid literal 'tru' at line 2 of the value, column 2 (expected true)" ] || msg+=("literal: $got")
+  printf '{"b":\n [1,\n2' > jm2.json
+  got=$("$PPIPE" --format json jm2.json 2>&1 | jq -r .error)
+  [ "$got" = "invalid JSON: unterminated array (missing ']') at line 3 of the value, column 2 (opened at line 2, column 2)" ] ||
+    msg+=("open array: $got")
+  got=$(printf '{"a":tru}\n' | "$PPIPE" 2>&1 | jq -r .error)
+  [ "$got" = "invalid JSON: invalid literal 'tru' at column 6 (expected true)" ] || msg+=("one line: $got")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_json_error_position_multiline
