@@ -171,6 +171,10 @@ struct Batch {
   // as a record in this batch (see InputHeader::malformed_row); kNoHeaderRow when it did not.
   static constexpr std::uint32_t kNoHeaderRow = 0xffffffff;
   std::uint32_t header_row = kNoHeaderRow;
+  // --unwrap: the last span is the mark of a top-level array the input left open (an empty span at
+  // the input's end). Said by the framer: an empty span there may also be the mark of a missing
+  // ',' that a small batch was cut right after (it was then reported as a truncated array).
+  bool array_left_open = false;
   // A record longer than --max-record-size: `input` holds only its first bytes.
   bool oversized = false;
   bool pause = false;  // the input paused or ended after it (not cut at --batch-size)

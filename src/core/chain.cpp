@@ -112,7 +112,7 @@ bool Chain::decode(Batch& b, WorkerState& ws, std::string_view text, std::uint64
     if (text.empty()) {
       // The framer's marks: --unwrap's array still open at the end of the input, or an element
       // with no ',' before it (the mark is where the element starts, before the end).
-      if (text.data() == b.input.data() + b.input.size())
+      if (b.array_left_open && text.data() == b.input.data() + b.input.size())
         error = "the input ended inside the top-level array: its closing ']' is missing (a truncated file?)";
       else
         error = "a ',' is missing between two elements of the top-level array";

@@ -32,6 +32,7 @@ void JsonStreamFramer::start_batch(Batch& b) {
 
 void JsonStreamFramer::restart_scan(Batch& b) {
   b.spans.clear();
+  b.array_left_open = false;
   scanned_ = 0;
   cut_ = 0;
   cut_lines_ = 0;
@@ -192,6 +193,15 @@ std::size_t JsonStreamFramer::scan(Batch& b) {
     } else if (before == State::kBetween && state_ != State::kBetween) {
       value_start_ = i;
       value_line_ = lines_;
+      // Only blanks since the cut: the cut moves to the value's start (the framer's state is the
+      // same there), so a value carried into the next batch starts it. An oversized one was
+      // reported from the blanks before it: its line, offset, size and text by --batch-size.
+      if (i > cut_ && std::all_of(data + cut_, data + i, [](char x) {
+            return x == ' ' || x == '\t' || x == '\n' || x == '\r';
+          })) {
+        cut_ = i;
+        cut_lines_ = lines_;
+      }
     }
     if (c == '\n') ++lines_;
     if (b.spans.size() >= stop) {
@@ -228,6 +238,7 @@ void JsonStreamFramer::finish(Batch& b) {
     // decoder reports as such, on the last line.
     value_line_ = lines_;
     emit(b, size, size);
+    b.array_left_open = true;
   }
   array_depth_ = 0;
   cut_ = size;

@@ -141,3 +141,42 @@ t_json_error_position_multiline() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_json_error_position_multiline
+
+t_json_oversized_value_any_batch() {
+  # --format json: a value longer than --max-record-size is one error record with its own line,
+  # offset, size and first bytes for every --batch-size: at small batches the blanks before it
+  # were carried with it (line 1, offset 7, 6009 bytes, text starting with the newline).
+  local name="json: an oversized value's error record is the same for every --batch-size" msg=() bs got want
+  python3 -c "open('jov.json','w').write('{\"a\":1}\\n{\"k\":\"'+'x'*6000+'\"}\\n{\"a\":2}\\n')"
+  want='[2,8,6008,"{\"k\":\"xxxx"]'
+  for bs in 64 1K 4K 64K; do
+    got=$("$PPIPE" --format json --max-record-size 4K --batch-size "$bs" jov.json 2>&1 > out | jq -c '[.line, .offset, .record_size, .record[0:10]]')
+    [ "$got" = "$want" ] || msg+=("--batch-size $bs: $got, want $want")
+    [ "$(tr '\n' ' ' < out)" = '{"a":1} {"a":2} ' ] || msg+=("--batch-size $bs: output $(head -c 100 out)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_json_oversized_value_any_batch
+
+t_json_missing_comma_at_batch_end() {
+  # --unwrap: the mark of a missing ',' that a small batch is cut right after was reported as the
+  # input ending inside the array (both are empty records at the batch's end; the framer now says
+  # which). The error stream is the same for every --batch-size.
+  local name="json --unwrap: a missing ',' at a batch's end is not a truncated array; errors the same for any --batch-size" msg=() bs want got
+  python3 -c "
+import random
+r = random.Random(5)
+s = '['
+for i in range(400):
+    if i: s += (' ' if r.random() < 0.05 else ',') + (' ' if r.random() < 0.3 else '')
+    s += str(r.randint(0, 10 ** r.randint(1, 9)))
+open('mc.json', 'w').write(s + ']\n')"
+  want=$("$PPIPE" --format json --unwrap --batch-size 1M mc.json 2>&1 > /dev/null)
+  grep -q 'the input ended inside' <<< "$want" && msg+=("1M: a truncated array reported")
+  for bs in 64 100 333; do
+    got=$("$PPIPE" --format json --unwrap --batch-size "$bs" mc.json 2>&1 > /dev/null)
+    [ "$got" = "$want" ] || msg+=("--batch-size $bs: $(diff <(echo "$want") <(echo "$got") | head -c 300)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_json_missing_comma_at_batch_end
