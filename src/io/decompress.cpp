@@ -142,6 +142,13 @@ class GzipSource final : public DecompressingSource {
         continue;
       }
       if (!in_member_) {
+        if (pos_ == in_size_) {
+          // The member ended as its last output filled the buffer (flush_): nothing waits in the
+          // inflater. Its end was taken for the start of another member, which then "ended
+          // inside" at the end of the input (exit 3 on a valid file, by --batch-size).
+          flush_ = false;
+          continue;
+        }
         // Zero bytes after a member (tape and block writers pad files so) end the stream, as for
         // gzip and Python's gzip module; anything but zeros after them is not gzip data.
         std::size_t z = pos_;

@@ -190,3 +190,21 @@ t_gzip_zero_padding() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_gzip_zero_padding
+
+t_gzip_member_end_fills_output() {
+  # A gzip member that ends just as its last output fills the reader's buffer: its end was taken
+  # for the start of another member, which "ended inside" at the end of the input (exit 3 on a
+  # valid file, at one --batch-size in a few hundred). Found by tests/fuzz/format_fuzz.py.
+  local name="gzip: a member ending exactly at a full output buffer is the end, for every --batch-size 64..400" msg=() bs bad=""
+  python3 -c "
+import gzip, json, random
+r = random.Random(7)
+lines = ''.join(json.dumps({'i': i, 's': ''.join(r.choice('abcxyz') for _ in range(r.randint(0, 30)))}) + '\n' for i in range(12))
+with gzip.open('gzb.jsonl.gz', 'wb') as f: f.write(lines.encode())"
+  for bs in $(seq 64 400); do
+    "$PPIPE" --batch-size "$bs" gzb.jsonl.gz > out 2> err && [ "$(wc -l < out)" = 12 ] || bad+="$bs "
+  done
+  [ -z "$bad" ] || msg+=("failed at --batch-size $bad: $(head -c 200 err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_gzip_member_end_fills_output
