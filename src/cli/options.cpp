@@ -1108,7 +1108,9 @@ CliResult parse_command_line(int argc, char** argv) {
       const CLI::Option* opt = app.get_option_no_throw(a.substr(0, a.size() - 1));
       if (opt && opt->get_items_expected_min() == 0) {
         // A flag: `--uniq-all=$UNSET` turned it on.
-        std::cerr << "ppipe: " << a << " is empty: a flag is given alone, or as " << a << "true / " << a << "false\n"
+        const bool plain = opt == app.get_help_ptr() || opt == app.get_version_ptr();  // (no =false there)
+        std::cerr << "ppipe: " << a << " is empty: a flag is given alone"
+                  << (plain ? std::string() : ", or as " + a + "true / " + a + "false") << "\n"
                   << usage_footer();
         result.exit_code = kExitUsage;
         return result;

@@ -332,9 +332,6 @@ class PipelineRun {
         // Waiting (on commands, on the input): a reader of the output that has gone ends the run
         // now, as the failed write it would get would (quietly, exit 0).
         if (!discarding_by_failure_ && out_.reader_gone()) write_failed(EPIPE, out_);
-        // ... and a reader of the error stream alone (`2>&1 >/dev/null | head -1`): it stopped
-        // the run only at the next error record.
-        else if (!discarding_by_failure_ && err_.reader_gone()) write_failed(EPIPE, err_);
         show_progress();
         continue;
       }
@@ -702,13 +699,11 @@ class PipelineRun {
       if (err_on_stderr_)
         if (int e = err_.flush()) write_failed(e, err_);
     }
-    // Stats are a side channel: when they cannot be written they stop, the run goes on; but a
-    // reader of them that went away (`--stats-interval 1s 2>&1 >/dev/null | head -1`) ends the
-    // run, quietly, as for the output (README: the stats line's closed pipe).
+    // Stats are a side channel: when they cannot be written (a full disk, a reader of a pipe of
+    // their own that went away) they stop, the run goes on: its output is not cut short.
     const int e = options_.stats_fd == STDERR_FILENO ? write_stderr(line)  // (under the lock exec's lines take)
                                                       : write_fully(options_.stats_fd, line.data(), line.size());
-    if (e == EPIPE) fail_writer(StopReason::kBrokenPipe, "");
-    else if (e != 0) interval_ns_ = 0;
+    if (e != 0) interval_ns_ = 0;
   }
 
   // The figures other threads keep, and the time so far, into result_.stats (writer thread).

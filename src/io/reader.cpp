@@ -178,6 +178,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       std::size_t scratch = std::min<std::size_t>(buf.capacity(), keep + (1 << 20));
       bool found = false;
       while (!found) {
+        if (ended) { eof = true; break; }  // (the record ran to the end of the input: not read again)
         auto [status, got] = read_some(src, buf.data() + keep, scratch - keep, -1);
         if (status == ByteSource::Status::kError) return read_error(src);
         if (status == ByteSource::Status::kStopped) { stopped = true; break; }

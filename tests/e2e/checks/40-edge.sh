@@ -458,21 +458,59 @@ print(b if n == 150 else 'lines: %d' % n)")
 }
 register t_debug_lines_whole
 
-t_side_pipes_closed_while_waiting() {
-  # A reader of the error stream alone, or of the --stats-interval lines, that goes away ends the
-  # run while ppipe waits on a stalled input (it ran until the next error record, or to the end of
-  # the input: on tail -f, never), quietly, as for the output.
-  local name="pipes: a closed error-stream or stats pipe ends a waiting run at once, quietly" msg=() s e rc
-  # (ppipe's own end is timed: the pipeline lasts as long as its input's writer)
-  s=$(now_ms)
-  ( echo bad1; echo bad2; sleep 4; echo bad3 ) | ( "$PPIPE" 2>&1 > /dev/null; echo "$? $(now_ms)" > sp1.rc ) | head -n 1 > /dev/null
-  read -r rc e < sp1.rc
-  [ "$rc" = 1 ] && [ $(( e - s )) -lt 3000 ] || msg+=("errors | head -1: exit $rc after $(( e - s )) ms (the input stalls 4 s)")
-  s=$(now_ms)
-  ( for i in $(seq 1 80); do echo "{\"i\":$i}"; sleep 0.05; done ) |
-    ( "$PPIPE" --stats-interval 50ms 2>&1 > /dev/null; echo "$? $(now_ms)" > sp2.rc ) | head -n 1 > /dev/null
-  read -r rc e < sp2.rc
-  [ "$rc" = 0 ] && [ $(( e - s )) -lt 3000 ] || msg+=("--stats-interval | head -1: exit $rc after $(( e - s )) ms (the input takes 4 s)")
+t_side_pipes_do_not_cut_output() {
+  # Stats are a side channel: a closed pipe that only the --stats-interval lines go to (their own
+  # --stats-file pipe, or stderr with nothing else) stops the stats, not the run: every record is
+  # written, exit 0. (A change of this session stopped the run there, output cut short with exit 0;
+  # the review found it before it landed.)
+  local name="pipes: a closed pipe of the stats lines alone does not cut the output short" msg=() rc n
+  seq 1 40000 | sed 's/.*/{"i":&}/' > side40k.jsonl
+  rc=0
+  ( head -n 100 side40k.jsonl; sleep 1.2; tail -n +101 side40k.jsonl ) |
+    "$PPIPE" --stats-interval 50ms --stats-file >(head -n 1 > /dev/null) > side.out 2> side.err || rc=$?
+  n=$(wc -l < side.out)
+  [ "$rc" = 0 ] && [ "$n" = 40000 ] || msg+=("--stats-file pipe closed: exit $rc, $n of 40000 lines")
+  rc=0
+  ( head -n 100 side40k.jsonl; sleep 1.2; tail -n +101 side40k.jsonl ) |
+    { "$PPIPE" --stats-interval 50ms 2>&1 > side.out; echo $? > side.rc; } | head -n 1 > /dev/null
+  sleep 0.3
+  n=$(wc -l < side.out)
+  [ "$(cat side.rc)" = 0 ] && [ "$n" = 40000 ] || msg+=("stderr (stats lines only) closed: exit $(cat side.rc), $n of 40000 lines")
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
-register t_side_pipes_closed_while_waiting
+register t_side_pipes_do_not_cut_output
+
+t_tty_eof_oversized_last() {
+  # On a terminal, Ctrl-D ends the input once: a last line longer than --max-record-size with no
+  # newline was skipped by reading the terminal again, so the run went on until another Ctrl-D.
+  local name="tty: Ctrl-D after an oversized last line ends the run at once" got
+  cat > pty_eof.py <<'PY'
+import os, pty, sys, time, signal
+P, out_path = sys.argv[1], sys.argv[2]
+m, s = pty.openpty()
+pid = os.fork()
+if pid == 0:
+    os.dup2(s, 0); os.close(m)
+    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 1); os.dup2(fd, 2)
+    os.execv(P, [P, "--max-record-size", "20"])
+os.close(s)
+time.sleep(0.3)
+os.write(m, b'{"a":1}\n{"s":"xxxxxxxxxxxxxxxxxxxxxxxxxxx"}')
+time.sleep(0.2)
+os.write(m, b"\x04")  # sends the partial line
+time.sleep(0.2)
+os.write(m, b"\x04")  # the end of the input
+t0 = time.time()
+while time.time() - t0 < 3:
+    r, st = os.waitpid(pid, os.WNOHANG)
+    if r:
+        print("exit %d" % os.waitstatus_to_exitcode(st)); break
+    time.sleep(0.05)
+else:
+    print("still running 3 s after the end"); os.kill(pid, signal.SIGTERM); os.waitpid(pid, 0)
+PY
+  got=$(python3 pty_eof.py "$PPIPE" "$PWD/pty.out")
+  if [ "$got" = "exit 1" ] && grep -q '"record_size":35' pty.out; then ok "$name"; else not_ok "$name" "$got: $(head -c 300 pty.out)"; fi
+}
+register t_tty_eof_oversized_last
