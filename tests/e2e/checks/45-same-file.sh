@@ -162,3 +162,18 @@ t_same_file_refusal_not_into_stderr_input() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_same_file_refusal_not_into_stderr_input
+
+t_same_file_empty_attached_value() {
+  # `--errors=$UNSET in.jsonl` (an unset variable): CLI11 took the next word as the value, so the
+  # input became the error file and was overwritten, exit 0. Now it is a usage error and the input
+  # is untouched; the same for --stats-file.
+  local name="never overwrite an input: --errors= and --stats-file= before an input file are usage errors" msg=() o rc
+  for o in --errors= --stats-file=; do
+    printf '{"a":1}\nbad\n' > day1.jsonl
+    cp day1.jsonl day1.bak
+    rc=0; "$PPIPE" "$o" day1.jsonl < /dev/null > out 2> err || rc=$?
+    [ "$rc" = 2 ] && cmp -s day1.jsonl day1.bak || msg+=("[$o day1.jsonl] exit $rc, input $(cmp -s day1.jsonl day1.bak && echo intact || echo changed): $(head -c 150 err)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_same_file_empty_attached_value
