@@ -40,6 +40,19 @@ expect_eq() {
   if [ "$2" != "$3" ]; then echo "$1: expected '$2', got '$3'"; return 1; fi
 }
 
+# non_json_lines FILE N: how many lines of FILE are not JSON, or "lines: M" when it has M lines, not
+# N (the stderr checks: no line of one writer lands inside another's).
+non_json_lines() {
+  python3 -c "
+import json, sys
+n = b = 0
+for l in open(sys.argv[1]):
+    n += 1
+    try: json.loads(l)
+    except Exception: b += 1
+print(b if n == int(sys.argv[2]) else 'lines: %d' % n)" "$1" "$2"
+}
+
 # A file of the generator's output, made once per run and shared by checks.
 gen_file() {  # gen_file NAME ARGS... -> path; stats in NAME.genstats
   local name=$1; shift

@@ -444,14 +444,7 @@ for i in range(100): print(json.dumps({'i': i, 'pad': 'p' * 30000}))" > dbg100.j
   for k in 1 2; do
     "$PPIPE" -j 2 --batch-size 64K --map 'debug | if .i % 2 == 0 then error("x") else . end' dbg100.jsonl 2>&1 > /dev/null |
       (sleep 1; cat) > dbg.err
-    bad=$(python3 -c "
-import json
-n = b = 0
-for l in open('dbg.err'):
-    n += 1
-    try: json.loads(l)
-    except Exception: b += 1
-print(b if n == 150 else 'lines: %d' % n)")
+    bad=$(non_json_lines dbg.err 150)
     [ "$bad" = 0 ] || msg+=("run $k: $bad lines are not JSON")
   done
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi

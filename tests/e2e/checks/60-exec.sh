@@ -835,14 +835,7 @@ for i in range(200): print(json.dumps({'i': i, 'pad': 'p' * 20000}))" > big20k.j
   for k in 1 2 3; do
     "$PPIPE" --stages parse,exec --exec-mode record --exec 'echo oops >&2; exit 3' big20k.jsonl 2>&1 > /dev/null |
       (sleep 1; cat) > lines.err
-    bad=$(python3 -c "
-import json, sys
-n = b = 0
-for l in open('lines.err'):
-    n += 1
-    try: json.loads(l)
-    except Exception: b += 1
-print(b if n == 400 else 'lines: %d' % n)")
+    bad=$(non_json_lines lines.err 400)
     [ "$bad" = 0 ] || msg+=("run $k: $bad lines are not JSON")
   done
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
