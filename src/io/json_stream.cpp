@@ -151,6 +151,8 @@ std::size_t JsonStreamFramer::scan(Batch& b) {
   for (std::size_t i = scanned_; i < size; ++i) {
     const char c = data[i];
     const State before = state_;
+    const Expect expect_before = expect_;
+    const int depth_before = array_depth_;
     bool end_before = false;
     if (step(c, &end_before)) {
       if (end_before) {
@@ -193,14 +195,20 @@ std::size_t JsonStreamFramer::scan(Batch& b) {
     } else if (before == State::kBetween && state_ != State::kBetween) {
       value_start_ = i;
       value_line_ = lines_;
-      // Only blanks since the cut: the cut moves to the value's start (the framer's state is the
-      // same there), so a value carried into the next batch starts it. An oversized one was
-      // reported from the blanks before it: its line, offset, size and text by --batch-size.
-      if (i > cut_ && std::all_of(data + cut_, data + i, [](char x) {
-            return x == ' ' || x == '\t' || x == '\n' || x == '\r';
-          })) {
+      // Only blanks since the cut (and, inside --unwrap's array, the ',' before this element):
+      // the cut moves to the value's start, with the framer's state there, so a value carried
+      // into the next batch starts it. An oversized one was reported from the blanks or the comma
+      // before it: its line, offset, size and text by --batch-size.
+      std::size_t commas = 0;
+      const bool gap = i > cut_ && std::all_of(data + cut_, data + i, [&](char x) {
+        if (x == ',') return ++commas == 1;
+        return x == ' ' || x == '\t' || x == '\n' || x == '\r';
+      });
+      if (gap && (commas == 0 || (depth_before == 1 && expect_before == Expect::kElement))) {
         cut_ = i;
         cut_lines_ = lines_;
+        cut_array_depth_ = depth_before;
+        cut_expect_ = expect_before;
       }
     }
     if (c == '\n') ++lines_;

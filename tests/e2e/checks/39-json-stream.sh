@@ -154,6 +154,14 @@ t_json_oversized_value_any_batch() {
     [ "$got" = "$want" ] || msg+=("--batch-size $bs: $got, want $want")
     [ "$(tr '\n' ' ' < out)" = '{"a":1} {"a":2} ' ] || msg+=("--batch-size $bs: output $(head -c 100 out)")
   done
+  # --unwrap: an element after a ',' (it was reported from the comma: line 1, offset 2, 6010 bytes)
+  python3 -c "open('jovu.json','w').write('[1,\n{\"k\":\"'+'x'*6000+'\"},\n2]\n')"
+  want='[2,4,6008,"{\"k\":\"xxxx"]'
+  for bs in 64 1K 64K; do
+    got=$("$PPIPE" --format json --unwrap --max-record-size 4K --batch-size "$bs" jovu.json 2>&1 > out | jq -c '[.line, .offset, .record_size, .record[0:10]]')
+    [ "$got" = "$want" ] || msg+=("--unwrap --batch-size $bs: $got, want $want")
+    [ "$(tr '\n' ' ' < out)" = '1 2 ' ] || msg+=("--unwrap --batch-size $bs: output $(head -c 100 out)")
+  done
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_json_oversized_value_any_batch
