@@ -182,9 +182,9 @@ std::unique_ptr<Stage> make_exec_stage(const StageArgs& args, std::string* error
 
   auto bounded_count = [&](std::string_view flag, std::uint64_t lo, std::uint64_t hi) -> std::optional<std::uint64_t> {
     auto n = args.count(flag, error);
-    if (!n) return std::nullopt;
-    if (*n < lo || *n > hi) {
-      *error = fmt::format("{} must be from {} to {}, got {}", flag, lo, hi, *n);
+    if (!n || *n < lo || *n > hi) {
+      // (one message: "--burst -1" said "needs a non-negative integer", though 0 is refused too)
+      *error = fmt::format("{} must be a whole number from {} to {}, got '{}'", flag, lo, hi, args.value(flag));
       return std::nullopt;
     }
     return n;

@@ -985,3 +985,16 @@ t_exec_stall_after_full_batch() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_exec_stall_after_full_batch
+
+t_exec_count_messages() {
+  # exec's counts say their range for every bad value: `--burst -1` said "needs a non-negative
+  # integer", though 0 is refused too.
+  local name="exec: --burst/--concurrency/--retries: one message with the range for any bad value" msg=() v rc
+  printf '{"a":1}\n' > cm.jsonl
+  for v in -1 0 x; do
+    rc=0; "$PPIPE" --exec cat --rate 5/s --burst "$v" cm.jsonl > out 2> err || rc=$?
+    [ "$rc" = 2 ] && grep -q -- "--burst must be a whole number from 1 to 1000000, got '$v'" err || msg+=("--burst $v: exit $rc: $(head -c 150 err)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_exec_count_messages
