@@ -220,8 +220,10 @@ std::string zsh_completion(const std::vector<OptionDoc>& docs) {
       // Stage options may repeat; a long option's value may follow '=' or be the next word.
       std::string name = n;
       if (!d.arg.empty()) name += n.size() == 2 ? "+" : "=";
-      if (n == "--help" || n == "--version" || n == "--print-config") exclusive = "(- *)";
-      specs += fmt::format("    '{}{}[{}]{}'\n", d.stage_option ? "*" : exclusive, name,
+      // (--print-config goes with the options it prints: not exclusive. --arg and --argjson repeat.)
+      if (n == "--help" || n == "--version") exclusive = "(- *)";
+      const bool repeats = d.stage_option || n == "--arg" || n == "--argjson";
+      specs += fmt::format("    '{}{}[{}]{}'\n", repeats ? "*" : exclusive, name,
                            zsh_description(short_help(d.help)), action);
     }
   }

@@ -234,6 +234,10 @@ t_completion_descriptions() {
   [[ $line == *"-d 'Stop (exit 3) once N records failed'" ]] || msg+=("--max-errors: $line")
   line=$("$PPIPE" help --completion fish | grep -- '-l no-infer ')
   [[ $line == *"-d 'tsv, csv: every field stays a string'" ]] || msg+=("--no-infer: $line")
+  # zsh: --arg and --argjson repeat; --print-config goes with other options (it was exclusive).
+  "$PPIPE" help --completion zsh > zsh.txt
+  grep -q "^    '\*--arg=\[" zsh.txt && grep -q "^    '\*--argjson=\[" zsh.txt || msg+=("zsh: --arg/--argjson not repeatable: $(grep -- '--arg' zsh.txt | head -c 200)")
+  grep -q "^    '--print-config\[" zsh.txt || msg+=("zsh: $(grep -- '--print-config' zsh.txt | head -c 200)")
   if "$PPIPE" help --completion fish | grep -- " -d '" | grep -v "^#" | grep -E "\\((default|[^)]*)'$" > open.txt; then
     msg+=("descriptions with a parenthesis left open: $(head -c 300 open.txt)")
   fi
