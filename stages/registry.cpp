@@ -207,11 +207,14 @@ std::string stages_markdown(const StageTable& table) {
 }
 
 bool is_expression_error(std::string_view message) {
-  // "error in --filter expression: ...": a flag, then " expression".
+  // "error in --filter expression: ...": a flag, then " expression"; "error in --map-file F
+  // expression: ..." too (a file name between: it got the stage's help, not the expression's).
   static constexpr std::string_view kPrefix = "error in --";
   if (message.substr(0, kPrefix.size()) != kPrefix) return false;
-  std::size_t space = message.find(' ', kPrefix.size());
-  return space != std::string_view::npos && message.substr(space, 11) == " expression";
+  const std::size_t colon = message.find(": ");
+  static constexpr std::string_view kEnd = " expression";
+  return colon != std::string_view::npos && colon >= kEnd.size() &&
+         message.substr(colon - kEnd.size(), kEnd.size()) == kEnd;
 }
 
 std::unique_ptr<Stage> make_stage(std::string_view name,

@@ -1201,7 +1201,12 @@ CliResult parse_command_line(int argc, char** argv) {
   std::string error, help_stage;
   result.plan = build_plan(o, &error, &help_stage);
   if (!result.plan) {
-    std::cerr << "ppipe: " << error << config_origin(*cl, error, argc, argv) << "\n";
+    // The file and line a config entry came from, after the message's first line (an expression's
+    // error goes on with the expression and a caret: it was put after the caret).
+    const std::string origin = config_origin(*cl, error, argc, argv);
+    const std::size_t first_end = std::min(error.find('\n'), error.size());
+    error.insert(first_end, origin);
+    std::cerr << "ppipe: " << error << "\n";
     if (help_stage == "expr") {
       std::cerr << "Run 'ppipe help expr' for the expression language, 'ppipe --help' for usage.\n";
     } else {

@@ -1210,7 +1210,13 @@ std::string format_compile_error(std::string_view source, const CompileError& e)
   for (std::size_t i = line_start; i < column; ++i) {
     if ((static_cast<unsigned char>(source[i]) & 0xC0) != 0x80) ++pad;
   }
-  std::string out = "error in expression: " + e.message + "\n  ";
+  std::string out = "error in expression: " + e.message;
+  // An expression of several lines (--map-file): which one is shown.
+  if (source.find('\n') != std::string_view::npos) {
+    const auto number = 1 + std::count(source.begin(), source.begin() + static_cast<std::ptrdiff_t>(line_start), '\n');
+    out += " (line " + std::to_string(number) + ")";
+  }
+  out += "\n  ";
   out.append(line);
   out.append("\n  ");
   out.append(pad, ' ');

@@ -426,11 +426,11 @@ TEST_CASE("expr parser: format_compile_error draws a caret", "[expr][parser]") {
         "error in expression: unknown function 'lenght' (did you mean 'length'?)\n"
         "  .a | lenght\n"
         "       ^\n");
-  // The caret counts characters, not bytes; only the offending line is shown.
+  // The caret counts characters, not bytes; only the offending line is shown, and named.
   std::string multi = ".x == 1 and\n  (.b";
   CompileError e2 = compile_error(multi);
   CHECK(ppipe::expr::format_compile_error(multi, e2) ==
-        "error in expression: unexpected end of expression, expected ')'\n"
+        "error in expression: unexpected end of expression, expected ')' (line 2)\n"
         "    (.b\n"
         "       ^\n");
   std::string utf8 = "\"\xc3\xa9\" | lenght";  // "é" | lenght

@@ -432,3 +432,25 @@ t_jq_fractional_slice_end_before_start() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_jq_fractional_slice_end_before_start
+
+t_expression_error_lines() {
+  # A syntax error in an expression of several lines (--map-file) names the line shown; its help
+  # pointer is the expression language's (a file name after the flag got the map stage's help);
+  # a config file's location goes after the message's first line, not after the caret.
+  local name="expression errors: the line of a --map-file, the expr help pointer, a config location on the first line" msg=() got
+  printf '{"a":1}\n' > el.jsonl
+  printf '.a +\n\n  foo(' > el.jq
+  got=$("$PPIPE" --map-file el.jq el.jsonl 2>&1)
+  [ "$(head -n 1 <<< "$got")" = "ppipe: error in --map-file el.jq expression: unexpected end of expression (line 3)" ] ||
+    msg+=("--map-file: $(head -n 1 <<< "$got")")
+  grep -q "Run 'ppipe help expr' for the expression language" <<< "$got" && ! grep -q '^map --map EXPR' <<< "$got" ||
+    msg+=("--map-file: not the expr help pointer: $(tail -n 3 <<< "$got")")
+  printf 'filter = [".a > 0", ".a <"]\n' > el.toml
+  got=$("$PPIPE" --config el.toml el.jsonl 2>&1)
+  [ "$(head -n 1 <<< "$got")" = "ppipe: error in --filter expression: unexpected end of expression (el.toml line 1)" ] ||
+    msg+=("config: $(head -n 3 <<< "$got" | tr '\n' '|')")
+  [ "$("$PPIPE" --map '.a +' el.jsonl 2>&1 | head -n 1)" = "ppipe: error in --map expression: unexpected end of expression" ] ||
+    msg+=("one line: $("$PPIPE" --map '.a +' el.jsonl 2>&1 | head -n 1)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_expression_error_lines
