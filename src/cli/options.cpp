@@ -343,6 +343,15 @@ unsigned usable_cores() {
   return n ? n : 1;
 }
 
+namespace {
+// An async stage after another one or after a finishing stage: refused, with what to do instead.
+std::string async_after_message(std::string_view name, std::string_view before) {
+  return fmt::format("'{}' cannot come after '{}' in one chain (one exec per run, before any agg, tail or merge): "
+                     "pipe two runs instead, ppipe ... --stages ...,{} | ppipe --stages {},...",
+                     name, before, before, name);
+}
+}  // namespace
+
 std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::string* help_stage,
                                  const StageTable& table) {
   // --arg/--argjson: every expression of the plan sees them (set before the stages compile)
@@ -455,9 +464,7 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
         // said "one per 'exec' stage" as if a second were allowed.
         for (const auto& before : plan->stages)
           if (before->name() == name && before->mode() == StageMode::kAsync) {
-            *error = fmt::format("'{}' cannot come after '{}' in one chain (one exec per run): pipe two runs instead, "
-                                 "ppipe ... --stages ...,{} | ppipe --stages {},...",
-                                 name, name, name, name);
+            *error = async_after_message(name, before->name());
             *help_stage = name;
             return nullptr;
           }
@@ -495,9 +502,7 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
       // finishing stage every record would fail at run time. Said now, with what to do instead.
       for (const auto& before : plan->stages) {
         if (before->mode() == StageMode::kAsync || before->mode() == StageMode::kFinishing) {
-          *error = fmt::format("'{}' cannot come after '{}' in one chain (one exec per run, before any agg, tail or merge): "
-                               "pipe two runs instead, ppipe ... --stages ...,{} | ppipe --stages {},...",
-                               name, before->name(), before->name(), name);
+          *error = async_after_message(name, before->name());
           *help_stage = name;
           return nullptr;
         }

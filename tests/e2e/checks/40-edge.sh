@@ -426,7 +426,7 @@ t_stage_option_messages() {
   local name="cli: parse,exec,exec says one exec per run; --head 99999999999999999999 is too large" msg=() rc
   printf '{"a":1}\n' > som.jsonl
   rc=0; "$PPIPE" --stages parse,exec,exec --exec cat som.jsonl > out 2> err || rc=$?
-  [ "$rc" = 2 ] && grep -q "'exec' cannot come after 'exec' in one chain (one exec per run)" err || msg+=("exec,exec: exit $rc: $(head -c 200 err)")
+  [ "$rc" = 2 ] && grep -q "'exec' cannot come after 'exec' in one chain (one exec per run" err || msg+=("exec,exec: exit $rc: $(head -c 200 err)")
   rc=0; "$PPIPE" --head 99999999999999999999 som.jsonl > out 2> err || rc=$?
   [ "$rc" = 2 ] && grep -q -- "--head 99999999999999999999 is too large (at most 18446744073709551615)" err || msg+=("huge --head: exit $rc: $(head -c 200 err)")
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
