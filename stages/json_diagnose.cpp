@@ -3,6 +3,8 @@
 // native stack. It stops at the first problem.
 #include "stages/json_diagnose.h"
 
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -222,16 +224,21 @@ class Scanner {
     std::size_t pos;
   };
 
-  JsonProblem problem(std::size_t pos, std::string reason, std::string hint = {}) const {
-    JsonProblem p;
-    p.column = pos + 1;
-    // A value on several lines (--format json): the line within it and the column on that line
-    // (the column was the byte within the whole value: "line 2 ... at column 8" for line 3, column 2).
+  // The 1-based line of pos within the text and its column on that line: a value on several lines
+  // (--format json) was placed by its byte in the whole value ("at column 8" for line 3, column 2).
+  std::pair<std::size_t, std::size_t> line_column(std::size_t pos) const {
+    std::size_t line = 1, column = pos + 1;
     for (std::size_t i = 0; i < pos && i < n_; ++i)
       if (t_[i] == '\n') {
-        ++p.line;
-        p.column = pos - i;
+        ++line;
+        column = pos - i;
       }
+    return {line, column};
+  }
+
+  JsonProblem problem(std::size_t pos, std::string reason, std::string hint = {}) const {
+    JsonProblem p;
+    std::tie(p.line, p.column) = line_column(pos);
     p.reason = std::move(reason);
     p.hint = std::move(hint);
     return p;
@@ -243,12 +250,7 @@ class Scanner {
 
   // "opened at column N", or "opened at line L, column N" of a value on several lines.
   std::string opened_at(std::size_t pos) const {
-    std::size_t line = 1, column = pos + 1;
-    for (std::size_t i = 0; i < pos && i < n_; ++i)
-      if (t_[i] == '\n') {
-        ++line;
-        column = pos - i;
-      }
+    const auto [line, column] = line_column(pos);
     return line > 1 ? fmt::format("opened at line {}, column {}", line, column) : fmt::format("opened at column {}", column);
   }
 

@@ -201,8 +201,7 @@ std::size_t JsonStreamFramer::scan(Batch& b) {
       // before it: its line, offset, size and text by --batch-size.
       std::size_t commas = 0;
       const bool gap = i > cut_ && std::all_of(data + cut_, data + i, [&](char x) {
-        if (x == ',') return ++commas == 1;
-        return x == ' ' || x == '\t' || x == '\n' || x == '\r';
+        return x == ',' ? ++commas == 1 : is_space(x);
       });
       if (gap && (commas == 0 || (depth_before == 1 && expect_before == Expect::kElement))) {
         cut_ = i;

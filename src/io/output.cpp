@@ -40,13 +40,16 @@ bool same_open_file(int a, int b) {
 Output::Output(int fd, std::string name)
     : fd_(fd), shares_stderr_(fd == STDERR_FILENO || same_open_file(fd, STDERR_FILENO)), name_(std::move(name)) {}
 
+std::unique_lock<std::mutex> Output::lock_if_stderr() const {
+  if (!shares_stderr_) return {};
+  auto lock = lock_stderr();
+  clear_stderr_status();
+  return lock;
+}
+
 int Output::write_all(const char* p, std::size_t n) {
   Timed timed(write_ns_);
-  std::unique_lock<std::mutex> lock;
-  if (shares_stderr_) {
-    lock = lock_stderr();
-    clear_stderr_status();
-  }
+  const auto lock = lock_if_stderr();
   while (n > 0) {
     ssize_t w = ::write(fd_, p, n);
     if (w < 0) {
@@ -62,11 +65,7 @@ int Output::write_all(const char* p, std::size_t n) {
 
 int Output::writev_all(struct iovec* v, std::size_t count) {
   Timed timed(write_ns_);
-  std::unique_lock<std::mutex> lock;
-  if (shares_stderr_) {
-    lock = lock_stderr();
-    clear_stderr_status();
-  }
+  const auto lock = lock_if_stderr();
   while (count > 0) {
     int n = static_cast<int>(std::min<std::size_t>(count, IOV_MAX));
     ssize_t w = ::writev(fd_, v, n);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,8 @@ class Output {
 
  private:
   int write_all(const char* p, std::size_t n);
+  // When fd_ shares stderr: lock_stderr held, a shown progress line erased; else no lock.
+  std::unique_lock<std::mutex> lock_if_stderr() const;
   int writev_all(struct iovec* pieces, std::size_t count);
 
   int fd_;
