@@ -180,7 +180,12 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       while (!found) {
         if (ended) { eof = true; break; }  // (the record ran to the end of the input: not read again)
         auto [status, got] = read_some(src, buf.data() + keep, scratch - keep, -1);
-        if (status == ByteSource::Status::kError) return read_error(src);
+        if (status == ByteSource::Status::kError) {
+          // (A corrupt compressed stream, inside the record: it is still sent, as an error
+          // record, before the run stops with the error. Returning here lost it.)
+          failed = eof = true;
+          break;
+        }
         if (status == ByteSource::Status::kStopped) { stopped = true; break; }
         if (status == ByteSource::Status::kEof) { eof = ended = true; break; }
         if (got == 0) continue;
@@ -204,6 +209,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       b->header = framer.header();
       paused = b->pause;
       emit(std::move(b));
+      if (failed) return read_error(src);
       if (eof || stopped) return "";
       continue;
     }

@@ -208,3 +208,28 @@ with gzip.open('gzb.jsonl.gz', 'wb') as f: f.write(lines.encode())"
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_gzip_member_end_fills_output
+
+t_compressed_damage_inside_oversized() {
+  # A damaged stream that ends inside a record longer than --max-record-size: that record is an
+  # error record (oversized, counted in records_in) before the run stops with exit 3, for every
+  # --batch-size. The reader's skip of the record's rest returned the read error first: the
+  # record was in no place at all (records_in 1, no error record) unless the batch was big
+  # enough to see the damage before the skip (found by a bug hunt).
+  local name="damaged gzip/zstd ending inside an oversized record: an error record, counted, for every --batch-size" msg=() z bs rc st
+  { echo '{"a":1}'; printf '"'; python3 -c "import random; r = random.Random(5); print(''.join(r.choice('abcdefghijklmnopqrstuvwxyz0123456789') for _ in range(400000)), end='')"; echo '"'; echo '{"b":2}'; } > ovd.jsonl
+  # (zstd decodes whole blocks of 128 KiB: its cut leaves two blocks, the record's first 256 KiB.)
+  gzip -c ovd.jsonl | head -c 60000 > ovd-cut.gz
+  zstd -q -c ovd.jsonl | head -c 200000 > ovd-cut.zst
+  for z in ovd-cut.gz ovd-cut.zst; do
+    for bs in 64 4K 64K 1M; do
+      rc=0
+      "$PPIPE" --batch-size $bs --max-record-size 1K --stats --errors ovd.err "$z" > ovd.out 2> ovd.stderr || rc=$?
+      st=$(grep '^{"records_in"' ovd.stderr | jq -c '[.records_in, .records_out, .errors]')
+      [ "$rc" = 3 ] && [ "$st" = "[2,1,1]" ] && [ "$(cat ovd.out)" = '{"a":1}' ] &&
+        [ "$(jq -c '[.line, .stage, (.error | test("longer than --max-record-size"))]' ovd.err)" = '[2,"read",true]' ] ||
+        msg+=("$z --batch-size $bs: exit $rc, stats $st, errors: $(head -c 200 ovd.err)")
+    done
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_compressed_damage_inside_oversized
