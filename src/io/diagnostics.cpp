@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 
+#include "src/io/error_sink.h"
 #include "src/util/fd_write.h"
 #include "src/util/json_string.h"
 
@@ -18,8 +19,9 @@ std::string Diagnostics::format(std::string_view kind, std::string_view message,
                                 std::initializer_list<DiagField> fields) const {
   std::string out;
   if (!json_) {
+    // (On the terminal: a file name's control bytes, `ESC ]0;...`, would be its commands.)
     out.append("ppipe: ");
-    out.append(message);
+    out.append(terminal_safe(message, std::string_view::npos, true));
     out.push_back('\n');
     return out;
   }

@@ -66,6 +66,13 @@ bool decode_base64(std::string_view text, std::string& out) {
 void append_error_record(std::string& out, const ErrorInfo& e) {
   out.append("{\"source\":");
   append_json_string(out, e.source);
+  if (!simdjson::validate_utf8(e.source.data(), e.source.size())) {
+    // A file name that is not UTF-8 is in "source" with U+FFFD for its bad bytes, so that the
+    // line is JSON; its exact bytes here, as "record_base64" keeps a record's.
+    out.append(",\"source_base64\":\"");
+    append_base64(out, e.source);
+    out.push_back('"');
+  }
   fmt::format_to(std::back_inserter(out), ",\"line\":{},\"offset\":{},\"stage\":", e.line, e.offset);
   append_json_string(out, e.stage);
   out.append(",\"error\":");

@@ -30,7 +30,8 @@ struct ErrorFieldDoc {
   const char* meaning;
 };
 inline constexpr ErrorFieldDoc kErrorRecordFields[] = {
-    {"source", "the input file's name as given (<stdin> for standard input)"},
+    {"source", "the input file's name as given (<stdin> for standard input); U+FFFD for bytes that are not UTF-8"},
+    {"source_base64", "only when the file name is not valid UTF-8: its exact bytes"},
     {"line", "1-based line number of the record in its source (blank lines count)"},
     {"offset", "byte offset of the record in its source"},
     {"stage", "the stage that failed the record (read, parse, filter, ...)"},

@@ -38,7 +38,7 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-std::string terminal_safe(std::string_view s, std::size_t max_chars) {
+std::string terminal_safe(std::string_view s, std::size_t max_chars, bool keep_newlines) {
   std::string out;
   std::size_t chars = 0;
   for (std::size_t i = 0; i < s.size();) {
@@ -50,7 +50,7 @@ std::string terminal_safe(std::string_view s, std::size_t max_chars) {
     auto c = static_cast<unsigned char>(s[i]);
     std::size_t len = utf8_length(c);
     if (len == 1) {
-      if (c >= 0x20 && c != 0x7f) {
+      if ((c >= 0x20 && c != 0x7f) || (keep_newlines && c == '\n')) {
         out.push_back(static_cast<char>(c));
       } else if (c == '\t') {
         out.append("\\t");

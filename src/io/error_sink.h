@@ -50,7 +50,8 @@ class ErrorSink {
 
 // Renders bytes for a terminal: valid UTF-8 is copied except control characters (C0, DEL, C1),
 // which become escapes (\t, \n, \x1b, \u0085); invalid bytes become \xNN. At most max_chars
-// characters, then "…". Exposed for tests.
-std::string terminal_safe(std::string_view bytes, std::size_t max_chars = std::string_view::npos);
+// characters, then "…". keep_newlines: '\n' stays (a message of several lines). Exposed for tests.
+std::string terminal_safe(std::string_view bytes, std::size_t max_chars = std::string_view::npos,
+                          bool keep_newlines = false);
 
 }  // namespace ppipe

@@ -3,6 +3,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include <simdjson.h>
+
+#include "src/util/text_util.h"
+
 namespace ppipe {
 
 namespace {
@@ -106,7 +110,12 @@ void append_escaped(std::string& out, std::string_view s) {
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view s) { append_escaped<false>(out, s); }
+void append_json_string(std::string& out, std::string_view s) {
+  // (File names, --arg values and messages quoting them may be any bytes: JSON text must be
+  // UTF-8, so an invalid sequence is written as U+FFFD, as jq reads it.)
+  if (simdjson::validate_utf8(s.data(), s.size())) append_escaped<false>(out, s);
+  else append_escaped<false>(out, utf8_replace_invalid(s));
+}
 
 void append_json_string_jq(std::string& out, std::string_view s) { append_escaped<true>(out, s); }
 

@@ -1,12 +1,13 @@
 // The one JSON string escaper, shared by expression output and the error stream. A leaf.
 //
 // Both escape '"', '\\', \b \f \n \r \t and other bytes < 0x20 as \u00XX (lower-case hex), and
-// copy everything else (including '/', U+2028 and all non-ASCII) raw; s must be valid UTF-8.
-// They differ only in DEL (0x7f):
+// copy everything else (including '/', U+2028 and all non-ASCII) raw. They differ in DEL (0x7f)
+// and in what they take:
 //  * append_json_string_jq escapes it as \u007f, as `jq -c` does, so that filter/map output
-//    matches jq byte for byte;
+//    matches jq byte for byte; s must be valid UTF-8 (parsed JSON is);
 //  * append_json_string copies it raw (JSON does not require the escape). Error records, --stats
-//    and diagnostics use it; their bytes are fixed by the goldens.
+//    and diagnostics use it; their bytes are fixed by the goldens. s may be any bytes (a file
+//    name): an invalid UTF-8 sequence is written as U+FFFD (utf8_replace_invalid).
 #pragma once
 
 #include <string>

@@ -87,10 +87,32 @@ TEST_CASE("invalid UTF-8 records travel as record_base64; truncated ones carry t
   REQUIRE(bool(doc["truncated"]));
 }
 
-TEST_CASE("kErrorRecordFields (the man page's list) are the fields append_error_record writes, in order", "[errors]") {
-  // Both shapes: a cut record with valid UTF-8, and a whole one that is not.
+TEST_CASE("text that is not UTF-8 (a file name) is written as JSON with U+FFFD; error records keep the name exactly", "[errors]") {
+  REQUIRE(json_string("caf\xe9") == "\"caf\xEF\xBF\xBD\"");
+  REQUIRE(json_string("a\xff\"b\xc3") == "\"a\xEF\xBF\xBD\\\"b\xEF\xBF\xBD\"");
+  ErrorInfo e;
+  e.source = "caf\xe9.jsonl";
+  e.stage = "parse";
+  e.message = "cannot read 'caf\xe9.jsonl'";
+  e.record = "x";
   std::string out;
-  append_error_record(out, {"a.jsonl", 3, 10, "read", "too long", "{\"a\":1", 5000});
+  append_error_record(out, e);
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  REQUIRE(p.parse(out).get(doc) == simdjson::SUCCESS);  // (simdjson refuses text that is not UTF-8)
+  REQUIRE(std::string_view(doc["source"]) == "caf\xEF\xBF\xBD.jsonl");
+  REQUIRE(std::string_view(doc["source_base64"]) == "Y2Fm6S5qc29ubA==");
+  REQUIRE(std::string_view(doc["error"]) == "cannot read 'caf\xEF\xBF\xBD.jsonl'");
+  out.clear();
+  e.source = "caf\xC3\xA9.jsonl";
+  append_error_record(out, e);
+  REQUIRE(out.find("source_base64") == std::string::npos);
+}
+
+TEST_CASE("kErrorRecordFields (the man page's list) are the fields append_error_record writes, in order", "[errors]") {
+  // Both shapes: a cut record with valid UTF-8 (of a file whose name is not), and a whole one that is not.
+  std::string out;
+  append_error_record(out, {"caf\xe9.jsonl", 3, 10, "read", "too long", "{\"a\":1", 5000});
   append_error_record(out, {"a.jsonl", 4, 20, "parse", "bad", "\xff", 0});
   std::vector<std::string> keys;
   simdjson::dom::parser parser;
@@ -105,7 +127,7 @@ TEST_CASE("kErrorRecordFields (the man page's list) are the fields append_error_
   }
   std::vector<std::string> documented;
   for (const ErrorFieldDoc& f : kErrorRecordFields) documented.push_back(f.name);
-  CHECK(keys == std::vector<std::string>{"source", "line", "offset", "stage", "error", "record_size", "truncated",
+  CHECK(keys == std::vector<std::string>{"source", "source_base64", "line", "offset", "stage", "error", "record_size", "truncated",
                                          "record", "record_base64"});
   CHECK(documented == keys);
 }

@@ -507,3 +507,38 @@ PY
   if [ "$got" = "exit 1" ] && grep -q '"record_size":35' pty.out; then ok "$name"; else not_ok "$name" "$got: $(head -c 300 pty.out)"; fi
 }
 register t_tty_eof_oversized_last
+
+t_non_utf8_file_name() {
+  # A file name that is not UTF-8 (Latin-1 "café"): error records and diagnostics stay JSON (the
+  # raw byte made the line invalid: Python's json and serde refused it, jq replaced the byte), the
+  # name is in "source" with U+FFFD and exactly in "source_base64" (found by a bug hunt).
+  local name="a file name that is not UTF-8: error records and messages are JSON, the exact name in source_base64" got
+  local f; f=$(printf 'caf\xe9.jsonl')
+  printf '{"a":1}\nnot json\n' > "$f"
+  "$PPIPE" --errors u8.err "$f" > u8.out 2> /dev/null
+  "$PPIPE" "$(printf 'missing\xe9.jsonl')" > /dev/null 2> u8.diag
+  got=$(python3 - "$f" <<'PY'
+import base64, json, sys
+name = sys.argv[1].encode('utf-8', 'surrogateescape')
+e = json.loads(open('u8.err', 'rb').read().decode('utf-8'))
+d = json.loads(open('u8.diag', 'rb').read().decode('utf-8'))
+print(e['source'] == 'caf\ufffd.jsonl', base64.b64decode(e['source_base64']) == name, e['line'],
+      'missing\ufffd.jsonl' in d['message'])
+PY
+  )
+  if [ "$got" = "True True 2 True" ]; then ok "$name"; else not_ok "$name" "$got: $(od -c u8.err | head -2)"; fi
+}
+register t_non_utf8_file_name
+
+t_terminal_messages_escape_names() {
+  # On a terminal, a message naming a file shows its control bytes as escapes, as error records'
+  # lines do: a directory named "logs ESC ]0;owned BEL ESC [2J" given as input set the terminal's
+  # title and cleared the screen through "cannot read ...: Is a directory" (found by a bug hunt).
+  local name="messages on a terminal escape control bytes of file names" got
+  mkdir -p "$(printf 'tdir\033]0;owned\007\033[2J')"
+  got=$(PPIPE="$PPIPE" script -qec 'cd "$PWD" && "$PPIPE" ./tdir*' /dev/null < /dev/null | tr -d '\r')
+  if printf '%s' "$got" | grep -q $'\033'; then not_ok "$name" "raw ESC on the terminal: $(printf '%s' "$got" | od -c | head -3)"
+  elif printf '%s' "$got" | grep -qF 'tdir\x1b]0;owned\x07\x1b[2J'; then ok "$name"
+  else not_ok "$name" "$got"; fi
+}
+register t_terminal_messages_escape_names
