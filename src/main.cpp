@@ -107,11 +107,12 @@ std::string check_outputs_are_not_inputs(const Plan& plan, bool* on_stderr) {
 }
 
 // Whether stderr is a regular file that a word of the command line names (`ppipe --map '.a +' f
-// 2>> f`): then the messages of a command line that does not parse must not go there, into what
+// 2>> f`), or stdin's file: then the messages of a command line that does not parse must not go there, into what
 // may be an input (the full check, check_outputs_are_not_inputs, needs the parsed plan).
 bool command_line_names_stderr(int argc, char** argv) {
   const std::optional<FileId> err = regular_fd(STDERR_FILENO);
   if (!err) return false;
+  if (regular_fd(STDIN_FILENO) == err) return true;  // (`ppipe ... < f 2>> f`: stdin, named by no word)
   for (int i = 1; i < argc; ++i) {
     std::string_view word = argv[i];
     if (regular_file(std::string(word)) == err) return true;
@@ -247,6 +248,19 @@ int main(int argc, char** argv) {
       std::cerr.rdbuf(saved);
       std::cerr.clear();
     }
+  }
+  if (!cli.config_text.empty()) {
+    // --print-config > job.toml with --config job.toml: the shell emptied it, and the config
+    // printed from that would silently lack its settings (with >>: a file set twice). Refused
+    // as a run's output into its input is.
+    if (const auto out = regular_fd(STDOUT_FILENO))
+      for (const auto& path : cli.read_files)
+        if (regular_file(path) == out) {
+          std::cerr << "ppipe: --print-config: stdout is '" << path
+                    << "', a file this command line reads: refusing to write into it\n";
+          return kExitUsage;
+        }
+    std::cout << cli.config_text;
   }
   if (cli.exit_code >= 0) {
     // --help, --version, help TOPIC, --print-config: their text must have been written (a full

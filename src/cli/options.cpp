@@ -1227,7 +1227,8 @@ CliResult parse_command_line(int argc, char** argv) {
   }
   if (cl->config_opt->count() > 0) result.plan->read_files.push_back(cl->config_opt->results().back());
   if (cl->print_config) {
-    std::cout << cl->config_text(result.plan->chain) << std::flush;
+    result.config_text = cl->config_text(result.plan->chain);
+    result.read_files = result.plan->read_files;
     result.plan.reset();
     result.exit_code = kExitOk;
   }

@@ -79,6 +79,10 @@ struct Plan {
 struct CliResult {
   int exit_code = -1;  // -1: run the plan
   std::unique_ptr<Plan> plan;
+  // --print-config: the text to print (main writes it, once stdout is known not to be a file the
+  // command line reads), and those files (Plan::read_files).
+  std::string config_text;
+  std::vector<std::string> read_files;
 };
 
 // Also handles `ppipe help ...`, --help, --version, --config FILE and --print-config.

@@ -159,9 +159,38 @@ t_same_file_refusal_not_into_stderr_input() {
     [ "$rc" = 2 ] || msg+=("$o: exit $rc (want 2)")
     [ "$(cat sfe.jsonl)" = '{"a":1}' ] || msg+=("$o: the input changed:" "$(head -c 300 sfe.jsonl)")
   done
+  # The input is stdin, named by no word of a command line that does not parse (`ppipe --map
+  # '.a +' < f 2>> f`: the caret message was appended to f; found by a bug hunt).
+  for o in '--map .a+' '--nosuchopt'; do
+    printf '{"a":1}\n' > sfe.jsonl
+    rc=0
+    # shellcheck disable=SC2086
+    "$PPIPE" $o < sfe.jsonl 2>> sfe.jsonl > /dev/null || rc=$?
+    [ "$rc" = 2 ] || msg+=("$o < f: exit $rc (want 2)")
+    [ "$(cat sfe.jsonl)" = '{"a":1}' ] || msg+=("$o < f: the input changed:" "$(head -c 300 sfe.jsonl)")
+  done
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_same_file_refusal_not_into_stderr_input
+
+t_print_config_not_into_its_config() {
+  # --print-config into the --config file it reads (or a --map-file): with >> the file got a
+  # second copy of every key (unusable: "set twice"), with > the shell emptied it first and the
+  # settings were silently dropped, exit 0 both. Refused (exit 2) as a run's output into its
+  # input is; into another file it still works (found by a bug hunt).
+  local name="--print-config into the config or program file it reads is refused (exit 2)" msg=() rc
+  printf 'filter = ".a > 1"\nhead = 5\n' > pc.toml
+  printf '.a\n' > pc.jq
+  rc=0; "$PPIPE" --config pc.toml --print-config >> pc.toml 2> pc.err || rc=$?
+  [ "$rc" = 2 ] && grep -q "stdout is 'pc.toml', a file this command line reads" pc.err &&
+    [ "$(cat pc.toml)" = "$(printf 'filter = ".a > 1"\nhead = 5')" ] || msg+=(">> pc.toml: exit $rc, $(head -c 200 pc.err), file: $(head -c 200 pc.toml)")
+  rc=0; "$PPIPE" --map-file pc.jq --print-config >> pc.jq 2> pc.err || rc=$?
+  [ "$rc" = 2 ] && [ "$(cat pc.jq)" = .a ] || msg+=(">> pc.jq: exit $rc, $(head -c 200 pc.err)")
+  rc=0; "$PPIPE" --config pc.toml --print-config > pc2.toml 2> pc.err || rc=$?
+  [ "$rc" = 0 ] && grep -q 'head = 5' pc2.toml || msg+=("> other file: exit $rc, $(head -c 200 pc.err)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_print_config_not_into_its_config
 
 t_same_file_empty_attached_value() {
   # `--errors=$UNSET in.jsonl` (an unset variable): CLI11 took the next word as the value, so the
