@@ -631,3 +631,54 @@ TEST_CASE("expr: fixes from a bug hunt against jq", "[expr][parser]") {
   // A fractional array index is rounded down in both engines (the fast path gave null).
   CHECK(both("[.[1.7], .[-1.5], .[2.9999], .[3.5], .[nan]]", "[10,20,30]") == "[20,20,30,null,null]");
 }
+
+TEST_CASE("expr: number literals beyond 2^53 compare exactly in both engines, as jq 1.7", "[expr][parser]") {
+  // The general engine compared the doubles: two distinct ids that round to one double were equal,
+  // so unique and group_by dropped one, sort left them unsorted, index found the wrong one, while
+  // the fast path (the same program without `def i: .;`) was exact (found by a bug hunt).
+  auto both = [](const std::string& expr, const std::string& input = "null") {
+    std::string fast = run_outputs(expr, input);
+    CHECK(fast == run_outputs("def i: .; " + expr, input));
+    return fast;
+  };
+  const std::string ids = R"({"ids":[505874924095815682,505874924095815681],"a":505874924095815681,"b":505874924095815682})";
+  CHECK(both(".ids | sort", ids) == "[505874924095815681,505874924095815682]");
+  CHECK(both(".ids | unique", ids) == "[505874924095815681,505874924095815682]");
+  CHECK(both(".ids | group_by(.) | length", ids) == "2");
+  CHECK(both(".ids | sort_by(.)", ids) == "[505874924095815681,505874924095815682]");
+  CHECK(both(".ids | index(505874924095815681)", ids) == "1");
+  CHECK(both(".ids | indices(505874924095815681)", ids) == "[1]");
+  CHECK(both(".a == .b", ids) == "false");
+  CHECK(both(".a < .b", ids) == "true");
+  CHECK(both("13911860366432393 == 13911860366432392") == "false");  // jq.test (have_decnum)
+  // Equal values in other spellings stay equal; -0 equals 0; the order of the doubles stands.
+  CHECK(run_outputs("def i: .; [1.0, 1, 100e-2, 0.1e1, 10E-1] | unique | length", "null") == "1");
+  CHECK(run_outputs("def i: .; [-0, 0, 0.0, -0e5] | unique | length", "null") == "1");
+  CHECK(run_outputs("def i: .; [1e1000, 2e1000, 1e999, -1e1000] | sort", "null") == "[-1e1000,1e999,1e1000,2e1000]");
+  CHECK(run_outputs("def i: .; [0.30000000000000004, 0.3, 0.1, 3e-1] | unique", "null") == "[0.1,0.3,0.30000000000000004]");
+  CHECK(run_outputs("def i: .; [12345678901234567890123, 12345678901234567890122] | sort", "null") ==
+        "[12345678901234567890122,12345678901234567890123]");
+  CHECK(run_outputs("def i: .; [-9007199254740993, -9007199254740992] | sort", "null") ==
+        "[-9007199254740993,-9007199254740992]");
+}
+
+TEST_CASE("expr: sub/gsub with a replacement of several values give one result per value, as jq 1.7", "[expr][parser]") {
+  // It gave every combination (k^matches results: 65,536 for 16 matches and two values); jq 1.7's
+  // manual: "a corresponding stream", its onig.test the case below (found by a bug hunt).
+  auto both = [](const std::string& expr, const std::string& input = "null") {
+    std::string fast = run_outputs(expr, input);
+    CHECK(fast == run_outputs("def i: .; " + expr, input));
+    return fast;
+  };
+  CHECK(both("[gsub(\"p\"; \"a\", \"b\")]", "\"pp\"") == "[\"aa\",\"bb\"]");
+  CHECK(both("[gsub(\"(?<a>.)\"; \"\\(.a|ascii_upcase)\", \"\\(.a|ascii_downcase)\", \"c\")]", "\"aB\"") ==
+        "[\"AB\",\"ab\",\"cc\"]");
+  CHECK(both("[gsub(\"a\"; \"x\", \"y\")] | length", "\"aaaaaaaaaaaaaaaa\"") == "2");
+  CHECK(both("[sub(\"a\"; \"x\", \"y\")]", "\"bab\"") == "[\"bxb\",\"byb\"]");
+  // No value, or no match: the input (jq's `// $in`).
+  CHECK(both("[gsub(\"a\"; empty)]", "\"xa\"") == "[\"xa\"]");
+  CHECK(both("[gsub(\"z\"; \"a\", \"b\")]", "\"xa\"") == "[\"xa\"]");
+  // A match with fewer values adds to the first results only; a later result starts at its match.
+  CHECK(both("[gsub(\"(?<d>[0-9])\"; if .d == \"1\" then \"A\" else (\"B\", \"C\") end)]", "\"x1y2z\"") ==
+        "[\"xAyBz\",\"yCz\"]");
+}

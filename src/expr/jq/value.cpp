@@ -194,6 +194,65 @@ const char* type_name(const J& v) {
   return "null";
 }
 
+namespace {
+
+// A number's literal text as sign, significant digits (no leading or trailing zeros: "" is zero)
+// and the power of ten of the first digit's place: 1234.5 is ("12345", 4), 0.012 is ("12", -1).
+struct Decimal {
+  bool negative = false;
+  std::string digits;
+  std::int64_t lead = 0;
+};
+
+Decimal decimal_of(std::string_view t) {
+  Decimal d;
+  std::size_t i = 0;
+  if (i < t.size() && (t[i] == '-' || t[i] == '+')) d.negative = t[i++] == '-';
+  std::int64_t int_digits = 0;
+  bool in_fraction = false;
+  for (; i < t.size(); ++i) {
+    const char c = t[i];
+    if (c == '.') {
+      in_fraction = true;
+    } else if (c >= '0' && c <= '9') {
+      if (d.digits.empty() && c == '0') {
+        if (in_fraction) --int_digits;  // a leading zero after the point moves the first digit down
+        continue;
+      }
+      d.digits.push_back(c);
+      if (!in_fraction) ++int_digits;
+    } else {
+      break;  // 'e' or 'E'
+    }
+  }
+  std::int64_t exp = 0;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    bool neg = false;
+    if (i < t.size() && (t[i] == '-' || t[i] == '+')) neg = t[i++] == '-';
+    for (; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i)
+      if (exp < (std::int64_t{1} << 50)) exp = exp * 10 + (t[i] - '0');  // (beyond: any huge exponent)
+    if (neg) exp = -exp;
+  }
+  while (!d.digits.empty() && d.digits.back() == '0') d.digits.pop_back();
+  d.lead = int_digits + exp;
+  return d;
+}
+
+// Two number literals compared exactly, as jq 1.7 compares them (decNumber): -1, 0, 1.
+int compare_literals(std::string_view a, std::string_view b) {
+  const Decimal x = decimal_of(a), y = decimal_of(b);
+  const int sx = x.digits.empty() ? 0 : (x.negative ? -1 : 1), sy = y.digits.empty() ? 0 : (y.negative ? -1 : 1);
+  if (sx != sy) return sx < sy ? -1 : 1;
+  if (sx == 0) return 0;
+  int mag;  // |x| against |y|
+  if (x.lead != y.lead) mag = x.lead < y.lead ? -1 : 1;
+  else mag = x.digits < y.digits ? -1 : (x.digits > y.digits ? 1 : 0);  // ("12" < "123": a prefix is less)
+  return sx > 0 ? mag : -mag;
+}
+
+}  // namespace
+
 int compare(const J& a, const J& b, const char* too_deep, int depth) {
   if (depth > 10000) throw Error{J::string(too_deep)};
   if (a.type() != b.type()) return a.type() < b.type() ? -1 : 1;
@@ -206,7 +265,13 @@ int compare(const J& a, const J& b, const char* too_deep, int depth) {
       // jq 1.7: nan compares below every number, itself included (so nan == nan is false)
       if (std::isnan(x)) return -1;
       if (std::isnan(y)) return 1;
-      return x < y ? -1 : (x > y ? 1 : 0);
+      if (x != y) return x < y ? -1 : 1;
+      // Equal as doubles: two literals (from the input or the program, unchanged) are compared
+      // exactly, as jq 1.7 does, so distinct ids beyond 2^53 stay distinct in sort, unique,
+      // group_by and == (the doubles' order is theirs when the doubles differ: rounding keeps it).
+      if (const std::string* la = a.literal())
+        if (const std::string* lb = b.literal()) return compare_literals(*la, *lb);
+      return 0;
     }
     case T::kString: {
       int c = a.str().compare(b.str());
