@@ -149,6 +149,9 @@ struct FinishContext {
   // Records that went to the error stream before the end of the stream (merge gives no result
   // when a line of its input was lost on the way: a partial that did not parse).
   std::uint64_t errors = 0;
+  // --max-errors (0: none): the run ends right after that many record errors in all, also those
+  // of the stages after this one as it emits (read by the chain, not by the stage).
+  std::uint64_t max_errors = 0;
 };
 
 class FinishingStage : public Stage {

@@ -175,6 +175,8 @@ class Chain::Run {
   std::uint64_t out_records() const { return out_records_; }
   // True once an ordered stage on the writer's part ended the stream.
   bool stopped() const { return stopped_; }
+  // True once finish() ended the stream at the --max-errors-th record error (stopped() too).
+  bool errors_cut() const { return errors_cut_; }
   // Set when a stage could not go on (uniq past --max-groups): the run ends with a fatal error.
   const std::string& failure() const { return failure_; }
   // Counts of the stages' work on the writer thread (added to the batches' counts in the stats).
@@ -220,6 +222,7 @@ class Chain::Run {
   std::string_view passed_;
   std::uint64_t out_records_ = 0;
   bool stopped_ = false;
+  bool errors_cut_ = false;
   // The stage that ended the stream (an ordered stage: head), or kEverything (the output is gone).
   // A finishing stage after it still emits what it holds; one before it stops emitting.
   static constexpr std::size_t kEverything = static_cast<std::size_t>(-1);

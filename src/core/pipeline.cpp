@@ -594,6 +594,7 @@ class PipelineRun {
         result_.fatal_error = writer_part_->failure();
         stop(StopReason::kFatal);
       }
+      if (writer_part_->errors_cut()) stop(StopReason::kMaxErrors);  // (before kHead: the reason is the first)
       if (writer_part_->stopped()) stop(StopReason::kHead);
       if (options_.max_errors && result_.stats.errors >= options_.max_errors) stop(StopReason::kMaxErrors);
     }
@@ -625,6 +626,7 @@ class PipelineRun {
     FinishContext context;
     context.threads = options_.workers;
     context.errors = result_.stats.errors;
+    context.max_errors = options_.max_errors;
     if (!writer_part_->finish(&error, flush, context)) {
       if (stop_.raise(StopReason::kFatal) || result_.fatal_error.empty()) result_.fatal_error = error;
     }

@@ -232,3 +232,23 @@ t_stage_flag_values() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_stage_flag_values
+
+t_max_errors_while_finishing() {
+  # The stages after tail or agg fail records as those emit at the end: --max-errors ends the run
+  # right after the N-th, as it does during the run (it was checked once a MiB of output was
+  # made: 50 errors for --max-errors 3, 7,506 with agg; found by a bug hunt). The output is what
+  # came before that error, the stats reconcile.
+  local name="--max-errors holds for errors of stages after tail/agg (at the end of the stream)" msg=() rc got st
+  for i in $(seq 1 20); do echo "{\"x\":{\"y\":$i}}"; echo "{\"x\":\"s$i\"}"; done > mef.jsonl
+  rc=0; "$PPIPE" --tail 10 --map '.x.y' --max-errors 2 --errors mef.err --stats mef.jsonl > mef.out 2> mef.stats || rc=$?
+  got=$(tr '\n' ' ' < mef.out)
+  st=$(grep '^{"records_in"' mef.stats | jq -c '[.records_in, .records_out, .errors, .consumed, .emitted, .stopped_by]')
+  [ "$rc" = 3 ] && [ "$got" = "16 17 " ] && [ "$(wc -l < mef.err)" = 2 ] && [ "$st" = '[40,2,2,40,4,"max_errors"]' ] ||
+    msg+=("tail: exit $rc, output '$got', $(wc -l < mef.err) errors, stats $st")
+  for i in $(seq 1 500); do echo "{\"k\":\"k$i\"}"; done > mef2.jsonl
+  rc=0; "$PPIPE" --stages parse,agg,map --group-by .k --map '.k.y' --max-errors 3 --errors mef2.err mef2.jsonl > /dev/null 2> mef2.stats || rc=$?
+  [ "$rc" = 3 ] && [ "$(wc -l < mef2.err)" = 3 ] && grep -q 'stopped after 3 record errors' mef2.stats ||
+    msg+=("agg: exit $rc, $(wc -l < mef2.err) errors, $(head -c 200 mef2.stats)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_max_errors_while_finishing
