@@ -7,6 +7,7 @@
 // JSON grammar here and the rest is validated again by the DOM parser (validate_big_numbers).
 // A rejected record gets a message that names its first problem and column (json_diagnose.h).
 #include <cstring>
+#include <new>
 
 #include "stages/json_diagnose.h"
 #include "stages/registry.h"
@@ -83,6 +84,9 @@ class ParseStage final : public RecordStage {
       return Verdict::kPass;
     }
     rec.set_no_doc();
+    // No memory for the parse of a long record (about 13 times its size): the run's out-of-memory
+    // path (the stage call's guard), not "invalid JSON: Error allocating memory" on a valid record.
+    if (e == simdjson::MEMALLOC) throw std::bad_alloc();
     if (e == simdjson::NUMBER_ERROR) {
       e = validate_big_numbers(s, text);
       if (e == simdjson::SUCCESS) return Verdict::kPass;

@@ -2,6 +2,7 @@
 
 #include <isa-l/igzip_lib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <cstring>
 #include <optional>
@@ -245,8 +246,14 @@ class ZstdSource final : public DecompressingSource {
       std::size_t ret = ZSTD_decompressStream(ds_, &out, &in);
       if (ZSTD_isError(ret)) {
         // What it wrote before the damage is read first; the error on the next call.
-        std::string message = fmt::format("corrupt zstd data near compressed byte {}: {}", offset_of(in.pos),
-                                          ZSTD_getErrorName(ret));
+        std::string message =
+            ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge
+                // A valid frame written with `zstd --long=28` or more: not "corrupt" (it was said
+                // so), and the way around named (found by a bug hunt).
+                ? std::string("a zstd frame that needs a window of more than 128 MiB (written with zstd --long=28 or "
+                              "more), which ppipe does not decode, to keep its memory bounded: decompress it first "
+                              "(zstd -dc --long=31 FILE | ppipe ...)")
+                : fmt::format("corrupt zstd data near compressed byte {}: {}", offset_of(in.pos), ZSTD_getErrorName(ret));
         if (out.pos == 0) return fail(std::move(message));
         pending_error_ = std::move(message);
         return {Status::kOk, out.pos};

@@ -1292,6 +1292,12 @@ class MergeStage final : public FinishingStage {
   }
   static std::string as_merge(std::string message) {
     if (message.rfind("agg: ", 0) == 0) message.replace(0, 3, "merge");
+    // merge takes no --collect-limit: the limit came with the partials (found by a bug hunt).
+    constexpr std::string_view kRaise = "(raise --collect-limit)";
+    if (const std::size_t at = message.find(kRaise); at != std::string::npos)
+      message.replace(at, kRaise.size(),
+                      "(the limit came with the partial lines: run the parts' agg --partial again with a larger "
+                      "--collect-limit)");
     return message;
   }
 

@@ -233,3 +233,15 @@ t_compressed_damage_inside_oversized() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_compressed_damage_inside_oversized
+
+t_zstd_long_window_message() {
+  # A valid zstd file written with --long=28 (a 256 MiB window) is refused to keep memory bounded,
+  # but not as "corrupt" data: the message says why and how to read it (found by a bug hunt).
+  local name="zstd --long=28 input: refused as too large a window, not as corrupt, with the way around" rc
+  command -v zstd > /dev/null || { ok "$name (skipped: no zstd)"; return; }
+  yes '{"a":1}' | head -c 300M | zstd --long=28 -1 -q -c > zl28.zst
+  rc=0; "$PPIPE" --stages parse zl28.zst > /dev/null 2> zl28.err || rc=$?
+  if [ "$rc" = 3 ] && grep -q 'needs a window of more than 128 MiB' zl28.err && grep -q 'zstd -dc --long=31' zl28.err &&
+    ! grep -q corrupt zl28.err; then ok "$name"; else not_ok "$name" "exit $rc: $(head -c 300 zl28.err)"; fi
+}
+register t_zstd_long_window_message

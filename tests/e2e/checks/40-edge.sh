@@ -542,3 +542,16 @@ t_terminal_messages_escape_names() {
   else not_ok "$name" "$got"; fi
 }
 register t_terminal_messages_escape_names
+
+t_parse_out_of_memory_message() {
+  # A valid record whose parse does not fit in memory (ulimit -v) is "out of memory", not
+  # "invalid JSON: Error allocating memory" (simdjson's MEMALLOC read as a syntax error; found by
+  # a bug hunt). With enough memory the record passes and there is nothing to check.
+  local name="a record whose parse runs out of memory is said to be out of memory, not invalid JSON" rc
+  python3 -c "import sys; sys.stdout.write('[' + ','.join(['1'] * 10000000) + ']\n')" > oom20.jsonl
+  rc=0; (ulimit -v 400000; "$PPIPE" -j 1 --errors oom.err oom20.jsonl > /dev/null 2> oom.stderr) || rc=$?
+  if grep -q 'invalid JSON' oom.err; then not_ok "$name" "exit $rc: $(head -c 200 oom.err)"
+  elif [ "$rc" = 0 ] || grep -q '"error":"out of memory' oom.err; then ok "$name"
+  else not_ok "$name" "exit $rc: $(head -c 200 oom.err) $(head -c 200 oom.stderr)"; fi
+}
+register t_parse_out_of_memory_message

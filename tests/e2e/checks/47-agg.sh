@@ -554,3 +554,15 @@ for r in range(4): print(json.dumps({"g": r % 2, "xs": [r * 100 + i for i in ran
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_agg_order_within_a_line
+
+t_merge_collect_limit_message() {
+  # merge past the collect limit the partials carry: the message names what to do (merge takes no
+  # --collect-limit; it said "raise --collect-limit", which merge refuses; found by a bug hunt).
+  local name="merge past the partials' --collect-limit: the message says to run the parts again" rc
+  for i in $(seq 1 3000); do echo "{\"k\":$i,\"v\":$((i % 600))}"; done > mcl.jsonl
+  "$PPIPE" --group-by .v --agg 'collect(.k)' --collect-limit 5 --partial mcl.jsonl > mcl.partial
+  rc=0; "$PPIPE" --stages merge mcl.partial mcl.partial > /dev/null 2> mcl.err || rc=$?
+  if [ "$rc" = 3 ] && grep -q "more than 5 values in a group (the limit came with the partial lines: run the parts' agg --partial again with a larger --collect-limit)" mcl.err
+  then ok "$name"; else not_ok "$name" "exit $rc: $(head -c 300 mcl.err)"; fi
+}
+register t_merge_collect_limit_message
