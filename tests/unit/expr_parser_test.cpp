@@ -703,3 +703,21 @@ TEST_CASE("expr: objects of many keys keep jq's rules for duplicates, + and * (f
   CHECK(both(". == (.k99 = 0)") == "false");
   CHECK(both("[., (.z = 0)] | sort | .[0].z") == "0");
 }
+
+TEST_CASE("expr: jq builtins isfinite, erf, erfc, jn, yn, remainder, format/1, lgamma_r; fromdate with a line end", "[expr][parser]") {
+  // They were "unknown function" (docs/expr.md promises jq's builtins), lgamma_r lost gamma's
+  // sign, and a date followed by white space failed where jq reads it (found by a bug hunt).
+  CHECK(run_outputs("[1, nan, infinite, -infinite, \"a\"] | map(isfinite)", "null") == "[true,true,false,false,false]");
+  CHECK(run_outputs("[(1 | erf), (2 | erfc)]", "null") == "[0.8427007929497149,0.004677734981047265]");
+  CHECK(run_outputs("[remainder(7; 2), remainder(-7; 2)]", "null") == "[-1,1]");
+  CHECK(run_outputs("[jn(0; 0), yn(1; 1) < 0]", "null") == "[1,true]");
+  CHECK(run_outputs("[1, \"a,b\"] | format(\"csv\"), format(\"tsv\"), format(\"json\")", "null") ==
+        "\"1,\\\"a,b\\\"\"\n\"1\\ta,b\"\n\"[1,\\\"a,b\\\"]\"");
+  CHECK(run_outputs("try format(1) catch .", "null") == "\"number (1) is not a valid format\"");
+  CHECK(run_outputs("try format(\"bogus\") catch .", "null") == "\"bogus is not a valid format\"");
+  CHECK(run_outputs("-0.5 | lgamma_r", "null") == "[1.2655121234846454,-1]");
+  CHECK(run_outputs("3 | lgamma_r", "null") == "[0.6931471805599453,1]");
+  CHECK(run_outputs("\"2015-03-05T23:51:47Z\\n\" | fromdate", "null") == "1425599507");
+  CHECK(run_outputs("try (\"2015-03-05T23:51:47Zx\" | fromdate) catch .", "null") ==
+        "\"date \\\"2015-03-05T23:51:47Zx\\\" does not match format \\\"%Y-%m-%dT%H:%M:%SZ\\\"\"");
+}

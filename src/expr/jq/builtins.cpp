@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -563,7 +564,8 @@ const Math1 kMath1[] = {
     {"cbrt", [](double x) { return std::cbrt(x); }},   {"significand", significand},
     {"logb", logb_},                                   {"gamma", gamma_},
     {"lgamma", [](double x) { return std::lgamma(x); }}, {"tgamma", [](double x) { return std::tgamma(x); }},
-    {"lgamma_r", [](double x) { return std::lgamma(x); }}, {"rint", [](double x) { return std::rint(x); }},
+    {"rint", [](double x) { return std::rint(x); }},
+    {"erf", [](double x) { return std::erf(x); }},     {"erfc", [](double x) { return std::erfc(x); }},
     {"nearbyint", [](double x) { return std::nearbyint(x); }}, {"trunc", trunc_},
     {"j0", [](double x) { return ::j0(x); }},         {"j1", [](double x) { return ::j1(x); }},
     {"y0", [](double x) { return ::y0(x); }},         {"y1", [](double x) { return ::y1(x); }},
@@ -583,6 +585,9 @@ const Math2 kMath2[] = {
     {"hypot", [](double a, double b) { return std::hypot(a, b); }},
     {"copysign", [](double a, double b) { return std::copysign(a, b); }},
     {"drem", drem_},
+    {"remainder", [](double a, double b) { return std::remainder(a, b); }},
+    {"jn", [](double a, double b) { return ::jn(static_cast<int>(a), b); }},  // (jq: the order is n; x)
+    {"yn", [](double a, double b) { return ::yn(static_cast<int>(a), b); }},
     {"nextafter", [](double a, double b) { return std::nextafter(a, b); }},
     {"nexttoward", [](double a, double b) { return std::nexttoward(a, static_cast<long double>(b)); }},
     {"ldexp", [](double a, double b) { return std::ldexp(a, static_cast<int>(b)); }},
@@ -683,7 +688,9 @@ J f_strptime(const J& in, const J& fmt) {
   if (!fmt.is_string()) fail("strptime/1 requires string inputs and arguments");
   std::tm tm{};
   const char* end = strptime(in.str().c_str(), fmt.str().c_str(), &tm);
-  if (!end || *end != '\0') fail("date \"" + in.str() + "\" does not match format \"" + fmt.str() + "\"");
+  // jq accepts what follows the date when it starts with white space ("...Z\n" | fromdate)
+  if (!end || (*end != '\0' && !std::isspace(static_cast<unsigned char>(*end))))
+    fail("date \"" + in.str() + "\" does not match format \"" + fmt.str() + "\"");
   // compute wday / yday as jq does (timegm normalizes)
   std::tm copy = tm;
   std::time_t t = timegm(&copy);
@@ -1315,6 +1322,20 @@ VALUE_FN(n_indices, 1, f_indices(in, a[0]))
 VALUE_FN(n_infinite, 0, J::number(std::numeric_limits<double>::infinity()))
 VALUE_FN(n_nan, 0, J::number(std::nan("")))
 VALUE_FN(n_isinfinite, 0, J::boolean(std::isinf(need_number(in, "isinfinite"))))
+// jq: [lgamma, the sign of gamma] (it gave the number alone)
+J f_lgamma_r(const J& in) {
+  int sign = 0;
+  const double v = ::lgamma_r(need_number(in, "lgamma_r"), &sign);
+  return J::array({J::number(v), J::number(sign)});
+}
+VALUE_FN(n_lgamma_r, 0, f_lgamma_r(in))
+// format("csv") is @csv (jq 1.5+)
+J f_format(const J& in, const J& f) {
+  if (!f.is_string()) type_error(f, "is not a valid format");
+  check_format(f.str());
+  return J::string(format_value(f.str(), in));
+}
+VALUE_FN(n_format, 1, f_format(in, a[0]))
 // false for a non-number, as jq 1.6 and the fast path (jq 1.7 and gojq raise an error)
 VALUE_FN(n_isnan, 0, J::boolean(in.is_number() && std::isnan(in.num())))
 VALUE_FN(n_isnormal, 0, J::boolean(std::isnormal(need_number(in, "isnormal"))))
@@ -1390,6 +1411,8 @@ const Native kNatives[] = {
     {"infinite", 0, n_infinite},
     {"nan", 0, n_nan},
     {"isinfinite", 0, n_isinfinite},
+    {"lgamma_r", 0, n_lgamma_r},
+    {"format", 1, n_format},
     {"isnan", 0, n_isnan},
     {"isnormal", 0, n_isnormal},
     {"gmtime", 0, n_gmtime},
@@ -1515,6 +1538,7 @@ def in(xs): . as $x | xs | has($x);
 def inside(xs): . as $x | xs | contains($x);
 def unique: unique_by(.);
 def finites: select(isinfinite or isnan | not);
+def isfinite: type == "number" and (isinfinite | not);
 def normals: select(isnormal);
 def range($x): range(0; $x);
 def fromdateiso8601: strptime("%Y-%m-%dT%H:%M:%SZ") | mktime;
