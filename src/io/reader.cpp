@@ -59,9 +59,20 @@ ByteSource::Result Reader::read_some(ByteSource& src, char* dst, std::size_t cap
   return r;
 }
 
+namespace {
+// Only JSON white space (space, tab, CR, LF).
+bool only_blanks(const char* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n') return false;
+  return true;
+}
+}  // namespace
+
 std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acquire& acquire, const Emit& emit,
                                 const Release& release) {
   const bool is_regular = src.regular();
+  const bool blanks_are_nothing =
+      options_.format == InputFormat::kJsonLines || options_.format == InputFormat::kJson;
   const std::size_t batch_size = options_.batch_size;
   const std::uint64_t max_record = options_.max_record_size;
   Framer& framer = *framer_;
@@ -165,6 +176,27 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       continue;
     }
 
+    // Blanks before a record are no part of it, however many (JSON Lines: blank lines are not
+    // records; JSON: white space between values): a run of them longer than --max-record-size
+    // was taken for an oversized record, an error, and with --format json the skip of its "rest"
+    // took the next value with it. They are passed over, counted in lines and offsets.
+    if (!whole && size > max_record && blanks_are_nothing && only_blanks(buf.data(), size)) {
+      line += static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + size, '\n'));
+      offset += size;
+      carry_.clear();
+      // Sent as a batch of no record, so that its bytes count in the stats.
+      buf.resize(0);
+      b->spans.clear();
+      b->bytes = offset - batch_start;
+      b->pause = eof || stopped;
+      b->seq = seq_++;
+      b->header = framer.header();
+      paused = b->pause;
+      emit(std::move(b));
+      if (failed) return read_error(src);
+      if (eof || stopped) return "";
+      continue;
+    }
     // (A '\r' last is not the record's: its "\n" may not have been read yet.)
     if (!whole && size - (size > 0 && buf.data()[size - 1] == '\r' ? 1 : 0) > max_record) {
       // One record longer than --max-record-size: keep its first bytes, skip the rest of it.

@@ -188,3 +188,31 @@ open('mc.json', 'w').write(s + ']\n')"
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_json_missing_comma_at_batch_end
+
+t_blank_runs_longer_than_max_record_size() {
+  # White space between JSON values, or blank lines in JSON Lines, longer than --max-record-size:
+  # not a record (it was taken for an oversized one: an error, and with --format json the skip of
+  # its "rest" took the next value with it, {"a":1} lost; found by a bug hunt). For every
+  # --batch-size and -j: the same records, lines, offsets and bytes_in.
+  local name="blank runs longer than --max-record-size are no record (--format json, JSON Lines), for any --batch-size" msg=() f bs j ref got
+  { echo '{"a":0}'; head -c 5000 /dev/zero | tr '\0' '\n'; printf '{"a":1}  '; head -c 3000 /dev/zero | tr '\0' ' '; echo '{"a":2}'; } > blk.json
+  { echo '{"a":0}'; head -c 3000 /dev/zero | tr '\0' ' '; echo; printf '\t\t'; head -c 2000 /dev/zero | tr '\0' ' '; echo; echo '{"a":1}'; echo 'bad'; } > blk.jsonl
+  for f in "--format json blk.json" "blk.jsonl"; do
+    ref=""
+    for bs in 64 100 4K 1M; do
+      for j in 1 3; do
+        # shellcheck disable=SC2086
+        got=$("$PPIPE" -j $j --batch-size $bs --max-record-size 1K --stats --errors blk.err $f 2> blk.stats | tr '\n' ' ')
+        got+=" | $(jq -c '[.line, .offset, .stage]' blk.err | tr '\n' ' ') | $(grep '^{"records_in"' blk.stats | jq -c '[.records_in, .records_out, .errors, .bytes_in]')"
+        [ -n "$ref" ] || ref=$got
+        [ "$got" = "$ref" ] || msg+=("$f -j $j --batch-size $bs: $got (not $ref)")
+      done
+    done
+    case $f in
+      *json) [ "$ref" = '{"a":0} {"a":1} {"a":2}  |  | [3,3,0,8025]' ] || msg+=("$f: $ref") ;;
+      *) [ "$ref" = '{"a":0} {"a":1}  | [5,5020,"parse"]  | [3,2,1,5024]' ] || msg+=("$f: $ref") ;;
+    esac
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_blank_runs_longer_than_max_record_size
