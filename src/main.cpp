@@ -43,6 +43,8 @@ std::string check_inputs(const std::vector<std::string>& inputs, std::uint64_t* 
     }
     if (stat(path.c_str(), &st) != 0) return fmt::format("cannot open '{}': {}", path, std::strerror(errno));
     if (S_ISDIR(st.st_mode)) return fmt::format("cannot read '{}': Is a directory", path);
+    // (open() refuses a socket: found here, before the inputs ahead of it are written)
+    if (S_ISSOCK(st.st_mode)) return fmt::format("cannot open '{}': {}", path, std::strerror(ENXIO));
     if (access(path.c_str(), R_OK) != 0) return fmt::format("cannot open '{}': {}", path, std::strerror(errno));
     if (S_ISREG(st.st_mode)) total += static_cast<std::uint64_t>(st.st_size);
     else all_regular = false;
@@ -202,8 +204,10 @@ int main(int argc, char** argv) {
   // the other way round (stdin for writing, stdout and stderr for reading): the number is taken,
   // and reading stdin or writing stdout still fails with EBADF, reported as any read or write
   // error (exit 3).
+  bool std_closed[3] = {false, false, false};
   for (int fd = 0; fd <= 2; ++fd)
     if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      std_closed[fd] = true;
       int got = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
       if (got >= 0 && got != fd) close(got);  // (fd was taken meanwhile: nothing to reserve)
     }
@@ -296,10 +300,23 @@ int main(int argc, char** argv) {
     auto a = regular_file(path);
     return a && a == regular_fd(fd);
   };
+  // A path of a standard descriptor the caller closed (`--errors /dev/stderr 2>&-`) is that
+  // descriptor, whose writes fail (exit 3): opened, it was the /dev/null reserved in its place,
+  // and the error records or the stats line went nowhere, exit 1 or 0.
+  auto closed_std = [&std_closed](const std::string& path) {
+    for (int fd = 1; fd <= 2; ++fd)
+      if (std_closed[fd] && (path == (fd == 1 ? "/dev/stdout" : "/dev/stderr") || path == fmt::format("/dev/fd/{}", fd) ||
+                             path == fmt::format("/proc/self/fd/{}", fd)))
+        return fd;
+    return -1;
+  };
   int err_fd = STDERR_FILENO;
   std::string err_name = "stderr";
   bool err_opened = false;
-  if (plan.errors_path != "-" && same_file(plan.errors_path, STDOUT_FILENO)) {
+  if (const int fd = closed_std(plan.errors_path); fd >= 0) {
+    err_fd = fd;
+    err_name = "'" + plan.errors_path + "'";
+  } else if (plan.errors_path != "-" && same_file(plan.errors_path, STDOUT_FILENO)) {
     err_fd = STDOUT_FILENO;
     err_name = "'" + plan.errors_path + "'";
   } else if (plan.errors_path != "-" && same_file(plan.errors_path, STDERR_FILENO)) {
@@ -316,7 +333,9 @@ int main(int argc, char** argv) {
   int stats_fd = STDERR_FILENO;
   bool stats_opened = false;
   if (plan.stats_path != "-") {
-    if (err_opened && (plan.stats_path == plan.errors_path || same_file(plan.stats_path, err_fd))) {
+    if (const int fd = closed_std(plan.stats_path); fd >= 0) {
+      stats_fd = fd;
+    } else if (err_opened && (plan.stats_path == plan.errors_path || same_file(plan.stats_path, err_fd))) {
       stats_fd = err_fd;  // after the error records, as on stderr
     } else if (same_file(plan.stats_path, STDOUT_FILENO)) {
       stats_fd = STDOUT_FILENO;

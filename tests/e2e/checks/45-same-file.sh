@@ -206,3 +206,26 @@ t_same_file_empty_attached_value() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_same_file_empty_attached_value
+
+t_closed_std_named_as_output() {
+  # --errors /dev/stderr or --stats-file /dev/stderr with stderr closed (2>&-): the writes fail,
+  # exit 3, as without the option (the /dev/null reserved in its place was opened: the error
+  # records and the stats line went nowhere, exit 1 and 0; found by a bug hunt).
+  local name="--errors/--stats-file naming a closed stderr or stdout fail (exit 3), not write into nothing" msg=() rc
+  printf '{"a":1}\nnot json\n' > cso-mixed.jsonl
+  printf '{"a":1}\n' > cso-ok.jsonl
+  rc=0; "$PPIPE" --errors /dev/stderr cso-mixed.jsonl > /dev/null 2>&- || rc=$?
+  [ "$rc" = 3 ] || msg+=("--errors /dev/stderr 2>&-: exit $rc")
+  rc=0; "$PPIPE" --stats-file /dev/stderr cso-ok.jsonl > /dev/null 2>&- || rc=$?
+  [ "$rc" = 3 ] || msg+=("--stats-file /dev/stderr 2>&-: exit $rc")
+  rc=0; "$PPIPE" --errors /proc/self/fd/2 cso-mixed.jsonl > /dev/null 2>&- || rc=$?
+  [ "$rc" = 3 ] || msg+=("--errors /proc/self/fd/2 2>&-: exit $rc")
+  rc=0; "$PPIPE" --errors /dev/stderr cso-mixed.jsonl > /dev/null 2> cso.err || rc=$?
+  [ "$rc" = 1 ] && grep -q '"line":2' cso.err || msg+=("--errors /dev/stderr (open): exit $rc")
+  # A socket among the inputs is refused before the inputs ahead of it are written.
+  python3 -c "import socket; socket.socket(socket.AF_UNIX).bind('cso.sock')"
+  rc=0; "$PPIPE" cso-ok.jsonl cso.sock > cso.out 2> cso.err || rc=$?
+  [ "$rc" = 3 ] && [ ! -s cso.out ] && grep -q "cannot open 'cso.sock'" cso.err || msg+=("socket input: exit $rc, output $(head -c 100 cso.out)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_closed_std_named_as_output
