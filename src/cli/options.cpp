@@ -357,7 +357,12 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
   // --arg/--argjson: every expression of the plan sees them (set before the stages compile)
   {
     std::vector<expr::NamedArg> named;
+    // A name given again keeps its first value, as jq (main.c sets one only when not yet set).
+    auto seen = [&named](const std::string& name) {
+      return std::any_of(named.begin(), named.end(), [&name](const expr::NamedArg& a) { return a.name == name; });
+    };
     for (const auto& [name, value] : o.args) {
+      if (seen(name)) continue;
       std::string json;
       append_json_string(json, value);
       named.push_back({name, json});
@@ -372,6 +377,7 @@ std::unique_ptr<Plan> build_plan(const Options& o, std::string* error, std::stri
         *error = fmt::format("--argjson {}: {}", name, why);
         return nullptr;
       }
+      if (seen(name)) continue;
       named.push_back({name, value});
     }
     set_named_args(std::move(named));

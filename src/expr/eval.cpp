@@ -92,9 +92,9 @@ St index_dynamic(const Value& v, const Value& k, Value& out, Ctx& cx) {
   if (k.is_number() && (v.is_array() || v.is_null())) {
     double d = k.as_double();
     if (k.tag() == Tag::kInt) return index_number(v, k.int_value(), out, cx);
-    // jq 1.7: a fractional index is rounded down (`.[1.7]` is `.[1]`, as the general engine
-    // does; jq 1.6 gave null); NaN gives null.
-    d = std::floor(d);
+    // jq 1.7: a fractional index is cut toward zero (`.[1.7]` is `.[1]`, `.[-1.5]` is `.[-1]`:
+    // its (int)didx; as the general engine does; jq 1.6 gave null); NaN gives null.
+    d = std::trunc(d);
     if (std::isnan(d) || std::fabs(d) > 9e18) {
       out = Value::null();
       return St::kOk;

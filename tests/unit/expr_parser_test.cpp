@@ -628,8 +628,12 @@ TEST_CASE("expr: fixes from a bug hunt against jq", "[expr][parser]") {
              "else ack(m - 1; ack(m; n - 1)) end; ack(3; 1)") == "13");
   CHECK(both("def f(n): [n]; f(1), f(1, 2)") == "[1]\n[1,2]");
   CHECK(both("def r(x): if x > 3 then x else r(x + 1) end; [r(0), r(2, 3)]") == "[4,4,5,4,5,3,4,4,5,4,5,3,4]");  // jq's
-  // A fractional array index is rounded down in both engines (the fast path gave null).
-  CHECK(both("[.[1.7], .[-1.5], .[2.9999], .[3.5], .[nan]]", "[10,20,30]") == "[20,20,30,null,null]");
+  // A fractional array index is cut toward zero in both engines, as jq 1.7's (int)didx (the fast
+  // path gave null; both then rounded down: .[-1.5] was .[-2], .[-0.5] the last element).
+  CHECK(both("[.[1.7], .[-1.5], .[-0.5], .[2.9999], .[3.5], .[nan]]", "[10,20,30]") == "[20,30,10,30,null,null]");
+  CHECK(both("[del(.[-1.5]), (.[-1.5] = 9), del(.[1.7])]", "[10,20,30]") == "[[10,20],[10,20,9],[10,30]]");
+  // indices of "" in a string: [] (jq 1.7's _strindices); index/rindex then null.
+  CHECK(both("[indices(\"\"), index(\"\"), rindex(\"\")]", "\"abc\"") == "[[],null,null]");
 }
 
 TEST_CASE("expr: number literals beyond 2^53 compare exactly in both engines, as jq 1.7", "[expr][parser]") {

@@ -453,7 +453,7 @@ J f_strindices(const J& in, const J& x) {
 J f_indices(const J& in, const J& x) {
   if (in.is_null()) return J::null();
   if (in.is_string() && x.is_string()) {
-    if (x.str().empty()) return J::null();
+    if (x.str().empty()) return J::array();  // jq 1.7's _strindices (index("") is then null)
     return string_indices(in.str(), x.str());
   }
   if (in.is_array() && x.is_array()) return index_value(in, x);

@@ -123,7 +123,7 @@ J index_value(const J& t, const J& k) {
   if (t.is_array() && k.is_number()) {
     double d = k.num();
     if (std::isnan(d)) return J::null();
-    double idx = std::floor(d);
+    double idx = std::trunc(d);  // jq 1.7: (int)didx, toward zero: .[-1.5] is .[-1]
     double n = static_cast<double>(t.arr().size());
     if (idx < 0) idx += n;
     if (idx < 0 || idx >= n) return J::null();
@@ -314,7 +314,7 @@ J setpath(J t, const J& path, std::size_t i, const J& v) {
   }
   if (t.is_array() && k.is_number()) {
     if (std::isnan(k.num())) fail("Cannot set array element at NaN index");
-    double d = std::floor(k.num());
+    double d = std::trunc(k.num());
     auto& a = t.mut_arr();
     if (d < 0) d += static_cast<double>(a.size());
     if (d < 0) fail("Out of bounds negative array index");
@@ -372,7 +372,7 @@ J delete_keys(J t, const std::vector<const J*>& keys) {
     if (k->is_number()) {
       // against the array as it is now (after the deletions inside its elements), as jq
       if (std::isnan(k->num())) continue;
-      double d = std::floor(k->num());
+      double d = std::trunc(k->num());
       if (d < 0) d += static_cast<double>(len);
       if (d >= 0 && d < static_cast<double>(len)) gone[static_cast<std::size_t>(d)] = true;
     } else if (slice_key(*k)) {
@@ -426,7 +426,7 @@ J delete_sorted(J t, const std::vector<const J*>& ps, std::size_t depth) {
         } else if (t.is_object() && key.is_string()) {
           *t.mut_obj().find_mut(key.str()) = std::move(changed);
         } else if (t.is_array() && key.is_number()) {
-          double d = std::floor(key.num());  // (index_value found it: in range)
+          double d = std::trunc(key.num());  // (index_value found it: in range)
           if (d < 0) d += static_cast<double>(t.arr().size());
           t.mut_arr()[static_cast<std::size_t>(d)] = std::move(changed);
         }

@@ -455,3 +455,14 @@ t_expression_error_lines() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_expression_error_lines
+
+t_jq_arg_repeated_first_wins() {
+  # --arg/--argjson naming a variable again keep the first value, as jq's main.c (it kept the
+  # last; found by a bug hunt).
+  local name="--arg/--argjson given twice: the first value, as jq" got want
+  echo null > argrep.json
+  got=$("$PPIPE" --arg a 1 --arg a 2 --argjson b 3 --argjson b 4 --map '[$a, $b, $ARGS.named]' argrep.json)
+  want=$(jq -c --arg a 1 --arg a 2 --argjson b 3 --argjson b 4 '[$a, $b, $ARGS.named]' argrep.json)
+  if [ "$got" = "$want" ] && [ "$got" = '["1",3,{"a":"1","b":3}]' ]; then ok "$name"; else not_ok "$name" "ppipe $got, jq $want"; fi
+}
+register t_jq_arg_repeated_first_wins
