@@ -594,7 +594,10 @@ class PipelineRun {
         result_.fatal_error = writer_part_->failure();
         stop(StopReason::kFatal);
       }
-      if (writer_part_->errors_cut()) stop(StopReason::kMaxErrors);  // (before kHead: the reason is the first)
+      if (writer_part_->errors_cut()) {  // (before kHead: the reason is the first)
+        stop(StopReason::kMaxErrors);
+        stop_.replace(StopReason::kHead, StopReason::kMaxErrors);  // (a head before the finishing stage)
+      }
       if (writer_part_->stopped()) stop(StopReason::kHead);
       if (options_.max_errors && result_.stats.errors >= options_.max_errors) stop(StopReason::kMaxErrors);
     }

@@ -34,6 +34,12 @@ class StopToken {
 
   // Returns true if this call was the one that stopped the run.
   bool raise(StopReason reason);
+  // The reason becomes `to` if it is `from` (a --max-errors cut at the end of a run that a head
+  // had ended: the run did stop for its errors). True when it did.
+  bool replace(StopReason from, StopReason to) {
+    int expected = static_cast<int>(from);
+    return reason_.compare_exchange_strong(expected, static_cast<int>(to), std::memory_order_acq_rel);
+  }
   bool stopped() const { return reason_.load(std::memory_order_acquire) != 0; }
   StopReason reason() const { return static_cast<StopReason>(reason_.load(std::memory_order_acquire)); }
   // Readable (POLLIN) once the token is raised.

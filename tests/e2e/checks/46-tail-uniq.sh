@@ -249,6 +249,11 @@ t_max_errors_while_finishing() {
   rc=0; "$PPIPE" --stages parse,agg,map --group-by .k --map '.k.y' --max-errors 3 --errors mef2.err mef2.jsonl > /dev/null 2> mef2.stats || rc=$?
   [ "$rc" = 3 ] && [ "$(wc -l < mef2.err)" = 3 ] && grep -q 'stopped after 3 record errors' mef2.stats ||
     msg+=("agg: exit $rc, $(wc -l < mef2.err) errors, $(head -c 200 mef2.stats)")
+  # After a head ended the stream: the cut is still the errors' (exit 3, the message), not the head's.
+  rc=0; "$PPIPE" --head 30 --tail 10 --map '.x.y' --max-errors 3 --stats mef.jsonl > mef.out 2> mef.stats || rc=$?
+  got=$(tr '\n' ' ' < mef.out)
+  [ "$rc" = 3 ] && [ "$got" = "11 12 13 " ] && grep -q 'stopped after 3 record errors' mef.stats &&
+    grep -q '"stopped_by":"max_errors"' mef.stats || msg+=("head then tail: exit $rc, output '$got', $(grep -c . mef.stats) stats lines")
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_max_errors_while_finishing
