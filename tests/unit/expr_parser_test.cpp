@@ -632,6 +632,9 @@ TEST_CASE("expr: fixes from a bug hunt against jq", "[expr][parser]") {
   // path gave null; both then rounded down: .[-1.5] was .[-2], .[-0.5] the last element).
   CHECK(both("[.[1.7], .[-1.5], .[-0.5], .[2.9999], .[3.5], .[nan]]", "[10,20,30]") == "[20,30,10,30,null,null]");
   CHECK(both("[del(.[-1.5]), (.[-1.5] = 9), del(.[1.7])]", "[10,20,30]") == "[[10,20],[10,20,9],[10,30]]");
+  // A regex that is not a string: "is not a string" (the message said it "cannot be matched").
+  CHECK(run_outputs("try sub(1; \"x\") catch .", "\"abc\"") == "\"number (1) is not a string\"");
+  CHECK(run_outputs("try [splits(null)] catch .", "\"abc\"") == "\"null (null) is not a string\"");
   // indices of "" in a string: [] (jq 1.7's _strindices); index/rindex then null.
   CHECK(both("[indices(\"\"), index(\"\"), rindex(\"\")]", "\"abc\"") == "[[],null,null]");
 }

@@ -712,7 +712,9 @@ struct Compiled {
 };
 
 const Compiled& regex_for(const J& re, const J& flags) {
-  if (!re.is_string()) fail(kind_and_value(re) + " cannot be matched, as it is not a string");
+  // jq 1.7's f_match: the input "cannot be matched", a regex that is no string "is not a string"
+  // (it said the regex could not be matched, as if it were the input).
+  if (!re.is_string()) type_error(re, "is not a string");
   if (!flags.is_null() && !flags.is_string()) type_error(flags, "is not a string");
   std::string key = re.str() + '\0' + (flags.is_null() ? std::string() : flags.str());
   thread_local std::unordered_map<std::string, Compiled> cache;
