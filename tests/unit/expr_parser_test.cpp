@@ -667,6 +667,15 @@ TEST_CASE("expr: number literals beyond 2^53 compare exactly in both engines, as
         "[12345678901234567890122,12345678901234567890123]");
   CHECK(run_outputs("def i: .; [-9007199254740993, -9007199254740992] | sort", "null") ==
         "[-9007199254740993,-9007199254740992]");
+  // Only integers are exact: a decimal is its double in both engines, and == stays transitive
+  // (literals compared as decimals made 1e-400 == 0 true one way and false the other; found by a
+  // review). An integer literal against a computed double: their exact values, as the fast path.
+  CHECK(both(".q == 0.1", R"({"q":0.10000000000000001})") == "true");
+  CHECK(both(".x as $a | .y as $b | [$a == $b, $b == 0, $a == 0]", R"({"x":1e-400,"y":0})") == "[true,true,true]");
+  CHECK(both("[.a, (.b + 0)] | unique | length", R"({"a":9007199254740993,"b":9007199254740992})") == "2");
+  CHECK(both(".a == .b + 0", R"({"a":9007199254740993,"b":9007199254740992})") == "false");
+  CHECK(both(".a == .b * 1", R"({"a":9007199254740992,"b":9007199254740992})") == "true");
+  CHECK(run_outputs("def i: .; [1E3, 1000, 1000.0, 10e2] | unique | length", "null") == "1");
 }
 
 TEST_CASE("expr: sub/gsub with a replacement of several values give one result per value, as jq 1.7", "[expr][parser]") {

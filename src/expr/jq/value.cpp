@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -239,9 +240,8 @@ Decimal decimal_of(std::string_view t) {
   return d;
 }
 
-// Two number literals compared exactly, as jq 1.7 compares them (decNumber): -1, 0, 1.
-int compare_literals(std::string_view a, std::string_view b) {
-  const Decimal x = decimal_of(a), y = decimal_of(b);
+// Two decimals compared exactly: -1, 0, 1.
+int compare_decimals(const Decimal& x, const Decimal& y) {
   const int sx = x.digits.empty() ? 0 : (x.negative ? -1 : 1), sy = y.digits.empty() ? 0 : (y.negative ? -1 : 1);
   if (sx != sy) return sx < sy ? -1 : 1;
   if (sx == 0) return 0;
@@ -251,6 +251,34 @@ int compare_literals(std::string_view a, std::string_view b) {
   return sx > 0 ? mag : -mag;
 }
 
+// The integer a number's literal text holds (no fraction once its exponent is applied: 42, 1E3,
+// 505874924095815681), when it has one.
+bool integer_literal(const J& v, Decimal* out) {
+  const std::string* lit = v.literal();
+  if (!lit) return false;
+  *out = decimal_of(*lit);
+  return out->digits.empty() || out->lead >= static_cast<std::int64_t>(out->digits.size());
+}
+
+// Two numbers whose doubles are equal: the same order as the fast path's, which holds integers
+// exactly and other numbers as doubles. An integer literal is its exact integer (distinct ids
+// beyond 2^53, as jq 1.7 with decNumber); any other number is its double, exactly (a decimal
+// such as 0.1 is the double it reads as, in both engines). A total order: == stays transitive.
+int compare_equal_doubles(const J& a, const J& b, double d) {
+  Decimal x, y;
+  const bool ia = integer_literal(a, &x), ib = integer_literal(b, &y);
+  if (!ia && !ib) return 0;
+  if (!std::isfinite(d)) return ia && ib ? compare_decimals(x, y) : 0;  // (1e1000: its double is infinite)
+  // Below 2^53 an integer that reads as d is d exactly.
+  if (std::fabs(d) < 9007199254740992.0) return 0;
+  // The double's exact value, an integer here ("%.0f" prints every digit of it).
+  if (!ia || !ib) {
+    char buf[400];
+    std::snprintf(buf, sizeof buf, "%.0f", d);
+    (ia ? y : x) = decimal_of(buf);
+  }
+  return compare_decimals(x, y);
+}
 }  // namespace
 
 int compare(const J& a, const J& b, const char* too_deep, int depth) {
@@ -266,12 +294,10 @@ int compare(const J& a, const J& b, const char* too_deep, int depth) {
       if (std::isnan(x)) return -1;
       if (std::isnan(y)) return 1;
       if (x != y) return x < y ? -1 : 1;
-      // Equal as doubles: two literals (from the input or the program, unchanged) are compared
-      // exactly, as jq 1.7 does, so distinct ids beyond 2^53 stay distinct in sort, unique,
-      // group_by and == (the doubles' order is theirs when the doubles differ: rounding keeps it).
-      if (const std::string* la = a.literal())
-        if (const std::string* lb = b.literal()) return compare_literals(*la, *lb);
-      return 0;
+      // Equal as doubles: integers beyond 2^53 written in the input or the program are compared
+      // exactly, so distinct ids stay distinct in sort, unique, group_by and == (the doubles'
+      // order is theirs when the doubles differ: rounding keeps it).
+      return compare_equal_doubles(a, b, x);
     }
     case T::kString: {
       int c = a.str().compare(b.str());
