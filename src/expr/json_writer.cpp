@@ -229,22 +229,13 @@ Value copy_dom(simdjson::dom::element e, Arena& arena) {
     }
     case element_type::OBJECT: {
       simdjson::dom::object o = e.get_object().value_unsafe();
-      ArenaVec<Member> members(arena, 8);
+      MemberSet members(arena, 8);  // (a duplicate key: the last value wins, in the first place)
       for (auto field : o) {
         char* p = arena.alloc_chars(field.key.size());
         std::memcpy(p, field.key.data(), field.key.size());
-        Member m{std::string_view(p, field.key.size()), copy_dom(field.value, arena)};
-        bool replaced = false;
-        for (std::uint32_t i = 0; i < members.size(); ++i) {
-          if (members[i].key == m.key) {  // duplicate key: last wins, first position
-            members[i].value = m.value;
-            replaced = true;
-            break;
-          }
-        }
-        if (!replaced) members.push_back(m);
+        members.put(std::string_view(p, field.key.size()), copy_dom(field.value, arena));
       }
-      return Value::object(members.data(), members.size());
+      return members.object();
     }
     default: return Value::from_dom(e);
   }

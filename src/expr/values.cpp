@@ -233,42 +233,6 @@ Value sorted_keys(const Value& obj, Arena& arena) {
   return Value::array(keys.data(), n);
 }
 
-namespace {
-// The members of an object being made, where a key put again keeps its first place and takes
-// the new value (jq's rule for duplicates, `+` and `*`). Past a few members a key is found by a
-// hash of the keys: a scan of those kept so far for each member made a record of 40,000 keys
-// take 1.8 s in to_entries (80,000: 9.4 s) and seconds in `. + {}`.
-class MemberSet {
- public:
-  MemberSet(Arena& arena, std::size_t reserve) : members_(arena, reserve) {}
-  // The member of key k, or null.
-  Member* find(std::string_view k) {
-    if (members_.size() <= kScan) {
-      for (std::uint32_t i = 0; i < members_.size(); ++i)
-        if (members_[i].key == k) return &members_[i];
-      return nullptr;
-    }
-    if (index_.empty())
-      for (std::uint32_t i = 0; i < members_.size(); ++i) index_.emplace(members_[i].key, i);
-    const auto it = index_.find(k);
-    return it == index_.end() ? nullptr : &members_[it->second];
-  }
-  void add(std::string_view k, const Value& v) {  // (k is not there)
-    if (!index_.empty()) index_.emplace(k, members_.size());
-    members_.push_back(Member{k, v});
-  }
-  void put(std::string_view k, const Value& v) {
-    if (Member* m = find(k)) m->value = v;
-    else add(k, v);
-  }
-  Value object() { return Value::object(members_.data(), members_.size()); }
-
- private:
-  static constexpr std::uint32_t kScan = 32;
-  ArenaVec<Member> members_;
-  std::unordered_map<std::string_view, std::uint32_t> index_;  // built once past kScan members
-};
-}  // namespace
 
 Value materialize_object(const Value& obj, Arena& arena) {
   if (!obj.is_dom()) return obj;

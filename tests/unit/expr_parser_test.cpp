@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "src/util/json_string.h"
 #include "src/expr/expr.h"
 
 namespace {
@@ -699,24 +700,32 @@ TEST_CASE("expr: sub/gsub with a replacement of several values give one result p
         "[\"xAyBz\",\"yCz\"]");
 }
 
-TEST_CASE("expr: objects of many keys keep jq's rules for duplicates, + and * (found by a hash past 32 keys)", "[expr][parser]") {
-  // A record of 100 keys that repeats k5 and k80 (the last value wins, in the first place), and
+TEST_CASE("expr: objects of many keys keep jq's rules for duplicates, + and * (found by a hash past 128 keys)", "[expr][parser]") {
+  // A record of 300 keys that repeats k5 and k80 (the last value wins, in the first place), and
   // objects added and compared: the same as the general engine gives (jq's own object).
   std::string rec = "{";
-  for (int i = 0; i < 100; ++i) rec += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  for (int i = 0; i < 300; ++i) rec += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
   rec += "\"k5\":\"five\",\"k80\":[80],\"z\":1}";
   auto both = [&](const std::string& expr) {
     std::string fast = run_outputs(expr, rec);
     CHECK(fast == run_outputs("def i: .; " + expr, rec));
     return fast;
   };
-  CHECK(both("keys_unsorted | length") == "101");
+  CHECK(both("keys_unsorted | length") == "301");
+  CHECK(both("tojson | fromjson | [length, .k5, .k80, (keys_unsorted | .[5], .[300])]") == "[301,\"five\",[80],\"k5\",\"z\"]");
+  // fromjson of text that repeats keys, past the scan's 128 members (fromjson scanned: quadratic).
+  std::string text;
+  ppipe::append_json_string(text, rec);
+  CHECK(run_outputs("fromjson | [length, .k5, .k80, (keys_unsorted | .[5], .[80])]", text) ==
+        "[301,\"five\",[80],\"k5\",\"k80\"]");
+  CHECK(run_outputs("def i: .; fromjson | [length, .k5, .k80, (keys_unsorted | .[5], .[80])]", text) ==
+        "[301,\"five\",[80],\"k5\",\"k80\"]");
   CHECK(both("keys_unsorted[5], .k5, .k80, (to_entries | .[80].value)") == "\"k5\"\n\"five\"\n[80]\n[80]");
-  CHECK(both("to_entries | map(.key) | .[98:]") == "[\"k98\",\"k99\",\"z\"]");
-  CHECK(both(". + {\"k7\": \"seven\", \"new\": 1} | [.k7, .new, (keys_unsorted | .[7], length)]") == "[\"seven\",1,\"k7\",102]");
-  CHECK(both(". * {\"k80\": {\"a\": 1}, \"k90\": 9} | [.k80, .k90, (keys_unsorted | length)]") == "[{\"a\":1},9,101]");
+  CHECK(both("to_entries | map(.key) | .[298:]") == "[\"k298\",\"k299\",\"z\"]");
+  CHECK(both(". + {\"k7\": \"seven\", \"new\": 1} | [.k7, .new, (keys_unsorted | .[7], length)]") == "[\"seven\",1,\"k7\",302]");
+  CHECK(both(". * {\"k80\": {\"a\": 1}, \"k90\": 9} | [.k80, .k90, (keys_unsorted | length)]") == "[{\"a\":1},9,301]");
   CHECK(both(". == (to_entries | from_entries)") == "true");
-  CHECK(both(". == (.k99 = 0)") == "false");
+  CHECK(both(". == (.k299 = 0)") == "false");
   CHECK(both("[., (.z = 0)] | sort | .[0].z") == "0");
 }
 
