@@ -692,6 +692,8 @@ TEST_CASE("expr: sub/gsub with a replacement of several values give one result p
         "[\"AB\",\"ab\",\"cc\"]");
   CHECK(both("[gsub(\"a\"; \"x\", \"y\")] | length", "\"aaaaaaaaaaaaaaaa\"") == "2");
   CHECK(both("[sub(\"a\"; \"x\", \"y\")]", "\"bab\"") == "[\"bxb\",\"byb\"]");
+  // The replacement's values are all made before they are added: its error is the one reported.
+  CHECK(both("try gsub(\"b\"; 1, error(\"boom\")) catch .", "\"abc\"") == "\"boom\"");
   // No value, or no match: the input (jq's `// $in`).
   CHECK(both("[gsub(\"a\"; empty)]", "\"xa\"") == "[\"xa\"]");
   CHECK(both("[gsub(\"z\"; \"a\", \"b\")]", "\"xa\"") == "[\"xa\"]");

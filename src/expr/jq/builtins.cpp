@@ -876,8 +876,12 @@ void n_sub(Interp& I, const Node& call, const J& in, const Env& env, Out out, bo
     for (const M& m : ms) {
       poll_interrupt(steps);
       const std::string_view gap(s.data() + previous, m.b - previous);
-      std::size_t k = 0;
-      I.eval(call.kid(1), m.caps, env, [&](const J& r) {
+      // All of the match's values first, as jq's `[... | str] as $inserts` (an error the
+      // replacement raises after a value that cannot be added is the one reported).
+      std::vector<J> inserts;
+      I.eval(call.kid(1), m.caps, env, [&](const J& r) { inserts.push_back(r); });
+      for (std::size_t k = 0; k < inserts.size(); ++k) {
+        const J& r = inserts[k];
         // jq adds `$gap + $insert`: null adds nothing; anything else but a string fails in its
         // words ("string (\"a\") and number (1) cannot be added").
         if (!r.is_string() && !r.is_null())
@@ -885,8 +889,7 @@ void n_sub(Interp& I, const Node& call, const J& in, const Env& env, Out out, bo
         if (k == results.size()) results.emplace_back();
         results[k].append(gap);
         if (r.is_string()) results[k].append(r.str());
-        ++k;
-      });
+      }
       previous = m.e;
     }
     if (results.empty()) {
