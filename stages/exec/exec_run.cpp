@@ -304,7 +304,11 @@ void ExecRun::take_new_jobs(double now) {
     }
     // Batch mode: the job joins the open call's span, or starts a call.
     if (n == 0) {
-      if (pause && open_) seal(*open_);
+      // A job with no record counts towards the open span's jobs, as one with records does: the
+      // engine holds each such batch in order behind the span's call, which cannot end while
+      // the span is open, so a long run of them (a filter that keeps nothing for 40 MiB) used
+      // every batch, the reader waited for one for ever, and the run hung (found by a hunt).
+      if (open_ && (pause || open_->jobs.size() + ++open_->passed >= span_jobs_)) seal(*open_);
       finish_job(j);  // nothing to run; the engine puts it back in order
       continue;
     }
@@ -334,7 +338,7 @@ void ExecRun::take_new_jobs(double now) {
     j.left = 1;
     // --timeout: the time a call has counts from its last job (a span takes its jobs as they come).
     if (c.deadline > 0 && c.kill_at == 0) c.deadline = now + config_->timeout_s;
-    if (c.jobs.size() >= span_jobs_ || c.span_bytes >= config_->span || pause) seal(c);
+    if (c.jobs.size() + c.passed >= span_jobs_ || c.span_bytes >= config_->span || pause) seal(c);
   }
   if (end && open_) seal(*open_);
 }
