@@ -260,8 +260,10 @@ int main(int argc, char** argv) {
     if (const auto out = regular_fd(STDOUT_FILENO))
       for (const auto& path : cli.read_files)
         if (regular_file(path) == out) {
-          std::cerr << "ppipe: --print-config: stdout is '" << path
-                    << "', a file this command line reads: refusing to write into it\n";
+          const std::string message =
+              "--print-config: stdout is '" + path + "', a file this command line reads: refusing to write into it";
+          if (regular_fd(STDERR_FILENO) == out) tell_without_stderr(message);  // (2>&1: into it too)
+          else std::cerr << "ppipe: " << message << "\n";
           return kExitUsage;
         }
     std::cout << cli.config_text;

@@ -454,6 +454,9 @@ bool refused_only_for_numbers(std::string_view text, simdjson::error_code e) {
 }
 
 std::string describe_invalid_json(std::string_view line, simdjson::error_code e) {
+  // (simdjson's MEMALLOC is no syntax error: "invalid JSON: Error allocating memory" was said of
+  // valid records too long for the memory left.)
+  if (e == simdjson::MEMALLOC) return "out of memory: the parse of the record did not fit in memory";
   JsonProblem p = diagnose_json(line);
   if (!p.found()) return coarse_json_error(e);
   return "invalid JSON: " + p.message();

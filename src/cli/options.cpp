@@ -1235,6 +1235,7 @@ CliResult parse_command_line(int argc, char** argv) {
   if (cl->print_config) {
     result.config_text = cl->config_text(result.plan->chain);
     result.read_files = result.plan->read_files;
+    for (const auto& path : result.plan->engine.inputs) result.read_files.push_back(path);  // (`f >> f`)
     result.plan.reset();
     result.exit_code = kExitOk;
   }

@@ -250,9 +250,9 @@ class ZstdSource final : public DecompressingSource {
             ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge
                 // A valid frame written with `zstd --long=28` or more: not "corrupt" (it was said
                 // so), and the way around named (found by a bug hunt).
-                ? std::string("a zstd frame that needs a window of more than 128 MiB (written with zstd --long=28 or "
-                              "more), which ppipe does not decode, to keep its memory bounded: decompress it first "
-                              "(zstd -dc --long=31 FILE | ppipe ...)")
+                ? std::string("a zstd frame that declares a window of more than 128 MiB (written with zstd --long=28 "
+                              "or more, or a damaged frame header), which ppipe does not decode, to keep its memory "
+                              "bounded: decompress it first (zstd -dc --long=31 FILE | ppipe ...)")
                 : fmt::format("corrupt zstd data near compressed byte {}: {}", offset_of(in.pos), ZSTD_getErrorName(ret));
         if (out.pos == 0) return fail(std::move(message));
         pending_error_ = std::move(message);

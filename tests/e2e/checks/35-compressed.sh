@@ -241,7 +241,7 @@ t_zstd_long_window_message() {
   command -v zstd > /dev/null || { ok "$name (skipped: no zstd)"; return; }
   yes '{"a":1}' | head -c 300M | zstd --long=28 -1 -q -c > zl28.zst
   rc=0; "$PPIPE" --stages parse zl28.zst > /dev/null 2> zl28.err || rc=$?
-  if [ "$rc" = 3 ] && grep -q 'needs a window of more than 128 MiB' zl28.err && grep -q 'zstd -dc --long=31' zl28.err &&
+  if [ "$rc" = 3 ] && grep -q 'declares a window of more than 128 MiB' zl28.err && grep -q 'zstd -dc --long=31' zl28.err &&
     ! grep -q corrupt zl28.err; then ok "$name"; else not_ok "$name" "exit $rc: $(head -c 300 zl28.err)"; fi
 }
 register t_zstd_long_window_message

@@ -186,6 +186,12 @@ t_print_config_not_into_its_config() {
     [ "$(cat pc.toml)" = "$(printf 'filter = ".a > 1"\nhead = 5')" ] || msg+=(">> pc.toml: exit $rc, $(head -c 200 pc.err), file: $(head -c 200 pc.toml)")
   rc=0; "$PPIPE" --map-file pc.jq --print-config >> pc.jq 2> pc.err || rc=$?
   [ "$rc" = 2 ] && [ "$(cat pc.jq)" = .a ] || msg+=(">> pc.jq: exit $rc, $(head -c 200 pc.err)")
+  # (stderr into it too: the refusal is not written there; an input file named is protected too)
+  rc=0; "$PPIPE" --config pc.toml --print-config >> pc.toml 2>&1 || rc=$?
+  [ "$rc" = 2 ] && [ "$(cat pc.toml)" = "$(printf 'filter = ".a > 1"\nhead = 5')" ] || msg+=(">> pc.toml 2>&1: exit $rc, file: $(head -c 300 pc.toml)")
+  printf '{"a":1}\n' > pc-in.jsonl
+  rc=0; "$PPIPE" --print-config pc-in.jsonl >> pc-in.jsonl 2> pc.err || rc=$?
+  [ "$rc" = 2 ] && [ "$(cat pc-in.jsonl)" = '{"a":1}' ] || msg+=(">> input: exit $rc, file: $(head -c 300 pc-in.jsonl)")
   rc=0; "$PPIPE" --config pc.toml --print-config > pc2.toml 2> pc.err || rc=$?
   [ "$rc" = 0 ] && grep -q 'head = 5' pc2.toml || msg+=("> other file: exit $rc, $(head -c 200 pc.err)")
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
