@@ -17,6 +17,12 @@ bool is_blank(const char* p, std::size_t n) {
 
 }  // namespace
 
+bool only_json_space(const char* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (p[i] != '\n' && !is_blank(p + i, 1)) return false;
+  return true;
+}
+
 bool strip_bom(Batch& b, bool& pending, std::size_t* removed) {
   *removed = 0;
   if (!pending) return true;

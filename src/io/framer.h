@@ -70,6 +70,8 @@ class Framer {
 // 3 bytes are there (*removed = 3) and clears `pending`. False while undecided (fewer than 3 bytes,
 // all a BOM's so far): scan() then returns and waits for more.
 bool strip_bom(Batch& b, bool& pending, std::size_t* removed);
+// Only JSON white space (space, tab, CR, LF): blanks between records, in JSON Lines or JSON.
+bool only_json_space(const char* p, std::size_t n);
 
 // The same framer serves the line-based input formats (src/io/formats.h): `lines` keeps blank
 // lines as records; `tsv` takes the first non-empty line of each source as its header (no record),

@@ -59,15 +59,6 @@ ByteSource::Result Reader::read_some(ByteSource& src, char* dst, std::size_t cap
   return r;
 }
 
-namespace {
-// Only JSON white space (space, tab, CR, LF).
-bool only_blanks(const char* p, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i)
-    if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n') return false;
-  return true;
-}
-}  // namespace
-
 std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acquire& acquire, const Emit& emit,
                                 const Release& release) {
   const bool is_regular = src.regular();
@@ -180,7 +171,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     // records; JSON: white space between values): a run of them longer than --max-record-size
     // was taken for an oversized record, an error, and with --format json the skip of its "rest"
     // took the next value with it. They are passed over, counted in lines and offsets.
-    if (!whole && size > max_record && blanks_are_nothing && only_blanks(buf.data(), size)) {
+    if (!whole && size > max_record && blanks_are_nothing && only_json_space(buf.data(), size)) {
       line += static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + size, '\n'));
       offset += size;
       carry_.clear();

@@ -871,6 +871,7 @@ void n_sub(Interp& I, const Node& call, const J& in, const Env& env, Out out, bo
     // match, gives the input. (It branched per match: k^matches results, 65,536 for 16 matches
     // and two values.)
     std::vector<std::string> results;
+    std::vector<J> inserts;
     std::size_t previous = 0;
     std::uint64_t steps = 0;
     for (const M& m : ms) {
@@ -878,7 +879,7 @@ void n_sub(Interp& I, const Node& call, const J& in, const Env& env, Out out, bo
       const std::string_view gap(s.data() + previous, m.b - previous);
       // All of the match's values first, as jq's `[... | str] as $inserts` (an error the
       // replacement raises after a value that cannot be added is the one reported).
-      std::vector<J> inserts;
+      inserts.clear();
       I.eval(call.kid(1), m.caps, env, [&](const J& r) { inserts.push_back(r); });
       for (std::size_t k = 0; k < inserts.size(); ++k) {
         const J& r = inserts[k];
