@@ -79,6 +79,13 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
   // exec's batch mode ends its span at a pause, and held the records until more input came (with
   // --timeout, failed them all as timed out).
   bool paused = true;
+  // A filled batch on its way: numbered, with its header, and what it says of a pause noted.
+  auto send = [&](BatchPtr b) {
+    b->seq = seq_++;
+    b->header = framer.header();
+    paused = b->pause;
+    emit(std::move(b));
+  };
 
   for (;;) {
     if (stop_.stopped()) return "";
@@ -180,10 +187,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       b->spans.clear();
       b->bytes = offset - batch_start;
       b->pause = eof || stopped;
-      b->seq = seq_++;
-      b->header = framer.header();
-      paused = b->pause;
-      emit(std::move(b));
+      send(std::move(b));
       if (failed) return read_error(src);
       if (eof || stopped) return "";
       continue;
@@ -228,10 +232,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       line += 1 + framer.skipped_newlines();  // (a quoted CSV field's line ends count too)
       offset += consumed;
       b->bytes = offset - batch_start;
-      b->seq = seq_++;
-      b->header = framer.header();
-      paused = b->pause;
-      emit(std::move(b));
+      send(std::move(b));
       if (failed) return read_error(src);
       if (eof || stopped) return "";
       continue;
@@ -258,10 +259,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     if (cut == 0 && b->spans.empty()) {  // (an empty span: --unwrap's array left open, at the end)
       release(std::move(b));
     } else {
-      b->seq = seq_++;
-      b->header = framer.header();
-      paused = b->pause;
-      emit(std::move(b));
+      send(std::move(b));
     }
     if (failed) return read_error(src);
     if (eof || stopped) return "";

@@ -569,96 +569,94 @@ TEST_CASE("expr: more variables than the fast path's frame holds", "[expr][parse
   }
 }
 
+// run_outputs on the fast path and on the general engine (`def i: .;` keeps a program off the
+// fast path): the two must agree; the fast path's outputs.
+std::string both_engines(const std::string& expr, const std::string& input = "null") {
+  std::string fast = run_outputs(expr, input);
+  CHECK(fast == run_outputs("def i: .; " + expr, input));
+  return fast;
+}
+
 // Found by a bug hunt against jq 1.6 on real data (each: jq's answer, or jq 1.7's where ppipe
 // follows it). `def i: .;` keeps a program off the fast path, so both engines are checked.
 TEST_CASE("expr: fixes from a bug hunt against jq", "[expr][parser]") {
-  auto both = [](const std::string& expr, const std::string& input = "null") {
-    std::string fast = run_outputs(expr, input);
-    CHECK(fast == run_outputs("def i: .; " + expr, input));
-    return fast;
-  };
   // group_by: a NaN key is a group of its own (comparing it with itself made empty groups for ever).
-  CHECK(both("[nan] | group_by(.)") == "[[null]]");
-  CHECK(both("[1, nan, nan] | group_by(.)") == "[[null],[null],[1]]");
-  CHECK(both("[{\"a\":nan},{\"a\":1}] | group_by(.a) | length") == "2");
+  CHECK(both_engines("[nan] | group_by(.)") == "[[null]]");
+  CHECK(both_engines("[1, nan, nan] | group_by(.)") == "[[null],[null],[1]]");
+  CHECK(both_engines("[{\"a\":nan},{\"a\":1}] | group_by(.a) | length") == "2");
   // range/3 with a step of 0 or NaN gives nothing (it gave `from` for ever).
-  CHECK(both("[range(0; 3; 0)]") == "[]");
-  CHECK(both("[range(0; 3; nan)]") == "[]");
-  CHECK(both("[limit(3; range(0; 3; .))]", "0") == "[]");
-  CHECK(both("[range(5; 0; -2)]") == "[5,3,1]");
+  CHECK(both_engines("[range(0; 3; 0)]") == "[]");
+  CHECK(both_engines("[range(0; 3; nan)]") == "[]");
+  CHECK(both_engines("[limit(3; range(0; 3; .))]", "0") == "[]");
+  CHECK(both_engines("[range(5; 0; -2)]") == "[5,3,1]");
   // @base64d/@base32d format strings: the parts are decoded (the check for an unknown format
   // decoded "[]" and failed); the literal text stays.
-  CHECK(both("@base64d \"\\(.x)\"", R"({"x":"YWJj"})") == "\"abc\"");
-  CHECK(both("@base64d \"plain\"") == "\"plain\"");
-  CHECK(both("@base32d \"<\\(.x)>\"", R"({"x":"MFRGG==="})") == "\"<abc>\"");
-  CHECK(both("@bogus \"\\(.)\"") == "error: bogus is not a valid format");
+  CHECK(both_engines("@base64d \"\\(.x)\"", R"({"x":"YWJj"})") == "\"abc\"");
+  CHECK(both_engines("@base64d \"plain\"") == "\"plain\"");
+  CHECK(both_engines("@base32d \"<\\(.x)>\"", R"({"x":"MFRGG==="})") == "\"<abc>\"");
+  CHECK(both_engines("@bogus \"\\(.)\"") == "error: bogus is not a valid format");
   // sub/gsub build the result with `+`: a null replacement adds nothing; others fail in jq's words.
-  CHECK(both(".s | gsub(\"(?<x>b)\"; .y)", R"({"s":"abc"})") == "\"ac\"");
-  CHECK(both(".s | sub(\"b\"; null)", R"({"s":"abc"})") == "\"ac\"");
-  CHECK(both(".s | gsub(\"b\"; 1)", R"({"s":"abc"})") == "error: string (\"a\") and number (1) cannot be added");
+  CHECK(both_engines(".s | gsub(\"(?<x>b)\"; .y)", R"({"s":"abc"})") == "\"ac\"");
+  CHECK(both_engines(".s | sub(\"b\"; null)", R"({"s":"abc"})") == "\"ac\"");
+  CHECK(both_engines(".s | gsub(\"b\"; 1)", R"({"s":"abc"})") == "error: string (\"a\") and number (1) cannot be added");
   // A computed key of an object pattern is evaluated against the value matched (jq: DUP, then the key).
-  CHECK(both("[.rows[] as {(.k): $v} | $v]", R"({"k":"x","rows":[{"k":"a","a":1},{"k":"b","b":2}]})") == "[1,2]");
-  CHECK(both(". as {rows: [{(.k): $v}]} | $v", R"({"k":"x","rows":[{"k":"a","a":1}]})") == "1");
+  CHECK(both_engines("[.rows[] as {(.k): $v} | $v]", R"({"k":"x","rows":[{"k":"a","a":1},{"k":"b","b":2}]})") == "[1,2]");
+  CHECK(both_engines(". as {rows: [{(.k): $v}]} | $v", R"({"k":"x","rows":[{"k":"a","a":1}]})") == "1");
   // join: native in the general engine (its reduce copied the string at every element); jq's
   // rules: null as "", numbers and booleans as JSON, an object's values, errors in + words.
-  CHECK(both("join(\",\")", R"(["x",1,null,true,2.5])") == "\"x,1,,true,2.5\"");
-  CHECK(both("join(\"-\")", R"({"a":"p","b":"q"})") == "\"p-q\"");
-  CHECK(both("join(\"-\")", "[]") == "\"\"");
-  CHECK(both("join(null)", R"(["a","b"])") == "\"ab\"");
-  CHECK(both("join(1)", R"(["a","b"])") == "error: string (\"a\") and number (1) cannot be added");
-  CHECK(both("join(\"-\")", "[[1]]") == "error: string (\"\") and array ([1]) cannot be added");
-  CHECK(both("[range(100000) | tostring] | join(\",\") | length") == "588889");
+  CHECK(both_engines("join(\",\")", R"(["x",1,null,true,2.5])") == "\"x,1,,true,2.5\"");
+  CHECK(both_engines("join(\"-\")", R"({"a":"p","b":"q"})") == "\"p-q\"");
+  CHECK(both_engines("join(\"-\")", "[]") == "\"\"");
+  CHECK(both_engines("join(null)", R"(["a","b"])") == "\"ab\"");
+  CHECK(both_engines("join(1)", R"(["a","b"])") == "error: string (\"a\") and number (1) cannot be added");
+  CHECK(both_engines("join(\"-\")", "[[1]]") == "error: string (\"\") and array ([1]) cannot be added");
+  CHECK(both_engines("[range(100000) | tostring] | join(\",\") | length") == "588889");
   // `. + A + B` on reduce's state is in place too (100,000 steps; it copied at each), and never
   // changes a value held elsewhere.
-  CHECK(both("[range(100000) | \"a\"] | reduce .[] as $x (\"\"; . + $x + \",\") | length") == "200000");
-  CHECK(both("\"s\" as $init | reduce range(3) as $x ($init; . + \"a\" + \"b\") | [., $init]") == "[\"sababab\",\"s\"]");
-  CHECK(both("[1] as $init | reduce range(2) as $x ($init; . + [$x] + [9]) | [., $init]") == "[[1,0,9,1,9],[1]]");
-  CHECK(both("reduce range(3) as $x (\"x\"; . + . + \"-\")") == "\"xx-xx--xx-xx---\"");
-  CHECK(both("[foreach range(3) as $x (\"\"; . + \"a\" + \"b\")]") == "[\"ab\",\"abab\",\"ababab\"]");
+  CHECK(both_engines("[range(100000) | \"a\"] | reduce .[] as $x (\"\"; . + $x + \",\") | length") == "200000");
+  CHECK(both_engines("\"s\" as $init | reduce range(3) as $x ($init; . + \"a\" + \"b\") | [., $init]") == "[\"sababab\",\"s\"]");
+  CHECK(both_engines("[1] as $init | reduce range(2) as $x ($init; . + [$x] + [9]) | [., $init]") == "[[1,0,9,1,9],[1]]");
+  CHECK(both_engines("reduce range(3) as $x (\"x\"; . + . + \"-\")") == "\"xx-xx--xx-xx---\"");
+  CHECK(both_engines("[foreach range(3) as $x (\"\"; . + \"a\" + \"b\")]") == "[\"ab\",\"abab\",\"ababab\"]");
   // @csv, @tsv, @sh, @html write a NUL as \0, as jq's escape_string does.
-  CHECK(both("[.[] | @csv, @tsv, @sh] + [.[0][0] | @html]", R"([["a\u0000b"]])") ==
+  CHECK(both_engines("[.[] | @csv, @tsv, @sh] + [.[0][0] | @html]", R"([["a\u0000b"]])") ==
         R"(["\"a\\0b\"","a\\0b","'a\\0b'","a\\0b"])");
   // strftime of a date without its day of the week and of the year: from the date (was "Sun 001").
-  CHECK(both("[2015,2,5,23,51,47] | strftime(\"%a %j %Y-%m-%d\")") == "\"Thu 064 2015-03-05\"");
-  CHECK(both("[2015,2,5,23,51,47,4,63] | strftime(\"%a %j\")") == "\"Thu 064\"");
+  CHECK(both_engines("[2015,2,5,23,51,47] | strftime(\"%a %j %Y-%m-%d\")") == "\"Thu 064 2015-03-05\"");
+  CHECK(both_engines("[2015,2,5,23,51,47,4,63] | strftime(\"%a %j\")") == "\"Thu 064\"");
   // Recursion through a parameter every call gives one value: as deep as the recursion (it
   // stopped at 285 levels: each use of the parameter nested the whole chain of closures).
   // (1,000 levels: the tests run on the main thread's 8 MiB; ppipe's threads have 64 MiB, 5,000 pass)
-  CHECK(both("def f(n): if n <= 0 then 0 else 1 + f(n - 1) end; f(.n)", R"({"n":1000})") == "1000");
-  CHECK(both("def ack(m; n): if m == 0 then n + 1 elif n == 0 then ack(m - 1; 1) "
+  CHECK(both_engines("def f(n): if n <= 0 then 0 else 1 + f(n - 1) end; f(.n)", R"({"n":1000})") == "1000");
+  CHECK(both_engines("def ack(m; n): if m == 0 then n + 1 elif n == 0 then ack(m - 1; 1) "
              "else ack(m - 1; ack(m; n - 1)) end; ack(3; 1)") == "13");
-  CHECK(both("def f(n): [n]; f(1), f(1, 2)") == "[1]\n[1,2]");
-  CHECK(both("def r(x): if x > 3 then x else r(x + 1) end; [r(0), r(2, 3)]") == "[4,4,5,4,5,3,4,4,5,4,5,3,4]");  // jq's
+  CHECK(both_engines("def f(n): [n]; f(1), f(1, 2)") == "[1]\n[1,2]");
+  CHECK(both_engines("def r(x): if x > 3 then x else r(x + 1) end; [r(0), r(2, 3)]") == "[4,4,5,4,5,3,4,4,5,4,5,3,4]");  // jq's
   // A fractional array index is cut toward zero in both engines, as jq 1.7's (int)didx (the fast
   // path gave null; both then rounded down: .[-1.5] was .[-2], .[-0.5] the last element).
-  CHECK(both("[.[1.7], .[-1.5], .[-0.5], .[2.9999], .[3.5], .[nan]]", "[10,20,30]") == "[20,30,10,30,null,null]");
-  CHECK(both("[del(.[-1.5]), (.[-1.5] = 9), del(.[1.7])]", "[10,20,30]") == "[[10,20],[10,20,9],[10,30]]");
+  CHECK(both_engines("[.[1.7], .[-1.5], .[-0.5], .[2.9999], .[3.5], .[nan]]", "[10,20,30]") == "[20,30,10,30,null,null]");
+  CHECK(both_engines("[del(.[-1.5]), (.[-1.5] = 9), del(.[1.7])]", "[10,20,30]") == "[[10,20],[10,20,9],[10,30]]");
   // A regex that is not a string: "is not a string" (the message said it "cannot be matched").
   CHECK(run_outputs("try sub(1; \"x\") catch .", "\"abc\"") == "\"number (1) is not a string\"");
   CHECK(run_outputs("try [splits(null)] catch .", "\"abc\"") == "\"null (null) is not a string\"");
   // indices of "" in a string: [] (jq 1.7's _strindices); index/rindex then null.
-  CHECK(both("[indices(\"\"), index(\"\"), rindex(\"\")]", "\"abc\"") == "[[],null,null]");
+  CHECK(both_engines("[indices(\"\"), index(\"\"), rindex(\"\")]", "\"abc\"") == "[[],null,null]");
 }
 
 TEST_CASE("expr: number literals beyond 2^53 compare exactly in both engines, as jq 1.7", "[expr][parser]") {
   // The general engine compared the doubles: two distinct ids that round to one double were equal,
   // so unique and group_by dropped one, sort left them unsorted, index found the wrong one, while
   // the fast path (the same program without `def i: .;`) was exact (found by a bug hunt).
-  auto both = [](const std::string& expr, const std::string& input = "null") {
-    std::string fast = run_outputs(expr, input);
-    CHECK(fast == run_outputs("def i: .; " + expr, input));
-    return fast;
-  };
   const std::string ids = R"({"ids":[505874924095815682,505874924095815681],"a":505874924095815681,"b":505874924095815682})";
-  CHECK(both(".ids | sort", ids) == "[505874924095815681,505874924095815682]");
-  CHECK(both(".ids | unique", ids) == "[505874924095815681,505874924095815682]");
-  CHECK(both(".ids | group_by(.) | length", ids) == "2");
-  CHECK(both(".ids | sort_by(.)", ids) == "[505874924095815681,505874924095815682]");
-  CHECK(both(".ids | index(505874924095815681)", ids) == "1");
-  CHECK(both(".ids | indices(505874924095815681)", ids) == "[1]");
-  CHECK(both(".a == .b", ids) == "false");
-  CHECK(both(".a < .b", ids) == "true");
-  CHECK(both("13911860366432393 == 13911860366432392") == "false");  // jq.test (have_decnum)
+  CHECK(both_engines(".ids | sort", ids) == "[505874924095815681,505874924095815682]");
+  CHECK(both_engines(".ids | unique", ids) == "[505874924095815681,505874924095815682]");
+  CHECK(both_engines(".ids | group_by(.) | length", ids) == "2");
+  CHECK(both_engines(".ids | sort_by(.)", ids) == "[505874924095815681,505874924095815682]");
+  CHECK(both_engines(".ids | index(505874924095815681)", ids) == "1");
+  CHECK(both_engines(".ids | indices(505874924095815681)", ids) == "[1]");
+  CHECK(both_engines(".a == .b", ids) == "false");
+  CHECK(both_engines(".a < .b", ids) == "true");
+  CHECK(both_engines("13911860366432393 == 13911860366432392") == "false");  // jq.test (have_decnum)
   // Equal values in other spellings stay equal; -0 equals 0; the order of the doubles stands.
   CHECK(run_outputs("def i: .; [1.0, 1, 100e-2, 0.1e1, 10E-1] | unique | length", "null") == "1");
   CHECK(run_outputs("def i: .; [-0, 0, 0.0, -0e5] | unique | length", "null") == "1");
@@ -671,34 +669,29 @@ TEST_CASE("expr: number literals beyond 2^53 compare exactly in both engines, as
   // Only integers are exact: a decimal is its double in both engines, and == stays transitive
   // (literals compared as decimals made 1e-400 == 0 true one way and false the other; found by a
   // review). An integer literal against a computed double: their exact values, as the fast path.
-  CHECK(both(".q == 0.1", R"({"q":0.10000000000000001})") == "true");
-  CHECK(both(".x as $a | .y as $b | [$a == $b, $b == 0, $a == 0]", R"({"x":1e-400,"y":0})") == "[true,true,true]");
-  CHECK(both("[.a, (.b + 0)] | unique | length", R"({"a":9007199254740993,"b":9007199254740992})") == "2");
-  CHECK(both(".a == .b + 0", R"({"a":9007199254740993,"b":9007199254740992})") == "false");
-  CHECK(both(".a == .b * 1", R"({"a":9007199254740992,"b":9007199254740992})") == "true");
+  CHECK(both_engines(".q == 0.1", R"({"q":0.10000000000000001})") == "true");
+  CHECK(both_engines(".x as $a | .y as $b | [$a == $b, $b == 0, $a == 0]", R"({"x":1e-400,"y":0})") == "[true,true,true]");
+  CHECK(both_engines("[.a, (.b + 0)] | unique | length", R"({"a":9007199254740993,"b":9007199254740992})") == "2");
+  CHECK(both_engines(".a == .b + 0", R"({"a":9007199254740993,"b":9007199254740992})") == "false");
+  CHECK(both_engines(".a == .b * 1", R"({"a":9007199254740992,"b":9007199254740992})") == "true");
   CHECK(run_outputs("def i: .; [1E3, 1000, 1000.0, 10e2] | unique | length", "null") == "1");
 }
 
 TEST_CASE("expr: sub/gsub with a replacement of several values give one result per value, as jq 1.7", "[expr][parser]") {
   // It gave every combination (k^matches results: 65,536 for 16 matches and two values); jq 1.7's
   // manual: "a corresponding stream", its onig.test the case below (found by a bug hunt).
-  auto both = [](const std::string& expr, const std::string& input = "null") {
-    std::string fast = run_outputs(expr, input);
-    CHECK(fast == run_outputs("def i: .; " + expr, input));
-    return fast;
-  };
-  CHECK(both("[gsub(\"p\"; \"a\", \"b\")]", "\"pp\"") == "[\"aa\",\"bb\"]");
-  CHECK(both("[gsub(\"(?<a>.)\"; \"\\(.a|ascii_upcase)\", \"\\(.a|ascii_downcase)\", \"c\")]", "\"aB\"") ==
+  CHECK(both_engines("[gsub(\"p\"; \"a\", \"b\")]", "\"pp\"") == "[\"aa\",\"bb\"]");
+  CHECK(both_engines("[gsub(\"(?<a>.)\"; \"\\(.a|ascii_upcase)\", \"\\(.a|ascii_downcase)\", \"c\")]", "\"aB\"") ==
         "[\"AB\",\"ab\",\"cc\"]");
-  CHECK(both("[gsub(\"a\"; \"x\", \"y\")] | length", "\"aaaaaaaaaaaaaaaa\"") == "2");
-  CHECK(both("[sub(\"a\"; \"x\", \"y\")]", "\"bab\"") == "[\"bxb\",\"byb\"]");
+  CHECK(both_engines("[gsub(\"a\"; \"x\", \"y\")] | length", "\"aaaaaaaaaaaaaaaa\"") == "2");
+  CHECK(both_engines("[sub(\"a\"; \"x\", \"y\")]", "\"bab\"") == "[\"bxb\",\"byb\"]");
   // The replacement's values are all made before they are added: its error is the one reported.
-  CHECK(both("try gsub(\"b\"; 1, error(\"boom\")) catch .", "\"abc\"") == "\"boom\"");
+  CHECK(both_engines("try gsub(\"b\"; 1, error(\"boom\")) catch .", "\"abc\"") == "\"boom\"");
   // No value, or no match: the input (jq's `// $in`).
-  CHECK(both("[gsub(\"a\"; empty)]", "\"xa\"") == "[\"xa\"]");
-  CHECK(both("[gsub(\"z\"; \"a\", \"b\")]", "\"xa\"") == "[\"xa\"]");
+  CHECK(both_engines("[gsub(\"a\"; empty)]", "\"xa\"") == "[\"xa\"]");
+  CHECK(both_engines("[gsub(\"z\"; \"a\", \"b\")]", "\"xa\"") == "[\"xa\"]");
   // A match with fewer values adds to the first results only; a later result starts at its match.
-  CHECK(both("[gsub(\"(?<d>[0-9])\"; if .d == \"1\" then \"A\" else (\"B\", \"C\") end)]", "\"x1y2z\"") ==
+  CHECK(both_engines("[gsub(\"(?<d>[0-9])\"; if .d == \"1\" then \"A\" else (\"B\", \"C\") end)]", "\"x1y2z\"") ==
         "[\"xAyBz\",\"yCz\"]");
 }
 
@@ -708,11 +701,7 @@ TEST_CASE("expr: objects of many keys keep jq's rules for duplicates, + and * (f
   std::string rec = "{";
   for (int i = 0; i < 300; ++i) rec += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
   rec += "\"k5\":\"five\",\"k80\":[80],\"z\":1}";
-  auto both = [&](const std::string& expr) {
-    std::string fast = run_outputs(expr, rec);
-    CHECK(fast == run_outputs("def i: .; " + expr, rec));
-    return fast;
-  };
+  auto both = [&](const std::string& expr) { return both_engines(expr, rec); };
   CHECK(both("keys_unsorted | length") == "301");
   CHECK(both("tojson | fromjson | [length, .k5, .k80, (keys_unsorted | .[5], .[300])]") == "[301,\"five\",[80],\"k5\",\"z\"]");
   // fromjson of text that repeats keys, past the scan's 128 members (fromjson scanned: quadratic).
