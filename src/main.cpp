@@ -111,6 +111,28 @@ std::string check_outputs_are_not_inputs(const Plan& plan, bool* on_stderr) {
 // Whether stderr is a regular file that a word of the command line names (`ppipe --map '.a +' f
 // 2>> f`), or stdin's file: then the messages of a command line that does not parse must not go there, into what
 // may be an input (the full check, check_outputs_are_not_inputs, needs the parsed plan).
+// The files a --config file names (`map-file = "prog.jq"`) count as named: each value of a
+// `key = value` line, and each quoted string in it, is tried as a path.
+bool config_names(const std::string& path, const FileId& err) {
+  std::ifstream in(path);
+  std::string line;
+  for (int lines = 0; lines < 10000 && std::getline(in, line); ++lines) {
+    const std::size_t eq = line.find('=');
+    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
+    std::string_view value = std::string_view(line).substr(eq + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r')) value.remove_suffix(1);
+    if (regular_file(std::string(value)) == err) return true;
+    for (std::size_t q = 0; (q = value.find_first_of("\"'", q)) != std::string_view::npos;) {
+      const std::size_t close = value.find(value[q], q + 1);
+      if (close == std::string_view::npos) break;
+      if (regular_file(std::string(value.substr(q + 1, close - q - 1))) == err) return true;
+      q = close + 1;
+    }
+  }
+  return false;
+}
+
 bool command_line_names_stderr(int argc, char** argv) {
   const std::optional<FileId> err = regular_fd(STDERR_FILENO);
   if (!err) return false;
@@ -118,8 +140,14 @@ bool command_line_names_stderr(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view word = argv[i];
     if (regular_file(std::string(word)) == err) return true;
-    if (const std::size_t eq = word.find('='); eq != std::string_view::npos && word.substr(0, 2) == "--")
+    std::string value;  // the value of a --config option
+    if (const std::size_t eq = word.find('='); eq != std::string_view::npos && word.substr(0, 2) == "--") {
       if (regular_file(std::string(word.substr(eq + 1))) == err) return true;
+      if (word.substr(0, eq) == "--config") value = word.substr(eq + 1);
+    } else if (word == "--config" && i + 1 < argc) {
+      value = argv[i + 1];
+    }
+    if (!value.empty() && config_names(value, *err)) return true;
   }
   return false;
 }

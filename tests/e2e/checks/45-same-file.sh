@@ -169,6 +169,17 @@ t_same_file_refusal_not_into_stderr_input() {
     [ "$rc" = 2 ] || msg+=("$o < f: exit $rc (want 2)")
     [ "$(cat sfe.jsonl)" = '{"a":1}' ] || msg+=("$o < f: the input changed:" "$(head -c 300 sfe.jsonl)")
   done
+  # The input is a program named only inside the --config file (`map-file = "prog.jq"`): the
+  # usage error was appended to the program (found by a bug hunt).
+  printf '.a + 1\n' > sfe.jq
+  printf 'stages = "parse,map"\nmap-file = "sfe.jq"\n' > sfe.toml
+  for o in '--config sfe.toml' '--config=sfe.toml'; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$PPIPE" $o --nosuchopt 2>> sfe.jq > /dev/null < /dev/null || rc=$?
+    [ "$rc" = 2 ] || msg+=("$o --nosuchopt 2>> prog: exit $rc (want 2)")
+    [ "$(cat sfe.jq)" = '.a + 1' ] || msg+=("$o: the program changed:" "$(head -c 300 sfe.jq)")
+  done
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_same_file_refusal_not_into_stderr_input
