@@ -229,6 +229,7 @@ class DelimitedFormatter final : public RecordFormatter {
       blank_last_ = true;
       skip_separator_ = true;  // the blank line is the next block's separator
       header_.clear();
+      header_index_.clear();
       return;
     }
     const std::vector<std::string>* row = &values_;
@@ -250,6 +251,7 @@ class DelimitedFormatter final : public RecordFormatter {
         out.push_back('\n');
       }
       header_.assign(keys_.begin(), keys_.begin() + static_cast<std::ptrdiff_t>(n_));
+      header_index_.clear();
       header_written_ = true;
     }
     const std::size_t n = header_.size();
@@ -267,12 +269,21 @@ class DelimitedFormatter final : public RecordFormatter {
   }
 
   // --fill: every key of the record is in the header: its values in the header's order in filled_.
+  // Past kScanKeys header keys they are found by a hash (header_index_, made once per header).
   bool fits_header() {
     filled_.assign(header_.size(), std::string());
+    if (header_.size() > kScanKeys && header_index_.empty())
+      for (std::size_t i = 0; i < header_.size(); ++i) header_index_.emplace(header_[i], i);
     for (std::size_t i = 0; i < n_; ++i) {
-      auto it = std::find(header_.begin(), header_.end(), keys_[i]);
-      if (it == header_.end()) return false;
-      filled_[static_cast<std::size_t>(it - header_.begin())] = values_[i];
+      std::size_t at = 0;
+      if (header_index_.empty()) {
+        while (at < header_.size() && header_[at] != keys_[i]) ++at;
+      } else {
+        const auto it = header_index_.find(std::string_view(keys_[i]));
+        at = it == header_index_.end() ? header_.size() : it->second;
+      }
+      if (at == header_.size()) return false;
+      filled_[at] = values_[i];
     }
     return true;
   }
@@ -336,6 +347,8 @@ class DelimitedFormatter final : public RecordFormatter {
   };
   static constexpr std::size_t kScanKeys = 64;
   std::unordered_map<std::string, std::size_t, KeyHash, std::equal_to<>> index_;
+  // header_ by key (--fill with more than kScanKeys header keys); views into header_.
+  std::unordered_map<std::string_view, std::size_t> header_index_;
   bool header_written_ = false;
   bool blank_last_ = mode_ == Mode::kTable;  // the last line out is blank (see emit_row)
   bool skip_separator_ = false;              // ... written for `{}`: the next block needs none
