@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -21,6 +22,7 @@
 #include "src/core/chain.h"
 #include "src/core/pipeline.h"
 #include "src/io/diagnostics.h"
+#include "src/io/error_sink.h"
 #include "src/util/child_groups.h"
 #include "src/util/exit_codes.h"
 #include "src/util/fd_write.h"
@@ -267,18 +269,33 @@ int main(int argc, char** argv) {
 
   CliResult cli;
   {
-    // A usage error's message goes to the terminal, or nowhere, when stderr may be an input.
-    std::ofstream tty;
-    std::streambuf* saved = nullptr;
-    if (command_line_names_stderr(argc, argv)) {
-      tty.open("/dev/tty");
-      saved = std::cerr.rdbuf(tty.is_open() ? tty.rdbuf() : nullptr);
-    }
+    // A usage error's message goes to the terminal, or nowhere, when stderr may be an input. It
+    // is written once the command line is read: on a terminal with its control bytes escaped (a
+    // file name with `ESC ]0;...` in it would be the terminal's commands); tabs are kept (a
+    // program's caret line lines up with them).
+    std::ostringstream captured;
+    std::streambuf* saved = std::cerr.rdbuf(captured.rdbuf());
+    const bool to_tty = command_line_names_stderr(argc, argv);
     cli = parse_command_line(argc, argv);
-    if (saved) {
-      std::cerr.flush();
-      std::cerr.rdbuf(saved);
-      std::cerr.clear();
+    std::cerr.rdbuf(saved);
+    std::cerr.clear();
+    std::string text = captured.str();
+    if (!text.empty()) {
+      std::ofstream tty;
+      if (to_tty) tty.open("/dev/tty");
+      if (to_tty || isatty(STDERR_FILENO) == 1) {
+        std::string safe;
+        for (std::size_t at = 0;;) {
+          const std::size_t tab = text.find('\t', at);
+          safe += terminal_safe(std::string_view(text).substr(at, tab - at), std::string_view::npos, true);
+          if (tab == std::string::npos) break;
+          safe += '\t';
+          at = tab + 1;
+        }
+        text = std::move(safe);
+      }
+      if (!to_tty) std::cerr << text << std::flush;
+      else if (tty.is_open()) tty << text << std::flush;
     }
   }
   if (!cli.config_text.empty()) {

@@ -537,9 +537,16 @@ t_terminal_messages_escape_names() {
   local name="messages on a terminal escape control bytes of file names" got
   mkdir -p "$(printf 'tdir\033]0;owned\007\033[2J')"
   got=$(PPIPE="$PPIPE" script -qec 'cd "$PWD" && "$PPIPE" ./tdir*' /dev/null < /dev/null | tr -d '\r')
-  if printf '%s' "$got" | grep -q $'\033'; then not_ok "$name" "raw ESC on the terminal: $(printf '%s' "$got" | od -c | head -3)"
-  elif printf '%s' "$got" | grep -qF 'tdir\x1b]0;owned\x07\x1b[2J'; then ok "$name"
-  else not_ok "$name" "$got"; fi
+  if printf '%s' "$got" | grep -q $'\033'; then not_ok "$name" "raw ESC on the terminal: $(printf '%s' "$got" | od -c | head -3)"; return
+  elif ! printf '%s' "$got" | grep -qF 'tdir\x1b]0;owned\x07\x1b[2J'; then not_ok "$name" "$got"; return
+  fi
+  # The same in usage errors (a --config file that cannot be read); a program's tabs are kept.
+  got=$(PPIPE="$PPIPE" script -qec 'cd "$PWD" && "$PPIPE" --config ./tdir*' /dev/null < /dev/null | tr -d '\r')
+  if printf '%s' "$got" | grep -q $'\033'; then not_ok "$name" "usage error: raw ESC on the terminal: $(printf '%s' "$got" | od -c | head -3)"; return
+  elif ! printf '%s' "$got" | grep -qF 'tdir\x1b]0;owned\x07\x1b[2J'; then not_ok "$name" "usage error: $got"; return
+  fi
+  got=$(PPIPE="$PPIPE" script -qec "cd \"\$PWD\" && \"\$PPIPE\" --map \$'.a +\\t1 +'" /dev/null < /dev/null | tr -d '\r')
+  if printf '%s' "$got" | grep -qF $'  .a +\t1 +'; then ok "$name"; else not_ok "$name" "caret line with a tab: $got"; fi
 }
 register t_terminal_messages_escape_names
 
