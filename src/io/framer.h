@@ -56,6 +56,15 @@ class Framer {
   virtual std::uint64_t skipped_newlines() const { return 0; }
   // The current source's header row (tsv, csv), once scanned; null before it and for other formats.
   virtual const std::shared_ptr<const InputHeader>& header() const = 0;
+  // The batch (no whole record in it) holds only what comes between records: JSON Lines' blank
+  // lines, a JSON stream's white space, and with --unwrap the top-level array's '[' ',' ']' where
+  // they belong. True: its bytes are no record (the reader passes them over: a run of them longer
+  // than --max-record-size is no oversized record) and the next batch starts after them, in the
+  // state they leave. False for formats whose blank lines are records (lines, tsv, csv).
+  virtual bool pass_over(Batch& b) {
+    (void)b;
+    return false;
+  }
   // Moves the cut back to the end of the batch's n-th record (n > 0) when it holds more: the rest
   // is carried into the next batch and scanned again there. True when it did. (A cut is always
   // between records, where csv is outside quotes and a JSON stream between values.)
@@ -82,7 +91,8 @@ class JsonLinesFramer final : public Framer {
   // max_record: --max-record-size; a longer tsv header line leaves its source without keys (see
   // unusable_header), whether the reader skipped it or it fit in a batch.
   explicit JsonLinesFramer(InputFormat format, std::uint64_t max_record = UINT64_MAX)
-      : keep_blank_(format == InputFormat::kLines),
+      : json_lines_(format == InputFormat::kJsonLines),
+        keep_blank_(format == InputFormat::kLines),
         only_empty_blank_(format == InputFormat::kTsv),
         header_line_(format == InputFormat::kTsv),
         max_record_(max_record) {}
@@ -97,10 +107,12 @@ class JsonLinesFramer final : public Framer {
   std::size_t skip(const char* p, std::size_t n, bool* found) override;
   std::uint64_t skipped_size() const override { return skipped_ - (skipped_cr_ ? 1 : 0); }
   bool limit(Batch& b, std::size_t n) override;
+  bool pass_over(Batch& b) override { return json_lines_ && only_json_space(b.input.data(), b.input.size()); }
 
  private:
   void add_line(Batch& b, std::size_t begin, std::size_t end);  // input[begin, end), terminator excluded
 
+  bool json_lines_ = true;
   bool keep_blank_ = false;
   // tsv: only an empty line is blank. Spaces and tabs are fields there ("\t" is a row of two
   // empty strings), so such a line is a record, or an error record if its fields do not match.

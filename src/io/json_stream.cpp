@@ -195,15 +195,12 @@ std::size_t JsonStreamFramer::scan(Batch& b) {
     } else if (before == State::kBetween && state_ != State::kBetween) {
       value_start_ = i;
       value_line_ = lines_;
-      // Only blanks since the cut (and, inside --unwrap's array, the ',' before this element):
-      // the cut moves to the value's start, with the framer's state there, so a value carried
-      // into the next batch starts it. An oversized one was reported from the blanks or the comma
-      // before it: its line, offset, size and text by --batch-size.
-      std::size_t commas = 0;
-      const bool gap = i > cut_ && std::all_of(data + cut_, data + i, [&](char x) {
-        return x == ',' ? ++commas == 1 : is_space(x);
-      });
-      if (gap && (commas == 0 || (depth_before == 1 && expect_before == Expect::kElement))) {
+      // Since the cut every byte was one between values (a value or a stray character that
+      // ended moved the cut): blanks, and with --unwrap the array's '[' ',' ']'. The cut moves to
+      // the value's start, with the framer's state there, so a value carried into the next batch
+      // starts it. An oversized one was reported from the bytes before it: its line, offset, size
+      // and text by --batch-size (also after a '[': found by a fuzzer of batch sizes).
+      if (i > cut_) {
         cut_ = i;
         cut_lines_ = lines_;
         cut_array_depth_ = depth_before;
@@ -229,6 +226,15 @@ bool JsonStreamFramer::limit(Batch& b, std::size_t n) {
   scan(b);
   stop_after_ = record_limit_;
   return b.spans.size() == n;
+}
+
+bool JsonStreamFramer::pass_over(Batch& b) {
+  // Scanned to its end with no value begun or ended: blanks, and the array's '[' ',' ']' in their
+  // places (a stray one is a record, and a missing ',' the mark of one).
+  if (scanned_ != b.input.size() || state_ != State::kBetween || !b.spans.empty() || missing_separator_) return false;
+  cut_array_depth_ = array_depth_;
+  cut_expect_ = expect_;
+  return true;
 }
 
 void JsonStreamFramer::finish(Batch& b) {

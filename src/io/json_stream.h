@@ -38,6 +38,7 @@ class JsonStreamFramer final : public Framer {
   // Scans the batch again from its start, up to the end of its n-th value: the cut goes there,
   // with the state a cut has (between values, in the top-level array or not).
   bool limit(Batch& b, std::size_t n) override;
+  bool pass_over(Batch& b) override;
 
  private:
   enum class State { kBetween, kContainer, kString, kScalar };

@@ -62,8 +62,6 @@ ByteSource::Result Reader::read_some(ByteSource& src, char* dst, std::size_t cap
 std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acquire& acquire, const Emit& emit,
                                 const Release& release) {
   const bool is_regular = src.regular();
-  const bool blanks_are_nothing =
-      options_.format == InputFormat::kJsonLines || options_.format == InputFormat::kJson;
   const std::size_t batch_size = options_.batch_size;
   const std::uint64_t max_record = options_.max_record_size;
   Framer& framer = *framer_;
@@ -175,10 +173,19 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     }
 
     // Blanks before a record are no part of it, however many (JSON Lines: blank lines are not
-    // records; JSON: white space between values): a run of them longer than --max-record-size
-    // was taken for an oversized record, an error, and with --format json the skip of its "rest"
-    // took the next value with it. They are passed over, counted in lines and offsets.
-    if (!whole && size > max_record && blanks_are_nothing && only_json_space(buf.data(), size)) {
+    // records; JSON: white space between values, and with --unwrap the array's '[' ',' ']'): a
+    // run of them longer than --max-record-size was taken for an oversized record, an error, and
+    // with --format json the skip of its "rest" took the next value with it (with --unwrap, after
+    // a '[' or ',': every element, by --batch-size). They are passed over, counted in lines and
+    // offsets.
+    bool finished = false;
+    if (!whole && size > max_record && framer.pass_over(*b) && eof) {
+      // At the end of the input: what the format says of it (--unwrap's array still open: an
+      // error record, at the end) goes out with these bytes, as from a batch of any size.
+      framer.finish(*b);
+      finished = whole = !b->spans.empty();
+    }
+    if (!whole && size > max_record && framer.pass_over(*b)) {
       line += static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + size, '\n'));
       offset += size;
       carry_.clear();
@@ -240,7 +247,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
 
     // At end of input the last record counts even without its terminator. When stopped, a partial
     // last record was never whole: it is dropped.
-    if (eof) framer.finish(*b);
+    if (eof && !finished) framer.finish(*b);
     // --- a batch of at most max_records: the rest is carried (also at the end of the input: the
     // source is then read again, which gives its end again, until the carried records are sent).
     if (options_.max_records && !stopped && !failed && framer.limit(*b, options_.max_records)) {
