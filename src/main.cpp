@@ -195,13 +195,13 @@ class SignalWatcher {
         stop_.raise(sig == SIGINT ? StopReason::kSigint : StopReason::kSigterm);
       } else {
         // A second SIGINT or SIGTERM: at once (a worker deep in one long expression does not
-        // look at the stop; `kill` twice ends the run as Ctrl-C twice does).
-        const std::string& again = sig == SIGINT ? again_int_ : again_term_;
-        ssize_t ignored = write(STDERR_FILENO, again.data(), again.size());
-        (void)ignored;
-        // The commands still running (exec) go too: no grace, no orphan (they ignore a terminal's
-        // Ctrl-C in their own process groups, and may ignore TERM).
+        // look at the stop; `kill` twice ends the run as Ctrl-C twice does). The commands still
+        // running (exec) go first: no grace, no orphan (they ignore a terminal's Ctrl-C in their
+        // own process groups, and may ignore TERM). The message only when it goes at once and
+        // whole: with stderr a pipe nobody read, the write waited for ever (and without the lock
+        // it landed inside an error record; found by a bug hunt).
         signal_child_groups(SIGKILL);
+        (void)write_stderr_now(sig == SIGINT ? again_int_ : again_term_);
         _exit(sig == SIGINT ? kExitSigint : kExitSigterm);
       }
     }

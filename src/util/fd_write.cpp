@@ -1,5 +1,8 @@
 #include "src/util/fd_write.h"
 
+#include <limits.h>
+#include <poll.h>
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,6 +27,15 @@ bool status_shown = false;  // (under stderr_mu)
 }  // namespace
 
 std::unique_lock<std::mutex> lock_stderr() { return std::unique_lock<std::mutex>(stderr_mu); }
+
+bool write_stderr_now(std::string_view lines) {
+  std::unique_lock<std::mutex> lock(stderr_mu, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
+  // A pipe with room takes a write of up to PIPE_BUF bytes whole, at once.
+  struct pollfd p {STDERR_FILENO, POLLOUT, 0};
+  if (lines.size() > PIPE_BUF || ::poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT)) return false;
+  return ::write(STDERR_FILENO, lines.data(), lines.size()) == static_cast<ssize_t>(lines.size());
+}
 
 void set_stderr_status_shown(bool shown) { status_shown = shown; }
 

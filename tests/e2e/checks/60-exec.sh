@@ -679,6 +679,34 @@ t_exec_second_signal_kills_commands() {
 }
 register t_exec_second_signal_kills_commands
 
+t_exec_second_signal_with_stderr_stalled() {
+  # stderr a pipe nobody reads, filled by the records the first SIGTERM fails ("not run"): the
+  # second SIGTERM waited for ever in its message's write (the commands not KILLed either), and
+  # without the stderr lock the message could land inside an error record (found by a bug hunt).
+  local got
+  "$PPIPE_GEN" --seed 3 --size 1M > gen1m.jsonl
+  got=$(PPIPE="$PPIPE" python3 - <<'PY'
+import os, signal, subprocess, time
+r, w = os.pipe()  # never read
+p = subprocess.Popen([os.environ["PPIPE"], "--exec-mode", "record", "--exec", "sleep 30.2718", "gen1m.jsonl"],
+                     stdout=subprocess.DEVNULL, stderr=w, start_new_session=True)
+os.close(w)
+time.sleep(0.7); p.send_signal(signal.SIGTERM); time.sleep(0.7); p.send_signal(signal.SIGTERM)
+try:
+    print("exit", p.wait(timeout=5))
+except subprocess.TimeoutExpired:
+    print("still running 5 s after the second SIGTERM"); p.kill(); p.wait()
+time.sleep(0.3)
+left = subprocess.run(["pgrep", "-g", str(p.pid)], capture_output=True, text=True).stdout.split()
+print("left", len(left))
+for x in left: os.kill(int(x), signal.SIGKILL)
+PY
+)
+  exec_report "exec: a second SIGTERM exits at once with stderr a full pipe nobody reads (none left)" \
+    $([ "$got" = "$(printf 'exit 143\nleft 0')" ] || printf '%s' "$got" | tr '\n' ' ')
+}
+register t_exec_second_signal_with_stderr_stalled
+
 t_exec_head_ends_calls() {
   # `ppipe ... | head -1` with slow calls: the run ends when head has gone (the writer looks while
   # it waits), not when its next output fails; and a head stage after exec ends the calls behind
