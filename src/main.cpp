@@ -439,6 +439,10 @@ int main(int argc, char** argv) {
     diag.print("error", result.fatal_error);
     if (code != kExitSigint && code != kExitSigterm) code = kExitFatal;
   }
+  // Lines only relayed to stderr (exec's commands', debug, progress) that could not be written
+  // (2>/dev/full): lost, and the exit code says so, as for an error record (no message: stderr
+  // is what failed; found by a bug hunt).
+  if (stderr_write_error() != 0 && code != kExitSigint && code != kExitSigterm) code = kExitFatal;
   result.stats.parse_added = plan.parse_added;
   // A pipe whose reader went away (`2>&1 | head -1`, `--stats-file /dev/stdout | head`) is no
   // write error: the run ends quietly, as for the records (README, Signals and pipes).

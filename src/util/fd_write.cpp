@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 
 namespace ppipe {
@@ -46,10 +47,21 @@ void clear_stderr_status() {
   status_shown = false;
 }
 
+namespace {
+std::atomic<int> stderr_failed{0};
+}  // namespace
+
 int write_stderr(std::string_view lines) {
   auto lock = lock_stderr();
   clear_stderr_status();
-  return write_fully(STDERR_FILENO, lines.data(), lines.size());
+  const int e = write_fully(STDERR_FILENO, lines.data(), lines.size());
+  if (e != 0 && e != EPIPE) {
+    int none = 0;
+    stderr_failed.compare_exchange_strong(none, e);
+  }
+  return e;
 }
+
+int stderr_write_error() { return stderr_failed.load(); }
 
 }  // namespace ppipe

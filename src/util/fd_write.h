@@ -28,6 +28,11 @@ void set_stderr_status_shown(bool shown);
 // margin; under the lock.
 void clear_stderr_status();
 // Whole lines to stderr, under the lock, after erasing a shown progress line: write_fully's result.
+// A failure other than EPIPE (a reader that went away ends nothing) is also kept for
+// stderr_write_error(): callers that cannot stop for it (exec's relayed lines, debug, progress)
+// ignore the result, and the run's exit code says it at the end.
 int write_stderr(std::string_view lines);
+// The errno of the first write_stderr that failed other than with EPIPE, or 0.
+int stderr_write_error();
 
 }  // namespace ppipe

@@ -707,6 +707,27 @@ PY
 }
 register t_exec_second_signal_with_stderr_stalled
 
+t_exec_stderr_relay_write_error() {
+  # Lines relayed to stderr (a command's, debug's) that cannot be written (2>/dev/full) are a
+  # write error: exit 3, as an error record's (they were dropped with exit 0; found by a bug
+  # hunt). A reader that went away (EPIPE) ends nothing: exit 0.
+  local msg=() rc
+  exec_in 3 rl.jsonl
+  rc=0; "$PPIPE" --exec 'echo warn >&2; cat' rl.jsonl > /dev/null 2> /dev/full || rc=$?
+  [ "$rc" = 3 ] || msg+=("exec's stderr lines into /dev/full: exit $rc, want 3")
+  rc=0; "$PPIPE" --map 'debug' rl.jsonl > /dev/null 2> /dev/full || rc=$?
+  [ "$rc" = 3 ] || msg+=("debug into /dev/full: exit $rc, want 3")
+  rc=0; "$PPIPE" --exec 'echo warn >&2; cat' rl.jsonl > /dev/null 2> /dev/null || rc=$?
+  [ "$rc" = 0 ] || msg+=("exec's stderr lines into /dev/null: exit $rc, want 0")
+  rc=$(PPIPE="$PPIPE" python3 -c '
+import os, subprocess
+r, w = os.pipe(); os.close(r)
+print(subprocess.run([os.environ["PPIPE"], "--exec", "echo warn >&2; cat", "rl.jsonl"], stdout=subprocess.DEVNULL, stderr=w).returncode)')
+  [ "$rc" = 0 ] || msg+=("exec's stderr lines into a closed pipe: exit $rc, want 0")
+  exec_report "exec: stderr lines that cannot be written (disk full) exit 3; a closed pipe ends nothing" "${msg[@]}"
+}
+register t_exec_stderr_relay_write_error
+
 t_exec_head_ends_calls() {
   # `ppipe ... | head -1` with slow calls: the run ends when head has gone (the writer looks while
   # it waits), not when its next output fails; and a head stage after exec ends the calls behind
