@@ -96,13 +96,14 @@ class ExecStage final : public AsyncStage {
     return std::make_unique<ExecRun>(config_, descriptors_for(concurrency(context)), span_jobs(context),
                                      context.max_errors, std::move(done));
   }
-  // Batch mode: each running call may hold a whole span of jobs (batches) before any comes back.
+  // Batch mode: each running call may hold a whole span of jobs (batches) before any comes back,
+  // one batch at least (with --exec-span 1, or a span no larger than --batch-size, no more were
+  // given: --concurrency 16 ran at most --queue-depth calls at once; found by a docs audit).
   // Record mode: its batches are small (8 records), and --concurrency calls must find their records
   // queued while others run: twice that many batches.
   std::size_t extra_jobs(const AsyncContext& context) const override {
     if (config_->record_mode) return 2 * concurrency(context);
-    std::size_t n = span_jobs(context);
-    return n > 1 ? concurrency(context) * n : 0;
+    return concurrency(context) * span_jobs(context);
   }
 
  private:

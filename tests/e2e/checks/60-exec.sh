@@ -728,6 +728,22 @@ print(subprocess.run([os.environ["PPIPE"], "--exec", "echo warn >&2; cat", "rl.j
 }
 register t_exec_stderr_relay_write_error
 
+t_exec_span_one_concurrency() {
+  # --exec-span 1 (a process per batch, here a record): --concurrency calls run at once, beyond --queue-depth
+  # (-j 1: 4 batches; at most 4 ran at once, whatever --concurrency; found by a docs audit).
+  local msg=() most
+  awk 'BEGIN { for (i = 1; i <= 16; i++) printf "{\"i\":%d,\"pad\":\"%0100d\"}\n", i, 0 }' > sp16.jsonl
+  rm -rf sp-run && mkdir sp-run
+  "$PPIPE" -j 1 --batch-size 64 --exec-span 1 --concurrency 8 \
+    --exec 'touch sp-run/$$; sleep 1.5; ls sp-run | wc -l >> sp-counts; rm sp-run/$$; cat' sp16.jsonl > sp.out 2> sp.err || msg+=("exit $?: $(head -c 200 sp.err)")
+  most=$(sort -n sp-counts | tail -n 1)
+  [ "$most" -ge 7 ] || msg+=("at most $most calls ran at once, want 8 (--concurrency 8)")
+  [ "$(wc -l < sp.out)" = 16 ] || msg+=("$(wc -l < sp.out) records out of 16")
+  rm -f sp-counts
+  exec_report "exec: --exec-span 1 runs --concurrency calls at once, beyond --queue-depth" "${msg[@]}"
+}
+register t_exec_span_one_concurrency
+
 t_exec_head_ends_calls() {
   # `ppipe ... | head -1` with slow calls: the run ends when head has gone (the writer looks while
   # it waits), not when its next output fails; and a head stage after exec ends the calls behind
