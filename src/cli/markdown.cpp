@@ -326,13 +326,32 @@ std::string render_markdown_for_man(std::string_view md) {
       paragraph_open = true;
       continue;
     }
-    if (line.substr(text, 2) == "- " || line.substr(text, 2) == "* ") {
-      out += ".IP \\(bu 2\n" + roff_line(render_inline(line.substr(text + 2), Target::kRoff));
+    // A code span may go on to the next line (Markdown joins a paragraph's lines): rendered one
+    // line at a time its backticks did not pair, and characters were lost ("reduce SOURCE as $").
+    // The lines that complete it are taken with it.
+    std::string joined(line.substr(text));
+    while (std::count(joined.begin(), joined.end(), '`') % 2 == 1 && i + 1 < lines.size()) {
+      const std::string_view next = lines[i + 1];
+      const std::size_t t = next.find_first_not_of(' ');
+      if (t == std::string_view::npos || starts_with(next, "#") || starts_with(next, "|") ||
+          starts_with(next, "```") || next.substr(t, 2) == "- " || next.substr(t, 2) == "* ")
+        break;
+      joined += ' ';
+      joined += next.substr(t);
+      ++i;
+    }
+    if (joined.substr(0, 2) == "- " || joined.substr(0, 2) == "* ") {
+      out += ".IP \\(bu 2\n" + roff_line(render_inline(std::string_view(joined).substr(2), Target::kRoff));
       paragraph_open = true;
       continue;
     }
-    if (paragraph_open && out.size() >= 4 && out.substr(out.size() - 4) != ".PP\n") paragraph();
-    out += roff_line(render_inline(line.substr(text), Target::kRoff));
+    // A paragraph after a blank line; not before the first text (".PP" there made the second line
+    // of the first paragraph a new one).
+    if (paragraph_open) {
+      if (!out.empty() && (out.size() < 4 || out.substr(out.size() - 4) != ".PP\n")) out += ".PP\n";
+      paragraph_open = false;
+    }
+    out += roff_line(render_inline(joined, Target::kRoff));
   }
   return out;
 }

@@ -68,3 +68,24 @@ TEST_CASE("docgen: Markdown as roff", "[docgen]") {
         ".PP\n"
         ".IP \\(bu 2\nitem\n");
 }
+
+TEST_CASE("docgen: a code span over two lines, and the first paragraph's lines, in roff", "[docgen]") {
+  // Rendered a line at a time, a code span that goes on to the next line lost characters
+  // ("reduce SOURCE as $"), and the first paragraph's second line began a new paragraph.
+  std::string md =
+      "# Title\n"
+      "\n"
+      "First line of `reduce SOURCE as $x\n"
+      "  (INIT; UPDATE)` and more,\n"
+      "second line.\n"
+      "\n"
+      "- an item with `a |\n"
+      "  b` in it\n"
+      "Next `x`.\n";
+  CHECK(render_markdown_for_man(md) ==
+        "First line of \\fBreduce SOURCE as $x (INIT; UPDATE)\\fP and more,\n"
+        "second line.\n"
+        ".IP \\(bu 2\nan item with \\fBa | b\\fP in it\n"
+        ".PP\n"
+        "Next \\fBx\\fP.\n");
+}
