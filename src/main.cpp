@@ -12,12 +12,15 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "src/cli/config_file.h"
 #include "src/cli/options.h"
 #include "src/core/chain.h"
 #include "src/core/pipeline.h"
@@ -113,25 +116,21 @@ std::string check_outputs_are_not_inputs(const Plan& plan, bool* on_stderr) {
 // Whether stderr is a regular file that a word of the command line names (`ppipe --map '.a +' f
 // 2>> f`), or stdin's file: then the messages of a command line that does not parse must not go there, into what
 // may be an input (the full check, check_outputs_are_not_inputs, needs the parsed plan).
-// The files a --config file names (`map-file = "prog.jq"`) count as named: each value of a
-// `key = value` line, and each quoted string in it, is tried as a path.
+// The files a --config file names (`map-file = "prog.jq"`) count as named: every value of its
+// entries, read by the config parser itself (arrays over several lines, comments, escapes), is
+// tried as a path. Only a regular file is read (a pipe, `--config /dev/stdin`, read here would
+// be empty for the run).
 bool config_names(const std::string& path, const FileId& err) {
-  std::ifstream in(path);
-  std::string line;
-  for (int lines = 0; lines < 10000 && std::getline(in, line); ++lines) {
-    const std::size_t eq = line.find('=');
-    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
-    std::string_view value = std::string_view(line).substr(eq + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r')) value.remove_suffix(1);
-    if (regular_file(std::string(value)) == err) return true;
-    for (std::size_t q = 0; (q = value.find_first_of("\"'", q)) != std::string_view::npos;) {
-      const std::size_t close = value.find(value[q], q + 1);
-      if (close == std::string_view::npos) break;
-      if (regular_file(std::string(value.substr(q + 1, close - q - 1))) == err) return true;
-      q = close + 1;
-    }
-  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (8 << 20)) return false;
+  std::ifstream in(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<ConfigEntry> entries;
+  std::string error;
+  if (!parse_config_text(text, &entries, &error)) return false;
+  for (const auto& entry : entries)
+    for (const auto& value : entry.values)
+      if (regular_file(value) == err) return true;
   return false;
 }
 
@@ -275,12 +274,12 @@ int main(int argc, char** argv) {
     // program's caret line lines up with them).
     std::ostringstream captured;
     std::streambuf* saved = std::cerr.rdbuf(captured.rdbuf());
-    const bool to_tty = command_line_names_stderr(argc, argv);
     cli = parse_command_line(argc, argv);
     std::cerr.rdbuf(saved);
     std::cerr.clear();
     std::string text = captured.str();
     if (!text.empty()) {
+      const bool to_tty = command_line_names_stderr(argc, argv);
       std::ofstream tty;
       if (to_tty) tty.open("/dev/tty");
       if (to_tty || isatty(STDERR_FILENO) == 1) {

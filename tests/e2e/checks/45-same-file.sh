@@ -149,7 +149,7 @@ register t_outputs_that_are_one_file
 t_same_file_refusal_not_into_stderr_input() {
   # When stderr is an input, no refusal may be written there, whichever output the refusal names
   # (`--errors /dev/stderr in 2>> in` appended its message to the input).
-  local name="a refusal is not written into an input that is stderr (--errors/--stats-file /dev/stderr, 2>> input)" msg=() rc o
+  local name="a refusal is not written into an input that is stderr (--errors/--stats-file /dev/stderr, 2>> input)" msg=() rc o got
   # (also a command line that does not parse: its usage error was appended to the input)
   for o in '--errors /dev/stderr' '--stats-file /dev/stderr' '--errors /proc/self/fd/2' '--map .a+' '--nosuchopt'; do
     printf '{"a":1}\n' > sfe.jsonl
@@ -173,13 +173,21 @@ t_same_file_refusal_not_into_stderr_input() {
   # usage error was appended to the program (found by a bug hunt).
   printf '.a + 1\n' > sfe.jq
   printf 'stages = "parse,map"\nmap-file = "sfe.jq"\n' > sfe.toml
-  for o in '--config sfe.toml' '--config=sfe.toml'; do
+  # (also named in an array over several lines, or with a comment after it)
+  printf 'stages = "parse,map"\nmap-file = [\n  "sfe.jq",\n]\n' > sfe2.toml
+  printf 'stages = "parse,map"\nmap-file = sfe.jq  # the program\n' > sfe3.toml
+  for o in '--config sfe.toml' '--config=sfe.toml' '--config sfe2.toml' '--config sfe3.toml'; do
     rc=0
     # shellcheck disable=SC2086
     "$PPIPE" $o --nosuchopt 2>> sfe.jq > /dev/null < /dev/null || rc=$?
     [ "$rc" = 2 ] || msg+=("$o --nosuchopt 2>> prog: exit $rc (want 2)")
     [ "$(cat sfe.jq)" = '.a + 1' ] || msg+=("$o: the program changed:" "$(head -c 300 sfe.jq)")
   done
+  # A config read from a pipe, with stderr a file: read once, by the run (a scan of the files it
+  # names read it first, and the run went on without its settings).
+  rc=0
+  got=$(printf 'stages = "parse,map"\nmap = ".a + 10"\n' | "$PPIPE" --config /dev/stdin <(printf '{"a":1}\n') 2>> sfe.log) || rc=$?
+  [ "$rc" = 0 ] && [ "$got" = 11 ] || msg+=("--config /dev/stdin 2>> file: exit $rc, output $got (want 11)")
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_same_file_refusal_not_into_stderr_input
