@@ -153,12 +153,31 @@ bool command_line_names_stderr(int argc, char** argv) {
   return false;
 }
 
-// The refusal when stderr is an input: not there (it would be written into the input), but on
-// the terminal when there is one; the exit code says it in any case.
-void tell_without_stderr(const std::string& message) {
+// Text for a terminal: control bytes escaped (a file name with `ESC ]0;...` in it would be the
+// terminal's commands); line ends and tabs kept (a program's caret line lines up with them).
+std::string for_terminal(std::string_view text) {
+  std::string safe;
+  for (std::size_t at = 0;;) {
+    const std::size_t tab = text.find('\t', at);
+    safe += terminal_safe(text.substr(at, tab - at), std::string_view::npos, true);
+    if (tab == std::string_view::npos) return safe;
+    safe += '\t';
+    at = tab + 1;
+  }
+}
+
+// A message of the command line's (usage errors, refusals) to stderr, escaped there when it is a
+// terminal; or, when stderr may be an input (`without_stderr`), not there (it would be written
+// into the input) but on the terminal when there is one: the exit code says it in any case.
+void tell(std::string_view text, bool without_stderr = false) {
+  if (!without_stderr) {
+    if (isatty(STDERR_FILENO) == 1) std::cerr << for_terminal(text) << std::flush;
+    else std::cerr << text << std::flush;
+    return;
+  }
   const int fd = ::open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) return;
-  const std::string line = "ppipe: " + message + "\n";
+  const std::string line = for_terminal(text);
   [[maybe_unused]] ssize_t w = ::write(fd, line.data(), line.size());
   ::close(fd);
 }
@@ -268,34 +287,15 @@ int main(int argc, char** argv) {
 
   CliResult cli;
   {
-    // A usage error's message goes to the terminal, or nowhere, when stderr may be an input. It
-    // is written once the command line is read: on a terminal with its control bytes escaped (a
-    // file name with `ESC ]0;...` in it would be the terminal's commands); tabs are kept (a
-    // program's caret line lines up with them).
+    // A usage error's message goes to the terminal, or nowhere, when stderr may be an input; it
+    // is written once the command line is read (tell()).
     std::ostringstream captured;
     std::streambuf* saved = std::cerr.rdbuf(captured.rdbuf());
     cli = parse_command_line(argc, argv);
     std::cerr.rdbuf(saved);
     std::cerr.clear();
-    std::string text = captured.str();
-    if (!text.empty()) {
-      const bool to_tty = command_line_names_stderr(argc, argv);
-      std::ofstream tty;
-      if (to_tty) tty.open("/dev/tty");
-      if (to_tty || isatty(STDERR_FILENO) == 1) {
-        std::string safe;
-        for (std::size_t at = 0;;) {
-          const std::size_t tab = text.find('\t', at);
-          safe += terminal_safe(std::string_view(text).substr(at, tab - at), std::string_view::npos, true);
-          if (tab == std::string::npos) break;
-          safe += '\t';
-          at = tab + 1;
-        }
-        text = std::move(safe);
-      }
-      if (!to_tty) std::cerr << text << std::flush;
-      else if (tty.is_open()) tty << text << std::flush;
-    }
+    const std::string text = captured.str();
+    if (!text.empty()) tell(text, command_line_names_stderr(argc, argv));
   }
   if (!cli.config_text.empty()) {
     // --print-config > job.toml with --config job.toml: the shell emptied it, and the config
@@ -306,8 +306,7 @@ int main(int argc, char** argv) {
         if (regular_file(path) == out) {
           const std::string message =
               "--print-config: stdout is '" + path + "', a file this command line reads: refusing to write into it";
-          if (regular_fd(STDERR_FILENO) == out) tell_without_stderr(message);  // (2>&1: into it too)
-          else std::cerr << "ppipe: " << message << "\n";
+          tell("ppipe: " + message + "\n", regular_fd(STDERR_FILENO) == out);  // (2>&1: not into it either)
           return kExitUsage;
         }
     std::cout << cli.config_text;
@@ -327,8 +326,7 @@ int main(int argc, char** argv) {
 
   bool same_is_stderr = false;
   if (std::string same = check_outputs_are_not_inputs(plan, &same_is_stderr); !same.empty()) {
-    if (same_is_stderr) tell_without_stderr(same);
-    else std::cerr << "ppipe: " << same << "\n";
+    tell("ppipe: " + same + "\n", same_is_stderr);
     return kExitUsage;
   }
   const bool stderr_is_tty = isatty(STDERR_FILENO) == 1;

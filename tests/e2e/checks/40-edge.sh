@@ -546,7 +546,13 @@ t_terminal_messages_escape_names() {
   elif ! printf '%s' "$got" | grep -qF 'tdir\x1b]0;owned\x07\x1b[2J'; then not_ok "$name" "usage error: $got"; return
   fi
   got=$(PPIPE="$PPIPE" script -qec "cd \"\$PWD\" && \"\$PPIPE\" --map \$'.a +\\t1 +'" /dev/null < /dev/null | tr -d '\r')
-  if printf '%s' "$got" | grep -qF $'  .a +\t1 +'; then ok "$name"; else not_ok "$name" "caret line with a tab: $got"; fi
+  if ! printf '%s' "$got" | grep -qF $'  .a +\t1 +'; then not_ok "$name" "caret line with a tab: $got"; return; fi
+  # And in the refusals of the command line's files (an input that is the output).
+  printf '{"a":1}\n' > "$(printf 'tfile\033]0;owned\007.jsonl')"
+  got=$(PPIPE="$PPIPE" script -qec 'cd "$PWD" && f=$(echo ./tfile*) && "$PPIPE" "$f" >> "$f"' /dev/null < /dev/null | tr -d '\r')
+  if printf '%s' "$got" | grep -q $'\033'; then not_ok "$name" "refusal: raw ESC on the terminal: $(printf '%s' "$got" | od -c | head -3)"
+  elif printf '%s' "$got" | grep -qF 'tfile\x1b]0;owned\x07.jsonl'"' is output file"; then ok "$name"
+  else not_ok "$name" "refusal: $got"; fi
 }
 register t_terminal_messages_escape_names
 
