@@ -681,8 +681,9 @@ register t_exec_second_signal_kills_commands
 
 t_exec_second_signal_with_stderr_stalled() {
   # stderr a pipe nobody reads, filled by the records the first SIGTERM fails ("not run"): the
-  # second SIGTERM waited for ever in its message's write (the commands not KILLed either), and
-  # without the stderr lock the message could land inside an error record (found by a bug hunt).
+  # second SIGTERM waited for ever in its message's write (and without the stderr lock the message
+  # could land inside an error record; found by a bug hunt). What fails without the fix is the
+  # exit; the commands (plain sleeps) end with the first SIGTERM, so none may be left either.
   local got
   "$PPIPE_GEN" --seed 3 --size 1M > gen1m.jsonl
   got=$(PPIPE="$PPIPE" python3 - <<'PY'
@@ -697,7 +698,8 @@ try:
 except subprocess.TimeoutExpired:
     print("still running 5 s after the second SIGTERM"); p.kill(); p.wait()
 time.sleep(0.3)
-left = subprocess.run(["pgrep", "-g", str(p.pid)], capture_output=True, text=True).stdout.split()
+# (the commands run in process groups of their own: found by their command line)
+left = subprocess.run(["pgrep", "-f", "sleep 30.2718"], capture_output=True, text=True).stdout.split()
 print("left", len(left))
 for x in left: os.kill(int(x), signal.SIGKILL)
 PY
