@@ -1,5 +1,7 @@
 #include "src/io/json_stream.h"
 
+#include <algorithm>
+
 namespace ppipe {
 
 namespace {
@@ -260,9 +262,10 @@ void JsonStreamFramer::finish(Batch& b) {
   cut_expect_ = Expect::kFirst;
 }
 
-void JsonStreamFramer::start_skip(const char*, std::size_t n) {
+void JsonStreamFramer::start_skip(const char* p, std::size_t n) {
   bom_pending_ = false;
   skipped_ = n;
+  skipped_newlines_ = static_cast<std::uint64_t>(std::count(p, p + n, '\n'));
 }
 
 std::size_t JsonStreamFramer::skip(const char* p, std::size_t n, bool* found) {
@@ -278,12 +281,14 @@ std::size_t JsonStreamFramer::skip(const char* p, std::size_t n, bool* found) {
       *found = true;
       std::size_t used = end_before ? i : i + 1;
       skipped_ += used;
+      skipped_newlines_ += static_cast<std::uint64_t>(std::count(p, p + used, '\n'));
       cut_array_depth_ = array_depth_;
       cut_expect_ = expect_;
       return used;
     }
   }
   skipped_ += n;
+  skipped_newlines_ += static_cast<std::uint64_t>(std::count(p, p + n, '\n'));
   return n;
 }
 

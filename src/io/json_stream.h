@@ -34,6 +34,8 @@ class JsonStreamFramer final : public Framer {
   void start_skip(const char* p, std::size_t n) override;
   std::size_t skip(const char* p, std::size_t n, bool* found) override;
   std::uint64_t skipped_size() const override { return skipped_; }
+  std::uint64_t skipped_newlines() const override { return skipped_newlines_; }
+  std::uint64_t skipped_lines() const override { return skipped_newlines_; }
   const std::shared_ptr<const InputHeader>& header() const override { return no_header_; }
   // Scans the batch again from its start, up to the end of its n-th value: the cut goes there,
   // with the state a cut has (between values, in the top-level array or not).
@@ -76,6 +78,7 @@ class JsonStreamFramer final : public Framer {
   std::size_t cut_ = 0;
   std::uint32_t cut_lines_ = 0;
   std::uint64_t skipped_ = 0;
+  std::uint64_t skipped_newlines_ = 0;  // line ends inside the skipped value
   int batch_array_depth_ = 0;               // array_depth_ at the start of the batch
   std::size_t record_limit_;
   std::size_t stop_after_ = record_limit_;  // scan() stops once the batch has this many values

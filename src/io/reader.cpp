@@ -236,7 +236,7 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
       b->oversized = true;
       b->oversized_size = framer.skipped_size();
       b->pause = eof || stopped;
-      line += 1 + framer.skipped_newlines();  // (a quoted CSV field's line ends count too)
+      line += framer.skipped_lines();  // (a quoted CSV field's line ends count too; a JSON value's)
       offset += consumed;
       b->bytes = offset - batch_start;
       send(std::move(b));
