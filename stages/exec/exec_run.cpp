@@ -237,6 +237,11 @@ void ExecRun::loop() {
       // holds its pipes open: the group gets the signals too. Not once the attempt is over (a
       // span's call waiting for its last jobs).
       if (c.reaped && c.child.stdout_fd < 0 && c.child.stderr_fd < 0) continue;
+      // A span still open waits for ppipe, not the command: its next batch is held up before
+      // exec (a reader of ppipe's output that paused, slow stages ahead). The clock runs again
+      // from its next batch, or from when it is sealed. (It ran on: `| (sleep 3; cat)` failed a
+      // span of `cat` as a timeout of 1s; found by a bug hunt.)
+      if (!c.sealed && c.deadline > 0 && c.kill_at == 0) c.deadline = now + config_->timeout_s;
       if (c.deadline > 0 && now >= c.deadline && c.kill_at == 0) {
         c.timed_out = true;
         terminate(c, now);

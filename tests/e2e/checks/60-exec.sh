@@ -746,6 +746,21 @@ t_exec_span_one_concurrency() {
 }
 register t_exec_span_one_concurrency
 
+t_exec_timeout_not_while_output_paused() {
+  # A reader of ppipe's output that pauses longer than --timeout holds up the open span's next
+  # batch: the clock does not run then. `cat` failed as a timeout of 1s, a span of records to the
+  # error stream (found by a bug hunt).
+  local msg=() rc
+  "$PPIPE_GEN" --seed 7 --size 1M > tp.jsonl
+  "$PPIPE" --stages exec --exec cat --batch-size 16k --exec-span 256k --timeout 1s --errors tp.err \
+    tp.jsonl | (sleep 3; cat > tp.out)
+  rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] || msg+=("exit $rc, $(wc -l < tp.err) error records: $(head -c 200 tp.err)")
+  cmp -s tp.out tp.jsonl || msg+=("the output is not the input ($(wc -l < tp.out) lines)")
+  exec_report "exec: --timeout does not run while a paused reader of the output holds up the span" "${msg[@]}"
+}
+register t_exec_timeout_not_while_output_paused
+
 t_exec_head_ends_calls() {
   # `ppipe ... | head -1` with slow calls: the run ends when head has gone (the writer looks while
   # it waits), not when its next output fails; and a head stage after exec ends the calls behind
