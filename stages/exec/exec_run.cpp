@@ -409,6 +409,16 @@ void ExecRun::start_calls(double now) {
       continue;
     }
     if (running_.size() >= concurrency_) break;
+    if (config_->tmpl && !ready_.front()->expanded) {
+      Call* c = ready_.front();
+      std::string error;
+      if (!config_->tmpl->expand(c->jobs[0]->job->record(c->first), parser_, &c->command_line, &error)) {
+        ready_.pop_front();
+        fail(*c, error);  // no process, no rate token
+        continue;
+      }
+      c->expanded = true;
+    }
     if (bucket_) {
       if (!bucket_->try_take(now)) {
         if (!rate_waiting_) {
@@ -429,14 +439,6 @@ void ExecRun::start_calls(double now) {
 }
 
 void ExecRun::start(Call& c, double now) {
-  std::string command_line;
-  if (config_->tmpl) {
-    std::string error;
-    if (!config_->tmpl->expand(c.jobs[0]->job->record(c.first), parser_, &command_line, &error)) {
-      fail(c, error);
-      return;
-    }
-  }
   c.piece = 0;
   c.written = 0;
   c.out_len = 0;
@@ -481,7 +483,7 @@ void ExecRun::start(Call& c, double now) {
   // counted retries that never ran).
   if (c.attempts > 1) ++retries_;
   std::string error;
-  if (config_->tmpl ? !spawn_shell(command_line, &c.child, &error) : !spawn_command(config_->plan, &c.child, &error)) {
+  if (config_->tmpl ? !spawn_shell(c.command_line, &c.child, &error) : !spawn_command(config_->plan, &c.child, &error)) {
     c.child = ChildProcess{};
     fail(c, error);  // (no process ran: not in calls nor failures, as a placeholder with no value)
     return;

@@ -84,6 +84,10 @@ class ExecRun final : public AsyncRun {
     std::uint64_t span_bytes = 0;  // batch mode: the input of its jobs so far
     std::size_t passed = 0;        // batch mode: jobs with no record that came while it was open
     unsigned attempts = 0;
+    // Record mode with a template: the command line, made before the call takes a rate token (a
+    // record whose placeholder fails starts nothing and takes none) and kept for its retries.
+    std::string command_line;
+    bool expanded = false;
     // The current attempt.
     ChildProcess child;
     bool reaped = false;

@@ -761,6 +761,19 @@ t_exec_timeout_not_while_output_paused() {
 }
 register t_exec_timeout_not_while_output_paused
 
+t_exec_failed_placeholder_takes_no_token() {
+  # A record whose placeholder fails (a missing path) starts no process and takes no --rate token:
+  # six of them made the one real call wait 3 s at 2/s (found by a bug hunt).
+  local msg=() got
+  { for i in 1 2 3 4 5 6; do echo '{"b":1}'; done; echo '{"a":1}'; } > ft.jsonl
+  got=$("$PPIPE" --stages parse,exec --exec-mode record --exec 'echo {.a}' --rate 2/s --errors /dev/null \
+    --stats ft.jsonl 2>&1 > ft.out | tail -n 1 | jq -c '[.stages[-1].calls, .stages[-1].rate_wait_seconds < 0.5, .errors]')
+  [ "$got" = '[1,true,6]' ] || msg+=("[calls, rate wait < 0.5 s, errors]: $got")
+  [ "$(cat ft.out)" = 1 ] || msg+=("output: $(head -c 100 ft.out)")
+  exec_report "exec: a record whose placeholder fails takes no --rate token" "${msg[@]}"
+}
+register t_exec_failed_placeholder_takes_no_token
+
 t_exec_head_ends_calls() {
   # `ppipe ... | head -1` with slow calls: the run ends when head has gone (the writer looks while
   # it waits), not when its next output fails; and a head stage after exec ends the calls behind
