@@ -134,6 +134,21 @@ std::optional<CommandTemplate> CommandTemplate::compile(std::string_view cmd, st
       i = j;
       continue;
     }
+    if (state == kNormal && cmd.substr(i, 2) == "${" && !is_placeholder(i + 1)) {
+      // A parameter expansion, up to its matching '}': a word there (`${v:-WORD}`) is split into
+      // fields and globbed when the expansion is unquoted (found by a bug hunt).
+      std::size_t j = i + 2;
+      int depth = 1;
+      for (; j < cmd.size() && depth > 0; ++j) {
+        if (is_placeholder(j))
+          return refuse(j, "${...}", "the shell splits and globs a word there; set a variable to it first");
+        if (cmd[j] == '{') ++depth;
+        else if (cmd[j] == '}') --depth;
+      }
+      literal(cmd.substr(i, j - i));
+      i = j;
+      continue;
+    }
     if (state == kNormal && c == '<' && cmd.substr(i, 2) == "<<" && cmd.substr(i, 3) != "<<<") {
       std::size_t j = i + 2;
       const bool strip = j < cmd.size() && cmd[j] == '-';

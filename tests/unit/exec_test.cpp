@@ -141,6 +141,11 @@ TEST_CASE("template: placeholders in comments, here-documents and backquotes are
   CHECK(refused("x=$(( (1 << 2) + 1 )); echo $x {}") == "<accepted>");
   CHECK(refused("echo $(( {.n} + 1 ))").find("inside $((...))") != std::string::npos);
   CHECK(expand("true # don't\necho {.s}", R"J({"s":"$(touch x)"})J") == "true # don't\necho '$(touch x)'");
+  // In a parameter expansion's word the shell splits and globs: `${v:={.a}}` with "x *" gave
+  // x and the directory's files. A ${...} that ends before the placeholder is no matter.
+  CHECK(refused("printf '%s' ${v:={.a}}").find("inside ${...}") != std::string::npos);
+  CHECK(refused("echo ${v:-${w:-{}}}").find("inside ${...}") != std::string::npos);
+  CHECK(refused("echo ${HOME} ${#v} {.a}") == "<accepted>");
 }
 
 TEST_CASE("template: record values run nothing, whatever they hold", "[exec][injection]") {
