@@ -159,9 +159,10 @@ bool spawn_program(const SpawnPlan& plan, ChildProcess* child, std::string* erro
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc == E2BIG) {
-    // A placeholder's value made an argument longer than the kernel takes (128 KiB for one).
-    return fail(fmt::format("cannot start {} (one argument may be at most 128 KiB: is a placeholder's value longer? "
-                            "the record is on the command's stdin too)",
+    // The placeholders' values made the command line longer than the kernel takes: 128 KiB for
+    // one argument (the whole `sh -c` line is one), about ARG_MAX for all with the environment.
+    return fail(fmt::format("cannot start {} (the command line with the placeholders' values is too long: at most "
+                            "128 KiB; the record is on the command's stdin too)",
                             plan.path),
                 rc);
   }
