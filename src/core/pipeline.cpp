@@ -199,7 +199,9 @@ class PipelineRun {
     // Batches left behind the cut of a head are freed with the queue.
 
     refresh_stats();
-    stats.compressed_bytes_in = reader_.compressed_bytes_read();
+    // Only when some input was compressed: a plain file's bytes read ahead of a `head` cut are
+    // no compressed bytes (found by a fuzzer of batch sizes).
+    stats.compressed_bytes_in = reader_.any_compressed() ? reader_.compressed_bytes_read() : 0;
     stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     struct rusage usage {};
     if (getrusage(RUSAGE_SELF, &usage) == 0) stats.max_rss_kib = static_cast<std::uint64_t>(usage.ru_maxrss);

@@ -36,6 +36,8 @@ class ByteSource {
   // Bytes taken from the underlying file so far (equal to the bytes read() returned, unless the
   // source decompresses).
   virtual std::uint64_t compressed_bytes() const = 0;
+  // The bytes come out of a decompressor (gzip, zstd), not as they are in the file.
+  virtual bool decompresses() const { return false; }
   virtual const std::string& error() const = 0;
 };
 

@@ -58,6 +58,7 @@ class PrefixSource final : public ByteSource {
   bool regular() const override { return src_->regular(); }
   const std::string& name() const override { return src_->name(); }
   std::uint64_t compressed_bytes() const override { return src_->compressed_bytes(); }
+  bool decompresses() const override { return src_->decompresses(); }
   const std::string& error() const override { return src_->error(); }
 
  private:
@@ -78,6 +79,7 @@ class DecompressingSource : public ByteSource {
   bool regular() const override { return src_->regular(); }
   const std::string& name() const override { return src_->name(); }
   std::uint64_t compressed_bytes() const override { return src_->compressed_bytes(); }
+  bool decompresses() const override { return true; }
   const std::string& error() const override { return error_; }
 
  protected:

@@ -43,6 +43,7 @@ std::string Reader::run(const Acquire& acquire, const Emit& emit, const Release&
     std::unique_ptr<ByteSource> src = open_input(paths_[i], stop_, &err);
     if (!src) return err;
     compressed_base_ = compressed_read_.load(std::memory_order_relaxed);
+    if (src->decompresses()) any_compressed_.store(true, std::memory_order_relaxed);
     err = read_source(i, *src, acquire, emit, release);
     if (!err.empty()) return err;
   }

@@ -65,6 +65,8 @@ class Reader {
   std::uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
   // Bytes the sources took from their files (differs from bytes_read() for compressed input).
   std::uint64_t compressed_bytes_read() const { return compressed_read_.load(std::memory_order_relaxed); }
+  // A source opened so far was compressed (its file's bytes are not the bytes read from it).
+  bool any_compressed() const { return any_compressed_.load(std::memory_order_relaxed); }
   // Nanoseconds spent inside the sources' read(): waiting for input, or copying it.
   std::uint64_t input_ns() const { return input_ns_.load(std::memory_order_relaxed); }
 
@@ -81,6 +83,7 @@ class Reader {
   std::atomic<std::uint64_t> compressed_read_{0};
   std::atomic<std::uint64_t> input_ns_{0};
   std::uint64_t compressed_base_ = 0;  // compressed_read_ before the current source
+  std::atomic<bool> any_compressed_{false};
   std::unique_ptr<Framer> framer_;  // JSON Lines today; chosen per source format later
   std::uint64_t seq_ = 0;
   PaddedBuffer carry_;

@@ -245,3 +245,19 @@ t_zstd_long_window_message() {
     ! grep -q corrupt zl28.err; then ok "$name"; else not_ok "$name" "exit $rc: $(head -c 300 zl28.err)"; fi
 }
 register t_zstd_long_window_message
+
+t_compressed_bytes_in_only_for_compressed() {
+  # compressed_bytes_in is for compressed input only: a plain file read ahead of a `head` cut
+  # (small batches) reported the bytes read as compressed ones (found by a fuzzer of batch sizes).
+  local msg=() bs got
+  awk 'BEGIN { for (i = 0; i < 1000; i++) print "{\"a\":1}" }' > cbi.jsonl
+  gzip -c cbi.jsonl > cbi.jsonl.gz
+  for bs in 64 1M; do
+    got=$("$PPIPE" --head 7 --batch-size $bs --stats-file /dev/stdout cbi.jsonl | tail -n 1 | jq -c '[.bytes_in, has("compressed_bytes_in")]')
+    [ "$got" = '[56,false]' ] || msg+=("plain, --head 7 --batch-size $bs: $got")
+    got=$("$PPIPE" --batch-size $bs --stats-file /dev/stdout cbi.jsonl.gz | tail -n 1 | jq -c '[.bytes_in, .compressed_bytes_in > 0]')
+    [ "$got" = '[8000,true]' ] || msg+=("gzip, --batch-size $bs: $got")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "--stats: compressed_bytes_in only when some input is compressed"; else not_ok "compressed_bytes_in" "${msg[@]}"; fi
+}
+register t_compressed_bytes_in_only_for_compressed
