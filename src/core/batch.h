@@ -207,6 +207,9 @@ struct Batch {
   // The worker ran out of memory on it (its output or errors did not fit): the run stops there.
   bool out_of_memory = false;
   std::uint64_t submitted_ns = 0;  // when its job went to the async stage (steady clock)
+  // Where the bytes counted in `bytes` end in `input` (SIZE_MAX: its end): a cut moves it back to
+  // the last kept record's end, once or more (head, then --max-errors).
+  std::size_t counted_end = SIZE_MAX;
 
   void reset_results(std::size_t n_stages) {
     out_of_memory = false;
@@ -221,6 +224,7 @@ struct Batch {
     keys.clear();
     key_spans.clear();
     records = 0;
+    counted_end = SIZE_MAX;
   }
 
   // Output of a record that passed unchanged: input[begin, begin+len) including its '\n'.

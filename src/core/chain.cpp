@@ -333,6 +333,7 @@ bool Chain::Run::admit_records(Batch& b) {
     }
   }
   if (changed || keep < records) rebuild(b, removed, keep);
+  else if (stop) count_bytes_to(b, keep);  // (cut at the batch's end)
   return stop;
 }
 
@@ -341,6 +342,7 @@ bool Chain::Run::cut_after_errors(Batch& b, std::uint64_t n) {
   for (std::size_t r = 0; r < b.trace.size(); ++r) {
     if (b.trace[r].failed() && ++seen == n) {
       if (r + 1 < b.trace.size()) rebuild(b, std::vector<std::uint8_t>(r + 1, 0), r + 1);
+      else count_bytes_to(b, r + 1);  // (cut at the batch's end)
       return true;
     }
   }
@@ -374,22 +376,34 @@ void Chain::Run::rebuild(Batch& b, const std::vector<std::uint8_t>& removed, std
   b.segments.swap(segments);
   b.err.swap(err);
   b.out_bytes = out_bytes;
-  if (keep_records < b.trace.size()) {
-    // The records cut away were never read: bytes_in ends after the last kept record's line.
-    std::size_t end = 0;
-    if (keep_records > 0 && !b.oversized) {
-      const RecordTrace& last = b.trace[keep_records - 1];
-      end = last.raw_begin + last.raw_len;
-      const char* nl = static_cast<const char*>(std::memchr(b.input.data() + end, '\n', b.input.size() - end));
-      end = nl ? static_cast<std::size_t>(nl - b.input.data()) + 1 : b.input.size();
-    } else if (keep_records > 0) {
-      end = b.input.size();
-    }
-    b.bytes -= std::min<std::uint64_t>(b.bytes, b.input.size() - end);
-  }
+  if (keep_records < b.trace.size()) count_bytes_to(b, keep_records);
   b.trace.resize(keep_records);
   b.records = keep_records;
   recount(b);
+}
+
+void Chain::Run::count_bytes_to(Batch& b, std::size_t keep_records) const {
+  // The records cut away were never read: bytes_in ends after the last kept record's line (a
+  // JSON value's end: other values may share its line), whatever the batch holds after it (blank
+  // lines at its end counted, or not, by --batch-size; found by a fuzzer of batch sizes).
+  std::size_t end = 0;
+  if (keep_records > 0 && !b.oversized) {
+    const RecordTrace& last = b.trace[keep_records - 1];
+    end = last.raw_begin + last.raw_len;
+    if (chain_.input_format_ != InputFormat::kJson) {
+      const char* nl = static_cast<const char*>(std::memchr(b.input.data() + end, '\n', b.input.size() - end));
+      end = nl ? static_cast<std::size_t>(nl - b.input.data()) + 1 : b.input.size();
+    }
+  } else if (keep_records > 0) {
+    end = b.input.size();
+  }
+  // From what is counted so far: a second cut (head, then --max-errors) took the first one's
+  // cut away twice, and bytes_in was 0.
+  const std::size_t counted = std::min<std::size_t>(b.counted_end, b.input.size());
+  if (end < counted) {
+    b.bytes -= std::min<std::uint64_t>(b.bytes, counted - end);
+    b.counted_end = end;
+  }
 }
 
 void Chain::Run::recount(Batch& b) const {

@@ -198,6 +198,9 @@ class Chain::Run {
   }
   bool admit_records(Batch& b);
   void rebuild(Batch& b, const std::vector<std::uint8_t>& keep_effects, std::size_t keep_records);
+  // The run stops after record keep_records - 1 of b: its bytes end with that record (and its
+  // line end), not with the blank lines after it, nor with the rest of its line (--format json).
+  void count_bytes_to(Batch& b, std::size_t keep_records) const;
   void recount(Batch& b) const;
 
   const Chain& chain_;

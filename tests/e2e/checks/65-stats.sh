@@ -212,3 +212,26 @@ t_stats_line_write_error() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_stats_line_write_error
+
+t_bytes_in_at_a_cut_for_any_batch_size() {
+  # bytes_in after a head or --max-errors cut ends with the last record read (its line end; a
+  # JSON value's end), for every --batch-size: with both cuts in one batch it was 0; blank lines
+  # after the last record counted when a batch ended after them; with --format json it ran on to
+  # the end of the batch (found by a fuzzer of batch sizes).
+  local msg=() bs f got want
+  python3 -c "open('bi2.jsonl','wb').write(b'1\n1\nbad\n' + b'1\n' * 100)"
+  python3 -c "print('[' + ','.join(map(str, range(100))) + ']')" > bi3.json
+  python3 -c "print(' '.join(['1'] * 10 + ['x'] + ['2'] * 100))" > bi3b.json
+  python3 -c "open('bi4.jsonl','wb').write(b'\"' + b'a' * 60 + b'\"\n\n1\n')"
+  for bs in 64 100 1M; do
+    for f in "--max-errors 1 --head 50 bi2.jsonl|[3,8]" "--format json --unwrap --head 1 bi3.json|[1,2]" \
+             "--format json --max-errors 1 bi3b.json|[11,21]" "--head 1 bi4.jsonl|[1,63]"; do
+      want=${f#*|}
+      # shellcheck disable=SC2086
+      got=$("$PPIPE" --batch-size $bs --errors /dev/null --stats-file /dev/stdout ${f%|*} 2> /dev/null | tail -n 1 | jq -c '[.records_in, .bytes_in]')
+      [ "$got" = "$want" ] || msg+=("${f%|*} --batch-size $bs: [records_in, bytes_in] $got, want $want")
+    done
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "--stats: bytes_in at a head or --max-errors cut is the same for every --batch-size"; else not_ok "bytes_in at a cut" "${msg[@]}"; fi
+}
+register t_bytes_in_at_a_cut_for_any_batch_size
