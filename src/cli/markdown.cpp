@@ -257,6 +257,7 @@ std::string render_markdown_for_man(std::string_view md) {
   std::string out;
   bool in_fence = false;
   bool paragraph_open = false;  // text since the last paragraph break
+  bool item_open = false;       // the last text was a list item's
   auto paragraph = [&] {
     if (paragraph_open) out += ".PP\n";
     paragraph_open = false;
@@ -264,6 +265,7 @@ std::string render_markdown_for_man(std::string_view md) {
   for (std::size_t i = 0; i < lines.size(); ++i) {
     std::string_view line = lines[i];
     if (starts_with(line, "```")) {
+      item_open = false;
       if (!in_fence) {
         paragraph();
         out += ".RS 4\n.nf\n";
@@ -287,6 +289,7 @@ std::string render_markdown_for_man(std::string_view md) {
     if (starts_with(line, "#")) {
       std::size_t level = line.find_first_not_of('#');
       if (level != std::string_view::npos && line[level] == ' ') {
+        item_open = false;
         if (level == 1) continue;  // the document's title: the man page's section names it
         std::string title = render_inline(line.substr(level + 1), Target::kRoff);
         out += level == 2 ? ".SS " + title + "\n" : ".PP\n" + roff_line("\\fB" + title + "\\fP") + ".br\n";
@@ -295,6 +298,7 @@ std::string render_markdown_for_man(std::string_view md) {
       }
     }
     if (starts_with(line, "|")) {
+      item_open = false;
       // One tagged paragraph per row: the first cell as its tag, the others "header: cell".
       std::vector<std::vector<std::string>> rows;
       for (; i < lines.size() && starts_with(lines[i], "|"); ++i) {
@@ -324,6 +328,7 @@ std::string render_markdown_for_man(std::string_view md) {
     std::size_t text = line.find_first_not_of(' ');
     if (text == std::string_view::npos) {
       paragraph_open = true;
+      item_open = false;
       continue;
     }
     // A code span may go on to the next line (Markdown joins a paragraph's lines): rendered one
@@ -343,8 +348,16 @@ std::string render_markdown_for_man(std::string_view md) {
     if (joined.substr(0, 2) == "- " || joined.substr(0, 2) == "* ") {
       out += ".IP \\(bu 2\n" + roff_line(render_inline(std::string_view(joined).substr(2), Target::kRoff));
       paragraph_open = true;
+      item_open = true;
       continue;
     }
+    // An indented line right after an item's goes on with the item (it began a paragraph of its
+    // own at the left margin).
+    if (item_open && text > 0) {
+      out += roff_line(render_inline(joined, Target::kRoff));
+      continue;
+    }
+    item_open = false;
     // A paragraph after a blank line; not before the first text (".PP" there made the second line
     // of the first paragraph a new one).
     if (paragraph_open) {

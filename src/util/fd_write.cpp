@@ -30,7 +30,10 @@ bool status_shown = false;  // (under stderr_mu)
 std::unique_lock<std::mutex> lock_stderr() { return std::unique_lock<std::mutex>(stderr_mu); }
 
 bool write_stderr_now(std::string_view lines) {
-  std::unique_lock<std::mutex> lock(stderr_mu, std::try_to_lock);
+  // Another thread may hold the lock for a moment (a write to a healthy stderr): a few tries,
+  // 100 ms at most, not a wait for one blocked for ever.
+  std::unique_lock<std::mutex> lock(stderr_mu, std::defer_lock);
+  for (int i = 0; i < 20 && !lock.try_lock(); ++i) ::usleep(5000);
   if (!lock.owns_lock()) return false;
   // A pipe with room takes a write of up to PIPE_BUF bytes whole, at once.
   struct pollfd p {STDERR_FILENO, POLLOUT, 0};

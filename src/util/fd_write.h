@@ -17,9 +17,9 @@ int write_fully(int fd, const char* p, std::size_t n);
 // so that no line lands inside another: a pipe takes a write of more than PIPE_BUF bytes in
 // pieces, and another thread's write could go in between them.
 std::unique_lock<std::mutex> lock_stderr();
-// Writes whole lines to stderr only if that cannot wait: no other thread holds the lock (it may
-// be blocked in a write to a pipe nobody reads) and fd 2 has room now. For a last word before
-// _exit. True when written.
+// Writes whole lines to stderr only if that cannot wait: the lock is free within 100 ms (another
+// thread may be blocked in a write to a pipe nobody reads) and fd 2 has room now. For a last
+// word before _exit. True when written.
 bool write_stderr_now(std::string_view lines);
 // The progress line on a terminal (text without '\n', redrawn in place) is shown or not; under
 // the lock.

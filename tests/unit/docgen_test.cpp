@@ -88,4 +88,7 @@ TEST_CASE("docgen: a code span over two lines, and the first paragraph's lines, 
         ".IP \\(bu 2\nan item with \\fBa | b\\fP in it\n"
         ".PP\n"
         "Next \\fBx\\fP.\n");
+  // An item's indented second line goes on with the item (it was a paragraph at the margin).
+  CHECK(render_markdown_for_man("- item one\n  continued\n- two\n\n  after a blank line\n") ==
+        ".IP \\(bu 2\nitem one\ncontinued\n.IP \\(bu 2\ntwo\n.PP\nafter a blank line\n");
 }
