@@ -332,6 +332,10 @@ bool Chain::Run::admit_records(Batch& b) {
       break;
     }
   }
+  // Satisfied by the batch's last record: the run ends here, not at the next batch's first record
+  // (this batch's bytes after that record were counted, or not, by --batch-size).
+  for (std::size_t k = 0; k < end && !stop; ++k)
+    if (ordered_[k] && ordered_[k]->satisfied()) stop = true;
   if (changed || keep < records) rebuild(b, removed, keep);
   else if (stop) count_bytes_to(b, keep);  // (cut at the batch's end)
   return stop;
@@ -512,8 +516,10 @@ Chain::Run::Untaken Chain::Run::take_over(Batch& b, std::uint64_t max_failures) 
     prev_out = t.out_end;
   }
   // The records after the cut were never read: their errors and counts go (before the output is
-  // handed on: the counts of a map that fanned out are read from it).
+  // handed on: the counts of a map that fanned out are read from it). A cut at the batch's last
+  // record ends its bytes there too.
   if (keep < b.trace.size()) rebuild(b, std::vector<std::uint8_t>(keep, 0), keep);
+  else if (!job && (stopped_ || untaken.budget_spent) && keep > 0) count_bytes_to(b, keep);
   b.segments.clear();
   b.out_bytes = 0;
   if (job) {

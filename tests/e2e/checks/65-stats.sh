@@ -223,9 +223,13 @@ t_bytes_in_at_a_cut_for_any_batch_size() {
   python3 -c "print('[' + ','.join(map(str, range(100))) + ']')" > bi3.json
   python3 -c "print(' '.join(['1'] * 10 + ['x'] + ['2'] * 100))" > bi3b.json
   python3 -c "open('bi4.jsonl','wb').write(b'\"' + b'a' * 60 + b'\"\n\n1\n')"
+  # (a head after a map that fans out, satisfied by the last record of a batch)
+  "$PPIPE_GEN" --seed 5 --size 20K > bi5.jsonl
   for bs in 64 100 1M; do
     for f in "--max-errors 1 --head 50 bi2.jsonl|[3,8]" "--format json --unwrap --head 1 bi3.json|[1,2]" \
-             "--format json --max-errors 1 bi3b.json|[11,21]" "--head 1 bi4.jsonl|[1,63]"; do
+             "--format json --max-errors 1 bi3b.json|[11,21]" "--head 1 bi4.jsonl|[1,63]" \
+             "--stages parse,map,head --map .tags[]? --head 7 bi5.jsonl|[5,1722]" \
+             "--format json --stages parse,map,head --map .tags[]? --head 7 bi5.jsonl|[5,1721]"; do
       want=${f#*|}
       # shellcheck disable=SC2086
       got=$("$PPIPE" --batch-size $bs --errors /dev/null --stats-file /dev/stdout ${f%|*} 2> /dev/null | tail -n 1 | jq -c '[.records_in, .bytes_in]')
