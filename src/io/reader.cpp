@@ -264,7 +264,8 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     line += framer.cut_lines();
     offset += cut;
     b->bytes = offset - batch_start;
-    if (cut == 0 && b->spans.empty()) {  // (an empty span: --unwrap's array left open, at the end)
+    // Nothing to send: no record, no byte (a file of only a BOM sends its 3 bytes, for bytes_in).
+    if (cut == 0 && b->spans.empty() && b->bytes == 0) {  // (an empty span: --unwrap's array left open, at the end)
       release(std::move(b));
     } else {
       send(std::move(b));

@@ -239,3 +239,14 @@ t_bytes_in_at_a_cut_for_any_batch_size() {
   if [ ${#msg[@]} -eq 0 ]; then ok "--stats: bytes_in at a head or --max-errors cut is the same for every --batch-size"; else not_ok "bytes_in at a cut" "${msg[@]}"; fi
 }
 register t_bytes_in_at_a_cut_for_any_batch_size
+
+t_bytes_in_of_a_bom_only_file() {
+  # A file of only a byte-order mark: its 3 bytes are in bytes_in, as they are with a newline
+  # after them (bytes_in was 0 against bytes_read 3).
+  local got
+  printf '\357\273\277' > bomonly.jsonl
+  got=$("$PPIPE" --stats-file /dev/stdout bomonly.jsonl | jq -c '[.records_in, .bytes_in, .bytes_read]')
+  if [ "$got" = '[0,3,3]' ]; then ok "--stats: a file of only a BOM counts its 3 bytes in bytes_in"
+  else not_ok "--stats: a file of only a BOM counts its 3 bytes in bytes_in" "[records_in, bytes_in, bytes_read] $got"; fi
+}
+register t_bytes_in_of_a_bom_only_file
