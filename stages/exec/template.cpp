@@ -82,6 +82,8 @@ std::optional<CommandTemplate> CommandTemplate::compile(std::string_view cmd, st
   CommandTemplate t;
   enum { kNormal, kSingle, kDouble } state = kNormal;
   bool backquote = false;  // inside `...` (outside quotes, or inside "..."): substitution text
+  int param_depth = 0;     // inside ${...} (opened outside quotes)
+  bool dollar = false;     // the byte before was a `$` that opens nothing yet (outside quotes)
   std::vector<std::pair<std::string, bool>> heredocs;  // pending: delimiter, tabs stripped (<<-)
   auto literal = [&](std::string_view text) {
     if (t.pieces_.empty() || t.pieces_.back().kind != kLiteral) t.pieces_.push_back({});
@@ -98,6 +100,8 @@ std::optional<CommandTemplate> CommandTemplate::compile(std::string_view cmd, st
   while (i < cmd.size()) {
     char c = cmd[i];
     bool placeholder = is_placeholder(i);
+    const bool after_dollar = dollar;  // (any byte read by another branch below ends it)
+    dollar = false;
     if (placeholder && state != kNormal) {
       *error = fmt::format(
           "--exec: a placeholder inside quotes at column {} ({}): write it without quotes, it is always "
@@ -107,6 +111,8 @@ std::optional<CommandTemplate> CommandTemplate::compile(std::string_view cmd, st
     }
     if (placeholder && backquote)
       return refuse(i, "`...`", "write $(...) instead, where it is one safely quoted word");
+    if (placeholder && param_depth > 0)
+      return refuse(i, "${...}", "the shell splits and globs a word there; set a variable to it first");
     if (placeholder && i > 0 && cmd[i - 1] == '$') {
       *error = fmt::format("--exec: a placeholder right after '$' at column {} ($'...' is a quoting of its own)", i + 1);
       return std::nullopt;
@@ -129,21 +135,6 @@ std::optional<CommandTemplate> CommandTemplate::compile(std::string_view cmd, st
         if (is_placeholder(j)) return refuse(j, "$((...))", "arithmetic takes no quoted word; compute it in the command");
         if (cmd[j] == '(') ++depth;
         else if (cmd[j] == ')') --depth;
-      }
-      literal(cmd.substr(i, j - i));
-      i = j;
-      continue;
-    }
-    if (state == kNormal && cmd.substr(i, 2) == "${" && !is_placeholder(i + 1)) {
-      // A parameter expansion, up to its matching '}': a word there (`${v:-WORD}`) is split into
-      // fields and globbed when the expansion is unquoted (found by a bug hunt).
-      std::size_t j = i + 2;
-      int depth = 1;
-      for (; j < cmd.size() && depth > 0; ++j) {
-        if (is_placeholder(j))
-          return refuse(j, "${...}", "the shell splits and globs a word there; set a variable to it first");
-        if (cmd[j] == '{') ++depth;
-        else if (cmd[j] == '}') --depth;
       }
       literal(cmd.substr(i, j - i));
       i = j;
@@ -215,6 +206,14 @@ std::optional<CommandTemplate> CommandTemplate::compile(std::string_view cmd, st
       ++i;
       continue;
     }
+    // Parameter expansions, outside quotes: `${` (not the `{` after `$$`, the shell's pid) opens
+    // one, an unquoted `}` closes it; quotes and backslashes inside are read as above, as the
+    // shell reads them. A word there (`${v:-WORD}`) is split and globbed: no placeholder in it.
+    // (A `}` inside a `$(...)` in it is taken for the end: after that a placeholder in the rest
+    // would be split and globbed too, never run.)
+    if (c == '$') dollar = !after_dollar;  // `$$` is the pid: the `{` after it opens nothing
+    else if (c == '{' && after_dollar) ++param_depth;
+    else if (c == '}' && param_depth > 0) --param_depth;
     if (!placeholder) {
       literal(cmd.substr(i, 1));
       ++i;

@@ -146,6 +146,17 @@ TEST_CASE("template: placeholders in comments, here-documents and backquotes are
   CHECK(refused("printf '%s' ${v:={.a}}").find("inside ${...}") != std::string::npos);
   CHECK(refused("echo ${v:-${w:-{}}}").find("inside ${...}") != std::string::npos);
   CHECK(refused("echo ${HOME} ${#v} {.a}") == "<accepted>");
+  // Quotes and backslashes inside ${...} are read as the shell reads them: a quoted or escaped
+  // '}' does not end it (taken for its end, the quote after it was read the wrong way round, and
+  // the value landed outside our quotes: `echo ${v:-'}'}' {.a} '` ran $(...) in a value; found
+  // by a review). Braces in quotes inside it, and `$${` (the pid, then a brace), are no matter.
+  CHECK(refused("echo ${v:-'}'}' {.a} '").find("inside quotes") != std::string::npos);
+  CHECK(refused("echo ${v:-\"}\"}\" {.a} \"").find("inside quotes") != std::string::npos);
+  CHECK(refused("printf '<%s>' ${v:=\\}{.a}}").find("inside ${...}") != std::string::npos);
+  CHECK(refused("echo ${v:-\"{\"} {.a}") == "<accepted>");
+  CHECK(refused("echo ${v:-'{'} {.a}") == "<accepted>");
+  CHECK(refused("echo $${ {.a} }") == "<accepted>");
+  CHECK(expand("echo ${v:-'}'} {.a}", R"J({"a":"$(touch x)"})J") == "echo ${v:-'}'} '$(touch x)'");
 }
 
 TEST_CASE("template: record values run nothing, whatever they hold", "[exec][injection]") {
