@@ -119,6 +119,7 @@ void CsvFramer::start_batch(Batch& b) {
   lines_ = 0;
   record_line_ = 0;
   in_quotes_ = false;  // a batch starts at a record's start
+  closed_at_ = SIZE_MAX;
 }
 
 void CsvFramer::add_record(Batch& b, std::size_t begin, std::size_t end) {
@@ -147,7 +148,30 @@ std::size_t CsvFramer::scan(Batch& b) {
   const std::size_t size = b.input.size();
   const char* data = b.input.data();
   std::size_t i = scanned_;
-  // 64 bytes at a time: the newlines outside quotes are record ends.
+  const char delim = delimiter_;
+  // One byte by the rule of Quotes (its state here: in_quotes_, the byte before, closed_at_).
+  auto scalar = [&](std::size_t at) {
+    const char c = data[at];
+    if (c == '"') {
+      const char prev = at == record_start_ ? '\n' : data[at - 1];
+      if (in_quotes_) {
+        in_quotes_ = false;
+        closed_at_ = at;
+      } else {
+        in_quotes_ = prev == delim || prev == '\n' || (prev == '"' && closed_at_ + 1 == at);
+      }
+    } else if (c == '\n') {
+      ++lines_;
+      if (!in_quotes_) {
+        add_record(b, record_start_, at);
+        record_start_ = at + 1;
+        record_line_ = lines_;
+      }
+    }
+  };
+  // 64 bytes at a time: the newlines outside quotes are record ends. Taking every quote as a
+  // toggle, a quote that opens must be at a field's start; a block with one that is not (a bare
+  // quote, rare) goes byte by byte.
   while (i + 64 <= size) {
     std::uint64_t quotes = byte_mask(data + i, '"');
     std::uint64_t nls = byte_mask(data + i, '\n');
@@ -156,6 +180,19 @@ std::size_t CsvFramer::scan(Batch& b) {
       continue;
     }
     std::uint64_t inside = prefix_xor(quotes) ^ (in_quotes_ ? ~std::uint64_t{0} : 0);
+    if (quotes) {
+      const std::uint64_t opening = quotes & inside;
+      const bool first_at_start = i == record_start_ || data[i - 1] == delim || data[i - 1] == '\n' ||
+                                  (data[i - 1] == '"' && closed_at_ + 1 == i);
+      const std::uint64_t starts = ((byte_mask(data + i, delim) | nls | (quotes & ~inside)) << 1) |
+                                   (first_at_start ? 1 : 0);
+      if (opening & ~starts) {
+        for (const std::size_t end = i + 64; i < end; ++i) scalar(i);
+        continue;
+      }
+      const std::uint64_t closing = quotes & ~inside;
+      if (closing) closed_at_ = i + 63 - static_cast<std::size_t>(__builtin_clzll(closing));
+    }
     std::uint64_t ends = nls & ~inside;
     std::uint64_t all = nls;
     while (all) {
@@ -172,19 +209,7 @@ std::size_t CsvFramer::scan(Batch& b) {
     in_quotes_ = (inside >> 63) & 1;
     i += 64;
   }
-  for (; i < size; ++i) {
-    char c = data[i];
-    if (c == '"') {
-      in_quotes_ = !in_quotes_;
-    } else if (c == '\n') {
-      ++lines_;
-      if (!in_quotes_) {
-        add_record(b, record_start_, i);
-        record_start_ = i + 1;
-        record_line_ = lines_;
-      }
-    }
-  }
+  for (; i < size; ++i) scalar(i);
   scanned_ = size;
   return removed;
 }
@@ -225,11 +250,11 @@ void CsvFramer::start_skip(const char* p, std::size_t n) {
     header_ = unusable_header(max_record_);
   }
   skipped_ = n;
-  skip_quotes_ = false;
+  skip_quotes_ = Quotes{};
   skipped_newlines_ = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    if (p[i] == '"') skip_quotes_ = !skip_quotes_;
-    else if (p[i] == '\n') ++skipped_newlines_;  // (inside quotes: the batch held no whole record)
+    skip_quotes_.step(p[i], delimiter_);
+    if (p[i] == '\n') ++skipped_newlines_;  // (inside quotes: the batch held no whole record)
   }
   skipped_cr_ = n && p[n - 1] == '\r';
 }
@@ -237,10 +262,9 @@ void CsvFramer::start_skip(const char* p, std::size_t n) {
 std::size_t CsvFramer::skip(const char* p, std::size_t n, bool* found) {
   *found = false;
   for (std::size_t i = 0; i < n; ++i) {
-    if (p[i] == '"') {
-      skip_quotes_ = !skip_quotes_;
-    } else if (p[i] == '\n') {
-      if (skip_quotes_) {
+    skip_quotes_.step(p[i], delimiter_);
+    if (p[i] == '\n') {
+      if (skip_quotes_.in) {
         ++skipped_newlines_;  // (the lines after the record are numbered past these)
         continue;
       }

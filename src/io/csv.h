@@ -42,6 +42,31 @@ class CsvFramer final : public Framer {
  private:
   void add_record(Batch& b, std::size_t begin, std::size_t end);
 
+  // The quote state of a record's bytes. A quote opens a quoted part only at a field's start (the
+  // record's start, after a delimiter or a line end) or right after the quote that closed one (the
+  // "" of a quote inside quotes); inside quotes each quote closes. A quote elsewhere (`x"y`) is a
+  // bare quote: the decoder reports that record, and the state does not change (it did, and one
+  // stray quote made the rest of the file one record; found by a bug hunt).
+  struct Quotes {
+    bool in = false;
+    char prev = '\n';           // the byte before ('\n' at a record's start)
+    bool prev_closed = false;   // ... was a quote that closed a quoted part
+    void step(char c, char delimiter) {
+      if (c == '"') {
+        if (in) {
+          in = false;
+          prev_closed = true;
+        } else {
+          in = prev == delimiter || prev == '\n' || (prev == '"' && prev_closed);
+          prev_closed = false;
+        }
+      } else {
+        prev_closed = false;
+      }
+      prev = c;
+    }
+  };
+
   char delimiter_;
   bool header_row_;
   std::uint64_t max_record_;
@@ -50,13 +75,14 @@ class CsvFramer final : public Framer {
   std::shared_ptr<const InputHeader> header_;
   bool bom_pending_ = false;
   bool in_quotes_ = false;          // at scanned_
+  std::size_t closed_at_ = SIZE_MAX;  // where the last quote that closed a quoted part is
   std::size_t scanned_ = 0;
   std::size_t record_start_ = 0;    // the record not yet complete: the cut
   std::uint32_t lines_ = 0;         // '\n's in input[0, scanned_)
   std::uint32_t record_line_ = 0;   // '\n's in input[0, record_start_)
   std::uint64_t skipped_ = 0;
   bool skipped_cr_ = false;
-  bool skip_quotes_ = false;
+  Quotes skip_quotes_;
 };
 
 // The header row's keys (repeats get _2, _3; an empty name is its column number; bytes that are not

@@ -195,3 +195,18 @@ t_csv_tsv_oversized_header() {
   if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
 }
 register t_csv_tsv_oversized_header
+
+t_csv_bare_quote_is_its_line() {
+  # One bare quote (x"y) is the error of its own line: the rows after it are rows, for every
+  # --batch-size (the quote opened a quoted part, and the rest of the file was one error record;
+  # found by a bug hunt).
+  local msg=() bs got
+  printf 'a,b\nx"y,1\n2,"z"\n3,4\n5,"w"\n6,7\n' > bq.csv
+  for bs in 64 1M; do
+    got=$("$PPIPE" --batch-size $bs --errors bq.err bq.csv | tr '\n' ' ')
+    [ "$got" = '{"a":2,"b":"z"} {"a":3,"b":4} {"a":5,"b":"w"} {"a":6,"b":7} ' ] || msg+=("--batch-size $bs: $got")
+    [ "$(jq -c '[.line, .record]' bq.err)" = '[2,"x\"y,1"]' ] || msg+=("--batch-size $bs: errors $(head -c 300 bq.err)")
+  done
+  if [ ${#msg[@]} -eq 0 ]; then ok "csv: a bare quote is the error of its own line, the rows after it are rows"; else not_ok "csv bare quote" "${msg[@]}"; fi
+}
+register t_csv_bare_quote_is_its_line
