@@ -220,6 +220,9 @@ class SignalWatcher {
         // it landed inside an error record; found by a bug hunt).
         signal_child_groups(SIGKILL);
         (void)write_stderr_now(sig == SIGINT ? again_int_ : again_term_);
+        // Again: during the message's wait for the lock (100 ms at most) exec's thread may have
+        // started a queued command (found by a review).
+        signal_child_groups(SIGKILL);
         _exit(sig == SIGINT ? kExitSigint : kExitSigterm);
       }
     }

@@ -241,7 +241,8 @@ void ExecRun::loop() {
       // exec (a reader of ppipe's output that paused, slow stages ahead). The clock runs again
       // from its next batch, or from when it is sealed. (It ran on: `| (sleep 3; cat)` failed a
       // span of `cat` as a timeout of 1s; found by a bug hunt.)
-      if (!c.sealed && c.deadline > 0 && c.kill_at == 0) c.deadline = now + config_->timeout_s;
+      if ((!c.sealed || c.sealed_now) && c.deadline > 0 && c.kill_at == 0) c.deadline = now + config_->timeout_s;
+      c.sealed_now = false;
       if (c.deadline > 0 && now >= c.deadline && c.kill_at == 0) {
         c.timed_out = true;
         terminate(c, now);
@@ -361,6 +362,7 @@ std::string_view ExecRun::piece(const Call& c, std::size_t i) const {
 // The span is complete: the call takes no more jobs; its stdin ends once written.
 void ExecRun::seal(Call& c) {
   c.sealed = true;
+  c.sealed_now = true;  // --timeout counts from here (the timers' next pass)
   if (open_.get() == &c) open_.reset();
   close_input_if_done(c);
 }

@@ -81,6 +81,7 @@ class ExecRun final : public AsyncRun {
     std::vector<JobState*> jobs;
     std::size_t first = 0;
     bool sealed = true;  // takes no more jobs (batch mode: the span is complete)
+    bool sealed_now = false;  // sealed since the timers' last pass: its --timeout starts again
     std::uint64_t span_bytes = 0;  // batch mode: the input of its jobs so far
     std::size_t passed = 0;        // batch mode: jobs with no record that came while it was open
     unsigned attempts = 0;
