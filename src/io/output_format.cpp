@@ -211,8 +211,14 @@ class DelimitedFormatter final : public RecordFormatter {
       }
     } else if (ok) {
       // Not an object: one field under the header `value`.
+      // (A string as its text; anything else as compact JSON, as inside an object: `[1, 2]` was
+      // written as it came, spaces and all, and ` 7` read back as the string " 7".)
       std::string_view s;
-      set_single(t == simdjson::ondemand::json_type::string && !doc.get_string().get(s) ? s : rec);
+      std::size_t n = 0;
+      minified_.resize(rec.size());
+      if (t == simdjson::ondemand::json_type::string && !doc.get_string().get(s)) set_single(s);
+      else if (!simdjson::minify(rec.data(), rec.size(), minified_.data(), n)) set_single({minified_.data(), n});
+      else set_single(rec);
     }
     if (!ok) set_single(rec);  // (cannot happen: the writer's records are valid JSON) one value
     emit_row(out);
@@ -248,6 +254,7 @@ class DelimitedFormatter final : public RecordFormatter {
           if (i) out.push_back(sep_);
           field(keys_[i], out);
         }
+        if (n_ == 1 && keys_[0].empty() && mode_ == Mode::kCsv) out += "\"\"";  // (see below)
         out.push_back('\n');
       }
       header_.assign(keys_.begin(), keys_.begin() + static_cast<std::ptrdiff_t>(n_));
@@ -264,6 +271,10 @@ class DelimitedFormatter final : public RecordFormatter {
       if (i) out.push_back(sep_);
       field((*row)[i], out);
     }
+    // One empty field would be an empty line, which a reader (ppipe's too) skips: `""`, as
+    // Python's csv writes it (Miller writes the empty line; found by a bug hunt). tsv has no
+    // quoting: an empty line there.
+    if (n == 1 && (*row)[0].empty() && mode_ == Mode::kCsv) out += "\"\"";
     out.push_back('\n');
     blank_last_ = false;
   }

@@ -149,3 +149,18 @@ print(); print(','.join(ks + ['new'])); print(','.join(['1'] * 100 + ['2']))")
   if [ "$got" = "$want" ]; then ok "$name"; else not_ok "$name" "got: $(printf '%s' "$got" | head -c 400)"; fi
 }
 register t_output_fill_many_keys
+
+t_output_csv_empty_single_field_and_non_objects() {
+  # A csv row of one empty field is `""` (an empty line was skipped on reading: the record was
+  # lost in a round trip); a record that is not an object is compact JSON under `value` (`[1, 2]`
+  # kept its spaces, ` 7` read back as a string). Found by a bug hunt.
+  local msg=() got
+  got=$(printf '{"a":""}\n{"a":"x"}\n' | "$PPIPE" --output csv | "$PPIPE" --format csv | tr '\n' ' ')
+  [ "$got" = '{"a":""} {"a":"x"} ' ] || msg+=("round trip of an empty value: $got")
+  got=$(printf '{"":1}\n{"":2}\n' | "$PPIPE" --output csv | od -An -c | tr -s ' \n' ' ')
+  [ "$got" = ' " " \n 1 \n 2 \n ' ] || msg+=("empty key's header: $got")
+  got=$(printf '[1, 2]\n 7\n"s t"\n' | "$PPIPE" --output csv | tr '\n' '|')
+  [ "$got" = 'value|"[1,2]"|7|s t|' ] || msg+=("non-objects: $got")
+  if [ ${#msg[@]} -eq 0 ]; then ok "--output csv: a row of one empty field is \"\"; non-objects as compact JSON"; else not_ok "csv empty field / non-objects" "${msg[@]}"; fi
+}
+register t_output_csv_empty_single_field_and_non_objects
