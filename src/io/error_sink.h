@@ -11,6 +11,7 @@
 // clearly not what ppipe was told it is (pretty-printed JSON read as JSON Lines, UTF-16 text).
 #pragma once
 
+#include "src/util/text_util.h"  // terminal_safe
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -48,10 +49,5 @@ class ErrorSink {
   std::string scratch_;
 };
 
-// Renders bytes for a terminal: valid UTF-8 is copied except control characters (C0, DEL, C1),
-// which become escapes (\t, \n, \x1b, \u0085); invalid bytes become \xNN. At most max_chars
-// characters, then "…". keep_newlines: '\n' stays (a message of several lines). Exposed for tests.
-std::string terminal_safe(std::string_view bytes, std::size_t max_chars = std::string_view::npos,
-                          bool keep_newlines = false);
 
 }  // namespace ppipe

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <simdjson.h>
+
 namespace ppipe {
 
 // A non-negative decimal number at the start of `text`: its value and length.
@@ -209,6 +211,68 @@ std::vector<std::string_view> split_lines(std::string_view text) {
     pos = nl + 1;
   }
   return lines;
+}
+
+namespace {
+
+std::size_t utf8_length(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) return 2;
+  if (lead >= 0xE0 && lead <= 0xEF) return 3;
+  if (lead >= 0xF0 && lead <= 0xF4) return 4;
+  return 0;  // continuation byte or never valid as a lead
+}
+
+// "\\xNN" (or "\\u00NN") for byte c.
+void append_hex_escape(std::string& out, const char* prefix, unsigned c) {
+  static const char kHex[] = "0123456789abcdef";
+  out += prefix;
+  out.push_back(kHex[(c >> 4) & 0xf]);
+  out.push_back(kHex[c & 0xf]);
+}
+
+}  // namespace
+
+std::string terminal_safe(std::string_view s, std::size_t max_chars, bool keep_newlines) {
+  std::string out;
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    if (chars == max_chars) {
+      out.append("…");
+      break;
+    }
+    ++chars;
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = utf8_length(c);
+    if (len == 1) {
+      if ((c >= 0x20 && c != 0x7f) || (keep_newlines && c == '\n')) {
+        out.push_back(static_cast<char>(c));
+      } else if (c == '\t') {
+        out.append("\\t");
+      } else if (c == '\n') {
+        out.append("\\n");
+      } else if (c == '\r') {
+        out.append("\\r");
+      } else {
+        append_hex_escape(out, "\\x", c);
+      }
+      ++i;
+      continue;
+    }
+    if (len == 0 || i + len > s.size() || !simdjson::validate_utf8(s.data() + i, len)) {
+      append_hex_escape(out, "\\x", c);
+      ++i;
+      continue;
+    }
+    // C1 controls (U+0080..U+009F, bytes C2 80..C2 9F) are terminal escapes on some terminals.
+    if (c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
+      append_hex_escape(out, "\\u00", static_cast<unsigned char>(s[i + 1]));
+    } else {
+      out.append(s.data() + i, len);
+    }
+    i += len;
+  }
+  return out;
 }
 
 }  // namespace ppipe

@@ -27,6 +27,12 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word`, if it is close enough to be a plausible typo; else "".
 std::string nearest_name(std::string_view word, const std::vector<std::string>& candidates);
 
+// Renders bytes for a terminal: valid UTF-8 is copied except control characters (C0, DEL, C1),
+// which become escapes (\t, \n, \x1b, \u0085); invalid bytes become \xNN. At most max_chars
+// characters, then "…". keep_newlines: '\n' stays (a message of several lines).
+std::string terminal_safe(std::string_view bytes, std::size_t max_chars = std::string_view::npos,
+                          bool keep_newlines = false);
+
 // Appends code point `cp` (at most 0x10FFFF) encoded as UTF-8.
 void append_utf8(std::string& out, std::uint32_t cp);
 
