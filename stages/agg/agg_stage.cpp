@@ -1063,6 +1063,9 @@ class AggStage final : public FinishingStage {
     }
     texts.push_back(']');
     simdjson::dom::array arr;
+    // (jq writes a double past 64 bits as its digits, 18446744073709552000, which simdjson refuses:
+    // read as the same double; found by a bug hunt: "internal error" and no output.)
+    texts = readable_by_simdjson(texts);
     if (sort_parser->parse(texts).get_array().get(arr) != simdjson::SUCCESS) {
       *error = "agg: internal error: --sort values do not parse";
       return false;

@@ -566,3 +566,18 @@ t_merge_collect_limit_message() {
   then ok "$name"; else not_ok "$name" "exit $rc: $(head -c 300 mcl.err)"; fi
 }
 register t_merge_collect_limit_message
+
+t_agg_sort_on_doubles_past_64_bits() {
+  # --sort on a value that is a double past 64 bits, which jq writes as its digits
+  # (18446744073709552000): "internal error: --sort values do not parse", exit 3, no output, in
+  # agg and merge (found by a bug hunt).
+  local msg=() got
+  got=$(printf '{"x":18446744073709551615}\n' | "$PPIPE" --agg 'sum(.x)' --sort .sum_x 2>&1)
+  [ "$got" = '{"sum_x":18446744073709552000}' ] || msg+=("agg: $got")
+  got=$(printf '{"x":5}\n{"x":1.8446744073709552e19}\n{"x":-3}\n' | "$PPIPE" --group-by .x --agg count --sort -.x 2>&1 | tr '\n' ' ')
+  [ "$got" = '{"x":18446744073709552000,"count":1} {"x":5,"count":1} {"x":-3,"count":1} ' ] || msg+=("-.x: $got")
+  got=$(printf '{"x":18446744073709551615}\n' | "$PPIPE" --agg 'sum(.x)' --sort .sum_x --partial | "$PPIPE" --stages merge 2>&1)
+  [ "$got" = '{"sum_x":18446744073709552000}' ] || msg+=("merge: $got")
+  if [ ${#msg[@]} -eq 0 ]; then ok "agg/merge --sort on doubles past 64 bits"; else not_ok "agg --sort past 64 bits" "${msg[@]}"; fi
+}
+register t_agg_sort_on_doubles_past_64_bits
