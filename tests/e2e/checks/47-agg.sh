@@ -581,3 +581,17 @@ t_agg_sort_on_doubles_past_64_bits() {
   if [ ${#msg[@]} -eq 0 ]; then ok "agg/merge --sort on doubles past 64 bits"; else not_ok "agg --sort past 64 bits" "${msg[@]}"; fi
 }
 register t_agg_sort_on_doubles_past_64_bits
+
+t_agg_decimals_in_a_record_with_a_big_number() {
+  # A record with a number past 64 bits is read by the general engine's reader, which made the
+  # decimals written as such (1.0, -0.0) integers: sum exact where it is a double's, -0.0 lost its
+  # sign. Now as in any other record (found by a bug hunt).
+  local msg=() got want
+  want=$(printf '%s\n' '{"x":4611686018427387904}' '{"x":1.0,"pad":1}' | "$PPIPE" --agg 'sum(.x)')
+  got=$(printf '%s\n' '{"x":4611686018427387904}' '{"x":1.0,"pad":1e400}' | "$PPIPE" --agg 'sum(.x)')
+  [ "$got" = "$want" ] && [ "$got" = '{"sum_x":4611686018427388000}' ] || msg+=("sum: $got, without the big number: $want")
+  got=$(printf '%s\n' '{"x":-0.0,"pad":1e400}' | "$PPIPE" --agg 'sum(.x), min(.x), first(.x), collect(.x)')
+  [ "$got" = '{"sum_x":-0,"min_x":-0,"first_x":-0,"collect_x":[-0]}' ] || msg+=("-0.0: $got")
+  if [ ${#msg[@]} -eq 0 ]; then ok "agg: decimals in a record with a number past 64 bits stay doubles"; else not_ok "agg decimals with a big number" "${msg[@]}"; fi
+}
+register t_agg_decimals_in_a_record_with_a_big_number
