@@ -612,7 +612,11 @@ bool ExactSum::from_text(std::string_view text) {
   // with a value, or without the mark of a double (to_text never writes these).
   if (!any_ && (!mag.is_zero() || saw_double_ || nan_ || pos_inf_ || neg_inf_ || neg_zeros)) return false;
   if (neg_zeros && (!mag.is_zero() || !saw_double_ || nan_ || pos_inf_ || neg_inf_)) return false;
+  // Only doubles make NaN, an infinity or a fraction: a sum of integers has none (a partial
+  // line saying otherwise merged into "sum":1.5 where only integers were added; found by a hunt).
+  if (!saw_double_ && (nan_ || pos_inf_ || neg_inf_)) return false;
   if (mag.is_zero()) return true;
+  if (!saw_double_ && e < 0 && (e < -4096 || mag.any_below(static_cast<std::uint64_t>(-e)))) return false;
   std::int64_t len = static_cast<std::int64_t>(mag.bit_length());
   if (e < -kBias || e + len > 2400) return false;
   std::int64_t pos = e + kBias;

@@ -435,6 +435,13 @@ TEST_CASE("exact sum: text form", "[agg]") {
   CHECK_FALSE(bad.from_text("1gp0;"));
   CHECK_FALSE(bad.from_text("1p0;x"));
   CHECK_FALSE(bad.from_text("1p-99999;a"));
+  // Flags that contradict the value: only doubles make a fraction, NaN or an infinity.
+  CHECK_FALSE(bad.from_text("3p-1;a"));
+  CHECK_FALSE(bad.from_text("0p0;aP"));
+  CHECK_FALSE(bad.from_text("0p0;an"));
+  CHECK(bad.from_text("3p-1;ad"));
+  CHECK(bad.from_text("6p-1;a"));  // 3, written with an even mantissa: still an integer
+  CHECK(bad.from_text("0p0;adP"));
 }
 
 TEST_CASE("exact quotient (avg) is rounded once", "[agg]") {
