@@ -5,8 +5,8 @@
 //
 //   count            records (add() is called once per record, whatever the value)
 //   count(E)         non-null values (kCountValues: the stage picks it when count has an argument)
-//   sum              exact: an integer while every value is an integer and the sum fits int64
-//                    (or uint64); else the correctly rounded double of the true sum (as math.fsum)
+//   sum              exact: an integer while every value is an integer and the sum fits int64;
+//                    else the correctly rounded double of the true sum (as math.fsum)
 //   min max          numbers only, compared exactly (int64 vs double too); equal values of
 //                    different types tie-break -0.0 < int < uint < double, so any merge order
 //                    agrees; NaN is below every number (jq's order)
@@ -19,7 +19,8 @@
 //                    x[floor(h)] + (h-floor(h))*(x[floor(h)+1]-x[floor(h)]) in that order; when
 //                    h is integral the result is x[h] itself (no 0*Inf = NaN)
 //   count_distinct   exact: a set of canonical texts (numbers by value: 1 == 1.0, -0.0 == 0;
-//                    strings by bytes; other JSON by its compact text as given, key order counts)
+//                    strings by bytes; other JSON by its compact text with object members sorted,
+//                    as jq's == compares them: {"b":1,"a":2} == {"a":2,"b":1})
 //   first last       by input position, never by merge order
 //   collect          values in input order, at most `collect_limit`; past it the state fails
 //                    (result() returns false with a message) and stops keeping values
