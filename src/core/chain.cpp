@@ -337,7 +337,9 @@ bool Chain::Run::admit_records(Batch& b) {
   for (std::size_t k = 0; k < end && !stop; ++k)
     if (ordered_[k] && ordered_[k]->satisfied()) stop = true;
   if (changed || keep < records) rebuild(b, removed, keep);
-  else if (stop) count_bytes_to(b, keep);  // (cut at the batch's end)
+  // (A cut at the batch's end: rebuild counts the bytes of a cut inside it only. With a record
+  // dropped in the batch too, the blanks after its last one were still counted, by batch size.)
+  if (stop && keep == records) count_bytes_to(b, keep);
   return stop;
 }
 

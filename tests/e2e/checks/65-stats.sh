@@ -225,11 +225,14 @@ t_bytes_in_at_a_cut_for_any_batch_size() {
   python3 -c "open('bi4.jsonl','wb').write(b'\"' + b'a' * 60 + b'\"\n\n1\n')"
   # (a head after a map that fans out, satisfied by the last record of a batch)
   "$PPIPE_GEN" --seed 5 --size 20K > bi5.jsonl
-  for bs in 64 100 1M; do
+  # (a head satisfied at a batch's last record, in a batch where uniq dropped one; blanks after)
+  python3 -c "p = 'x' * 40; r = '{\"a\":%d,\"p\":\"' + p + '\"}\\n'; open('bi6.jsonl', 'w').write(r % 1 + r % 1 + r % 2 + '\\n' * 4 + r % 3)"
+  for bs in 64 100 168 1M; do
     for f in "--max-errors 1 --head 50 bi2.jsonl|[3,8]" "--format json --unwrap --head 1 bi3.json|[1,2]" \
              "--format json --max-errors 1 bi3b.json|[11,21]" "--head 1 bi4.jsonl|[1,63]" \
              "--stages parse,map,head --map .tags[]? --head 7 bi5.jsonl|[5,1722]" \
-             "--format json --stages parse,map,head --map .tags[]? --head 7 bi5.jsonl|[5,1721]"; do
+             "--format json --stages parse,map,head --map .tags[]? --head 7 bi5.jsonl|[5,1721]" \
+             "--stages parse,uniq,head --uniq .a --head 2 bi6.jsonl|[3,165]"; do
       want=${f#*|}
       # shellcheck disable=SC2086
       got=$("$PPIPE" --batch-size $bs --errors /dev/null --stats-file /dev/stdout ${f%|*} 2> /dev/null | tail -n 1 | jq -c '[.records_in, .bytes_in]')
