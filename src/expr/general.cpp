@@ -128,20 +128,20 @@ Value from_j(const jq::J& j, Arena& arena) {
       double d = j.num();
       // A number read from JSON keeps its text: an integer that fits 64 bits stays exact (as the
       // fast engine reads it from the DOM), beyond 2^53 too.
-      if (const std::string* text = j.literal(); text && !text->empty() && d == std::trunc(d)) {
-        std::int64_t i = 0;
-        auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), i);
-        if (ec == std::errc() && end == text->data() + text->size()) return Value::integer(i);
-        std::uint64_t u = 0;
-        auto [uend, uec] = std::from_chars(text->data(), text->data() + text->size(), u);
-        if (uec == std::errc() && uend == text->data() + text->size()) return Value::uinteger(u);
+      if (const std::string* text = j.literal(); text && !text->empty()) {
+        if (d == std::trunc(d)) {
+          std::int64_t i = 0;
+          auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), i);
+          if (ec == std::errc() && end == text->data() + text->size()) return Value::integer(i);
+          std::uint64_t u = 0;
+          auto [uend, uec] = std::from_chars(text->data(), text->data() + text->size(), u);
+          if (uec == std::errc() && uend == text->data() + text->size()) return Value::uinteger(u);
+        }
+        // A decimal as written (1.0, -0.0, 1e15) stays a double, as the DOM reads it: a record
+        // read here (one with a number past 64 bits) made them integers, so `sum` came out exact
+        // where it is a double's, and -0.0 lost its sign (found by a bug hunt).
+        if (text->find_first_of(".eE") != std::string::npos) return Value::number(d);
       }
-      // A decimal as written (1.0, -0.0, 1e15) stays a double, as the DOM reads it: a record read
-      // here (one with a number past 64 bits) made them integers, so `sum` came out exact where
-      // it is a double's, and -0.0 lost its sign (found by a bug hunt).
-      if (const std::string* text = j.literal();
-          text && text->find_first_of(".eE") != std::string::npos)
-        return Value::number(d);
       if (d == std::trunc(d) && std::fabs(d) < 9007199254740992.0) return Value::integer(static_cast<std::int64_t>(d));
       return Value::number(d);
     }

@@ -158,7 +158,7 @@ std::size_t CsvFramer::scan(Batch& b) {
         in_quotes_ = false;
         closed_at_ = at;
       } else {
-        in_quotes_ = prev == delim || prev == '\n' || (prev == '"' && closed_at_ + 1 == at);
+        in_quotes_ = Quotes::opens(prev, closed_at_ + 1 == at, delim);
       }
     } else if (c == '\n') {
       ++lines_;
@@ -182,8 +182,7 @@ std::size_t CsvFramer::scan(Batch& b) {
     std::uint64_t inside = prefix_xor(quotes) ^ (in_quotes_ ? ~std::uint64_t{0} : 0);
     if (quotes) {
       const std::uint64_t opening = quotes & inside;
-      const bool first_at_start = i == record_start_ || data[i - 1] == delim || data[i - 1] == '\n' ||
-                                  (data[i - 1] == '"' && closed_at_ + 1 == i);
+      const bool first_at_start = i == record_start_ || Quotes::opens(data[i - 1], closed_at_ + 1 == i, delim);
       const std::uint64_t starts = ((byte_mask(data + i, delim) | nls | (quotes & ~inside)) << 1) |
                                    (first_at_start ? 1 : 0);
       if (opening & ~starts) {

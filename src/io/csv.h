@@ -35,7 +35,7 @@ class CsvFramer final : public Framer {
   void start_skip(const char* p, std::size_t n) override;
   std::size_t skip(const char* p, std::size_t n, bool* found) override;
   std::uint64_t skipped_size() const override { return skipped_ - (skipped_cr_ ? 1 : 0); }
-  std::uint64_t skipped_newlines() const override { return skipped_newlines_; }
+  std::uint64_t skipped_lines() const override { return 1 + skipped_newlines_; }
   const std::shared_ptr<const InputHeader>& header() const override { return header_; }
   bool limit(Batch& b, std::size_t n) override;
 
@@ -48,6 +48,10 @@ class CsvFramer final : public Framer {
   // bare quote: the decoder reports that record, and the state does not change (it did, and one
   // stray quote made the rest of the file one record; found by a bug hunt).
   struct Quotes {
+    // Whether a quote after `prev` (outside quotes) opens a quoted part.
+    static bool opens(char prev, bool prev_closed, char delimiter) {
+      return prev == delimiter || prev == '\n' || (prev == '"' && prev_closed);
+    }
     bool in = false;
     char prev = '\n';           // the byte before ('\n' at a record's start)
     bool prev_closed = false;   // ... was a quote that closed a quoted part
@@ -57,7 +61,7 @@ class CsvFramer final : public Framer {
           in = false;
           prev_closed = true;
         } else {
-          in = prev == delimiter || prev == '\n' || (prev == '"' && prev_closed);
+          in = opens(prev, prev_closed, delimiter);
           prev_closed = false;
         }
       } else {

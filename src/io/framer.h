@@ -52,11 +52,10 @@ class Framer {
   virtual std::size_t skip(const char* p, std::size_t n, bool* found) = 0;
   // The skipped record's size as a worker would see it (without its terminator).
   virtual std::uint64_t skipped_size() const = 0;
-  // Line ends inside the skipped record (a quoted CSV field's), not counting its terminator.
-  virtual std::uint64_t skipped_newlines() const { return 0; }
   // Lines the skipped record takes, its terminator's included: where the next record's line
-  // numbers go on from (a JSON value has no terminator: only its own line ends).
-  virtual std::uint64_t skipped_lines() const { return 1 + skipped_newlines(); }
+  // numbers go on from (a quoted CSV field's line ends count too; a JSON value has no
+  // terminator: only its own line ends).
+  virtual std::uint64_t skipped_lines() const { return 1; }
   // The current source's header row (tsv, csv), once scanned; null before it and for other formats.
   virtual const std::shared_ptr<const InputHeader>& header() const = 0;
   // The batch (no whole record in it) holds only what comes between records: JSON Lines' blank

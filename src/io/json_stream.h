@@ -34,7 +34,6 @@ class JsonStreamFramer final : public Framer {
   void start_skip(const char* p, std::size_t n) override;
   std::size_t skip(const char* p, std::size_t n, bool* found) override;
   std::uint64_t skipped_size() const override { return skipped_; }
-  std::uint64_t skipped_newlines() const override { return skipped_newlines_; }
   std::uint64_t skipped_lines() const override { return skipped_newlines_; }
   const std::shared_ptr<const InputHeader>& header() const override { return no_header_; }
   // Scans the batch again from its start, up to the end of its n-th value: the cut goes there,

@@ -180,25 +180,28 @@ std::string Reader::read_source(std::uint32_t index, ByteSource& src, const Acqu
     // a '[' or ',': every element, by --batch-size). They are passed over, counted in lines and
     // offsets.
     bool finished = false;
-    if (!whole && size > max_record && framer.pass_over(*b) && eof) {
-      // At the end of the input: what the format says of it (--unwrap's array still open: an
-      // error record, at the end) goes out with these bytes, as from a batch of any size.
-      framer.finish(*b);
-      finished = whole = !b->spans.empty();
-    }
     if (!whole && size > max_record && framer.pass_over(*b)) {
-      line += static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + size, '\n'));
-      offset += size;
-      carry_.clear();
-      // Sent as a batch of no record, so that its bytes count in the stats.
-      buf.resize(0);
-      b->spans.clear();
-      b->bytes = offset - batch_start;
-      b->pause = eof || stopped;
-      send(std::move(b));
-      if (failed) return read_error(src);
-      if (eof || stopped) return "";
-      continue;
+      if (eof) {
+        // At the end of the input: what the format says of it (--unwrap's array still open: an
+        // error record, at the end) goes out with these bytes, as from a batch of any size.
+        framer.finish(*b);
+        finished = true;
+        whole = !b->spans.empty();
+      }
+      if (!whole) {
+        line += static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + size, '\n'));
+        offset += size;
+        carry_.clear();
+        // Sent as a batch of no record, so that its bytes count in the stats.
+        buf.resize(0);
+        b->spans.clear();
+        b->bytes = offset - batch_start;
+        b->pause = eof || stopped;
+        send(std::move(b));
+        if (failed) return read_error(src);
+        if (eof || stopped) return "";
+        continue;
+      }
     }
     // (A '\r' last is not the record's: its "\n" may not have been read yet.)
     if (!whole && size - (size > 0 && buf.data()[size - 1] == '\r' ? 1 : 0) > max_record) {
