@@ -545,7 +545,9 @@ t_terminal_messages_escape_names() {
   if printf '%s' "$got" | grep -q $'\033'; then not_ok "$name" "usage error: raw ESC on the terminal: $(printf '%s' "$got" | od -c | head -3)"; return
   elif ! printf '%s' "$got" | grep -qF 'tdir\x1b]0;owned\x07\x1b[2J'; then not_ok "$name" "usage error: $got"; return
   fi
-  got=$(PPIPE="$PPIPE" script -qec "cd \"\$PWD\" && \"\$PPIPE\" --map \$'.a +\\t1 +'" /dev/null < /dev/null | tr -d '\r')
+  # script(1) runs the command with $SHELL, which may be dash (no $'...'): the program goes in by
+  # the environment.
+  got=$(PPIPE="$PPIPE" PROG=$'.a +\t1 +' script -qec 'cd "$PWD" && "$PPIPE" --map "$PROG"' /dev/null < /dev/null | tr -d '\r')
   if ! printf '%s' "$got" | grep -qF $'  .a +\t1 +'; then not_ok "$name" "caret line with a tab: $got"; return; fi
   # And in the refusals of the command line's files (an input that is the output).
   printf '{"a":1}\n' > "$(printf 'tfile\033]0;owned\007.jsonl')"
