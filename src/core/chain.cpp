@@ -131,7 +131,8 @@ bool Chain::decode(Batch& b, WorkerState& ws, std::string_view text, std::uint64
   } else if (!b.header) {
     error = "no header row";  // (cannot happen: the framer takes the header before any record)
   } else {
-    ok = decode_tsv(text, *b.header, infer_, &ws.decoded, &error);
+    ok = decode_tsv(text, *b.header, infer_, &ws.decoded, &error,
+                    b.header_row != Batch::kNoHeaderRow && line - b.first_line == b.header_row);
   }
   if (!ok) {
     add_error(b.err, source_names_[b.source], input_format_name(input_format_), error, text, line, offset, 0);

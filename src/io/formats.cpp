@@ -90,8 +90,28 @@ void InputHeader::add(std::string_view name, std::size_t column) {
   keys_json.push_back(std::move(json));
 }
 
+namespace {
+
+// A raw CR in a line (the framer took a CRLF's CR off) is a line end of classic Mac OS: read as
+// text, a whole file of them would be one header row and no records, silently. TSV writes a CR in
+// a field as \r. The message, or empty.
+std::string raw_cr_error(std::string_view line) {
+  const std::size_t cr = line.find('\r');
+  if (cr == std::string_view::npos) return {};
+  std::size_t field = 1;
+  for (std::size_t i = 0; i < cr; ++i) field += line[i] == '\t';
+  return fmt::format(
+      "a carriage return (CR) in field {}: line ends of classic Mac OS? (write it as \\r, or convert them: "
+      "tr '\\r' '\\n')",
+      field);
+}
+
+}  // namespace
+
 std::shared_ptr<const InputHeader> tsv_header(std::string_view line) {
   auto h = std::make_shared<InputHeader>();
+  // Malformed: the framer hands the row on as a record too, which decode_tsv reports.
+  if (line.find('\r') != std::string_view::npos) h->malformed_row.assign(line);
   std::string field;
   std::size_t column = 0, start = 0;
   for (;;) {
@@ -122,9 +142,14 @@ std::shared_ptr<const InputHeader> unusable_header(std::uint64_t max_record) {
   return h;
 }
 
-bool decode_tsv(std::string_view line, const InputHeader& header, bool infer, std::string* out, std::string* error) {
+bool decode_tsv(std::string_view line, const InputHeader& header, bool infer, std::string* out, std::string* error,
+                bool header_row) {
   if (!header.unusable.empty()) {
     *error = header.unusable;
+    return false;
+  }
+  if (std::string cr = raw_cr_error(line); !cr.empty()) {
+    *error = header_row ? "the header row: " + cr + " (the keys are its text as it is)" : std::move(cr);
     return false;
   }
   const std::size_t want = header.keys_json.size();

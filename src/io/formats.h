@@ -7,7 +7,7 @@
 //          the escapes \t \n \r \\ (a backslash before anything else stays as it is). A field that
 //          is a canonical JSON number becomes a number (`00501`, `1e5x`, `+1`, `.5` stay strings,
 //          as Miller infers), unless --no-infer; an empty field is an empty string. Empty lines
-//          are no records (a line of spaces or tabs is one: "\t" is two empty fields). A line with another number of fields than the header is a record error.
+//          are no records (a line of spaces or tabs is one: "\t" is two empty fields). A line with another number of fields than the header, or a raw CR (classic Mac OS line ends), is a record error.
 //   csv    RFC 4180, with its quote-aware framer: src/io/csv.h.
 //   json   a stream of JSON values in any layout: src/io/json_stream.h.
 #pragma once
@@ -34,7 +34,7 @@ InputFormat format_from_name(std::string_view path);
 struct InputHeader {
   std::vector<std::string> keys_json;
   // csv: a header row that is not well-formed CSV (a quote left open, text after a closing quote),
-  // as it is. The framer hands it on as a record too, so that it is an error record (a quote left
+  // as it is; tsv: a header row with a raw CR (classic Mac OS line ends). The framer hands it on as a record too, so that it is an error record (a quote left
   // open takes the rest of the input with it) instead of silently taking the rows' place. The
   // names are then the lenient reading of it.
   std::string malformed_row;
@@ -57,6 +57,7 @@ std::shared_ptr<const InputHeader> unusable_header(std::uint64_t max_record);
 // The record as JSON text in *out (replaced). False with *error when it cannot be one: bytes that
 // are not UTF-8, or (tsv) another number of fields than the header.
 bool decode_line(std::string_view line, std::string* out, std::string* error);
-bool decode_tsv(std::string_view line, const InputHeader& header, bool infer, std::string* out, std::string* error);
+bool decode_tsv(std::string_view line, const InputHeader& header, bool infer, std::string* out, std::string* error,
+                bool header_row = false);
 
 }  // namespace ppipe

@@ -60,6 +60,7 @@ bool JsonLinesFramer::limit(Batch& b, std::size_t n) {
 
 void JsonLinesFramer::start_batch(Batch& b) {
   b.spans.clear();
+  b.header_row = Batch::kNoHeaderRow;
   scanned_ = 0;
   line_start_ = 0;
   line_ = 0;
@@ -74,9 +75,11 @@ inline void JsonLinesFramer::add_line(Batch& b, std::size_t begin, std::size_t e
     header_pending_ = false;
     if (len <= max_record_) {
       header_ = tsv_header(std::string_view(p, len));
-      return;
+      if (header_->malformed_row.empty()) return;
+      b.header_row = line_;  // a record too: the decoder reports it (see InputHeader)
+    } else {
+      header_ = unusable_header(max_record_);  // its worker reports it as any record that long
     }
-    header_ = unusable_header(max_record_);  // its worker reports it as any record that long
   }
   if (keep_blank_ || !blank)
     b.spans.push_back(RecordSpan{static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(len), line_});

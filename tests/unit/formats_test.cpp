@@ -66,6 +66,19 @@ TEST_CASE("formats: tsv rows: escapes, canonical JSON numbers, field counts", "[
   CHECK(tsv("a", "\xc3") == "error: invalid UTF-8 in a field");
 }
 
+TEST_CASE("formats: a raw CR in tsv (classic Mac OS line ends) is an error, its header malformed", "[formats]") {
+  // A file of CR line ends was one header row and no records, silently.
+  CHECK(tsv("a\tb", "1\t2\r3") ==
+        "error: a carriage return (CR) in field 2: line ends of classic Mac OS? (write it as \\r, or convert "
+        "them: tr '\\r' '\\n')");
+  CHECK(tsv("a", "x\\ry") == R"({"a":"x\ry"})");  // the escape is a CR in the value
+  CHECK(tsv_header("a\tb\r1\t2")->malformed_row == "a\tb\r1\t2");
+  CHECK(tsv_header("a\tb")->malformed_row.empty());
+  std::string out, error;
+  CHECK_FALSE(decode_tsv("a\tb\r1", *tsv_header("a\tb\r1"), true, &out, &error, true));
+  CHECK(error.rfind("the header row: a carriage return (CR) in field 2:", 0) == 0);
+}
+
 TEST_CASE("formats: a line is a JSON string, escaped as jq -R does", "[formats]") {
   std::string out, error;
   REQUIRE(decode_line("a\t\"b\"\\ \x7f", &out, &error));

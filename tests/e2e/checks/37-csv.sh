@@ -127,6 +127,28 @@ t_csv_malformed_header() {
 }
 register t_csv_malformed_header
 
+t_tsv_cr_line_ends() {
+  # TSV with classic Mac OS line ends (a CR alone) was one header row and no records: no output,
+  # no error, exit 0. A raw CR (TSV writes it \r) is an error, in the header row (the row is an
+  # error record, as csv's) and in a data row; CRLF line ends stay fine.
+  local name="tsv: a raw CR (classic Mac OS line ends) is an error record, in the header row and in a row" msg=() rc
+  printf 'a\tb\r1\t2\r3\t4\r' > cr1.tsv
+  rc=0; "$PPIPE" --stats --errors cr.err cr1.tsv > out 2> err || rc=$?
+  [ "$rc" = 1 ] && [ ! -s out ] || msg+=("CR line ends: exit $rc, output $(head -c 100 out)")
+  [ "$(jq -c '[.line, .stage, .record]' cr.err)" = '[1,"tsv","a\tb\r1\t2\r3\t4"]' ] || msg+=("CR line ends: errors $(cat cr.err)")
+  jq -e '.error | startswith("the header row: a carriage return (CR) in field 2: line ends of classic Mac OS?")' cr.err > /dev/null ||
+    msg+=("CR line ends: message $(cat cr.err)")
+  jq -e '.errors == 1 and .records_in == 1' <(tail -n 1 err) > /dev/null || msg+=("CR line ends: stats $(tail -n 1 err | head -c 200)")
+  printf 'a\n1\r2\n3\n' > cr2.tsv
+  rc=0; "$PPIPE" -j 2 --batch-size 1 --errors cr.err cr2.tsv > out 2> err || rc=$?
+  [ "$rc" = 1 ] && [ "$(cat out)" = '{"a":3}' ] || msg+=("a CR in a row: exit $rc, output $(cat out)")
+  jq -e '.line == 2 and (.error | startswith("a carriage return (CR) in field 1"))' cr.err > /dev/null || msg+=("a CR in a row: errors $(cat cr.err)")
+  printf 'a\tb\r\n1\tx\\ry\r\n' > cr3.tsv
+  [ "$("$PPIPE" cr3.tsv 2>&1)" = '{"a":1,"b":"x\ry"}' ] || msg+=("CRLF and the \\r escape: $("$PPIPE" cr3.tsv 2>&1)")
+  if [ ${#msg[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${msg[@]}"; fi
+}
+register t_tsv_cr_line_ends
+
 t_csv_bad_delimiter() {
   # --delimiter that is not one character is a usage error (exit 2), the empty one too (it meant ','
   # silently: an unset shell variable read a ';' file with commas).
